@@ -1,0 +1,56 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { requestId } from 'hono/request-id';
+import type { AppDeps, AppEnv } from './context.js';
+import { ApiError, errorResponse } from './errors.js';
+import { apiKeyAuth } from './auth.js';
+import { healthRoutes } from './routes/health.js';
+import { eventRoutes } from './routes/events.js';
+import { usageRoutes } from './routes/usage.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+
+/** The HTTP API: middleware, routes, the OpenAPI document, one error handler. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    // Validation failures of query, path and JSON bodies become the one error body.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const details = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+        throw new ApiError(400, 'invalid_request', 'the request is invalid', details);
+      }
+    },
+  });
+
+  app.use(requestId({ limitLength: 128 }));
+  app.use(async function accessLog(c, next) {
+    const started = performance.now();
+    await next();
+    const principal = c.get('principal');
+    deps.logger.info(
+      {
+        requestId: c.get('requestId'),
+        tenantId: principal?.tenantId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    );
+  });
+  app.use('/v1/*', apiKeyAuth(deps.keys));
+
+  app.route('/', healthRoutes(deps));
+  app.route('/', eventRoutes(deps));
+  app.route('/', usageRoutes(deps));
+  app.route('/', apiKeyRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'meterhouse', version: '0.1.0', description: 'Usage analytics warehouse for usage-based billing' },
+  });
+
+  app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), deps.logger));
+  app.onError((error, c) => errorResponse(c, error, deps.logger));
+  return app;
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** Every environment variable meterhouse reads, with its default. Parsed once, at boot. */
+export const configSchema = z
+  .object({
+    PORT: int(0, 65535, 8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    CLICKHOUSE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    CLICKHOUSE_USER: z.string().default('default'),
+    CLICKHOUSE_PASSWORD: z.string().default(''),
+    CLICKHOUSE_DATABASE: z.string().regex(IDENTIFIER, 'must be a plain identifier').default('meterhouse'),
+    CLICKHOUSE_CLUSTER: z.string().regex(IDENTIFIER, 'must be a plain identifier').optional(),
+    CLICKHOUSE_REQUEST_TIMEOUT_MS: int(1000, 3_600_000, 60_000),
+    METERHOUSE_API_KEY: z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+    MAX_EVENTS_PER_REQUEST: int(1, 1_000_000, 10_000),
+    MAX_BODY_BYTES: int(1024, 1024 * MiB, 10 * MiB),
+    MAX_FUTURE_SKEW_SECONDS: int(0, 7 * 86_400, 300),
+    WRITER_BATCH_ROWS: int(1, 1_000_000, 10_000),
+    WRITER_FLUSH_INTERVAL_MS: int(0, 60_000, 20),
+    WRITER_MAX_QUEUED_EVENTS: int(1, 10_000_000, 200_000),
+    ENGINE_MAX_MEMORY_BYTES: int(256 * MiB, 1024 * GiB, 8 * GiB),
+    ENGINE_MARK_CACHE_BYTES: int(16 * MiB, 64 * GiB, 512 * MiB),
+    ENGINE_BACKGROUND_POOL_SIZE: int(1, 64, 4),
+    ENGINE_FSYNC: z.stringbool().default(true),
+    API_KEY_CACHE_SECONDS: int(0, 3600, 5),
+    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .refine((c) => c.WRITER_MAX_QUEUED_EVENTS >= c.MAX_EVENTS_PER_REQUEST, {
+    path: ['WRITER_MAX_QUEUED_EVENTS'],
+    message: 'must be at least MAX_EVENTS_PER_REQUEST (a full request must fit the ingest buffer)',
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parse the environment; an invalid value names its variable. Secrets are never echoed. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}

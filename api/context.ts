@@ -1,0 +1,22 @@
+import type { Db } from '../sql/query.js';
+import type { DirectWriter } from '../ingest/writer.js';
+import type { Config } from './config.js';
+import type { KeyStore, Principal } from './keys.js';
+import type { Logger } from './logger.js';
+
+/** Hono's environment for every route: who is calling, and which request this is. */
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+  };
+};
+
+/** What the app needs from the process that hosts it. */
+export interface AppDeps {
+  db: Db;
+  writer: DirectWriter;
+  keys: KeyStore;
+  config: Config;
+  logger: Logger;
+}

@@ -1,0 +1,70 @@
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { StorageError } from '../sql/query.js';
+import { WriterClosedError, WriterFullError } from '../ingest/writer.js';
+import type { Logger } from './logger.js';
+
+/** The one error of the API layer; everything else is mapped onto it by `errorResponse`. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      requestId: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi('Error');
+
+const CODES_BY_STATUS: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+function toApiError(error: unknown, logger: Logger, requestId: string): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof HTTPException) {
+    return new ApiError(error.status as ContentfulStatusCode, CODES_BY_STATUS[error.status] ?? 'http_error', error.message || 'request failed');
+  }
+  if (error instanceof WriterFullError) {
+    return new ApiError(503, 'ingest_buffer_full', 'the ingest buffer is full; retry shortly', undefined, { 'Retry-After': String(error.retryAfterSeconds) });
+  }
+  if (error instanceof WriterClosedError) {
+    return new ApiError(503, 'shutting_down', 'meterhouse is shutting down; retry against another instance or after restart', undefined, { 'Retry-After': '5' });
+  }
+  if (error instanceof StorageError) {
+    // The engine's own message can echo row data: log only the operation and code.
+    logger.error({ requestId, operation: error.operation, clickhouseCode: error.clickhouseCode }, 'storage error');
+    return new ApiError(503, 'storage_unavailable', 'storage is unavailable; nothing was acknowledged, retry shortly', undefined, { 'Retry-After': '1' });
+  }
+  logger.error({ requestId, err: error }, 'unhandled error');
+  return new ApiError(500, 'internal', 'internal error');
+}
+
+export function errorResponse(c: Context, error: unknown, logger: Logger): Response {
+  const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
+  const e = toApiError(error, logger, requestId);
+  for (const [name, value] of Object.entries(e.headers ?? {})) c.header(name, value);
+  const body: z.infer<typeof errorSchema> = { error: { code: e.code, message: e.message, requestId } };
+  if (e.details !== undefined) body.error.details = e.details;
+  return c.json(body, e.status);
+}

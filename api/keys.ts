@@ -1,0 +1,113 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../sql/query.js';
+import { keyByHash, keyHashOf, keysOfTenant, tenantById, writeKey, writeTenant, type ApiKeyRecord, type ApiKeyRole } from '../sql/queries/tenancy.js';
+
+export interface Principal {
+  tenantId: string;
+  keyId: string;
+  role: ApiKeyRole;
+}
+
+export const DEFAULT_TENANT = 'default';
+/** The key id under which METERHOUSE_API_KEY is recorded, so restarts do not add copies. */
+export const ENV_KEY_ID = 'env-admin';
+const CACHE_LIMIT = 10_000;
+
+export function hashKey(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function newSecret(): string {
+  return `mh_${randomBytes(24).toString('base64url')}`;
+}
+
+/**
+ * API keys: issued, listed, revoked and resolved to a tenant. Only the SHA-256
+ * of a secret is stored (secrets are 192 random bits, so a fast hash is enough).
+ * Resolutions are cached briefly; a revocation clears this process's cache at
+ * once and other processes' after API_KEY_CACHE_SECONDS.
+ */
+export class KeyStore {
+  private cache = new Map<string, { principal: Principal; expiresAt: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly cacheSeconds: number,
+  ) {}
+
+  async authenticate(secret: string): Promise<Principal | undefined> {
+    const hash = hashKey(secret);
+    const hit = this.cache.get(hash);
+    if (hit && hit.expiresAt > Date.now()) return hit.principal;
+    const [key] = await keyByHash(this.db, { hash });
+    if (!key || key.revokedAt !== null) {
+      this.cache.delete(hash);
+      return undefined;
+    }
+    const principal: Principal = { tenantId: key.tenantId, keyId: key.keyId, role: key.role };
+    if (this.cacheSeconds > 0) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(hash, { principal, expiresAt: Date.now() + this.cacheSeconds * 1000 });
+    }
+    return principal;
+  }
+
+  async create(tenantId: string, name: string, role: ApiKeyRole): Promise<{ record: ApiKeyRecord; secret: string }> {
+    const secret = newSecret();
+    const keyId = `key_${randomUUID().replaceAll('-', '')}`;
+    const createdAtMs = Date.now();
+    await writeKey(this.db, { tenantId, keyId, keyHash: hashKey(secret), name, role, createdAtMs, revokedAtMs: null });
+    return { secret, record: { tenantId, keyId, name, role, createdAt: new Date(createdAtMs).toISOString(), revokedAt: null } };
+  }
+
+  list(tenantId: string): Promise<ApiKeyRecord[]> {
+    return keysOfTenant(this.db, { tenantId }, { tenantId });
+  }
+
+  /** Revoke a key of this tenant; undefined when the tenant has no such key. */
+  async revoke(tenantId: string, keyId: string): Promise<ApiKeyRecord | undefined> {
+    const current = (await this.list(tenantId)).find((k) => k.keyId === keyId);
+    const [stored] = await keyHashOf(this.db, { tenantId, keyId }, { tenantId });
+    if (!current || !stored) return undefined;
+    if (current.revokedAt !== null) return current;
+    const revokedAtMs = Date.now();
+    await writeKey(this.db, {
+      tenantId,
+      keyId,
+      keyHash: stored.keyHash,
+      name: current.name,
+      role: current.role,
+      createdAtMs: Date.parse(current.createdAt),
+      revokedAtMs,
+    });
+    this.cache.delete(stored.keyHash);
+    return { ...current, revokedAt: new Date(revokedAtMs).toISOString() };
+  }
+
+  /**
+   * First start: tenant `default` and an admin key. With METERHOUSE_API_KEY the
+   * given secret is (and stays) the default tenant's admin key; otherwise a key
+   * is generated when the tenant has no active admin key, and returned once.
+   */
+  async bootstrap(envKey: string | undefined): Promise<{ createdSecret?: string }> {
+    if ((await tenantById(this.db, { tenantId: DEFAULT_TENANT })).length === 0) {
+      await writeTenant(this.db, DEFAULT_TENANT, 'Default tenant');
+    }
+    if (envKey !== undefined) {
+      const keyHash = hashKey(envKey);
+      const [existing] = await keyByHash(this.db, { hash: keyHash });
+      if (existing && existing.tenantId !== DEFAULT_TENANT) {
+        throw new Error(`METERHOUSE_API_KEY is already a key of another tenant; choose a different secret`);
+      }
+      if (!existing || existing.revokedAt !== null || existing.role !== 'admin') {
+        const keyId = existing?.keyId ?? ENV_KEY_ID;
+        await writeKey(this.db, { tenantId: DEFAULT_TENANT, keyId, keyHash, name: 'METERHOUSE_API_KEY', role: 'admin', createdAtMs: Date.now(), revokedAtMs: null });
+      }
+      return {};
+    }
+    const keys = await this.list(DEFAULT_TENANT);
+    if (keys.some((k) => k.role === 'admin' && k.revokedAt === null)) return {};
+    const { secret } = await this.create(DEFAULT_TENANT, 'bootstrap admin', 'admin');
+    return { createdSecret: secret };
+  }
+}

@@ -1,0 +1,172 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppDeps, AppEnv } from '../context.js';
+import { ApiError, errorSchema } from '../errors.js';
+import { usageEventSchema } from '../../ingest/schema.js';
+import { cloudEventSchema } from '../../ingest/cloudevents.js';
+import { eventsInBody, normaliseEvent, type BodyShape, type EventRow } from '../../ingest/normalise.js';
+import { listEvents, storedEventRow } from '../../sql/queries/events.js';
+import { assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
+
+const SHAPES: Record<string, BodyShape> = {
+  'application/json': 'usage',
+  'application/cloudevents+json': 'cloudevent',
+  'application/cloudevents-batch+json': 'cloudevents-batch',
+};
+
+const eventResult = z
+  .object({
+    index: z.number().int(),
+    eventId: z.string().nullable(),
+    status: z.enum(['accepted', 'duplicate', 'rejected']),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('EventResult');
+
+const ingestResponse = z
+  .object({
+    results: z.array(eventResult),
+    accepted: z.number().int(),
+    duplicates: z.number().int(),
+    rejected: z.number().int(),
+  })
+  .openapi('IngestResponse');
+
+const ingestRoute = createRoute({
+  method: 'post',
+  path: '/v1/events',
+  summary: 'Send usage events (one, an array, { events: [...] }, or CloudEvents)',
+  security: [{ bearer: [] }],
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: z.union([usageEventSchema, z.array(usageEventSchema), z.object({ events: z.array(usageEventSchema) })]) },
+        'application/cloudevents+json': { schema: cloudEventSchema },
+        'application/cloudevents-batch+json': { schema: z.array(cloudEventSchema) },
+      },
+    },
+  },
+  responses: {
+    200: { description: 'Every event accepted or a duplicate; all are durable', content: { 'application/json': { schema: ingestResponse } } },
+    207: { description: 'Some events rejected; the others are durable', content: { 'application/json': { schema: ingestResponse } } },
+    422: { description: 'Every event rejected', content: { 'application/json': { schema: ingestResponse } } },
+    400: { description: 'Malformed JSON or body shape', content: { 'application/json': { schema: errorSchema } } },
+    413: { description: 'Too many events or too large a body', content: { 'application/json': { schema: errorSchema } } },
+    503: { description: 'Not durable: retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
+  },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/events',
+  summary: 'List stored events (deduplicated), oldest first, cursor-paginated',
+  security: [{ bearer: [] }],
+  request: {
+    query: z.object({
+      customerId: z.string().min(1).max(256).optional(),
+      metricName: z.string().min(1).max(128).optional(),
+      from: instantParam('from').optional(),
+      to: instantParam('to').optional(),
+      limit: limitParam(100, 1000),
+      cursor: z.string().max(2048).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'A page of events',
+      content: { 'application/json': { schema: z.object({ data: z.array(storedEventRow), nextCursor: z.string().nullable() }) } },
+    },
+    400: { description: 'Invalid parameters', content: { 'application/json': { schema: errorSchema } } },
+  },
+});
+
+function bodyShapeOf(contentType: string | undefined): BodyShape {
+  const mediaType = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  const shape = SHAPES[mediaType];
+  if (!shape) throw new ApiError(415, 'unsupported_media_type', `Content-Type must be one of ${Object.keys(SHAPES).join(', ')}`);
+  return shape;
+}
+
+export function eventRoutes({ db, writer, config }: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.openAPIRegistry.registerPath(ingestRoute);
+
+  app.post(
+    '/v1/events',
+    bodyLimit({
+      maxSize: config.MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `the body exceeds ${config.MAX_BODY_BYTES} bytes (MAX_BODY_BYTES)`);
+      },
+    }),
+    async (c) => {
+      const receivedAtMs = Date.now();
+      const shape = bodyShapeOf(c.req.header('content-type'));
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch {
+        throw new ApiError(400, 'invalid_json', 'the body is not valid JSON');
+      }
+      const found = eventsInBody(body, shape);
+      if ('error' in found) throw new ApiError(400, 'invalid_body', found.error);
+      const { events } = found;
+      if (events.length === 0) throw new ApiError(400, 'empty_batch', 'the request contains no events');
+      if (events.length > config.MAX_EVENTS_PER_REQUEST) {
+        throw new ApiError(413, 'too_many_events', `a request may carry at most ${config.MAX_EVENTS_PER_REQUEST} events (MAX_EVENTS_PER_REQUEST); it had ${events.length}`);
+      }
+
+      const ctx = {
+        tenantId: c.get('principal').tenantId,
+        receivedAtMs,
+        maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000,
+        format: shape === 'usage' ? ('usage' as const) : ('cloudevents' as const),
+      };
+      const validated = events.map((event, index) => normaliseEvent(event, index, ctx));
+      const rows: EventRow[] = [];
+      for (const v of validated) if (v.row) rows.push(v.row);
+      // Resolves only once every row is committed (or known to be a duplicate).
+      const outcomes = await writer.write(rows);
+
+      let next = 0;
+      const results = validated.map((v) =>
+        v.row
+          ? { index: v.index, eventId: v.eventId, status: outcomes[next++]! }
+          : { index: v.index, eventId: v.eventId ?? null, status: 'rejected' as const, errors: v.errors },
+      );
+      const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+      for (const r of results) counts[r.status]++;
+      const status = counts.rejected === 0 ? 200 : counts.rejected === results.length ? 422 : 207;
+      return c.json({ results, accepted: counts.accepted, duplicates: counts.duplicate, rejected: counts.rejected }, status);
+    },
+  );
+
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
+    const { tenantId } = c.get('principal');
+    const fromMs = instantMs(q.from);
+    const toMs = instantMs(q.to);
+    assertWindow(fromMs, toMs);
+    const after = decodeCursor(q.cursor, z.tuple([z.number().int(), z.string()]));
+    const rows = await listEvents(
+      db,
+      {
+        tenantId,
+        customerId: q.customerId ?? null,
+        metricName: q.metricName ?? null,
+        fromMs: fromMs ?? null,
+        toMs: toMs ?? null,
+        afterMs: after?.[0] ?? null,
+        afterId: after?.[1] ?? '',
+        limit: q.limit + 1,
+      },
+      { route: 'GET /v1/events', tenantId, requestId: c.get('requestId') },
+    );
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > q.limit && last ? encodeCursor([Date.parse(last.timestamp), last.eventId]) : null;
+    return c.json({ data: page, nextCursor }, 200);
+  });
+  return app;
+}

@@ -1,0 +1,126 @@
+import { usageEventSchema, issuesOf, type EventIssue } from './schema.js';
+import { fromCloudEvent, cloudEventPath } from './cloudevents.js';
+import { parseDecimal, isNegativeDecimal } from './decimal.js';
+import { parseInstant } from './time.js';
+
+/** A validated event in storage shape (columns of usage_events; stored_at and version are the engine's). */
+export interface EventRow {
+  tenant_id: string;
+  event_id: string;
+  customer_id: string;
+  product_id: string;
+  metric_name: string;
+  /** Event time, epoch milliseconds. */
+  timestamp: number;
+  /** Exact decimal string. */
+  quantity: string;
+  dimensions: Record<string, string>;
+  source: string;
+  source_version: string;
+  request_id: string;
+  /** API receive time, epoch milliseconds. */
+  ingested_at: number;
+}
+
+export type EventFormat = 'usage' | 'cloudevents';
+
+export interface NormaliseContext {
+  /** From the API key, never from the payload. */
+  tenantId: string;
+  receivedAtMs: number;
+  maxFutureSkewMs: number;
+  format: EventFormat;
+}
+
+export type ValidatedEvent =
+  | { index: number; eventId: string; row: EventRow; errors?: undefined }
+  | { index: number; eventId: string | undefined; row?: undefined; errors: EventIssue[] };
+
+function claimedEventId(input: unknown, format: EventFormat): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const id = (input as Record<string, unknown>)[format === 'cloudevents' ? 'id' : 'eventId'];
+  return typeof id === 'string' ? id.slice(0, 256) : undefined;
+}
+
+/** Validate and normalise one input event; every problem is reported, with its path in the client's own format. */
+export function normaliseEvent(input: unknown, index: number, ctx: NormaliseContext): ValidatedEvent {
+  const eventId = claimedEventId(input, ctx.format);
+  const fail = (errors: EventIssue[]): ValidatedEvent => ({
+    index,
+    eventId,
+    errors: ctx.format === 'cloudevents' ? errors.map((e) => ({ ...e, path: cloudEventPath(e.path) })) : errors,
+  });
+
+  let candidate: unknown = input;
+  if (ctx.format === 'cloudevents') {
+    const mapped = fromCloudEvent(input);
+    if (!mapped.ok) return { index, eventId, errors: mapped.issues };
+    candidate = mapped.event;
+  }
+  if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) {
+    return fail([{ path: '', message: 'an event must be a JSON object' }]);
+  }
+  const parsed = usageEventSchema.safeParse(candidate);
+  if (!parsed.success) return fail(issuesOf(parsed.error));
+  const event = parsed.data;
+  const errors: EventIssue[] = [];
+
+  let timestamp = ctx.receivedAtMs;
+  if (event.timestamp !== undefined) {
+    const t = parseInstant(event.timestamp);
+    if (!t.ok) errors.push({ path: 'timestamp', message: t.message });
+    else if (t.epochMs > ctx.receivedAtMs + ctx.maxFutureSkewMs) {
+      errors.push({ path: 'timestamp', message: `is more than ${Math.round(ctx.maxFutureSkewMs / 1000)} s in the future` });
+    } else timestamp = t.epochMs;
+  }
+
+  let quantity = '1';
+  if (event.quantity !== undefined) {
+    const q = parseDecimal(event.quantity);
+    if (!q.ok) errors.push({ path: 'quantity', message: q.message });
+    else if (isNegativeDecimal(q.value)) errors.push({ path: 'quantity', message: 'must not be negative' });
+    else quantity = q.value;
+  }
+  if (errors.length > 0) return fail(errors);
+
+  return {
+    index,
+    eventId: event.eventId,
+    row: {
+      tenant_id: ctx.tenantId,
+      event_id: event.eventId,
+      customer_id: event.customerId,
+      product_id: event.productId ?? '',
+      metric_name: event.metricName,
+      timestamp,
+      quantity,
+      dimensions: event.dimensions ?? {},
+      source: event.metadata?.source ?? '',
+      source_version: event.metadata?.version ?? '',
+      request_id: event.metadata?.requestId ?? '',
+      ingested_at: ctx.receivedAtMs,
+    },
+  };
+}
+
+export type BodyShape = 'usage' | 'cloudevent' | 'cloudevents-batch';
+
+/** The list of events in a parsed request body, or why the body has none. */
+export function eventsInBody(body: unknown, shape: BodyShape): { events: unknown[] } | { error: string } {
+  if (shape === 'cloudevents-batch') {
+    return Array.isArray(body) ? { events: body } : { error: 'a CloudEvents batch must be a JSON array of CloudEvents' };
+  }
+  if (shape === 'cloudevent') {
+    return typeof body === 'object' && body !== null && !Array.isArray(body)
+      ? { events: [body] }
+      : { error: 'a structured CloudEvent must be a JSON object' };
+  }
+  if (Array.isArray(body)) return { events: body };
+  if (typeof body === 'object' && body !== null) {
+    const events = (body as { events?: unknown }).events;
+    if (events === undefined) return { events: [body] };
+    if (Array.isArray(events) && Object.keys(body).length === 1) return { events };
+    return { error: 'a batch must be { "events": [ ... ] } with no other fields' };
+  }
+  return { error: 'the body must be an event object, an array of events, or { "events": [ ... ] }' };
+}

@@ -1,0 +1,152 @@
+import { TABLES } from '../sql/names.js';
+import { insertRows, type Db, type QueryTags } from '../sql/query.js';
+import { existingEventIds } from '../sql/queries/events.js';
+import type { EventRow } from './normalise.js';
+
+export type WriteOutcome = 'accepted' | 'duplicate';
+
+export interface WriterOptions {
+  /** Flush as soon as this many events wait. */
+  batchRows: number;
+  /** Flush at the latest this long after the first event arrived. */
+  flushIntervalMs: number;
+  /** Events waiting or in flight, at most; beyond it writes are refused (back-pressure). */
+  maxQueuedEvents: number;
+  /** Ids per existence lookup (bounds the size of one query's parameters). */
+  lookupChunk?: number;
+}
+
+/** The writer is full: the caller should answer 503 with Retry-After. */
+export class WriterFullError extends Error {
+  override readonly name = 'WriterFullError';
+  readonly retryAfterSeconds = 1;
+}
+
+export class WriterClosedError extends Error {
+  override readonly name = 'WriterClosedError';
+}
+
+interface Pending {
+  row: EventRow;
+  resolve(outcome: WriteOutcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The direct ingest path: buffers events, writes them in batches, and settles
+ * each event's promise only after its batch is committed in ClickHouse.
+ *
+ * Exactly-once: batches are written one at a time. Each batch first drops
+ * repeats of an identity within itself (the first one wins), then asks the
+ * table which identities it already holds, and inserts only the rest. Because
+ * no other batch runs in between, an identity is stored once however many
+ * clients send it at the same moment.
+ */
+export class DirectWriter {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: WriterOptions,
+    private readonly onBatchError: (error: unknown, events: number) => void = () => {},
+  ) {}
+
+  /** Events accepted into the buffer and not yet settled. */
+  get queued(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  /** Store rows; resolves with one outcome per row, in order, once all are durable. */
+  write(rows: readonly EventRow[]): Promise<WriteOutcome[]> {
+    if (this.closed) return Promise.reject(new WriterClosedError('the writer is shutting down'));
+    if (this.queued + rows.length > this.options.maxQueuedEvents) return Promise.reject(new WriterFullError('ingest buffer is full'));
+    const outcomes = rows.map(
+      (row) => new Promise<WriteOutcome>((resolve, reject) => this.queue.push({ row, resolve, reject })),
+    );
+    this.schedule();
+    return Promise.all(outcomes);
+  }
+
+  /** Write everything buffered now and wait for it. */
+  async flush(): Promise<void> {
+    this.clearTimer();
+    while (this.queue.length > 0 || this.draining) await this.drain();
+  }
+
+  /** Refuse new writes, then write what is buffered. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private schedule(): void {
+    if (this.queue.length >= this.options.batchRows) {
+      this.clearTimer();
+      void this.drain();
+    } else if (!this.timer && !this.draining) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.drain();
+      }, this.options.flushIntervalMs);
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One drain loop at a time; it keeps writing batches while events wait (group commit). */
+  private drain(): Promise<void> {
+    this.draining ??= (async () => {
+      // Yield once, so this promise is stored in `draining` before its `finally` can clear it.
+      await Promise.resolve();
+      try {
+        while (this.queue.length > 0) {
+          const batch = this.queue.splice(0, this.options.batchRows);
+          this.inFlight = batch.length;
+          try {
+            await this.writeBatch(batch);
+          } catch (error) {
+            this.onBatchError(error, batch.length);
+            for (const p of batch) p.reject(error);
+          } finally {
+            this.inFlight = 0;
+          }
+        }
+      } finally {
+        this.draining = undefined;
+      }
+    })();
+    return this.draining;
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    // tenant -> eventId -> index of the first occurrence in this batch
+    const firsts = new Map<string, Map<string, number>>();
+    const outcome: WriteOutcome[] = batch.map((p, i) => {
+      let ids = firsts.get(p.row.tenant_id);
+      if (!ids) firsts.set(p.row.tenant_id, (ids = new Map()));
+      if (ids.has(p.row.event_id)) return 'duplicate';
+      ids.set(p.row.event_id, i);
+      return 'accepted';
+    });
+    const chunk = this.options.lookupChunk ?? 5000;
+    for (const [tenantId, ids] of firsts) {
+      const all = [...ids.keys()];
+      const tags: QueryTags = { tenantId, job: 'ingest.writer' };
+      for (let i = 0; i < all.length; i += chunk) {
+        for (const { event_id } of await existingEventIds(this.db, { tenantId, ids: all.slice(i, i + chunk) }, tags)) {
+          outcome[ids.get(event_id)!] = 'duplicate';
+        }
+      }
+    }
+    const rows = batch.filter((_, i) => outcome[i] === 'accepted').map((p) => p.row);
+    await insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' });
+    batch.forEach((p, i) => p.resolve(outcome[i]!));
+  }
+}

@@ -1,0 +1,95 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Db } from './query.js';
+import { renderEngineConfig, type EngineLimits } from './engine-config.js';
+
+/**
+ * How 64-bit integers, decimals and times cross into JS, decided once:
+ * quoted strings for UInt64/Int64 and Decimal (never lossy numbers), and
+ * RFC 3339 UTC strings for DateTime64.
+ */
+export const OUTPUT_SETTINGS = {
+  output_format_json_quote_64bit_integers: 1,
+  output_format_json_quote_decimals: 1,
+  date_time_output_format: 'iso',
+} as const;
+
+export type ConnectOptions =
+  | { mode: 'embedded'; database: string; dataDir: string; limits: EngineLimits }
+  | { mode: 'server'; database: string; url: string; username: string; password: string; requestTimeoutMs: number };
+
+export interface Connection {
+  mode: 'embedded' | 'server';
+  db: Db;
+  close(): Promise<void>;
+}
+
+type ClientOptions = NonNullable<Parameters<typeof createClient>[0]>;
+
+export class EngineOpenError extends Error {
+  override readonly name = 'EngineOpenError';
+}
+
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  if (options.mode === 'server') {
+    const client = createClient({
+      url: options.url,
+      username: options.username,
+      password: options.password,
+      request_timeout: options.requestTimeoutMs,
+      clickhouse_settings: OUTPUT_SETTINGS,
+    });
+    return { mode: 'server', db: { client, database: options.database }, close: () => client.close() };
+  }
+  return openEmbedded(options);
+}
+
+/** Whose PID holds the engine's lock on a data directory, if a live process does. */
+async function lockHolder(dataDir: string): Promise<number | undefined> {
+  const status = await readFile(join(dataDir, 'status'), 'utf8').catch(() => '');
+  const pid = Number(/PID:\s*(\d+)/.exec(status)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' }>): Promise<Connection> {
+  const dataDir = resolve(options.dataDir);
+  const configDir = join(dataDir, '.meterhouse');
+  await mkdir(configDir, { recursive: true });
+  const configFile = join(configDir, 'engine.xml');
+  await writeFile(configFile, renderEngineConfig(options.limits));
+
+  // Loaded only in embedded mode: server mode never touches the native engine.
+  const { Session } = await import('chdb');
+  const { createChdbConnection } = await import('chdb/connection');
+
+  let session: InstanceType<typeof Session>;
+  try {
+    // The first opener of a path decides the engine's server config.
+    session = new Session(dataDir, { connectionArgs: [`--config-file=${configFile}`] });
+  } catch (error) {
+    const holder = await lockHolder(dataDir);
+    const reason = holder
+      ? `it is in use by another process (PID ${holder}); the embedded engine allows one process per DATA_DIR`
+      : 'the embedded engine could not open it (is it writable, and not used by another process?)';
+    throw new EngineOpenError(`Cannot open DATA_DIR ${dataDir}: ${reason}`, { cause: error });
+  }
+  // chdb's Connection implements @clickhouse/client-common's interface; the two
+  // packages' type declarations differ slightly, so this is the one cast.
+  const connection = createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'];
+  const client: ClickHouseClient = createClient({ connection, clickhouse_settings: OUTPUT_SETTINGS });
+  return {
+    mode: 'embedded',
+    db: { client, database: options.database },
+    async close() {
+      await client.close();
+      session.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { TABLES, assertIdentifier } from './names.js';
+import { onCluster, type RenderTarget } from './engines.js';
+import { defineQuery, execute, insertRows, type Db } from './query.js';
+import { apiKeysDdl, migrationsDdl, tenantsDdl } from './datasets/tenancy.js';
+import { usageEventsDdl } from './datasets/usage-events.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements(t: RenderTarget): string[];
+}
+
+/**
+ * Append-only. Every statement is idempotent (IF NOT EXISTS), so a migration
+ * interrupted half way simply runs again. Never edit a released entry: add one.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'tenants_and_api_keys', statements: (t) => [...tenantsDdl(t), ...apiKeysDdl(t)] },
+  { version: 2, name: 'usage_events', statements: usageEventsDdl },
+];
+
+const appliedVersions = defineQuery({
+  name: 'migrations.applied',
+  params: z.object({}),
+  row: z.object({ version: z.coerce.number().int() }),
+  // FINAL: a migration re-run after a crash records its row again.
+  sql: (db) => `SELECT version FROM ${db}.${TABLES.migrations} FINAL ORDER BY version`,
+});
+
+export interface MigrateOptions {
+  cluster?: string | undefined;
+}
+
+function targetOf(db: Db, options: MigrateOptions): RenderTarget {
+  return { database: db.database, cluster: options.cluster };
+}
+
+export async function migrate(db: Db, options: MigrateOptions = {}): Promise<number[]> {
+  const t = targetOf(db, options);
+  await execute(db, 'migrations.create_database', `CREATE DATABASE IF NOT EXISTS ${assertIdentifier('database', db.database)}${onCluster(t)}`);
+  for (const statement of migrationsDdl(t)) await execute(db, 'migrations.create_table', statement);
+  const done = new Set((await appliedVersions(db, {})).map((r) => r.version));
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (done.has(migration.version)) continue;
+    for (const statement of migration.statements(t)) {
+      await execute(db, `migration.${migration.version}.${migration.name}`, statement);
+    }
+    await insertRows(db, 'migrations.record', TABLES.migrations, [{ version: migration.version, name: migration.name }]);
+    applied.push(migration.version);
+  }
+  return applied;
+}
+
+/** Versions not yet applied; empty when the schema is current. */
+export async function pendingMigrations(db: Db): Promise<number[]> {
+  const done = new Set((await appliedVersions(db, {})).map((r) => r.version));
+  return MIGRATIONS.filter((m) => !done.has(m.version)).map((m) => m.version);
+}

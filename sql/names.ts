@@ -1,0 +1,19 @@
+// Every table name lives here; nothing else spells one out.
+export const TABLES = {
+  migrations: 'schema_migrations',
+  tenants: 'tenants',
+  apiKeys: 'api_keys',
+  usageEvents: 'usage_events',
+} as const;
+
+export type TableName = (typeof TABLES)[keyof typeof TABLES];
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Identifiers (database, cluster) come from configuration; only this shape is ever interpolated. */
+export function assertIdentifier(kind: string, value: string): string {
+  if (!IDENTIFIER.test(value)) {
+    throw new Error(`${kind} "${value}" is not a valid identifier (letters, digits, underscore; must not start with a digit)`);
+  }
+  return value;
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { TABLES } from '../names.js';
+import { defineQuery } from '../query.js';
+
+const optionalText = z.string().nullable().default(null);
+const optionalMs = z.number().int().nullable().default(null);
+const count = z.coerce.number().int();
+
+/**
+ * Which of these event ids the tenant already has. Existence only: no FINAL
+ * needed, any stored copy of an identity answers "yes".
+ */
+export const existingEventIds = defineQuery({
+  name: 'events.existing_ids',
+  params: z.object({ tenantId: z.string(), ids: z.array(z.string()) }),
+  row: z.object({ event_id: z.string() }),
+  sql: (db) => `SELECT DISTINCT event_id FROM ${db}.${TABLES.usageEvents}
+WHERE tenant_id = {tenantId:String} AND event_id IN {ids:Array(String)}`,
+});
+
+export const storedEventRow = z.object({
+  eventId: z.string(),
+  customerId: z.string(),
+  productId: z.string(),
+  metricName: z.string(),
+  timestamp: z.string(),
+  quantity: z.string(),
+  dimensions: z.record(z.string(), z.string()),
+  source: z.string(),
+  sourceVersion: z.string(),
+  requestId: z.string(),
+  ingestedAt: z.string(),
+  storedAt: z.string(),
+});
+
+/**
+ * Stored events in (timestamp, eventId) order, keyset-paginated after a cursor.
+ * Exact by FINAL: one row per identity even before background merges.
+ */
+export const listEvents = defineQuery({
+  name: 'events.list',
+  params: z.object({
+    tenantId: z.string(),
+    customerId: optionalText,
+    metricName: optionalText,
+    fromMs: optionalMs,
+    toMs: optionalMs,
+    afterMs: optionalMs,
+    afterId: z.string().default(''),
+    limit: z.number().int().min(1),
+  }),
+  row: storedEventRow,
+  sql: (db) => `SELECT event_id AS eventId, customer_id AS customerId, product_id AS productId, metric_name AS metricName,
+  timestamp, toString(quantity) AS quantity, dimensions, source, source_version AS sourceVersion,
+  request_id AS requestId, ingested_at AS ingestedAt, stored_at AS storedAt
+FROM ${db}.${TABLES.usageEvents} FINAL
+WHERE tenant_id = {tenantId:String}
+  AND ({customerId:Nullable(String)} IS NULL OR customer_id = {customerId:Nullable(String)})
+  AND ({metricName:Nullable(String)} IS NULL OR metric_name = {metricName:Nullable(String)})
+  AND ({fromMs:Nullable(Int64)} IS NULL OR timestamp >= fromUnixTimestamp64Milli({fromMs:Nullable(Int64)}, 'UTC'))
+  AND ({toMs:Nullable(Int64)} IS NULL OR timestamp < fromUnixTimestamp64Milli({toMs:Nullable(Int64)}, 'UTC'))
+  AND ({afterMs:Nullable(Int64)} IS NULL
+       OR (timestamp, event_id) > (fromUnixTimestamp64Milli({afterMs:Nullable(Int64)}, 'UTC'), {afterId:String}))
+ORDER BY timestamp, event_id
+LIMIT {limit:UInt32}`,
+});
+
+/**
+ * Exact usage per (customer, metric) over [from, to): decimal sum and event
+ * count. Exact by FINAL (deduplicated identities); the sum is Decimal(38, 9)
+ * arithmetic, returned as a string.
+ */
+export const usageSummary = defineQuery({
+  name: 'usage.summary',
+  params: z.object({
+    tenantId: z.string(),
+    fromMs: z.number().int(),
+    toMs: z.number().int(),
+    customerId: optionalText,
+    metricName: optionalText,
+    afterCustomerId: z.string().nullable().default(null),
+    afterMetricName: z.string().default(''),
+    limit: z.number().int().min(1),
+  }),
+  row: z.object({ customerId: z.string(), metricName: z.string(), quantity: z.string(), events: count }),
+  sql: (db) => `SELECT customer_id AS customerId, metric_name AS metricName, toString(sum(quantity)) AS quantity, count() AS events
+FROM ${db}.${TABLES.usageEvents} FINAL
+WHERE tenant_id = {tenantId:String}
+  AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC')
+  AND timestamp < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
+  AND ({customerId:Nullable(String)} IS NULL OR customer_id = {customerId:Nullable(String)})
+  AND ({metricName:Nullable(String)} IS NULL OR metric_name = {metricName:Nullable(String)})
+  AND ({afterCustomerId:Nullable(String)} IS NULL
+       OR (customer_id, toString(metric_name)) > ({afterCustomerId:Nullable(String)}, {afterMetricName:String}))
+GROUP BY customer_id, metric_name
+ORDER BY customer_id, metric_name
+LIMIT {limit:UInt32}`,
+});

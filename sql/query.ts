@@ -1,0 +1,102 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { z } from 'zod';
+
+/** A ClickHouse client bound to meterhouse's database. */
+export interface Db {
+  client: ClickHouseClient;
+  database: string;
+}
+
+/** Who asked: written into every query's log_comment so system.query_log can find it. */
+export interface QueryTags {
+  route?: string;
+  job?: string;
+  tenantId?: string;
+  requestId?: string;
+}
+
+/**
+ * The one error type of the sql layer. Its message names the operation and the
+ * ClickHouse error code only: the engine's own text can echo row data, so it
+ * stays on `cause` and out of logs and HTTP bodies.
+ */
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  constructor(
+    readonly operation: string,
+    readonly clickhouseCode: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(`${operation} failed${clickhouseCode ? ` (ClickHouse error ${clickhouseCode})` : ''}`, options);
+  }
+}
+
+function clickhouseCodeOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { code?: unknown; clickhouseCode?: unknown };
+  const code = e.clickhouseCode ?? e.code;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : undefined;
+}
+
+export function toStorageError(operation: string, error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  return new StorageError(operation, clickhouseCodeOf(error), { cause: error });
+}
+
+function settingsFor(name: string, tags: QueryTags) {
+  return { log_comment: JSON.stringify({ name, ...tags }) };
+}
+
+/**
+ * A named, typed read: zod-validated parameters in, zod-validated rows out.
+ * Every value travels as a bound parameter ({name:Type}); the SQL text only
+ * ever interpolates the database identifier.
+ */
+export function defineQuery<P extends z.ZodType, R extends z.ZodType>(def: {
+  name: string;
+  params: P;
+  row: R;
+  sql: (database: string) => string;
+}) {
+  const rows = z.array(def.row);
+  return async function run(db: Db, params: z.input<P>, tags: QueryTags = {}): Promise<z.output<R>[]> {
+    const queryParams = def.params.parse(params) as Record<string, unknown>;
+    let raw: unknown;
+    try {
+      const result = await db.client.query({
+        query: def.sql(db.database),
+        query_params: queryParams,
+        format: 'JSONEachRow',
+        clickhouse_settings: settingsFor(def.name, tags),
+      });
+      raw = await result.json();
+    } catch (error) {
+      throw toStorageError(def.name, error);
+    }
+    return rows.parse(raw);
+  };
+}
+
+/** A named statement (DDL or INSERT ... SELECT / VALUES with bound parameters). */
+export async function execute(db: Db, name: string, query: string, params: Record<string, unknown> = {}, tags: QueryTags = {}): Promise<void> {
+  try {
+    await db.client.command({ query, query_params: params, clickhouse_settings: settingsFor(name, tags) });
+  } catch (error) {
+    throw toStorageError(name, error);
+  }
+}
+
+/** A named batch insert of rows as JSONEachRow; columns left out take their defaults. */
+export async function insertRows(db: Db, name: string, table: string, rows: readonly object[], tags: QueryTags = {}): Promise<void> {
+  if (rows.length === 0) return;
+  try {
+    await db.client.insert({
+      table: `${db.database}.${table}`,
+      values: rows as object[],
+      format: 'JSONEachRow',
+      clickhouse_settings: settingsFor(name, tags),
+    });
+  } catch (error) {
+    throw toStorageError(name, error);
+  }
+}
