@@ -94,7 +94,8 @@ export async function insertRows(db: Db, name: string, table: string, rows: read
       table: `${db.database}.${table}`,
       values: rows as object[],
       format: 'JSONEachRow',
-      clickhouse_settings: settingsFor(name, tags),
+      // On a cluster the table is Distributed: return only once the shards have the rows (an ack means durable).
+      clickhouse_settings: { ...settingsFor(name, tags), distributed_foreground_insert: 1 },
     });
   } catch (error) {
     throw toStorageError(name, error);

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { parseDecimal } from './decimal.js';
+
+const ok = (input: number | string) => {
+  const r = parseDecimal(input);
+  if (!r.ok) throw new Error(`expected ${String(input)} to parse: ${r.message}`);
+  return r.value;
+};
+
+describe('parseDecimal', () => {
+  it('canonicalises decimal strings without changing their value', () => {
+    expect(ok('12')).toBe('12');
+    expect(ok('0012.500')).toBe('12.5');
+    expect(ok('0.000000001')).toBe('0.000000001');
+    expect(ok('-0.0')).toBe('0');
+    expect(ok('+3.25')).toBe('3.25');
+    expect(ok('99999999999999999999999999999.999999999')).toBe('99999999999999999999999999999.999999999');
+  });
+
+  it('takes JSON numbers by their shortest decimal spelling, never via rounding', () => {
+    expect(ok(0.1)).toBe('0.1');
+    expect(ok(3)).toBe('3');
+    expect(ok(1e-7)).toBe('0.0000001');
+    expect(ok(1e21)).toBe('1000000000000000000000');
+  });
+
+  it('rejects what it cannot store exactly, saying why', () => {
+    const r = parseDecimal(0.1 + 0.2); // 0.30000000000000004
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toMatch(/more than 9 fraction digits.*string/);
+    expect(parseDecimal('0.0000000001').ok).toBe(false);
+    expect(parseDecimal('1e3').ok).toBe(false);
+    expect(parseDecimal(' 1').ok).toBe(false);
+    expect(parseDecimal('1.').ok).toBe(false);
+    expect(parseDecimal('').ok).toBe(false);
+    expect(parseDecimal(Number.NaN).ok).toBe(false);
+    expect(parseDecimal(Number.POSITIVE_INFINITY).ok).toBe(false);
+    expect(parseDecimal('1'.repeat(30)).ok).toBe(false);
+  });
+});

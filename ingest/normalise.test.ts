@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { eventsInBody, normaliseEvent, type NormaliseContext } from './normalise.js';
+
+const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
+const ctx: NormaliseContext = { tenantId: 'acme', receivedAtMs: NOW, maxFutureSkewMs: 300_000, format: 'usage' };
+const base = { eventId: 'e1', customerId: 'c1', metricName: 'api.calls' };
+
+describe('normaliseEvent (usage contract)', () => {
+  it('fills defaults: quantity 1, timestamp = receive time, tenant from context', () => {
+    const v = normaliseEvent(base, 0, ctx);
+    expect(v.errors).toBeUndefined();
+    expect(v.row).toMatchObject({ tenant_id: 'acme', event_id: 'e1', quantity: '1', timestamp: NOW, ingested_at: NOW, dimensions: {} });
+  });
+
+  it('accepts epoch ms and RFC 3339 with any offset', () => {
+    expect(normaliseEvent({ ...base, timestamp: 1_700_000_000_123 }, 0, ctx).row?.timestamp).toBe(1_700_000_000_123);
+    expect(normaliseEvent({ ...base, timestamp: '2026-01-01T01:00:00.5+01:00' }, 0, ctx).row?.timestamp).toBe(Date.UTC(2026, 0, 1, 0, 0, 0, 500));
+  });
+
+  it('accepts any past time (backfill) and rejects beyond the future skew', () => {
+    expect(normaliseEvent({ ...base, timestamp: '2001-02-03T04:05:06Z' }, 0, ctx).row).toBeDefined();
+    expect(normaliseEvent({ ...base, timestamp: NOW + 299_000 }, 0, ctx).row).toBeDefined();
+    const late = normaliseEvent({ ...base, timestamp: NOW + 301_000 }, 3, ctx);
+    expect(late).toMatchObject({ index: 3, eventId: 'e1', errors: [{ path: 'timestamp', message: expect.stringMatching(/future/) }] });
+  });
+
+  it('reports every problem of an event with its path, and keeps the claimed eventId', () => {
+    const v = normaliseEvent({ eventId: 'bad', metricName: 'has space', quantity: '-1', timestamp: 'yesterday', dimensions: { region: 7 } }, 2, ctx);
+    expect(v.index).toBe(2);
+    expect(v.eventId).toBe('bad');
+    const paths = (v.errors ?? []).map((e) => e.path).sort();
+    expect(paths).toEqual(['customerId', 'dimensions.region', 'metricName']);
+    const semantic = normaliseEvent({ ...base, quantity: '-1', timestamp: 'yesterday' }, 0, ctx);
+    expect((semantic.errors ?? []).map((e) => e.path).sort()).toEqual(['quantity', 'timestamp']);
+  });
+
+  it('rejects unknown fields by name, so a typo never silently bills the default', () => {
+    const v = normaliseEvent({ ...base, quanity: 5 }, 0, ctx);
+    expect(v.errors).toEqual([{ path: 'quanity', message: 'is not a field of the event contract' }]);
+  });
+
+  it('enforces limits on every field', () => {
+    expect(normaliseEvent({ ...base, eventId: 'x'.repeat(257) }, 0, ctx).errors?.[0]?.path).toBe('eventId');
+    const dims = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v']));
+    expect(normaliseEvent({ ...base, dimensions: dims }, 0, ctx).errors?.[0]?.path).toBe('dimensions');
+    expect(normaliseEvent({ ...base, customerId: 'a\u0000b' }, 0, ctx).errors?.[0]?.path).toBe('customerId');
+    expect(normaliseEvent('not an object', 0, ctx).errors?.[0]?.message).toMatch(/JSON object/);
+  });
+});
+
+describe('normaliseEvent (CloudEvents)', () => {
+  const ce = { ...ctx, format: 'cloudevents' as const };
+  it('maps CloudEvents attributes onto the usage event', () => {
+    const v = normaliseEvent(
+      { specversion: '1.0', id: 'ce-1', source: '/svc/api', type: 'api.calls', subject: 'cust-9', time: '2026-11-20T00:00:00Z', data: { quantity: '2.5', region: 'eu', cached: true } },
+      0,
+      ce,
+    );
+    expect(v.row).toMatchObject({
+      event_id: 'ce-1',
+      customer_id: 'cust-9',
+      metric_name: 'api.calls',
+      quantity: '2.5',
+      timestamp: Date.UTC(2026, 10, 20),
+      dimensions: { region: 'eu', cached: 'true' },
+      source: '/svc/api',
+    });
+  });
+
+  it('reports errors at CloudEvents paths', () => {
+    const v = normaliseEvent({ specversion: '1.0', id: 'ce-2', source: 's', type: 'api.calls', data: { quantity: 'lots' } }, 0, ce);
+    expect((v.errors ?? []).map((e) => e.path).sort()).toEqual(['subject']);
+    const q = normaliseEvent({ specversion: '1.0', id: 'ce-3', source: 's', type: 'api.calls', subject: 'c', data: { quantity: 'lots' } }, 0, ce);
+    expect(q.errors?.[0]?.path).toBe('data.quantity');
+    expect(normaliseEvent({ specversion: '0.3', id: 'x', source: 's', type: 't' }, 0, ce).errors?.[0]?.path).toBe('specversion');
+  });
+});
+
+describe('eventsInBody', () => {
+  it('takes one event, an array, or { events }', () => {
+    expect(eventsInBody(base, 'usage')).toEqual({ events: [base] });
+    expect(eventsInBody([base, base], 'usage')).toEqual({ events: [base, base] });
+    expect(eventsInBody({ events: [base] }, 'usage')).toEqual({ events: [base] });
+    expect(eventsInBody({ events: [base], extra: 1 }, 'usage')).toHaveProperty('error');
+    expect(eventsInBody('x', 'usage')).toHaveProperty('error');
+    expect(eventsInBody({ a: 1 }, 'cloudevents-batch')).toHaveProperty('error');
+    expect(eventsInBody([], 'cloudevent')).toHaveProperty('error');
+  });
+});

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from './migrations.js';
+import { migrationsDdl } from './datasets/tenancy.js';
+import type { RenderTarget } from './engines.js';
+
+const single: RenderTarget = { database: 'meterhouse' };
+const cluster: RenderTarget = { database: 'meterhouse', cluster: 'main' };
+
+const render = (t: RenderTarget) => [...migrationsDdl(t), ...MIGRATIONS.flatMap((m) => m.statements(t))].join(';\n\n');
+
+describe('DDL rendering from one source', () => {
+  it('renders a single node', () => {
+    const ddl = render(single);
+    expect(ddl).not.toMatch(/ON CLUSTER|Replicated|Distributed/);
+    expect(ddl).toMatchSnapshot();
+  });
+
+  it('renders a cluster: ON CLUSTER, Replicated engines, Distributed over sharded storage', () => {
+    const ddl = render(cluster);
+    const creates = ddl.split(';\n\n');
+    expect(creates.every((s) => s.includes(' ON CLUSTER main'))).toBe(true);
+    expect(ddl).toContain("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/meterhouse.sharded_usage_events', '{replica}', version)");
+    expect(ddl).toContain('ENGINE = Distributed(main, meterhouse, sharded_usage_events, cityHash64(tenant_id, event_id))');
+    // reference tables are replicated whole, not sharded
+    expect(ddl).toContain("'/clickhouse/tables/all/meterhouse.api_keys'");
+    expect(ddl).toMatchSnapshot();
+  });
+
+  it('keeps every statement idempotent and migrations numbered in order', () => {
+    for (const s of render(cluster).split(';\n\n')) expect(s).toMatch(/^CREATE (TABLE|DATABASE) IF NOT EXISTS /);
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it('puts the tenant first in the key of every tenant table', () => {
+    for (const s of render(single).split(';\n\n')) {
+      if (s.includes('schema_migrations')) continue;
+      expect(s).toMatch(/ORDER BY \(?tenant_id/);
+    }
+  });
+});
