@@ -40,9 +40,21 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       request_timeout: options.requestTimeoutMs,
       clickhouse_settings: OUTPUT_SETTINGS,
     });
+    const ping = await client.ping();
+    if (!ping.success) {
+      await client.close();
+      throw new EngineOpenError(`ClickHouse server at ${withoutCredentials(options.url)} is not reachable: ${ping.error.message}`);
+    }
     return { mode: 'server', db: { client, database: options.database }, close: () => client.close() };
   }
   return openEmbedded(options);
+}
+
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 /** Whose PID holds the engine's lock on a data directory, if a live process does. */

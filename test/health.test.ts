@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { engine } from './harness.js';
+
+describe('health and the OpenAPI document', () => {
+  it('answers /healthz and /readyz without a key', async () => {
+    const { app } = await engine();
+    expect(await (await app.request('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await app.request('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  it('serves an OpenAPI 3.1 document generated from the zod schemas', async () => {
+    const { app } = await engine();
+    const doc: any = await (await app.request('/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/readyz', '/v1/api-keys', '/v1/api-keys/{id}', '/v1/events', '/v1/usage/summary']);
+    expect(Object.keys(doc.paths['/v1/events']).sort()).toEqual(['get', 'post']);
+    expect(doc.components.schemas.UsageEvent.required.sort()).toEqual(['customerId', 'eventId', 'metricName']);
+    expect(Object.keys(doc.paths['/v1/events'].post.requestBody.content)).toEqual([
+      'application/json',
+      'application/cloudevents+json',
+      'application/cloudevents-batch+json',
+    ]);
+    expect(doc.paths['/v1/events'].post.responses['207']).toBeDefined();
+  });
+
+  it('answers unknown routes with the one error body', async () => {
+    const { app } = await engine();
+    const res = await app.request('/nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+});

@@ -1,0 +1,162 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * End to end, as a user runs it: `api/main.ts` in its own process on a data
+ * directory, talked to over HTTP on a free port.
+ */
+const ROOT = join(import.meta.dirname, '..');
+const dirs: string[] = [];
+const running = new Set<ChildProcess>();
+
+afterAll(async () => {
+  for (const p of running) p.kill('SIGKILL');
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'meterhouse-e2e-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Server {
+  proc: ChildProcess;
+  url: string;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function launch(env: Record<string, string>): { proc: ChildProcess; output(): string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(proc);
+  let out = '';
+  proc.stdout!.on('data', (b) => (out += b));
+  proc.stderr!.on('data', (b) => (out += b));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => (running.delete(proc), resolve(code))));
+  return { proc, output: () => out, exited };
+}
+
+/** Start and wait (polling, with a deadline) for the "listening" log line that carries the port. */
+async function start(env: Record<string, string>): Promise<Server> {
+  const p = launch(env);
+  const deadline = Date.now() + 30_000;
+  let exitCode: number | null | undefined;
+  void p.exited.then((c) => (exitCode = c));
+  while (Date.now() < deadline) {
+    const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(p.output());
+    if (m) return { ...p, url: `http://127.0.0.1:${m[1]}` };
+    if (exitCode !== undefined) throw new Error(`server exited (${exitCode}) before listening:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`server did not listen within 30 s:\n${p.output()}`);
+}
+
+async function stop(s: Server, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  s.proc.kill(signal);
+  return s.exited;
+}
+
+const post = (s: Server, key: string, body: unknown) =>
+  fetch(`${s.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+const total = async (s: Server, key: string) => {
+  const res = await fetch(`${s.url}/v1/usage/summary?from=0&to=${Date.now() + 86_400_000}`, { headers: { authorization: `Bearer ${key}` } });
+  return ((await res.json()) as any).data;
+};
+
+const keyIn = (output: string) => /^\s+(mh_[A-Za-z0-9_-]+)\s*$/m.exec(output)?.[1];
+
+describe('running meterhouse', () => {
+  it('creates tenant default and prints an admin key once; a restart keeps data and keys', async () => {
+    const dataDir = await tempDir();
+    const first = await start({ DATA_DIR: dataDir });
+    const key = keyIn(first.output());
+    expect(key).toBeDefined();
+    expect(first.output().match(/mh_/g)).toHaveLength(1); // printed once, not logged again
+    expect((await post(first, key!, [{ eventId: 'r1', customerId: 'c', metricName: 'm', quantity: '1.5' }])).status).toBe(200);
+    expect(await stop(first)).toBe(0);
+
+    const second = await start({ DATA_DIR: dataDir });
+    expect(keyIn(second.output())).toBeUndefined();
+    expect(await total(second, key!)).toEqual([{ customerId: 'c', metricName: 'm', quantity: '1.5', events: 1 }]);
+    const again = await post(second, key!, [{ eventId: 'r1', customerId: 'c', metricName: 'm', quantity: '1.5' }]);
+    expect(((await again.json()) as any).results[0].status).toBe('duplicate');
+    await stop(second);
+  });
+
+  it('loses nothing acknowledged when killed without warning', async () => {
+    const dataDir = await tempDir();
+    const key = 'test-admin-key-0123456789abcdef';
+    const s = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: key, ENGINE_FSYNC: 'true' });
+    const batch = Array.from({ length: 500 }, (_, i) => ({ eventId: `k${i}`, customerId: 'c', metricName: 'm', quantity: '0.01' }));
+    const res = await post(s, key, batch);
+    expect(res.status).toBe(200);
+    expect(await stop(s, 'SIGKILL')).toBeNull();
+
+    const after = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: key });
+    expect(await total(after, key)).toEqual([{ customerId: 'c', metricName: 'm', quantity: '5', events: 500 }]);
+    await stop(after);
+  });
+
+  it('flushes buffered events on SIGTERM before exiting', async () => {
+    const dataDir = await tempDir();
+    const key = 'test-admin-key-0123456789abcdef';
+    // a long flush interval: only the shutdown flush can write these in time
+    const s = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: key, WRITER_FLUSH_INTERVAL_MS: '30000' });
+    const pending = post(s, key, [{ eventId: 'late', customerId: 'c', metricName: 'm' }]);
+    await new Promise((r) => setTimeout(r, 300));
+    s.proc.kill('SIGTERM');
+    expect((await pending).status).toBe(200);
+    expect(await s.exited).toBe(0);
+    const after = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: key });
+    expect(await total(after, key)).toEqual([{ customerId: 'c', metricName: 'm', quantity: '1', events: 1 }]);
+    await stop(after);
+  });
+
+  it('uses METERHOUSE_API_KEY as the default tenant\'s admin key and prints none', async () => {
+    const dataDir = await tempDir();
+    const key = 'my-chosen-admin-key-abcdefghijkl';
+    const s = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: key });
+    expect(s.output()).not.toContain('mh_');
+    expect(s.output()).not.toContain(key);
+    const created = await fetch(`${s.url}/v1/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'svc' }) });
+    expect(created.status).toBe(201);
+    await stop(s);
+  });
+
+  it('refuses a second process on the same DATA_DIR with a clear message', async () => {
+    const dataDir = await tempDir();
+    const s = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: 'test-admin-key-0123456789abcdef' });
+    const second = launch({ DATA_DIR: dataDir });
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toMatch(new RegExp(`Cannot open DATA_DIR .*in use by another process \\(PID ${s.proc.pid}\\)`));
+    // the first one is unaffected
+    expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
+    await stop(s);
+  });
+
+  it('stops on invalid configuration, naming the variable', async () => {
+    const bad = launch({ PORT: 'http', MAX_EVENTS_PER_REQUEST: '0' });
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toMatch(/PORT/);
+    expect(bad.output()).toMatch(/MAX_EVENTS_PER_REQUEST/);
+  });
+
+  it('in server mode talks to CLICKHOUSE_URL and never opens the embedded engine', async () => {
+    const dataDir = join(await tempDir(), 'must-not-exist');
+    // nothing listens on port 9 of loopback: the server is unreachable
+    const s = launch({ DATA_DIR: dataDir, CLICKHOUSE_URL: 'http://user:hunter2@127.0.0.1:9', CLICKHOUSE_REQUEST_TIMEOUT_MS: '2000' });
+    expect(await s.exited).toBe(1);
+    expect(s.output()).toMatch(/ClickHouse server at http:\/\/127\.0\.0\.1:9\/ is not reachable/);
+    expect(s.output()).not.toContain('hunter2');
+    await expect(access(dataDir)).rejects.toThrow();
+  });
+});
