@@ -7,6 +7,7 @@ import { healthRoutes } from './routes/health.js';
 import { eventRoutes } from './routes/events.js';
 import { usageRoutes } from './routes/usage.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { meterRoutes } from './routes/meters.js';
 
 /** The HTTP API: middleware, routes, the OpenAPI document, one error handler. */
 export function createApp(deps: AppDeps) {
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', eventRoutes(deps));
   app.route('/', usageRoutes(deps));
   app.route('/', apiKeyRoutes(deps));
+  app.route('/', meterRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {

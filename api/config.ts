@@ -30,6 +30,11 @@ export const configSchema = z
     ENGINE_BACKGROUND_POOL_SIZE: int(1, 64, 4),
     ENGINE_FSYNC: z.stringbool().default(true),
     API_KEY_CACHE_SECONDS: int(0, 3600, 5),
+    ROLLUP_MINUTE_RETENTION_DAYS: int(0, 100_000, 14),
+    ROLLUP_HOUR_RETENTION_DAYS: int(0, 100_000, 400),
+    ROLLUP_DAY_RETENTION_DAYS: int(0, 100_000, 0),
+    ROLLUP_RECONCILE_CRON: z.string().min(1).default('*/30 * * * * *'),
+    METERS_FILE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .refine((c) => c.WRITER_MAX_QUEUED_EVENTS >= c.MAX_EVENTS_PER_REQUEST, {

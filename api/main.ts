@@ -34,6 +34,7 @@ if (runtime.createdAdminKey) {
   );
 }
 
+runtime.startJobs();
 const { app } = runtime;
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
   logger.info({ port: info.port, host: config.HOST, mode }, 'listening');

@@ -6,6 +6,10 @@ import type { AppDeps } from './context.js';
 import { KeyStore } from './keys.js';
 import type { Logger } from './logger.js';
 import { createApp } from './app.js';
+import { applyRollupRetention } from '../sql/retention.js';
+import { loadMetersFile } from './meters-file.js';
+import { reconcileRollups } from '../jobs/reconcile-rollups.js';
+import { startJobs, type Job } from '../jobs/scheduler.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -13,7 +17,10 @@ export interface Runtime {
   connection: Connection;
   /** Set on the first start of a data directory without METERHOUSE_API_KEY: shown once, never stored. */
   createdAdminKey?: string | undefined;
-  /** Flush buffered events, then close the engine. */
+  /** The scheduled jobs (rollup reconciliation); started by the server, not by tests. */
+  jobs: Job[];
+  startJobs(): void;
+  /** Stop jobs, flush buffered events, then close the engine. */
   close(): Promise<void>;
 }
 
@@ -49,6 +56,10 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     const { db } = connection;
     const applied = await migrate(db, { cluster: config.CLICKHOUSE_CLUSTER });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const retention = { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS };
+    const retentionChanged = await applyRollupRetention(db, retention, config.CLICKHOUSE_CLUSTER);
+    if (retentionChanged.length > 0) logger.info({ tables: retentionChanged, retention }, 'rollup retention applied');
+    if (config.METERS_FILE) logger.info(await loadMetersFile(db, config.METERS_FILE), 'meters file loaded');
     const keys = new KeyStore(db, config.API_KEY_CACHE_SECONDS);
     const { createdSecret } = await keys.bootstrap(config.METERHOUSE_API_KEY);
     const writer = new DirectWriter(
@@ -57,12 +68,21 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
     );
     const deps: AppDeps = { db, writer, keys, config, logger };
+    const jobs: Job[] = [
+      { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
+    ];
+    let scheduler: { stop(): void } | undefined;
     return {
       app: createApp(deps),
       deps,
       connection,
       createdAdminKey: createdSecret,
+      jobs,
+      startJobs() {
+        scheduler ??= startJobs(jobs, logger);
+      },
       async close() {
+        scheduler?.stop();
         await writer.close();
         await connection.close();
       },

@@ -15,7 +15,7 @@ const EVENTS = num('BENCH_EVENTS', 10_000_000);
 const CUSTOMERS = num('BENCH_CUSTOMERS', 5_000);
 const BATCH = num('BENCH_BATCH', 5_000);
 const CLIENTS = num('BENCH_CLIENTS', 4);
-const QUERY_RUNS = num('BENCH_QUERY_RUNS', 50);
+const QUERY_RUNS = num('BENCH_QUERY_RUNS', 30);
 const KEY = 'bench-admin-key-0123456789abcdef';
 const END = Date.UTC(2026, 10, 1);
 
@@ -69,10 +69,22 @@ async function timeQuery(name: string, url: () => string) {
   ms.sort((a, b) => a - b);
   return { name, runs: QUERY_RUNS, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1) };
 }
+// meters over the same data: defined after ingest, they answer from the rollups
+for (const meter of [
+  { key: 'api-calls', metricName: 'api.calls', aggregation: 'SUM' },
+  { key: 'compute', metricName: 'compute.seconds', aggregation: 'SUM' },
+]) {
+  const res = await fetch(`${base}/v1/meters`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(meter) });
+  if (res.status !== 201) throw new Error(`creating meter answered ${res.status}`);
+}
+const DAY = 86_400_000;
 let i = 0;
 const queries = [
-  await timeQuery('summary: one customer, 30 days', () => `/v1/usage/summary?customerId=cust-${i++ % 50}&from=${END - 30 * 86_400_000}&to=${END}`),
-  await timeQuery('summary: whole tenant, one month', () => `/v1/usage/summary?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&limit=10000`),
+  await timeQuery('meter: one customer, 30 days, hourly', () => `/v1/meters/compute/usage?customerId=cust-${i++ % 50}&from=${END - 30 * DAY}&to=${END}&granularity=hour`),
+  await timeQuery('meter: whole tenant, monthly total', () => `/v1/meters/api-calls/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&granularity=month`),
+  await timeQuery('meter: one customer, 30 days, hourly, America/New_York', () => `/v1/meters/compute/usage?customerId=cust-${i++ % 50}&from=${END - 30 * DAY}&to=${END}&granularity=hour&tz=America/New_York`),
+  await timeQuery('summary (raw, FINAL): one customer, 30 days', () => `/v1/usage/summary?customerId=cust-${i++ % 50}&from=${END - 30 * DAY}&to=${END}`),
+  await timeQuery('summary (raw, FINAL): whole tenant, one month', () => `/v1/usage/summary?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&limit=10000`),
 ];
 
 const results = {

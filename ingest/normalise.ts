@@ -94,7 +94,8 @@ export function normaliseEvent(input: unknown, index: number, ctx: NormaliseCont
       metric_name: event.metricName,
       timestamp,
       quantity,
-      dimensions: event.dimensions ?? {},
+      // Keys in one canonical order, so equal dimension maps are equal rollup keys.
+      dimensions: Object.fromEntries(Object.entries(event.dimensions ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       source: event.metadata?.source ?? '',
       source_version: event.metadata?.version ?? '',
       request_id: event.metadata?.requestId ?? '',

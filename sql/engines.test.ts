@@ -23,17 +23,20 @@ describe('DDL rendering from one source', () => {
     expect(ddl).toContain('ENGINE = Distributed(main, meterhouse, sharded_usage_events, cityHash64(tenant_id, event_id))');
     // reference tables are replicated whole, not sharded
     expect(ddl).toContain("'/clickhouse/tables/all/meterhouse.api_keys'");
+    // each shard rolls up its own rows: MVs read and write the sharded storage tables
+    expect(ddl).toContain('CREATE MATERIALIZED VIEW IF NOT EXISTS meterhouse.usage_per_hour_mv ON CLUSTER main TO meterhouse.sharded_usage_per_hour');
+    expect(ddl).toMatch(/FROM meterhouse\.sharded_usage_events\nGROUP BY/);
     expect(ddl).toMatchSnapshot();
   });
 
   it('keeps every statement idempotent and migrations numbered in order', () => {
-    for (const s of render(cluster).split(';\n\n')) expect(s).toMatch(/^CREATE (TABLE|DATABASE) IF NOT EXISTS /);
+    for (const s of render(cluster).split(';\n\n')) expect(s).toMatch(/^CREATE (TABLE|DATABASE|MATERIALIZED VIEW) IF NOT EXISTS /);
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });
 
   it('puts the tenant first in the key of every tenant table', () => {
     for (const s of render(single).split(';\n\n')) {
-      if (s.includes('schema_migrations')) continue;
+      if (!s.startsWith('CREATE TABLE') || /schema_migrations|rollup_reconcile_state/.test(s)) continue;
       expect(s).toMatch(/ORDER BY \(?tenant_id/);
     }
   });

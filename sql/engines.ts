@@ -67,3 +67,15 @@ export function createTable(t: RenderTarget, spec: TableSpec): string[] {
   }
   return statements;
 }
+
+/**
+ * A materialized view from one table of ours into another. On a cluster both
+ * ends are the sharded storage tables: each shard rolls up its own rows, and
+ * the Distributed table over the target sums across shards at read time.
+ */
+export function createMaterializedView(t: RenderTarget, spec: { name: string; to: string; from: string; select: (source: string) => string }): string {
+  const sharded: Distribution = { kind: 'sharded', shardingKey: '' };
+  const to = qualified(t, storageTable(t, spec.to, sharded));
+  const from = qualified(t, storageTable(t, spec.from, sharded));
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(t, spec.name)}${onCluster(t)} TO ${to}\nAS ${spec.select(from)}`;
+}

@@ -4,6 +4,8 @@ import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
 import { apiKeysDdl, migrationsDdl, tenantsDdl } from './datasets/tenancy.js';
 import { usageEventsDdl } from './datasets/usage-events.js';
+import { reconcileStateDdl, rollupsDdl } from './datasets/rollups.js';
+import { metersDdl } from './datasets/meters.js';
 
 export interface Migration {
   version: number;
@@ -18,6 +20,8 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'tenants_and_api_keys', statements: (t) => [...tenantsDdl(t), ...apiKeysDdl(t)] },
   { version: 2, name: 'usage_events', statements: usageEventsDdl },
+  { version: 3, name: 'usage_rollups', statements: (t) => [...rollupsDdl(t), ...reconcileStateDdl(t)] },
+  { version: 4, name: 'meters', statements: metersDdl },
 ];
 
 const appliedVersions = defineQuery({

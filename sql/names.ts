@@ -4,7 +4,15 @@ export const TABLES = {
   tenants: 'tenants',
   apiKeys: 'api_keys',
   usageEvents: 'usage_events',
+  usagePerMinute: 'usage_per_minute',
+  usagePerHour: 'usage_per_hour',
+  usagePerDay: 'usage_per_day',
+  rollupReconcileState: 'rollup_reconcile_state',
+  meters: 'meters',
 } as const;
+
+/** Materialized views are named after the table they write to. */
+export const mvName = (table: string) => `${table}_mv`;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
 

@@ -48,6 +48,21 @@ function settingsFor(name: string, tags: QueryTags) {
 }
 
 /**
+ * Run a named read whose SQL is assembled from allow-listed pieces; every value
+ * in `params` is bound ({name:Type}), never spliced into the text.
+ */
+export async function runQuery<R extends z.ZodType>(db: Db, name: string, query: string, params: Record<string, unknown>, row: R, tags: QueryTags = {}): Promise<z.output<R>[]> {
+  let raw: unknown;
+  try {
+    const result = await db.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: settingsFor(name, tags) });
+    raw = await result.json();
+  } catch (error) {
+    throw toStorageError(name, error);
+  }
+  return z.array(row).parse(raw);
+}
+
+/**
  * A named, typed read: zod-validated parameters in, zod-validated rows out.
  * Every value travels as a bound parameter ({name:Type}); the SQL text only
  * ever interpolates the database identifier.
@@ -58,23 +73,15 @@ export function defineQuery<P extends z.ZodType, R extends z.ZodType>(def: {
   row: R;
   sql: (database: string) => string;
 }) {
-  const rows = z.array(def.row);
-  return async function run(db: Db, params: z.input<P>, tags: QueryTags = {}): Promise<z.output<R>[]> {
-    const queryParams = def.params.parse(params) as Record<string, unknown>;
-    let raw: unknown;
-    try {
-      const result = await db.client.query({
-        query: def.sql(db.database),
-        query_params: queryParams,
-        format: 'JSONEachRow',
-        clickhouse_settings: settingsFor(def.name, tags),
-      });
-      raw = await result.json();
-    } catch (error) {
-      throw toStorageError(def.name, error);
-    }
-    return rows.parse(raw);
-  };
+  return (db: Db, params: z.input<P>, tags: QueryTags = {}): Promise<z.output<R>[]> =>
+    runQuery(db, def.name, def.sql(db.database), def.params.parse(params) as Record<string, unknown>, def.row, tags);
+}
+
+let lastVersion = 0;
+/** Versions for rows this process writes: a microsecond clock, strictly increasing even within one millisecond. */
+export function nextVersion(): number {
+  lastVersion = Math.max(lastVersion + 1, Date.now() * 1000);
+  return lastVersion;
 }
 
 /** A named statement (DDL or INSERT ... SELECT / VALUES with bound parameters). */

@@ -14,7 +14,17 @@ describe('health and the OpenAPI document', () => {
     const { app } = await engine();
     const doc: any = await (await app.request('/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/readyz', '/v1/api-keys', '/v1/api-keys/{id}', '/v1/events', '/v1/usage/summary']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/healthz',
+      '/readyz',
+      '/v1/api-keys',
+      '/v1/api-keys/{id}',
+      '/v1/events',
+      '/v1/meters',
+      '/v1/meters/{key}',
+      '/v1/meters/{key}/usage',
+      '/v1/usage/summary',
+    ]);
     expect(Object.keys(doc.paths['/v1/events']).sort()).toEqual(['get', 'post']);
     expect(doc.components.schemas.UsageEvent.required.sort()).toEqual(['customerId', 'eventId', 'metricName']);
     expect(Object.keys(doc.paths['/v1/events'].post.requestBody.content)).toEqual([

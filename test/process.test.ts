@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, access } from 'node:fs/promises';
+import { mkdtemp, rm, access, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,22 @@ describe('running meterhouse', () => {
     // the first one is unaffected
     expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
     await stop(s);
+  });
+
+  it('loads meters from METERS_FILE at start, and refuses an invalid file', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'meters.json');
+    await writeFile(file, JSON.stringify({ default: [{ key: 'gpu', metricName: 'gpu.seconds', aggregation: 'SUM', groupBy: ['model'] }] }));
+    const key = 'test-admin-key-0123456789abcdef';
+    const s = await start({ DATA_DIR: join(dir, 'data'), METERS_FILE: file, METERHOUSE_API_KEY: key });
+    const res = await fetch(`${s.url}/v1/meters/gpu`, { headers: { authorization: `Bearer ${key}` } });
+    expect(await res.json()).toMatchObject({ key: 'gpu', aggregation: 'SUM', groupBy: ['model'] });
+    await stop(s);
+
+    await writeFile(file, JSON.stringify({ default: [{ key: 'gpu', metricName: 'gpu.seconds', aggregation: 'AVERAGE' }] }));
+    const bad = launch({ DATA_DIR: join(dir, 'data'), METERS_FILE: file });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toMatch(/METERS_FILE .* is invalid: default\.0\.aggregation/);
   });
 
   it('stops on invalid configuration, naming the variable', async () => {

@@ -34,7 +34,8 @@ export const usageEventsColumns = `    tenant_id LowCardinality(String),
     stored_at DateTime64(3, 'UTC') DEFAULT now64(3),
     version UInt64 DEFAULT 1,
     INDEX idx_customer customer_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_timestamp timestamp TYPE minmax GRANULARITY 1`;
+    INDEX idx_timestamp timestamp TYPE minmax GRANULARITY 1,
+    INDEX idx_stored_at stored_at TYPE minmax GRANULARITY 1`;
 
 export function usageEventsDdl(t: RenderTarget): string[] {
   return createTable(t, {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
-import { defineQuery, insertRows, type Db } from '../query.js';
+import { defineQuery, insertRows, nextVersion, type Db } from '../query.js';
 
 export const API_KEY_ROLES = ['admin', 'standard'] as const;
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
@@ -47,13 +47,6 @@ export const tenantById = defineQuery({
   sql: (db) => `SELECT tenant_id AS tenantId, name, created_at AS createdAt FROM ${db}.${TABLES.tenants} FINAL
 WHERE tenant_id = {tenantId:String}`,
 });
-
-let lastVersion = 0;
-/** Versions of changes made by this process: microsecond clock, strictly increasing even within one millisecond. */
-function nextVersion(): number {
-  lastVersion = Math.max(lastVersion + 1, Date.now() * 1000);
-  return lastVersion;
-}
 
 export interface KeyWrite {
   tenantId: string;

@@ -1,0 +1,144 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { stringify } from 'csv-stringify/sync';
+import type { AppDeps, AppEnv } from '../context.js';
+import { ApiError, errorSchema } from '../errors.js';
+import type { Meter } from '../../sql/queries/meters.js';
+import { GRANULARITIES, meterUsage, type UsageCell } from '../../sql/queries/meter-usage.js';
+import { assertWindow, instantMs, instantParam } from '../params.js';
+import { MAX_WINDOWS, isTimeZone, windowsFor, type UsageWindow } from '../usage/windows.js';
+import { chooseSource } from '../usage/plan.js';
+
+const usageRow = z
+  .object({
+    windowStart: z.string(),
+    windowEnd: z.string(),
+    value: z.union([z.string(), z.number(), z.null()]).openapi({ description: 'Exact decimal string (SUM, MIN, MAX, AVG, LATEST, P*) or integer (COUNT, UNIQUE_COUNT); null for an empty window of MIN/MAX/AVG/LATEST/P*' }),
+    customerId: z.string().optional(),
+    groupBy: z.record(z.string(), z.string()).optional(),
+  })
+  .openapi('MeterUsageRow');
+
+const route = createRoute({
+  method: 'get',
+  path: '/v1/meters/{key}/usage',
+  summary: 'A meter\'s values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts dimensions',
+  security: [{ bearer: [] }],
+  request: {
+    params: z.object({ key: z.string().min(1).max(64) }),
+    query: z.object({
+      from: instantParam('from'),
+      to: instantParam('to'),
+      granularity: z.enum(GRANULARITIES).default('day'),
+      tz: z.string().max(64).default('UTC').refine(isTimeZone, 'tz must be an IANA time zone such as Europe/Berlin'),
+      customerId: z.string().min(1).max(256).optional(),
+      groupBy: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: 'customerId or one of the meter\'s groupBy dimensions; repeatable' }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Windows in order (per group), gaps filled; Accept: text/csv gives the same as CSV',
+      content: {
+        'application/json': { schema: z.object({ data: z.array(usageRow), meta: z.object({ source: z.string(), windows: z.number() }) }) },
+        'text/csv': { schema: z.string() },
+      },
+    },
+    400: { description: 'Invalid parameters', content: { 'application/json': { schema: errorSchema } } },
+    404: { description: 'No such meter', content: { 'application/json': { schema: errorSchema } } },
+  },
+});
+
+/** filter[<dim>]=<value> pairs of a query string, repeated values collected. */
+function queryFilters(url: string): { dimension: string; values: string[] }[] {
+  const byDimension = new Map<string, string[]>();
+  for (const [name, value] of new URL(url).searchParams) {
+    const m = /^filter\[(.{1,128})\]$/.exec(name);
+    if (!m) continue;
+    byDimension.set(m[1]!, [...(byDimension.get(m[1]!) ?? []), value]);
+  }
+  if (byDimension.size > 10) throw new ApiError(400, 'invalid_request', 'at most 10 filter[...] dimensions');
+  return [...byDimension].map(([dimension, values]) => ({ dimension, values }));
+}
+
+function emptyValue(meter: Meter): string | number | null {
+  if (meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT') return 0;
+  return meter.aggregation === 'SUM' ? '0' : null;
+}
+
+/** Spread cells over every window of each group that has data (one group when nothing is grouped), filling gaps. */
+function fill(meter: Meter, windows: UsageWindow[], cells: UsageCell[], grouped: boolean) {
+  const index = new Map(windows.map((w, i) => [w.alignedStartMs, i]));
+  const groups = new Map<string, { customerId?: string | undefined; groups: string[]; values: (string | number | null)[] }>();
+  const empty = emptyValue(meter);
+  if (!grouped) groups.set('[]', { groups: [], values: windows.map(() => empty) });
+  for (const cell of cells) {
+    const i = index.get(cell.bucketMs);
+    // The engine and the window arithmetic must agree on every window: never drop a value silently.
+    if (i === undefined) throw new Error(`usage bucket ${new Date(cell.bucketMs).toISOString()} is not a window of this query`);
+    const key = JSON.stringify(cell.customerId === undefined ? cell.groups : [cell.customerId, ...cell.groups]);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { customerId: cell.customerId, groups: cell.groups, values: windows.map(() => empty) }));
+    group.values[i] = cell.value;
+  }
+  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
+}
+
+export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps, found: (tenantId: string, key: string) => Promise<Meter>) {
+  app.openapi(route, async (c) => {
+    const q = c.req.valid('query');
+    const { tenantId } = c.get('principal');
+    const meter = await found(tenantId, c.req.valid('param').key);
+    const fromMs = instantMs(q.from);
+    const toMs = instantMs(q.to);
+    assertWindow(fromMs, toMs);
+    const requested = q.groupBy === undefined ? [] : Array.isArray(q.groupBy) ? q.groupBy : [q.groupBy];
+    for (const g of requested) {
+      if (g !== 'customerId' && !meter.groupBy.includes(g)) {
+        throw new ApiError(400, 'invalid_request', `groupBy "${g}" is not allowed by meter "${meter.key}" (allowed: customerId${meter.groupBy.map((d) => `, ${d}`).join('')})`);
+      }
+    }
+    const groupByCustomer = requested.includes('customerId');
+    const dimensions = [...new Set(requested.filter((g) => g !== 'customerId'))];
+    const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
+    if (!windows) throw new ApiError(400, 'too_many_windows', `the query spans more than ${MAX_WINDOWS} ${q.granularity} windows; use a coarser granularity`);
+
+    const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, Date.now());
+    const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
+    const cells = await meterUsage(
+      db,
+      {
+        tenantId,
+        metricName: meter.metricName,
+        aggregation: meter.aggregation,
+        uniqueDimension: meter.uniqueDimension,
+        source,
+        granularity: q.granularity,
+        tz: q.tz,
+        fromMs,
+        toMs,
+        customerId: q.customerId,
+        groupByCustomer,
+        groupBy: dimensions,
+        filters: [...meterFilters, ...queryFilters(c.req.url)],
+      },
+      { route: 'GET /v1/meters/{key}/usage', tenantId, requestId: c.get('requestId') },
+    );
+
+    const grouped = groupByCustomer || dimensions.length > 0;
+    const data = fill(meter, windows, cells, grouped).flatMap((g) =>
+      windows.map((w, i) => ({
+        windowStart: new Date(w.startMs).toISOString(),
+        windowEnd: new Date(w.endMs).toISOString(),
+        value: g.values[i]!,
+        ...(groupByCustomer ? { customerId: g.customerId } : {}),
+        ...(dimensions.length > 0 ? { groupBy: Object.fromEntries(dimensions.map((d, j) => [d, g.groups[j]!])) } : {}),
+      })),
+    );
+    if ((c.req.header('accept') ?? '').includes('text/csv')) {
+      const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions, 'value'];
+      const rows = data.map((r) => [r.windowStart, r.windowEnd, ...(groupByCustomer ? [r.customerId] : []), ...dimensions.map((d) => r.groupBy?.[d]), r.value ?? '']);
+      c.header('content-type', 'text/csv; charset=utf-8');
+      return c.body(stringify([header, ...rows]), 200) as never;
+    }
+    return c.json({ data, meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length } }, 200);
+  });
+}

@@ -1,0 +1,119 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../context.js';
+import { ApiError, errorSchema } from '../errors.js';
+import { requireRole } from '../auth.js';
+import { deleteMeter, getMeter, listMeters, meterDefinition, saveMeter, type Meter } from '../../sql/queries/meters.js';
+import { meterUsageRoute } from './meter-usage.js';
+
+const meterSchema = z
+  .object({
+    key: z.string(),
+    name: z.string().optional(),
+    metricName: z.string(),
+    aggregation: z.string(),
+    uniqueDimension: z.string().optional(),
+    groupBy: z.array(z.string()),
+    filter: z.record(z.string(), z.array(z.string())),
+    billable: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Meter');
+
+const keyParam = z.object({ key: z.string().min(1).max(64) });
+const notFound = { description: 'No such meter in this tenant', content: { 'application/json': { schema: errorSchema } } };
+
+const routes = {
+  create: createRoute({
+    method: 'post',
+    path: '/v1/meters',
+    summary: 'Define a meter (admin); it answers for events that arrived before it too',
+    security: [{ bearer: [] }],
+    request: { body: { required: true, content: { 'application/json': { schema: meterDefinition } } } },
+    responses: {
+      201: { description: 'Created', content: { 'application/json': { schema: meterSchema } } },
+      409: { description: 'A meter with this key exists', content: { 'application/json': { schema: errorSchema } } },
+    },
+  }),
+  list: createRoute({
+    method: 'get',
+    path: '/v1/meters',
+    summary: 'List meters',
+    security: [{ bearer: [] }],
+    responses: { 200: { description: 'Meters', content: { 'application/json': { schema: z.object({ data: z.array(meterSchema) }) } } } },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/v1/meters/{key}',
+    summary: 'Get a meter',
+    security: [{ bearer: [] }],
+    request: { params: keyParam },
+    responses: { 200: { description: 'The meter', content: { 'application/json': { schema: meterSchema } } }, 404: notFound },
+  }),
+  patch: createRoute({
+    method: 'patch',
+    path: '/v1/meters/{key}',
+    summary: 'Change a meter (admin); the key cannot change',
+    security: [{ bearer: [] }],
+    request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+    responses: { 200: { description: 'The changed meter', content: { 'application/json': { schema: meterSchema } } }, 404: notFound },
+  }),
+  delete: createRoute({
+    method: 'delete',
+    path: '/v1/meters/{key}',
+    summary: 'Delete a meter (admin); its events stay',
+    security: [{ bearer: [] }],
+    request: { params: keyParam },
+    responses: { 204: { description: 'Deleted' }, 404: notFound },
+  }),
+};
+
+function invalid(error: z.ZodError): ApiError {
+  return new ApiError(400, 'invalid_request', 'the meter definition is invalid', error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+}
+
+export function meterRoutes(deps: AppDeps) {
+  const { db } = deps;
+  const app = new OpenAPIHono<AppEnv>();
+  const admin = requireRole('admin');
+  const found = async (tenantId: string, key: string): Promise<Meter> => {
+    const meter = await getMeter(db, tenantId, key);
+    if (!meter) throw new ApiError(404, 'not_found', `no meter "${key}" in this tenant`);
+    return meter;
+  };
+
+  app.on(['POST'], '/v1/meters', admin);
+  app.on(['PATCH', 'DELETE'], '/v1/meters/:key', admin);
+
+  app.openapi(routes.create, async (c) => {
+    const definition = c.req.valid('json');
+    const { tenantId } = c.get('principal');
+    if (await getMeter(db, tenantId, definition.key)) throw new ApiError(409, 'conflict', `meter "${definition.key}" exists; PATCH it instead`);
+    return c.json(await saveMeter(db, tenantId, definition), 201);
+  });
+
+  app.openapi(routes.list, async (c) => c.json({ data: await listMeters(db, c.get('principal').tenantId) }, 200));
+
+  app.openapi(routes.get, async (c) => c.json(await found(c.get('principal').tenantId, c.req.valid('param').key), 200));
+
+  app.openapi(routes.patch, async (c) => {
+    const { tenantId } = c.get('principal');
+    const current = await found(tenantId, c.req.valid('param').key);
+    const changes = c.req.valid('json');
+    if ('key' in changes && changes.key !== current.key) throw new ApiError(400, 'invalid_request', 'a meter key cannot change; create a new meter');
+    const { createdAt, updatedAt, ...definition } = current;
+    void updatedAt;
+    const merged = meterDefinition.safeParse({ ...definition, ...changes });
+    if (!merged.success) throw invalid(merged.error);
+    return c.json(await saveMeter(db, tenantId, merged.data, createdAt), 200);
+  });
+
+  app.openapi(routes.delete, async (c) => {
+    const { tenantId } = c.get('principal');
+    await deleteMeter(db, tenantId, await found(tenantId, c.req.valid('param').key));
+    return c.body(null, 204);
+  });
+
+  meterUsageRoute(app, deps, found);
+  return app;
+}

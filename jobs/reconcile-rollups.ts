@@ -1,0 +1,25 @@
+import type { Db } from '../sql/query.js';
+import { readWatermark, rewriteWindows, staleWindows, writeWatermark } from '../sql/queries/reconcile.js';
+
+/** Rows stored up to this long before a run started are looked at again by the next run (inserts in flight at the run). */
+export const RECONCILE_OVERLAP_MS = 120_000;
+
+export interface ReconcileResult {
+  sinceMs: number;
+  rewritten: number;
+}
+
+/**
+ * Makes rollups equal the deduplicated raw events: looks at every hour that
+ * received rows since the last run, compares its rollup with the raw data, and
+ * rewrites the hours (and their days) that differ. The watermark advances only
+ * after a run succeeds, so a failed run is repeated in full.
+ */
+export async function reconcileRollups(db: Db, options: { cluster?: string | undefined; nowMs?: number } = {}): Promise<ReconcileResult> {
+  const startedMs = options.nowMs ?? Date.now();
+  const sinceMs = await readWatermark(db);
+  const stale = await staleWindows(db, sinceMs);
+  if (stale.length > 0) await rewriteWindows(db, stale, options.cluster);
+  await writeWatermark(db, Math.max(sinceMs, startedMs - RECONCILE_OVERLAP_MS));
+  return { sinceMs, rewritten: stale.length };
+}

@@ -1,0 +1,81 @@
+import { TABLES, mvName } from '../names.js';
+import { createMaterializedView, createTable, type RenderTarget } from '../engines.js';
+
+/**
+ * Rollups of usage_events per minute, hour and day (UTC windows), keyed by
+ * tenant, metric, customer, window and the full dimension map. Each row holds
+ * what every meter aggregation needs: event count, decimal sum, min, max and
+ * the quantity of the newest event (argMax over (timestamp, event_id)).
+ * Because rows keep the whole dimension map, a distinct count of any one
+ * dimension is exact from the rollup too. Percentiles are not decomposable:
+ * they are read from raw events (see sql/queries/meter-usage.ts).
+ *
+ * Exactness: each tier's MV sees every inserted block, so a duplicate that
+ * reaches usage_events (Kafka redelivery, a second writer) or a correction is
+ * counted by the MV. The reconciler (jobs/reconcile-rollups.ts) compares recent
+ * windows with the deduplicated raw data and rewrites those that differ, using
+ * the same SELECT as the MV (`rollupSelect`).
+ */
+export interface RollupTier {
+  name: 'minute' | 'hour' | 'day';
+  table: string;
+  stepMs: number;
+  /** The window start of a raw event time in this tier (UTC). */
+  bucket: (column: string) => string;
+}
+
+export const ROLLUP_TIERS: readonly RollupTier[] = [
+  { name: 'minute', table: TABLES.usagePerMinute, stepMs: 60_000, bucket: (c) => `toStartOfMinute(${c})` },
+  { name: 'hour', table: TABLES.usagePerHour, stepMs: 3_600_000, bucket: (c) => `toStartOfHour(${c})` },
+  { name: 'day', table: TABLES.usagePerDay, stepMs: 86_400_000, bucket: (c) => `toStartOfDay(${c})` },
+];
+
+const rollupColumns = `    tenant_id LowCardinality(String),
+    metric_name LowCardinality(String),
+    customer_id String,
+    dimensions Map(LowCardinality(String), String),
+    window_start DateTime('UTC'),
+    events SimpleAggregateFunction(sum, UInt64),
+    quantity_sum SimpleAggregateFunction(sum, Decimal(38, 9)),
+    quantity_min SimpleAggregateFunction(min, Decimal(38, 9)),
+    quantity_max SimpleAggregateFunction(max, Decimal(38, 9)),
+    latest AggregateFunction(argMax, Decimal(38, 9), Tuple(DateTime64(3, 'UTC'), String))`;
+
+/**
+ * The one SELECT that turns raw events into rollup rows, in the target's column
+ * order (MVs write positionally). Used by the MVs and by reconciliation rewrites.
+ */
+export function rollupSelect(tier: RollupTier, source: string, where = ''): string {
+  return `SELECT tenant_id, metric_name, customer_id, dimensions,
+    toDateTime(${tier.bucket('timestamp')}, 'UTC') AS window_start,
+    count() AS events, sum(quantity) AS quantity_sum, min(quantity) AS quantity_min, max(quantity) AS quantity_max,
+    argMaxState(quantity, (timestamp, event_id)) AS latest
+FROM ${source}${where ? `\nWHERE ${where}` : ''}
+GROUP BY tenant_id, metric_name, customer_id, dimensions, window_start`;
+}
+
+export function rollupsDdl(t: RenderTarget): string[] {
+  return ROLLUP_TIERS.flatMap((tier) => [
+    ...createTable(t, {
+      table: tier.table,
+      columns: rollupColumns,
+      engine: 'AggregatingMergeTree',
+      dist: { kind: 'sharded', shardingKey: 'cityHash64(tenant_id, customer_id)' },
+      tail: 'PARTITION BY toYYYYMM(window_start)\nORDER BY (tenant_id, metric_name, customer_id, window_start, dimensions)',
+    }),
+    createMaterializedView(t, { name: mvName(tier.table), to: tier.table, from: TABLES.usageEvents, select: (source) => rollupSelect(tier, source) }),
+  ]);
+}
+
+export function reconcileStateDdl(t: RenderTarget): string[] {
+  return createTable(t, {
+    table: TABLES.rollupReconcileState,
+    columns: `    name String,
+    watermark_ms Int64,
+    version UInt64`,
+    engine: 'ReplacingMergeTree',
+    engineArgs: ['version'],
+    dist: { kind: 'everywhere' },
+    tail: 'ORDER BY name',
+  });
+}

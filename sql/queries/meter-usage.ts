@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { TABLES } from '../names.js';
+import { runQuery, type Db, type QueryTags } from '../query.js';
+import type { RollupTier } from '../datasets/rollups.js';
+import type { Aggregation } from './meters.js';
+
+export const GRANULARITIES = ['minute', 'hour', 'day', 'week', 'month', 'total'] as const;
+export type Granularity = (typeof GRANULARITIES)[number];
+
+/** Where a usage query reads: a rollup tier, or raw events (exact by FINAL). */
+export type UsageSource = { kind: 'rollup'; tier: RollupTier } | { kind: 'raw' };
+
+export interface MeterUsageQuery {
+  tenantId: string;
+  metricName: string;
+  aggregation: Aggregation;
+  uniqueDimension?: string | undefined;
+  source: UsageSource;
+  granularity: Granularity;
+  tz: string;
+  fromMs: number;
+  toMs: number;
+  customerId?: string | undefined;
+  groupByCustomer: boolean;
+  groupBy: readonly string[];
+  /** Each entry restricts one dimension to a set of values; entries are ANDed (meter filter and query filter alike). */
+  filters: readonly { dimension: string; values: readonly string[] }[];
+}
+
+/** Aggregations that no rollup state answers exactly: they always read raw events. */
+export const RAW_ONLY: ReadonlySet<Aggregation> = new Set(['P50', 'P90', 'P95', 'P99']);
+
+const PERCENTILE: Partial<Record<Aggregation, string>> = { P50: '0.5', P90: '0.9', P95: '0.95', P99: '0.99' };
+
+// Distinct values of one dimension among events that carry it. Exact from a rollup too: its rows keep whole dimension maps.
+const UNIQUE = 'uniqExactIf(dimensions[{uniqueDimension:String}], mapContains(dimensions, {uniqueDimension:String}))';
+
+function valueExpression(aggregation: Aggregation, source: UsageSource): string {
+  if (aggregation === 'UNIQUE_COUNT') return UNIQUE;
+  if (source.kind === 'raw') {
+    const p = PERCENTILE[aggregation];
+    if (p) return `toString(quantileExact(${p})(quantity))`;
+    const raw: Partial<Record<Aggregation, string>> = {
+      SUM: 'toString(sum(quantity))',
+      COUNT: 'count()',
+      MIN: 'toString(min(quantity))',
+      MAX: 'toString(max(quantity))',
+      AVG: 'toString(sum(quantity) / count())',
+      LATEST: 'toString(argMax(quantity, (timestamp, event_id)))',
+    };
+    return raw[aggregation]!;
+  }
+  const rollup: Partial<Record<Aggregation, string>> = {
+    SUM: 'toString(sum(quantity_sum))',
+    COUNT: 'sum(events)',
+    MIN: 'toString(min(quantity_min))',
+    MAX: 'toString(max(quantity_max))',
+    AVG: 'toString(sum(quantity_sum) / sum(events))',
+    LATEST: 'toString(argMaxMerge(latest))',
+  };
+  const expression = rollup[aggregation];
+  if (!expression) throw new Error(`${aggregation} cannot be read from a rollup`);
+  return expression;
+}
+
+/** Epoch ms of the local window start that holds time column `c`, in the bound time zone. */
+function bucketExpression(granularity: Granularity, c: string): string {
+  switch (granularity) {
+    case 'minute':
+      return `toUnixTimestamp(toStartOfMinute(${c})) * 1000`;
+    case 'hour':
+      return `toUnixTimestamp(toStartOfHour(${c}, {tz:String})) * 1000`;
+    case 'day':
+      return `toUnixTimestamp(toStartOfDay(${c}, {tz:String})) * 1000`;
+    case 'week':
+      return `toUnixTimestamp(toDateTime(toMonday(${c}, {tz:String}), {tz:String})) * 1000`;
+    case 'month':
+      return `toUnixTimestamp(toDateTime(toStartOfMonth(${c}, {tz:String}), {tz:String})) * 1000`;
+    case 'total':
+      return '{fromMs:Int64}';
+  }
+}
+
+export interface UsageCell {
+  bucketMs: number;
+  customerId?: string | undefined;
+  groups: string[];
+  value: string | number;
+}
+
+const cellRow = z.looseObject({ bucket: z.coerce.number(), value: z.union([z.string(), z.number()]) });
+
+/**
+ * One meter's values per window (and group). Rollup reads are exact because
+ * reconciliation rewrites any window whose rollup differs from the deduplicated
+ * raw data; raw reads are exact by FINAL.
+ */
+export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {}): Promise<UsageCell[]> {
+  const raw = q.source.kind === 'raw';
+  const table = q.source.kind === 'raw' ? `${TABLES.usageEvents} FINAL` : q.source.tier.table;
+  const time = raw ? 'timestamp' : 'window_start';
+  const params: Record<string, unknown> = { tenantId: q.tenantId, metricName: q.metricName, fromMs: q.fromMs, toMs: q.toMs, tz: q.tz };
+  const select = [`${bucketExpression(q.granularity, time)} AS bucket`];
+  const groupBy = ['bucket'];
+  if (q.groupByCustomer) {
+    select.push('customer_id');
+    groupBy.push('customer_id');
+  }
+  q.groupBy.forEach((dimension, i) => {
+    params[`g${i}`] = dimension;
+    select.push(`dimensions[{g${i}:String}] AS g${i}`);
+    groupBy.push(`g${i}`);
+  });
+  if (q.aggregation === 'UNIQUE_COUNT') params.uniqueDimension = q.uniqueDimension;
+  select.push(`${valueExpression(q.aggregation, q.source)} AS value`);
+
+  const where = [
+    'tenant_id = {tenantId:String}',
+    'metric_name = {metricName:String}',
+    `${time} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC')`,
+    `${time} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')`,
+  ];
+  if (q.customerId !== undefined) {
+    params.customerId = q.customerId;
+    where.push('customer_id = {customerId:String}');
+  }
+  q.filters.forEach((f, i) => {
+    params[`fk${i}`] = f.dimension;
+    params[`fv${i}`] = f.values;
+    where.push(`dimensions[{fk${i}:String}] IN {fv${i}:Array(String)}`);
+  });
+
+  const sql = `SELECT ${select.join(', ')}\nFROM ${db.database}.${table}\nWHERE ${where.join('\n  AND ')}\nGROUP BY ${groupBy.join(', ')}`;
+  const rows = await runQuery(db, `meters.usage.${raw ? 'raw' : q.source.kind === 'rollup' ? q.source.tier.name : ''}`, sql, params, cellRow, tags);
+  return rows.map((r) => ({
+    bucketMs: r.bucket,
+    customerId: q.groupByCustomer ? String(r.customer_id) : undefined,
+    groups: q.groupBy.map((_, i) => String(r[`g${i}`])),
+    value: q.aggregation === 'COUNT' || q.aggregation === 'UNIQUE_COUNT' ? Number(r.value) : String(r.value),
+  }));
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { TABLES } from '../names.js';
+import { onCluster, storageTable, type RenderTarget } from '../engines.js';
+import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../datasets/rollups.js';
+import { defineQuery, execute, insertRows, nextVersion, runQuery, type Db } from '../query.js';
+
+const JOB = 'rollups.reconcile';
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+const watermark = defineQuery({
+  name: 'rollups.reconcile.watermark',
+  params: z.object({ name: z.string() }),
+  row: z.object({ watermarkMs: z.coerce.number() }),
+  sql: (db) => `SELECT watermark_ms AS watermarkMs FROM ${db}.${TABLES.rollupReconcileState} FINAL WHERE name = {name:String}`,
+});
+
+export async function readWatermark(db: Db): Promise<number> {
+  return (await watermark(db, { name: JOB }, { job: JOB }))[0]?.watermarkMs ?? 0;
+}
+
+export async function writeWatermark(db: Db, watermarkMs: number): Promise<void> {
+  await insertRows(db, 'rollups.reconcile.save_watermark', TABLES.rollupReconcileState, [{ name: JOB, watermark_ms: watermarkMs, version: nextVersion() }], { job: JOB });
+}
+
+export interface StaleWindow {
+  tenantId: string;
+  metricName: string;
+  hourMs: number;
+}
+
+/**
+ * Hours (per tenant and metric) touched by rows stored since `sinceMs` whose
+ * hourly rollup differs from the deduplicated raw events (FINAL), per customer,
+ * in count, sum, min, max, latest quantity or the multiset of dimension maps.
+ */
+export async function staleWindows(db: Db, sinceMs: number): Promise<StaleWindow[]> {
+  const d = db.database;
+  const hourOf = "toDateTime(toStartOfHour(timestamp), 'UTC')";
+  const sql = `WITH touched AS (
+  SELECT DISTINCT tenant_id, metric_name, ${hourOf} AS hour FROM ${d}.${TABLES.usageEvents}
+  WHERE stored_at >= fromUnixTimestamp64Milli({sinceMs:Int64}, 'UTC')
+)
+SELECT DISTINCT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(hour) * 1000 AS hourMs
+FROM (
+  SELECT tenant_id, metric_name, hour, customer_id FROM (
+    SELECT tenant_id, metric_name, ${hourOf} AS hour, customer_id, 1 AS side, count() AS c, sum(quantity) AS s,
+      min(quantity) AS mn, max(quantity) AS mx, argMax(quantity, (timestamp, event_id)) AS lt, sum(cityHash64(dimensions)) AS dh
+    FROM ${d}.${TABLES.usageEvents} FINAL
+    WHERE (tenant_id, metric_name, ${hourOf}) IN (SELECT tenant_id, metric_name, hour FROM touched)
+    GROUP BY tenant_id, metric_name, hour, customer_id
+    UNION ALL
+    SELECT tenant_id, metric_name, window_start AS hour, customer_id, 2 AS side, sum(events) AS c, sum(quantity_sum) AS s,
+      min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest) AS lt, sum(cityHash64(dimensions) * events) AS dh
+    FROM ${d}.${TABLES.usagePerHour}
+    WHERE (tenant_id, metric_name, window_start) IN (SELECT tenant_id, metric_name, hour FROM touched)
+    GROUP BY tenant_id, metric_name, hour, customer_id
+  )
+  GROUP BY tenant_id, metric_name, hour, customer_id
+  HAVING countIf(side = 1) != 1 OR countIf(side = 2) != 1
+      OR anyIf(c, side = 1) != anyIf(c, side = 2) OR anyIf(s, side = 1) != anyIf(s, side = 2)
+      OR anyIf(mn, side = 1) != anyIf(mn, side = 2) OR anyIf(mx, side = 1) != anyIf(mx, side = 2)
+      OR anyIf(lt, side = 1) != anyIf(lt, side = 2) OR anyIf(dh, side = 1) != anyIf(dh, side = 2)
+)
+ORDER BY tenantId, metricName, hourMs`;
+  return runQuery(db, 'rollups.reconcile.stale', sql, { sinceMs }, z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number() }), { job: JOB });
+}
+
+/**
+ * Rewrite a tier's rows of one tenant and metric in the given UTC hours (days
+ * for the day tier) from the deduplicated raw events, with the MV's own
+ * SELECT. A reader between the DELETE and the INSERT may see those windows low
+ * for that moment; an insert that lands in between is caught by the next run
+ * (its rows are newer than the watermark), so the rollup converges to the raw data.
+ */
+async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: string, metricName: string, startsMs: number[]): Promise<void> {
+  const unit = tier.name === 'day' ? 'toStartOfDay' : 'toStartOfHour';
+  const span = tier.name === 'day' ? DAY_MS : HOUR_MS;
+  const params = {
+    tenantId,
+    metricName,
+    starts: startsMs.map((ms) => ms / 1000),
+    fromMs: Math.min(...startsMs),
+    toMs: Math.max(...startsMs) + span,
+  };
+  const inWindows = (column: string) => `tenant_id = {tenantId:String} AND metric_name = {metricName:String}
+  AND ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
+  AND toUnixTimestamp(${unit}(${column})) IN {starts:Array(UInt32)}`;
+  const store = `${db.database}.${storageTable(t, tier.table, { kind: 'sharded', shardingKey: '' })}`;
+  const tags = { job: JOB, tenantId };
+  await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
+  const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, inWindows('timestamp'))}`;
+  await execute(db, `rollups.reconcile.insert_${tier.name}`, insert, params, tags);
+}
+
+/** Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one. */
+export async function rewriteWindows(db: Db, windows: readonly StaleWindow[], cluster?: string): Promise<void> {
+  const t: RenderTarget = { database: db.database, cluster };
+  const byMetric = new Map<string, { tenantId: string; metricName: string; hours: Set<number>; days: Set<number> }>();
+  for (const w of windows) {
+    const key = JSON.stringify([w.tenantId, w.metricName]);
+    let entry = byMetric.get(key);
+    if (!entry) byMetric.set(key, (entry = { tenantId: w.tenantId, metricName: w.metricName, hours: new Set(), days: new Set() }));
+    entry.hours.add(w.hourMs);
+    entry.days.add(w.hourMs - (w.hourMs % DAY_MS));
+  }
+  for (const { tenantId, metricName, hours, days } of byMetric.values()) {
+    for (const tier of ROLLUP_TIERS) await rewrite(db, t, tier, tenantId, metricName, [...(tier.name === 'day' ? days : hours)]);
+  }
+}
