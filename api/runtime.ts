@@ -71,7 +71,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
     ];
-    let scheduler: { stop(): void } | undefined;
+    let scheduler: { stop(): Promise<void> } | undefined;
     return {
       app: createApp(deps),
       deps,
@@ -82,7 +82,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
         scheduler ??= startJobs(jobs, logger);
       },
       async close() {
-        scheduler?.stop();
+        await scheduler?.stop();
         await writer.close();
         await connection.close();
       },

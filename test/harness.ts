@@ -30,7 +30,7 @@ afterAll(async () => {
   if (!runtime) return;
   const r = await runtime;
   await r.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 export interface TestTenant {
