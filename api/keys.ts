@@ -64,11 +64,11 @@ export class KeyStore {
     return keysOfTenant(this.db, { tenantId }, { tenantId });
   }
 
-  /** Revoke a key of this tenant; undefined when the tenant has no such key. */
-  async revoke(tenantId: string, keyId: string): Promise<ApiKeyRecord | undefined> {
-    const current = (await this.list(tenantId)).find((k) => k.keyId === keyId);
+  /** Revoke a key of this tenant (as listed by `list`); undefined when the tenant has no such key. */
+  async revoke(current: ApiKeyRecord): Promise<ApiKeyRecord | undefined> {
+    const { tenantId, keyId } = current;
     const [stored] = await keyHashOf(this.db, { tenantId, keyId }, { tenantId });
-    if (!current || !stored) return undefined;
+    if (!stored) return undefined;
     if (current.revokedAt !== null) return current;
     const revokedAtMs = Date.now();
     await writeKey(this.db, {

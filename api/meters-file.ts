@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { isDeepStrictEqual } from 'node:util';
 import type { Db } from '../sql/query.js';
-import { getMeter, meterDefinition, saveMeter } from '../sql/queries/meters.js';
+import { definitionOf, getMeter, meterDefinition, saveMeter } from '../sql/queries/meters.js';
 
 /** A meters file: `{ "<tenantId>": [ <meter>, ... ] }`. */
 const metersFile = z.record(z.string().min(1).max(128), z.array(meterDefinition));
@@ -30,13 +30,11 @@ export async function loadMetersFile(db: Db, path: string): Promise<{ saved: num
     for (const definition of meters) {
       const current = await getMeter(db, tenantId, definition.key);
       if (current) {
-        const { createdAt, updatedAt, ...stored } = current;
-        void updatedAt;
-        if (isDeepStrictEqual(stored, definition)) {
+        if (isDeepStrictEqual(definitionOf(current), definition)) {
           unchanged++;
           continue;
         }
-        await saveMeter(db, tenantId, definition, createdAt);
+        await saveMeter(db, tenantId, definition, current.createdAt);
       } else {
         await saveMeter(db, tenantId, definition);
       }

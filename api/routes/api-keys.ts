@@ -89,7 +89,7 @@ export function apiKeyRoutes({ keys }: AppDeps) {
     if (target.role === 'admin' && target.revokedAt === null && activeAdmins.length === 1) {
       throw new ApiError(409, 'last_admin_key', 'this is the tenant\'s last active admin key; create another admin key first');
     }
-    const revoked = await keys.revoke(tenantId, id);
+    const revoked = await keys.revoke(target);
     if (!revoked) throw new ApiError(404, 'not_found', `no API key ${id} in this tenant`);
     return c.json(view(revoked), 200);
   });

@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
-import { deleteMeter, getMeter, listMeters, meterDefinition, saveMeter, type Meter } from '../../sql/queries/meters.js';
+import { definitionOf, deleteMeter, getMeter, listMeters, meterDefinition, saveMeter, type Meter } from '../../sql/queries/meters.js';
 import { meterUsageRoute } from './meter-usage.js';
 
 const meterSchema = z
@@ -101,11 +101,9 @@ export function meterRoutes(deps: AppDeps) {
     const current = await found(tenantId, c.req.valid('param').key);
     const changes = c.req.valid('json');
     if ('key' in changes && changes.key !== current.key) throw new ApiError(400, 'invalid_request', 'a meter key cannot change; create a new meter');
-    const { createdAt, updatedAt, ...definition } = current;
-    void updatedAt;
-    const merged = meterDefinition.safeParse({ ...definition, ...changes });
+    const merged = meterDefinition.safeParse({ ...definitionOf(current), ...changes });
     if (!merged.success) throw invalid(merged.error);
-    return c.json(await saveMeter(db, tenantId, merged.data, createdAt), 200);
+    return c.json(await saveMeter(db, tenantId, merged.data, current.createdAt), 200);
   });
 
   app.openapi(routes.delete, async (c) => {

@@ -40,6 +40,14 @@ export interface Meter extends MeterDefinition {
   updatedAt: string;
 }
 
+/** A stored meter's definition alone, without its timestamps. */
+export function definitionOf(meter: Meter): MeterDefinition {
+  const { createdAt, updatedAt, ...definition } = meter;
+  void createdAt;
+  void updatedAt;
+  return definition;
+}
+
 const storedRow = z.object({ definition: z.string(), createdAt: z.string(), updatedAt: z.string(), isDeleted: z.coerce.number() });
 
 function toMeter(row: z.infer<typeof storedRow>): Meter {
@@ -83,9 +91,7 @@ export async function saveMeter(db: Db, tenantId: string, definition: MeterDefin
 }
 
 export async function deleteMeter(db: Db, tenantId: string, meter: Meter): Promise<void> {
-  const { createdAt, updatedAt, ...definition } = meter;
-  void updatedAt;
   await insertRows(db, 'meters.delete', TABLES.meters, [
-    { tenant_id: tenantId, meter_key: meter.key, definition: JSON.stringify(definition), created_at: Date.parse(createdAt), updated_at: Date.now(), is_deleted: 1, version: nextVersion() },
+    { tenant_id: tenantId, meter_key: meter.key, definition: JSON.stringify(definitionOf(meter)), created_at: Date.parse(meter.createdAt), updated_at: Date.now(), is_deleted: 1, version: nextVersion() },
   ], { tenantId });
 }
