@@ -27,14 +27,14 @@ export function qualified(t: RenderTarget, table: string): string {
 export type Distribution = { kind: 'sharded'; shardingKey: string } | { kind: 'everywhere' };
 
 /** The name of the table that physically stores rows (`sharded_<t>` on a cluster). */
-export function storageTable(t: RenderTarget, table: string, dist: Distribution): string {
-  return t.cluster && dist.kind === 'sharded' ? `sharded_${table}` : table;
+export function storageTable(t: RenderTarget, table: string, kind: Distribution['kind'] = 'sharded'): string {
+  return t.cluster && kind === 'sharded' ? `sharded_${table}` : table;
 }
 
 export function mergeTreeEngine(t: RenderTarget, kind: MergeTreeKind, table: string, dist: Distribution, args: string[] = []): string {
   if (!t.cluster) return `${kind}(${args.join(', ')})`;
   const shard = dist.kind === 'sharded' ? '{shard}' : 'all';
-  const zkPath = `'/clickhouse/tables/${shard}/${t.database}.${storageTable(t, table, dist)}'`;
+  const zkPath = `'/clickhouse/tables/${shard}/${t.database}.${storageTable(t, table, dist.kind)}'`;
   return `Replicated${kind}(${[zkPath, "'{replica}'", ...args].join(', ')})`;
 }
 
@@ -54,7 +54,7 @@ export interface TableSpec {
  * table under the plain name that reads and writes across shards.
  */
 export function createTable(t: RenderTarget, spec: TableSpec): string[] {
-  const store = storageTable(t, spec.table, spec.dist);
+  const store = storageTable(t, spec.table, spec.dist.kind);
   const engine = mergeTreeEngine(t, spec.engine, spec.table, spec.dist, spec.engineArgs);
   const statements = [
     `CREATE TABLE IF NOT EXISTS ${qualified(t, store)}${onCluster(t)}\n(\n${spec.columns}\n)\nENGINE = ${engine}\n${spec.tail}`,
@@ -74,8 +74,7 @@ export function createTable(t: RenderTarget, spec: TableSpec): string[] {
  * the Distributed table over the target sums across shards at read time.
  */
 export function createMaterializedView(t: RenderTarget, spec: { name: string; to: string; from: string; select: (source: string) => string }): string {
-  const sharded: Distribution = { kind: 'sharded', shardingKey: '' };
-  const to = qualified(t, storageTable(t, spec.to, sharded));
-  const from = qualified(t, storageTable(t, spec.from, sharded));
+  const to = qualified(t, storageTable(t, spec.to));
+  const from = qualified(t, storageTable(t, spec.from));
   return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(t, spec.name)}${onCluster(t)} TO ${to}\nAS ${spec.select(from)}`;
 }

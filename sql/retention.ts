@@ -18,7 +18,7 @@ export async function applyRollupRetention(db: Db, days: Record<RollupTier['name
   const t: RenderTarget = { database: db.database, cluster };
   const changed: string[] = [];
   for (const tier of ROLLUP_TIERS) {
-    const table = storageTable(t, tier.table, { kind: 'sharded', shardingKey: '' });
+    const table = storageTable(t, tier.table);
     const [row] = await tableDdl(db, { database: db.database, table });
     if (!row) throw new Error(`table ${db.database}.${table} does not exist: run migrations first`);
     const n = days[tier.name];

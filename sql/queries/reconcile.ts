@@ -86,7 +86,7 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   const inWindows = (column: string) => `tenant_id = {tenantId:String} AND metric_name = {metricName:String}
   AND ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
   AND toUnixTimestamp(${unit}(${column})) IN {starts:Array(UInt32)}`;
-  const store = `${db.database}.${storageTable(t, tier.table, { kind: 'sharded', shardingKey: '' })}`;
+  const store = `${db.database}.${storageTable(t, tier.table)}`;
   const tags = { job: JOB, tenantId };
   await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
   const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, inWindows('timestamp'))}`;
