@@ -6,6 +6,7 @@ import { apiKeysDdl, migrationsDdl, tenantsDdl } from './datasets/tenancy.js';
 import { usageEventsDdl } from './datasets/usage-events.js';
 import { reconcileStateDdl, rollupsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
+import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 
 export interface Migration {
   version: number;
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'usage_events', statements: usageEventsDdl },
   { version: 3, name: 'usage_rollups', statements: (t) => [...rollupsDdl(t), ...reconcileStateDdl(t)] },
   { version: 4, name: 'meters', statements: metersDdl },
+  { version: 5, name: 'kafka_ingest', statements: (t) => [...usageEventsLogPositionDdl(t), ...usageDeadLettersDdl(t), ...incomingDdl(t)] },
 ];
 
 const appliedVersions = defineQuery({

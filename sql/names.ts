@@ -9,6 +9,9 @@ export const TABLES = {
   usagePerDay: 'usage_per_day',
   rollupReconcileState: 'rollup_reconcile_state',
   meters: 'meters',
+  usageDeadLetters: 'usage_dead_letters',
+  usageEventsIncoming: 'usage_events_incoming',
+  kafkaUsageEvents: 'kafka_usage_events',
 } as const;
 
 /** Materialized views are named after the table they write to. */

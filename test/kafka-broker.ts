@@ -37,6 +37,10 @@ export interface KafkaBroker {
   /** The same, as an array (KafkaJS `brokers`). */
   brokers: string[];
   pid: number;
+  /** Take broker `id` (1-based) away: its connections drop and new ones are refused. */
+  down(id?: number): Promise<void>;
+  /** Bring broker `id` back. */
+  up(id?: number): Promise<void>;
   /** SIGTERM (SIGKILL after 5 s), resolves once the process has exited. Idempotent. */
   stop(): Promise<void>;
 }
@@ -65,10 +69,10 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
     if (verbose) process.stderr.write(`${line}\n`);
   });
   const exited = new Promise<void>((res) => child.once('close', () => res()));
+  const lines = createInterface({ input: child.stdout });
 
   const bootstrap = await new Promise<string>((res, rej) => {
     const timeoutMs = opts.startTimeoutMs ?? 10_000;
-    const lines = createInterface({ input: child.stdout });
     const settle = () => {
       clearTimeout(timer);
       child.off('error', onError);
@@ -98,11 +102,22 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
     child.once('exit', onExit);
   });
 
+  // Commands are answered in order, one "OK <command>" / "ERR <command>" line each.
+  const answers: ((line: string) => void)[] = [];
+  lines.on('line', (line) => answers.shift()?.(line));
+  const command = (text: string) =>
+    new Promise<void>((res, rej) => {
+      answers.push((line) => (line === `OK ${text}` ? res() : rej(new Error(`kafka test broker: ${line}`))));
+      child.stdin.write(`${text}\n`);
+    });
+
   let stopping: Promise<void> | undefined;
   return {
     bootstrap,
     brokers: bootstrap.split(','),
     pid: child.pid ?? -1,
+    down: (id = 1) => command(`down ${id}`),
+    up: (id = 1) => command(`up ${id}`),
     stop() {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;

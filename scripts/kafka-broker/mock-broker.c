@@ -13,6 +13,8 @@
  * Once listening it prints one line "BOOTSTRAP=host:port[,host:port...]" to
  * stdout, then runs until SIGINT/SIGTERM (or, with --exit-on-stdin-eof, until
  * stdin is closed, so it cannot outlive a parent that spawned it with a pipe).
+ * With --exit-on-stdin-eof, stdin also takes commands (see run_commands):
+ * "down 1" / "up 1" take a broker away and bring it back, for tests.
  * Diagnostics go to stderr. Built and started by scripts/kafka-broker.ts.
  */
 #define _GNU_SOURCE
@@ -97,6 +99,37 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
         if (!strcmp(fac, "CONFWARN") && strstr(buf, "bootstrap.servers"))
                 return;
         fprintf(stderr, "mock-broker: %d|%s| %s\n", level, fac, buf);
+}
+
+/*
+ * Commands on stdin (with --exit-on-stdin-eof), one per line:
+ *   down <broker id>   disconnect that broker and refuse new connections
+ *   up <broker id>     accept connections again
+ * Each is answered on stdout with "OK <command>" or "ERR <command>".
+ * Returns how many bytes of an unfinished line remain at the buffer's start.
+ */
+static size_t run_commands(rd_kafka_mock_cluster_t *mcluster, char *buf,
+                           size_t len) {
+        size_t start = 0, i;
+        for (i = 0; i < len; i++) {
+                char *cmd = buf + start;
+                int id;
+                rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__INVALID_ARG;
+                if (buf[i] != '\n')
+                        continue;
+                buf[i] = '\0';
+                if (sscanf(cmd, "down %d", &id) == 1)
+                        err = rd_kafka_mock_broker_set_down(mcluster, id);
+                else if (sscanf(cmd, "up %d", &id) == 1)
+                        err = rd_kafka_mock_broker_set_up(mcluster, id);
+                printf("%s %s\n", err ? "ERR" : "OK", cmd);
+                fflush(stdout);
+                start = i + 1;
+        }
+        if (start == 0 && len >= 255)
+                return 0; /* an over-long line: drop it */
+        memmove(buf, buf + start, len - start);
+        return len - start;
 }
 
 int main(int argc, char **argv) {
@@ -208,6 +241,8 @@ int main(int argc, char **argv) {
         printf("BOOTSTRAP=%s\n", rd_kafka_mock_cluster_bootstraps(mcluster));
         fflush(stdout);
 
+        char line[256];
+        size_t line_len = 0;
         while (!stop_signal) {
                 struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
                 int r = ppoll(&pfd, watch_stdin ? 1 : 0, NULL, &orig);
@@ -219,14 +254,17 @@ int main(int argc, char **argv) {
                         break;
                 }
                 if (r > 0 && pfd.revents) {
-                        char buf[256];
-                        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+                        ssize_t n = read(STDIN_FILENO, line + line_len,
+                                         sizeof(line) - 1 - line_len);
                         if (n == 0 || (n < 0 && errno != EINTR &&
                                        errno != EAGAIN)) {
                                 fprintf(stderr,
                                         "mock-broker: stdin closed, exiting\n");
                                 break;
                         }
+                        if (n > 0)
+                                line_len = run_commands(mcluster, line,
+                                                        line_len + (size_t)n);
                 }
         }
         if (stop_signal)

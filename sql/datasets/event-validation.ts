@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { EVENT_LIMITS, METRIC_NAME } from '../../ingest/schema.js';
+import { FRACTION_DIGITS, INTEGER_DIGITS } from '../../ingest/decimal.js';
+import { MAX_EPOCH_MS, MIN_EPOCH_MS } from '../../ingest/time.js';
+
+/**
+ * The event contract checked in SQL, for messages that arrive through Kafka.
+ *
+ * The API validates with zod (ingest/schema.ts, ingest/normalise.ts); a
+ * message in the topic is validated here, inside the materialized views, so
+ * that a service producing straight into the topic gets the same outcome as
+ * one calling the API: every rule below mirrors one in those modules and
+ * test/kafka-validation.test.ts runs one corpus through both and compares.
+ * All checks are collected (not just the first), as the API does.
+ *
+ * Only constants of ours are spliced into this SQL (limits, regexes, field
+ * names); the message itself is a column.
+ */
+
+export const MESSAGE_FIELDS = ['tenantId', 'eventId', 'timestamp', 'customerId', 'productId', 'metricName', 'quantity', 'dimensions', 'metadata'] as const;
+const METADATA_FIELDS = ['source', 'version', 'requestId'] as const;
+const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
+export const TENANT_ID_MAX = 128;
+
+const literal = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+const list = (items: readonly string[]) => `[${items.map(literal).join(', ')}]`;
+// The same RFC 3339 pattern zod uses for timestamps (re2 accepts it as is).
+const RFC3339 = z.iso.datetime({ offset: true })._zod.pattern!.source;
+const DECIMAL = '^([+-]?)(\\d+)(?:\\.(\\d+))?$';
+
+/** Length in characters (code points), as zod's `.max()` counts them. */
+const chars = (s: string) => `lengthUTF8(${s})`;
+const hasControl = (s: string) => `match(${s}, '\\\\p{Cc}')`;
+const check = (failed: string, message: string) => `if(${failed}, ${literal(message)}, '')`;
+
+/** Checks of a printable text value `s` at `path` (ingest/schema.ts `printable`), as error strings ('' = fine). */
+function printableChecks(path: string, s: string, max: number): string[] {
+  return [
+    check(`${s} = ''`, `${path}: must not be empty`),
+    check(`${chars(s)} > ${max}`, `${path}: must be at most ${max} characters`),
+    check(hasControl(s), `${path}: must not contain control characters`),
+  ];
+}
+
+/** Checks of a string field: its JSON type, then (only if it is a string) its content. */
+function stringFieldChecks(json: string, path: string[], max: number, required: boolean): string[] {
+  const at = path.map(literal).join(', ');
+  const name = path.join('.');
+  const present = `JSONHas(${json}, ${at})`;
+  const value = `JSONExtractString(${json}, ${at})`;
+  const isString = `JSONType(${json}, ${at}) = 'String'`;
+  return [
+    ...(required ? [check(`NOT ${present}`, `${name}: is required`)] : []),
+    check(`${present} AND NOT ${isString}`, `${name}: must be a string`),
+    ...printableChecks(name, value, max).map((c) => `if(${present} AND ${isString}, ${c}, '')`),
+  ];
+}
+
+/**
+ * SELECT of the parsed event and its `error` ('' when valid) from `source`,
+ * a relation with columns message, topic, partition, offset, message_time
+ * (the Kafka message timestamp, used as receive time) and kafka_error.
+ */
+export function validatedEventsSelect(source: string, opts: { tenantsTable: string; maxFutureSkewMs: number }): string {
+  const m = 'message';
+  const receivedMs = 'received_ms';
+  const ts = `JSONExtractString(${m}, 'timestamp')`;
+  const tsType = `JSONType(${m}, 'timestamp')`;
+  const qType = `JSONType(${m}, 'quantity')`;
+  const qText = `if(${qType} = 'String', JSONExtractString(${m}, 'quantity'), JSONExtractRaw(${m}, 'quantity'))`;
+  const dims = `JSONExtractKeysAndValuesRaw(${m}, 'dimensions')`;
+
+  const errors = [
+    ...stringFieldChecks(m, ['tenantId'], TENANT_ID_MAX, true),
+    check(`JSONType(${m}, 'tenantId') = 'String' AND JSONExtractString(${m}, 'tenantId') != '' AND NOT known_tenant`, 'tenantId: is not a known tenant'),
+    `arrayStringConcat(arrayMap(k -> concat(k, ': is not a field of the event contract'), arrayFilter(k -> NOT has(${list(MESSAGE_FIELDS)}, k), JSONExtractKeys(${m}))), '; ')`,
+    ...stringFieldChecks(m, ['eventId'], EVENT_LIMITS.idLength, true),
+    ...stringFieldChecks(m, ['customerId'], EVENT_LIMITS.idLength, true),
+    ...stringFieldChecks(m, ['productId'], EVENT_LIMITS.idLength, false),
+    ...stringFieldChecks(m, ['metricName'], EVENT_LIMITS.metricNameLength, true),
+    check(
+      `JSONType(${m}, 'metricName') = 'String' AND JSONExtractString(${m}, 'metricName') != '' AND NOT match(JSONExtractString(${m}, 'metricName'), ${literal(METRIC_NAME.source)})`,
+      'metricName: must start with a letter or digit and contain only letters, digits and _ . : / -',
+    ),
+    // timestamp: optional; epoch ms (integer, or a digit string) or RFC 3339 with offset.
+    check(`JSONHas(${m}, 'timestamp') AND ${tsType} NOT IN ('String', 'Int64', 'UInt64', 'Double')`, 'timestamp: must be a number or a string'),
+    check(`JSONHas(${m}, 'timestamp') AND ${tsType} IN ('String', 'Int64', 'UInt64', 'Double') AND ts_ms IS NULL`, 'timestamp: is not a valid instant (epoch milliseconds up to 2^53, or an RFC 3339 date-time with offset)'),
+    check(`ts_ms IS NOT NULL AND (ts_ms < ${MIN_EPOCH_MS} OR ts_ms >= ${MAX_EPOCH_MS})`, 'timestamp: is out of range (1970-01-01 to 2261-12-31)'),
+    check(`ts_ms IS NOT NULL AND ts_ms <= ${MAX_EPOCH_MS} AND ts_ms > ${receivedMs} + ${opts.maxFutureSkewMs}`, `timestamp: is more than ${Math.round(opts.maxFutureSkewMs / 1000)} s in the future`),
+    // quantity: optional; a decimal number or string, at most 29 integer and 9 fraction digits, not negative.
+    check(`JSONHas(${m}, 'quantity') AND ${qType} NOT IN ('String', 'Int64', 'UInt64', 'Double')`, 'quantity: must be a number or a string'),
+    check(`JSONHas(${m}, 'quantity') AND ${qType} IN ('String', 'Int64', 'UInt64', 'Double') AND quantity_text IS NULL`, 'quantity: must be a decimal number such as "12" or "0.25" (no exponent, no spaces)'),
+    check(`quantity_text IS NOT NULL AND length(q_frac) > ${FRACTION_DIGITS}`, `quantity: has more than ${FRACTION_DIGITS} fraction digits`),
+    check(`quantity_text IS NOT NULL AND length(q_int) > ${INTEGER_DIGITS}`, `quantity: has more than ${INTEGER_DIGITS} integer digits`),
+    check(`quantity_text IS NOT NULL AND q_parts[1] = '-' AND NOT (q_int = '0' AND q_frac = '')`, 'quantity: must not be negative'),
+    // dimensions: optional object of at most 50 printable keys to strings without control characters.
+    check(`JSONHas(${m}, 'dimensions') AND JSONType(${m}, 'dimensions') != 'Object'`, 'dimensions: must be an object'),
+    check(`length(${dims}) > ${EVENT_LIMITS.dimensionCount}`, `dimensions: must have at most ${EVENT_LIMITS.dimensionCount} keys`),
+    `arrayStringConcat(arrayFilter(e -> e != '', arrayMap(kv -> multiIf(
+        kv.1 = '', concat('dimensions.', kv.1, ': must not be empty'),
+        ${chars('kv.1')} > ${EVENT_LIMITS.dimensionKeyLength}, concat('dimensions.', kv.1, ': must be at most ${EVENT_LIMITS.dimensionKeyLength} characters'),
+        ${hasControl('kv.1')}, 'dimensions: a key must not contain control characters',
+        NOT startsWith(kv.2, '"'), concat('dimensions.', kv.1, ': must be a string'),
+        ${chars('JSONExtractString(kv.2)')} > ${EVENT_LIMITS.dimensionValueLength}, concat('dimensions.', kv.1, ': must be at most ${EVENT_LIMITS.dimensionValueLength} characters'),
+        ${hasControl('JSONExtractString(kv.2)')}, concat('dimensions.', kv.1, ': must not contain control characters'),
+        ''), ${dims})), '; ')`,
+    // metadata: optional object with source, version and requestId only.
+    check(`JSONHas(${m}, 'metadata') AND JSONType(${m}, 'metadata') != 'Object'`, 'metadata: must be an object'),
+    `arrayStringConcat(arrayMap(k -> concat('metadata.', k, ': is not a field of the event contract'), arrayFilter(k -> NOT has(${list(METADATA_FIELDS)}, k), JSONExtractKeys(${m}, 'metadata'))), '; ')`,
+    ...METADATA_FIELDS.flatMap((f) => stringFieldChecks(m, ['metadata', f], EVENT_LIMITS.metadataLength, false)),
+  ];
+
+  const structural = `multiIf(
+      kafka_error != '', concat('unreadable message: ', kafka_error),
+      NOT isValidJSON(${m}), 'invalid JSON',
+      JSONType(${m}) != 'Object', 'an event must be a JSON object',
+      arrayStringConcat(arrayFilter(e -> e != '', [
+      ${errors.join(',\n      ')}]), '; '))`;
+
+  return `SELECT
+    message, topic, partition, offset, received_ms,
+    multiIf(
+      ${tsType} = 'String' AND match(${ts}, '^\\\\d+$'), if(toUInt64OrNull(${ts}) <= ${MAX_SAFE_INTEGER}, toInt64(toUInt64OrNull(${ts})), NULL),
+      ${tsType} = 'String' AND match(${ts}, ${literal(RFC3339)}), toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(${ts}, 3, 'UTC')),
+      ${tsType} IN ('Int64', 'UInt64', 'Double'), if(abs(JSONExtractFloat(${m}, 'timestamp')) <= ${MAX_SAFE_INTEGER} AND JSONExtractFloat(${m}, 'timestamp') = floor(JSONExtractFloat(${m}, 'timestamp')), toInt64(JSONExtractFloat(${m}, 'timestamp')), NULL),
+      NULL) AS ts_ms,
+    if(${qType} IN ('String', 'Int64', 'UInt64', 'Double'),
+      multiIf(match(${qText}, ${literal(DECIMAL)}), ${qText},
+              ${qType} = 'Double' AND toDecimal128OrNull(${qText}, ${FRACTION_DIGITS}) IS NOT NULL
+                AND toFloat64(toDecimal128OrNull(${qText}, ${FRACTION_DIGITS})) = JSONExtractFloat(${m}, 'quantity'),
+                toString(toDecimal128OrNull(${qText}, ${FRACTION_DIGITS})),
+              NULL),
+      NULL) AS quantity_text,
+    extractGroups(ifNull(quantity_text, ''), ${literal(DECIMAL)}) AS q_parts,
+    replaceRegexpOne(q_parts[2], '^0+(\\d)', '\\1') AS q_int,
+    replaceRegexpOne(q_parts[3], '0+$', '') AS q_frac,
+    JSONType(${m}, 'tenantId') = 'String' AND JSONExtractString(${m}, 'tenantId') IN (SELECT tenant_id FROM ${opts.tenantsTable}) AS known_tenant,
+    ${structural} AS error,
+    JSONExtractString(${m}, 'tenantId') AS tenant_id,
+    JSONExtractString(${m}, 'eventId') AS event_id,
+    JSONExtractString(${m}, 'customerId') AS customer_id,
+    JSONExtractString(${m}, 'productId') AS product_id,
+    JSONExtractString(${m}, 'metricName') AS metric_name,
+    fromUnixTimestamp64Milli(ifNull(ts_ms, ${receivedMs}), 'UTC') AS timestamp,
+    if(JSONHas(${m}, 'quantity'), toDecimal128OrZero(concat(q_int, if(q_frac = '', '', concat('.', q_frac))), 9), toDecimal128(1, 9)) AS quantity,
+    mapSort(CAST(JSONExtract(${m}, 'dimensions', 'Map(String, String)'), 'Map(LowCardinality(String), String)')) AS dimensions,
+    JSONExtractString(${m}, 'metadata', 'source') AS source,
+    JSONExtractString(${m}, 'metadata', 'version') AS source_version,
+    JSONExtractString(${m}, 'metadata', 'requestId') AS request_id
+FROM (SELECT *, toInt64(ifNull(toUnixTimestamp64Milli(message_time), toUnixTimestamp64Milli(now64(3)))) AS received_ms FROM ${source})`;
+}

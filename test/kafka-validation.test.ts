@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { engine, newTenant } from './harness.js';
+import { normaliseEvent } from '../ingest/normalise.js';
+import { validatedEventsSelect } from '../sql/datasets/event-validation.js';
+import { runQuery } from '../sql/query.js';
+import { TABLES } from '../sql/names.js';
+
+/**
+ * A message produced straight into the topic must get the same outcome as the
+ * same event sent to the API. One corpus goes through both validators: zod in
+ * JS (ingest/normalise.ts) and the SQL of the Kafka views
+ * (sql/datasets/event-validation.ts), run here on the real engine.
+ */
+const RECEIVED = Date.UTC(2026, 2, 8, 12, 0, 0);
+const SKEW_MS = 300_000;
+const astral = '\u{1F600}';
+const base = { eventId: 'e1', customerId: 'c1', metricName: 'api.calls' };
+
+const corpus: unknown[] = [
+  base,
+  { ...base, quantity: '12.50', timestamp: '2026-03-08T01:59:59.123Z', productId: 'p', dimensions: { region: 'eu', tier: '' }, metadata: { source: 's', version: '1', requestId: 'r' } },
+  { ...base, quantity: 3 }, { ...base, quantity: 0.25 }, { ...base, quantity: 1.5e-7 }, { ...base, quantity: 1e-10 }, { ...base, quantity: -0 },
+  { ...base, quantity: '-0' }, { ...base, quantity: '-1' }, { ...base, quantity: '+7' }, { ...base, quantity: '007.100' }, { ...base, quantity: '1e3' },
+  { ...base, quantity: '0.1234567891' }, { ...base, quantity: '0.123456789000' }, { ...base, quantity: '1'.repeat(29) }, { ...base, quantity: '1'.repeat(30) },
+  { ...base, quantity: ' 1' }, { ...base, quantity: '' }, { ...base, quantity: null }, { ...base, quantity: true }, { ...base, quantity: [1] },
+  { ...base, timestamp: RECEIVED }, { ...base, timestamp: String(RECEIVED) }, { ...base, timestamp: RECEIVED + 0.5 }, { ...base, timestamp: 1.7e12 },
+  { ...base, timestamp: RECEIVED + SKEW_MS + 1 }, { ...base, timestamp: RECEIVED + SKEW_MS }, { ...base, timestamp: -1 }, { ...base, timestamp: 0 },
+  { ...base, timestamp: '2026-03-08T07:00:00+05:30' }, { ...base, timestamp: '2026-03-08T07:00+05:30' }, { ...base, timestamp: '2026-03-08 07:00:00Z' },
+  { ...base, timestamp: '2026-02-29T00:00:00Z' }, { ...base, timestamp: '2028-02-29T00:00:00Z' }, { ...base, timestamp: '2026-03-08T07:00:00' },
+  { ...base, timestamp: '1969-12-31T23:59:59Z' }, { ...base, timestamp: '9999-01-01T00:00:00Z' }, { ...base, timestamp: '99999999999999999999' },
+  { ...base, timestamp: null }, { ...base, timestamp: {} },
+  { customerId: 'c1', metricName: 'm' }, { eventId: 'e1', metricName: 'm' }, { eventId: 'e1', customerId: 'c1' },
+  { ...base, eventId: '' }, { ...base, eventId: 'x'.repeat(256) }, { ...base, eventId: 'x'.repeat(257) }, { ...base, eventId: astral.repeat(128) }, { ...base, eventId: astral.repeat(129) },
+  { ...base, eventId: 'a\u0001b' }, { ...base, eventId: 7 }, { ...base, customerId: null }, { ...base, productId: '' }, { ...base, productId: 5 },
+  { ...base, metricName: 'bad name' }, { ...base, metricName: '_x' }, { ...base, metricName: 'a:b/c-d.e_f' }, { ...base, metricName: 'm'.repeat(129) },
+  { ...base, extra: 1 }, { ...base, Quantity: '1' },
+  { ...base, dimensions: { a: 'x'.repeat(1024) } }, { ...base, dimensions: { a: 'x'.repeat(1025) } }, { ...base, dimensions: { '': 'x' } },
+  { ...base, dimensions: { ['k'.repeat(129)]: 'x' } }, { ...base, dimensions: { a: 1 } }, { ...base, dimensions: { a: null } }, { ...base, dimensions: [] },
+  { ...base, dimensions: { a: 'x\ny' } }, { ...base, dimensions: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v'])) },
+  { ...base, dimensions: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) },
+  { ...base, metadata: { source: 's', other: 'x' } }, { ...base, metadata: 'x' }, { ...base, metadata: { version: '' } }, { ...base, metadata: { requestId: 'r'.repeat(257) } },
+  [base], 'text', 42, null,
+];
+
+describe('Kafka message validation (SQL) agrees with the API (zod)', () => {
+  it('gives every message of the corpus the same outcome and the same stored values', async () => {
+    const r = await engine();
+    const t = await newTenant();
+    const { db } = r.deps;
+    const messages = [
+      ...corpus.map((event) => JSON.stringify(typeof event === 'object' && event !== null && !Array.isArray(event) ? { tenantId: t.tenantId, ...event } : event)),
+      '{"tenantId": "x", ', // not JSON
+      JSON.stringify({ ...base }), // no tenant
+      JSON.stringify({ ...base, tenantId: 'no-such-tenant' }),
+      JSON.stringify({ ...base, tenantId: 5 }),
+    ];
+    const select = validatedEventsSelect(
+      `(SELECT message, 'parity' AS topic, toInt64(n) AS partition, toInt64(0) AS offset, fromUnixTimestamp64Milli(toInt64(${RECEIVED}), 'UTC') AS message_time, '' AS kafka_error
+        FROM (SELECT arrayJoin(arrayEnumerate({messages:Array(String)})) AS n, {messages:Array(String)}[n] AS message))`,
+      { tenantsTable: `${db.database}.${TABLES.tenants}`, maxFutureSkewMs: SKEW_MS },
+    );
+    const rows = await runQuery(
+      db,
+      'test.validation_parity',
+      `SELECT partition, error, event_id, customer_id, product_id, metric_name, toUnixTimestamp64Milli(timestamp) AS ts, toString(quantity) AS quantity, dimensions, source, source_version, request_id
+       FROM (${select}) ORDER BY partition`,
+      { messages },
+      z.object({ partition: z.coerce.number(), error: z.string(), event_id: z.string(), customer_id: z.string(), product_id: z.string(), metric_name: z.string(), ts: z.coerce.number(), quantity: z.string(), dimensions: z.record(z.string(), z.string()), source: z.string(), source_version: z.string(), request_id: z.string() }),
+    );
+    expect(rows).toHaveLength(messages.length);
+
+    const ctx = { tenantId: t.tenantId, receivedAtMs: RECEIVED, maxFutureSkewMs: SKEW_MS, format: 'usage' as const };
+    let valid = 0;
+    corpus.forEach((event, i) => {
+      const js = normaliseEvent(event, i, ctx);
+      const sql = rows[i]!;
+      const label = `#${i} ${JSON.stringify(event).slice(0, 120)} -> sql error "${sql.error}", js ${JSON.stringify(js.errors ?? 'valid')}`;
+      expect(sql.error === '', label).toBe(js.row !== undefined);
+      if (!js.row) return;
+      valid++;
+      // The stored values agree too (the decimal in its canonical text, the dimension map in key order).
+      expect(
+        { id: sql.event_id, c: sql.customer_id, p: sql.product_id, m: sql.metric_name, ts: sql.ts, q: sql.quantity, d: sql.dimensions, s: [sql.source, sql.source_version, sql.request_id] },
+        label,
+      ).toEqual({
+        id: js.row.event_id, c: js.row.customer_id, p: js.row.product_id, m: js.row.metric_name, ts: js.row.timestamp, q: js.row.quantity, d: js.row.dimensions,
+        s: [js.row.source, js.row.source_version, js.row.request_id],
+      });
+    });
+    expect(valid).toBeGreaterThan(15);
+    const tail = rows.slice(corpus.length).map((r) => r.error);
+    expect(tail).toEqual(['invalid JSON', 'tenantId: is required', 'tenantId: is not a known tenant', 'tenantId: must be a string']);
+  });
+});
