@@ -4,6 +4,9 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
+const BROKER_LIST = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
+const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 /** Every environment variable meterhouse reads, with its default. Parsed once, at boot. */
@@ -35,6 +38,18 @@ export const configSchema = z
     ROLLUP_DAY_RETENTION_DAYS: int(0, 100_000, 0),
     ROLLUP_RECONCILE_CRON: z.string().min(1).default('*/30 * * * * *'),
     METERS_FILE: z.string().min(1).optional(),
+    KAFKA_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),
+    KAFKA_ENGINE_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),
+    KAFKA_TOPIC: z.string().regex(KAFKA_NAME, 'must be 1-249 letters, digits, . _ -').default('usage_events'),
+    KAFKA_CONSUMER_GROUP: z.string().regex(KAFKA_NAME, 'must be 1-249 letters, digits, . _ -').default('meterhouse'),
+    KAFKA_CLIENT_ID: z.string().regex(KAFKA_NAME, 'must be 1-249 letters, digits, . _ -').default('meterhouse'),
+    KAFKA_TOPIC_PARTITIONS: int(1, 10_000, 12),
+    KAFKA_TOPIC_REPLICATION: int(1, 16, 1),
+    KAFKA_CONSUMERS: int(1, 64, 1),
+    KAFKA_POLL_MAX_MESSAGES: int(1, 1_000_000, 65_536),
+    KAFKA_FLUSH_INTERVAL_MS: int(50, 60_000, 500),
+    KAFKA_POLL_TIMEOUT_MS: int(50, 60_000, 500),
+    KAFKA_PRODUCE_TIMEOUT_MS: int(100, 120_000, 5000),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .refine((c) => c.WRITER_MAX_QUEUED_EVENTS >= c.MAX_EVENTS_PER_REQUEST, {

@@ -1,8 +1,9 @@
 import type { Db } from '../sql/query.js';
-import type { DirectWriter } from '../ingest/writer.js';
+import type { EventSink } from '../ingest/writer.js';
 import type { Config } from './config.js';
 import type { KeyStore, Principal } from './keys.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -15,8 +16,9 @@ export type AppEnv = {
 /** What the app needs from the process that hosts it. */
 export interface AppDeps {
   db: Db;
-  writer: DirectWriter;
+  writer: EventSink;
   keys: KeyStore;
   config: Config;
   logger: Logger;
+  metrics: Metrics;
 }

@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { StorageError } from '../sql/query.js';
 import { WriterClosedError, WriterFullError } from '../ingest/writer.js';
+import { KafkaUnavailableError } from '../ingest/kafka-sink.js';
 import type { Logger } from './logger.js';
 
 /** The one error of the API layer; everything else is mapped onto it by `errorResponse`. */
@@ -47,6 +48,9 @@ function toApiError(error: unknown, logger: Logger, requestId: string): ApiError
   }
   if (error instanceof WriterFullError) {
     return new ApiError(503, 'ingest_buffer_full', 'the ingest buffer is full; retry shortly', undefined, { 'Retry-After': String(error.retryAfterSeconds) });
+  }
+  if (error instanceof KafkaUnavailableError) {
+    return new ApiError(503, 'broker_unavailable', error.message, undefined, { 'Retry-After': String(error.retryAfterSeconds) });
   }
   if (error instanceof WriterClosedError) {
     return new ApiError(503, 'shutting_down', 'meterhouse is shutting down; retry against another instance or after restart', undefined, { 'Retry-After': '5' });

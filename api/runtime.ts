@@ -10,6 +10,11 @@ import { applyRollupRetention } from '../sql/retention.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
+import { KafkaSink } from '../ingest/kafka-sink.js';
+import { KafkaAdmin } from '../ingest/kafka-admin.js';
+import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
+import { Metrics } from './metrics.js';
+import type { EventSink } from '../ingest/writer.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -62,12 +67,23 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     if (config.METERS_FILE) logger.info(await loadMetersFile(db, config.METERS_FILE), 'meters file loaded');
     const keys = new KeyStore(db, config.API_KEY_CACHE_SECONDS);
     const { createdSecret } = await keys.bootstrap(config.METERHOUSE_API_KEY);
-    const writer = new DirectWriter(
-      db,
-      { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
-      (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
-    );
-    const deps: AppDeps = { db, writer, keys, config, logger };
+    const kafka = await startKafka(db, config, logger);
+    const metrics = new Metrics(db, logger, kafka?.admin);
+    const writer: EventSink = kafka
+      ? new KafkaSink(db, {
+          brokers: kafka.brokers,
+          clientId: config.KAFKA_CLIENT_ID,
+          topic: config.KAFKA_TOPIC,
+          produceTimeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
+          counters: metrics.produceCounters,
+          log: (level, message, fields) => logger[level](fields, message),
+        })
+      : new DirectWriter(
+          db,
+          { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
+          (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
+        );
+    const deps: AppDeps = { db, writer, keys, config, logger, metrics };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
     ];
@@ -84,6 +100,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       async close() {
         await scheduler?.stop();
         await writer.close();
+        await kafka?.admin.close();
         await connection.close();
       },
     };
@@ -91,4 +108,44 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
     await connection.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * With KAFKA_BROKERS: make sure the topic exists (a broker that is down now is
+ * not fatal: the API answers 503 until it is back), then make the ClickHouse
+ * Kafka chain match the configuration. Without it: remove any chain left from
+ * an earlier configuration, so nothing consumes behind the operator's back.
+ */
+async function startKafka(db: Connection['db'], config: Config, logger: Logger): Promise<{ brokers: string[]; admin: KafkaAdmin } | undefined> {
+  const target = { database: db.database, cluster: config.CLICKHOUSE_CLUSTER };
+  const validation = { maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000 };
+  if (!config.KAFKA_BROKERS) {
+    const change = await ensureKafkaPipeline(db, target, undefined, validation);
+    if (change === 'removed') logger.warn('KAFKA_BROKERS is not set: removed the Kafka consumer chain of an earlier configuration');
+    return undefined;
+  }
+  const brokers = config.KAFKA_BROKERS.split(',');
+  const admin = new KafkaAdmin({ brokers, clientId: config.KAFKA_CLIENT_ID, topic: config.KAFKA_TOPIC, group: config.KAFKA_CONSUMER_GROUP, timeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS });
+  try {
+    const topic = await admin.ensureTopic(config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_REPLICATION);
+    logger.info({ topic: config.KAFKA_TOPIC, state: topic }, 'kafka topic');
+  } catch (error) {
+    logger.warn({ topic: config.KAFKA_TOPIC, err: error instanceof Error ? error.message : String(error) }, 'kafka topic not checked: the broker does not answer; continuing');
+  }
+  const change = await ensureKafkaPipeline(
+    db,
+    target,
+    {
+      brokers: config.KAFKA_ENGINE_BROKERS ?? config.KAFKA_BROKERS,
+      topic: config.KAFKA_TOPIC,
+      group: config.KAFKA_CONSUMER_GROUP,
+      consumers: config.KAFKA_CONSUMERS,
+      maxBlockSize: config.KAFKA_POLL_MAX_MESSAGES,
+      flushIntervalMs: config.KAFKA_FLUSH_INTERVAL_MS,
+      pollTimeoutMs: config.KAFKA_POLL_TIMEOUT_MS,
+    },
+    validation,
+  );
+  logger.info({ change, topic: config.KAFKA_TOPIC, group: config.KAFKA_CONSUMER_GROUP, consumers: config.KAFKA_CONSUMERS }, 'kafka consumer chain');
+  return { brokers, admin };
 }

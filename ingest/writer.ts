@@ -5,6 +5,14 @@ import type { EventRow } from './normalise.js';
 
 export type WriteOutcome = 'accepted' | 'duplicate';
 
+/** Where accepted events go: straight into ClickHouse (DirectWriter) or into Kafka (KafkaSink). */
+export interface EventSink {
+  /** Store rows; resolves with one outcome per row, in order, once all are durable. */
+  write(rows: readonly EventRow[]): Promise<WriteOutcome[]>;
+  /** Refuse new writes and settle what is in flight. */
+  close(): Promise<void>;
+}
+
 export interface WriterOptions {
   /** Flush as soon as this many events wait. */
   batchRows: number;
@@ -42,7 +50,7 @@ interface Pending {
  * no other batch runs in between, an identity is stored once however many
  * clients send it at the same moment.
  */
-export class DirectWriter {
+export class DirectWriter implements EventSink {
   private queue: Pending[] = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -126,27 +134,35 @@ export class DirectWriter {
   }
 
   private async writeBatch(batch: Pending[]): Promise<void> {
-    // tenant -> eventId -> index of the first occurrence in this batch
-    const firsts = new Map<string, Map<string, number>>();
-    const outcome: WriteOutcome[] = batch.map((p, i) => {
-      let ids = firsts.get(p.row.tenant_id);
-      if (!ids) firsts.set(p.row.tenant_id, (ids = new Map()));
-      if (ids.has(p.row.event_id)) return 'duplicate';
-      ids.set(p.row.event_id, i);
-      return 'accepted';
-    });
-    const chunk = this.options.lookupChunk ?? 5000;
-    for (const [tenantId, ids] of firsts) {
-      const all = [...ids.keys()];
-      const tags: QueryTags = { tenantId, job: 'ingest.writer' };
-      for (let i = 0; i < all.length; i += chunk) {
-        for (const { event_id } of await existingEventIds(this.db, { tenantId, ids: all.slice(i, i + chunk) }, tags)) {
-          outcome[ids.get(event_id)!] = 'duplicate';
-        }
-      }
-    }
+    const outcome = await outcomesOf(this.db, batch.map((p) => p.row), 'ingest.writer', this.options.lookupChunk);
     const rows = batch.filter((_, i) => outcome[i] === 'accepted').map((p) => p.row);
     await insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' });
     batch.forEach((p, i) => p.resolve(outcome[i]!));
   }
+}
+
+/**
+ * For each row: 'duplicate' when an earlier row here has its identity (the
+ * first one wins) or the table already holds it, else 'accepted'.
+ */
+export async function outcomesOf(db: Db, rows: readonly EventRow[], job: string, lookupChunk = 5000): Promise<WriteOutcome[]> {
+  // tenant -> eventId -> index of the first occurrence
+  const firsts = new Map<string, Map<string, number>>();
+  const outcome: WriteOutcome[] = rows.map((row, i) => {
+    let ids = firsts.get(row.tenant_id);
+    if (!ids) firsts.set(row.tenant_id, (ids = new Map()));
+    if (ids.has(row.event_id)) return 'duplicate';
+    ids.set(row.event_id, i);
+    return 'accepted';
+  });
+  for (const [tenantId, ids] of firsts) {
+    const all = [...ids.keys()];
+    const tags: QueryTags = { tenantId, job };
+    for (let i = 0; i < all.length; i += lookupChunk) {
+      for (const { event_id } of await existingEventIds(db, { tenantId, ids: all.slice(i, i + lookupChunk) }, tags)) {
+        outcome[ids.get(event_id)!] = 'duplicate';
+      }
+    }
+  }
+  return outcome;
 }

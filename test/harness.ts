@@ -26,12 +26,16 @@ export async function engine(overrides: Record<string, string> = {}): Promise<Ru
   return runtime;
 }
 
-afterAll(async () => {
+/** Close this file's engine and remove its data (also done after all tests; call it first when the engine must stop before something else). */
+export async function closeEngine(): Promise<void> {
   if (!runtime) return;
   const r = await runtime;
+  runtime = undefined;
   await r.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-});
+}
+
+afterAll(closeEngine);
 
 export interface TestTenant {
   tenantId: string;

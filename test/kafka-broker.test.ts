@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
+import { waitFor } from './wait.js';
 
 /**
  * The Kafka test broker (librdkafka mock cluster + meterhouse patches) with
@@ -41,18 +42,6 @@ function keyOf(seq: number): string {
 
 function message(seq: number): { key: string; value: string } {
   return { key: keyOf(seq), value: `${seq}:`.padEnd(VALUE_BYTES, '.') };
-}
-
-/** Polls `ready` until it is true or the deadline passes (then fails, saying what it waited for). */
-async function waitFor(what: string, ready: () => boolean | Promise<boolean>, timeoutMs: number, detail?: () => unknown): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await ready()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${JSON.stringify(detail())}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function produce(producer: Producer, from: number, count: number): Promise<void> {

@@ -88,7 +88,7 @@ function bodyShapeOf(contentType: string | undefined): BodyShape {
   return shape;
 }
 
-export function eventRoutes({ db, writer, config }: AppDeps) {
+export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openAPIRegistry.registerPath(ingestRoute);
 
@@ -137,6 +137,7 @@ export function eventRoutes({ db, writer, config }: AppDeps) {
       );
       const counts = { accepted: 0, duplicate: 0, rejected: 0 };
       for (const r of results) counts[r.status]++;
+      for (const [outcome, n] of Object.entries(counts)) if (n > 0) metrics.ingested.inc({ outcome }, n);
       const status = counts.rejected === 0 ? 200 : counts.rejected === results.length ? 422 : 207;
       return c.json({ results, accepted: counts.accepted, duplicates: counts.duplicate, rejected: counts.rejected }, status);
     },

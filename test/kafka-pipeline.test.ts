@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { z } from 'zod';
+import { ALL_TIME, closeEngine, engine, newTenant, type TestTenant } from './harness.js';
+import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
+import { waitFor } from './wait.js';
+import { runQuery } from '../sql/query.js';
+import { createApp } from '../api/app.js';
+
+/**
+ * The Kafka path against the real engine and the Kafka-protocol test broker:
+ * the API produces, ClickHouse's Kafka engine consumes, the validating views
+ * split valid events from dead letters.
+ */
+const TOPIC = 'usage_events_pipeline';
+const OPERATOR_KEY = 'operator-key-0123456789abcdef0123';
+let broker: KafkaBroker;
+let producer: Producer;
+
+beforeAll(async () => {
+  broker = await startKafkaBroker({ topics: [`${TOPIC}:4`] });
+  await engine({
+    KAFKA_BROKERS: broker.bootstrap,
+    KAFKA_TOPIC: TOPIC,
+    KAFKA_FLUSH_INTERVAL_MS: '200',
+    KAFKA_POLL_TIMEOUT_MS: '200',
+    KAFKA_PRODUCE_TIMEOUT_MS: '2000',
+    METERHOUSE_API_KEY: OPERATOR_KEY,
+  });
+  producer = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+}, 120_000);
+
+afterAll(async () => {
+  await producer?.disconnect();
+  await closeEngine(); // the consumers stop before their broker does
+  await broker?.stop();
+}, 60_000);
+
+const ev = (eventId: string, extra: Record<string, unknown> = {}) => ({ eventId, customerId: 'c1', metricName: 'api.calls', timestamp: Date.now() - 60_000, ...extra });
+
+async function summaryOf(t: TestTenant) {
+  return (await t.json('GET', `/v1/usage/summary?${ALL_TIME}`)).body.data as { customerId: string; metricName: string; quantity: string; events: number }[];
+}
+
+async function waitForSummary(t: TestTenant, expected: unknown) {
+  let last: unknown;
+  await waitFor('the summary', async () => JSON.stringify((last = await summaryOf(t))) === JSON.stringify(expected), 30_000, () => last);
+}
+
+async function deadLetters(t: TestTenant, key?: string) {
+  return (await t.json('GET', '/v1/dead-letters?limit=1000', key ? { key } : {})).body.data as { rawMessage: string; error: string; topic: string; partition: number; offset: number; receivedAt: string; replayedAt: string | null }[];
+}
+
+async function metricsText(): Promise<string> {
+  return (await createApp((await engine()).deps).request('/metrics')).text();
+}
+
+async function metricValue(series: string): Promise<number> {
+  const text = await metricsText();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return Number(line?.slice(series.length + 1) ?? NaN);
+}
+
+const produceRaw = (values: string[], key = 'k') => producer.send({ topic: TOPIC, acks: -1, messages: values.map((value) => ({ key, value })) });
+
+describe('Kafka ingest', () => {
+  it('produces accepted events and answers after the broker acknowledged; ClickHouse consumes them within seconds', async () => {
+    const t = await newTenant();
+    const started = Date.now();
+    const res = await t.json('POST', '/v1/events', { body: [ev('k1', { quantity: '2.5' }), ev('k2', { customerId: 'c2' }), ev('k1'), { eventId: 'bad' }] });
+    expect(res.status).toBe(207);
+    expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'accepted', 'duplicate', 'rejected']);
+    await waitForSummary(t, [
+      { customerId: 'c1', metricName: 'api.calls', quantity: '2.5', events: 1 },
+      { customerId: 'c2', metricName: 'api.calls', quantity: '1', events: 1 },
+    ]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Each stored event keeps its place in the log; the message key is tenant:customer.
+    const { db } = (await engine()).deps;
+    const rows = await runQuery(db, 'test.positions', `SELECT event_id, kafka_topic, kafka_partition, kafka_offset FROM ${db.database}.usage_events FINAL WHERE tenant_id = {t:String} ORDER BY event_id`, { t: t.tenantId }, z.object({ event_id: z.string(), kafka_topic: z.string(), kafka_partition: z.coerce.number(), kafka_offset: z.coerce.number() }));
+    expect(rows.map((r) => [r.event_id, r.kafka_topic])).toEqual([['k1', TOPIC], ['k2', TOPIC]]);
+    for (const r of rows) expect(r.kafka_offset).toBeGreaterThanOrEqual(0);
+    // Sent again once stored: a duplicate, not produced again.
+    const again = await t.json('POST', '/v1/events', { body: ev('k1', { quantity: '99' }) });
+    expect(again.body.results[0].status).toBe('duplicate');
+  });
+
+  it('takes events other services produce straight into the topic, dedupes them, and dead-letters every malformed message with its raw bytes', async () => {
+    const t = await newTenant();
+    const valid = [ev('p1', { quantity: '1.25' }), ev('p2', { quantity: 3 }), ev('p1', { quantity: '1.25' })].map((e) => JSON.stringify({ tenantId: t.tenantId, ...e }));
+    const invalid = [
+      JSON.stringify({ tenantId: t.tenantId, eventId: 'x1', metricName: 'api.calls' }), // no customerId
+      JSON.stringify({ tenantId: t.tenantId, ...ev('x2', { quantity: 'lots' }) }),
+      JSON.stringify({ tenantId: t.tenantId, ...ev('x3', { timestamp: 'yesterday' }) }),
+    ];
+    await produceRaw([...valid, ...invalid, valid[1]!]);
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '4.25', events: 2 }]);
+    let letters: Awaited<ReturnType<typeof deadLetters>> = [];
+    await waitFor('three dead letters', async () => (letters = await deadLetters(t)).length === 3, 20_000, () => letters);
+    expect(letters.map((l) => l.rawMessage).sort()).toEqual([...invalid].sort());
+    const errorOf = (raw: string) => letters.find((l) => l.rawMessage === raw)?.error;
+    expect(errorOf(invalid[0]!)).toBe('customerId: is required');
+    expect(errorOf(invalid[1]!)).toBe('quantity: must be a decimal number such as "12" or "0.25" (no exponent, no spaces)');
+    expect(errorOf(invalid[2]!)).toMatch(/^timestamp: is not a valid instant/);
+    for (const l of letters) {
+      expect(l.topic).toBe(TOPIC);
+      expect(l.offset).toBeGreaterThanOrEqual(0);
+      expect(Date.parse(l.receivedAt)).toBeGreaterThan(Date.now() - 60_000);
+    }
+  });
+
+  it('shows unattributable messages to the operator only, and replays corrected dead letters once', async () => {
+    const t = await newTenant();
+    const marker = `garbage-${t.tenantId}`;
+    await produceRaw([`{not json ${marker}`, JSON.stringify({ tenantId: t.tenantId, ...ev('fix-me', { quantity: '-4' }) })]);
+    let operatorView: Awaited<ReturnType<typeof deadLetters>> = [];
+    await waitFor('the unattributable dead letter', async () => (operatorView = await deadLetters(t, OPERATOR_KEY)).some((l) => l.rawMessage.includes(marker)), 20_000);
+    const garbage = operatorView.find((l) => l.rawMessage.includes(marker))!;
+    expect(garbage.error).toBe('invalid JSON');
+    let mine: Awaited<ReturnType<typeof deadLetters>> = [];
+    await waitFor("the tenant's dead letter", async () => (mine = await deadLetters(t)).length === 1, 20_000);
+    expect(mine[0]!.error).toBe('quantity: must not be negative');
+    expect(mine.some((l) => l.rawMessage.includes(marker))).toBe(false);
+
+    // A tenant cannot replay the operator's dead letter; a standard key cannot replay at all.
+    const foreign = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ topic: garbage.topic, partition: garbage.partition, offset: garbage.offset }] } });
+    expect(foreign.body.results[0].status).toBe('not_found');
+    const standard = await t.json('POST', '/v1/api-keys', { body: { name: 'svc', role: 'standard' } });
+    expect((await t.json('GET', '/v1/dead-letters', { key: standard.body.key })).status).toBe(403);
+
+    const item = { topic: mine[0]!.topic, partition: mine[0]!.partition, offset: mine[0]!.offset };
+    const asIs = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [item] } });
+    expect(asIs.body.results[0]).toMatchObject({ status: 'rejected', errors: [{ path: 'quantity', message: 'must not be negative' }] });
+    const fixed = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ ...item, event: ev('fix-me', { quantity: '4' }) }] } });
+    expect(fixed.status).toBe(200);
+    expect(fixed.body.results[0]).toMatchObject({ status: 'replayed', eventId: 'fix-me' });
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '4', events: 1 }]);
+    const twice = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [item] } });
+    expect(twice.body.results[0].status).toBe('already_replayed');
+    const pending = await t.json('GET', '/v1/dead-letters?status=pending');
+    expect(pending.body.data).toEqual([]);
+  });
+
+  it('answers 503 with Retry-After while the broker is down, never 2xx, and recovers by itself when it is back', async () => {
+    const t = await newTenant();
+    const failedBefore = await metricValue('meterhouse_kafka_failed_total');
+    await broker.down(1);
+    try {
+      const started = Date.now();
+      const res = await t.request('POST', '/v1/events', { body: ev('during-outage') });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('broker_unavailable');
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      await broker.up(1);
+    }
+    // The client retries; the producer reconnects on its own.
+    let status = 0;
+    await waitFor('a 200 after the broker is back', async () => (status = (await t.request('POST', '/v1/events', { body: ev('during-outage') })).status) === 200, 30_000, () => status);
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '1', events: 1 }]);
+    expect(await metricValue('meterhouse_kafka_failed_total')).toBeGreaterThan(failedBefore);
+  });
+
+  it('exposes produced, acknowledged, failed, consumer lag and dead letters on /metrics', async () => {
+    const t = await newTenant();
+    const before = await metricValue('meterhouse_kafka_acknowledged_total');
+    expect((await t.json('POST', '/v1/events', { body: [ev('m1'), ev('m2')] })).status).toBe(200);
+    await produceRaw(['not json at all']);
+    expect(await metricValue('meterhouse_kafka_acknowledged_total')).toBe(before + 2);
+    expect(await metricValue('meterhouse_kafka_produced_total')).toBeGreaterThanOrEqual(before + 2);
+    expect(await metricValue('meterhouse_kafka_consumer_lag_known')).toBe(1);
+    await waitFor('a dead letter', async () => (await metricValue('meterhouse_dead_letters{state="pending"}')) > 0, 20_000);
+    const text = await metricsText();
+    expect(text).toMatch(/^meterhouse_kafka_consumer_lag\{partition="0"\} \d+$/m);
+    expect(text).toMatch(/^meterhouse_ingest_events_total\{outcome="accepted"\} [1-9]\d*$/m);
+  });
+});
