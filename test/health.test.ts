@@ -19,6 +19,8 @@ describe('health and the OpenAPI document', () => {
       '/readyz',
       '/v1/api-keys',
       '/v1/api-keys/{id}',
+      '/v1/dead-letters',
+      '/v1/dead-letters/replay',
       '/v1/events',
       '/v1/meters',
       '/v1/meters/{key}',
