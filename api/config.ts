@@ -50,6 +50,7 @@ export const configSchema = z
     KAFKA_FLUSH_INTERVAL_MS: int(50, 60_000, 500),
     KAFKA_POLL_TIMEOUT_MS: int(50, 60_000, 500),
     KAFKA_PRODUCE_TIMEOUT_MS: int(100, 120_000, 5000),
+    KAFKA_SESSION_TIMEOUT_MS: int(1000, 300_000, 10_000),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .refine((c) => c.WRITER_MAX_QUEUED_EVENTS >= c.MAX_EVENTS_PER_REQUEST, {

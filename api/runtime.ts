@@ -50,6 +50,7 @@ export function connectOptions(config: Config): ConnectOptions {
       markCacheBytes: config.ENGINE_MARK_CACHE_BYTES,
       backgroundPoolSize: config.ENGINE_BACKGROUND_POOL_SIZE,
       fsyncAfterInsert: config.ENGINE_FSYNC,
+      kafkaSessionTimeoutMs: config.KAFKA_BROKERS ? config.KAFKA_SESSION_TIMEOUT_MS : undefined,
     },
   };
 }

@@ -9,6 +9,12 @@ export interface EngineLimits {
   backgroundPoolSize: number;
   /** fsync every inserted part before the insert returns: an acknowledged event survives power loss. */
   fsyncAfterInsert: boolean;
+  /**
+   * The Kafka engine's consumer session timeout: how long a consumer that died
+   * without leaving (a crash, SIGKILL) keeps its partitions before the group
+   * hands them to a live one. librdkafka's default is 45 s.
+   */
+  kafkaSessionTimeoutMs?: number | undefined;
 }
 
 export function renderEngineConfig(limits: EngineLimits): string {
@@ -23,7 +29,11 @@ export function renderEngineConfig(limits: EngineLimits): string {
   <merge_tree>
     <fsync_after_insert>${fsync}</fsync_after_insert>
     <fsync_part_directory>${fsync}</fsync_part_directory>
-  </merge_tree>
+  </merge_tree>${limits.kafkaSessionTimeoutMs ? `
+  <kafka>
+    <session_timeout_ms>${Math.trunc(limits.kafkaSessionTimeoutMs)}</session_timeout_ms>
+    <heartbeat_interval_ms>${Math.max(100, Math.trunc(limits.kafkaSessionTimeoutMs / 3))}</heartbeat_interval_ms>
+  </kafka>` : ''}
 </clickhouse>
 `;
 }
