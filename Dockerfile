@@ -3,7 +3,8 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# npm install, not npm ci: the lock cannot list chdb's optional engine builds for other platforms (see README).
+RUN npm install --omit=dev --no-audit --no-fund
 COPY api ./api
 COPY ingest ./ingest
 COPY sql ./sql

@@ -13,6 +13,7 @@ import { startJobs, type Job } from '../jobs/scheduler.js';
 import { KafkaSink } from '../ingest/kafka-sink.js';
 import { KafkaAdmin } from '../ingest/kafka-admin.js';
 import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
+import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
 
@@ -119,7 +120,8 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
  */
 async function startKafka(db: Connection['db'], config: Config, logger: Logger): Promise<{ brokers: string[]; admin: KafkaAdmin } | undefined> {
   const target = { database: db.database, cluster: config.CLICKHOUSE_CLUSTER };
-  const validation = { maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000 };
+  const maxFutureSkewMs = config.MAX_FUTURE_SKEW_SECONDS * 1000;
+  const validation = (source: string, tenantsTable: string) => validatedEventsSelect(source, { tenantsTable, maxFutureSkewMs });
   if (!config.KAFKA_BROKERS) {
     const change = await ensureKafkaPipeline(db, target, undefined, validation);
     if (change === 'removed') logger.warn('KAFKA_BROKERS is not set: removed the Kafka consumer chain of an earlier configuration');

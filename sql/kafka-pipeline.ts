@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { TABLES, mvName } from './names.js';
 import { onCluster, qualified, type RenderTarget } from './engines.js';
 import { defineQuery, execute, type Db } from './query.js';
-import { kafkaSourceDdl, validationViewsDdl, type KafkaSourceOptions, type ValidationOptions } from './datasets/kafka-ingest.js';
+import { kafkaSourceDdl, validationViewsDdl, type KafkaSourceOptions, type ValidatedSelect } from './datasets/kafka-ingest.js';
 
 /**
  * The Kafka chain's views and engine table depend on configuration (brokers,
@@ -24,7 +24,7 @@ const chainState = defineQuery({
   sql: () => `SELECT name, comment FROM system.tables WHERE database = {database:String} AND name IN {names:Array(String)}`,
 });
 
-function fingerprintOf(t: RenderTarget, source: KafkaSourceOptions, validation: ValidationOptions): string {
+function fingerprintOf(t: RenderTarget, source: KafkaSourceOptions, validation: ValidatedSelect): string {
   const rendered = [...validationViewsDdl(t, validation), ...kafkaSourceDdl(t, source, '')].join('\n');
   return `meterhouse chain ${createHash('sha256').update(rendered).digest('hex').slice(0, 16)}`;
 }
@@ -38,7 +38,7 @@ async function dropChain(db: Db, t: RenderTarget): Promise<void> {
 }
 
 /** Make the Kafka chain match `source` (absent: no Kafka, the chain is removed). */
-export async function ensureKafkaPipeline(db: Db, t: RenderTarget, source: KafkaSourceOptions | undefined, validation: ValidationOptions): Promise<PipelineChange> {
+export async function ensureKafkaPipeline(db: Db, t: RenderTarget, source: KafkaSourceOptions | undefined, validation: ValidatedSelect): Promise<PipelineChange> {
   const existing = await chainState(db, { database: t.database, names: [...CHAIN] });
   if (!source) {
     if (existing.length === 0) return 'absent';

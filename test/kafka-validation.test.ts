@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { engine, newTenant } from './harness.js';
 import { normaliseEvent } from '../ingest/normalise.js';
-import { validatedEventsSelect } from '../sql/datasets/event-validation.js';
+import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
 
@@ -10,7 +10,7 @@ import { TABLES } from '../sql/names.js';
  * A message produced straight into the topic must get the same outcome as the
  * same event sent to the API. One corpus goes through both validators: zod in
  * JS (ingest/normalise.ts) and the SQL of the Kafka views
- * (sql/datasets/event-validation.ts), run here on the real engine.
+ * (ingest/kafka-validation.ts), run here on the real engine.
  */
 const RECEIVED = Date.UTC(2026, 2, 8, 12, 0, 0);
 const SKEW_MS = 300_000;

@@ -1,6 +1,5 @@
 import { TABLES, mvName } from '../names.js';
 import { createTable, onCluster, qualified, storageTable, type RenderTarget } from '../engines.js';
-import { validatedEventsSelect } from './event-validation.js';
 
 /**
  * The Kafka ingest chain:
@@ -76,20 +75,18 @@ export function usageEventsLogPositionDdl(t: RenderTarget): string[] {
   );
 }
 
-export interface ValidationOptions {
-  /** Events further than this ahead of their message's timestamp are invalid (MAX_FUTURE_SKEW_SECONDS). */
-  maxFutureSkewMs: number;
-}
+/**
+ * The event contract as SQL (ingest/kafka-validation.ts): a SELECT over a
+ * relation of raw messages yielding the parsed columns and `error`.
+ */
+export type ValidatedSelect = (source: string, tenantsTable: string) => string;
 
 /**
  * The two validating views. They write into the plain (on a cluster:
  * Distributed) tables, so every event lands on the shard of its identity.
  */
-export function validationViewsDdl(t: RenderTarget, opts: ValidationOptions): string[] {
-  const validated = validatedEventsSelect(qualified(t, TABLES.usageEventsIncoming), {
-    tenantsTable: qualified(t, TABLES.tenants),
-    maxFutureSkewMs: opts.maxFutureSkewMs,
-  });
+export function validationViewsDdl(t: RenderTarget, validatedSelect: ValidatedSelect): string[] {
+  const validated = validatedSelect(qualified(t, TABLES.usageEventsIncoming), qualified(t, TABLES.tenants));
   return [
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(t, mvName(TABLES.usageEvents))}${onCluster(t)} TO ${qualified(t, TABLES.usageEvents)}
 AS SELECT tenant_id, event_id, customer_id, product_id, metric_name, timestamp, quantity, dimensions,

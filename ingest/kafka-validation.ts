@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { EVENT_LIMITS, METRIC_NAME } from '../../ingest/schema.js';
-import { FRACTION_DIGITS, INTEGER_DIGITS } from '../../ingest/decimal.js';
-import { MAX_EPOCH_MS, MIN_EPOCH_MS } from '../../ingest/time.js';
+import { EVENT_LIMITS, METRIC_NAME } from './schema.js';
+import { FRACTION_DIGITS, INTEGER_DIGITS } from './decimal.js';
+import { MAX_EPOCH_MS, MIN_EPOCH_MS } from './time.js';
 
 /**
  * The event contract checked in SQL, for messages that arrive through Kafka.
