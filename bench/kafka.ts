@@ -1,0 +1,116 @@
+// npm run bench:kafka: the Kafka ingest path on the embedded engine and the project's
+// Kafka-protocol test broker. Measures (1) API ingest with the producer (acknowledged by the
+// broker), (2) ClickHouse's Kafka engine consuming until every event counts in the summary,
+// and (3) freshness: from one event's acknowledgement to its appearance in the summary.
+// Size: BENCH_KAFKA_EVENTS (default 1,000,000), BENCH_BATCH, BENCH_CLIENTS, BENCH_KAFKA_PARTITIONS.
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { loadConfig } from '../api/config.js';
+import { createLogger } from '../api/logger.js';
+import { startRuntime } from '../api/runtime.js';
+import { startKafkaBroker } from '../test/kafka-broker.js';
+import { eventBatches } from './events.js';
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const EVENTS = num('BENCH_KAFKA_EVENTS', 1_000_000);
+const BATCH = num('BENCH_BATCH', 5_000);
+const CLIENTS = num('BENCH_CLIENTS', 4);
+const PARTITIONS = num('BENCH_KAFKA_PARTITIONS', 4);
+const KEY = 'bench-admin-key-0123456789abcdef';
+const END = Date.UTC(2026, 10, 1);
+const TOPIC = 'usage_events_bench';
+
+const broker = await startKafkaBroker({ topics: [`${TOPIC}:${PARTITIONS}`] });
+const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-kafka-'));
+const config = loadConfig({
+  ...process.env,
+  DATA_DIR: dataDir,
+  METERHOUSE_API_KEY: KEY,
+  LOG_LEVEL: 'warn',
+  KAFKA_BROKERS: broker.bootstrap,
+  KAFKA_TOPIC: TOPIC,
+  KAFKA_CONSUMERS: String(Math.min(PARTITIONS, 2)),
+  MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)),
+});
+const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
+const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: '127.0.0.1' });
+await new Promise((r) => server.once('listening', r));
+const address = server.address();
+const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+const auth = { authorization: `Bearer ${KEY}` };
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+async function counted(customerId?: string): Promise<number> {
+  const q = `from=0&to=${Date.now() + 86_400_000}&limit=10000${customerId ? `&customerId=${customerId}` : ''}`;
+  const res = await fetch(`${base}/v1/usage/summary?${q}`, { headers: auth });
+  const body = (await res.json()) as { data: { events: number }[] };
+  return body.data.reduce((n, r) => n + r.events, 0);
+}
+
+// ---- 1. produce through the API
+const batches = eventBatches({ events: EVENTS, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
+let sent = 0;
+const requestMs: number[] = [];
+const started = performance.now();
+async function client() {
+  for (let next = batches.next(); !next.done; next = batches.next()) {
+    const t0 = performance.now();
+    const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(next.value) });
+    if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    await res.arrayBuffer();
+    requestMs.push(performance.now() - t0);
+    sent += next.value.length;
+    if (sent % 250_000 < BATCH) process.stderr.write(`  acknowledged ${sent.toLocaleString()} events\n`);
+  }
+}
+await Promise.all(Array.from({ length: CLIENTS }, client));
+const produceSeconds = (performance.now() - started) / 1000;
+requestMs.sort((a, b) => a - b);
+
+// ---- 2. consumption: until the summary counts every event
+let seen = 0;
+while ((seen = await counted()) < sent) {
+  if ((performance.now() - started) / 1000 > 3600) throw new Error(`only ${seen} of ${sent} events visible after an hour`);
+  await new Promise((r) => setTimeout(r, 250));
+}
+const endToEndSeconds = (performance.now() - started) / 1000;
+
+// ---- 3. freshness: one event at a time, acknowledgement to visible
+const freshnessMs: number[] = [];
+for (let i = 0; i < 20; i++) {
+  const customerId = `fresh-${i}`;
+  const body = { eventId: `fresh-${i}`, customerId, metricName: 'api.calls' };
+  const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`freshness event answered ${res.status}`);
+  const acked = performance.now();
+  while ((await counted(customerId)) < 1) await new Promise((r) => setTimeout(r, 20));
+  freshnessMs.push(performance.now() - acked);
+}
+freshnessMs.sort((a, b) => a - b);
+
+const results = {
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
+  config: { events: EVENTS, batch: BATCH, clients: CLIENTS, partitions: PARTITIONS, consumers: config.KAFKA_CONSUMERS, flushIntervalMs: config.KAFKA_FLUSH_INTERVAL_MS },
+  produce: { events: sent, seconds: +produceSeconds.toFixed(1), eventsPerSecond: Math.round(sent / produceSeconds), requestP50Ms: +percentile(requestMs, 50).toFixed(1), requestP99Ms: +percentile(requestMs, 99).toFixed(1) },
+  endToEnd: { seconds: +endToEndSeconds.toFixed(1), eventsPerSecond: Math.round(sent / endToEndSeconds) },
+  freshness: { runs: freshnessMs.length, p50Ms: Math.round(percentile(freshnessMs, 50)), p99Ms: Math.round(percentile(freshnessMs, 99)) },
+};
+console.log(`\nmeterhouse Kafka bench — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
+console.table([
+  { measure: 'API → broker, acknowledged (events/s)', value: results.produce.eventsPerSecond },
+  { measure: `request p50 / p99 (ms, ${BATCH} events)`, value: `${results.produce.requestP50Ms} / ${results.produce.requestP99Ms}` },
+  { measure: 'end to end, all counted in the summary (events/s)', value: results.endToEnd.eventsPerSecond },
+  { measure: 'freshness: ack → visible, p50 / p99 (ms)', value: `${results.freshness.p50Ms} / ${results.freshness.p99Ms}` },
+]);
+await mkdir('bench/results', { recursive: true });
+const file = `bench/results/kafka-${new Date().toISOString().replaceAll(':', '-')}.json`;
+await writeFile(file, JSON.stringify(results, null, 2));
+console.log(`figures written to ${file}`);
+
+server.close();
+await runtime.close();
+await broker.stop();
+await rm(dataDir, { recursive: true, force: true });
