@@ -8,6 +8,8 @@ import { eventRoutes } from './routes/events.js';
 import { usageRoutes } from './routes/usage.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { meterRoutes } from './routes/meters.js';
+import { customerRoutes } from './routes/customers.js';
+import { billingRoutes } from './routes/billing.js';
 
 /** The HTTP API: middleware, routes, the OpenAPI document, one error handler. */
 export function createApp(deps: AppDeps) {
@@ -45,6 +47,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', usageRoutes(deps));
   app.route('/', apiKeyRoutes(deps));
   app.route('/', meterRoutes(deps));
+  app.route('/', customerRoutes(deps));
+  app.route('/', billingRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {

@@ -3,6 +3,7 @@ import type { DirectWriter } from '../ingest/writer.js';
 import type { Config } from './config.js';
 import type { KeyStore, Principal } from './keys.js';
 import type { Logger } from './logger.js';
+import type { BillingCloser } from '../jobs/billing/close.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -19,4 +20,6 @@ export interface AppDeps {
   keys: KeyStore;
   config: Config;
   logger: Logger;
+  /** The period close job (POST /v1/billing/close runs it for the caller's tenant). */
+  closer: BillingCloser;
 }

@@ -10,6 +10,8 @@ import { applyRollupRetention } from '../sql/retention.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
+import { BillingCloser, type CloseOptions } from '../jobs/billing/close.js';
+import type { BillingSettings } from '../jobs/billing/lines.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -49,8 +51,16 @@ export function connectOptions(config: Config): ConnectOptions {
   };
 }
 
+export function billingSettings(config: Config): BillingSettings {
+  return {
+    graceMs: config.BILLING_GRACE_SECONDS * 1000,
+    cutoffLagMs: config.BILLING_CUTOFF_LAG_MS,
+    defaultCycle: { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY },
+  };
+}
+
 /** Open the engine, apply migrations, bootstrap the default tenant and build the app. */
-export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
+export async function startRuntime(config: Config, logger: Logger, testHooks: Pick<CloseOptions, 'fault' | 'linesPerInsert'> = {}): Promise<Runtime> {
   const connection = await connect(connectOptions(config));
   try {
     const { db } = connection;
@@ -67,9 +77,11 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
       (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
     );
-    const deps: AppDeps = { db, writer, keys, config, logger };
+    const closer = new BillingCloser(db, { settings: billingSettings(config), ...testHooks });
+    const deps: AppDeps = { db, writer, keys, config, logger, closer };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
+      { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run() },
     ];
     let scheduler: { stop(): Promise<void> } | undefined;
     return {

@@ -6,6 +6,8 @@ import { apiKeysDdl, migrationsDdl, tenantsDdl } from './datasets/tenancy.js';
 import { usageEventsDdl } from './datasets/usage-events.js';
 import { reconcileStateDdl, rollupsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
+import { correctionsDdl } from './datasets/corrections.js';
+import { customersDdl, deliveriesDdl, exportsDdl } from './datasets/billing.js';
 
 export interface Migration {
   version: number;
@@ -22,6 +24,11 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'usage_events', statements: usageEventsDdl },
   { version: 3, name: 'usage_rollups', statements: (t) => [...rollupsDdl(t), ...reconcileStateDdl(t)] },
   { version: 4, name: 'meters', statements: metersDdl },
+  // 5 is the Kafka ingest migration (main); 6-9 are billing (issue 5).
+  { version: 6, name: 'event_corrections', statements: correctionsDdl },
+  { version: 7, name: 'billing_customers', statements: customersDdl },
+  { version: 8, name: 'billing_exports', statements: exportsDdl },
+  { version: 9, name: 'billing_webhook_deliveries', statements: deliveriesDdl },
 ];
 
 const appliedVersions = defineQuery({

@@ -9,6 +9,12 @@ export const TABLES = {
   usagePerDay: 'usage_per_day',
   rollupReconcileState: 'rollup_reconcile_state',
   meters: 'meters',
+  usageEventLog: 'usage_event_log',
+  billingCustomers: 'billing_customers',
+  billingClaims: 'billing_claims',
+  billingExports: 'billing_exports',
+  billingExportLines: 'billing_export_lines',
+  billingDeliveries: 'billing_webhook_deliveries',
 } as const;
 
 /** Materialized views are named after the table they write to. */
