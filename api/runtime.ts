@@ -12,6 +12,7 @@ import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
 import { BillingCloser, type CloseOptions } from '../jobs/billing/close.js';
 import type { BillingSettings } from '../jobs/billing/lines.js';
+import { Corrector } from '../ingest/corrections.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -78,7 +79,7 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
       (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
     );
     const closer = new BillingCloser(db, { settings: billingSettings(config), ...testHooks });
-    const deps: AppDeps = { db, writer, keys, config, logger, closer };
+    const deps: AppDeps = { db, writer, keys, config, logger, closer, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run() },
