@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
-import { limitParam } from '../params.js';
+import { limitParam, jsonOf } from '../params.js';
 import { FILE_FORMATS, exportById, exportFile, listExports, manifestRow, sha256, type FileFormat } from '../../sql/queries/exports.js';
 
 const manifestSchema = manifestRow.openapi('ExportManifest');
@@ -18,7 +18,6 @@ const lineSchema = z
   })
   .openapi('ExportLine');
 
-const jsonOf = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const notFound = { description: 'No such export in this tenant', content: jsonOf(errorSchema) };
 

@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
+import { jsonOf } from '../params.js';
 import { EVENT_LIMITS, usageEventSchema } from '../../ingest/schema.js';
 import { isNegativeDecimal, parseDecimal } from '../../ingest/decimal.js';
 import { CorrectionError, type Correction } from '../../ingest/corrections.js';
@@ -30,7 +31,6 @@ const amendBody = z
   .refine((b) => b.quantity !== undefined || b.dimensions !== undefined, 'send quantity, dimensions or both');
 
 const idParam = z.object({ eventId: z.string().min(1).max(EVENT_LIMITS.idLength) });
-const jsonOf = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const failures = {
   404: { description: 'No such event in this tenant', content: jsonOf(errorSchema) },
   409: { description: 'The event is voided', content: jsonOf(errorSchema) },

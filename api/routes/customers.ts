@@ -3,7 +3,7 @@ import { IANAZone } from 'luxon';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
-import { decodeCursor, encodeCursor, limitParam } from '../params.js';
+import { decodeCursor, encodeCursor, limitParam, jsonOf } from '../params.js';
 import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
 import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
 
@@ -34,7 +34,6 @@ const customerSchema = z
   .openapi('Customer');
 
 const idParam = z.object({ customerId: printable(256) });
-const jsonOf = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
 const routes = {
   put: createRoute({

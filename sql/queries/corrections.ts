@@ -1,24 +1,9 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { defineQuery, insertRows, nextVersion, type Db, type QueryTags } from '../query.js';
+import { storedEventRow } from './events.js';
 
-const stored = z.object({
-  eventId: z.string(),
-  customerId: z.string(),
-  productId: z.string(),
-  metricName: z.string(),
-  timestamp: z.string(),
-  quantity: z.string(),
-  dimensions: z.record(z.string(), z.string()),
-  source: z.string(),
-  sourceVersion: z.string(),
-  requestId: z.string(),
-  ingestedAt: z.string(),
-  storedAt: z.string(),
-  version: z.string(),
-  isDeleted: z.coerce.number(),
-  changedBy: z.string(),
-});
+const stored = storedEventRow.extend({ version: z.string(), isDeleted: z.coerce.number(), changedBy: z.string() });
 export type StoredVersion = z.infer<typeof stored>;
 
 const columns = `event_id AS eventId, customer_id AS customerId, product_id AS productId, metric_name AS metricName, timestamp,
