@@ -13,6 +13,7 @@ import { startJobs, type Job } from '../jobs/scheduler.js';
 import { BillingCloser, type CloseOptions } from '../jobs/billing/close.js';
 import type { BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
+import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -20,7 +21,7 @@ export interface Runtime {
   connection: Connection;
   /** Set on the first start of a data directory without METERHOUSE_API_KEY: shown once, never stored. */
   createdAdminKey?: string | undefined;
-  /** The scheduled jobs (rollup reconciliation); started by the server, not by tests. */
+  /** The scheduled jobs (rollup reconciliation, period close) and webhook delivery; started by the server, not by tests. */
   jobs: Job[];
   startJobs(): void;
   /** Stop jobs, flush buffered events, then close the engine. */
@@ -78,7 +79,17 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
       { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
       (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
     );
-    const closer = new BillingCloser(db, { settings: billingSettings(config), ...testHooks });
+    const webhooks = config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET
+      ? new WebhookDispatcher(db, {
+          url: config.BILLING_WEBHOOK_URL,
+          secret: config.BILLING_WEBHOOK_SECRET,
+          pollMs: config.BILLING_WEBHOOK_POLL_MS,
+          backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
+          backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
+          timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
+        }, logger)
+      : undefined;
+    const closer = new BillingCloser(db, { settings: billingSettings(config), ...testHooks }, () => webhooks?.kick());
     const deps: AppDeps = { db, writer, keys, config, logger, closer, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
@@ -93,9 +104,11 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
       jobs,
       startJobs() {
         scheduler ??= startJobs(jobs, logger);
+        webhooks?.start();
       },
       async close() {
         await scheduler?.stop();
+        await webhooks?.stop();
         await writer.close();
         await connection.close();
       },

@@ -141,3 +141,21 @@ export async function writeExport(db: Db, tenantId: string, m: { sequence: numbe
     { tenant_id: tenantId, sequence: m.sequence, export_id: exportId(tenantId, m.sequence), created_at: m.createdAtMs, cutoff: m.cutoffMs, line_count: m.lineCount, checksum: m.checksum },
   ], tags);
 }
+
+/**
+ * The outbox: exports not yet acknowledged by the webhook, oldest first per
+ * tenant. An export's manifest row is its outbox entry (written in the same
+ * insert, so an export is never without one).
+ */
+export const undelivered = defineQuery({
+  name: 'billing.outbox.pending',
+  params: z.object({ limit: z.number().int().min(1) }),
+  row: manifestRow.extend({ tenantId: z.string() }),
+  sql: (db) => `SELECT tenant_id AS tenantId, ${manifestColumns} FROM ${db}.${TABLES.billingExports} FINAL
+WHERE (tenant_id, sequence) NOT IN (SELECT tenant_id, sequence FROM ${db}.${TABLES.billingDeliveries})
+ORDER BY tenant_id, sequence LIMIT {limit:UInt32}`,
+});
+
+export async function recordDelivery(db: Db, tenantId: string, sequence: number, attempts: number): Promise<void> {
+  await insertRows(db, 'billing.outbox.delivered', TABLES.billingDeliveries, [{ tenant_id: tenantId, sequence, attempts, delivered_at: Date.now() }], { tenantId, job: 'billing.webhooks' });
+}
