@@ -10,6 +10,9 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { meterRoutes } from './routes/meters.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { customerRoutes } from './routes/customers.js';
+import { billingRoutes } from './routes/billing.js';
+import { correctionRoutes } from './routes/corrections.js';
 
 /** The HTTP API: middleware, routes, the OpenAPI document, one error handler. */
 export function createApp(deps: AppDeps) {
@@ -49,6 +52,9 @@ export function createApp(deps: AppDeps) {
   app.route('/', meterRoutes(deps));
   app.route('/', deadLetterRoutes(deps));
   app.route('/', metricsRoutes(deps));
+  app.route('/', customerRoutes(deps));
+  app.route('/', billingRoutes(deps));
+  app.route('/', correctionRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {

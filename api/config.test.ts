@@ -13,17 +13,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ENGINE_FSYNC: 'maybe' })).toThrow(/ENGINE_FSYNC/);
     expect(() => loadConfig({ CLICKHOUSE_URL: 'ftp://x' })).toThrow(/CLICKHOUSE_URL/);
     expect(() => loadConfig({ WRITER_MAX_QUEUED_EVENTS: '10', MAX_EVENTS_PER_REQUEST: '100' })).toThrow(/WRITER_MAX_QUEUED_EVENTS/);
+    expect(() => loadConfig({ BILLING_WEBHOOK_URL: 'https://billing.example/hook' })).toThrow(/BILLING_WEBHOOK_SECRET/);
+    expect(() => loadConfig({ BILLING_DEFAULT_TIMEZONE: 'Moon/Base' })).toThrow(/BILLING_DEFAULT_TIMEZONE/);
+    expect(() => loadConfig({ BILLING_DEFAULT_INTERVAL: 'week', BILLING_DEFAULT_ANCHOR_DAY: '9' })).toThrow(/BILLING_DEFAULT_ANCHOR_DAY/);
   });
 
   it('never echoes a secret it rejects', () => {
-    const secret = 'short secret';
-    let message = '';
-    try {
-      loadConfig({ METERHOUSE_API_KEY: secret });
-    } catch (e) {
-      message = (e as Error).message;
+    for (const [name, secret] of [['METERHOUSE_API_KEY', 'short secret'], ['BILLING_WEBHOOK_SECRET', 'tooshort']] as const) {
+      let message = '';
+      try {
+        loadConfig({ [name]: secret });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(new RegExp(name));
+      expect(message).not.toContain(secret);
     }
-    expect(message).toMatch(/METERHOUSE_API_KEY/);
-    expect(message).not.toContain(secret);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IANAZone } from 'luxon';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const GiB = 1024 ** 3;
@@ -52,6 +53,27 @@ export const configSchema = z
     KAFKA_PRODUCE_TIMEOUT_MS: int(100, 120_000, 5000),
     KAFKA_SESSION_TIMEOUT_MS: int(1000, 300_000, 10_000),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    // Billing (issue 5): see the README's "Billing periods and exports".
+    BILLING_CLOSE_CRON: z.string().min(1).default('0 * * * * *'),
+    BILLING_GRACE_SECONDS: int(0, 366 * 86_400, 86_400),
+    BILLING_CUTOFF_LAG_MS: int(0, 600_000, 5_000),
+    BILLING_DEFAULT_TIMEZONE: z.string().min(1).max(64).refine((tz) => IANAZone.isValidZone(tz), 'must be an IANA time zone such as Europe/Berlin').default('UTC'),
+    BILLING_DEFAULT_INTERVAL: z.enum(['month', 'week', 'day']).default('month'),
+    BILLING_DEFAULT_ANCHOR_DAY: int(1, 28, 1),
+    BILLING_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    BILLING_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').max(512).optional(),
+    BILLING_WEBHOOK_POLL_MS: int(10, 3_600_000, 2_000),
+    BILLING_WEBHOOK_BACKOFF_MS: int(1, 3_600_000, 1_000),
+    BILLING_WEBHOOK_BACKOFF_MAX_MS: int(1, 86_400_000, 600_000),
+    BILLING_WEBHOOK_TIMEOUT_MS: int(100, 600_000, 10_000),
+  })
+  .refine((c) => !c.BILLING_WEBHOOK_URL || c.BILLING_WEBHOOK_SECRET, {
+    path: ['BILLING_WEBHOOK_SECRET'],
+    message: 'is required when BILLING_WEBHOOK_URL is set (deliveries are signed)',
+  })
+  .refine((c) => c.BILLING_DEFAULT_INTERVAL === 'month' || c.BILLING_DEFAULT_ANCHOR_DAY <= 7, {
+    path: ['BILLING_DEFAULT_ANCHOR_DAY'],
+    message: 'must be 1-7 (ISO weekday, 1 = Monday) for weekly cycles',
   })
   .refine((c) => c.WRITER_MAX_QUEUED_EVENTS >= c.MAX_EVENTS_PER_REQUEST, {
     path: ['WRITER_MAX_QUEUED_EVENTS'],

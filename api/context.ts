@@ -4,6 +4,8 @@ import type { Config } from './config.js';
 import type { KeyStore, Principal } from './keys.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { BillingCloser } from '../jobs/billing/close.js';
+import type { Corrector } from '../ingest/corrections.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -21,4 +23,8 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** The period close job (POST /v1/billing/close runs it for the caller's tenant). */
+  closer: BillingCloser;
+  /** Amend and void: the versioned correction path. */
+  corrector: Corrector;
 }

@@ -40,3 +40,6 @@ export function assertWindow(fromMs: number | undefined, toMs: number | undefine
     throw new ApiError(400, 'invalid_request', 'from must be earlier than to (windows are half-open [from, to))');
   }
 }
+
+/** A JSON response or request body of an OpenAPI route. */
+export const jsonOf = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });

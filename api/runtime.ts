@@ -16,6 +16,10 @@ import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
 import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
+import { BillingCloser, type CloseOptions } from '../jobs/billing/close.js';
+import type { BillingSettings } from '../jobs/billing/lines.js';
+import { Corrector } from '../ingest/corrections.js';
+import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -23,7 +27,7 @@ export interface Runtime {
   connection: Connection;
   /** Set on the first start of a data directory without METERHOUSE_API_KEY: shown once, never stored. */
   createdAdminKey?: string | undefined;
-  /** The scheduled jobs (rollup reconciliation); started by the server, not by tests. */
+  /** The scheduled jobs (rollup reconciliation, period close) and webhook delivery; started by the server, not by tests. */
   jobs: Job[];
   startJobs(): void;
   /** Stop jobs, flush buffered events, then close the engine. */
@@ -56,8 +60,16 @@ export function connectOptions(config: Config): ConnectOptions {
   };
 }
 
+export function billingSettings(config: Config): BillingSettings {
+  return {
+    graceMs: config.BILLING_GRACE_SECONDS * 1000,
+    cutoffLagMs: config.BILLING_CUTOFF_LAG_MS,
+    defaultCycle: { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY },
+  };
+}
+
 /** Open the engine, apply migrations, bootstrap the default tenant and build the app. */
-export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
+export async function startRuntime(config: Config, logger: Logger, testHooks: Pick<CloseOptions, 'fault' | 'linesPerInsert'> = {}): Promise<Runtime> {
   const connection = await connect(connectOptions(config));
   try {
     const { db } = connection;
@@ -85,9 +97,21 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
           { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
           (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
         );
-    const deps: AppDeps = { db, writer, keys, config, logger, metrics };
+    const webhooks = config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET
+      ? new WebhookDispatcher(db, {
+          url: config.BILLING_WEBHOOK_URL,
+          secret: config.BILLING_WEBHOOK_SECRET,
+          pollMs: config.BILLING_WEBHOOK_POLL_MS,
+          backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
+          backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
+          timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
+        }, logger)
+      : undefined;
+    const closer = new BillingCloser(db, { settings: billingSettings(config), ...testHooks }, () => webhooks?.kick());
+    const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
+      { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run() },
     ];
     let scheduler: { stop(): Promise<void> } | undefined;
     return {
@@ -98,9 +122,11 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
       jobs,
       startJobs() {
         scheduler ??= startJobs(jobs, logger);
+        webhooks?.start();
       },
       async close() {
         await scheduler?.stop();
+        await webhooks?.stop();
         await writer.close();
         await kafka?.admin.close();
         await connection.close();

@@ -7,6 +7,8 @@ import { usageEventsDdl } from './datasets/usage-events.js';
 import { reconcileStateDdl, rollupsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
+import { correctionsDdl } from './datasets/corrections.js';
+import { customersDdl, deliveriesDdl, exportsDdl } from './datasets/billing.js';
 
 export interface Migration {
   version: number;
@@ -24,6 +26,10 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'usage_rollups', statements: (t) => [...rollupsDdl(t), ...reconcileStateDdl(t)] },
   { version: 4, name: 'meters', statements: metersDdl },
   { version: 5, name: 'kafka_ingest', statements: (t) => [...usageEventsLogPositionDdl(t), ...usageDeadLettersDdl(t), ...incomingDdl(t)] },
+  { version: 6, name: 'event_corrections', statements: correctionsDdl },
+  { version: 7, name: 'billing_customers', statements: customersDdl },
+  { version: 8, name: 'billing_exports', statements: exportsDdl },
+  { version: 9, name: 'billing_webhook_deliveries', statements: deliveriesDdl },
 ];
 
 const appliedVersions = defineQuery({

@@ -12,6 +12,12 @@ export const TABLES = {
   usageDeadLetters: 'usage_dead_letters',
   usageEventsIncoming: 'usage_events_incoming',
   kafkaUsageEvents: 'kafka_usage_events',
+  usageEventLog: 'usage_event_log',
+  billingCustomers: 'billing_customers',
+  billingClaims: 'billing_claims',
+  billingExports: 'billing_exports',
+  billingExportLines: 'billing_export_lines',
+  billingDeliveries: 'billing_webhook_deliveries',
 } as const;
 
 /** Materialized views are named after the table they write to. */

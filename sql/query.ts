@@ -93,8 +93,11 @@ export async function execute(db: Db, name: string, query: string, params: Recor
   }
 }
 
-/** A named batch insert of rows as JSONEachRow; columns left out take their defaults. */
-export async function insertRows(db: Db, name: string, table: string, rows: readonly object[], tags: QueryTags = {}): Promise<void> {
+/**
+ * A named batch insert of rows as JSONEachRow; columns left out take their defaults.
+ * `settings` adds insert settings (an insert_deduplication_token, for one).
+ */
+export async function insertRows(db: Db, name: string, table: string, rows: readonly object[], tags: QueryTags = {}, settings: Record<string, string | number> = {}): Promise<void> {
   if (rows.length === 0) return;
   try {
     await db.client.insert({
@@ -102,8 +105,23 @@ export async function insertRows(db: Db, name: string, table: string, rows: read
       values: rows as object[],
       format: 'JSONEachRow',
       // On a cluster the table is Distributed: return only once the shards have the rows (an ack means durable).
-      clickhouse_settings: { ...settingsFor(name, tags), distributed_foreground_insert: 1 },
+      clickhouse_settings: { ...settingsFor(name, tags), distributed_foreground_insert: 1, ...settings },
     });
+  } catch (error) {
+    throw toStorageError(name, error);
+  }
+}
+
+/**
+ * A named read whose bytes the engine formats (FORMAT Parquet, CSV, JSONEachRow
+ * at the end of `query`), returned whole. Nothing is re-formatted in JS.
+ */
+export async function queryBytes(db: Db, name: string, query: string, params: Record<string, unknown>, settings: Record<string, string | number>, tags: QueryTags = {}): Promise<Buffer> {
+  try {
+    const { stream } = await db.client.exec({ query, query_params: params, clickhouse_settings: { ...settingsFor(name, tags), ...settings } });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
+    return Buffer.concat(chunks);
   } catch (error) {
     throw toStorageError(name, error);
   }

@@ -35,7 +35,8 @@ export const storedEventRow = z.object({
 
 /**
  * Stored events in (timestamp, eventId) order, keyset-paginated after a cursor.
- * Exact by FINAL: one row per identity even before background merges.
+ * Exact by FINAL: one row per identity even before background merges, in its
+ * latest version; voided events are left out (is_deleted is filtered after FINAL).
  */
 export const listEvents = defineQuery({
   name: 'events.list',
@@ -54,7 +55,7 @@ export const listEvents = defineQuery({
   timestamp, toString(quantity) AS quantity, dimensions, source, source_version AS sourceVersion,
   request_id AS requestId, ingested_at AS ingestedAt, stored_at AS storedAt
 FROM ${db}.${TABLES.usageEvents} FINAL
-WHERE tenant_id = {tenantId:String}
+WHERE tenant_id = {tenantId:String} AND is_deleted = 0
   AND ({customerId:Nullable(String)} IS NULL OR customer_id = {customerId:Nullable(String)})
   AND ({metricName:Nullable(String)} IS NULL OR metric_name = {metricName:Nullable(String)})
   AND ({fromMs:Nullable(Int64)} IS NULL OR timestamp >= fromUnixTimestamp64Milli({fromMs:Nullable(Int64)}, 'UTC'))
@@ -67,7 +68,8 @@ LIMIT {limit:UInt32}`,
 
 /**
  * Exact usage per (customer, metric) over [from, to): decimal sum and event
- * count. Exact by FINAL (deduplicated identities); the sum is Decimal(38, 9)
+ * count. Exact by FINAL (deduplicated identities, latest version, voids left
+ out); the sum is Decimal(38, 9)
  * arithmetic, returned as a string.
  */
 export const usageSummary = defineQuery({
@@ -85,7 +87,7 @@ export const usageSummary = defineQuery({
   row: z.object({ customerId: z.string(), metricName: z.string(), quantity: z.string(), events: count }),
   sql: (db) => `SELECT customer_id AS customerId, metric_name AS metricName, toString(sum(quantity)) AS quantity, count() AS events
 FROM ${db}.${TABLES.usageEvents} FINAL
-WHERE tenant_id = {tenantId:String}
+WHERE tenant_id = {tenantId:String} AND is_deleted = 0
   AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC')
   AND timestamp < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
   AND ({customerId:Nullable(String)} IS NULL OR customer_id = {customerId:Nullable(String)})

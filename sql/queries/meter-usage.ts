@@ -35,7 +35,8 @@ const PERCENTILE: Partial<Record<Aggregation, string>> = { P50: '0.5', P90: '0.9
 // Distinct values of one dimension among events that carry it. Exact from a rollup too: its rows keep whole dimension maps.
 const UNIQUE = 'uniqExactIf(dimensions[{uniqueDimension:String}], mapContains(dimensions, {uniqueDimension:String}))';
 
-function valueExpression(aggregation: Aggregation, source: UsageSource): string {
+/** A meter's value over a group of rows; raw rows need columns quantity, timestamp, event_id, dimensions. */
+export function valueExpression(aggregation: Aggregation, source: UsageSource): string {
   if (aggregation === 'UNIQUE_COUNT') return UNIQUE;
   if (source.kind === 'raw') {
     const p = PERCENTILE[aggregation];
@@ -120,6 +121,8 @@ export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {
     `${time} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC')`,
     `${time} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')`,
   ];
+  // After FINAL: a voided event's latest version is deleted (rollups are reconciled to the same rule).
+  if (raw) where.push('is_deleted = 0');
   if (q.customerId !== undefined) {
     params.customerId = q.customerId;
     where.push('customer_id = {customerId:String}');

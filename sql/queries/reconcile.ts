@@ -31,7 +31,7 @@ export interface StaleWindow {
 
 /**
  * Hours (per tenant and metric) touched by rows stored since `sinceMs` whose
- * hourly rollup differs from the deduplicated raw events (FINAL), per customer,
+ * hourly rollup differs from the deduplicated raw events (FINAL, voids left out), per customer,
  * in count, sum, min, max, latest quantity or the multiset of dimension maps.
  */
 export async function staleWindows(db: Db, sinceMs: number): Promise<StaleWindow[]> {
@@ -47,7 +47,7 @@ FROM (
     SELECT tenant_id, metric_name, ${hourOf} AS hour, customer_id, 1 AS side, count() AS c, sum(quantity) AS s,
       min(quantity) AS mn, max(quantity) AS mx, argMax(quantity, (timestamp, event_id)) AS lt, sum(cityHash64(dimensions)) AS dh
     FROM ${d}.${TABLES.usageEvents} FINAL
-    WHERE (tenant_id, metric_name, ${hourOf}) IN (SELECT tenant_id, metric_name, hour FROM touched)
+    WHERE (tenant_id, metric_name, ${hourOf}) IN (SELECT tenant_id, metric_name, hour FROM touched) AND is_deleted = 0
     GROUP BY tenant_id, metric_name, hour, customer_id
     UNION ALL
     SELECT tenant_id, metric_name, window_start AS hour, customer_id, 2 AS side, sum(events) AS c, sum(quantity_sum) AS s,
@@ -89,7 +89,7 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   const store = `${db.database}.${storageTable(t, tier.table)}`;
   const tags = { job: JOB, tenantId };
   await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
-  const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, inWindows('timestamp'))}`;
+  const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
   await execute(db, `rollups.reconcile.insert_${tier.name}`, insert, params, tags);
 }
 

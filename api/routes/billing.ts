@@ -1,0 +1,106 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../context.js';
+import { ApiError, errorSchema } from '../errors.js';
+import { requireRole } from '../auth.js';
+import { limitParam, jsonOf } from '../params.js';
+import { FILE_FORMATS, exportById, exportFile, listExports, manifestRow, sha256, type FileFormat } from '../../sql/queries/exports.js';
+
+const manifestSchema = manifestRow.openapi('ExportManifest');
+const lineSchema = z
+  .object({
+    customerId: z.string(),
+    meterKey: z.string(),
+    periodStart: z.string(),
+    periodEnd: z.string(),
+    kind: z.enum(['usage', 'adjustment']),
+    value: z.string().openapi({ description: 'Exact decimal: the period value (usage) or the change to what was exported (adjustment)' }),
+    events: z.coerce.number().int(),
+  })
+  .openapi('ExportLine');
+
+const idParam = z.object({ id: z.string().min(1).max(64) });
+const notFound = { description: 'No such export in this tenant', content: jsonOf(errorSchema) };
+
+const CONTENT_TYPES: Record<FileFormat, string> = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' };
+
+const routes = {
+  close: createRoute({
+    method: 'post',
+    path: '/v1/billing/close',
+    summary: 'Run the period close now for this tenant (admin); returns the exports it wrote',
+    security: [{ bearer: [] }],
+    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
+  }),
+  list: createRoute({
+    method: 'get',
+    path: '/v1/billing/exports',
+    summary: 'The export feed, in sequence order',
+    security: [{ bearer: [] }],
+    request: { query: z.object({ afterSequence: z.coerce.number().int().min(0).default(0), limit: limitParam(100, 1000) }) },
+    responses: { 200: { description: 'Exports after afterSequence', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/v1/billing/exports/{id}',
+    summary: 'An export: its manifest and lines',
+    security: [{ bearer: [] }],
+    request: { params: idParam },
+    responses: { 200: { description: 'Manifest and lines', content: jsonOf(manifestSchema.extend({ lines: z.array(lineSchema) })) }, 404: notFound },
+  }),
+  lines: createRoute({
+    method: 'get',
+    path: '/v1/billing/exports/{id}/lines',
+    summary: 'An export\'s lines as a file written by the engine; X-Checksum-Sha256 is the SHA-256 of the bytes served',
+    security: [{ bearer: [] }],
+    request: { params: idParam, query: z.object({ format: z.enum(Object.keys(FILE_FORMATS) as [FileFormat, ...FileFormat[]]).default('jsonl') }) },
+    responses: {
+      200: {
+        description: 'The file (JSONL bytes are exactly those the manifest checksum covers)',
+        content: { 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() }, 'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) } },
+      },
+      404: notFound,
+    },
+  }),
+};
+
+export function billingRoutes({ db, closer }: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.on(['POST'], '/v1/billing/close', requireRole('admin'));
+  const found = async (tenantId: string, id: string) => {
+    const [m] = await exportById(db, { tenantId, id }, { tenantId });
+    if (!m) throw new ApiError(404, 'not_found', `no export "${id}" in this tenant`);
+    return m;
+  };
+
+  app.openapi(routes.close, async (c) => {
+    const { tenantId } = c.get('principal');
+    const { exports } = await closer.run(tenantId);
+    return c.json({ data: exports.map(({ tenantId: _, ...m }) => m) }, 200);
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const { tenantId } = c.get('principal');
+    const q = c.req.valid('query');
+    return c.json({ data: await listExports(db, { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' }) }, 200);
+  });
+
+  app.openapi(routes.get, async (c) => {
+    const { tenantId } = c.get('principal');
+    const m = await found(tenantId, c.req.valid('param').id);
+    const jsonl = (await exportFile(db, tenantId, m.sequence, 'jsonl', { tenantId })).toString('utf8');
+    const lines = jsonl.split('\n').filter((l) => l !== '').map((l) => lineSchema.parse(JSON.parse(l)));
+    return c.json({ ...m, lines }, 200);
+  });
+
+  app.openapi(routes.lines, async (c) => {
+    const { tenantId } = c.get('principal');
+    const m = await found(tenantId, c.req.valid('param').id);
+    const format = c.req.valid('query').format;
+    const bytes = await exportFile(db, tenantId, m.sequence, format, { tenantId, route: 'GET /v1/billing/exports/{id}/lines' });
+    c.header('content-type', CONTENT_TYPES[format]);
+    c.header('content-disposition', `attachment; filename="export-${m.sequence}.${format}"`);
+    c.header('x-checksum-sha256', sha256(bytes));
+    return c.body(new Uint8Array(bytes), 200) as never;
+  });
+  return app;
+}

@@ -1,0 +1,126 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { IANAZone } from 'luxon';
+import type { AppDeps, AppEnv } from '../context.js';
+import { ApiError, errorSchema } from '../errors.js';
+import { requireRole } from '../auth.js';
+import { decodeCursor, encodeCursor, limitParam, jsonOf } from '../params.js';
+import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
+import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
+
+const printable = (max: number) => z.string().min(1).max(max).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+
+const cycleInput = z
+  .strictObject({ interval: z.enum(CYCLE_INTERVALS), anchorDay: z.number().int().min(1).max(28).optional() })
+  .superRefine((c, ctx) => {
+    if (c.interval === 'week' && c.anchorDay !== undefined && c.anchorDay > 7) ctx.addIssue({ code: 'custom', path: ['anchorDay'], message: 'is an ISO weekday 1-7 (1 = Monday) for weekly cycles' });
+    if (c.interval === 'day' && c.anchorDay !== undefined) ctx.addIssue({ code: 'custom', path: ['anchorDay'], message: 'does not apply to daily cycles' });
+  });
+
+const customerInput = z.strictObject({
+  name: z.string().max(200).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters').optional(),
+  timezone: z.string().max(64).refine((tz) => IANAZone.isValidZone(tz), 'must be an IANA time zone such as America/New_York').optional(),
+  billingCycle: cycleInput.optional(),
+});
+
+const customerSchema = z
+  .object({
+    customerId: z.string(),
+    name: z.string(),
+    timezone: z.string(),
+    billingCycle: z.object({ interval: z.enum(CYCLE_INTERVALS), anchorDay: z.number().int() }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Customer');
+
+const idParam = z.object({ customerId: printable(256) });
+
+const routes = {
+  put: createRoute({
+    method: 'put',
+    path: '/v1/customers/{customerId}',
+    summary: 'Create or change a customer\'s name, time zone and billing cycle (admin); omitted fields keep their value (or the tenant default)',
+    security: [{ bearer: [] }],
+    request: { params: idParam, body: { required: true, content: jsonOf(customerInput) } },
+    responses: {
+      200: { description: 'Changed', content: jsonOf(customerSchema) },
+      201: { description: 'Created', content: jsonOf(customerSchema) },
+      409: { description: 'The cycle or time zone would move periods that were already exported', content: jsonOf(errorSchema) },
+    },
+  }),
+  list: createRoute({
+    method: 'get',
+    path: '/v1/customers',
+    summary: 'Customers with a record, by id',
+    security: [{ bearer: [] }],
+    request: { query: z.object({ limit: limitParam(100, 1000), cursor: z.string().max(2048).optional() }) },
+    responses: { 200: { description: 'A page of customers', content: jsonOf(z.object({ data: z.array(customerSchema), nextCursor: z.string().nullable() })) } },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/v1/customers/{customerId}',
+    summary: 'A customer\'s record',
+    security: [{ bearer: [] }],
+    request: { params: idParam },
+    responses: { 200: { description: 'The customer', content: jsonOf(customerSchema) }, 404: { description: 'No record: the tenant default applies', content: jsonOf(errorSchema) } },
+  }),
+};
+
+const view = (c: CustomerRecord) => ({
+  customerId: c.customerId,
+  name: c.name,
+  timezone: c.timezone,
+  billingCycle: { interval: c.interval, anchorDay: c.anchorDay },
+  createdAt: c.createdAt,
+  updatedAt: c.updatedAt,
+});
+
+export function customerRoutes({ db, config }: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  app.on(['PUT'], '/v1/customers/:customerId', requireRole('admin'));
+
+  app.openapi(routes.put, async (c) => {
+    const { tenantId } = c.get('principal');
+    const { customerId } = c.req.valid('param');
+    const input = c.req.valid('json');
+    const [current] = await customerById(db, { tenantId, customerId }, { tenantId });
+    const interval = input.billingCycle?.interval ?? current?.interval ?? config.BILLING_DEFAULT_INTERVAL;
+    // A changed interval does not inherit the old anchor (a month's 15th is no weekday).
+    const sameAs = current ?? { interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY };
+    const defaultAnchor = interval === 'day' ? 1 : interval === sameAs.interval ? sameAs.anchorDay : 1;
+    const next = {
+      customerId,
+      name: input.name ?? current?.name ?? '',
+      timezone: input.timezone ?? current?.timezone ?? config.BILLING_DEFAULT_TIMEZONE,
+      interval,
+      anchorDay: input.billingCycle?.anchorDay ?? defaultAnchor,
+    };
+    const before = current ?? { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY };
+    const moved = before.timezone !== next.timezone || before.interval !== next.interval || before.anchorDay !== next.anchorDay;
+    // Periods already exported must keep their bounds: adjustments reference them.
+    if (moved && ((await customerHasExports(db, { tenantId, customerId }, { tenantId }))[0]?.n ?? 0) > 0) {
+      throw new ApiError(409, 'conflict', `customer "${customerId}" has exported billing periods; its time zone and billing cycle can no longer change`);
+    }
+    const saved = await saveCustomer(db, tenantId, next, current ? Date.parse(current.createdAt) : Date.now());
+    return c.json(view(saved), current ? 200 : 201);
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const { tenantId } = c.get('principal');
+    const q = c.req.valid('query');
+    const after = decodeCursor(q.cursor, z.tuple([z.string()]));
+    const rows = await customersOfTenant(db, { tenantId, afterId: after?.[0] ?? '', limit: q.limit + 1 }, { tenantId, route: 'GET /v1/customers' });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return c.json({ data: page.map(view), nextCursor: rows.length > q.limit && last ? encodeCursor([last.customerId]) : null }, 200);
+  });
+
+  app.openapi(routes.get, async (c) => {
+    const { tenantId } = c.get('principal');
+    const { customerId } = c.req.valid('param');
+    const [row] = await customerById(db, { tenantId, customerId }, { tenantId });
+    if (!row) throw new ApiError(404, 'not_found', `customer "${customerId}" has no record; it bills in the tenant default (${config.BILLING_DEFAULT_INTERVAL}, ${config.BILLING_DEFAULT_TIMEZONE})`);
+    return c.json(view(row), 200);
+  });
+  return app;
+}

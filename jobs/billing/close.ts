@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, QueryTags } from '../../sql/query.js';
+import { allTenants, claim, claimOf, engineNow, exportById, exportFile, exportId, lastExport, sha256, writeExport, writeLines, type Claim, type ExportManifest, type LineRow } from '../../sql/queries/exports.js';
+import { computeLines, type BillingSettings } from './lines.js';
+
+/** Where a test may stop a run, to show that the next run completes it. */
+export type FaultStage = 'claimed' | 'lines-partly-written' | 'lines-written';
+
+export interface CloseOptions {
+  settings: BillingSettings;
+  /** Lines per insert (a crash can fall between two). */
+  linesPerInsert?: number;
+  /** Tests only: called at each stage; a throw stops the run there, as a crash would. */
+  fault?: (stage: FaultStage) => void | Promise<void>;
+}
+
+const JOB = 'billing.close';
+
+/** Write a claimed export: all its lines, then the manifest that makes it exist. Idempotent for one claim. */
+async function complete(db: Db, tenantId: string, held: Claim, lines: LineRow[], o: CloseOptions, tags: QueryTags): Promise<ExportManifest> {
+  const chunk = o.linesPerInsert ?? 10_000;
+  for (let i = 0; i < lines.length; i += chunk) {
+    await writeLines(db, tenantId, held.sequence, lines.slice(i, i + chunk), tags);
+    if (i + chunk < lines.length) await o.fault?.('lines-partly-written');
+  }
+  await o.fault?.('lines-written');
+  // The checksum is over the JSONL the engine serves for this export, read back after every line is in.
+  const jsonl = await exportFile(db, tenantId, held.sequence, 'jsonl', tags);
+  const lineCount = jsonl.length === 0 ? 0 : jsonl.toString('utf8').trimEnd().split('\n').length;
+  await writeExport(db, tenantId, { sequence: held.sequence, createdAtMs: held.claimedAtMs, cutoffMs: held.cutoffMs, lineCount, checksum: sha256(jsonl) }, tags);
+  const [manifest] = await exportById(db, { tenantId, id: exportId(tenantId, held.sequence) }, tags);
+  if (!manifest) throw new Error(`export ${held.sequence} of tenant ${tenantId} is not readable after its write`);
+  return manifest;
+}
+
+/**
+ * One close run for one tenant. First completes a claimed export that has no
+ * manifest (a run that crashed, or one still running elsewhere: completing it
+ * again writes the same rows). Then takes the cutoff (the engine's clock minus
+ * BILLING_CUTOFF_LAG_MS, so inserts in flight at the run are not half seen),
+ * computes the lines, and if there are any, claims the next sequence and
+ * writes them. A run that loses the claim to another adopts the winner's
+ * cutoff, so both write the same export.
+ */
+export async function closeTenant(db: Db, tenantId: string, o: CloseOptions): Promise<ExportManifest[]> {
+  const tags: QueryTags = { job: JOB, tenantId };
+  const runId = randomUUID();
+  const produced: ExportManifest[] = [];
+  for (;;) {
+    const [prev] = await lastExport(db, { tenantId }, tags);
+    const sequence = (prev?.sequence ?? 0) + 1;
+    let held = await claimOf(db, tenantId, sequence, tags);
+    const pending = held !== undefined;
+    let lines: LineRow[] | undefined;
+    if (!held) {
+      const cutoffMs = (await engineNow(db, {}, tags))[0]!.nowMs - o.settings.cutoffLagMs;
+      if (prev && cutoffMs <= prev.cutoffMs) return produced;
+      lines = await computeLines(db, tenantId, o.settings, cutoffMs, prev, tags);
+      if (lines.length === 0) return produced;
+      held = await claim(db, tenantId, sequence, runId, cutoffMs, tags);
+      if (held.runId !== runId) lines = undefined;
+    }
+    lines ??= await computeLines(db, tenantId, o.settings, held.cutoffMs, prev, tags);
+    await o.fault?.('claimed');
+    produced.push(await complete(db, tenantId, held, lines, o, tags));
+    // After finishing someone else's claim, look again for what this run itself has to report.
+    if (!pending) return produced;
+  }
+}
+
+export interface CloseRunResult {
+  exports: (ExportManifest & { tenantId: string })[];
+}
+
+/**
+ * The close job. Runs of one closer never overlap (a run asked for while one is
+ * in flight waits for it, then runs); several closers (instances) are safe
+ * with each other through the claims.
+ */
+export class BillingCloser {
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: CloseOptions,
+    private readonly onExport: (tenantId: string, m: ExportManifest) => void = () => {},
+  ) {}
+
+  /** Close every tenant, or just one. */
+  run(tenantId?: string): Promise<CloseRunResult> {
+    const next = this.last.catch(() => {}).then(() => this.runNow(tenantId));
+    this.last = next;
+    return next;
+  }
+
+  private async runNow(only?: string): Promise<CloseRunResult> {
+    const tenants = only ? [only] : (await allTenants(this.db, {}, { job: JOB })).map((t) => t.tenantId);
+    const exports: CloseRunResult['exports'] = [];
+    const failures: unknown[] = [];
+    // One tenant's failure must not hold back the others; the run still fails, so it is logged and retried.
+    for (const tenantId of tenants) {
+      try {
+        for (const m of await closeTenant(this.db, tenantId, this.options)) {
+          exports.push({ tenantId, ...m });
+          this.onExport(tenantId, m);
+        }
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
+    return { exports };
+  }
+}

@@ -1,0 +1,108 @@
+import type { Db, QueryTags } from '../../sql/query.js';
+import { listMeters } from '../../sql/queries/meters.js';
+import { customersByIds } from '../../sql/queries/customers.js';
+import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
+import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
+import { periodsOverlapping, type BillingCycle } from './periods.js';
+import { decimal, units } from './decimal.js';
+
+export interface BillingSettings {
+  graceMs: number;
+  cutoffLagMs: number;
+  /** The cycle of a customer without a record. */
+  defaultCycle: BillingCycle;
+}
+
+export interface PreviousExport {
+  sequence: number;
+  cutoffMs: number;
+}
+
+const DAY_MS = 86_400_000;
+// Longer than any period (31 days, plus a DST hour), so a period that may close now starts after it.
+const LONGEST_PERIOD_MS = 32 * DAY_MS;
+const CUSTOMERS_PER_QUERY = 500;
+
+interface PeriodToBill extends PeriodRef {
+  /** Closed by the previous export: only adjustments; otherwise it closes now: usage lines. */
+  closedBefore: boolean;
+}
+
+const keyOf = (customerId: string, meterKey: string, startMs: number) => JSON.stringify([customerId, meterKey, startMs]);
+
+/** The periods a run with this cutoff must bill: newly closed ones, and previously closed ones whose events changed. */
+async function periodsToBill(db: Db, tenantId: string, s: BillingSettings, cutoffMs: number, prev: PreviousExport | undefined, metrics: string[], tags: QueryTags): Promise<PeriodToBill[]> {
+  const closedBeforeMs = cutoffMs - s.graceMs;
+  const prevClosedBeforeMs = prev ? prev.cutoffMs - s.graceMs : -Infinity;
+  const days = await touchedDays(db, {
+    tenantId, metrics, cutoffMs, closedBeforeMs,
+    sinceMs: prev?.cutoffMs ?? 0,
+    newFromMs: prev ? Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) : 0,
+  }, tags);
+  const ids = [...new Set(days.map((d) => d.customerId))];
+  const cycles = new Map<string, BillingCycle>();
+  for (let i = 0; i < ids.length; i += CUSTOMERS_PER_QUERY) {
+    for (const c of await customersByIds(db, { tenantId, ids: ids.slice(i, i + CUSTOMERS_PER_QUERY) }, tags)) {
+      cycles.set(c.customerId, { timezone: c.timezone, interval: c.interval, anchorDay: c.anchorDay });
+    }
+  }
+  const periods = new Map<string, PeriodToBill>();
+  for (const day of days) {
+    const cycle = cycles.get(day.customerId) ?? s.defaultCycle;
+    for (const p of periodsOverlapping(day.dayMs, day.dayMs + DAY_MS, cycle)) {
+      // closes once periodEnd + grace has passed at the cutoff
+      if (p.endMs > closedBeforeMs) continue;
+      const closedBefore = p.endMs <= prevClosedBeforeMs;
+      if (closedBefore && !day.changed) continue;
+      periods.set(keyOf(day.customerId, '', p.startMs), { customerId: day.customerId, ...p, closedBefore });
+    }
+  }
+  return [...periods.values()];
+}
+
+/**
+ * The lines of the export a run with this cutoff writes after `prev`: a
+ * function of the events as of the cutoff and of the lines exported up to
+ * `prev`, nothing else (so a re-run or a second instance computes the same).
+ * A usage line per (customer, billable meter) for each newly closed period; an
+ * adjustment per (customer, billable meter, previously closed period) whose
+ * value changed: new value minus everything exported for it so far. A period
+ * with no events is worth 0 (and 0 events) whatever the aggregation. No line
+ * has both value and events 0.
+ */
+export async function computeLines(db: Db, tenantId: string, s: BillingSettings, cutoffMs: number, prev: PreviousExport | undefined, tags: QueryTags = {}): Promise<LineRow[]> {
+  const meters = (await listMeters(db, tenantId)).filter((m) => m.billable);
+  if (meters.length === 0) return [];
+  const periods = await periodsToBill(db, tenantId, s, cutoffMs, prev, [...new Set(meters.map((m) => m.metricName))], tags);
+  if (periods.length === 0) return [];
+
+  const current = new Map<string, { value: string; events: number }>();
+  const exported = new Map<string, { value: string; events: number }>();
+  const customers = [...new Set(periods.map((p) => p.customerId))];
+  for (let i = 0; i < customers.length; i += CUSTOMERS_PER_QUERY) {
+    const chunk = new Set(customers.slice(i, i + CUSTOMERS_PER_QUERY));
+    const chunkPeriods = periods.filter((p) => chunk.has(p.customerId));
+    for (const meter of meters) {
+      for (const v of await meterValuesAsOf(db, { tenantId, cutoffMs, meter, periods: chunkPeriods }, tags)) current.set(keyOf(v.customerId, meter.key, v.startMs), v);
+    }
+    const adjusted = chunkPeriods.filter((p) => p.closedBefore);
+    if (prev && adjusted.length > 0) {
+      const rows = await exportedValues(db, { tenantId, uptoSequence: prev.sequence, customers: [...new Set(adjusted.map((p) => p.customerId))] }, tags);
+      for (const e of rows) exported.set(keyOf(e.customerId, e.meterKey, e.startMs), e);
+    }
+  }
+
+  const lines: LineRow[] = [];
+  for (const p of periods) {
+    for (const meter of meters) {
+      const key = keyOf(p.customerId, meter.key, p.startMs);
+      const now = current.get(key) ?? { value: '0', events: 0 };
+      const before = p.closedBefore ? (exported.get(key) ?? { value: '0', events: 0 }) : { value: '0', events: 0 };
+      const value = units(now.value) - units(before.value);
+      const events = now.events - before.events;
+      if (value === 0n && events === 0) continue;
+      lines.push({ customerId: p.customerId, meterKey: meter.key, periodStartMs: p.startMs, periodEndMs: p.endMs, kind: p.closedBefore ? 'adjustment' : 'usage', value: decimal(value), events });
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { periodOf, periodsOverlapping, type BillingCycle } from './periods.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const cycle = (timezone: string, interval: BillingCycle['interval'], anchorDay = 1): BillingCycle => ({ timezone, interval, anchorDay });
+
+describe('billing periods', () => {
+  it('starts a New York month at local midnight: 05:00 UTC in winter, 04:00 UTC in summer', () => {
+    const p = periodOf(Date.UTC(2026, 2, 15), cycle('America/New_York', 'month'));
+    expect([iso(p.startMs), iso(p.endMs)]).toEqual(['2026-03-01T05:00:00.000Z', '2026-04-01T04:00:00.000Z']);
+    // the first hours of a UTC month still belong to the previous New York month
+    const before = periodOf(Date.UTC(2026, 3, 1, 3, 59), cycle('America/New_York', 'month'));
+    expect(iso(before.startMs)).toBe('2026-03-01T05:00:00.000Z');
+  });
+
+  it('anchors months on a day of the month and weeks on a weekday', () => {
+    const m = periodOf(Date.UTC(2026, 0, 10), cycle('UTC', 'month', 15));
+    expect([iso(m.startMs), iso(m.endMs)]).toEqual(['2025-12-15T00:00:00.000Z', '2026-01-15T00:00:00.000Z']);
+    // 2026-01-10 is a Saturday; weeks anchored on Wednesday (3)
+    const w = periodOf(Date.UTC(2026, 0, 10, 12), cycle('Asia/Kolkata', 'week', 3));
+    expect([iso(w.startMs), iso(w.endMs)]).toEqual(['2026-01-06T18:30:00.000Z', '2026-01-13T18:30:00.000Z']);
+  });
+
+  it('has 23 and 25 hour days across DST and tiles time without gaps', () => {
+    const days = periodsOverlapping(Date.UTC(2026, 2, 7, 12), Date.UTC(2026, 2, 10), cycle('America/New_York', 'day'));
+    expect(days.map((d) => (d.endMs - d.startMs) / 3_600_000)).toEqual([24, 23, 24]);
+    for (let i = 1; i < days.length; i++) expect(days[i]!.startMs).toBe(days[i - 1]!.endMs);
+    const fall = periodsOverlapping(Date.UTC(2026, 10, 1, 12), Date.UTC(2026, 10, 2, 12), cycle('America/New_York', 'day'));
+    expect(fall.map((d) => (d.endMs - d.startMs) / 3_600_000)).toEqual([25, 24]);
+    const santiago = periodsOverlapping(Date.UTC(2026, 8, 1), Date.UTC(2026, 10, 1), cycle('America/Santiago', 'day'));
+    for (let i = 1; i < santiago.length; i++) expect(santiago[i]!.startMs).toBe(santiago[i - 1]!.endMs);
+    for (const d of santiago) expect(periodOf(d.startMs, cycle('America/Santiago', 'day'))).toEqual(d);
+  });
+});

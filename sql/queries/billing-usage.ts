@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { TABLES } from '../names.js';
+import { runQuery, type Db, type QueryTags } from '../query.js';
+import { valueExpression } from './meter-usage.js';
+import type { Aggregation } from './meters.js';
+
+const at = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
+
+/**
+ * Every row of one tenant's events (originals, redeliveries, corrections)
+ * stored before the cutoff, from the append-only usage_event_log (merges of
+ * usage_events would have dropped some). `where` may only test columns that
+ * never change within an identity (customer, metric, event time: a correction
+ * cannot move them).
+ */
+function storedBefore(db: string, where: string): string {
+  return `SELECT event_id, customer_id, metric_name, timestamp, quantity, dimensions, is_deleted, version, stored_at
+  FROM ${db}.${TABLES.usageEventLog}
+  WHERE tenant_id = {tenantId:String} AND stored_at < ${at('cutoffMs')} AND ${where}`;
+}
+
+/**
+ * Each event as it was at the cutoff: its highest version stored before the
+ * cutoff; among copies of one version (redeliveries) the earliest stored, so
+ * the first payload wins. Voided events are left out. Exact without FINAL: it
+ * is an argMax over every row of the identity, and no row a merge could drop
+ * is missing (the log is never collapsed).
+ */
+function eventsAsOf(db: string, where: string): string {
+  const rank = '(version, -toUnixTimestamp64Milli(stored_at))';
+  return `SELECT event_id, c_ AS customer_id, t_ AS timestamp, q_ AS quantity, d_ AS dimensions FROM (
+  SELECT event_id, argMax(customer_id, ${rank}) AS c_, argMax(timestamp, ${rank}) AS t_, argMax(quantity, ${rank}) AS q_,
+    argMax(dimensions, ${rank}) AS d_, argMax(is_deleted, ${rank}) AS x_
+  FROM (${storedBefore(db, where)})
+  GROUP BY event_id
+) WHERE x_ = 0`;
+}
+
+export interface TouchedDay {
+  customerId: string;
+  dayMs: number;
+  /** A row of this customer and UTC day was stored at or after `sinceMs` (a late event or a correction). */
+  changed: boolean;
+}
+
+/**
+ * The (customer, UTC day) pairs holding events of these metrics before
+ * `closedBeforeMs` that a close run must look at: days from `newFromMs` on
+ * (periods that may close now) and days with rows stored since `sinceMs`
+ * (the previous cutoff: what changed in periods closed before).
+ */
+export async function touchedDays(
+  db: Db,
+  p: { tenantId: string; metrics: string[]; cutoffMs: number; sinceMs: number; closedBeforeMs: number; newFromMs: number },
+  tags: QueryTags = {},
+): Promise<TouchedDay[]> {
+  const where = `metric_name IN {metrics:Array(String)} AND timestamp < ${at('closedBeforeMs')}
+    AND (timestamp >= ${at('newFromMs')} OR stored_at >= ${at('sinceMs')})`;
+  const sql = `SELECT customer_id AS customerId, toUnixTimestamp(toStartOfDay(timestamp)) * 1000 AS dayMs, max(stored_at >= ${at('sinceMs')}) AS changed
+FROM (${storedBefore(db.database, where)})
+GROUP BY customerId, dayMs
+ORDER BY customerId, dayMs`;
+  const row = z.object({ customerId: z.string(), dayMs: z.coerce.number(), changed: z.coerce.number() });
+  const rows = await runQuery(db, 'billing.touched_days', sql, p, row, tags);
+  return rows.map((r) => ({ customerId: r.customerId, dayMs: r.dayMs, changed: r.changed === 1 }));
+}
+
+export interface MeterSpec {
+  metricName: string;
+  aggregation: Aggregation;
+  uniqueDimension?: string | undefined;
+  filter: Record<string, string[]>;
+}
+
+export interface PeriodRef {
+  customerId: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface PeriodValue {
+  customerId: string;
+  startMs: number;
+  value: string;
+  events: number;
+}
+
+/**
+ * A meter's exact value per (customer, period) over the events as of the
+ * cutoff; periods without events are absent. Periods are computed in JS
+ * (luxon, DST-safe) and joined in as arrays; a customer's periods never overlap,
+ * so each event lands in at most one.
+ */
+export async function meterValuesAsOf(db: Db, p: { tenantId: string; cutoffMs: number; meter: MeterSpec; periods: PeriodRef[] }, tags: QueryTags = {}): Promise<PeriodValue[]> {
+  if (p.periods.length === 0) return [];
+  const params: Record<string, unknown> = {
+    tenantId: p.tenantId,
+    cutoffMs: p.cutoffMs,
+    metricName: p.meter.metricName,
+    customers: [...new Set(p.periods.map((x) => x.customerId))],
+    fromMs: Math.min(...p.periods.map((x) => x.startMs)),
+    toMs: Math.max(...p.periods.map((x) => x.endMs)),
+    pc: p.periods.map((x) => x.customerId),
+    ps: p.periods.map((x) => x.startMs),
+    pe: p.periods.map((x) => x.endMs),
+  };
+  if (p.meter.aggregation === 'UNIQUE_COUNT') params.uniqueDimension = p.meter.uniqueDimension;
+  const filters = Object.entries(p.meter.filter).map(([dimension, values], i) => {
+    params[`fk${i}`] = dimension;
+    params[`fv${i}`] = values;
+    return ` AND dimensions[{fk${i}:String}] IN {fv${i}:Array(String)}`;
+  });
+  const where = `metric_name = {metricName:String} AND customer_id IN {customers:Array(String)}
+    AND timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}`;
+  const sql = `SELECT pc AS customerId, ps AS startMs, toString(${valueExpression(p.meter.aggregation, { kind: 'raw' })}) AS value, count() AS events
+FROM (${eventsAsOf(db.database, where)}) AS e
+INNER JOIN (
+  SELECT tupleElement(x, 1) AS pc, tupleElement(x, 2) AS ps, tupleElement(x, 3) AS pe
+  FROM (SELECT arrayJoin(arrayZip({pc:Array(String)}, {ps:Array(Int64)}, {pe:Array(Int64)})) AS x)
+) AS periods ON e.customer_id = periods.pc
+WHERE toUnixTimestamp64Milli(e.timestamp) >= ps AND toUnixTimestamp64Milli(e.timestamp) < pe${filters.join('')}
+GROUP BY pc, ps`;
+  const row = z.object({ customerId: z.string(), startMs: z.coerce.number(), value: z.string(), events: z.coerce.number() });
+  return runQuery(db, 'billing.meter_values', sql, params, row, tags);
+}

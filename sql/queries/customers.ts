@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { TABLES } from '../names.js';
+import { defineQuery, insertRows, nextVersion, type Db } from '../query.js';
+
+export const customerRow = z.object({
+  customerId: z.string(),
+  name: z.string(),
+  timezone: z.string(),
+  interval: z.enum(['month', 'week', 'day']),
+  anchorDay: z.coerce.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type CustomerRecord = z.infer<typeof customerRow>;
+
+const columns = `customer_id AS customerId, name, timezone, toString(cycle_interval) AS interval, anchor_day AS anchorDay, created_at AS createdAt, updated_at AS updatedAt`;
+
+// FINAL: a change is a newer version of the customer's row.
+export const customersOfTenant = defineQuery({
+  name: 'customers.list',
+  params: z.object({ tenantId: z.string(), afterId: z.string().default(''), limit: z.number().int().min(1) }),
+  row: customerRow,
+  sql: (db) => `SELECT ${columns} FROM ${db}.${TABLES.billingCustomers} FINAL
+WHERE tenant_id = {tenantId:String} AND customer_id > {afterId:String}
+ORDER BY customer_id LIMIT {limit:UInt32}`,
+});
+
+export const customerById = defineQuery({
+  name: 'customers.get',
+  params: z.object({ tenantId: z.string(), customerId: z.string() }),
+  row: customerRow,
+  sql: (db) => `SELECT ${columns} FROM ${db}.${TABLES.billingCustomers} FINAL
+WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String}`,
+});
+
+/** Whether any export of the tenant has a line of this customer (its periods are then fixed). */
+export const customerHasExports = defineQuery({
+  name: 'customers.has_exports',
+  params: z.object({ tenantId: z.string(), customerId: z.string() }),
+  row: z.object({ n: z.coerce.number() }),
+  sql: (db) => `SELECT count() AS n FROM (SELECT 1 FROM ${db}.${TABLES.billingExportLines}
+WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String} LIMIT 1)`,
+});
+
+export async function saveCustomer(db: Db, tenantId: string, c: Omit<CustomerRecord, 'createdAt' | 'updatedAt'>, createdAtMs: number): Promise<CustomerRecord> {
+  const now = Date.now();
+  await insertRows(db, 'customers.save', TABLES.billingCustomers, [
+    { tenant_id: tenantId, customer_id: c.customerId, name: c.name, timezone: c.timezone, cycle_interval: c.interval, anchor_day: c.anchorDay, created_at: createdAtMs, updated_at: now, version: nextVersion() },
+  ], { tenantId });
+  return { ...c, createdAt: new Date(createdAtMs).toISOString(), updatedAt: new Date(now).toISOString() };
+}
+
+export const customersByIds = defineQuery({
+  name: 'customers.by_ids',
+  params: z.object({ tenantId: z.string(), ids: z.array(z.string()) }),
+  row: customerRow,
+  sql: (db) => `SELECT ${columns} FROM ${db}.${TABLES.billingCustomers} FINAL
+WHERE tenant_id = {tenantId:String} AND customer_id IN {ids:Array(String)}`,
+});

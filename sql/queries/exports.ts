@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { TABLES } from '../names.js';
+import { defineQuery, insertRows, queryBytes, type Db, type QueryTags } from '../query.js';
+
+const ms = z.coerce.number().int();
+
+export const allTenants = defineQuery({
+  name: 'billing.tenants',
+  params: z.object({}),
+  row: z.object({ tenantId: z.string() }),
+  sql: (db) => `SELECT tenant_id AS tenantId FROM ${db}.${TABLES.tenants} FINAL ORDER BY tenant_id`,
+});
+
+/** The engine's clock: cutoffs compare with stored_at, which the engine stamps. */
+export const engineNow = defineQuery({
+  name: 'billing.now',
+  params: z.object({}),
+  row: z.object({ nowMs: ms }),
+  sql: () => `SELECT toUnixTimestamp64Milli(now64(3)) AS nowMs`,
+});
+
+export const manifestRow = z.object({ id: z.string(), sequence: ms, createdAt: z.string(), cutoff: z.string(), lineCount: ms, checksum: z.string() });
+export type ExportManifest = z.infer<typeof manifestRow>;
+const manifestColumns = `export_id AS id, sequence, created_at AS createdAt, cutoff, line_count AS lineCount, checksum`;
+
+// FINAL: an export written twice (two runs completing one claim) is one row.
+export const listExports = defineQuery({
+  name: 'billing.exports.list',
+  params: z.object({ tenantId: z.string(), afterSequence: z.number().int().min(0), limit: z.number().int().min(1) }),
+  row: manifestRow,
+  sql: (db) => `SELECT ${manifestColumns} FROM ${db}.${TABLES.billingExports} FINAL
+WHERE tenant_id = {tenantId:String} AND sequence > {afterSequence:UInt64}
+ORDER BY sequence LIMIT {limit:UInt32}`,
+});
+
+export const exportById = defineQuery({
+  name: 'billing.exports.get',
+  params: z.object({ tenantId: z.string(), id: z.string() }),
+  row: manifestRow,
+  sql: (db) => `SELECT ${manifestColumns} FROM ${db}.${TABLES.billingExports} FINAL
+WHERE tenant_id = {tenantId:String} AND export_id = {id:String}`,
+});
+
+export const lastExport = defineQuery({
+  name: 'billing.exports.last',
+  params: z.object({ tenantId: z.string() }),
+  row: z.object({ sequence: ms, cutoffMs: ms }),
+  sql: (db) => `SELECT sequence, toUnixTimestamp64Milli(cutoff) AS cutoffMs FROM ${db}.${TABLES.billingExports} FINAL
+WHERE tenant_id = {tenantId:String} ORDER BY sequence DESC LIMIT 1`,
+});
+
+export interface Claim {
+  sequence: number;
+  runId: string;
+  cutoffMs: number;
+  claimedAtMs: number;
+}
+
+// The first committed claim wins (later inserts with its token are dropped); the earliest row decides otherwise.
+const claimRow = defineQuery({
+  name: 'billing.claims.get',
+  params: z.object({ tenantId: z.string(), sequence: z.number().int() }),
+  row: z.object({ sequence: ms, runId: z.string(), cutoffMs: ms, claimedAtMs: ms }),
+  sql: (db) => `SELECT sequence, run_id AS runId, toUnixTimestamp64Milli(cutoff) AS cutoffMs, toUnixTimestamp64Milli(claimed_at) AS claimedAtMs
+FROM ${db}.${TABLES.billingClaims} WHERE tenant_id = {tenantId:String} AND sequence = {sequence:UInt64}
+ORDER BY claimed_at, run_id LIMIT 1`,
+});
+
+export async function claimOf(db: Db, tenantId: string, sequence: number, tags: QueryTags = {}): Promise<Claim | undefined> {
+  return (await claimRow(db, { tenantId, sequence }, tags))[0];
+}
+
+/** Claim (tenant, sequence) with a cutoff; returns the claim that holds it (ours, or the run's that got there first). */
+export async function claim(db: Db, tenantId: string, sequence: number, runId: string, cutoffMs: number, tags: QueryTags = {}): Promise<Claim> {
+  const token = JSON.stringify([tenantId, sequence]);
+  await insertRows(db, 'billing.claims.insert', TABLES.billingClaims, [{ tenant_id: tenantId, sequence, run_id: runId, cutoff: cutoffMs }], tags, { insert_deduplication_token: token });
+  const held = await claimOf(db, tenantId, sequence, tags);
+  if (!held) throw new Error(`claim of export ${sequence} for tenant ${tenantId} is not readable after its insert`);
+  return held;
+}
+
+export interface LineRow {
+  customerId: string;
+  meterKey: string;
+  periodStartMs: number;
+  periodEndMs: number;
+  kind: 'usage' | 'adjustment';
+  value: string;
+  events: number;
+}
+
+export async function writeLines(db: Db, tenantId: string, sequence: number, lines: readonly LineRow[], tags: QueryTags = {}): Promise<void> {
+  await insertRows(db, 'billing.lines.insert', TABLES.billingExportLines, lines.map((l) => ({
+    tenant_id: tenantId, sequence, customer_id: l.customerId, meter_key: l.meterKey, period_start: l.periodStartMs, period_end: l.periodEndMs, kind: l.kind, value: l.value, events: l.events,
+  })), tags);
+}
+
+/** What the tenant's exports up to `sequence` said, per (customer, meter, period): the sum of its lines (deltas telescope). */
+export const exportedValues = defineQuery({
+  name: 'billing.lines.exported',
+  params: z.object({ tenantId: z.string(), uptoSequence: z.number().int(), customers: z.array(z.string()) }),
+  row: z.object({ customerId: z.string(), meterKey: z.string(), startMs: ms, value: z.string(), events: ms }),
+  sql: (db) => `SELECT customer_id AS customerId, meter_key AS meterKey, toUnixTimestamp64Milli(period_start) AS startMs, toString(sum(value)) AS value, sum(events) AS events
+FROM ${db}.${TABLES.billingExportLines} FINAL
+WHERE tenant_id = {tenantId:String} AND sequence <= {uptoSequence:UInt64} AND customer_id IN {customers:Array(String)}
+GROUP BY customerId, meterKey, startMs`,
+});
+
+export const FILE_FORMATS = { jsonl: 'JSONEachRow', csv: 'CSVWithNames', parquet: 'Parquet' } as const;
+export type FileFormat = keyof typeof FILE_FORMATS;
+
+// Pinned here, not inherited from the connection, so a file's bytes (and the JSONL checksum) never depend on session state.
+const FILE_SETTINGS = {
+  output_format_json_quote_64bit_integers: 1,
+  output_format_json_quote_decimals: 1,
+  output_format_decimal_trailing_zeros: 0,
+  date_time_output_format: 'iso',
+  output_format_parquet_compression_method: 'zstd',
+};
+
+/** An export's lines as a file the engine writes, in canonical order. FINAL: a line written twice is one line. */
+export function exportFile(db: Db, tenantId: string, sequence: number, format: FileFormat, tags: QueryTags = {}): Promise<Buffer> {
+  const sql = `SELECT customer_id AS customerId, meter_key AS meterKey, period_start AS periodStart, period_end AS periodEnd,
+  toString(kind) AS kind, value, events
+FROM ${db.database}.${TABLES.billingExportLines} FINAL
+WHERE tenant_id = {tenantId:String} AND sequence = {sequence:UInt64}
+ORDER BY customer_id, meter_key, period_start, kind
+FORMAT ${FILE_FORMATS[format]}`;
+  return queryBytes(db, `billing.lines.file_${format}`, sql, { tenantId, sequence }, FILE_SETTINGS, tags);
+}
+
+export const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+
+export function exportId(tenantId: string, sequence: number): string {
+  return `exp_${sha256(JSON.stringify([tenantId, sequence])).slice(0, 24)}`;
+}
+
+export async function writeExport(db: Db, tenantId: string, m: { sequence: number; createdAtMs: number; cutoffMs: number; lineCount: number; checksum: string }, tags: QueryTags = {}): Promise<void> {
+  await insertRows(db, 'billing.exports.insert', TABLES.billingExports, [
+    { tenant_id: tenantId, sequence: m.sequence, export_id: exportId(tenantId, m.sequence), created_at: m.createdAtMs, cutoff: m.cutoffMs, line_count: m.lineCount, checksum: m.checksum },
+  ], tags);
+}
+
+/**
+ * The outbox: exports not yet acknowledged by the webhook, oldest first per
+ * tenant. An export's manifest row is its outbox entry (written in the same
+ * insert, so an export is never without one).
+ */
+export const undelivered = defineQuery({
+  name: 'billing.outbox.pending',
+  params: z.object({ limit: z.number().int().min(1) }),
+  row: manifestRow.extend({ tenantId: z.string() }),
+  sql: (db) => `SELECT tenant_id AS tenantId, ${manifestColumns} FROM ${db}.${TABLES.billingExports} FINAL
+WHERE (tenant_id, sequence) NOT IN (SELECT tenant_id, sequence FROM ${db}.${TABLES.billingDeliveries})
+ORDER BY tenant_id, sequence LIMIT {limit:UInt32}`,
+});
+
+export async function recordDelivery(db: Db, tenantId: string, sequence: number, attempts: number): Promise<void> {
+  await insertRows(db, 'billing.outbox.delivered', TABLES.billingDeliveries, [{ tenant_id: tenantId, sequence, attempts, delivered_at: Date.now() }], { tenantId, job: 'billing.webhooks' });
+}

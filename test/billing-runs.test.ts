@@ -1,0 +1,83 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { engine, newTenant, type TestTenant } from './harness.js';
+import { billingSettings } from '../api/runtime.js';
+import { BillingCloser, type FaultStage } from '../jobs/billing/close.js';
+import { TABLES } from '../sql/names.js';
+import { runQuery } from '../sql/query.js';
+import type { LoggedOp } from './billing-oracle.js';
+import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
+
+beforeAll(async () => {
+  await engine({ BILLING_CUTOFF_LAG_MS: '0', BILLING_GRACE_SECONDS: String(GRACE_MS / 1000) });
+});
+
+/** A second closer over the same engine: what another instance (or a process that crashed) would run. */
+async function closer(fault?: (stage: FaultStage) => void) {
+  const r = await engine();
+  return new BillingCloser(r.deps.db, { settings: billingSettings(r.deps.config), linesPerInsert: 7, ...(fault ? { fault } : {}) });
+}
+
+async function count(t: TestTenant, table: string, where = '') {
+  const { db } = (await engine()).deps;
+  const rows = await runQuery(db, 'test.count', `SELECT count() AS n FROM ${db.database}.${table} WHERE tenant_id = {tenantId:String}${where}`, { tenantId: t.tenantId }, z.object({ n: z.coerce.number() }));
+  return rows[0]!.n;
+}
+
+async function seeded(seed: number) {
+  const t = await newTenant();
+  const log: LoggedOp[] = [];
+  await setUpTenant(t);
+  await send(t, log, generateEvents(`s${seed}`, 200, seed, Date.now()));
+  await clockPast(log);
+  return { t, log };
+}
+
+describe('a close run that crashes', () => {
+  for (const stage of ['claimed', 'lines-partly-written', 'lines-written'] as const) {
+    it(`is completed by the next run with its own cutoff, once, after a crash at "${stage}"`, async () => {
+      const { t, log } = await seeded(stage.length);
+      const crashing = await closer((s) => {
+        if (s === stage) throw new Error(`crash at ${s}`);
+      });
+      await expect(crashing.run(t.tenantId)).rejects.toThrow(`crash at ${stage}`);
+      expect((await t.json('GET', '/v1/billing/exports')).body.data).toEqual([]);
+      if (stage !== 'claimed') expect(await count(t, TABLES.billingExportLines)).toBeGreaterThan(0);
+
+      // events stored after the crash belong to the next export, not to the one being completed
+      await send(t, log, generateEvents(`late${stage}`, 30, 77, Date.now()));
+      await clockPast(log);
+      const rerun = await t.json('POST', '/v1/billing/close');
+      expect(rerun.body.data.map((e: any) => e.sequence)).toEqual([1, 2]);
+      const [first, second] = await expectExportsMatchOracle(t, log);
+      expect(first!.lines.every((l) => l.kind === 'usage')).toBe(true);
+      expect(second!.lines.every((l) => l.kind === 'adjustment')).toBe(true);
+      expect(await count(t, TABLES.billingClaims)).toBe(2);
+      // running again changes nothing
+      expect((await t.json('POST', '/v1/billing/close')).body.data).toEqual([]);
+    });
+  }
+});
+
+describe('concurrent close runs', () => {
+  it('two instances closing at once write one export, with one claim', async () => {
+    const { t, log } = await seeded(5);
+    const instances = await Promise.all([closer(), closer(), closer()]);
+    const results = await Promise.all([...instances.map((c) => c.run(t.tenantId)), t.json('POST', '/v1/billing/close').then((r) => ({ exports: r.body.data }))]);
+    const ids = new Set(results.flatMap((r) => r.exports.map((e: any) => e.id)));
+    expect(ids.size).toBe(1);
+    expect((await t.json('GET', '/v1/billing/exports')).body.data).toHaveLength(1);
+    expect(await count(t, TABLES.billingClaims)).toBe(1);
+    expect(await count(t, TABLES.billingExports, ' AND sequence = 1')).toBeGreaterThanOrEqual(1);
+    await expectExportsMatchOracle(t, log);
+  });
+
+  it('runs of one instance never overlap: a second run waits and finds nothing left to report', async () => {
+    const { t, log } = await seeded(9);
+    const c = await closer();
+    const [a, b] = await Promise.all([c.run(t.tenantId), c.run(t.tenantId)]);
+    expect(a.exports.map((e) => e.sequence)).toEqual([1]);
+    expect(b.exports).toEqual([]);
+    await expectExportsMatchOracle(t, log);
+  });
+});

@@ -1,0 +1,123 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { engine, newTenant, type TestTenant } from './harness.js';
+import { staleWindows } from '../sql/queries/reconcile.js';
+import type { LoggedOp } from './billing-oracle.js';
+import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
+
+beforeAll(async () => {
+  await engine({ BILLING_CUTOFF_LAG_MS: '0', BILLING_GRACE_SECONDS: String(GRACE_MS / 1000) });
+});
+
+const HOUR = 3_600_000;
+
+describe('amend and void', () => {
+  const H = Math.floor((Date.now() - 5 * HOUR) / HOUR) * HOUR;
+  const ev = (eventId: string, quantity: string, region = 'eu') => ({ eventId, customerId: 'c1', metricName: 'fix.me', timestamp: H + 60_000, quantity, dimensions: { region } });
+  let t: TestTenant;
+
+  beforeAll(async () => {
+    t = await newTenant();
+    await t.json('POST', '/v1/events', { body: [ev('e1', '5'), ev('e2', '2'), ev('e3', '1.5'), ev('e4', '0.25', 'us')] });
+    await t.json('POST', '/v1/meters', { body: { key: 'fix', metricName: 'fix.me', aggregation: 'SUM', groupBy: ['region'] } });
+  });
+
+  const usage = async () => (await t.json('GET', `/v1/meters/fix/usage?from=${H}&to=${H + 2 * HOUR}&granularity=hour&groupBy=region`)).body;
+  const summary = async () => (await t.json('GET', `/v1/usage/summary?from=${H}&to=${H + HOUR}`)).body.data;
+
+  it('makes every number follow the latest version at once: summary, events, meters (rollups), reconciliation', async () => {
+    const amended = await t.json('POST', '/v1/events/e1/amend', { body: { quantity: '8' } });
+    expect(amended.status).toBe(200);
+    expect(amended.body).toMatchObject({ eventId: 'e1', change: 'amend', quantity: '8', dimensions: { region: 'eu' }, changedBy: expect.stringMatching(/^key_/) });
+    const voided = await t.json('POST', '/v1/events/e2/void');
+    expect(voided.body).toMatchObject({ eventId: 'e2', change: 'void' });
+    const moved = await t.json('POST', '/v1/events/e4/amend', { body: { dimensions: { region: 'eu', tier: 'pro' } } });
+    expect(moved.body.dimensions).toEqual({ region: 'eu', tier: 'pro' });
+
+    expect(await summary()).toEqual([{ customerId: 'c1', metricName: 'fix.me', quantity: '9.75', events: 3 }]);
+    const listed = (await t.json('GET', `/v1/events?customerId=c1`)).body.data;
+    expect(listed.map((e: any) => [e.eventId, e.quantity])).toEqual([['e1', '8'], ['e3', '1.5'], ['e4', '0.25']]);
+    const u = await usage();
+    expect(u.meta.source).toBe('usage_per_hour');
+    expect(u.data.filter((r: any) => r.windowStart === new Date(H).toISOString()).map((r: any) => [r.groupBy.region, r.value])).toEqual([['eu', '9.75']]);
+    const stale = (await staleWindows((await engine()).deps.db, 0)).filter((w) => w.tenantId === t.tenantId);
+    expect(stale).toEqual([]);
+  });
+
+  it('keeps the history of every version for audit', async () => {
+    const h1 = (await t.json('GET', '/v1/events/e1/history')).body.data;
+    expect(h1.map((v: any) => [v.change, v.quantity])).toEqual([['original', '5'], ['amend', '8']]);
+    expect(h1[0].changedBy).toBeNull();
+    expect(BigInt(h1[1].version)).toBeGreaterThan(1n);
+    const h2 = (await t.json('GET', '/v1/events/e2/history')).body.data;
+    expect(h2.map((v: any) => v.change)).toEqual(['original', 'void']);
+    expect((await t.json('GET', '/v1/events/nope/history')).status).toBe(404);
+    expect((await (await newTenant()).json('GET', '/v1/events/e1/history')).status).toBe(404);
+  });
+
+  it('refuses what it must: unknown, voided, invalid, not admin; a redelivery never revives a voided event', async () => {
+    expect((await t.json('POST', '/v1/events/nope/void')).status).toBe(404);
+    expect((await t.json('POST', '/v1/events/e2/amend', { body: { quantity: '1' } })).status).toBe(409);
+    expect((await t.json('POST', '/v1/events/e2/void')).status).toBe(409);
+    for (const body of [{}, { quantity: '-1' }, { quantity: 'abc' }, { quantity: '1', customerId: 'other' }, { dimensions: { k: 1 } }]) {
+      const res = await t.json('POST', '/v1/events/e1/amend', { body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.details.length).toBeGreaterThan(0);
+    }
+    const standard = (await t.json('POST', '/v1/api-keys', { body: { name: 'reader' } })).body.key;
+    expect((await t.json('POST', '/v1/events/e1/void', { key: standard })).status).toBe(403);
+    expect((await t.json('GET', '/v1/events/e1/history', { key: standard })).status).toBe(200);
+    expect((await (await newTenant()).json('POST', '/v1/events/e1/void')).status).toBe(404);
+    const again = await t.json('POST', '/v1/events', { body: [ev('e2', '2')] });
+    expect(again.body.results[0].status).toBe('duplicate');
+    expect((await summary())[0].quantity).toBe('9.75');
+  });
+});
+
+describe('corrections of billed events', () => {
+  let t: TestTenant;
+  const log: LoggedOp[] = [];
+
+  type Op = { void: string } | { amend: { eventId: string; quantity?: string; dimensions?: Record<string, string> } };
+  /** Send corrections concurrently (as several admins would; they share one rollup rewrite) and log them. */
+  async function correct(ops: Op[]) {
+    const answers = await Promise.all(ops.map((op) => 'void' in op
+      ? t.json('POST', `/v1/events/${op.void}/void`)
+      : t.json('POST', `/v1/events/${op.amend.eventId}/amend`, { body: { quantity: op.amend.quantity, dimensions: op.amend.dimensions } })));
+    for (const res of answers) expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const doneAt = Date.now();
+    for (const op of ops) log.push({ doneAt, ...op });
+  }
+
+  beforeAll(async () => {
+    t = await newTenant();
+    await setUpTenant(t);
+    await send(t, log, generateEvents('b', 500, 31, Date.now()));
+  });
+
+  it('exports amended values when the amendment came before the cutoff', async () => {
+    const events = log.map((o) => o.event!);
+    await correct(events.slice(0, 10).map((e) => ({ amend: { eventId: e.eventId, quantity: '42.5' } })));
+    await correct(events.slice(10, 15).map((e) => ({ void: e.eventId })));
+    await clockPast(log);
+    expect((await t.json('POST', '/v1/billing/close')).body.data).toHaveLength(1);
+    await expectExportsMatchOracle(t, log);
+  });
+
+  it('turns voids and amendments of exported events into adjustments; the first export is unchanged', async () => {
+    const [first] = (await t.json('GET', '/v1/billing/exports')).body.data;
+    const events = log.filter((o) => o.event).map((o) => o.event!);
+    await correct(events.slice(20, 30).map((e) => ({ void: e.eventId })));
+    await correct(events.slice(30, 40).map((e) => ({ amend: { eventId: e.eventId, quantity: '0.001', dimensions: { region: 'ap' } } })));
+    // every event of one Berlin day: the period's value drops to nothing, whatever the aggregation
+    const day = events.find((e) => e.customerId === 'c-berlin' && !events.slice(20, 30).includes(e))!;
+    const sameDay = events.filter((e) => e.customerId === 'c-berlin' && new Date(e.timestamp + 3_600_000).toISOString().slice(0, 10) === new Date(day.timestamp + 3_600_000).toISOString().slice(0, 10));
+    await correct(sameDay.filter((e) => !log.some((o) => o.void === e.eventId)).map((e) => ({ void: e.eventId })));
+    await clockPast(log);
+    expect((await t.json('POST', '/v1/billing/close')).body.data.map((e: any) => e.sequence)).toEqual([2]);
+    const [again, second] = await expectExportsMatchOracle(t, log);
+    expect(again!.checksum).toBe(first.checksum);
+    expect(second!.lines.length).toBeGreaterThan(0);
+    expect(second!.lines.every((l) => l.kind === 'adjustment')).toBe(true);
+    expect(second!.lines.some((l) => l.value.startsWith('-'))).toBe(true);
+  });
+});
