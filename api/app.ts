@@ -8,6 +8,7 @@ import { eventRoutes } from './routes/events.js';
 import { usageRoutes } from './routes/usage.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { meterRoutes } from './routes/meters.js';
+import { storageRoutes } from './routes/storage.js';
 
 /** The HTTP API: middleware, routes, the OpenAPI document, one error handler. */
 export function createApp(deps: AppDeps) {
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', usageRoutes(deps));
   app.route('/', apiKeyRoutes(deps));
   app.route('/', meterRoutes(deps));
+  app.route('/', storageRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {
