@@ -8,6 +8,7 @@ import { startRuntime, type Runtime } from '../api/runtime.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 import { TABLES } from '../sql/names.js';
 import { insertRows } from '../sql/query.js';
+import { applyEventsRetention } from '../sql/retention.js';
 import { listObjects } from '../sql/s3/client.js';
 import { partsPrefix } from '../sql/tiering.js';
 import { pollUntil, testS3, type TestS3 } from './s3.js';
@@ -112,6 +113,8 @@ describe('tiered storage on S3', () => {
     expect(new Set((await partsOnDisks()).map((p) => p.disk))).toEqual(new Set(['default']));
     const storage = await call('GET', '/v1/admin/storage');
     expect(storage.body.usageEvents).toMatchObject({ storagePolicy: 'default', hotRetentionDays: null, rawRetentionDays: null });
+    // A server without the policy (here: the engine without S3) is named as the problem.
+    await expect(applyEventsRetention(runtime!.deps.db, { hotDays: 30 })).rejects.toThrow(/ClickHouse has no storage policy "tiered" with a volume "cold"/);
   });
 
   it('moves old partitions to the s3 disk once S3 is configured, with every number unchanged', async () => {
