@@ -259,7 +259,13 @@ async function stopDaemons(p: Paths): Promise<Daemon[]> {
     process.kill(pid, 'SIGTERM');
     // The pid file goes before the process does: wait for the process.
     const gone = () => access(`/proc/${pid}`).then(() => false, () => true);
-    await waitFor(`${DAEMONS[daemon]} (PID ${pid}) did not stop`, 30_000, gone).catch(() => process.kill(pid, 'SIGKILL'));
+    await waitFor(`${DAEMONS[daemon]} (PID ${pid}) did not stop`, 30_000, gone).catch(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // it exited meanwhile
+      }
+    });
     stopped.push(daemon);
   }
   return stopped;
