@@ -13,6 +13,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { customerRoutes } from './routes/customers.js';
 import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
+import { storageRoutes } from './routes/storage.js';
 
 /** The HTTP API: middleware, routes, the OpenAPI document, one error handler. */
 export function createApp(deps: AppDeps) {
@@ -55,6 +56,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', customerRoutes(deps));
   app.route('/', billingRoutes(deps));
   app.route('/', correctionRoutes(deps));
+  app.route('/', storageRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {

@@ -30,4 +30,29 @@ describe('loadConfig', () => {
       expect(message).not.toContain(secret);
     }
   });
+
+  const s3 = { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_BUCKET: 'meterhouse', S3_ACCESS_KEY_ID: 'AK', S3_SECRET_ACCESS_KEY: 'the-s3-secret', S3_REGION: 'us-east-1' };
+
+  it('takes S3 settings all together or not at all, naming what is missing', () => {
+    const c = loadConfig(s3);
+    expect(c).toMatchObject({ S3_PREFIX: 'meterhouse/', S3_RETRY_ATTEMPTS: 3, HOT_RETENTION_DAYS: 30 });
+    expect(c.RAW_RETENTION_DAYS).toBeUndefined();
+    const { S3_BUCKET, S3_REGION, ...partial } = s3;
+    let message = '';
+    try {
+      loadConfig(partial);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/S3 settings go together: missing S3_BUCKET, S3_REGION/);
+    expect(message).not.toContain('the-s3-secret');
+    expect(() => loadConfig({ ...s3, S3_BUCKET: 'No_Such' })).toThrow(/S3_BUCKET/);
+    expect(() => loadConfig({ ...s3, S3_PREFIX: 'no-slash' })).toThrow(/S3_PREFIX/);
+  });
+
+  it('keeps raw events longer than the hot tier', () => {
+    expect(loadConfig({ RAW_RETENTION_DAYS: '10' }).RAW_RETENTION_DAYS).toBe(10);
+    expect(() => loadConfig({ ...s3, RAW_RETENTION_DAYS: '30' })).toThrow(/RAW_RETENTION_DAYS: must be greater than HOT_RETENTION_DAYS/);
+    expect(loadConfig({ ...s3, RAW_RETENTION_DAYS: '31' }).RAW_RETENTION_DAYS).toBe(31);
+  });
 });

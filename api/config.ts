@@ -10,6 +10,9 @@ const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
+/** The settings that switch tiered storage on; one given means all are needed. */
+export const S3_REQUIRED = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_REGION'] as const;
+
 /** Every environment variable meterhouse reads, with its default. Parsed once, at boot. */
 export const configSchema = z
   .object({
@@ -52,6 +55,17 @@ export const configSchema = z
     KAFKA_POLL_TIMEOUT_MS: int(50, 60_000, 500),
     KAFKA_PRODUCE_TIMEOUT_MS: int(100, 120_000, 5000),
     KAFKA_SESSION_TIMEOUT_MS: int(1000, 300_000, 10_000),
+    // Tiered storage (all five S3_* together, or none) and raw-event retention.
+    S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)').optional(),
+    S3_ACCESS_KEY_ID: z.string().min(1).max(256).optional(),
+    S3_SECRET_ACCESS_KEY: z.string().min(1).max(1024).optional(),
+    S3_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1').optional(),
+    S3_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or path segments (letters, digits, . _ -) each ending in /').default('meterhouse/'),
+    S3_RETRY_ATTEMPTS: int(0, 100, 3),
+    S3_CONNECT_TIMEOUT_MS: int(100, 60_000, 2000),
+    HOT_RETENTION_DAYS: int(1, 100_000, 30),
+    RAW_RETENTION_DAYS: z.coerce.number().int().min(1).max(100_000).optional(),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     // Billing (issue 5): see the README's "Billing periods and exports".
     BILLING_CLOSE_CRON: z.string().min(1).default('0 * * * * *'),
@@ -78,7 +92,17 @@ export const configSchema = z
   .refine((c) => c.WRITER_MAX_QUEUED_EVENTS >= c.MAX_EVENTS_PER_REQUEST, {
     path: ['WRITER_MAX_QUEUED_EVENTS'],
     message: 'must be at least MAX_EVENTS_PER_REQUEST (a full request must fit the ingest buffer)',
+  })
+  .superRefine((c, ctx) => {
+    const missing = S3_REQUIRED.filter((name) => c[name] === undefined);
+    if (missing.length > 0 && missing.length < S3_REQUIRED.length) {
+      ctx.addIssue({ code: 'custom', path: ['S3'], message: `S3 settings go together: missing ${missing.join(', ')} (set all of ${S3_REQUIRED.join(', ')}, or none)` });
+    }
+    if (missing.length === 0 && c.RAW_RETENTION_DAYS !== undefined && c.RAW_RETENTION_DAYS <= c.HOT_RETENTION_DAYS) {
+      ctx.addIssue({ code: 'custom', path: ['RAW_RETENTION_DAYS'], message: 'must be greater than HOT_RETENTION_DAYS (events are deleted only after they moved to S3)' });
+    }
   });
+
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -6,7 +6,8 @@ import type { AppDeps } from './context.js';
 import { KeyStore } from './keys.js';
 import type { Logger } from './logger.js';
 import { createApp } from './app.js';
-import { applyRollupRetention } from '../sql/retention.js';
+import { applyEventsRetention, applyRollupRetention } from '../sql/retention.js';
+import type { S3Storage } from '../sql/tiering.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
@@ -34,10 +35,19 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** The cold tier's bucket, when S3 is configured (config.ts makes the five settings all-or-none). */
+export function s3Storage(config: Config): S3Storage | undefined {
+  const { S3_ENDPOINT: endpoint, S3_BUCKET: bucket, S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey, S3_REGION: region } = config;
+  if (!endpoint || !bucket || !accessKeyId || !secretAccessKey || !region) return undefined;
+  return { endpoint, bucket, accessKeyId, secretAccessKey, region, prefix: config.S3_PREFIX, retryAttempts: config.S3_RETRY_ATTEMPTS, connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS };
+}
+
 export function connectOptions(config: Config): ConnectOptions {
   const database = config.CLICKHOUSE_DATABASE;
+  const s3 = s3Storage(config);
   if (config.CLICKHOUSE_URL) {
     return {
+      s3,
       mode: 'server',
       database,
       url: config.CLICKHOUSE_URL,
@@ -47,6 +57,7 @@ export function connectOptions(config: Config): ConnectOptions {
     };
   }
   return {
+    s3,
     mode: 'embedded',
     database,
     dataDir: config.DATA_DIR,
@@ -78,6 +89,9 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
     const retention = { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS };
     const retentionChanged = await applyRollupRetention(db, retention, config.CLICKHOUSE_CLUSTER);
     if (retentionChanged.length > 0) logger.info({ tables: retentionChanged, retention }, 'rollup retention applied');
+    const events = { hotDays: s3Storage(config) ? config.HOT_RETENTION_DAYS : undefined, rawDays: config.RAW_RETENTION_DAYS };
+    const eventsChanged = await applyEventsRetention(db, events, config.CLICKHOUSE_CLUSTER);
+    if (eventsChanged.length > 0) logger.info({ changed: eventsChanged, ...events }, 'usage_events storage and retention applied');
     if (config.METERS_FILE) logger.info(await loadMetersFile(db, config.METERS_FILE), 'meters file loaded');
     const keys = new KeyStore(db, config.API_KEY_CACHE_SECONDS);
     const { createdSecret } = await keys.bootstrap(config.METERHOUSE_API_KEY);

@@ -1,8 +1,11 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Db } from './query.js';
 import { renderEngineConfig, type EngineLimits } from './engine-config.js';
+import type { S3Storage } from './tiering.js';
+import { probeBucket } from './s3/client.js';
+import { checkStorageRecord } from './storage-marker.js';
 
 /**
  * How 64-bit integers, decimals and times cross into JS, decided once:
@@ -15,9 +18,13 @@ export const OUTPUT_SETTINGS = {
   date_time_output_format: 'iso',
 } as const;
 
-export type ConnectOptions =
+export type ConnectOptions = (
   | { mode: 'embedded'; database: string; dataDir: string; limits: EngineLimits }
-  | { mode: 'server'; database: string; url: string; username: string; password: string; requestTimeoutMs: number };
+  | { mode: 'server'; database: string; url: string; username: string; password: string; requestTimeoutMs: number }
+) & {
+  /** S3 for the cold tier of usage_events; absent: no tiering. */
+  s3?: S3Storage | undefined;
+};
 
 export interface Connection {
   mode: 'embedded' | 'server';
@@ -31,7 +38,21 @@ export class EngineOpenError extends Error {
   override readonly name = 'EngineOpenError';
 }
 
+/**
+ * One short request before the engine opens: an unreachable endpoint, wrong
+ * credentials or a missing bucket fail the start at once with a clear reason,
+ * instead of inserts and shutdown hanging in the engine's S3 retries.
+ */
+async function probeS3(s3: S3Storage): Promise<void> {
+  try {
+    await probeBucket(s3, s3.connectTimeoutMs);
+  } catch (error) {
+    throw new EngineOpenError(`Cannot use S3 for tiered storage: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
 export async function connect(options: ConnectOptions): Promise<Connection> {
+  if (options.s3) await probeS3(options.s3);
   if (options.mode === 'server') {
     const client = createClient({
       url: options.url,
@@ -74,8 +95,14 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
   const dataDir = resolve(options.dataDir);
   const configDir = join(dataDir, '.meterhouse');
   await mkdir(configDir, { recursive: true });
+  const refusal = await checkStorageRecord(configDir, dataDir, options.s3);
+  if (refusal) throw new EngineOpenError(refusal);
   const configFile = join(configDir, 'engine.xml');
-  await writeFile(configFile, renderEngineConfig(options.limits));
+  // It may hold the S3 secret key: owner-only.
+  await writeFile(configFile, renderEngineConfig(options.limits, options.s3), { mode: 0o600 });
+  await chmod(configFile, 0o600);
+  // ClickHouse retries an S3 request 500 times by default: an endpoint that goes away would hang inserts and exit.
+  const args = [`--config-file=${configFile}`, ...(options.s3 ? [`--s3_retry_attempts=${Math.trunc(options.s3.retryAttempts)}`] : [])];
 
   // Loaded only in embedded mode: server mode never touches the native engine.
   const { Session } = await import('chdb');
@@ -84,7 +111,7 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
   let session: InstanceType<typeof Session>;
   try {
     // The first opener of a path decides the engine's server config.
-    session = new Session(dataDir, { connectionArgs: [`--config-file=${configFile}`] });
+    session = new Session(dataDir, { connectionArgs: args });
   } catch (error) {
     const holder = await lockHolder(dataDir);
     const reason = holder

@@ -1,3 +1,5 @@
+import { COLD_DISK, COLD_VOLUME, HOT_VOLUME, STORAGE_POLICY, diskEndpoint, type S3Storage } from './tiering.js';
+
 /**
  * The embedded engine's server configuration. ClickHouse defaults are sized
  * for a dedicated server (90% of RAM, a 5 GiB mark cache); meterhouse shares a
@@ -17,7 +19,38 @@ export interface EngineLimits {
   kafkaSessionTimeoutMs?: number | undefined;
 }
 
-export function renderEngineConfig(limits: EngineLimits): string {
+const xml = (value: string) => value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+/**
+ * An `s3` disk and the hot/cold policy over it. The file holds the secret key:
+ * it is written owner-only (sql/connect.ts) and never logged.
+ */
+function renderStorage(s3: S3Storage): string {
+  return `
+  <storage_configuration>
+    <disks>
+      <${COLD_DISK}>
+        <type>s3</type>
+        <endpoint>${xml(diskEndpoint(s3))}</endpoint>
+        <access_key_id>${xml(s3.accessKeyId)}</access_key_id>
+        <secret_access_key>${xml(s3.secretAccessKey)}</secret_access_key>
+        <region>${xml(s3.region)}</region>
+        <retry_attempts>${Math.trunc(s3.retryAttempts)}</retry_attempts>
+        <connect_timeout_ms>${Math.trunc(s3.connectTimeoutMs)}</connect_timeout_ms>
+      </${COLD_DISK}>
+    </disks>
+    <policies>
+      <${STORAGE_POLICY}>
+        <volumes>
+          <${HOT_VOLUME}><disk>default</disk></${HOT_VOLUME}>
+          <${COLD_VOLUME}><disk>${COLD_DISK}</disk></${COLD_VOLUME}>
+        </volumes>
+      </${STORAGE_POLICY}>
+    </policies>
+  </storage_configuration>`;
+}
+
+export function renderEngineConfig(limits: EngineLimits, s3?: S3Storage): string {
   const fsync = limits.fsyncAfterInsert ? 1 : 0;
   return `<clickhouse>
   <max_server_memory_usage>${Math.trunc(limits.maxServerMemoryBytes)}</max_server_memory_usage>
@@ -33,7 +66,7 @@ export function renderEngineConfig(limits: EngineLimits): string {
   <kafka>
     <session_timeout_ms>${Math.trunc(limits.kafkaSessionTimeoutMs)}</session_timeout_ms>
     <heartbeat_interval_ms>${Math.max(100, Math.trunc(limits.kafkaSessionTimeoutMs / 3))}</heartbeat_interval_ms>
-  </kafka>` : ''}
+  </kafka>` : ''}${s3 ? renderStorage(s3) : ''}
 </clickhouse>
 `;
 }

@@ -17,6 +17,7 @@ describe('health and the OpenAPI document', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/healthz',
       '/readyz',
+      '/v1/admin/storage',
       '/v1/api-keys',
       '/v1/api-keys/{id}',
       '/v1/billing/close',
