@@ -43,11 +43,18 @@ const auth = { authorization: `Bearer ${KEY}` };
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
+/** Events the summary counts (following its pages), for all customers or one. */
 async function counted(customerId?: string): Promise<number> {
-  const q = `from=0&to=${Date.now() + 86_400_000}&limit=10000${customerId ? `&customerId=${customerId}` : ''}`;
-  const res = await fetch(`${base}/v1/usage/summary?${q}`, { headers: auth });
-  const body = (await res.json()) as { data: { events: number }[] };
-  return body.data.reduce((n, r) => n + r.events, 0);
+  let n = 0;
+  let cursor: string | null = null;
+  do {
+    const q = `from=0&to=${Date.now() + 86_400_000}&limit=10000${customerId ? `&customerId=${customerId}` : ''}${cursor ? `&cursor=${cursor}` : ''}`;
+    const res = await fetch(`${base}/v1/usage/summary?${q}`, { headers: auth });
+    const body = (await res.json()) as { data: { events: number }[]; nextCursor: string | null };
+    n += body.data.reduce((sum, r) => sum + r.events, 0);
+    cursor = body.nextCursor;
+  } while (cursor);
+  return n;
 }
 
 // ---- 1. produce through the API
