@@ -12,6 +12,7 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { startKafkaBroker } from '../test/kafka-broker.js';
 import { eventBatches } from './events.js';
+import { ingestOverHttp, percentile } from './common.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_KAFKA_EVENTS', 1_000_000);
@@ -41,8 +42,6 @@ const address = server.address();
 const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 const auth = { authorization: `Bearer ${KEY}` };
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
 /** Events the summary counts (following its pages), for all customers or one. */
 async function counted(customerId?: string): Promise<number> {
   let n = 0;
@@ -59,23 +58,8 @@ async function counted(customerId?: string): Promise<number> {
 
 // ---- 1. produce through the API
 const batches = eventBatches({ events: EVENTS, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
-let sent = 0;
-const requestMs: number[] = [];
 const started = performance.now();
-async function client() {
-  for (let next = batches.next(); !next.done; next = batches.next()) {
-    const t0 = performance.now();
-    const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(next.value) });
-    if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-    await res.arrayBuffer();
-    requestMs.push(performance.now() - t0);
-    sent += next.value.length;
-    if (sent % 250_000 < BATCH) process.stderr.write(`  acknowledged ${sent.toLocaleString()} events\n`);
-  }
-}
-await Promise.all(Array.from({ length: CLIENTS }, client));
-const produceSeconds = (performance.now() - started) / 1000;
-requestMs.sort((a, b) => a - b);
+const { sent, seconds: produceSeconds, requestMs } = await ingestOverHttp(base, KEY, batches, CLIENTS, 250_000);
 
 // ---- 2. consumption: until the summary counts every event
 let seen = 0;

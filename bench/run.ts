@@ -9,6 +9,7 @@ import { loadConfig } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { eventBatches } from './events.js';
+import { ingestOverHttp, percentile } from './common.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_EVENTS', 10_000_000);
@@ -28,33 +29,9 @@ const address = server.address();
 const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 const auth = { authorization: `Bearer ${KEY}` };
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 // ---- ingest: CLIENTS concurrent HTTP clients, BATCH events per request
 const batches = eventBatches({ events: EVENTS, customers: CUSTOMERS, days: 60, duplicateRate: 0.01, endMs: END }, BATCH);
-let sent = 0;
-let accepted = 0;
-let duplicates = 0;
-const requestMs: number[] = [];
-const started = performance.now();
-async function client() {
-  for (let next = batches.next(); !next.done; next = batches.next()) {
-    const t0 = performance.now();
-    const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(next.value) });
-    const body = (await res.json()) as { accepted: number; duplicates: number };
-    if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
-    requestMs.push(performance.now() - t0);
-    sent += next.value.length;
-    accepted += body.accepted;
-    duplicates += body.duplicates;
-    if (sent % 1_000_000 < BATCH) process.stderr.write(`  ingested ${sent.toLocaleString()} events\n`);
-  }
-}
-await Promise.all(Array.from({ length: CLIENTS }, client));
-const ingestSeconds = (performance.now() - started) / 1000;
-requestMs.sort((a, b) => a - b);
+const { sent, accepted, duplicates, seconds: ingestSeconds, requestMs } = await ingestOverHttp(base, KEY, batches, CLIENTS, 1_000_000);
 
 // ---- queries
 async function timeQuery(name: string, url: () => string) {

@@ -1,0 +1,37 @@
+/** Shared by the benchmarks: an HTTP ingest driver and percentiles. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export interface IngestRun {
+  sent: number;
+  accepted: number;
+  duplicates: number;
+  seconds: number;
+  /** Request times, sorted ascending. */
+  requestMs: number[];
+}
+
+/** `clients` concurrent clients POST the batches to /v1/events; every answer must be 200. */
+export async function ingestOverHttp(base: string, key: string, batches: Iterator<object[]>, clients: number, progressEvery: number): Promise<IngestRun> {
+  const run: IngestRun = { sent: 0, accepted: 0, duplicates: 0, seconds: 0, requestMs: [] };
+  const started = performance.now();
+  async function client() {
+    for (let next = batches.next(); !next.done; next = batches.next()) {
+      const t0 = performance.now();
+      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(next.value) });
+      const body = (await res.json()) as { accepted: number; duplicates: number };
+      if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+      run.requestMs.push(performance.now() - t0);
+      const before = run.sent;
+      run.sent += next.value.length;
+      run.accepted += body.accepted;
+      run.duplicates += body.duplicates;
+      if (Math.floor(run.sent / progressEvery) > Math.floor(before / progressEvery)) process.stderr.write(`  ingested ${run.sent.toLocaleString()} events\n`);
+    }
+  }
+  await Promise.all(Array.from({ length: clients }, client));
+  run.seconds = (performance.now() - started) / 1000;
+  run.requestMs.sort((a, b) => a - b);
+  return run;
+}
