@@ -5,6 +5,7 @@ import type { KeyStore, Principal } from './keys.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { BillingCloser } from '../jobs/billing/close.js';
+import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { Corrector } from '../ingest/corrections.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
@@ -27,4 +28,6 @@ export interface AppDeps {
   closer: BillingCloser;
   /** Amend and void: the versioned correction path. */
   corrector: Corrector;
+  /** Where exports are copied when S3 is configured. */
+  exportBucket?: ExportBucket | undefined;
 }

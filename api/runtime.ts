@@ -18,6 +18,7 @@ import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
 import { BillingCloser, type CloseOptions } from '../jobs/billing/close.js';
+import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
@@ -34,6 +35,9 @@ export interface Runtime {
   /** Stop jobs, flush buffered events, then close the engine. */
   close(): Promise<void>;
 }
+
+/** Per PUT of an export file to S3. */
+const EXPORT_UPLOAD_TIMEOUT_MS = 30_000;
 
 /** The cold tier's bucket, when S3 is configured (config.ts makes the five settings all-or-none). */
 export function s3Storage(config: Config): S3Storage | undefined {
@@ -121,8 +125,12 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
           timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
         }, logger)
       : undefined;
-    const closer = new BillingCloser(db, { settings: billingSettings(config), ...testHooks }, () => webhooks?.kick());
-    const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
+    const s3 = s3Storage(config);
+    const exportBucket: ExportBucket | undefined = s3 && { ...s3, timeoutMs: EXPORT_UPLOAD_TIMEOUT_MS };
+    const onUploadError = (tenantId: string, error: unknown) =>
+      logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'billing export not copied to S3; the next close run retries');
+    const closer = new BillingCloser(db, { settings: billingSettings(config), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks?.kick());
+    const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, exportBucket, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run() },

@@ -8,7 +8,7 @@ import { reconcileStateDdl, rollupsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
-import { customersDdl, deliveriesDdl, exportsDdl } from './datasets/billing.js';
+import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl } from './datasets/billing.js';
 
 export interface Migration {
   version: number;
@@ -30,6 +30,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'billing_customers', statements: customersDdl },
   { version: 8, name: 'billing_exports', statements: exportsDdl },
   { version: 9, name: 'billing_webhook_deliveries', statements: deliveriesDdl },
+  { version: 10, name: 'billing_export_objects', statements: exportObjectsDdl },
 ];
 
 const appliedVersions = defineQuery({

@@ -18,6 +18,7 @@ export const TABLES = {
   billingExports: 'billing_exports',
   billingExportLines: 'billing_export_lines',
   billingDeliveries: 'billing_webhook_deliveries',
+  billingExportObjects: 'billing_export_objects',
 } as const;
 
 /** Materialized views are named after the table they write to. */

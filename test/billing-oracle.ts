@@ -53,7 +53,8 @@ export function oraclePeriod(ms: number, c: OracleCycle): [number, number] {
 }
 
 /** The events as of a cutoff: first payload wins, corrections applied in order, voided ones gone. */
-function stateAt(log: LoggedOp[], cutoff: number): OracleEvent[] {
+/** The events as stored before `cutoff`: first payload of each id, with later amends applied and voided ones left out. */
+export function stateAt(log: LoggedOp[], cutoff: number): OracleEvent[] {
   const events = new Map<string, OracleEvent | null>();
   for (const op of log.filter((o) => o.doneAt < cutoff)) {
     if (op.event && !events.has(op.event.eventId)) events.set(op.event.eventId, op.event);

@@ -3,9 +3,15 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
 import { limitParam, jsonOf } from '../params.js';
-import { FILE_FORMATS, exportById, exportFile, listExports, manifestRow, sha256, type FileFormat } from '../../sql/queries/exports.js';
+import { CONTENT_TYPES, FILE_FORMATS, exportById, exportFile, exportObjectsStored, listExports, manifestRow, sha256, type ExportManifest, type FileFormat } from '../../sql/queries/exports.js';
+import { exportObjectKeys } from '../../jobs/billing/objects.js';
 
-const manifestSchema = manifestRow.openapi('ExportManifest');
+const manifestSchema = manifestRow
+  .extend({
+    objectKey: z.string().optional().openapi({ description: 'With S3 configured: key of the export\'s JSONL object in S3_BUCKET (lines.csv, lines.parquet and manifest.json sit beside it)' }),
+    objectStoredAt: z.string().nullable().optional().openapi({ description: 'With S3 configured: when the objects were written; null until then (S3 down at the close: a later run uploads them)' }),
+  })
+  .openapi('ExportManifest');
 const lineSchema = z
   .object({
     customerId: z.string(),
@@ -20,8 +26,6 @@ const lineSchema = z
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const notFound = { description: 'No such export in this tenant', content: jsonOf(errorSchema) };
-
-const CONTENT_TYPES: Record<FileFormat, string> = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' };
 
 const routes = {
   close: createRoute({
@@ -63,7 +67,13 @@ const routes = {
   }),
 };
 
-export function billingRoutes({ db, closer }: AppDeps) {
+export function billingRoutes({ db, closer, exportBucket }: AppDeps) {
+  /** With S3 configured, say where each export's objects are and whether they are written yet. */
+  const withObjects = async <M extends ExportManifest>(tenantId: string, ms: M[]): Promise<(M & { objectKey?: string; objectStoredAt?: string | null })[]> => {
+    if (!exportBucket || ms.length === 0) return ms;
+    const stored = new Map((await exportObjectsStored(db, { tenantId, bucket: exportBucket.bucket, keyPrefix: exportBucket.prefix, sequences: ms.map((m) => m.sequence) }, { tenantId })).map((r) => [r.sequence, r.storedAt]));
+    return ms.map((m) => ({ ...m, objectKey: exportObjectKeys(exportBucket.prefix, tenantId, m.sequence).jsonl, objectStoredAt: stored.get(m.sequence) ?? null }));
+  };
   const app = new OpenAPIHono<AppEnv>();
   app.on(['POST'], '/v1/billing/close', requireRole('admin'));
   const found = async (tenantId: string, id: string) => {
@@ -75,13 +85,13 @@ export function billingRoutes({ db, closer }: AppDeps) {
   app.openapi(routes.close, async (c) => {
     const { tenantId } = c.get('principal');
     const { exports } = await closer.run(tenantId);
-    return c.json({ data: exports.map(({ tenantId: _, ...m }) => m) }, 200);
+    return c.json({ data: await withObjects(tenantId, exports.map(({ tenantId: _, ...m }) => m)) }, 200);
   });
 
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.get('principal');
     const q = c.req.valid('query');
-    return c.json({ data: await listExports(db, { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' }) }, 200);
+    return c.json({ data: await withObjects(tenantId, await listExports(db, { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' })) }, 200);
   });
 
   app.openapi(routes.get, async (c) => {
@@ -89,7 +99,7 @@ export function billingRoutes({ db, closer }: AppDeps) {
     const m = await found(tenantId, c.req.valid('param').id);
     const jsonl = (await exportFile(db, tenantId, m.sequence, 'jsonl', { tenantId })).toString('utf8');
     const lines = jsonl.split('\n').filter((l) => l !== '').map((l) => lineSchema.parse(JSON.parse(l)));
-    return c.json({ ...m, lines }, 200);
+    return c.json({ ...(await withObjects(tenantId, [m]))[0]!, lines }, 200);
   });
 
   app.openapi(routes.lines, async (c) => {

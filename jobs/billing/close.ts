@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db, QueryTags } from '../../sql/query.js';
 import { allTenants, claim, claimOf, engineNow, exportById, exportFile, exportId, lastExport, sha256, writeExport, writeLines, type Claim, type ExportManifest, type LineRow } from '../../sql/queries/exports.js';
 import { computeLines, type BillingSettings } from './lines.js';
+import { uploadPendingExports, type ExportBucket } from './objects.js';
 
 /** Where a test may stop a run, to show that the next run completes it. */
 export type FaultStage = 'claimed' | 'lines-partly-written' | 'lines-written';
@@ -12,6 +13,10 @@ export interface CloseOptions {
   linesPerInsert?: number;
   /** Tests only: called at each stage; a throw stops the run there, as a crash would. */
   fault?: (stage: FaultStage) => void | Promise<void>;
+  /** When S3 is configured: where exports are copied (jobs/billing/objects.ts). */
+  bucket?: ExportBucket | undefined;
+  /** An upload that failed (S3 down): the exports stand, and the next run uploads them. */
+  onUploadError?: (tenantId: string, error: unknown) => void;
 }
 
 const JOB = 'billing.close';
@@ -97,10 +102,19 @@ export class BillingCloser {
     const tenants = only ? [only] : (await allTenants(this.db, {}, { job: JOB })).map((t) => t.tenantId);
     const exports: CloseRunResult['exports'] = [];
     const failures: unknown[] = [];
+    let s3Failed = false;
     // One tenant's failure must not hold back the others; the run still fails, so it is logged and retried.
     for (const tenantId of tenants) {
       try {
-        for (const m of await closeTenant(this.db, tenantId, this.options)) {
+        const written = await closeTenant(this.db, tenantId, this.options);
+        // Exports never wait for S3: a failed upload is reported, the rest of this run skips S3, and the next run retries.
+        if (this.options.bucket && !s3Failed) {
+          await uploadPendingExports(this.db, this.options.bucket, tenantId, { job: JOB, tenantId }).catch((error: unknown) => {
+            s3Failed = true;
+            this.options.onUploadError?.(tenantId, error);
+          });
+        }
+        for (const m of written) {
           exports.push({ tenantId, ...m });
           this.onExport(tenantId, m);
         }

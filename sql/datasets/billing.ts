@@ -23,6 +23,9 @@ import { createTable, type RenderTarget } from '../engines.js';
  *   the claim's cutoff before doing anything else.
  * - billing_webhook_deliveries: acknowledged deliveries; an export without one
  *   is still in the outbox.
+ * - billing_export_objects: exports whose files and manifest are in the S3
+ *   bucket (jobs/billing/objects.ts). Written after the last PUT; an export
+ *   without a row is uploaded by the next close run. No TTL, like every table here.
  */
 export function customersDdl(t: RenderTarget): string[] {
   return createTable(t, {
@@ -94,6 +97,20 @@ export function deliveriesDdl(t: RenderTarget): string[] {
     sequence UInt64,
     attempts UInt32,
     delivered_at DateTime64(3, 'UTC')`,
+    engine: 'ReplacingMergeTree',
+    dist: { kind: 'everywhere' },
+    tail: 'ORDER BY (tenant_id, sequence)',
+  });
+}
+
+export function exportObjectsDdl(t: RenderTarget): string[] {
+  return createTable(t, {
+    table: TABLES.billingExportObjects,
+    columns: `    tenant_id String,
+    sequence UInt64,
+    bucket String,
+    key_prefix String,
+    stored_at DateTime64(3, 'UTC') DEFAULT now64(3)`,
     engine: 'ReplacingMergeTree',
     dist: { kind: 'everywhere' },
     tail: 'ORDER BY (tenant_id, sequence)',

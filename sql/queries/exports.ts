@@ -109,6 +109,7 @@ GROUP BY customerId, meterKey, startMs`,
 
 export const FILE_FORMATS = { jsonl: 'JSONEachRow', csv: 'CSVWithNames', parquet: 'Parquet' } as const;
 export type FileFormat = keyof typeof FILE_FORMATS;
+export const CONTENT_TYPES: Record<FileFormat, string> = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' };
 
 // Pinned here, not inherited from the connection, so a file's bytes (and the JSONL checksum) never depend on session state.
 const FILE_SETTINGS = {
@@ -158,4 +159,30 @@ ORDER BY tenant_id, sequence LIMIT {limit:UInt32}`,
 
 export async function recordDelivery(db: Db, tenantId: string, sequence: number, attempts: number): Promise<void> {
   await insertRows(db, 'billing.outbox.delivered', TABLES.billingDeliveries, [{ tenant_id: tenantId, sequence, attempts, delivered_at: Date.now() }], { tenantId, job: 'billing.webhooks' });
+}
+
+/** Exports of a tenant whose files are not yet in the bucket (no billing_export_objects row), oldest first. */
+export const exportsWithoutObject = defineQuery({
+  name: 'billing.objects.pending',
+  params: z.object({ tenantId: z.string(), bucket: z.string(), keyPrefix: z.string(), limit: z.number().int().min(1) }),
+  row: manifestRow,
+  sql: (db) => `SELECT ${manifestColumns} FROM ${db}.${TABLES.billingExports} FINAL
+WHERE tenant_id = {tenantId:String} AND sequence NOT IN (
+  SELECT sequence FROM ${db}.${TABLES.billingExportObjects} FINAL
+  WHERE tenant_id = {tenantId:String} AND bucket = {bucket:String} AND key_prefix = {keyPrefix:String})
+ORDER BY sequence LIMIT {limit:UInt32}`,
+});
+
+/** When each of these exports' files reached the bucket (absent: not yet). */
+export const exportObjectsStored = defineQuery({
+  name: 'billing.objects.stored',
+  params: z.object({ tenantId: z.string(), bucket: z.string(), keyPrefix: z.string(), sequences: z.array(z.number().int()) }),
+  row: z.object({ sequence: ms, storedAt: z.string() }),
+  sql: (db) => `SELECT sequence, min(stored_at) AS storedAt FROM ${db}.${TABLES.billingExportObjects}
+WHERE tenant_id = {tenantId:String} AND bucket = {bucket:String} AND key_prefix = {keyPrefix:String} AND sequence IN {sequences:Array(UInt64)}
+GROUP BY sequence`,
+});
+
+export async function recordExportObject(db: Db, tenantId: string, sequence: number, bucket: string, keyPrefix: string, tags: QueryTags = {}): Promise<void> {
+  await insertRows(db, 'billing.objects.record', TABLES.billingExportObjects, [{ tenant_id: tenantId, sequence, bucket, key_prefix: keyPrefix }], tags);
 }

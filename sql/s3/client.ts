@@ -94,3 +94,31 @@ export async function listObjects(target: S3Target, prefix: string, timeoutMs = 
   } while (token);
   return objects;
 }
+
+function objectUrl(target: S3Target, key: string): URL {
+  const url = bucketUrl(target);
+  url.pathname = `${url.pathname}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return url;
+}
+
+/** Write one object (a single PUT; a PUT of the same key and bytes again is harmless). */
+export async function putObject(target: S3Target, key: string, body: Uint8Array, contentType: string, timeoutMs = 10_000): Promise<void> {
+  const url = objectUrl(target, key);
+  const signed = signS3Request(target, 'PUT', url, body);
+  let res: Response;
+  try {
+    res = await fetch(signed.url, { method: 'PUT', headers: { ...signed.headers, 'content-type': contentType }, body: new Uint8Array(body), signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new S3Error(`cannot write s3://${target.bucket}/${key} at ${target.endpoint}: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
+  }
+  if (!res.ok) throw new S3Error(`cannot write s3://${target.bucket}/${key}: ${await errorCode(res)}`, res.status);
+  await res.body?.cancel();
+}
+
+/** Read one object whole; undefined when it does not exist. */
+export async function getObject(target: S3Target, key: string, timeoutMs = 10_000): Promise<Buffer | undefined> {
+  const res = await send(target, 'GET', objectUrl(target, key), timeoutMs);
+  if (res.status === 404) return void (await res.body?.cancel());
+  if (!res.ok) throw new S3Error(`cannot read s3://${target.bucket}/${key}: ${await errorCode(res)}`, res.status);
+  return Buffer.from(await res.arrayBuffer());
+}
