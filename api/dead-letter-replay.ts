@@ -2,10 +2,12 @@ import { z } from '@hono/zod-openapi';
 import type { AppDeps } from './context.js';
 import { normaliseEvent, type EventRow } from '../ingest/normalise.js';
 import type { EventIssue } from '../ingest/schema.js';
-import { deadLetterKey, deadLettersAt, markReplayed } from '../sql/queries/dead-letters.js';
+import { deadLettersAt, markReplayed, type ReplayMark } from '../sql/queries/dead-letters.js';
 import { nextVersion } from '../sql/query.js';
 
 export const MAX_REPLAY = 1000;
+
+const deadLetterKey = (topic: string, partition: number, offset: number) => `${topic}:${partition}:${offset}`;
 
 export const replayResult = z
   .object({
@@ -78,11 +80,10 @@ export async function replayDeadLetters(deps: AppDeps, who: { tenantId: string; 
   });
 
   const outcomes = await deps.writer.write(rows);
-  const marks = new Map<string, string>();
-  outcomes.forEach((outcome, i) => {
+  const marks: ReplayMark[] = outcomes.map((outcome, i) => {
     const result = results[rowOf[i]!]!;
     if (outcome === 'duplicate') result.status = 'duplicate';
-    marks.set(deadLetterKey(result.topic, result.partition, result.offset), rows[i]!.event_id);
+    return { topic: result.topic, partition: result.partition, offset: result.offset, eventId: rows[i]!.event_id };
   });
   await markReplayed(deps.db, who.visible, marks, nextVersion(), tags);
   return results;

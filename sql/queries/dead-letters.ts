@@ -63,30 +63,37 @@ FROM ${db}.${TABLES.usageDeadLetters} FINAL
 WHERE tenant_id IN {tenantIds:Array(String)} AND ${AT_KEYS}`,
 });
 
+export interface ReplayMark {
+  topic: string;
+  partition: number;
+  offset: number;
+  eventId: string;
+}
+
 /**
  * Mark dead letters replayed: a newer version of each row (FINAL then reads
- * the mark). `eventIds` maps "topic:partition:offset" to the replayed event.
+ * the mark), naming the event it was replayed as.
  */
-export async function markReplayed(db: Db, tenantIds: string[], eventIds: Map<string, string>, version: number, tags: QueryTags): Promise<void> {
-  if (eventIds.size === 0) return;
-  const keys = [...eventIds.keys()].map(parseKey);
+export async function markReplayed(db: Db, tenantIds: string[], marks: readonly ReplayMark[], version: number, tags: QueryTags): Promise<void> {
+  if (marks.length === 0) return;
   await execute(
     db,
     'dead_letters.mark_replayed',
     `INSERT INTO ${db.database}.${TABLES.usageDeadLetters}
   (tenant_id, topic, partition, offset, raw_message, error, received_at, dead_lettered_at, replayed_at, replayed_event_id, version)
 SELECT tenant_id, topic, partition, offset, raw_message, error, received_at, dead_lettered_at, now64(3),
-  {eventIds:Map(String, String)}[concat(topic, ':', toString(partition), ':', toString(offset))], {version:UInt64}
+  {eventIds:Array(String)}[indexOf(arrayZip({topics:Array(String)}, {partitions:Array(Int64)}, {offsets:Array(Int64)}), (topic, partition, offset))],
+  {version:UInt64}
 FROM ${db.database}.${TABLES.usageDeadLetters} FINAL
 WHERE tenant_id IN {tenantIds:Array(String)} AND ${AT_KEYS}`,
-    { tenantIds, topics: keys.map((k) => k[0]), partitions: keys.map((k) => k[1]), offsets: keys.map((k) => k[2]), eventIds: Object.fromEntries(eventIds), version },
+    {
+      tenantIds,
+      topics: marks.map((m) => m.topic),
+      partitions: marks.map((m) => m.partition),
+      offsets: marks.map((m) => m.offset),
+      eventIds: marks.map((m) => m.eventId),
+      version,
+    },
     tags,
   );
-}
-
-export const deadLetterKey = (topic: string, partition: number, offset: number) => `${topic}:${partition}:${offset}`;
-
-function parseKey(key: string): [string, number, number] {
-  const m = /^(.*):(\d+):(\d+)$/.exec(key)!;
-  return [m[1]!, Number(m[2]), Number(m[3])];
 }
