@@ -1,4 +1,6 @@
-/** Shared by the benchmarks: an HTTP ingest driver and percentiles. */
+import { mkdir, writeFile } from 'node:fs/promises';
+
+/** Shared by the benchmarks: an HTTP ingest driver, percentiles, the results file. */
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -34,4 +36,12 @@ export async function ingestOverHttp(base: string, key: string, batches: Iterato
   run.seconds = (performance.now() - started) / 1000;
   run.requestMs.sort((a, b) => a - b);
   return run;
+}
+
+/** Write a run's figures to bench/results/<name>-<time>.json and say where. */
+export async function writeResults(name: string, results: object): Promise<void> {
+  await mkdir('bench/results', { recursive: true });
+  const file = `bench/results/${name}-${new Date().toISOString().replaceAll(':', '-')}.json`;
+  await writeFile(file, JSON.stringify(results, null, 2));
+  console.log(`figures written to ${file}`);
 }

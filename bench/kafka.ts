@@ -3,7 +3,7 @@
 // broker), (2) ClickHouse's Kafka engine consuming until every event counts in the summary,
 // and (3) freshness: from one event's acknowledgement to its appearance in the summary.
 // Size: BENCH_KAFKA_EVENTS (default 1,000,000), BENCH_BATCH, BENCH_CLIENTS, BENCH_KAFKA_PARTITIONS.
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -12,7 +12,7 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { startKafkaBroker } from '../test/kafka-broker.js';
 import { eventBatches } from './events.js';
-import { ingestOverHttp, percentile } from './common.js';
+import { ingestOverHttp, percentile, writeResults } from './common.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_KAFKA_EVENTS', 1_000_000);
@@ -96,10 +96,7 @@ console.table([
   { measure: 'end to end, all counted in the summary (events/s)', value: results.endToEnd.eventsPerSecond },
   { measure: 'freshness: ack → visible, p50 / p99 (ms)', value: `${results.freshness.p50Ms} / ${results.freshness.p99Ms}` },
 ]);
-await mkdir('bench/results', { recursive: true });
-const file = `bench/results/kafka-${new Date().toISOString().replaceAll(':', '-')}.json`;
-await writeFile(file, JSON.stringify(results, null, 2));
-console.log(`figures written to ${file}`);
+await writeResults('kafka', results);
 
 server.close();
 await runtime.close();

@@ -1,7 +1,7 @@
 // npm run bench: ingest a generated event set through the real HTTP API on the embedded
 // engine, then time usage queries. Prints a table and writes the figures as JSON.
 // Size and shape: BENCH_EVENTS (default 10,000,000), BENCH_CUSTOMERS, BENCH_BATCH, BENCH_CLIENTS.
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -9,7 +9,7 @@ import { loadConfig } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { eventBatches } from './events.js';
-import { ingestOverHttp, percentile } from './common.js';
+import { ingestOverHttp, percentile, writeResults } from './common.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_EVENTS', 10_000_000);
@@ -90,10 +90,7 @@ console.table([
     { measure: `${q.name} p99 (ms)`, value: q.p99Ms },
   ]),
 ]);
-await mkdir('bench/results', { recursive: true });
-const file = `bench/results/bench-${new Date().toISOString().replaceAll(':', '-')}.json`;
-await writeFile(file, JSON.stringify(results, null, 2));
-console.log(`figures written to ${file}`);
+await writeResults('bench', results);
 
 server.close();
 await runtime.close();
