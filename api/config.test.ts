@@ -51,8 +51,16 @@ describe('loadConfig', () => {
   });
 
   it('keeps raw events longer than the hot tier', () => {
-    expect(loadConfig({ RAW_RETENTION_DAYS: '10' }).RAW_RETENTION_DAYS).toBe(10);
-    expect(() => loadConfig({ ...s3, RAW_RETENTION_DAYS: '30' })).toThrow(/RAW_RETENTION_DAYS: must be greater than HOT_RETENTION_DAYS/);
-    expect(loadConfig({ ...s3, RAW_RETENTION_DAYS: '31' }).RAW_RETENTION_DAYS).toBe(31);
+    expect(loadConfig({ RAW_RETENTION_DAYS: '39' }).RAW_RETENTION_DAYS).toBe(39);
+    expect(() => loadConfig({ ...s3, HOT_RETENTION_DAYS: '40', RAW_RETENTION_DAYS: '40' })).toThrow(/RAW_RETENTION_DAYS: must be greater than HOT_RETENTION_DAYS/);
+    expect(loadConfig({ ...s3, HOT_RETENTION_DAYS: '40', RAW_RETENTION_DAYS: '41' }).RAW_RETENTION_DAYS).toBe(41);
+  });
+
+  it('refuses a raw retention that could delete events of a period not yet exported', () => {
+    // 31 days (longest period) + 1 day of grace (the default) + 7 days of margin
+    expect(() => loadConfig({ RAW_RETENTION_DAYS: '38' })).toThrow(/RAW_RETENTION_DAYS: must be at least 39 days: the longest billing period \(31 days\) plus BILLING_GRACE_SECONDS \(1 days\) plus a 7-day margin/);
+    expect(loadConfig({ RAW_RETENTION_DAYS: '39' }).RAW_RETENTION_DAYS).toBe(39);
+    // a longer grace needs a longer retention
+    expect(() => loadConfig({ RAW_RETENTION_DAYS: '45', BILLING_GRACE_SECONDS: String(10 * 86_400) })).toThrow(/at least 48 days/);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LONGEST_PERIOD_DAYS, RETENTION_MARGIN_DAYS, minimumRawRetentionDays } from '../domain/retention.js';
 import { IANAZone } from 'luxon';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -100,6 +101,14 @@ export const configSchema = z
     }
     if (missing.length === 0 && c.RAW_RETENTION_DAYS !== undefined && c.RAW_RETENTION_DAYS <= c.HOT_RETENTION_DAYS) {
       ctx.addIssue({ code: 'custom', path: ['RAW_RETENTION_DAYS'], message: 'must be greater than HOT_RETENTION_DAYS (events are deleted only after they moved to S3)' });
+    }
+    const minimum = minimumRawRetentionDays(c.BILLING_GRACE_SECONDS * 1000);
+    if (c.RAW_RETENTION_DAYS !== undefined && c.RAW_RETENTION_DAYS < minimum) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RAW_RETENTION_DAYS'],
+        message: `must be at least ${minimum} days: the longest billing period (${LONGEST_PERIOD_DAYS} days) plus BILLING_GRACE_SECONDS (${Math.ceil(c.BILLING_GRACE_SECONDS / 86_400)} days) plus a ${RETENTION_MARGIN_DAYS}-day margin, so that no event of a period that is not yet exported is ever deleted`,
+      });
     }
   });
 

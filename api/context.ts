@@ -7,6 +7,7 @@ import type { Metrics } from './metrics.js';
 import type { BillingCloser } from '../jobs/billing/close.js';
 import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { Corrector } from '../ingest/corrections.js';
+import type { Clock } from '../domain/clock.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -28,6 +29,8 @@ export interface AppDeps {
   closer: BillingCloser;
   /** Amend and void: the versioned correction path. */
   corrector: Corrector;
+  /** The product's clock (domain/clock.ts): the system clock, or one a test set at an instant. */
+  clock: Clock;
   /** Where exports are copied when S3 is configured. */
   exportBucket?: ExportBucket | undefined;
 }

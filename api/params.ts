@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { parseInstant } from '../ingest/time.js';
 import { ApiError } from './errors.js';
+import { retainedSinceMs } from '../domain/retention.js';
 
 /** A time query parameter: RFC 3339 with offset, or epoch milliseconds. */
 export const instantParam = (name: string) =>
@@ -39,6 +40,16 @@ export function assertWindow(fromMs: number | undefined, toMs: number | undefine
   if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) {
     throw new ApiError(400, 'invalid_request', 'from must be earlier than to (windows are half-open [from, to))');
   }
+}
+
+/**
+ * A window that starts before raw retention would be answered from partly deleted
+ * events: refuse it, naming the earliest instant still answered (domain/retention.ts).
+ */
+export function assertRetained(fromMs: number | undefined, rawRetentionDays: number | undefined, nowMs: number): void {
+  const since = retainedSinceMs(rawRetentionDays, nowMs);
+  if (since === undefined || fromMs === undefined || fromMs >= since) return;
+  throw new ApiError(422, 'beyond_retention', `from reaches past raw retention (RAW_RETENTION_DAYS=${rawRetentionDays}): events before ${new Date(since).toISOString()} are deleted or being deleted, so numbers for it would be partial; start the window at or after that instant`, { retainedSince: new Date(since).toISOString() });
 }
 
 /** A JSON response or request body of an OpenAPI route. */

@@ -22,6 +22,8 @@ import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
+import { systemClock, type Clock } from '../domain/clock.js';
+import { maxEventAgeMs } from '../domain/retention.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -75,8 +77,9 @@ export function connectOptions(config: Config): ConnectOptions {
   };
 }
 
-export function billingSettings(config: Config): BillingSettings {
+export function billingSettings(config: Config, clock: Clock): BillingSettings {
   return {
+    clockOffsetMs: clock.offsetMs,
     graceMs: config.BILLING_GRACE_SECONDS * 1000,
     cutoffLagMs: config.BILLING_CUTOFF_LAG_MS,
     defaultCycle: { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY },
@@ -84,16 +87,22 @@ export function billingSettings(config: Config): BillingSettings {
 }
 
 /** Open the engine, apply migrations, bootstrap the default tenant and build the app. */
-export async function startRuntime(config: Config, logger: Logger, testHooks: Pick<CloseOptions, 'fault' | 'linesPerInsert'> = {}): Promise<Runtime> {
+export interface RuntimeOptions extends Pick<CloseOptions, 'fault' | 'linesPerInsert'> {
+  /** The product's clock (domain/clock.ts); tests set one at an instant. Default: the system clock. */
+  clock?: Clock;
+}
+
+export async function startRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
+  const { clock = systemClock, ...testHooks } = options;
   const connection = await connect(connectOptions(config));
   try {
     const { db } = connection;
     const applied = await migrate(db, { cluster: config.CLICKHOUSE_CLUSTER });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     const retention = { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS };
-    const retentionChanged = await applyRollupRetention(db, retention, config.CLICKHOUSE_CLUSTER);
+    const retentionChanged = await applyRollupRetention(db, retention, config.CLICKHOUSE_CLUSTER, clock.offsetMs);
     if (retentionChanged.length > 0) logger.info({ tables: retentionChanged, retention }, 'rollup retention applied');
-    const events = { hotDays: s3Storage(config) ? config.HOT_RETENTION_DAYS : undefined, rawDays: config.RAW_RETENTION_DAYS };
+    const events = { hotDays: s3Storage(config) ? config.HOT_RETENTION_DAYS : undefined, rawDays: config.RAW_RETENTION_DAYS, clockOffsetMs: clock.offsetMs };
     const eventsChanged = await applyEventsRetention(db, events, config.CLICKHOUSE_CLUSTER);
     if (eventsChanged.length > 0) logger.info({ changed: eventsChanged, ...events }, 'usage_events storage and retention applied');
     if (config.METERS_FILE) logger.info(await loadMetersFile(db, config.METERS_FILE), 'meters file loaded');
@@ -129,8 +138,8 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
     const exportBucket: ExportBucket | undefined = s3 && { ...s3, timeoutMs: EXPORT_UPLOAD_TIMEOUT_MS };
     const onUploadError = (tenantId: string, error: unknown) =>
       logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'billing export not copied to S3; the next close run retries');
-    const closer = new BillingCloser(db, { settings: billingSettings(config), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks?.kick());
-    const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, exportBucket, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
+    const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks?.kick());
+    const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run() },
@@ -169,7 +178,7 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
 async function startKafka(db: Connection['db'], config: Config, logger: Logger): Promise<{ brokers: string[]; admin: KafkaAdmin } | undefined> {
   const target = { database: db.database, cluster: config.CLICKHOUSE_CLUSTER };
   const maxFutureSkewMs = config.MAX_FUTURE_SKEW_SECONDS * 1000;
-  const validation = (source: string, tenantsTable: string) => validatedEventsSelect(source, { tenantsTable, maxFutureSkewMs });
+  const validation = (source: string, tenantsTable: string) => validatedEventsSelect(source, { tenantsTable, maxFutureSkewMs, maxAgeMs: maxEventAgeMs(config.RAW_RETENTION_DAYS) });
   if (!config.KAFKA_BROKERS) {
     const change = await ensureKafkaPipeline(db, target, undefined, validation);
     if (change === 'removed') logger.warn('KAFKA_BROKERS is not set: removed the Kafka consumer chain of an earlier configuration');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EVENT_LIMITS, METRIC_NAME } from './schema.js';
 import { FRACTION_DIGITS, INTEGER_DIGITS } from './decimal.js';
+import { tooOldMessage } from '../domain/retention.js';
 import { MAX_EPOCH_MS, MIN_EPOCH_MS } from './time.js';
 
 /**
@@ -61,7 +62,7 @@ function stringFieldChecks(json: string, path: string[], max: number, required: 
  * a relation with columns message, topic, partition, offset, message_time
  * (the Kafka message timestamp, used as receive time) and kafka_error.
  */
-export function validatedEventsSelect(source: string, opts: { tenantsTable: string; maxFutureSkewMs: number }): string {
+export function validatedEventsSelect(source: string, opts: { tenantsTable: string; maxFutureSkewMs: number; maxAgeMs?: number | undefined }): string {
   const m = 'message';
   const receivedMs = 'received_ms';
   const ts = `JSONExtractString(${m}, 'timestamp')`;
@@ -87,6 +88,7 @@ export function validatedEventsSelect(source: string, opts: { tenantsTable: stri
     check(`JSONHas(${m}, 'timestamp') AND ${tsType} IN ('String', 'Int64', 'UInt64', 'Double') AND ts_ms IS NULL`, 'timestamp: is not a valid instant (epoch milliseconds up to 2^53, or an RFC 3339 date-time with offset)'),
     check(`ts_ms IS NOT NULL AND (ts_ms < ${MIN_EPOCH_MS} OR ts_ms >= ${MAX_EPOCH_MS})`, 'timestamp: is out of range (1970-01-01 to 2261-12-31)'),
     check(`ts_ms IS NOT NULL AND ts_ms <= ${MAX_EPOCH_MS} AND ts_ms > ${receivedMs} + ${opts.maxFutureSkewMs}`, `timestamp: is more than ${Math.round(opts.maxFutureSkewMs / 1000)} s in the future`),
+    ...(opts.maxAgeMs === undefined ? [] : [check(`ts_ms IS NOT NULL AND ts_ms >= ${MIN_EPOCH_MS} AND ts_ms < ${receivedMs} - ${opts.maxAgeMs}`, `timestamp: ${tooOldMessage(opts.maxAgeMs)}`)]),
     // quantity: optional; a decimal number or string, at most 29 integer and 9 fraction digits, not negative.
     check(`JSONHas(${m}, 'quantity') AND ${qType} NOT IN ('String', 'Int64', 'UInt64', 'Double')`, 'quantity: must be a number or a string'),
     check(`JSONHas(${m}, 'quantity') AND ${qType} IN ('String', 'Int64', 'UInt64', 'Double') AND quantity_text IS NULL`, 'quantity: must be a decimal number such as "12" or "0.25" (no exponent, no spaces)'),

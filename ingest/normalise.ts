@@ -1,6 +1,7 @@
 import { usageEventSchema, issuesOf, type EventIssue } from './schema.js';
 import { fromCloudEvent, cloudEventPath } from './cloudevents.js';
 import { parseDecimal, isNegativeDecimal } from './decimal.js';
+import { tooOldMessage } from '../domain/retention.js';
 import { parseInstant } from './time.js';
 
 /** A validated event in storage shape (columns of usage_events; stored_at and version are the engine's). */
@@ -29,6 +30,8 @@ export interface NormaliseContext {
   tenantId: string;
   receivedAtMs: number;
   maxFutureSkewMs: number;
+  /** How old an event may be (domain/retention.ts); absent when raw events are kept forever. */
+  maxAgeMs?: number | undefined;
   format: EventFormat;
 }
 
@@ -71,6 +74,8 @@ export function normaliseEvent(input: unknown, index: number, ctx: NormaliseCont
     if (!t.ok) errors.push({ path: 'timestamp', message: t.message });
     else if (t.epochMs > ctx.receivedAtMs + ctx.maxFutureSkewMs) {
       errors.push({ path: 'timestamp', message: `is more than ${Math.round(ctx.maxFutureSkewMs / 1000)} s in the future` });
+    } else if (ctx.maxAgeMs !== undefined && t.epochMs < ctx.receivedAtMs - ctx.maxAgeMs) {
+      errors.push({ path: 'timestamp', message: tooOldMessage(ctx.maxAgeMs) });
     } else timestamp = t.epochMs;
   }
 

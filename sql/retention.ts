@@ -26,20 +26,36 @@ async function currentDdl(db: Db, table: string) {
 }
 
 /**
+ * `column` plus `days`, as a TTL expression (and as ClickHouse prints it back).
+ * TTLs are evaluated on the engine's clock; when the product's clock stands
+ * `clockOffsetMs` from it (a test at another instant; domain/clock.ts), the
+ * interval is shifted by that much so rows expire when the product's clock
+ * says they are `days` old. Offset 0 (production) gives the plain form.
+ */
+export function ttlAfter(column: string, days: number, clockOffsetMs = 0): string {
+  const offsetSeconds = Math.round(clockOffsetMs / 1000);
+  if (offsetSeconds === 0) return `${column} + toIntervalDay(${Math.trunc(days)})`;
+  return `${column} + toIntervalSecond(${Math.trunc(days) * 86_400 - offsetSeconds})`;
+}
+
+/** The TTL clause of a table as ClickHouse prints it in create_table_query, or undefined. */
+const currentTtl = (ddl: string) => / TTL (.+?)(?: SETTINGS |$)/.exec(ddl)?.[1];
+
+/**
  * Apply each rollup tier's retention (days; 0 keeps forever) as a table TTL.
  * Only a change is applied: MODIFY TTL rewrites TTL information of every part.
  */
-export async function applyRollupRetention(db: Db, days: Record<RollupTier['name'], number>, cluster?: string): Promise<string[]> {
+export async function applyRollupRetention(db: Db, days: Record<RollupTier['name'], number>, cluster?: string, clockOffsetMs = 0): Promise<string[]> {
   const t: RenderTarget = { database: db.database, cluster };
   const changed: string[] = [];
   for (const tier of ROLLUP_TIERS) {
     const table = storageTable(t, tier.table);
     const row = await currentDdl(db, table);
     const n = days[tier.name];
-    const current = /\bTTL window_start \+ toIntervalDay\((\d+)\)/.exec(row.ddl)?.[1];
-    if (n === 0 ? current === undefined : current === String(n)) continue;
+    const desired = n === 0 ? undefined : ttlAfter('window_start', n, clockOffsetMs);
+    if (currentTtl(row.ddl) === desired) continue;
     const qualified = `${db.database}.${table}${onCluster(t)}`;
-    const statement = n === 0 ? `ALTER TABLE ${qualified} REMOVE TTL` : `ALTER TABLE ${qualified} MODIFY TTL window_start + toIntervalDay(${Math.trunc(n)})`;
+    const statement = desired === undefined ? `ALTER TABLE ${qualified} REMOVE TTL` : `ALTER TABLE ${qualified} MODIFY TTL ${desired}`;
     await execute(db, `retention.${tier.name}`, statement);
     changed.push(tier.table);
   }
@@ -52,24 +68,40 @@ export interface EventsRetention {
   hotDays?: number | undefined;
   /** Days after event time before raw events are deleted; absent: never. */
   rawDays?: number | undefined;
+  /** The product clock's offset from the engine's (see ttlAfter). */
+  clockOffsetMs?: number | undefined;
 }
 
 /** The TTL clause of usage_events as ClickHouse prints it back (DELETE is implied), or undefined for none. */
 export function eventsTtl(r: EventsRetention): string | undefined {
   const rules: string[] = [];
-  if (r.hotDays !== undefined) rules.push(`timestamp + toIntervalDay(${Math.trunc(r.hotDays)}) TO VOLUME '${COLD_VOLUME}'`);
-  if (r.rawDays !== undefined) rules.push(`timestamp + toIntervalDay(${Math.trunc(r.rawDays)})`);
+  if (r.hotDays !== undefined) rules.push(`${ttlAfter('timestamp', r.hotDays, r.clockOffsetMs)} TO VOLUME '${COLD_VOLUME}'`);
+  if (r.rawDays !== undefined) rules.push(ttlAfter('timestamp', r.rawDays, r.clockOffsetMs));
   return rules.length > 0 ? rules.join(', ') : undefined;
 }
 
+/** The raw event tables: usage_events and the billing log, which must never hold what the other has lost. */
+export const RAW_EVENT_TABLES = [TABLES.usageEvents, TABLES.usageEventLog] as const;
+
 /**
- * Put usage_events on the tiered storage policy (once; a policy cannot be taken
- * back) and give it the TTL of `r`. Like rollup retention, only a change is
- * applied: MODIFY TTL rewrites the TTL information of every part.
+ * Put the raw event tables (usage_events and usage_event_log) on the tiered
+ * storage policy (once; a policy cannot be taken back) and give them the TTL of
+ * `r`. Like rollup retention, only a change is applied: MODIFY TTL rewrites the
+ * TTL information of every part. Returns what changed, prefixed with the table
+ * for the log (`storage_policy`, `ttl` for usage_events; `usage_event_log.ttl`...).
  */
 export async function applyEventsRetention(db: Db, r: EventsRetention, cluster?: string): Promise<string[]> {
+  const changed: string[] = [];
+  for (const name of RAW_EVENT_TABLES) {
+    const prefix = name === TABLES.usageEvents ? '' : `${name}.`;
+    for (const c of await applyTableRetention(db, name, r, cluster)) changed.push(`${prefix}${c}`);
+  }
+  return changed;
+}
+
+async function applyTableRetention(db: Db, name: string, r: EventsRetention, cluster?: string): Promise<string[]> {
   const t: RenderTarget = { database: db.database, cluster };
-  const table = storageTable(t, TABLES.usageEvents);
+  const table = storageTable(t, name);
   const qualified = `${db.database}.${table}${onCluster(t)}`;
   const row = await currentDdl(db, table);
   const changed: string[] = [];
@@ -82,8 +114,7 @@ export async function applyEventsRetention(db: Db, r: EventsRetention, cluster?:
     changed.push('storage_policy');
   }
   const desired = eventsTtl(r);
-  const current = / TTL (.+?)(?: SETTINGS |$)/.exec(row.ddl)?.[1];
-  if (desired !== current) {
+  if (desired !== currentTtl(row.ddl)) {
     await execute(db, 'retention.events_ttl', desired ? `ALTER TABLE ${qualified} MODIFY TTL ${desired}` : `ALTER TABLE ${qualified} REMOVE TTL`);
     changed.push('ttl');
   }

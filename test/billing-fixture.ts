@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { expect } from 'vitest';
 import type { TestTenant } from './harness.js';
+import { testClock } from './clock.js';
 import type { OracleEvent } from './oracle.js';
 import { expectedExports, type LoggedOp, type OracleCycle, type OracleLine, type OracleMeter } from './billing-oracle.js';
 
@@ -99,7 +100,7 @@ const sortLines = <T extends { customerId: string; meterKey: string; periodStart
 export async function expectExportsMatchOracle(t: TestTenant, log: LoggedOp[]): Promise<{ id: string; sequence: number; checksum: string; lines: OracleLine[] }[]> {
   const feed = (await t.json('GET', '/v1/billing/exports')).body.data as { id: string; sequence: number; cutoff: string; checksum: string; lineCount: number }[];
   expect(feed.map((e) => e.sequence)).toEqual(feed.map((_, i) => i + 1));
-  const expected = expectedExports(log, METERS, cycleOf, GRACE_MS, feed.map((e) => Date.parse(e.cutoff)));
+  const expected = expectedExports(log, METERS, cycleOf, GRACE_MS, feed.map((e) => Date.parse(e.cutoff)), testClock.offsetMs);
   const out = [];
   for (const [k, manifest] of feed.entries()) {
     const got = await t.json('GET', `/v1/billing/exports/${manifest.id}`);

@@ -70,11 +70,16 @@ function valueOf(meter: OracleMeter, events: OracleEvent[]): string {
   return v === null ? '0' : fromUnits(toUnits(String(v)));
 }
 
-/** Expected lines of each export, given the cutoffs the exports recorded (in sequence order). */
-export function expectedExports(log: LoggedOp[], meters: OracleMeter[], cycleOf: (customerId: string) => OracleCycle, graceMs: number, cutoffs: number[]): OracleLine[][] {
+/**
+ * Expected lines of each export, given the cutoffs the exports recorded (in sequence order).
+ * Cutoffs and `doneAt` are storage (engine, wall) time; periods are event time, which
+ * stands `clockOffsetMs` from it when the test runs the product at another instant.
+ */
+export function expectedExports(log: LoggedOp[], meters: OracleMeter[], cycleOf: (customerId: string) => OracleCycle, graceMs: number, cutoffs: number[], clockOffsetMs = 0): OracleLine[][] {
   const exported = new Map<string, { value: bigint; events: number }>();
   return cutoffs.map((cutoff, k) => {
-    const previous = k === 0 ? -Infinity : cutoffs[k - 1]!;
+    const previous = k === 0 ? -Infinity : cutoffs[k - 1]! + clockOffsetMs;
+    const closedAt = cutoff + clockOffsetMs;
     const groups = new Map<string, { customerId: string; meter: OracleMeter; start: number; end: number; events: OracleEvent[] }>();
     for (const e of stateAt(log, cutoff)) {
       const [start, end] = oraclePeriod(e.timestamp, cycleOf(e.customerId));
@@ -95,7 +100,7 @@ export function expectedExports(log: LoggedOp[], meters: OracleMeter[], cycleOf:
     }
     const lines: OracleLine[] = [];
     for (const [key, g] of groups) {
-      if (g.end + graceMs > cutoff) continue;
+      if (g.end + graceMs > closedAt) continue;
       const before = exported.get(key) ?? { value: 0n, events: 0 };
       const value = toUnits(valueOf(g.meter, g.events)) - before.value;
       const events = g.events.length - before.events;

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { now, testClock } from './clock.js';
 import { z } from 'zod';
 import { engine, newTenant, type TestTenant } from './harness.js';
 import { billingSettings } from '../api/runtime.js';
@@ -15,7 +16,7 @@ beforeAll(async () => {
 /** A second closer over the same engine: what another instance (or a process that crashed) would run. */
 async function closer(fault?: (stage: FaultStage) => void) {
   const r = await engine();
-  return new BillingCloser(r.deps.db, { settings: billingSettings(r.deps.config), linesPerInsert: 7, ...(fault ? { fault } : {}) });
+  return new BillingCloser(r.deps.db, { settings: billingSettings(r.deps.config, testClock), linesPerInsert: 7, ...(fault ? { fault } : {}) });
 }
 
 async function count(t: TestTenant, table: string, where = '') {
@@ -28,7 +29,7 @@ async function seeded(seed: number) {
   const t = await newTenant();
   const log: LoggedOp[] = [];
   await setUpTenant(t);
-  await send(t, log, generateEvents(`s${seed}`, 200, seed, Date.now()));
+  await send(t, log, generateEvents(`s${seed}`, 200, seed, now()));
   await clockPast(log);
   return { t, log };
 }
@@ -45,7 +46,7 @@ describe('a close run that crashes', () => {
       if (stage !== 'claimed') expect(await count(t, TABLES.billingExportLines)).toBeGreaterThan(0);
 
       // events stored after the crash belong to the next export, not to the one being completed
-      await send(t, log, generateEvents(`late${stage}`, 30, 77, Date.now()));
+      await send(t, log, generateEvents(`late${stage}`, 30, 77, now()));
       await clockPast(log);
       const rerun = await t.json('POST', '/v1/billing/close');
       expect(rerun.body.data.map((e: any) => e.sequence)).toEqual([1, 2]);

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { now } from './clock.js';
 import { engine, newTenant, type TestTenant } from './harness.js';
 import { staleWindows } from '../sql/queries/reconcile.js';
 import type { LoggedOp } from './billing-oracle.js';
@@ -11,7 +12,7 @@ beforeAll(async () => {
 const HOUR = 3_600_000;
 
 describe('amend and void', () => {
-  const H = Math.floor((Date.now() - 5 * HOUR) / HOUR) * HOUR;
+  const H = Math.floor((now() - 5 * HOUR) / HOUR) * HOUR;
   const ev = (eventId: string, quantity: string, region = 'eu') => ({ eventId, customerId: 'c1', metricName: 'fix.me', timestamp: H + 60_000, quantity, dimensions: { region } });
   let t: TestTenant;
 
@@ -91,7 +92,7 @@ describe('corrections of billed events', () => {
   beforeAll(async () => {
     t = await newTenant();
     await setUpTenant(t);
-    await send(t, log, generateEvents('b', 500, 31, Date.now()));
+    await send(t, log, generateEvents('b', 500, 31, now()));
   });
 
   it('exports amended values when the amendment came before the cutoff', async () => {
@@ -119,5 +120,5 @@ describe('corrections of billed events', () => {
     expect(second!.lines.length).toBeGreaterThan(0);
     expect(second!.lines.every((l) => l.kind === 'adjustment')).toBe(true);
     expect(second!.lines.some((l) => l.value.startsWith('-'))).toBe(true);
-  });
+  }, 120_000);
 });

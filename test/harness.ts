@@ -8,6 +8,7 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime, type Runtime } from '../api/runtime.js';
 import { createApp } from '../api/app.js';
 import { writeTenant } from '../sql/queries/tenancy.js';
+import { now, testClock } from './clock.js';
 
 /**
  * One real embedded engine per test-file process (vitest runs each file in its
@@ -21,7 +22,7 @@ export async function engine(overrides: Record<string, string> = {}): Promise<Ru
   runtime ??= (async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-test-'));
     const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ENGINE_FSYNC: 'false', ...overrides });
-    return startRuntime(config, createLogger(config.LOG_LEVEL));
+    return startRuntime(config, createLogger(config.LOG_LEVEL), { clock: testClock });
   })();
   return runtime;
 }
@@ -74,4 +75,4 @@ export async function newTenant(configOverrides: Partial<Config> = {}): Promise<
 }
 
 /** Everything since the epoch up to a day from now: a window that holds every test event. */
-export const ALL_TIME = `from=0&to=${Date.now() + 86_400_000}`;
+export const ALL_TIME = `from=0&to=${now() + 86_400_000}`;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { now } from './clock.js';
 import { ALL_TIME, newTenant } from './harness.js';
 
 const ev = (eventId: string, extra: Record<string, unknown> = {}) => ({ eventId, customerId: 'c1', metricName: 'api.calls', ...extra });
@@ -40,7 +41,7 @@ describe('POST /v1/events', () => {
 
   it('answers 422 when every event is rejected, and stores nothing', async () => {
     const t = await newTenant();
-    const res = await t.json('POST', '/v1/events', { body: [ev('n1', { quantity: '-1' }), ev('n2', { timestamp: Date.now() + 3_600_000 })] });
+    const res = await t.json('POST', '/v1/events', { body: [ev('n1', { quantity: '-1' }), ev('n2', { timestamp: now() + 3_600_000 })] });
     expect(res.status).toBe(422);
     expect(res.body.results.map((r: any) => r.errors[0].path)).toEqual(['quantity', 'timestamp']);
     expect((await t.json('GET', `/v1/usage/summary?${ALL_TIME}`)).body.data).toEqual([]);

@@ -5,6 +5,7 @@ import { normaliseEvent } from '../ingest/normalise.js';
 import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
+import { maxEventAgeMs, tooOldMessage } from '../domain/retention.js';
 
 /**
  * A message produced straight into the topic must get the same outcome as the
@@ -14,6 +15,8 @@ import { TABLES } from '../sql/names.js';
  */
 const RECEIVED = Date.UTC(2026, 2, 8, 12, 0, 0);
 const SKEW_MS = 300_000;
+/** RAW_RETENTION_DAYS=1000: events up to 969 days old are accepted (domain/retention.ts). */
+const MAX_AGE_MS = maxEventAgeMs(1000)!;
 const astral = '\u{1F600}';
 const base = { eventId: 'e1', customerId: 'c1', metricName: 'api.calls' };
 
@@ -40,6 +43,7 @@ const corpus: unknown[] = [
   { ...base, dimensions: { a: 'x\ny' } }, { ...base, dimensions: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v'])) },
   { ...base, dimensions: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) },
   { ...base, metadata: { source: 's', other: 'x' } }, { ...base, metadata: 'x' }, { ...base, metadata: { version: '' } }, { ...base, metadata: { requestId: 'r'.repeat(257) } },
+  { ...base, timestamp: RECEIVED - MAX_AGE_MS }, { ...base, timestamp: RECEIVED - MAX_AGE_MS - 1 }, { ...base, timestamp: new Date(RECEIVED - MAX_AGE_MS - 1).toISOString() },
   [base], 'text', 42, null,
 ];
 
@@ -58,7 +62,7 @@ describe('Kafka message validation (SQL) agrees with the API (zod)', () => {
     const select = validatedEventsSelect(
       `(SELECT message, 'parity' AS topic, toInt64(n) AS partition, toInt64(0) AS offset, fromUnixTimestamp64Milli(toInt64(${RECEIVED}), 'UTC') AS message_time, '' AS kafka_error
         FROM (SELECT arrayJoin(arrayEnumerate({messages:Array(String)})) AS n, {messages:Array(String)}[n] AS message))`,
-      { tenantsTable: `${db.database}.${TABLES.tenants}`, maxFutureSkewMs: SKEW_MS },
+      { tenantsTable: `${db.database}.${TABLES.tenants}`, maxFutureSkewMs: SKEW_MS, maxAgeMs: MAX_AGE_MS },
     );
     const rows = await runQuery(
       db,
@@ -70,7 +74,7 @@ describe('Kafka message validation (SQL) agrees with the API (zod)', () => {
     );
     expect(rows).toHaveLength(messages.length);
 
-    const ctx = { tenantId: t.tenantId, receivedAtMs: RECEIVED, maxFutureSkewMs: SKEW_MS, format: 'usage' as const };
+    const ctx = { tenantId: t.tenantId, receivedAtMs: RECEIVED, maxFutureSkewMs: SKEW_MS, maxAgeMs: MAX_AGE_MS, format: 'usage' as const };
     let valid = 0;
     corpus.forEach((event, i) => {
       const js = normaliseEvent(event, i, ctx);
@@ -89,6 +93,10 @@ describe('Kafka message validation (SQL) agrees with the API (zod)', () => {
       });
     });
     expect(valid).toBeGreaterThan(15);
+    // Past retention: the same per-event error on both paths (a dead letter through Kafka).
+    const tooOld = corpus.findIndex((e) => (e as { timestamp?: unknown }).timestamp === RECEIVED - MAX_AGE_MS - 1);
+    expect(normaliseEvent(corpus[tooOld], tooOld, ctx).errors).toEqual([{ path: 'timestamp', message: tooOldMessage(MAX_AGE_MS) }]);
+    expect(rows[tooOld]!.error).toBe(`timestamp: ${tooOldMessage(MAX_AGE_MS)}`);
     const tail = rows.slice(corpus.length).map((r) => r.error);
     expect(tail).toEqual(['invalid JSON', 'tenantId: is required', 'tenantId: is not a known tenant', 'tenantId: must be a string']);
   });

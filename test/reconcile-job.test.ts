@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { now } from './clock.js';
 import { engine, newTenant } from './harness.js';
 import { TABLES } from '../sql/names.js';
 import { insertRows } from '../sql/query.js';
@@ -7,7 +8,7 @@ it('the scheduled reconciliation makes a rollup exact again on its own, well wit
   // every second here; the default is every 30 s
   const r = await engine({ ROLLUP_RECONCILE_CRON: '* * * * * *' });
   const t = await newTenant();
-  const T = Date.now() - 3 * 3_600_000;
+  const T = now() - 3 * 3_600_000;
   const events = Array.from({ length: 20 }, (_, i) => ({ eventId: `j${i}`, customerId: 'c', metricName: 'jobs.test', timestamp: T + i * 1000, quantity: '0.5' }));
   await t.json('POST', '/v1/events', { body: events });
   await t.json('POST', '/v1/meters', { body: { key: 'jobs', metricName: 'jobs.test', aggregation: 'SUM' } });

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { now, testClock } from './clock.js';
 import { engine, newTenant, type TestTenant } from './harness.js';
 import { stateAt, type LoggedOp } from './billing-oracle.js';
 import { clockPast, expectExportsMatchOracle, generateEvents, GRACE_MS, send, setUpTenant } from './billing-fixture.js';
@@ -30,7 +31,7 @@ beforeAll(async () => {
   await engine({ ...s3.env, HOT_RETENTION_DAYS: '3650', BILLING_CUTOFF_LAG_MS: '0', BILLING_GRACE_SECONDS: String(GRACE_MS / 1000) });
   t = await newTenant();
   await setUpTenant(t);
-  await send(t, log, generateEvents('s3x', 400, 11, Date.now()));
+  await send(t, log, generateEvents('s3x', 400, 11, now()));
 }, 120_000);
 
 async function query<T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -49,10 +50,13 @@ async function disksOf(eventIds: string[]): Promise<string[]> {
   return rows.map((r) => r.disk).sort();
 }
 
-/** Move every partition before the current month to the s3 disk; returns the current month (YYYYMM). */
+/** The month (YYYYMM) of the latest event sent: it always holds events, on any day of the month. */
+const latestMonth = () => new Date(Math.max(...log.filter((o) => o.event).map((o) => o.event!.timestamp))).toISOString().slice(0, 7).replace('-', '');
+
+/** Move every partition before the latest event's month to the s3 disk; returns that month (YYYYMM). */
 async function moveOldPartitionsToS3(): Promise<string> {
   const d = await db();
-  const current = new Date().toISOString().slice(0, 7).replace('-', '');
+  const current = latestMonth();
   const partitions = await query<{ partition: string }>(`SELECT DISTINCT partition FROM system.parts WHERE database = {d:String} AND table = {t:String} AND active AND disk_name != 's3' AND partition < {p:String} ORDER BY partition`, { p: current });
   for (const { partition } of partitions) {
     await d.client.command({ query: `ALTER TABLE ${d.database}.${TABLES.usageEvents} MOVE PARTITION {p:String} TO DISK 's3'`, query_params: { p: partition } });
@@ -73,7 +77,7 @@ function expectedSummary() {
     return { customerId, metricName, quantity: fromUnits(s.units), events: s.events };
   });
 }
-const summary = async () => (await t.json('GET', `/v1/usage/summary?from=0&to=${Date.now() + 86_400_000}&limit=1000`)).body.data;
+const summary = async () => (await t.json('GET', `/v1/usage/summary?from=0&to=${now() + 86_400_000}&limit=1000`)).body.data;
 const sorted = <T extends { customerId: string; metricName: string }>(rows: T[]) => [...rows].sort((a, b) => (JSON.stringify([a.customerId, a.metricName]) < JSON.stringify([b.customerId, b.metricName]) ? -1 : 1));
 
 const exportsPrefix = () => `${s3.prefix}exports/${t.tenantId}/`;
@@ -116,7 +120,7 @@ describe('billing exports in the S3 bucket', () => {
 
     await expectExportsMatchOracle(t, log);
     cutoff1 = Date.parse(m.cutoff);
-    firstLines = await computeLines(await db(), t.tenantId, billingSettings((await engine()).deps.config), cutoff1, undefined);
+    firstLines = await computeLines(await db(), t.tenantId, billingSettings((await engine()).deps.config, testClock), cutoff1, undefined);
   });
 
   it('writes the same objects again on a re-run or re-upload, and no second export', async () => {
@@ -137,14 +141,15 @@ describe('billing exports in the S3 bucket', () => {
     const current = await moveOldPartitionsToS3();
     const old = log.filter((o) => o.event && o.event.timestamp < Date.parse(`${current.slice(0, 4)}-${current.slice(4)}-01T00:00:00Z`)).map((o) => o.event!.eventId);
     expect(await disksOf(old)).toEqual(['s3']);
-    expect(await computeLines(await db(), t.tenantId, billingSettings((await engine()).deps.config), cutoff1, undefined)).toEqual(firstLines);
+    expect(await computeLines(await db(), t.tenantId, billingSettings((await engine()).deps.config, testClock), cutoff1, undefined)).toEqual(firstLines);
     expect(sorted(await summary())).toEqual(expectedSummary());
     await expectExportsMatchOracle(t, log);
   });
 
   it('corrects events on the s3 disk exactly as hot ones: summary at once, adjustment lines in the next export', async () => {
     const events = log.filter((o) => o.event).map((o) => o.event!);
-    const monthStart = Date.parse(`${new Date().toISOString().slice(0, 7)}-01T00:00:00Z`);
+    const month = latestMonth();
+    const monthStart = Date.parse(`${month.slice(0, 4)}-${month.slice(4)}-01T00:00:00Z`);
     const cold = events.filter((e) => e.timestamp < monthStart - 86_400_000);
     const hot = events.filter((e) => e.timestamp >= monthStart);
     expect(await disksOf(cold.map((e) => e.eventId))).toEqual(['s3']);
@@ -177,10 +182,10 @@ describe('billing exports in the S3 bucket', () => {
     const other = await newTenant();
     await setUpTenant(other);
     const otherLog: LoggedOp[] = [];
-    await send(other, otherLog, generateEvents('down', 40, 5, Date.now()));
+    await send(other, otherLog, generateEvents('down', 40, 5, now()));
     await clockPast(otherLog);
     const failures: unknown[] = [];
-    const down = new BillingCloser(r.deps.db, { settings: billingSettings(r.deps.config), bucket: { ...s3.bucket, endpoint: 'http://127.0.0.1:9', prefix: s3.prefix, timeoutMs: 2000 }, onUploadError: (_, e) => failures.push(e) });
+    const down = new BillingCloser(r.deps.db, { settings: billingSettings(r.deps.config, testClock), bucket: { ...s3.bucket, endpoint: 'http://127.0.0.1:9', prefix: s3.prefix, timeoutMs: 2000 }, onUploadError: (_, e) => failures.push(e) });
     const { exports } = await down.run(other.tenantId);
     expect(exports).toHaveLength(1);
     expect(String(failures[0])).toMatch(/cannot write s3:\/\//);

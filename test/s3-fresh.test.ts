@@ -4,12 +4,14 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { now, testClock } from './clock.js';
 import { loadConfig } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime, type Runtime } from '../api/runtime.js';
 import { TABLES } from '../sql/names.js';
 import { applyEventsRetention } from '../sql/retention.js';
 import { pollUntil, testS3, type TestS3 } from './s3.js';
+import { LONGEST_PERIOD_DAYS, tooOldMessage } from '../domain/retention.js';
 
 /**
  * A data directory that starts with S3 configured, reaching the real S3
@@ -19,7 +21,7 @@ import { pollUntil, testS3, type TestS3 } from './s3.js';
  */
 const KEY = 'mh_s3_fresh_test_admin_key_0123456789ab';
 const DAY = 86_400_000;
-const now = Date.now();
+const nowMs = now();
 let s3: TestS3;
 const dirs: string[] = [];
 let runtime: Runtime | undefined;
@@ -54,7 +56,7 @@ const env = (dataDir: string, extra: Record<string, string>) => ({
   DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ...s3.env, ...extra,
 });
 
-const start = (e: Record<string, string>) => startRuntime(loadConfig(e), createLogger('silent'));
+const start = (e: Record<string, string>) => startRuntime(loadConfig(e), createLogger('silent'), { clock: testClock });
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; ms: number }> {
   const started = Date.now();
@@ -63,8 +65,8 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   return { status: res.status, body: await res.json(), ms: Date.now() - started };
 }
 
-const event = (id: string, ageDays: number, quantity: string) => ({ eventId: id, timestamp: now - ageDays * DAY - 3_600_000, customerId: 'c', metricName: 'm', quantity });
-const summary = async () => (await call('GET', `/v1/usage/summary?from=${now - 500 * DAY}&to=${now + DAY}`)).body.data;
+const event = (id: string, ageDays: number, quantity: string) => ({ eventId: id, timestamp: nowMs - ageDays * DAY - 3_600_000, customerId: 'c', metricName: 'm', quantity });
+const summary = async () => (await call('GET', `/v1/usage/summary?from=${nowMs - 300 * DAY + 60_000}&to=${nowMs + DAY}`)).body.data;
 
 beforeAll(async () => {
   s3 = await testS3();
@@ -76,41 +78,72 @@ afterAll(async () => {
 });
 
 describe('a data directory that starts with S3', () => {
-  it('writes expired parts straight to S3, deletes past RAW_RETENTION_DAYS, and fails fast when S3 goes away', async () => {
+  it('writes expired parts straight to S3, keeps retention as one rule, and fails fast when S3 goes away', async () => {
     const link = await relay(new URL(s3.env.S3_ENDPOINT!));
-    runtime = await start(env(await tempDir(), { S3_ENDPOINT: link.endpoint, RAW_RETENTION_DAYS: '300' }));
+    const dataDir = await tempDir();
+    runtime = await start(env(dataDir, { S3_ENDPOINT: link.endpoint, RAW_RETENTION_DAYS: '300', BILLING_GRACE_SECONDS: '3600', BILLING_CUTOFF_LAG_MS: '0' }));
     const { db } = runtime.deps;
-    const sent = await call('POST', '/v1/events', [event('old', 400, '1000'), event('cold', 100, '10.5'), event('hot', 0, '0.25')]);
-    expect(sent.body.accepted).toBe(3);
+    expect((await call('POST', '/v1/meters', { key: 'm-sum', metricName: 'm', aggregation: 'SUM' })).status).toBe(201);
+    // Accepted up to RAW_RETENTION_DAYS less the longest billing period (31 days) old: 269 days.
+    const maxAgeDays = 300 - LONGEST_PERIOD_DAYS;
+    const edge = { eventId: 'edge', timestamp: nowMs - maxAgeDays * DAY + 3_600_000, customerId: 'c', metricName: 'm', quantity: '7' };
+    const sent = await call('POST', '/v1/events', [event('old', 400, '1000'), edge, event('cold', 100, '10.5'), event('hot', 0, '0.25')]);
+    expect(sent.status).toBe(207);
+    expect(sent.body).toMatchObject({ accepted: 3, rejected: 1 });
+    expect(sent.body.results[0]).toEqual({ index: 0, eventId: 'old', status: 'rejected', errors: [{ path: 'timestamp', message: tooOldMessage(maxAgeDays * DAY) }] });
 
-    const parts = async () => (await (await db.client.query({
+    const parts = async (table: string = TABLES.usageEvents) => (await (await db.client.query({
       query: `SELECT disk_name AS disk, toUInt32(sum(rows)) AS rows FROM system.parts WHERE database = {d:String} AND table = {t:String} AND active GROUP BY disk ORDER BY disk`,
-      query_params: { d: db.database, t: TABLES.usageEvents }, format: 'JSONEachRow',
+      query_params: { d: db.database, t: table }, format: 'JSONEachRow',
     })).json<{ disk: string; rows: number }>());
-    // The 100-day-old event was past the move TTL when inserted: its part went straight to S3. The
-    // 400-day-old one was past RAW_RETENTION_DAYS: ClickHouse drops expired rows at insert.
-    expect(await parts()).toEqual([{ disk: 'default', rows: 1 }, { disk: 's3', rows: 1 }]);
-    expect(await summary()).toEqual([{ customerId: 'c', metricName: 'm', quantity: '10.75', events: 2 }]);
+    // The 100- and 269-day-old events were past the move TTL when inserted: their parts went straight
+    // to S3, in usage_events and in the billing log alike.
+    expect(await parts()).toEqual([{ disk: 'default', rows: 1 }, { disk: 's3', rows: 2 }]);
+    expect(await parts(TABLES.usageEventLog)).toEqual([{ disk: 'default', rows: 1 }, { disk: 's3', rows: 2 }]);
+    expect(await summary()).toEqual([{ customerId: 'c', metricName: 'm', quantity: '17.75', events: 3 }]);
+    // Billing exports the closed periods of the two old events (the current one is open).
+    const first = await call('POST', '/v1/billing/close');
+    expect(first.body.data.map((e: any) => e.sequence)).toEqual([1]);
 
-    // Applied only when the configuration changes; a shorter raw retention deletes what is now past it.
-    expect(await applyEventsRetention(db, { hotDays: 30, rawDays: 300 })).toEqual([]);
-    expect(await applyEventsRetention(db, { hotDays: 30, rawDays: 50 })).toEqual(['ttl']);
-    expect(await applyEventsRetention(db, { hotDays: 30, rawDays: 50 })).toEqual([]);
-    const { value } = await pollUntil('the 100-day-old event to be deleted', summary, (rows) => rows[0]?.events === 1);
-    expect(value).toEqual([{ customerId: 'c', metricName: 'm', quantity: '0.25', events: 1 }]);
+    // A shorter raw retention (restart with RAW_RETENTION_DAYS=50, and 5 hot days) deletes what is now past it, in both tables.
+    await runtime.close();
+    runtime = await start(env(dataDir, { S3_ENDPOINT: link.endpoint, RAW_RETENTION_DAYS: '50', BILLING_GRACE_SECONDS: '3600', BILLING_CUTOFF_LAG_MS: '0' }));
+    const rows = async (table: string) => (await (await runtime!.deps.db.client.query({
+      query: `SELECT event_id FROM ${runtime!.deps.db.database}.${table} ORDER BY event_id`, format: 'JSONEachRow',
+    })).json<{ event_id: string }>()).map((r) => r.event_id);
+    await pollUntil('retention to delete the old events from usage_events and the billing log', async () => [await rows(TABLES.usageEvents), await rows(TABLES.usageEventLog)], ([a, b]) => a!.length === 1 && b!.length === 1);
+    expect(await rows(TABLES.usageEventLog)).toEqual(['hot']);
 
-    // Only raw events and rollups ever expire: no other table (exports among them) carries a TTL.
-    const withTtl = (await (await db.client.query({
+    // Every window still retained agrees: summary, meter (day rollup, which retention does not delete), events.
+    const since = nowMs - 50 * DAY;
+    const window = `from=${since + 60_000}&to=${nowMs + DAY}`;
+    expect((await call('GET', `/v1/usage/summary?${window}`)).body.data).toEqual([{ customerId: 'c', metricName: 'm', quantity: '0.25', events: 1 }]);
+    expect((await call('GET', `/v1/meters/m-sum/usage?${window}&granularity=total`)).body.data.map((w: any) => w.value)).toEqual(['0.25']);
+    expect((await call('GET', `/v1/events?${window}`)).body.data.map((e: any) => e.eventId)).toEqual(['hot']);
+    // A window reaching past retention is refused, naming the limit, by every read: never a partial number.
+    for (const path of ['/v1/usage/summary', '/v1/meters/m-sum/usage', '/v1/events']) {
+      const past = await call('GET', `${path}?from=${nowMs - 120 * DAY}&to=${nowMs + DAY}`);
+      expect(past.status, path).toBe(422);
+      expect(past.body.error.code).toBe('beyond_retention');
+      expect(Date.parse(past.body.error.details.retainedSince)).toBeGreaterThan(nowMs - 51 * DAY);
+    }
+    // Deletion by retention is not a correction: the next close exports nothing.
+    expect((await call('POST', '/v1/billing/close')).body.data).toEqual([]);
+
+    // Only raw events, the billing log and rollups ever expire: no other table (exports among them) carries a TTL.
+    const withTtl = (await (await runtime.deps.db.client.query({
       query: `SELECT name FROM system.tables WHERE database = {d:String} AND match(create_table_query, ' TTL ') ORDER BY name`,
-      query_params: { d: db.database }, format: 'JSONEachRow',
+      query_params: { d: runtime.deps.db.database }, format: 'JSONEachRow',
     })).json<{ name: string }>()).map((r) => r.name);
-    expect(withTtl).toEqual([TABLES.usageEvents, TABLES.usagePerHour, TABLES.usagePerMinute].sort());
+    expect(withTtl).toEqual([TABLES.usageEventLog, TABLES.usageEvents, TABLES.usagePerHour, TABLES.usagePerMinute].sort());
+    // Applied only when the configuration changes.
+    expect(await applyEventsRetention(runtime.deps.db, { hotDays: 5, rawDays: 50, clockOffsetMs: testClock.offsetMs })).toEqual([]);
 
     await link.cut();
     // Recent events stay on the local disk: ingest goes on while S3 is down.
     expect((await call('POST', '/v1/events', [event('hot-2', 0, '1')])).body.accepted).toBe(1);
-    // An old event needs S3: the request fails within seconds, not after 500 retries, and nothing is acknowledged.
-    const failed = await call('POST', '/v1/events', [event('cold-2', 100, '1')]);
+    // An event past the 5 hot days needs S3: the request fails within seconds, not after 500 retries, and nothing is acknowledged.
+    const failed = await call('POST', '/v1/events', [event('cold-2', 15, '1')]);
     expect(failed.status).toBe(503);
     expect(failed.body.error.code).toBe('storage_unavailable');
     expect(failed.ms).toBeLessThan(15_000);

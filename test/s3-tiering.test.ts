@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { now, testClock } from './clock.js';
 import { loadConfig } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime, type Runtime } from '../api/runtime.js';
@@ -21,7 +22,7 @@ import { pollUntil, testS3, type TestS3 } from './s3.js';
  */
 const KEY = 'mh_s3_tiering_test_admin_key_0123456789';
 const DAY = 86_400_000;
-const now = Date.now();
+const nowMs = now();
 let s3: TestS3;
 let dataDir: string;
 let runtime: Runtime | undefined;
@@ -32,7 +33,7 @@ async function open(env: Record<string, string>): Promise<Runtime> {
   await runtime?.close();
   runtime = undefined;
   const config = loadConfig(env);
-  runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
+  runtime = await startRuntime(config, createLogger(config.LOG_LEVEL), { clock: testClock });
   return runtime;
 }
 
@@ -43,7 +44,7 @@ async function call(method: string, path: string, body?: unknown, key = KEY): Pr
   return { status: res.status, body: await res.json() };
 }
 
-const WINDOW = `from=${now - 500 * DAY}&to=${now + DAY}`;
+const WINDOW = `from=${nowMs - 500 * DAY}&to=${nowMs + DAY}`;
 
 /** Every number the API gives for this data: exact summary, event listing, a rollup meter and a raw-event meter. */
 async function numbers() {
@@ -67,10 +68,8 @@ async function partsOnDisks(): Promise<{ partition: string; disk: string; rows: 
 }
 
 const yyyymm = (ms: number) => new Date(ms).toISOString().slice(0, 7).replace('-', '');
-// Three old months (far past the 30-day hot window) and the current hour.
+// Events three times far past the 30-day hot window, and in the last two hours.
 const AGES_DAYS = [400, 200, 90];
-const OLD = new Set(AGES_DAYS.map((d) => yyyymm(now - d * DAY)));
-const RECENT = yyyymm(now - 3_600_000);
 
 function events() {
   const out = [];
@@ -78,7 +77,7 @@ function events() {
     for (let n = 0; n < 50; n++) {
       out.push({
         eventId: `e-${i}-${n}`,
-        timestamp: now - age * DAY - 3_600_000 - n * 1000,
+        timestamp: nowMs - age * DAY - 3_600_000 - n * 1000,
         customerId: `c-${n % 3}`,
         metricName: 'api.calls',
         quantity: `${n}.${i}5`,
@@ -87,6 +86,16 @@ function events() {
   }
   return out;
 }
+
+// Expected partitions come from the very timestamps sent (an event an hour before 00:30 on the
+// 1st is in the previous month's partition): old ones on S3, recent ones hot, with their counts.
+const monthsOf = (age: (days: number) => boolean) => {
+  const counts = new Map<string, number>();
+  for (const e of events()) if (age((nowMs - e.timestamp) / DAY)) counts.set(yyyymm(e.timestamp), (counts.get(yyyymm(e.timestamp)) ?? 0) + 1);
+  return counts;
+};
+const OLD = new Set(monthsOf((days) => days > 30).keys());
+const RECENT = monthsOf((days) => days < 1);
 
 beforeAll(async () => {
   s3 = await testS3();
@@ -126,7 +135,7 @@ describe('tiered storage on S3', () => {
     );
     console.log(`old partitions moved to S3 in ${ms} ms after the start`);
     expect(parts.filter((p) => p.disk === 's3').reduce((n, p) => n + p.rows, 0)).toBe(150);
-    expect(parts.filter((p) => p.disk === 'default').map((p) => p.partition)).toEqual([RECENT]);
+    expect(parts.filter((p) => p.disk === 'default').map((p) => p.partition)).toEqual([...RECENT.keys()].sort());
 
     const objects = await listObjects(s3.bucket, partsPrefix({ prefix: s3.prefix }));
     expect(objects.length).toBeGreaterThan(0);
@@ -141,7 +150,8 @@ describe('tiered storage on S3', () => {
     expect(events.map((t: any) => [t.disk, t.rows])).toEqual([['default', 50], ['s3', 150]]);
     expect(events.every((t: any) => t.parts > 0 && t.bytes > 0)).toBe(true);
     expect(storage.body.usageEvents).toMatchObject({ storagePolicy: 'tiered', hotRetentionDays: 30, rawRetentionDays: null });
-    expect(storage.body.oldestHotPartition).toMatchObject({ table: TABLES.usageEvents, partition: RECENT, rows: 50 });
+    const [oldestHot] = [...RECENT.keys()].sort();
+    expect(storage.body.oldestHotPartition).toMatchObject({ table: TABLES.usageEvents, partition: oldestHot, rows: RECENT.get(oldestHot!) });
     const standard = await call('POST', '/v1/api-keys', { name: 'reader', role: 'standard' });
     expect((await call('GET', '/v1/admin/storage', undefined, standard.body.key)).status).toBe(403);
   });

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { now } from './clock.js';
 import { engine, newTenant } from './harness.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { GRACE_MS, clockPast, generateEvents, send, setUpTenant } from './billing-fixture.js';
@@ -53,10 +54,10 @@ it('announces each export, signed, retried with exponential backoff until acknow
   const t = await newTenant();
   const log: LoggedOp[] = [];
   await setUpTenant(t);
-  await send(t, log, generateEvents('w', 120, 3, Date.now()));
+  await send(t, log, generateEvents('w', 120, 3, now()));
   await clockPast(log);
   const first = (await t.json('POST', '/v1/billing/close')).body.data[0];
-  await send(t, log, generateEvents('w-late', 30, 4, Date.now()));
+  await send(t, log, generateEvents('w-late', 30, 4, now()));
   await clockPast(log);
   const second = (await t.json('POST', '/v1/billing/close')).body.data[0];
   expect([first.sequence, second.sequence]).toEqual([1, 2]);
@@ -75,7 +76,7 @@ it('announces each export, signed, retried with exponential backoff until acknow
   for (let i = 1; i <= FAILURES; i++) {
     const gap = received[i]!.atMs - received[i - 1]!.atMs;
     expect(gap).toBeGreaterThanOrEqual(BACKOFF_MS * 2 ** (i - 1));
-    expect(gap).toBeLessThan(BACKOFF_MS * 2 ** (i - 1) + 1000);
+    expect(gap).toBeLessThan(BACKOFF_MS * 2 ** (i - 1) + 5000); // generous: a loaded machine delays polls
   }
   // acknowledged exports are not sent again
   const count = received.length;

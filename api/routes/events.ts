@@ -6,7 +6,8 @@ import { usageEventSchema } from '../../ingest/schema.js';
 import { cloudEventSchema } from '../../ingest/cloudevents.js';
 import { eventsInBody, normaliseEvent, type BodyShape, type EventRow } from '../../ingest/normalise.js';
 import { listEvents, storedEventRow } from '../../sql/queries/events.js';
-import { assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
+import { maxEventAgeMs } from '../../domain/retention.js';
+import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
 
 const SHAPES: Record<string, BodyShape> = {
   'application/json': 'usage',
@@ -88,7 +89,7 @@ function bodyShapeOf(contentType: string | undefined): BodyShape {
   return shape;
 }
 
-export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
+export function eventRoutes({ db, writer, config, metrics, clock }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openAPIRegistry.registerPath(ingestRoute);
 
@@ -101,7 +102,7 @@ export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
       },
     }),
     async (c) => {
-      const receivedAtMs = Date.now();
+      const receivedAtMs = clock.now();
       const shape = bodyShapeOf(c.req.header('content-type'));
       let body: unknown;
       try {
@@ -121,6 +122,7 @@ export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
         tenantId: c.get('principal').tenantId,
         receivedAtMs,
         maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000,
+        maxAgeMs: maxEventAgeMs(config.RAW_RETENTION_DAYS),
         format: shape === 'usage' ? ('usage' as const) : ('cloudevents' as const),
       };
       const validated = events.map((event, index) => normaliseEvent(event, index, ctx));
@@ -149,6 +151,7 @@ export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
     const fromMs = instantMs(q.from);
     const toMs = instantMs(q.to);
     assertWindow(fromMs, toMs);
+    assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.number().int(), z.string()]));
     const rows = await listEvents(
       db,

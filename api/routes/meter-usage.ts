@@ -4,7 +4,7 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import type { Meter } from '../../sql/queries/meters.js';
 import { GRANULARITIES, meterUsage, type UsageCell } from '../../sql/queries/meter-usage.js';
-import { assertWindow, instantMs, instantParam } from '../params.js';
+import { assertRetained, assertWindow, instantMs, instantParam } from '../params.js';
 import { MAX_WINDOWS, isTimeZone, windowsFor, type UsageWindow } from '../usage/windows.js';
 import { chooseSource } from '../usage/plan.js';
 
@@ -82,7 +82,7 @@ function fill(meter: Meter, windows: UsageWindow[], cells: UsageCell[], grouped:
   return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
 }
 
-export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config }: AppDeps, found: (tenantId: string, key: string) => Promise<Meter>) {
+export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config, clock }: AppDeps, found: (tenantId: string, key: string) => Promise<Meter>) {
   app.openapi(route, async (c) => {
     const q = c.req.valid('query');
     const { tenantId } = c.get('principal');
@@ -90,6 +90,7 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
     const fromMs = instantMs(q.from);
     const toMs = instantMs(q.to);
     assertWindow(fromMs, toMs);
+    assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const requested = q.groupBy === undefined ? [] : Array.isArray(q.groupBy) ? q.groupBy : [q.groupBy];
     for (const g of requested) {
       if (g !== 'customerId' && !meter.groupBy.includes(g)) {
@@ -101,7 +102,7 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
     const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
     if (!windows) throw new ApiError(400, 'too_many_windows', `the query spans more than ${MAX_WINDOWS} ${q.granularity} windows; use a coarser granularity`);
 
-    const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, Date.now());
+    const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, clock.now());
     const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
     const cells = await meterUsage(
       db,

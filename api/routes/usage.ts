@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { errorSchema } from '../errors.js';
 import { usageSummary } from '../../sql/queries/events.js';
-import { assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
+import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
 
 const summaryRow = z
   .object({
@@ -37,7 +37,7 @@ const summaryRoute = createRoute({
   },
 });
 
-export function usageRoutes({ db }: AppDeps) {
+export function usageRoutes({ db, config, clock }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(summaryRoute, async (c) => {
     const q = c.req.valid('query');
@@ -45,6 +45,7 @@ export function usageRoutes({ db }: AppDeps) {
     const fromMs = instantMs(q.from);
     const toMs = instantMs(q.to);
     assertWindow(fromMs, toMs);
+    assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.string()]));
     const rows = await usageSummary(
       db,

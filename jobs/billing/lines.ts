@@ -9,6 +9,12 @@ import { decimal, units } from './decimal.js';
 export interface BillingSettings {
   graceMs: number;
   cutoffLagMs: number;
+  /**
+   * The product clock's offset from the engine's (domain/clock.ts; 0 in
+   * production). A cutoff is engine time (it compares with stored_at); the
+   * periods it closes are in event time: those ending by cutoff + offset - grace.
+   */
+  clockOffsetMs: number;
   /** The cycle of a customer without a record. */
   defaultCycle: BillingCycle;
 }
@@ -32,8 +38,8 @@ const keyOf = (customerId: string, meterKey: string, startMs: number) => JSON.st
 
 /** The periods a run with this cutoff must bill: newly closed ones, and previously closed ones whose events changed. */
 async function periodsToBill(db: Db, tenantId: string, s: BillingSettings, cutoffMs: number, prev: PreviousExport | undefined, metrics: string[], tags: QueryTags): Promise<PeriodToBill[]> {
-  const closedBeforeMs = cutoffMs - s.graceMs;
-  const prevClosedBeforeMs = prev ? prev.cutoffMs - s.graceMs : -Infinity;
+  const closedBeforeMs = cutoffMs + s.clockOffsetMs - s.graceMs;
+  const prevClosedBeforeMs = prev ? prev.cutoffMs + s.clockOffsetMs - s.graceMs : -Infinity;
   const days = await touchedDays(db, {
     tenantId, metrics, cutoffMs, closedBeforeMs,
     sinceMs: prev?.cutoffMs ?? 0,
