@@ -4,11 +4,11 @@ import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
 import { apiKeysDdl, migrationsDdl, tenantsDdl } from './datasets/tenancy.js';
 import { usageEventsDdl } from './datasets/usage-events.js';
-import { reconcileStateDdl, rollupsDdl } from './datasets/rollups.js';
+import { reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
-import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl } from './datasets/billing.js';
+import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 
 export interface Migration {
   version: number;
@@ -31,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'billing_exports', statements: exportsDdl },
   { version: 9, name: 'billing_webhook_deliveries', statements: deliveriesDdl },
   { version: 10, name: 'billing_export_objects', statements: exportObjectsDdl },
+  { version: 11, name: 'wide_decimal_sums', statements: (t) => [...widenRollupSumsDdl(t), ...widenExportValuesDdl(t)] },
 ];
 
 const appliedVersions = defineQuery({
