@@ -44,6 +44,8 @@ const appliedVersions = defineQuery({
 
 export interface MigrateOptions {
   cluster?: string | undefined;
+  /** Apply migrations up to this version only (an upgrade staged in steps; tests of an upgrade). Default: all. */
+  upTo?: number | undefined;
 }
 
 function targetOf(db: Db, options: MigrateOptions): RenderTarget {
@@ -57,7 +59,7 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<num
   const done = new Set((await appliedVersions(db, {})).map((r) => r.version));
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
-    if (done.has(migration.version)) continue;
+    if (done.has(migration.version) || migration.version > (options.upTo ?? Infinity)) continue;
     for (const statement of migration.statements(t)) {
       await execute(db, `migration.${migration.version}.${migration.name}`, statement);
     }
