@@ -1,6 +1,9 @@
 /**
  * Quantities are exact decimals: Decimal(38, 9) in storage, strings in JS.
  * Nothing here ever does float arithmetic on a quantity.
+ * The bound (29 integer digits) is what makes every sum safe: sums are
+ * Decimal(76, 9), which no count of such events can overflow (sql/decimals.ts).
+ * The Kafka views check the same bound (ingest/kafka-validation.ts).
  */
 export const FRACTION_DIGITS = 9;
 export const INTEGER_DIGITS = 29;

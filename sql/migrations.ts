@@ -4,11 +4,11 @@ import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
 import { apiKeysDdl, migrationsDdl, tenantsDdl } from './datasets/tenancy.js';
 import { usageEventsDdl } from './datasets/usage-events.js';
-import { reconcileStateDdl, rollupsDdl } from './datasets/rollups.js';
+import { reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
-import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl } from './datasets/billing.js';
+import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 
 export interface Migration {
   version: number;
@@ -31,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'billing_exports', statements: exportsDdl },
   { version: 9, name: 'billing_webhook_deliveries', statements: deliveriesDdl },
   { version: 10, name: 'billing_export_objects', statements: exportObjectsDdl },
+  { version: 11, name: 'wide_decimal_sums', statements: (t) => [...widenRollupSumsDdl(t), ...widenExportValuesDdl(t)] },
 ];
 
 const appliedVersions = defineQuery({
@@ -43,6 +44,8 @@ const appliedVersions = defineQuery({
 
 export interface MigrateOptions {
   cluster?: string | undefined;
+  /** Apply migrations up to this version only (an upgrade staged in steps; tests of an upgrade). Default: all. */
+  upTo?: number | undefined;
 }
 
 function targetOf(db: Db, options: MigrateOptions): RenderTarget {
@@ -56,7 +59,7 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<num
   const done = new Set((await appliedVersions(db, {})).map((r) => r.version));
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
-    if (done.has(migration.version)) continue;
+    if (done.has(migration.version) || migration.version > (options.upTo ?? Infinity)) continue;
     for (const statement of migration.statements(t)) {
       await execute(db, `migration.${migration.version}.${migration.name}`, statement);
     }

@@ -6,6 +6,7 @@ import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
 import { waitFor } from './wait.js';
 import { runQuery } from '../sql/query.js';
 import { createApp } from '../api/app.js';
+import { fromUnits, toUnits } from './oracle.js';
 
 /**
  * The Kafka path against the real engine and the Kafka-protocol test broker:
@@ -108,6 +109,36 @@ describe('Kafka ingest', () => {
       expect(l.offset).toBeGreaterThanOrEqual(0);
       expect(Date.parse(l.receivedAt)).toBeGreaterThan(Date.now() - 60_000);
     }
+  });
+
+  it('sums quantities at the contract maximum exactly, from the API and straight from the topic; a 30th digit is refused alike', async () => {
+    const t = await newTenant();
+    const HOUR = 3_600_000;
+    const NINES = '9'.repeat(29);
+    const MAX = `${NINES}.999999999`;
+    const H = Math.floor((Date.now() - 2 * HOUR) / HOUR) * HOUR;
+    const D = H - (H % (24 * HOUR));
+    const big = (eventId: string, quantity: string, i: number) => ev(eventId, { quantity, timestamp: H + i * 1000 });
+    for (const [key, aggregation] of [['sum', 'SUM'], ['avg', 'AVG']]) expect((await t.json('POST', '/v1/meters', { body: { key, metricName: 'api.calls', aggregation } })).status).toBe(201);
+    const viaApi = await t.json('POST', '/v1/events', { body: [big('a1', NINES, 1), big('a2', NINES, 2), big('a3', MAX, 3)] });
+    expect(viaApi.body.accepted).toBe(3);
+    const tooBig = big('x', `1${'0'.repeat(29)}`, 9);
+    const refused = await t.json('POST', '/v1/events', { body: tooBig });
+    expect(refused.body.results[0].errors).toEqual([{ path: 'quantity', message: 'has more than 29 integer digits' }]);
+    // Produced in one batch: the engine consumes it as one block, which the rollup views sum at once.
+    await produceRaw([big('k1', NINES, 4), big('k2', NINES, 5), big('k3', MAX, 6), tooBig].map((e) => JSON.stringify({ tenantId: t.tenantId, ...e })));
+    const sum = [NINES, NINES, MAX, NINES, NINES, MAX].reduce((s, q) => s + toUnits(q), 0n);
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: fromUnits(sum), events: 6 }]);
+    // One window each, served by the minute, hour and day rollups.
+    for (const [from, to, source] of [[H, H + HOUR - 60_000, 'usage_per_minute'], [H, H + HOUR, 'usage_per_hour'], [D, D + 24 * HOUR, 'usage_per_day']] as const) {
+      for (const [key, value] of [['sum', fromUnits(sum)], ['avg', fromUnits(sum / 6n)]]) {
+        const res = await t.json('GET', `/v1/meters/${key}/usage?from=${from}&to=${to}&granularity=total`);
+        expect([res.body.meta.source, res.body.data[0].value]).toEqual([source, value]);
+      }
+    }
+    let letters: Awaited<ReturnType<typeof deadLetters>> = [];
+    await waitFor('the dead letter', async () => (letters = await deadLetters(t)).length === 1, 20_000, () => letters);
+    expect(letters[0]!.error).toBe('quantity: has more than 29 integer digits');
   });
 
   it('shows unattributable messages to the operator only, and replays corrected dead letters once', async () => {

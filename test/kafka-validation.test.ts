@@ -26,6 +26,7 @@ const corpus: unknown[] = [
   { ...base, quantity: 3 }, { ...base, quantity: 0.25 }, { ...base, quantity: 1.5e-7 }, { ...base, quantity: 1e-10 }, { ...base, quantity: -0 },
   { ...base, quantity: '-0' }, { ...base, quantity: '-1' }, { ...base, quantity: '+7' }, { ...base, quantity: '007.100' }, { ...base, quantity: '1e3' },
   { ...base, quantity: '0.1234567891' }, { ...base, quantity: '0.123456789000' }, { ...base, quantity: '1'.repeat(29) }, { ...base, quantity: '1'.repeat(30) },
+  { ...base, quantity: `${'9'.repeat(29)}.999999999` }, { ...base, quantity: `${'9'.repeat(29)}.9999999990` }, { ...base, quantity: `1${'0'.repeat(29)}` }, { ...base, quantity: `${'0'.repeat(40)}7` },
   { ...base, quantity: ' 1' }, { ...base, quantity: '' }, { ...base, quantity: null }, { ...base, quantity: true }, { ...base, quantity: [1] },
   { ...base, timestamp: RECEIVED }, { ...base, timestamp: String(RECEIVED) }, { ...base, timestamp: RECEIVED + 0.5 }, { ...base, timestamp: 1.7e12 },
   { ...base, timestamp: RECEIVED + SKEW_MS + 1 }, { ...base, timestamp: RECEIVED + SKEW_MS }, { ...base, timestamp: -1 }, { ...base, timestamp: 0 },

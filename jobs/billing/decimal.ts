@@ -1,4 +1,4 @@
-/** Exact Decimal(38, 9) arithmetic on decimal strings, in integer units of 1e-9 (BigInt). */
+/** Exact decimal arithmetic on decimal strings, in integer units of 1e-9 (BigInt: unbounded, like no engine type). */
 const SCALE_DIGITS = 9;
 
 export function units(decimal: string): bigint {

@@ -1,5 +1,6 @@
 import { TABLES } from '../names.js';
-import { createTable, type RenderTarget } from '../engines.js';
+import { createTable, onCluster, qualified, type RenderTarget } from '../engines.js';
+import { SUM_TYPE } from '../decimals.js';
 
 /**
  * Billing: customers, the close-run claims, exports (manifest = outbox) and
@@ -88,6 +89,16 @@ export function exportsDdl(t: RenderTarget): string[] {
       tail: 'ORDER BY (tenant_id, sequence)',
     }),
   ];
+}
+
+/**
+ * A line's value is a sum (or a difference of sums) of quantities: Decimal(76, 9)
+ * like every sum (sql/decimals.ts). Released as Decimal(38, 9) in migration 8;
+ * this mutation converts existing lines, which keep their values. Idempotent.
+ * Not sharded, so no Distributed table to alter.
+ */
+export function widenExportValuesDdl(t: RenderTarget): string[] {
+  return [`ALTER TABLE ${qualified(t, TABLES.billingExportLines)}${onCluster(t)} MODIFY COLUMN value ${SUM_TYPE}`];
 }
 
 export function deliveriesDdl(t: RenderTarget): string[] {

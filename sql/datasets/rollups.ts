@@ -1,5 +1,6 @@
 import { TABLES, mvName } from '../names.js';
-import { createMaterializedView, createTable, type RenderTarget } from '../engines.js';
+import { createMaterializedView, createTable, onCluster, qualified, storageTable, type RenderTarget } from '../engines.js';
+import { SUM_TYPE, wideSum } from '../decimals.js';
 
 /**
  * Rollups of usage_events per minute, hour and day (UTC windows), keyed by
@@ -15,6 +16,9 @@ import { createMaterializedView, createTable, type RenderTarget } from '../engin
  * counted by the MV. The reconciler (jobs/reconcile-rollups.ts) compares recent
  * windows with the deduplicated raw data and rewrites those that differ, using
  * the same SELECT as the MV (`rollupSelect`).
+ *
+ * Sums are Decimal(76, 9) (sql/decimals.ts): in the MV's SELECT, so a block
+ * of extreme events cannot wrap, and in the state column, so merges cannot.
  */
 export interface RollupTier {
   name: 'minute' | 'hour' | 'day';
@@ -30,6 +34,7 @@ export const ROLLUP_TIERS: readonly RollupTier[] = [
   { name: 'day', table: TABLES.usagePerDay, stepMs: 86_400_000, bucket: (c) => `toStartOfDay(${c})` },
 ];
 
+// As released in migration 3: quantity_sum is widened by migration 11 (widenRollupSumsDdl). Migrations never change.
 const rollupColumns = `    tenant_id LowCardinality(String),
     metric_name LowCardinality(String),
     customer_id String,
@@ -45,14 +50,17 @@ const rollupColumns = `    tenant_id LowCardinality(String),
  * The one SELECT that turns raw events into rollup rows, in the target's column
  * order (MVs write positionally). Used by the MVs and by reconciliation rewrites.
  */
-export function rollupSelect(tier: RollupTier, source: string, where = ''): string {
+export function rollupSelect(tier: RollupTier, source: string, where = '', sum = wideSum('quantity')): string {
   return `SELECT tenant_id, metric_name, customer_id, dimensions,
     toDateTime(${tier.bucket('timestamp')}, 'UTC') AS window_start,
-    count() AS events, sum(quantity) AS quantity_sum, min(quantity) AS quantity_min, max(quantity) AS quantity_max,
+    count() AS events, ${sum} AS quantity_sum, min(quantity) AS quantity_min, max(quantity) AS quantity_max,
     argMaxState(quantity, (timestamp, event_id)) AS latest
 FROM ${source}${where ? `\nWHERE ${where}` : ''}
 GROUP BY tenant_id, metric_name, customer_id, dimensions, window_start`;
 }
+
+// The MV's sum as released in migration 3 (Decimal(38, 9), which wraps); migration 11 replaces it.
+const RELEASED_SUM = 'sum(quantity)';
 
 export function rollupsDdl(t: RenderTarget): string[] {
   return ROLLUP_TIERS.flatMap((tier) => [
@@ -63,8 +71,26 @@ export function rollupsDdl(t: RenderTarget): string[] {
       dist: { kind: 'sharded', shardingKey: 'cityHash64(tenant_id, customer_id)' },
       tail: 'PARTITION BY toYYYYMM(window_start)\nORDER BY (tenant_id, metric_name, customer_id, window_start, dimensions)',
     }),
-    createMaterializedView(t, { name: mvName(tier.table), to: tier.table, from: TABLES.usageEvents, select: (source) => rollupSelect(tier, source) }),
+    createMaterializedView(t, { name: mvName(tier.table), to: tier.table, from: TABLES.usageEvents, select: (source) => rollupSelect(tier, source, '', RELEASED_SUM) }),
   ]);
+}
+
+/**
+ * Widen each tier's sum to Decimal(76, 9): the state column (a mutation that
+ * converts existing rows, which keep their values; on a cluster the sharded
+ * storage and the Distributed table over it), then the MV's SELECT (ALTER ...
+ * MODIFY QUERY, never a re-created view, so no insert is missed). Idempotent:
+ * modifying a column to the type it has, or a view to its query, changes nothing.
+ */
+export function widenRollupSumsDdl(t: RenderTarget): string[] {
+  return ROLLUP_TIERS.flatMap((tier) => {
+    const tables = t.cluster ? [storageTable(t, tier.table), tier.table] : [tier.table];
+    return [
+      ...tables.map((table) => `ALTER TABLE ${qualified(t, table)}${onCluster(t)} MODIFY COLUMN quantity_sum SimpleAggregateFunction(sum, ${SUM_TYPE})`),
+      `ALTER TABLE ${qualified(t, mvName(tier.table))}${onCluster(t)} MODIFY QUERY
+${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)))}`,
+    ];
+  });
 }
 
 export function reconcileStateDdl(t: RenderTarget): string[] {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { defineQuery } from '../query.js';
+import { wideSum } from '../decimals.js';
 
 const optionalText = z.string().nullable().default(null);
 const optionalMs = z.number().int().nullable().default(null);
@@ -69,8 +70,8 @@ LIMIT {limit:UInt32}`,
 /**
  * Exact usage per (customer, metric) over [from, to): decimal sum and event
  * count. Exact by FINAL (deduplicated identities, latest version, voids left
- out); the sum is Decimal(38, 9)
- * arithmetic, returned as a string.
+ * out); the sum is Decimal(76, 9) arithmetic (never wraps: sql/decimals.ts),
+ * returned as a string.
  */
 export const usageSummary = defineQuery({
   name: 'usage.summary',
@@ -85,7 +86,7 @@ export const usageSummary = defineQuery({
     limit: z.number().int().min(1),
   }),
   row: z.object({ customerId: z.string(), metricName: z.string(), quantity: z.string(), events: count }),
-  sql: (db) => `SELECT customer_id AS customerId, metric_name AS metricName, toString(sum(quantity)) AS quantity, count() AS events
+  sql: (db) => `SELECT customer_id AS customerId, metric_name AS metricName, toString(${wideSum('quantity')}) AS quantity, count() AS events
 FROM ${db}.${TABLES.usageEvents} FINAL
 WHERE tenant_id = {tenantId:String} AND is_deleted = 0
   AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC')

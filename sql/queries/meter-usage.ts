@@ -3,6 +3,7 @@ import { TABLES } from '../names.js';
 import { runQuery, type Db, type QueryTags } from '../query.js';
 import type { RollupTier } from '../datasets/rollups.js';
 import type { Aggregation } from './meters.js';
+import { wideSum } from '../decimals.js';
 
 export const GRANULARITIES = ['minute', 'hour', 'day', 'week', 'month', 'total'] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
@@ -35,28 +36,32 @@ const PERCENTILE: Partial<Record<Aggregation, string>> = { P50: '0.5', P90: '0.9
 // Distinct values of one dimension among events that carry it. Exact from a rollup too: its rows keep whole dimension maps.
 const UNIQUE = 'uniqExactIf(dimensions[{uniqueDimension:String}], mapContains(dimensions, {uniqueDimension:String}))';
 
-/** A meter's value over a group of rows; raw rows need columns quantity, timestamp, event_id, dimensions. */
+/**
+ * A meter's value over a group of rows; raw rows need columns quantity, timestamp, event_id, dimensions.
+ * SUM and AVG sum in Decimal(76, 9) (sql/decimals.ts); MIN, MAX, LATEST and the percentiles are one
+ * of the stored Decimal(38, 9) quantities (quantileExact picks a value, never interpolates), so none can overflow.
+ */
 export function valueExpression(aggregation: Aggregation, source: UsageSource): string {
   if (aggregation === 'UNIQUE_COUNT') return UNIQUE;
   if (source.kind === 'raw') {
     const p = PERCENTILE[aggregation];
     if (p) return `toString(quantileExact(${p})(quantity))`;
     const raw: Partial<Record<Aggregation, string>> = {
-      SUM: 'toString(sum(quantity))',
+      SUM: `toString(${wideSum('quantity')})`,
       COUNT: 'count()',
       MIN: 'toString(min(quantity))',
       MAX: 'toString(max(quantity))',
-      AVG: 'toString(sum(quantity) / count())',
+      AVG: `toString(${wideSum('quantity')} / count())`,
       LATEST: 'toString(argMax(quantity, (timestamp, event_id)))',
     };
     return raw[aggregation]!;
   }
   const rollup: Partial<Record<Aggregation, string>> = {
-    SUM: 'toString(sum(quantity_sum))',
+    SUM: `toString(${wideSum('quantity_sum')})`,
     COUNT: 'sum(events)',
     MIN: 'toString(min(quantity_min))',
     MAX: 'toString(max(quantity_max))',
-    AVG: 'toString(sum(quantity_sum) / sum(events))',
+    AVG: `toString(${wideSum('quantity_sum')} / sum(events))`,
     LATEST: 'toString(argMaxMerge(latest))',
   };
   const expression = rollup[aggregation];

@@ -3,6 +3,7 @@ import { TABLES } from '../names.js';
 import { onCluster, storageTable, type RenderTarget } from '../engines.js';
 import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../datasets/rollups.js';
 import { defineQuery, execute, insertRows, nextVersion, runQuery, type Db } from '../query.js';
+import { wideSum } from '../decimals.js';
 
 const JOB = 'rollups.reconcile';
 const HOUR_MS = 3_600_000;
@@ -44,13 +45,13 @@ export async function staleWindows(db: Db, sinceMs: number): Promise<StaleWindow
 SELECT DISTINCT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(hour) * 1000 AS hourMs
 FROM (
   SELECT tenant_id, metric_name, hour, customer_id FROM (
-    SELECT tenant_id, metric_name, ${hourOf} AS hour, customer_id, 1 AS side, count() AS c, sum(quantity) AS s,
+    SELECT tenant_id, metric_name, ${hourOf} AS hour, customer_id, 1 AS side, count() AS c, ${wideSum('quantity')} AS s,
       min(quantity) AS mn, max(quantity) AS mx, argMax(quantity, (timestamp, event_id)) AS lt, sum(cityHash64(dimensions)) AS dh
     FROM ${d}.${TABLES.usageEvents} FINAL
     WHERE (tenant_id, metric_name, ${hourOf}) IN (SELECT tenant_id, metric_name, hour FROM touched) AND is_deleted = 0
     GROUP BY tenant_id, metric_name, hour, customer_id
     UNION ALL
-    SELECT tenant_id, metric_name, window_start AS hour, customer_id, 2 AS side, sum(events) AS c, sum(quantity_sum) AS s,
+    SELECT tenant_id, metric_name, window_start AS hour, customer_id, 2 AS side, sum(events) AS c, ${wideSum('quantity_sum')} AS s,
       min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest) AS lt, sum(cityHash64(dimensions) * events) AS dh
     FROM ${d}.${TABLES.usagePerHour}
     WHERE (tenant_id, metric_name, window_start) IN (SELECT tenant_id, metric_name, hour FROM touched)
