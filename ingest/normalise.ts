@@ -1,6 +1,7 @@
-import { usageEventSchema, issuesOf, type EventIssue } from './schema.js';
+import { usageEventSchema, issuesOf, RESERVED_DIMENSION_KEY, type EventIssue } from './schema.js';
 import { fromCloudEvent, cloudEventPath } from './cloudevents.js';
 import { parseDecimal, isNegativeDecimal } from './decimal.js';
+import { JsonNumber, withPlainNumbers } from './json-body.js';
 import { parseInstant } from './time.js';
 
 /** A validated event in storage shape (columns of usage_events; stored_at and version are the engine's). */
@@ -39,8 +40,11 @@ export type ValidatedEvent =
 function claimedEventId(input: unknown, format: EventFormat): string | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
   const id = (input as Record<string, unknown>)[format === 'cloudevents' ? 'id' : 'eventId'];
-  return typeof id === 'string' ? id.slice(0, 256) : undefined;
+  // By code points, so the echo never ends in half of a surrogate pair.
+  return typeof id === 'string' ? Array.from(id).slice(0, 256).join('') : undefined;
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Validate and normalise one input event; every problem is reported, with its path in the client's own format. */
 export function normaliseEvent(input: unknown, index: number, ctx: NormaliseContext): ValidatedEvent {
@@ -57,11 +61,15 @@ export function normaliseEvent(input: unknown, index: number, ctx: NormaliseCont
     if (!mapped.ok) return { index, eventId, errors: mapped.issues };
     candidate = mapped.event;
   }
-  if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) {
-    return fail([{ path: '', message: 'an event must be a JSON object' }]);
-  }
-  const parsed = usageEventSchema.safeParse(candidate);
-  if (!parsed.success) return fail(issuesOf(parsed.error));
+  if (!isRecord(candidate)) return fail([{ path: '', message: 'an event must be a JSON object' }]);
+  // A quantity sent as a JSON number is read from its source text, never through a float.
+  const quantityNumber = candidate.quantity instanceof JsonNumber ? candidate.quantity.text : undefined;
+  // zod skips a "__proto__" key of a record silently: refuse it here, whatever its value.
+  const reserved: EventIssue[] = isRecord(candidate.dimensions) && Object.hasOwn(candidate.dimensions, RESERVED_DIMENSION_KEY)
+    ? [{ path: `dimensions.${RESERVED_DIMENSION_KEY}`, message: 'is a reserved name, not allowed as a dimension key' }]
+    : [];
+  const parsed = usageEventSchema.safeParse(withPlainNumbers(candidate));
+  if (!parsed.success || reserved.length > 0) return fail([...reserved, ...(parsed.success ? [] : issuesOf(parsed.error))]);
   const event = parsed.data;
   const errors: EventIssue[] = [];
 
@@ -76,7 +84,7 @@ export function normaliseEvent(input: unknown, index: number, ctx: NormaliseCont
 
   let quantity = '1';
   if (event.quantity !== undefined) {
-    const q = parseDecimal(event.quantity);
+    const q = parseDecimal(quantityNumber !== undefined ? { jsonNumber: quantityNumber } : event.quantity);
     if (!q.ok) errors.push({ path: 'quantity', message: q.message });
     else if (isNegativeDecimal(q.value)) errors.push({ path: 'quantity', message: 'must not be negative' });
     else quantity = q.value;
