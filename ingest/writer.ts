@@ -151,8 +151,11 @@ export class DirectWriter implements EventSink {
     const outcome = await outcomesOf(this.db, storable.map((p) => p.row), 'ingest.writer', this.options.lookupChunk);
     const fresh = storable.filter((_, i) => outcome[i] === 'accepted');
     const results = await insertIsolating((rows) => this.insert(rows), fresh.map((p) => p.row));
+    // A repeat (in this batch) of a refused event is refused too: nothing of that identity was stored.
+    const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
+    const refusedIds = new Set(fresh.filter((_, i) => results[i]!.status === 'refused').map((p) => identity(p.row)));
     storable.forEach((p, i) => {
-      if (outcome[i] === 'duplicate') p.resolve('duplicate');
+      if (outcome[i] === 'duplicate') p.resolve(refusedIds.has(identity(p.row)) ? 'refused' : 'duplicate');
     });
     const failed = results.filter((r) => r.status === 'failed');
     if (failed[0]) this.onBatchError(failed[0].error, failed.length);
