@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { engine, newTenant, type TestTenant } from './harness.js';
+
+/**
+ * Input is stored exactly as sent or refused with a precise error: never
+ * rounded, never replaced, never dropped (issue 10, items 4 and 5).
+ */
+const post = async (t: TestTenant, body: string | Buffer, contentType = 'application/json') => {
+  const res = await (await engine()).app.request('/v1/events', { method: 'POST', headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': contentType }, body });
+  return { status: res.status, body: (await res.json()) as any };
+};
+const stored = async (t: TestTenant) => (await t.json('GET', '/v1/events?limit=1000')).body.data as { eventId: string; quantity: string; dimensions: Record<string, string> }[];
+
+describe('ingest keeps input exact', () => {
+  it('stores JSON-number quantities beyond 2^53 digit for digit (usage and CloudEvents)', async () => {
+    const t = await newTenant();
+    const usage = await post(t, '[{"eventId":"n1","customerId":"c","metricName":"m","quantity":9007199254740993},{"eventId":"n2","customerId":"c","metricName":"m","quantity":12345678901234567890123}]');
+    expect(usage.status).toBe(200);
+    const ce = await post(t, '{"specversion":"1.0","id":"n3","source":"s","type":"m","subject":"c","data":{"quantity":9007199254740993,"size":1.50}}', 'application/cloudevents+json');
+    expect(ce.status).toBe(200);
+    const rows = await stored(t);
+    expect(rows.map((r) => [r.eventId, r.quantity])).toEqual([['n1', '9007199254740993'], ['n2', '12345678901234567890123'], ['n3', '9007199254740993']]);
+    expect(rows[2]!.dimensions).toEqual({ size: '1.50' });
+  });
+
+  it('refuses a body that is not UTF-8 (400) rather than collapsing two ids into one', async () => {
+    const t = await newTenant();
+    const body = (byte: number) => Buffer.concat([Buffer.from('{"eventId":"u8-'), Buffer.from([byte]), Buffer.from('","customerId":"c","metricName":"m"}')]);
+    for (const byte of [0xff, 0xfe]) {
+      const res = await post(t, body(byte));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'invalid_utf8', message: 'the body is not valid UTF-8' });
+    }
+    expect(await stored(t)).toEqual([]);
+  });
+
+  it('refuses lone surrogates per event, every time (a redelivery is not "accepted"), and stores the neighbours', async () => {
+    const t = await newTenant();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const res = await post(t, '[{"eventId":"dup-\\udfff","customerId":"c","metricName":"m"},{"eventId":"ok","customerId":"p\\ud800","metricName":"m"},{"eventId":"fine","customerId":"c","metricName":"m","dimensions":{"k\\udc00":"v"}},{"eventId":"pair","customerId":"\\ud83d\\ude00","metricName":"m"}]');
+      expect(res.status).toBe(207);
+      expect(res.body.results.map((r: any) => [r.status, r.errors?.[0]?.path])).toEqual([['rejected', 'eventId'], ['rejected', 'customerId'], ['rejected', 'dimensions.k\udc00'], [attempt === 0 ? 'accepted' : 'duplicate', undefined]]);
+      expect(res.body.results[0].errors[0].message).toMatch(/lone UTF-16 surrogate/);
+    }
+    expect((await stored(t)).map((r) => r.eventId)).toEqual(['pair']);
+  });
+
+  it('refuses a "__proto__" dimension key instead of dropping it (usage and CloudEvents), and duplicate keys', async () => {
+    const t = await newTenant();
+    const usage = await post(t, '{"eventId":"p1","customerId":"c","metricName":"m","dimensions":{"__proto__":{"polluted":"yes"},"region":"eu"}}');
+    expect(usage.status).toBe(422);
+    expect(usage.body.results[0].errors).toEqual([{ path: 'dimensions.__proto__', message: expect.stringMatching(/reserved/) }]);
+    const ce = await post(t, '{"specversion":"1.0","id":"p2","source":"s","type":"m","subject":"c","data":{"__proto__":"x","region":"eu"}}', 'application/cloudevents+json');
+    expect(ce.status).toBe(422);
+    expect(ce.body.results[0].errors).toEqual([{ path: 'data.__proto__', message: expect.stringMatching(/reserved/) }]);
+    const twice = await post(t, '{"eventId":"p3","customerId":"c","metricName":"m","dimensions":{"region":"eu","region":"us"}}');
+    expect(twice.status).toBe(400);
+    expect(twice.body.error.code).toBe('invalid_json');
+    expect(await stored(t)).toEqual([]);
+  });
+});
