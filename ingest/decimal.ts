@@ -38,6 +38,17 @@ function jsonNumberToDecimalString(source: string): string | undefined {
 }
 
 /**
+ * ClickHouse's JSON parser (simdjson, in the Kafka validation views) refuses a
+ * whole message holding an integer literal outside [-2^63, 2^64): the API
+ * refuses such a quantity too, so both paths agree.
+ */
+function isBeyond64BitInteger(source: string): boolean {
+  if (!/^-?\d+$/.test(source)) return false;
+  const n = BigInt(source);
+  return n >= 2n ** 64n || n < -(2n ** 63n);
+}
+
+/**
  * Parse a quantity into a canonical decimal string. It is a decimal string, a
  * JS number, or `{ jsonNumber }`: a JSON number's source text from the request
  * body, read exactly (9007199254740993 stays 9007199254740993).
@@ -45,6 +56,9 @@ function jsonNumberToDecimalString(source: string): string | undefined {
 export function parseDecimal(input: number | string | { jsonNumber: string }): DecimalResult {
   let text: string | undefined;
   if (typeof input === 'object') {
+    if (isBeyond64BitInteger(input.jsonNumber)) {
+      return { ok: false, message: 'is an integer JSON number beyond 64 bits, which the Kafka path cannot read: send it as a decimal string to keep every digit' };
+    }
     text = jsonNumberToDecimalString(input.jsonNumber);
     if (text === undefined) return { ok: false, message: 'must be a decimal number within 29 integer and 9 fraction digits' };
   } else if (typeof input === 'number') {

@@ -127,11 +127,11 @@ describe('normaliseEvent: input is stored exactly or refused', () => {
   it('reads a JSON-number quantity from its source text (usage and CloudEvents)', () => {
     expect(normaliseEvent({ ...base, quantity: new JsonNumber('9007199254740993') }, 0, ctx).row?.quantity).toBe('9007199254740993');
     const ce = normaliseEvent(
-      { specversion: '1.0', id: 'ce', source: 's', type: 'm', subject: 'c', data: { quantity: new JsonNumber('12345678901234567890123'), size: new JsonNumber('1.50') } },
+      { specversion: '1.0', id: 'ce', source: 's', type: 'm', subject: 'c', data: { quantity: new JsonNumber('12345678901234567890123.5'), size: new JsonNumber('1.50') } },
       0,
       { ...ctx, format: 'cloudevents' },
     );
-    expect(ce.row).toMatchObject({ quantity: '12345678901234567890123', dimensions: { size: '1.50' } });
+    expect(ce.row).toMatchObject({ quantity: '12345678901234567890123.5', dimensions: { size: '1.50' } });
     // a number where a string belongs is still a type error
     expect(normaliseEvent({ ...base, eventId: new JsonNumber('7') }, 0, ctx).errors?.[0]?.path).toBe('eventId');
   });
