@@ -61,3 +61,23 @@ describe('ingest keeps input exact', () => {
     expect(await stored(t)).toEqual([]);
   });
 });
+
+describe('every text a request carries is Unicode the engine keeps', () => {
+  it('refuses invalid UTF-8 in the URL and lone surrogates in JSON bodies with 400, storing nothing', async () => {
+    const t = await newTenant();
+    const surrogatePath = await t.json('PUT', '/v1/customers/%ED%A0%80', { body: { name: 'x' } });
+    expect(surrogatePath.status).toBe(400);
+    expect(surrogatePath.body.error.message).toMatch(/UTF-8/);
+    expect((await t.json('GET', '/v1/events?customerId=%FF')).status).toBe(400);
+    const name = await t.json('PUT', '/v1/customers/ok', { raw: '{"name":"a\\ud800"}', headers: { 'content-type': 'application/json' } });
+    expect(name.status).toBe(400);
+    expect(name.body.error.details).toEqual([{ path: 'name', message: expect.stringMatching(/lone UTF-16 surrogate/) }]);
+    const meter = await t.json('POST', '/v1/meters', { raw: '{"key":"k","metricName":"m","aggregation":"SUM","groupBy":["\\udfff"]}', headers: { 'content-type': 'application/json' } });
+    expect(meter.status).toBe(400);
+    expect(meter.body.error.details).toEqual([{ path: 'groupBy.0', message: expect.stringMatching(/lone UTF-16 surrogate/) }]);
+    expect((await t.json('GET', '/v1/customers')).body.data).toEqual([]);
+    expect((await t.json('GET', '/v1/meters')).body.data).toEqual([]);
+    // a valid astral character passes, percent-encoded or not
+    expect((await t.json('PUT', '/v1/customers/%F0%9F%98%80', { body: { name: '\u{1F600}' } })).status).toBe(201);
+  });
+});
