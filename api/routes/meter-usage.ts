@@ -5,7 +5,8 @@ import { ApiError, errorSchema } from '../errors.js';
 import type { Meter } from '../../sql/queries/meters.js';
 import { GRANULARITIES, meterUsage, type UsageCell } from '../../sql/queries/meter-usage.js';
 import { assertWindow, instantMs, instantParam } from '../params.js';
-import { MAX_WINDOWS, isTimeZone, windowsFor, type UsageWindow } from '../usage/windows.js';
+import { MAX_WINDOWS, windowsFor, type UsageWindow } from '../usage/windows.js';
+import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { chooseSource } from '../usage/plan.js';
 
 const usageRow = z
@@ -29,7 +30,7 @@ const route = createRoute({
       from: instantParam('from'),
       to: instantParam('to'),
       granularity: z.enum(GRANULARITIES).default('day'),
-      tz: z.string().max(64).default('UTC').refine(isTimeZone, 'tz must be an IANA time zone such as Europe/Berlin'),
+      tz: z.string().max(64).default('UTC').refine(isTimeZone, `tz ${TIME_ZONE_MESSAGE}`),
       customerId: z.string().min(1).max(256).optional(),
       groupBy: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: 'customerId or one of the meter\'s groupBy dimensions; repeatable' }),
     }),
