@@ -22,7 +22,7 @@ const usageRow = z
 const route = createRoute({
   method: 'get',
   path: '/v1/meters/{key}/usage',
-  summary: 'A meter\'s values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts dimensions',
+  summary: 'A meter\'s values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts one of the dimensions the meter names (groupBy, filter, uniqueDimension)',
   security: [{ bearer: [] }],
   request: {
     params: z.object({ key: z.string().min(1).max(64) }),
@@ -58,6 +58,11 @@ function queryFilters(url: string): { dimension: string; values: string[] }[] {
   }
   if (byDimension.size > 10) throw new ApiError(400, 'invalid_request', 'at most 10 filter[...] dimensions');
   return [...byDimension].map(([dimension, values]) => ({ dimension, values }));
+}
+
+/** The dimensions a meter's definition names: its groupBy, the ones it filters on, and its unique dimension. */
+function dimensionsOf(meter: Meter): string[] {
+  return [...new Set([...meter.groupBy, ...Object.keys(meter.filter), ...(meter.uniqueDimension ? [meter.uniqueDimension] : [])])];
 }
 
 function emptyValue(meter: Meter): string | number | null {
@@ -97,6 +102,14 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
         throw new ApiError(400, 'invalid_request', `groupBy "${g}" is not allowed by meter "${meter.key}" (allowed: customerId${meter.groupBy.map((d) => `, ${d}`).join('')})`);
       }
     }
+    // A filter on a dimension the meter does not name would answer zeros that look like data: refused, as an unknown groupBy is.
+    const queryFilterList = queryFilters(c.req.url);
+    const named = dimensionsOf(meter);
+    for (const { dimension } of queryFilterList) {
+      if (!named.includes(dimension)) {
+        throw new ApiError(400, 'invalid_request', `filter[${dimension}]: "${dimension}" is not a dimension of meter "${meter.key}" (its dimensions: ${named.join(', ') || 'none'}; add it to the meter's groupBy to filter on it)`);
+      }
+    }
     const groupByCustomer = requested.includes('customerId');
     const dimensions = [...new Set(requested.filter((g) => g !== 'customerId'))];
     const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
@@ -119,7 +132,7 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
         customerId: q.customerId,
         groupByCustomer,
         groupBy: dimensions,
-        filters: [...meterFilters, ...queryFilters(c.req.url)],
+        filters: [...meterFilters, ...queryFilterList],
       },
       { route: 'GET /v1/meters/{key}/usage', tenantId, requestId: c.get('requestId') },
     );
