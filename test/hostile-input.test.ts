@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { engine, newTenant, type TestTenant } from './harness.js';
+import { exportFile, exportId, writeExport, writeLines } from '../sql/queries/exports.js';
 
 /**
  * Input is stored exactly as sent or refused with a precise error: never
@@ -79,5 +81,45 @@ describe('every text a request carries is Unicode the engine keeps', () => {
     expect((await t.json('GET', '/v1/meters')).body.data).toEqual([]);
     // a valid astral character passes, percent-encoded or not
     expect((await t.json('PUT', '/v1/customers/%F0%9F%98%80', { body: { name: '\u{1F600}' } })).status).toBe(201);
+  });
+});
+
+describe('CSV outputs are safe to open in a spreadsheet and still exact', () => {
+  it('meter usage CSV: text cells that start a formula get one leading quote; numbers stay numbers', async () => {
+    const t = await newTenant();
+    const T = Date.now() - 3_600_000;
+    await t.json('POST', '/v1/meters', { body: { key: 'calls', metricName: 'm', aggregation: 'SUM', groupBy: ['region'] } });
+    const sent = await t.json('POST', '/v1/events', {
+      body: [
+        { eventId: '1', customerId: '=1+2', metricName: 'm', timestamp: T, quantity: '2.5', dimensions: { region: '@x' } },
+        { eventId: '2', customerId: "'q", metricName: 'm', timestamp: T, quantity: '1', dimensions: { region: 'eu' } },
+        { eventId: '3', customerId: 'plain', metricName: 'm', timestamp: T, quantity: '4', dimensions: { region: '-eu' } },
+      ],
+    });
+    expect(sent.status).toBe(200);
+    const res = await t.request('GET', `/v1/meters/calls/usage?from=${T - 1}&to=${T + 1}&granularity=total&groupBy=customerId&groupBy=region`, { headers: { accept: 'text/csv' } });
+    const lines = (await res.text()).trimEnd().split('\n').map((l) => l.split(',').slice(2));
+    expect(lines).toEqual([['customerId', 'region', 'value'], ["''q", 'eu', '1'], ["'=1+2", "'@x", '2.5'], ['plain', "'-eu", '4']]);
+  });
+
+  it('export CSV: customer ids neutralised, a negative adjustment stays a number, JSONL (which the checksum covers) unescaped', async () => {
+    const t = await newTenant();
+    const { db } = (await engine()).deps;
+    const start = Date.UTC(2026, 0, 1);
+    const end = Date.UTC(2026, 1, 1);
+    await writeLines(db, t.tenantId, 1, [
+      { customerId: '=HYPERLINK(1)', meterKey: 'calls', periodStartMs: start, periodEndMs: end, kind: 'usage', value: '10', events: 2 },
+      { customerId: '-neg', meterKey: 'calls', periodStartMs: start, periodEndMs: end, kind: 'adjustment', value: '-5.5', events: -1 },
+      { customerId: 'plain', meterKey: 'calls', periodStartMs: start, periodEndMs: end, kind: 'usage', value: '1', events: 1 },
+    ]);
+    const jsonl = await exportFile(db, t.tenantId, 1, 'jsonl');
+    await writeExport(db, t.tenantId, { sequence: 1, createdAtMs: end, cutoffMs: end, lineCount: 3, checksum: createHash('sha256').update(jsonl).digest('hex') });
+    const id = exportId(t.tenantId, 1);
+    const csv = await (await t.request('GET', `/v1/billing/exports/${id}/lines?format=csv`)).text();
+    const rows = csv.trimEnd().split('\n').slice(1).map((l) => l.split(','));
+    expect(rows.map((r) => [r[0], r[4], r[5], r[6]])).toEqual([['"\'-neg"', '"adjustment"', '-5.5', '-1'], ['"\'=HYPERLINK(1)"', '"usage"', '10', '2'], ['"plain"', '"usage"', '1', '1']]);
+    const served = await (await t.request('GET', `/v1/billing/exports/${id}/lines?format=jsonl`)).text();
+    expect(served).toBe(jsonl.toString('utf8'));
+    expect(served.split('\n').filter(Boolean).map((l) => JSON.parse(l).customerId)).toEqual(['-neg', '=HYPERLINK(1)', 'plain']);
   });
 });

@@ -8,6 +8,7 @@ import { assertWindow, instantMs, instantParam } from '../params.js';
 import { MAX_WINDOWS, windowsFor, type UsageWindow } from '../usage/windows.js';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { chooseSource } from '../usage/plan.js';
+import { csvText } from '../../sql/csv-cells.js';
 
 const usageRow = z
   .object({
@@ -148,8 +149,9 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config }: AppDep
       })),
     );
     if ((c.req.header('accept') ?? '').includes('text/csv')) {
-      const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions, 'value'];
-      const rows = data.map((r) => [r.windowStart, r.windowEnd, ...(groupByCustomer ? [r.customerId] : []), ...dimensions.map((d) => r.groupBy?.[d]), r.value ?? '']);
+      // Text cells (ids, dimension names and values) are neutralised against formula injection; values stay numbers.
+      const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions.map(csvText), 'value'];
+      const rows = data.map((r) => [r.windowStart, r.windowEnd, ...(groupByCustomer ? [csvText(r.customerId!)] : []), ...dimensions.map((d) => csvText(r.groupBy![d]!)), r.value ?? '']);
       c.header('content-type', 'text/csv; charset=utf-8');
       return c.body(stringify([header, ...rows]), 200) as never;
     }
