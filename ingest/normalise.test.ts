@@ -132,7 +132,11 @@ describe('normaliseEvent: input is stored exactly or refused', () => {
       { ...ctx, format: 'cloudevents' },
     );
     expect(ce.row).toMatchObject({ quantity: '12345678901234567890123.5', dimensions: { size: '1.50' } });
-    // a number where a string belongs is still a type error
+    // a number is no event, and a number where a string belongs is still a type error
+    expect(normaliseEvent(new JsonNumber('42'), 0, ctx).errors).toEqual([{ path: '', message: 'an event must be a JSON object' }]);
+    expect(normaliseEvent(new JsonNumber('42'), 0, { ...ctx, format: 'cloudevents' }).row).toBeUndefined();
+    expect(eventsInBody(new JsonNumber('42'), 'usage')).toHaveProperty('error');
+    expect(eventsInBody(new JsonNumber('42'), 'cloudevent')).toHaveProperty('error');
     expect(normaliseEvent({ ...base, eventId: new JsonNumber('7') }, 0, ctx).errors?.[0]?.path).toBe('eventId');
   });
 });

@@ -44,10 +44,12 @@ function claimedEventId(input: unknown, format: EventFormat): string | undefined
   return typeof id === 'string' ? Array.from(id).slice(0, 256).join('') : undefined;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+// A JSON object (a JsonNumber is a number, not an object).
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
 
 /** Validate and normalise one input event; every problem is reported, with its path in the client's own format. */
-export function normaliseEvent(input: unknown, index: number, ctx: NormaliseContext): ValidatedEvent {
+export function normaliseEvent(sent: unknown, index: number, ctx: NormaliseContext): ValidatedEvent {
+  const input = sent instanceof JsonNumber ? Number(sent.text) : sent;
   const eventId = claimedEventId(input, ctx.format);
   const fail = (errors: EventIssue[]): ValidatedEvent => ({
     index,
@@ -120,12 +122,12 @@ export function eventsInBody(body: unknown, shape: BodyShape): { events: unknown
     return Array.isArray(body) ? { events: body } : { error: 'a CloudEvents batch must be a JSON array of CloudEvents' };
   }
   if (shape === 'cloudevent') {
-    return typeof body === 'object' && body !== null && !Array.isArray(body)
+    return isRecord(body)
       ? { events: [body] }
       : { error: 'a structured CloudEvent must be a JSON object' };
   }
   if (Array.isArray(body)) return { events: body };
-  if (typeof body === 'object' && body !== null) {
+  if (isRecord(body)) {
     const events = (body as { events?: unknown }).events;
     if (events === undefined) return { events: [body] };
     if (Array.isArray(events) && Object.keys(body).length === 1) return { events };

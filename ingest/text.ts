@@ -23,10 +23,3 @@ export function illFormedPaths(value: unknown, path = ''): string[] {
   }
   return [];
 }
-
-/** Lengths are counted in Unicode code points (what zod's .max() and ClickHouse's lengthUTF8 count): an emoji is 1, not 2. */
-export function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
