@@ -34,8 +34,9 @@ const hasControl = (s: string) => `match(${s}, '\\\\p{Cc}')`;
 // A lone surrogate escape ("\udfff") decodes to bytes that are not UTF-8 (a lone "\ud800" already fails isValidJSON).
 const notUnicode = (s: string) => `NOT isValidUTF8(${s})`;
 const NOT_UNICODE = 'must be valid Unicode text (it contains a lone UTF-16 surrogate)';
-// Keys of an object that occur more than once (JSON.parse would keep the last silently; the API refuses such a body).
-const repeatedKeys = (keys: string) => `length(${keys}) != length(arrayDistinct(${keys}))`;
+// A key given twice with different values (JSON.parse would keep the last silently; the API refuses such a body,
+// and, as lossless-json does, takes a key repeated with the same value).
+const repeatedKeys = (pairs: string) => `length(arrayDistinct(arrayMap(kv -> kv.1, ${pairs}))) != length(arrayDistinct(${pairs}))`;
 const check = (failed: string, message: string) => `if(${failed}, ${literal(message)}, '')`;
 
 /** Checks of a printable text value `s` at `path` (ingest/schema.ts `printable`), as error strings ('' = fine). */
@@ -128,7 +129,7 @@ export function validatedEventsSelect(source: string, opts: { tenantsTable: stri
       NOT isValidUTF8(${m}), 'the message is not valid UTF-8',
       NOT isValidJSON(${m}), 'invalid JSON',
       JSONType(${m}) != 'Object', 'an event must be a JSON object',
-      ${repeatedKeys(`JSONExtractKeys(${m})`)} OR ${repeatedKeys(`JSONExtractKeys(${m}, 'dimensions')`)} OR ${repeatedKeys(`JSONExtractKeys(${m}, 'metadata')`)},
+      ${repeatedKeys(`JSONExtractKeysAndValuesRaw(${m})`)} OR ${repeatedKeys(`JSONExtractKeysAndValuesRaw(${m}, 'dimensions')`)} OR ${repeatedKeys(`JSONExtractKeysAndValuesRaw(${m}, 'metadata')`)},
         'invalid JSON: an object has a key twice',
       arrayStringConcat(arrayFilter(e -> e != '', [
       ${errors.join(',\n      ')}]), '; '))`;

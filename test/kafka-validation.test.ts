@@ -57,6 +57,7 @@ const rawCorpus: Buffer[] = [
   event(',"dimensions":{"k\\udc00":"v"}'), event(',"dimensions":{"k":"v\\udfff"}'), event(',"dimensions":{"k":"\\ud800"}'), event(',"metadata":{"source":"s\\udc00"}'),
   event(',"dimensions":{"__proto__":{"polluted":"yes"},"region":"eu"}'), event(',"dimensions":{"__proto__":"x"}'), event(',"dimensions":{"region":"eu","region":"us"}'),
   event(',"metadata":{"source":"a","source":"b"}'), '{"eventId":"e1","eventId":"e2","customerId":"c1","metricName":"api.calls"}',
+  '{"eventId":"e1","eventId":"e1","customerId":"c1","metricName":"api.calls"}', event(',"dimensions":{"region":"eu","region":"eu"}'),
   event(`,"dimensions":{"${astral.repeat(128)}":"${astral.repeat(1024)}"},"metadata":{"source":"${astral.repeat(256)}"}`),
   event(`,"dimensions":{"${astral.repeat(129)}":"v"}`), event(`,"dimensions":{"k":"${astral.repeat(1025)}"}`), event(`,"metadata":{"source":"${astral.repeat(257)}"}`),
 ].map((text) => Buffer.from(text, 'utf8'));
