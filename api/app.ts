@@ -3,6 +3,7 @@ import { requestId } from 'hono/request-id';
 import type { AppDeps, AppEnv } from './context.js';
 import { ApiError, errorResponse } from './errors.js';
 import { apiKeyAuth } from './auth.js';
+import { wellFormedInput } from './well-formed-input.js';
 import { healthRoutes } from './routes/health.js';
 import { eventRoutes } from './routes/events.js';
 import { usageRoutes } from './routes/usage.js';
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps) {
     );
   });
   app.use('/v1/*', apiKeyAuth(deps.keys));
+  app.use('/v1/*', wellFormedInput());
 
   app.route('/', healthRoutes(deps));
   app.route('/', eventRoutes(deps));

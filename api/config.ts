@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LONGEST_PERIOD_DAYS, RETENTION_MARGIN_DAYS, minimumRawRetentionDays } from '../domain/retention.js';
-import { IANAZone } from 'luxon';
+import { isTimeZone, TIME_ZONE_MESSAGE } from './usage/time-zones.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const GiB = 1024 ** 3;
@@ -72,7 +72,7 @@ export const configSchema = z
     BILLING_CLOSE_CRON: z.string().min(1).default('0 * * * * *'),
     BILLING_GRACE_SECONDS: int(0, 366 * 86_400, 86_400),
     BILLING_CUTOFF_LAG_MS: int(0, 600_000, 5_000),
-    BILLING_DEFAULT_TIMEZONE: z.string().min(1).max(64).refine((tz) => IANAZone.isValidZone(tz), 'must be an IANA time zone such as Europe/Berlin').default('UTC'),
+    BILLING_DEFAULT_TIMEZONE: z.string().min(1).max(64).refine(isTimeZone, TIME_ZONE_MESSAGE).default('UTC'),
     BILLING_DEFAULT_INTERVAL: z.enum(['month', 'week', 'day']).default('month'),
     BILLING_DEFAULT_ANCHOR_DAY: int(1, 28, 1),
     BILLING_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),

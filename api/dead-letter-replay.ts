@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { AppDeps } from './context.js';
 import { normaliseEvent, type EventRow } from '../ingest/normalise.js';
+import { parseJsonBody } from '../ingest/json-body.js';
 import type { EventIssue } from '../ingest/schema.js';
 import { deadLettersAt, markReplayed, type ReplayMark } from '../sql/queries/dead-letters.js';
 import { maxEventAgeMs } from '../domain/retention.js';
@@ -34,11 +35,10 @@ interface ReplayItem {
 function candidateOf(item: ReplayItem, rawMessage: string, tenantId: string): { input: unknown } | { errors: EventIssue[] } {
   let input: unknown = item.event;
   if (input === undefined) {
-    try {
-      input = JSON.parse(rawMessage);
-    } catch {
-      return { errors: [{ path: '', message: 'the stored message is not JSON: send a corrected `event`' }] };
-    }
+    // Parsed as the API parses a body: numbers keep their source text.
+    const parsed = parseJsonBody(Buffer.from(rawMessage, 'utf8'));
+    if (!parsed.ok) return { errors: [{ path: '', message: 'the stored message is not JSON: send a corrected `event`' }] };
+    input = parsed.value;
   }
   if (typeof input === 'object' && input !== null && !Array.isArray(input) && 'tenantId' in input) {
     const { tenantId: named, ...event } = input as Record<string, unknown>;
@@ -81,10 +81,15 @@ export async function replayDeadLetters(deps: AppDeps, who: { tenantId: string; 
   });
 
   const outcomes = await deps.writer.write(rows);
-  const marks: ReplayMark[] = outcomes.map((outcome, i) => {
+  const marks: ReplayMark[] = outcomes.flatMap((outcome, i) => {
     const result = results[rowOf[i]!]!;
+    if (outcome === 'refused') {
+      // Not stored: the dead letter stays, to be replayed with a corrected `event`.
+      Object.assign(result, { status: 'rejected', errors: [{ path: '', message: 'the storage engine cannot store this event as sent: send a corrected `event`' }] });
+      return [];
+    }
     if (outcome === 'duplicate') result.status = 'duplicate';
-    return { topic: result.topic, partition: result.partition, offset: result.offset, eventId: rows[i]!.event_id };
+    return [{ topic: result.topic, partition: result.partition, offset: result.offset, eventId: rows[i]!.event_id }];
   });
   await markReplayed(deps.db, who.visible, marks, nextVersion(), tags);
   return results;

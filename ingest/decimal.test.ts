@@ -38,3 +38,29 @@ describe('parseDecimal', () => {
     expect(parseDecimal('1'.repeat(30)).ok).toBe(false);
   });
 });
+
+describe('parseDecimal of a JSON number\'s source text', () => {
+  const exact = (jsonNumber: string) => parseDecimal({ jsonNumber });
+  it('reads it exactly, beyond 2^53 too', () => {
+    expect(exact('9007199254740993')).toEqual({ ok: true, value: '9007199254740993' });
+    expect(exact('18446744073709551615')).toEqual({ ok: true, value: '18446744073709551615' });
+    expect(exact('12345678901234567890123.5')).toEqual({ ok: true, value: '12345678901234567890123.5' });
+    expect(exact('0.123456789')).toEqual({ ok: true, value: '0.123456789' });
+    expect(exact('1.50')).toEqual({ ok: true, value: '1.5' });
+    expect(exact('1.5e-7')).toEqual({ ok: true, value: '0.00000015' });
+    expect(exact('12.5E+2')).toEqual({ ok: true, value: '1250' });
+    expect(exact('1e21')).toEqual({ ok: true, value: '1000000000000000000000' });
+    expect(exact('-0')).toEqual({ ok: true, value: '0' });
+  });
+
+  it('refuses what does not fit, instead of rounding', () => {
+    // an integer literal beyond 64 bits makes the Kafka path's JSON parser refuse the message: refused here too, with the way out
+    expect(exact('12345678901234567890123')).toMatchObject({ ok: false, message: expect.stringMatching(/beyond 64 bits.*string/) });
+    expect(exact('18446744073709551616').ok).toBe(false);
+    expect(exact('1e-10')).toMatchObject({ ok: false, message: expect.stringMatching(/fraction digits/) });
+    expect(exact('0.30000000000000004').ok).toBe(false);
+    expect(exact('1'.repeat(30)).ok).toBe(false);
+    expect(exact('1e400')).toMatchObject({ ok: false, message: expect.stringMatching(/integer digits/) });
+    expect(exact('1e99999999')).toMatchObject({ ok: false });
+  });
+});

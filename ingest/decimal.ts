@@ -22,10 +22,49 @@ function numberToDecimalString(n: number): string | undefined {
   return Number(fixed) === n ? fixed : undefined;
 }
 
-/** Parse a quantity given as a JSON number or a decimal string into a canonical decimal string. */
-export function parseDecimal(input: number | string): DecimalResult {
+// JSON number grammar (RFC 8259), as a client wrote it.
+const JSON_NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+// Beyond this an exponent cannot give a value of 29 integer and 9 fraction digits (other than zero); bounds the text we build.
+const MAX_EXPONENT = 1000;
+
+/** The plain decimal spelling of a JSON number's source text, exponent applied exactly by moving the point. */
+function jsonNumberToDecimalString(source: string): string | undefined {
+  const m = JSON_NUMBER.exec(source);
+  if (!m) return undefined;
+  const exponent = Number(m[4] ?? '0');
+  if (Math.abs(exponent) > MAX_EXPONENT) return undefined;
+  const digits = m[2]! + (m[3] ?? '');
+  const point = m[2]!.length + exponent;
+  if (point <= 0) return `${m[1]}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${m[1]}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${m[1]}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+/**
+ * ClickHouse's JSON parser (simdjson, in the Kafka validation views) refuses a
+ * whole message holding an integer literal outside [-2^63, 2^64): the API
+ * refuses such a quantity too, so both paths agree.
+ */
+function isBeyond64BitInteger(source: string): boolean {
+  if (!/^-?\d+$/.test(source)) return false;
+  const n = BigInt(source);
+  return n >= 2n ** 64n || n < -(2n ** 63n);
+}
+
+/**
+ * Parse a quantity into a canonical decimal string. It is a decimal string, a
+ * JS number, or `{ jsonNumber }`: a JSON number's source text from the request
+ * body, read exactly (9007199254740993 stays 9007199254740993).
+ */
+export function parseDecimal(input: number | string | { jsonNumber: string }): DecimalResult {
   let text: string | undefined;
-  if (typeof input === 'number') {
+  if (typeof input === 'object') {
+    if (isBeyond64BitInteger(input.jsonNumber)) {
+      return { ok: false, message: 'is an integer JSON number beyond 64 bits, which the Kafka path cannot read: send it as a decimal string to keep every digit' };
+    }
+    text = jsonNumberToDecimalString(input.jsonNumber);
+    if (text === undefined) return { ok: false, message: 'must be a decimal number within 29 integer and 9 fraction digits' };
+  } else if (typeof input === 'number') {
     if (!Number.isFinite(input)) return { ok: false, message: 'must be a finite number' };
     text = numberToDecimalString(input);
     if (text === undefined) return { ok: false, message: `has more than ${FRACTION_DIGITS} fraction digits` };

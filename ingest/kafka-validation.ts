@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENT_LIMITS, METRIC_NAME } from './schema.js';
+import { EVENT_LIMITS, METRIC_NAME, RESERVED_DIMENSION_KEY } from './schema.js';
 import { FRACTION_DIGITS, INTEGER_DIGITS } from './decimal.js';
 import { tooOldMessage } from '../domain/retention.js';
 import { MAX_EPOCH_MS, MIN_EPOCH_MS } from './time.js';
@@ -32,6 +32,12 @@ const DECIMAL = '^([+-]?)(\\d+)(?:\\.(\\d+))?$';
 /** Length in characters (code points), as zod's `.max()` counts them. */
 const chars = (s: string) => `lengthUTF8(${s})`;
 const hasControl = (s: string) => `match(${s}, '\\\\p{Cc}')`;
+// A lone surrogate escape ("\udfff") decodes to bytes that are not UTF-8 (a lone "\ud800" already fails isValidJSON).
+const notUnicode = (s: string) => `NOT isValidUTF8(${s})`;
+const NOT_UNICODE = 'must be valid Unicode text (it contains a lone UTF-16 surrogate)';
+// A key given twice with different values (JSON.parse would keep the last silently; the API refuses such a body,
+// and, as lossless-json does, takes a key repeated with the same value).
+const repeatedKeys = (pairs: string) => `length(arrayDistinct(arrayMap(kv -> kv.1, ${pairs}))) != length(arrayDistinct(${pairs}))`;
 const check = (failed: string, message: string) => `if(${failed}, ${literal(message)}, '')`;
 
 /** Checks of a printable text value `s` at `path` (ingest/schema.ts `printable`), as error strings ('' = fine). */
@@ -40,6 +46,7 @@ function printableChecks(path: string, s: string, max: number): string[] {
     check(`${s} = ''`, `${path}: must not be empty`),
     check(`${chars(s)} > ${max}`, `${path}: must be at most ${max} characters`),
     check(hasControl(s), `${path}: must not contain control characters`),
+    check(notUnicode(s), `${path}: ${NOT_UNICODE}`),
   ];
 }
 
@@ -68,7 +75,11 @@ export function validatedEventsSelect(source: string, opts: { tenantsTable: stri
   const ts = `JSONExtractString(${m}, 'timestamp')`;
   const tsType = `JSONType(${m}, 'timestamp')`;
   const qType = `JSONType(${m}, 'quantity')`;
-  const qText = `if(${qType} = 'String', JSONExtractString(${m}, 'quantity'), JSONExtractRaw(${m}, 'quantity'))`;
+  // A JSON-number quantity is read from its source text: the engine's JSON parser turns it into a float
+  // (JSONExtractRaw spells 9007199254740993.0 as 9007199254740992). Inside a JSON string a quote is escaped,
+  // so `"quantity":` followed by a digit is the key itself, or a nested key of a message refused anyway.
+  // A key spelt with escapes ("quant\\u0069ty") has no source text here: refused rather than read through a float.
+  const qText = `if(${qType} = 'String', JSONExtractString(${m}, 'quantity'), extract(${m}, ${literal('"quantity"\\s*:\\s*(-?[0-9][0-9.eE+-]*)')}))`;
   const dims = `JSONExtractKeysAndValuesRaw(${m}, 'dimensions')`;
 
   const errors = [
@@ -99,12 +110,15 @@ export function validatedEventsSelect(source: string, opts: { tenantsTable: stri
     check(`JSONHas(${m}, 'dimensions') AND JSONType(${m}, 'dimensions') != 'Object'`, 'dimensions: must be an object'),
     check(`length(${dims}) > ${EVENT_LIMITS.dimensionCount}`, `dimensions: must have at most ${EVENT_LIMITS.dimensionCount} keys`),
     `arrayStringConcat(arrayFilter(e -> e != '', arrayMap(kv -> multiIf(
+        kv.1 = ${literal(RESERVED_DIMENSION_KEY)}, concat('dimensions.', kv.1, ': is a reserved name, not allowed as a dimension key'),
         kv.1 = '', concat('dimensions.', kv.1, ': must not be empty'),
+        ${notUnicode('kv.1')}, 'dimensions: a key ${NOT_UNICODE}',
         ${chars('kv.1')} > ${EVENT_LIMITS.dimensionKeyLength}, concat('dimensions.', kv.1, ': must be at most ${EVENT_LIMITS.dimensionKeyLength} characters'),
         ${hasControl('kv.1')}, 'dimensions: a key must not contain control characters',
         NOT startsWith(kv.2, '"'), concat('dimensions.', kv.1, ': must be a string'),
         ${chars('JSONExtractString(kv.2)')} > ${EVENT_LIMITS.dimensionValueLength}, concat('dimensions.', kv.1, ': must be at most ${EVENT_LIMITS.dimensionValueLength} characters'),
         ${hasControl('JSONExtractString(kv.2)')}, concat('dimensions.', kv.1, ': must not contain control characters'),
+        ${notUnicode('JSONExtractString(kv.2)')}, concat('dimensions.', kv.1, ': ${NOT_UNICODE}'),
         ''), ${dims})), '; ')`,
     // metadata: optional object with source, version and requestId only.
     check(`JSONHas(${m}, 'metadata') AND JSONType(${m}, 'metadata') != 'Object'`, 'metadata: must be an object'),
@@ -114,8 +128,11 @@ export function validatedEventsSelect(source: string, opts: { tenantsTable: stri
 
   const structural = `multiIf(
       kafka_error != '', concat('unreadable message: ', kafka_error),
+      NOT isValidUTF8(${m}), 'the message is not valid UTF-8',
       NOT isValidJSON(${m}), 'invalid JSON',
       JSONType(${m}) != 'Object', 'an event must be a JSON object',
+      ${repeatedKeys(`JSONExtractKeysAndValuesRaw(${m})`)} OR ${repeatedKeys(`JSONExtractKeysAndValuesRaw(${m}, 'dimensions')`)} OR ${repeatedKeys(`JSONExtractKeysAndValuesRaw(${m}, 'metadata')`)},
+        'invalid JSON: an object has a key twice',
       arrayStringConcat(arrayFilter(e -> e != '', [
       ${errors.join(',\n      ')}]), '; '))`;
 
@@ -128,8 +145,8 @@ export function validatedEventsSelect(source: string, opts: { tenantsTable: stri
       NULL) AS ts_ms,
     if(${qType} IN ('String', 'Int64', 'UInt64', 'Double'),
       multiIf(match(${qText}, ${literal(DECIMAL)}), ${qText},
-              ${qType} = 'Double' AND toDecimal128OrNull(${qText}, ${FRACTION_DIGITS}) IS NOT NULL
-                AND toFloat64(toDecimal128OrNull(${qText}, ${FRACTION_DIGITS})) = JSONExtractFloat(${m}, 'quantity'),
+              -- an exponent form (1.5e-7): exact only if no digit lies beyond the 9th fraction digit (the cast truncates)
+              ${qType} != 'String' AND toDecimal256OrNull(${qText}, 40) = toDecimal256OrNull(${qText}, ${FRACTION_DIGITS}),
                 toString(toDecimal128OrNull(${qText}, ${FRACTION_DIGITS})),
               NULL),
       NULL) AS quantity_text,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventsInBody, normaliseEvent, type NormaliseContext } from './normalise.js';
+import { JsonNumber } from './json-body.js';
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const ctx: NormaliseContext = { tenantId: 'acme', receivedAtMs: NOW, maxFutureSkewMs: 300_000, format: 'usage' };
@@ -85,5 +86,57 @@ describe('eventsInBody', () => {
     expect(eventsInBody('x', 'usage')).toHaveProperty('error');
     expect(eventsInBody({ a: 1 }, 'cloudevents-batch')).toHaveProperty('error');
     expect(eventsInBody([], 'cloudevent')).toHaveProperty('error');
+  });
+});
+
+describe('normaliseEvent: input is stored exactly or refused', () => {
+  it('refuses lone surrogates in every string field, keys included, and keeps pairs', () => {
+    const lone = ['p\ud800', 'dup-\udfff'];
+    for (const s of lone) {
+      for (const event of [
+        { ...base, eventId: s }, { ...base, customerId: s }, { ...base, productId: s },
+        { ...base, dimensions: { [s]: 'v' } }, { ...base, dimensions: { k: s } }, { ...base, metadata: { source: s } },
+      ]) {
+        const v = normaliseEvent(event, 0, ctx);
+        expect(v.row, JSON.stringify(event)).toBeUndefined();
+      }
+    }
+    expect(normaliseEvent({ ...base, eventId: 'dup-\udfff' }, 0, ctx).errors).toEqual([{ path: 'eventId', message: expect.stringMatching(/lone UTF-16 surrogate/) }]);
+    expect(normaliseEvent({ ...base, dimensions: { k: 'v\udc00' } }, 0, ctx).errors?.[0]?.path).toBe('dimensions.k');
+    expect(normaliseEvent({ ...base, customerId: '\u{1F600}' }, 0, ctx).row?.customer_id).toBe('\u{1F600}');
+  });
+
+  it('counts lengths in code points: 256 emoji are a valid id, 257 are not', () => {
+    expect(normaliseEvent({ ...base, eventId: '\u{1F600}'.repeat(256) }, 0, ctx).row).toBeDefined();
+    expect(normaliseEvent({ ...base, eventId: '\u{1F600}'.repeat(257) }, 0, ctx).errors?.[0]?.path).toBe('eventId');
+    expect(normaliseEvent({ ...base, dimensions: { k: '\u{1F600}'.repeat(1024) } }, 0, ctx).row).toBeDefined();
+    // the echoed id of a rejected event is cut at a code point, never inside a pair
+    expect(normaliseEvent({ ...base, eventId: `x${'\u{1F600}'.repeat(300)}` }, 0, ctx).eventId).toBe(`x${'\u{1F600}'.repeat(255)}`);
+  });
+
+  it('refuses a "__proto__" dimension key (usage and CloudEvents) instead of dropping it', () => {
+    const dims = JSON.parse('{"__proto__":{"polluted":"yes"},"region":"eu"}');
+    expect(normaliseEvent({ ...base, dimensions: dims }, 0, ctx).errors).toEqual([{ path: 'dimensions.__proto__', message: expect.stringMatching(/reserved/) }]);
+    const asString = JSON.parse('{"__proto__":"x"}');
+    expect(normaliseEvent({ ...base, dimensions: asString }, 0, ctx).errors?.[0]?.path).toBe('dimensions.__proto__');
+    const data = JSON.parse('{"quantity":"1","__proto__":"x"}');
+    const ce = normaliseEvent({ specversion: '1.0', id: 'ce', source: 's', type: 'm', subject: 'c', data }, 0, { ...ctx, format: 'cloudevents' });
+    expect(ce.errors).toEqual([{ path: 'data.__proto__', message: expect.stringMatching(/reserved/) }]);
+  });
+
+  it('reads a JSON-number quantity from its source text (usage and CloudEvents)', () => {
+    expect(normaliseEvent({ ...base, quantity: new JsonNumber('9007199254740993') }, 0, ctx).row?.quantity).toBe('9007199254740993');
+    const ce = normaliseEvent(
+      { specversion: '1.0', id: 'ce', source: 's', type: 'm', subject: 'c', data: { quantity: new JsonNumber('12345678901234567890123.5'), size: new JsonNumber('1.50') } },
+      0,
+      { ...ctx, format: 'cloudevents' },
+    );
+    expect(ce.row).toMatchObject({ quantity: '12345678901234567890123.5', dimensions: { size: '1.50' } });
+    // a number is no event, and a number where a string belongs is still a type error
+    expect(normaliseEvent(new JsonNumber('42'), 0, ctx).errors).toEqual([{ path: '', message: 'an event must be a JSON object' }]);
+    expect(normaliseEvent(new JsonNumber('42'), 0, { ...ctx, format: 'cloudevents' }).row).toBeUndefined();
+    expect(eventsInBody(new JsonNumber('42'), 'usage')).toHaveProperty('error');
+    expect(eventsInBody(new JsonNumber('42'), 'cloudevent')).toHaveProperty('error');
+    expect(normaliseEvent({ ...base, eventId: new JsonNumber('7') }, 0, ctx).errors?.[0]?.path).toBe('eventId');
   });
 });

@@ -1,7 +1,8 @@
-import { usageEventSchema, issuesOf, type EventIssue } from './schema.js';
+import { usageEventSchema, issuesOf, RESERVED_DIMENSION_KEY, type EventIssue } from './schema.js';
 import { fromCloudEvent, cloudEventPath } from './cloudevents.js';
 import { parseDecimal, isNegativeDecimal } from './decimal.js';
 import { tooOldMessage } from '../domain/retention.js';
+import { JsonNumber, withPlainNumbers } from './json-body.js';
 import { parseInstant } from './time.js';
 
 /** A validated event in storage shape (columns of usage_events; stored_at and version are the engine's). */
@@ -42,11 +43,16 @@ export type ValidatedEvent =
 function claimedEventId(input: unknown, format: EventFormat): string | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
   const id = (input as Record<string, unknown>)[format === 'cloudevents' ? 'id' : 'eventId'];
-  return typeof id === 'string' ? id.slice(0, 256) : undefined;
+  // By code points, so the echo never ends in half of a surrogate pair.
+  return typeof id === 'string' ? Array.from(id).slice(0, 256).join('') : undefined;
 }
 
+// A JSON object (a JsonNumber is a number, not an object).
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
+
 /** Validate and normalise one input event; every problem is reported, with its path in the client's own format. */
-export function normaliseEvent(input: unknown, index: number, ctx: NormaliseContext): ValidatedEvent {
+export function normaliseEvent(sent: unknown, index: number, ctx: NormaliseContext): ValidatedEvent {
+  const input = sent instanceof JsonNumber ? Number(sent.text) : sent;
   const eventId = claimedEventId(input, ctx.format);
   const fail = (errors: EventIssue[]): ValidatedEvent => ({
     index,
@@ -60,11 +66,15 @@ export function normaliseEvent(input: unknown, index: number, ctx: NormaliseCont
     if (!mapped.ok) return { index, eventId, errors: mapped.issues };
     candidate = mapped.event;
   }
-  if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) {
-    return fail([{ path: '', message: 'an event must be a JSON object' }]);
-  }
-  const parsed = usageEventSchema.safeParse(candidate);
-  if (!parsed.success) return fail(issuesOf(parsed.error));
+  if (!isRecord(candidate)) return fail([{ path: '', message: 'an event must be a JSON object' }]);
+  // A quantity sent as a JSON number is read from its source text, never through a float.
+  const quantityNumber = candidate.quantity instanceof JsonNumber ? candidate.quantity.text : undefined;
+  // zod skips a "__proto__" key of a record silently: refuse it here, whatever its value.
+  const reserved: EventIssue[] = isRecord(candidate.dimensions) && Object.hasOwn(candidate.dimensions, RESERVED_DIMENSION_KEY)
+    ? [{ path: `dimensions.${RESERVED_DIMENSION_KEY}`, message: 'is a reserved name, not allowed as a dimension key' }]
+    : [];
+  const parsed = usageEventSchema.safeParse(withPlainNumbers(candidate));
+  if (!parsed.success || reserved.length > 0) return fail([...reserved, ...(parsed.success ? [] : issuesOf(parsed.error))]);
   const event = parsed.data;
   const errors: EventIssue[] = [];
 
@@ -81,7 +91,7 @@ export function normaliseEvent(input: unknown, index: number, ctx: NormaliseCont
 
   let quantity = '1';
   if (event.quantity !== undefined) {
-    const q = parseDecimal(event.quantity);
+    const q = parseDecimal(quantityNumber !== undefined ? { jsonNumber: quantityNumber } : event.quantity);
     if (!q.ok) errors.push({ path: 'quantity', message: q.message });
     else if (isNegativeDecimal(q.value)) errors.push({ path: 'quantity', message: 'must not be negative' });
     else quantity = q.value;
@@ -117,12 +127,12 @@ export function eventsInBody(body: unknown, shape: BodyShape): { events: unknown
     return Array.isArray(body) ? { events: body } : { error: 'a CloudEvents batch must be a JSON array of CloudEvents' };
   }
   if (shape === 'cloudevent') {
-    return typeof body === 'object' && body !== null && !Array.isArray(body)
+    return isRecord(body)
       ? { events: [body] }
       : { error: 'a structured CloudEvent must be a JSON object' };
   }
   if (Array.isArray(body)) return { events: body };
-  if (typeof body === 'object' && body !== null) {
+  if (isRecord(body)) {
     const events = (body as { events?: unknown }).events;
     if (events === undefined) return { events: [body] };
     if (Array.isArray(events) && Object.keys(body).length === 1) return { events };

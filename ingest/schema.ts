@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { isWellFormed, NOT_WELL_FORMED } from './text.js';
 
-/** Input limits on one event; each breach is a per-event error, never a truncation. */
+/** Input limits on one event, in Unicode code points (as zod's .max() counts); each breach is a per-event error, never a truncation. */
 export const EVENT_LIMITS = {
   idLength: 256,
   metricNameLength: 128,
@@ -10,13 +11,17 @@ export const EVENT_LIMITS = {
   metadataLength: 256,
 } as const;
 
-// Printable text: no control characters (they break logs, CSV exports and terminals).
-const printable = (max: number) =>
+// Text without control characters (they break logs, CSV exports and terminals) that the engine stores exactly.
+const text = (max: number) =>
   z
     .string()
-    .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+    .refine(isWellFormed, NOT_WELL_FORMED);
+const printable = (max: number) => text(max).min(1, 'must not be empty');
+
+/** A dimension key JS objects cannot hold as data (assigning it sets the prototype): refused rather than dropped. */
+export const RESERVED_DIMENSION_KEY = '__proto__';
 
 export const METRIC_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 
@@ -36,7 +41,7 @@ export const usageEventSchema = z
     ),
     quantity: z.union([z.number(), z.string()]).optional(),
     dimensions: z
-      .record(printable(EVENT_LIMITS.dimensionKeyLength), z.string().max(EVENT_LIMITS.dimensionValueLength).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'))
+      .record(printable(EVENT_LIMITS.dimensionKeyLength), text(EVENT_LIMITS.dimensionValueLength))
       .refine((d) => Object.keys(d).length <= EVENT_LIMITS.dimensionCount, `must have at most ${EVENT_LIMITS.dimensionCount} keys`)
       .optional(),
     metadata: z

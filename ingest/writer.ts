@@ -2,8 +2,11 @@ import { TABLES } from '../sql/names.js';
 import { insertRows, type Db, type QueryTags } from '../sql/query.js';
 import { existingEventIds } from '../sql/queries/events.js';
 import type { EventRow } from './normalise.js';
+import { insertIsolating } from './isolating-insert.js';
+import { illFormedPaths } from './text.js';
 
-export type WriteOutcome = 'accepted' | 'duplicate';
+/** 'refused': the engine can never store this row as it is (a permanent per-event error, not worth a retry). */
+export type WriteOutcome = 'accepted' | 'duplicate' | 'refused';
 
 /** Where accepted events go: straight into ClickHouse (DirectWriter) or into Kafka (KafkaSink). */
 export interface EventSink {
@@ -133,11 +136,38 @@ export class DirectWriter implements EventSink {
     return this.draining;
   }
 
+  /**
+   * One batch, settled row by row: a row the engine refuses is answered
+   * 'refused' and its neighbours (other requests, other tenants) are stored.
+   * Only a storage failure (not the rows' fault) fails the rows it concerns.
+   */
   private async writeBatch(batch: Pending[]): Promise<void> {
-    const outcome = await outcomesOf(this.db, batch.map((p) => p.row), 'ingest.writer', this.options.lookupChunk);
-    const rows = batch.filter((_, i) => outcome[i] === 'accepted').map((p) => p.row);
-    await insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' });
-    batch.forEach((p, i) => p.resolve(outcome[i]!));
+    // Validation already refuses text the engine cannot keep; a row that still holds some never reaches a query.
+    const storable = batch.filter((p) => {
+      if (illFormedPaths(p.row).length === 0) return true;
+      p.resolve('refused');
+      return false;
+    });
+    const outcome = await outcomesOf(this.db, storable.map((p) => p.row), 'ingest.writer', this.options.lookupChunk);
+    const fresh = storable.filter((_, i) => outcome[i] === 'accepted');
+    const results = await insertIsolating((rows) => this.insert(rows), fresh.map((p) => p.row));
+    // A repeat (in this batch) of a refused event is refused too: nothing of that identity was stored.
+    const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
+    const refusedIds = new Set(fresh.filter((_, i) => results[i]!.status === 'refused').map((p) => identity(p.row)));
+    storable.forEach((p, i) => {
+      if (outcome[i] === 'duplicate') p.resolve(refusedIds.has(identity(p.row)) ? 'refused' : 'duplicate');
+    });
+    const failed = results.filter((r) => r.status === 'failed');
+    if (failed[0]) this.onBatchError(failed[0].error, failed.length);
+    fresh.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.status === 'failed') p.reject(r.error);
+      else p.resolve(r.status === 'stored' ? 'accepted' : 'refused');
+    });
+  }
+
+  private insert(rows: readonly EventRow[]): Promise<void> {
+    return insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' });
   }
 }
 

@@ -5,7 +5,7 @@ import { TABLES } from '../sql/names.js';
 import { applyRollupRetention, ttlAfter } from '../sql/retention.js';
 import { testClock } from './clock.js';
 
-const meter = { key: 'api-calls', metricName: 'api.calls', aggregation: 'SUM', groupBy: ['region'] };
+const meter = { key: 'api-calls', metricName: 'api.calls', aggregation: 'SUM', groupBy: ['region', 'tier'] };
 
 describe('meter definitions', () => {
   it('creates, lists, reads, changes and deletes meters', async () => {
@@ -89,9 +89,13 @@ describe('GET /v1/meters/{key}/usage', () => {
     expect(either.body.data[0].value).toBe('4');
     await t.json('PATCH', '/v1/meters/api-calls', { body: { filter: { region: ['us'] } } });
     expect((await t.json('GET', `/v1/meters/api-calls/usage?${range}&granularity=total`)).body.data[0].value).toBe('2');
-    const notAllowed = await t.json('GET', `/v1/meters/api-calls/usage?${range}&groupBy=tier`);
+    const notAllowed = await t.json('GET', `/v1/meters/api-calls/usage?${range}&groupBy=plan`);
     expect(notAllowed.status).toBe(400);
     expect(notAllowed.body.error.message).toMatch(/not allowed/);
+    // a filter on a dimension the meter does not name is refused the same way, never answered with zeros
+    const unknownFilter = await t.json('GET', `/v1/meters/api-calls/usage?${range}&granularity=total&filter[plan]=gold`);
+    expect(unknownFilter.status).toBe(400);
+    expect(unknownFilter.body.error.message).toBe('filter[plan]: "plan" is not a dimension of meter "api-calls" (its dimensions: region, tier; add it to the meter\'s groupBy to filter on it)');
   });
 
   it('answers CSV on Accept: text/csv', async () => {

@@ -1,8 +1,8 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { IANAZone } from 'luxon';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
+import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { decodeCursor, encodeCursor, limitParam, jsonOf } from '../params.js';
 import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
 import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
@@ -18,7 +18,7 @@ const cycleInput = z
 
 const customerInput = z.strictObject({
   name: z.string().max(200).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters').optional(),
-  timezone: z.string().max(64).refine((tz) => IANAZone.isValidZone(tz), 'must be an IANA time zone such as America/New_York').optional(),
+  timezone: z.string().max(64).refine(isTimeZone, TIME_ZONE_MESSAGE).optional(),
   billingCycle: cycleInput.optional(),
 });
 

@@ -5,6 +5,7 @@ import { ApiError, errorSchema } from '../errors.js';
 import { usageEventSchema } from '../../ingest/schema.js';
 import { cloudEventSchema } from '../../ingest/cloudevents.js';
 import { eventsInBody, normaliseEvent, type BodyShape, type EventRow } from '../../ingest/normalise.js';
+import { parseJsonBody } from '../../ingest/json-body.js';
 import { listEvents, storedEventRow } from '../../sql/queries/events.js';
 import { maxEventAgeMs } from '../../domain/retention.js';
 import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
@@ -52,7 +53,7 @@ const ingestRoute = createRoute({
     200: { description: 'Every event accepted or a duplicate; all are durable', content: { 'application/json': { schema: ingestResponse } } },
     207: { description: 'Some events rejected; the others are durable', content: { 'application/json': { schema: ingestResponse } } },
     422: { description: 'Every event rejected', content: { 'application/json': { schema: ingestResponse } } },
-    400: { description: 'Malformed JSON or body shape', content: { 'application/json': { schema: errorSchema } } },
+    400: { description: 'Malformed JSON (duplicate keys included), invalid UTF-8, or body shape', content: { 'application/json': { schema: errorSchema } } },
     413: { description: 'Too many events or too large a body', content: { 'application/json': { schema: errorSchema } } },
     503: { description: 'Not durable: retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
   },
@@ -82,6 +83,9 @@ const listRoute = createRoute({
   },
 });
 
+/** The per-event error of a row the engine refused although it passed validation: permanent, so the client must not retry it unchanged. */
+const STORAGE_REFUSED = { path: '', message: 'the storage engine cannot store this event as sent; it was not stored (retrying it unchanged fails the same way)' };
+
 function bodyShapeOf(contentType: string | undefined): BodyShape {
   const mediaType = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
   const shape = SHAPES[mediaType];
@@ -104,13 +108,9 @@ export function eventRoutes({ db, writer, config, metrics, clock }: AppDeps) {
     async (c) => {
       const receivedAtMs = clock.now();
       const shape = bodyShapeOf(c.req.header('content-type'));
-      let body: unknown;
-      try {
-        body = JSON.parse(await c.req.text());
-      } catch {
-        throw new ApiError(400, 'invalid_json', 'the body is not valid JSON');
-      }
-      const found = eventsInBody(body, shape);
+      const body = parseJsonBody(new Uint8Array(await c.req.arrayBuffer()));
+      if (!body.ok) throw new ApiError(400, body.code, body.message);
+      const found = eventsInBody(body.value, shape);
       if ('error' in found) throw new ApiError(400, 'invalid_body', found.error);
       const { events } = found;
       if (events.length === 0) throw new ApiError(400, 'empty_batch', 'the request contains no events');
@@ -132,11 +132,13 @@ export function eventRoutes({ db, writer, config, metrics, clock }: AppDeps) {
       const outcomes = await writer.write(rows);
 
       let next = 0;
-      const results = validated.map((v) =>
-        v.row
-          ? { index: v.index, eventId: v.eventId, status: outcomes[next++]! }
-          : { index: v.index, eventId: v.eventId ?? null, status: 'rejected' as const, errors: v.errors },
-      );
+      const results = validated.map((v) => {
+        if (!v.row) return { index: v.index, eventId: v.eventId ?? null, status: 'rejected' as const, errors: v.errors };
+        const outcome = outcomes[next++]!;
+        return outcome === 'refused'
+          ? { index: v.index, eventId: v.eventId, status: 'rejected' as const, errors: [STORAGE_REFUSED] }
+          : { index: v.index, eventId: v.eventId, status: outcome };
+      });
       const counts = { accepted: 0, duplicate: 0, rejected: 0 };
       for (const r of results) counts[r.status]++;
       for (const [outcome, n] of Object.entries(counts)) if (n > 0) metrics.ingested.inc({ outcome }, n);

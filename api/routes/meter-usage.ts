@@ -5,8 +5,10 @@ import { ApiError, errorSchema } from '../errors.js';
 import type { Meter } from '../../sql/queries/meters.js';
 import { GRANULARITIES, meterUsage, type UsageCell } from '../../sql/queries/meter-usage.js';
 import { assertRetained, assertWindow, instantMs, instantParam } from '../params.js';
-import { MAX_WINDOWS, isTimeZone, windowsFor, type UsageWindow } from '../usage/windows.js';
+import { MAX_WINDOWS, windowsFor, type UsageWindow } from '../usage/windows.js';
+import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { chooseSource } from '../usage/plan.js';
+import { csvText } from '../../sql/csv-cells.js';
 
 const usageRow = z
   .object({
@@ -21,7 +23,7 @@ const usageRow = z
 const route = createRoute({
   method: 'get',
   path: '/v1/meters/{key}/usage',
-  summary: 'A meter\'s values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts dimensions',
+  summary: 'A meter\'s values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts one of the dimensions the meter names (groupBy, filter, uniqueDimension)',
   security: [{ bearer: [] }],
   request: {
     params: z.object({ key: z.string().min(1).max(64) }),
@@ -29,7 +31,7 @@ const route = createRoute({
       from: instantParam('from'),
       to: instantParam('to'),
       granularity: z.enum(GRANULARITIES).default('day'),
-      tz: z.string().max(64).default('UTC').refine(isTimeZone, 'tz must be an IANA time zone such as Europe/Berlin'),
+      tz: z.string().max(64).default('UTC').refine(isTimeZone, `tz ${TIME_ZONE_MESSAGE}`),
       customerId: z.string().min(1).max(256).optional(),
       groupBy: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: 'customerId or one of the meter\'s groupBy dimensions; repeatable' }),
     }),
@@ -57,6 +59,11 @@ function queryFilters(url: string): { dimension: string; values: string[] }[] {
   }
   if (byDimension.size > 10) throw new ApiError(400, 'invalid_request', 'at most 10 filter[...] dimensions');
   return [...byDimension].map(([dimension, values]) => ({ dimension, values }));
+}
+
+/** The dimensions a meter's definition names: its groupBy, the ones it filters on, and its unique dimension. */
+function dimensionsOf(meter: Meter): string[] {
+  return [...new Set([...meter.groupBy, ...Object.keys(meter.filter), ...(meter.uniqueDimension ? [meter.uniqueDimension] : [])])];
 }
 
 function emptyValue(meter: Meter): string | number | null {
@@ -97,6 +104,14 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config, clock }:
         throw new ApiError(400, 'invalid_request', `groupBy "${g}" is not allowed by meter "${meter.key}" (allowed: customerId${meter.groupBy.map((d) => `, ${d}`).join('')})`);
       }
     }
+    // A filter on a dimension the meter does not name would answer zeros that look like data: refused, as an unknown groupBy is.
+    const queryFilterList = queryFilters(c.req.url);
+    const named = dimensionsOf(meter);
+    for (const { dimension } of queryFilterList) {
+      if (!named.includes(dimension)) {
+        throw new ApiError(400, 'invalid_request', `filter[${dimension}]: "${dimension}" is not a dimension of meter "${meter.key}" (its dimensions: ${named.join(', ') || 'none'}; add it to the meter's groupBy to filter on it)`);
+      }
+    }
     const groupByCustomer = requested.includes('customerId');
     const dimensions = [...new Set(requested.filter((g) => g !== 'customerId'))];
     const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
@@ -119,7 +134,7 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config, clock }:
         customerId: q.customerId,
         groupByCustomer,
         groupBy: dimensions,
-        filters: [...meterFilters, ...queryFilters(c.req.url)],
+        filters: [...meterFilters, ...queryFilterList],
       },
       { route: 'GET /v1/meters/{key}/usage', tenantId, requestId: c.get('requestId') },
     );
@@ -135,8 +150,9 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config, clock }:
       })),
     );
     if ((c.req.header('accept') ?? '').includes('text/csv')) {
-      const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions, 'value'];
-      const rows = data.map((r) => [r.windowStart, r.windowEnd, ...(groupByCustomer ? [r.customerId] : []), ...dimensions.map((d) => r.groupBy?.[d]), r.value ?? '']);
+      // Text cells (ids, dimension names and values) are neutralised against formula injection; values stay numbers.
+      const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions.map(csvText), 'value'];
+      const rows = data.map((r) => [r.windowStart, r.windowEnd, ...(groupByCustomer ? [csvText(r.customerId!)] : []), ...dimensions.map((d) => csvText(r.groupBy![d]!)), r.value ?? '']);
       c.header('content-type', 'text/csv; charset=utf-8');
       return c.body(stringify([header, ...rows]), 200) as never;
     }

@@ -1,4 +1,4 @@
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 import type { Granularity } from '../../sql/queries/meter-usage.js';
 
 /** A half-open window [startMs, endMs); `alignedStartMs` is the local start it is keyed by before clipping to [from, to). */
@@ -9,10 +9,6 @@ export interface UsageWindow {
 }
 
 export const MAX_WINDOWS = 10_000;
-
-export function isTimeZone(tz: string): boolean {
-  return IANAZone.isValidZone(tz);
-}
 
 const UNIT = { minute: 'minute', hour: 'hour', day: 'day', week: 'week', month: 'month' } as const;
 

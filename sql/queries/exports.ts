@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { defineQuery, insertRows, queryBytes, type Db, type QueryTags } from '../query.js';
 import { wideSum } from '../decimals.js';
+import { csvTextSql } from '../csv-cells.js';
 
 const ms = z.coerce.number().int();
 
@@ -121,9 +122,13 @@ const FILE_SETTINGS = {
   output_format_parquet_compression_method: 'zstd',
 };
 
-/** An export's lines as a file the engine writes, in canonical order. FINAL: a line written twice is one line. */
+/**
+ * An export's lines as a file the engine writes, in canonical order. FINAL: a line written twice is one line.
+ * CSV text cells are neutralised against formula injection (../csv-cells.ts); meter keys are [a-z0-9_-] and need none.
+ */
 export function exportFile(db: Db, tenantId: string, sequence: number, format: FileFormat, tags: QueryTags = {}): Promise<Buffer> {
-  const sql = `SELECT customer_id AS customerId, meter_key AS meterKey, period_start AS periodStart, period_end AS periodEnd,
+  const customerId = format === 'csv' ? csvTextSql('customer_id') : 'customer_id';
+  const sql = `SELECT ${customerId} AS customerId, meter_key AS meterKey, period_start AS periodStart, period_end AS periodEnd,
   toString(kind) AS kind, value, events
 FROM ${db.database}.${TABLES.billingExportLines} FINAL
 WHERE tenant_id = {tenantId:String} AND sequence = {sequence:UInt64}
