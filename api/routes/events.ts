@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { usageEventSchema } from '../../ingest/schema.js';
 import { cloudEventSchema } from '../../ingest/cloudevents.js';
+import { binaryCloudEvent } from '../../ingest/cloudevents-binary.js';
 import { eventsInBody, normaliseEvent, type BodyShape, type EventRow } from '../../ingest/normalise.js';
 import { listEvents, storedEventRow } from '../../sql/queries/events.js';
 import { assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
@@ -102,13 +103,19 @@ export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
     }),
     async (c) => {
       const receivedAtMs = Date.now();
-      const shape = bodyShapeOf(c.req.header('content-type'));
+      // CloudEvents binary mode: attributes in ce-* headers, the body is the event's data (ingest/cloudevents-binary.ts).
+      const binary = binaryCloudEvent(c.req.raw.headers);
+      if (binary?.mediaTypeError) throw new ApiError(415, 'unsupported_media_type', binary.mediaTypeError);
+      const shape = binary ? 'cloudevent' : bodyShapeOf(c.req.header('content-type'));
       let body: unknown;
       try {
-        body = JSON.parse(await c.req.text());
+        const text = await c.req.text();
+        // An event without data is valid in binary mode (quantity defaults to 1).
+        body = binary && text === '' ? undefined : JSON.parse(text);
       } catch {
         throw new ApiError(400, 'invalid_json', 'the body is not valid JSON');
       }
+      if (binary) body = binary.withData(body);
       const found = eventsInBody(body, shape);
       if ('error' in found) throw new ApiError(400, 'invalid_body', found.error);
       const { events } = found;
@@ -124,6 +131,7 @@ export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
         format: shape === 'usage' ? ('usage' as const) : ('cloudevents' as const),
       };
       const validated = events.map((event, index) => normaliseEvent(event, index, ctx));
+      if (binary) validated[0] = binary.withHeaderIssues(validated[0]!);
       const rows: EventRow[] = [];
       for (const v of validated) if (v.row) rows.push(v.row);
       // Resolves only once every row is committed (or known to be a duplicate).
