@@ -14,6 +14,7 @@ import { customerRoutes } from './routes/customers.js';
 import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
+import { declareErrorResponses } from './openapi-errors.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', correctionRoutes(deps));
   app.route('/', storageRoutes(deps));
 
+  declareErrorResponses(app);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NO_CONTROL_CHARS } from '../sql/control-chars.js';
 
 /** Input limits on one event; each breach is a per-event error, never a truncation. */
 export const EVENT_LIMITS = {
@@ -16,7 +17,7 @@ const printable = (max: number) =>
     .string()
     .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+    .regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
 export const METRIC_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 
@@ -36,7 +37,7 @@ export const usageEventSchema = z
     ),
     quantity: z.union([z.number(), z.string()]).optional(),
     dimensions: z
-      .record(printable(EVENT_LIMITS.dimensionKeyLength), z.string().max(EVENT_LIMITS.dimensionValueLength).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'))
+      .record(printable(EVENT_LIMITS.dimensionKeyLength), z.string().max(EVENT_LIMITS.dimensionValueLength).regex(NO_CONTROL_CHARS, 'must not contain control characters'))
       .refine((d) => Object.keys(d).length <= EVENT_LIMITS.dimensionCount, `must have at most ${EVENT_LIMITS.dimensionCount} keys`)
       .optional(),
     metadata: z

@@ -6,6 +6,7 @@ import { limitParam, jsonOf } from '../params.js';
 import { CONTENT_TYPES, FILE_FORMATS, exportById, exportFile, exportObjectsStored, listExports, manifestRow, sha256, type ExportManifest, type FileFormat } from '../../sql/queries/exports.js';
 import { exportObjectKeys } from '../../jobs/billing/objects.js';
 import { count } from '../../sql/count.js';
+import { notAdmin } from '../openapi-errors.js';
 
 const manifestSchema = manifestRow
   .extend({
@@ -34,7 +35,7 @@ const routes = {
     path: '/v1/billing/close',
     summary: 'Run the period close now for this tenant (admin); returns the exports it wrote',
     security: [{ bearer: [] }],
-    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
+    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) }, 403: notAdmin },
   }),
   list: createRoute({
     method: 'get',
