@@ -1,6 +1,7 @@
 # meterhouse in server mode (CLICKHOUSE_URL set). The embedded engine also works
 # in this image; mount a volume at /data and leave CLICKHOUSE_URL unset.
-FROM node:20-bookworm-slim
+# Built on the current Node LTS (24); the project itself also runs on Node >= 20.
+FROM node:24-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 # npm install, not npm ci: the lock cannot list chdb's optional engine builds for other platforms (see README).
@@ -12,4 +13,6 @@ COPY jobs ./jobs
 COPY scripts ./scripts
 ENV NODE_ENV=production DATA_DIR=/data PORT=8080
 EXPOSE 8080
-CMD ["npx", "tsx", "api/main.ts"]
+# node itself is PID 1 (exec form, no npm/npx/shell in between), so `docker stop`'s
+# SIGTERM reaches meterhouse's handler, which flushes buffered events before exiting.
+CMD ["node", "--import", "tsx", "api/main.ts"]

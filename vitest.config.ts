@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+/** Unit tests sit next to the code and need no engine; integration tests under test/ use the real one. */
+const UNIT = '{api,ingest,sql,jobs,domain}/**/*.test.ts';
+const INTEGRATION = 'test/**/*.test.ts';
+
 /**
  * Instants the time-sensitive tests also run at (MH_TEST_NOW; test/clock.ts
  * sets the product's clock there, the engine keeps real time for storage).
@@ -35,6 +39,8 @@ export const TIME_SENSITIVE = [
 
 // Each test file runs in its own child process: the embedded engine is a
 // process singleton bound to one data path, so files must not share a process.
+// `npm test` runs both projects with these settings; `npm run test:unit`
+// (`--project unit`) runs only the unit tests.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -44,8 +50,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['{api,ingest,sql,jobs,domain}/**/*.test.ts'] } },
-      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: [UNIT] } },
+      { extends: true, test: { name: 'integration', include: [INTEGRATION] } },
       ...Object.entries(CALENDAR).map(([name, at]) => ({
         extends: true as const,
         test: { name: `at:${name}`, include: TIME_SENSITIVE, env: { MH_TEST_NOW: at } },

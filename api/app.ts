@@ -15,6 +15,10 @@ import { customerRoutes } from './routes/customers.js';
 import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
+import { declareErrorResponses } from './openapi-errors.js';
+
+/** Liveness and readiness probes: logged at debug while they pass. */
+const PROBES = new Set(['/healthz', '/readyz']);
 
 /** The HTTP API: middleware, routes, the OpenAPI document, one error handler. */
 export function createApp(deps: AppDeps) {
@@ -33,7 +37,9 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     await next();
     const principal = c.get('principal');
-    deps.logger.info(
+    // Orchestrators probe every few seconds: a passing probe is debug noise, a failing one stays visible.
+    const level = PROBES.has(c.req.path) && c.res.status < 400 ? 'debug' : 'info';
+    deps.logger[level](
       {
         requestId: c.get('requestId'),
         tenantId: principal?.tenantId,
@@ -60,6 +66,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', correctionRoutes(deps));
   app.route('/', storageRoutes(deps));
 
+  declareErrorResponses(app);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   it('has working defaults', () => {
@@ -29,6 +29,14 @@ describe('loadConfig', () => {
       expect(message).toMatch(new RegExp(name));
       expect(message).not.toContain(secret);
     }
+  });
+
+  it('checks cron patterns with croner, naming the variable', () => {
+    expect(loadConfig({ ROLLUP_RECONCILE_CRON: '*/5 * * * *', BILLING_CLOSE_CRON: '@hourly' })).toMatchObject({ ROLLUP_RECONCILE_CRON: '*/5 * * * *', BILLING_CLOSE_CRON: '@hourly' });
+    expect(() => loadConfig({ ROLLUP_RECONCILE_CRON: 'every 5 minutes' })).toThrow(/ROLLUP_RECONCILE_CRON: is not a valid cron pattern \(.*five, six, or seven/);
+    expect(() => loadConfig({ BILLING_CLOSE_CRON: '61 * * * *' })).toThrow(/BILLING_CLOSE_CRON: is not a valid cron pattern \(.*minute/);
+    expect(() => loadConfig({ BILLING_CLOSE_CRON: '0 0 30 2 *' })).toThrow(/BILLING_CLOSE_CRON: is a cron pattern that never fires/);
+    expect(() => loadConfig({ BILLING_CLOSE_CRON: 'x' })).toThrow(ConfigError);
   });
 
   const s3 = { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_BUCKET: 'meterhouse', S3_ACCESS_KEY_ID: 'AK', S3_SECRET_ACCESS_KEY: 'the-s3-secret', S3_REGION: 'us-east-1' };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LONGEST_PERIOD_DAYS, RETENTION_MARGIN_DAYS, minimumRawRetentionDays } from '../domain/retention.js';
 import { isTimeZone, TIME_ZONE_MESSAGE } from './usage/time-zones.js';
+import { Cron } from 'croner';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const GiB = 1024 ** 3;
@@ -10,6 +11,29 @@ const BROKER_LIST = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
 const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/**
+ * A croner schedule, checked by croner itself so a typo stops startup here,
+ * before anything is created, instead of crashing when the jobs start. A
+ * pattern that can never fire (30 February) is refused too: a job that
+ * silently never runs is worse than no start.
+ */
+const cronPattern = (fallback: string) =>
+  z
+    .string()
+    .min(1)
+    .default(fallback)
+    .superRefine((pattern, ctx) => {
+      let next: Date | null;
+      try {
+        // No callback: croner parses the pattern and schedules nothing.
+        next = new Cron(pattern).nextRun();
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `is not a valid cron pattern (${error instanceof Error ? error.message : String(error)}); e.g. "0 * * * * *" (seconds minutes hours day-of-month month day-of-week)` });
+        return;
+      }
+      if (next === null) ctx.addIssue({ code: 'custom', message: 'is a cron pattern that never fires' });
+    });
 
 /** The settings that switch tiered storage on; one given means all are needed. */
 export const S3_REQUIRED = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_REGION'] as const;
@@ -41,7 +65,7 @@ export const configSchema = z
     ROLLUP_MINUTE_RETENTION_DAYS: int(0, 100_000, 14),
     ROLLUP_HOUR_RETENTION_DAYS: int(0, 100_000, 400),
     ROLLUP_DAY_RETENTION_DAYS: int(0, 100_000, 0),
-    ROLLUP_RECONCILE_CRON: z.string().min(1).default('*/30 * * * * *'),
+    ROLLUP_RECONCILE_CRON: cronPattern('*/30 * * * * *'),
     METERS_FILE: z.string().min(1).optional(),
     KAFKA_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),
     KAFKA_ENGINE_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),
@@ -69,7 +93,7 @@ export const configSchema = z
     RAW_RETENTION_DAYS: z.coerce.number().int().min(1).max(100_000).optional(),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     // Billing (issue 5): see the README's "Billing periods and exports".
-    BILLING_CLOSE_CRON: z.string().min(1).default('0 * * * * *'),
+    BILLING_CLOSE_CRON: cronPattern('0 * * * * *'),
     BILLING_GRACE_SECONDS: int(0, 366 * 86_400, 86_400),
     BILLING_CUTOFF_LAG_MS: int(0, 600_000, 5_000),
     BILLING_DEFAULT_TIMEZONE: z.string().min(1).max(64).refine(isTimeZone, TIME_ZONE_MESSAGE).default('UTC'),

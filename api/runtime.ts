@@ -9,7 +9,7 @@ import { createApp } from './app.js';
 import { applyEventsRetention, applyRollupRetention } from '../sql/retention.js';
 import type { S3Storage } from '../sql/tiering.js';
 import { loadMetersFile } from './meters-file.js';
-import { reconcileRollups } from '../jobs/reconcile-rollups.js';
+import { reconcileRollups, reconcileWork } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
 import { KafkaSink } from '../ingest/kafka-sink.js';
 import { KafkaAdmin } from '../ingest/kafka-admin.js';
@@ -17,7 +17,7 @@ import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
 import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
-import { BillingCloser, type CloseOptions } from '../jobs/billing/close.js';
+import { BillingCloser, closeWork, type CloseOptions } from '../jobs/billing/close.js';
 import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
@@ -141,8 +141,8 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks?.kick());
     const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
-      { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
-      { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run() },
+      { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
+      { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },
     ];
     let scheduler: { stop(): Promise<void> } | undefined;
     return {

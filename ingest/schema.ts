@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isWellFormed, NOT_WELL_FORMED } from './text.js';
+import { NO_CONTROL_CHARS } from '../sql/control-chars.js';
 
 /** Input limits on one event, in Unicode code points (as zod's .max() counts); each breach is a per-event error, never a truncation. */
 export const EVENT_LIMITS = {
@@ -16,7 +17,7 @@ const text = (max: number) =>
   z
     .string()
     .max(max, `must be at most ${max} characters`)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+    .regex(NO_CONTROL_CHARS, 'must not contain control characters')
     .refine(isWellFormed, NOT_WELL_FORMED);
 const printable = (max: number) => text(max).min(1, 'must not be empty');
 

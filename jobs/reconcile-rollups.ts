@@ -9,6 +9,11 @@ export interface ReconcileResult {
   rewritten: number;
 }
 
+/** For the job log: the windows a run rewrote, or nothing when every rollup was exact. */
+export function reconcileWork(r: ReconcileResult): Record<string, unknown> | undefined {
+  return r.rewritten > 0 ? { windowsRewritten: r.rewritten, sinceMs: r.sinceMs } : undefined;
+}
+
 /**
  * Makes rollups equal the deduplicated raw events: looks at every hour that
  * received rows since the last run, compares its rollup with the raw data, and

@@ -1,11 +1,31 @@
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 
+/** What a run did, for the log; undefined when it had nothing to do. */
+export type JobWork = Record<string, unknown> | undefined;
+
 export interface Job {
   name: string;
   /** croner pattern; six fields allow seconds. */
   cron: string;
-  run(): Promise<unknown>;
+  run(): Promise<JobWork>;
+}
+
+/**
+ * One run of a job, logged: at info only when it did work (an operator sees
+ * exports written and windows rewritten), at debug when it had nothing to do
+ * (most runs: a line per run would drown the log), at error when it failed.
+ */
+export async function runJob(job: Job, logger: Logger): Promise<void> {
+  const started = performance.now();
+  try {
+    const work = await job.run();
+    const fields = { job: job.name, ms: Math.round(performance.now() - started) };
+    if (work === undefined) logger.debug(fields, 'job done: nothing to do');
+    else logger.info({ ...fields, ...work }, 'job did work');
+  } catch (error) {
+    logger.error({ job: job.name, err: error instanceof Error ? error.message : String(error) }, 'job failed; it runs again on schedule');
+  }
 }
 
 /**
@@ -18,20 +38,11 @@ export function startJobs(jobs: readonly Job[], logger: Logger): { stop(): Promi
   const crons = jobs.map(
     (job) =>
       new Cron(job.cron, { name: job.name, protect: true }, () => {
-        const run = runOnce(job);
+        const run = runJob(job, logger);
         inFlight.add(run);
         return run.finally(() => inFlight.delete(run));
       }),
   );
-  async function runOnce(job: Job): Promise<void> {
-    const started = performance.now();
-    try {
-      const result = await job.run();
-      logger.debug({ job: job.name, ms: Math.round(performance.now() - started), result }, 'job done');
-    } catch (error) {
-      logger.error({ job: job.name, err: error instanceof Error ? error.message : String(error) }, 'job failed; it runs again on schedule');
-    }
-  }
   return {
     async stop() {
       crons.forEach((c) => c.stop());

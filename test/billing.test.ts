@@ -106,6 +106,10 @@ describe('closing periods into exports', () => {
     const rows = Buffer.from(bytes).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(rows).toHaveLength(manifest.lineCount);
     expect(Object.keys(rows[0])).toEqual(['customerId', 'meterKey', 'periodStart', 'periodEnd', 'kind', 'value', 'events']);
+    // the README's rule: the engine-written file quotes 64-bit counts, the API's JSON carries integers
+    const { lines } = (await t.json('GET', `/v1/billing/exports/${manifest.id}`)).body;
+    expect(rows.map((r) => r.events)).toEqual(lines.map((l: { events: number }) => String(l.events)));
+    expect(lines.every((l: { events: unknown }) => Number.isInteger(l.events))).toBe(true);
 
     const csv = await t.request('GET', `/v1/billing/exports/${manifest.id}/lines?format=csv`);
     const text = await csv.text();

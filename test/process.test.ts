@@ -97,6 +97,16 @@ describe('running meterhouse', () => {
     expect(bad.output()).toMatch(/MAX_EVENTS_PER_REQUEST/);
   });
 
+  it('refuses a bad cron pattern before creating anything', async () => {
+    const dataDir = join(await tempDir(), 'must-not-exist');
+    const bad = launch({ DATA_DIR: dataDir, ROLLUP_RECONCILE_CRON: '*/61 * * * *' });
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toMatch(/ROLLUP_RECONCILE_CRON: is not a valid cron pattern/);
+    expect(bad.output()).not.toContain('mh_'); // no admin key was created
+    expect(bad.output()).not.toMatch(/at .*croner/); // a message, not a stack trace
+    await expect(access(dataDir)).rejects.toThrow();
+  });
+
   it('in server mode talks to CLICKHOUSE_URL and never opens the embedded engine', async () => {
     const dataDir = join(await tempDir(), 'must-not-exist');
     // nothing listens on port 9 of loopback: the server is unreachable

@@ -3,6 +3,8 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
 import { API_KEY_ROLES } from '../../sql/queries/tenancy.js';
+import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
+import { notAdmin } from '../openapi-errors.js';
 
 const keyRecord = z
   .object({
@@ -24,14 +26,14 @@ const createKeyRoute = createRoute({
       required: true,
       content: {
         'application/json': {
-          schema: z.strictObject({ name: z.string().min(1).max(100).regex(/^[^\p{Cc}]*$/u), role: z.enum(API_KEY_ROLES).default('standard') }),
+          schema: z.strictObject({ name: z.string().min(1).max(100).regex(NO_CONTROL_CHARS), role: z.enum(API_KEY_ROLES).default('standard') }),
         },
       },
     },
   },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: keyRecord.extend({ key: z.string() }) } } },
-    403: { description: 'Not an admin key', content: { 'application/json': { schema: errorSchema } } },
+    403: notAdmin,
   },
 });
 
@@ -42,6 +44,7 @@ const listKeysRoute = createRoute({
   security: [{ bearer: [] }],
   responses: {
     200: { description: 'Keys', content: { 'application/json': { schema: z.object({ data: z.array(keyRecord) }) } } },
+    403: notAdmin,
   },
 });
 
@@ -53,6 +56,7 @@ const revokeKeyRoute = createRoute({
   request: { params: z.object({ id: z.string().min(1).max(100) }) },
   responses: {
     200: { description: 'Revoked', content: { 'application/json': { schema: keyRecord } } },
+    403: notAdmin,
     404: { description: 'No such key in this tenant', content: { 'application/json': { schema: errorSchema } } },
     409: { description: 'Would revoke the last active admin key', content: { 'application/json': { schema: errorSchema } } },
   },

@@ -5,6 +5,8 @@ import { requireRole } from '../auth.js';
 import { limitParam, jsonOf } from '../params.js';
 import { CONTENT_TYPES, FILE_FORMATS, exportById, exportFile, exportObjectsStored, listExports, manifestRow, sha256, type ExportManifest, type FileFormat } from '../../sql/queries/exports.js';
 import { exportObjectKeys } from '../../jobs/billing/objects.js';
+import { count } from '../../sql/count.js';
+import { notAdmin } from '../openapi-errors.js';
 
 const manifestSchema = manifestRow
   .extend({
@@ -20,7 +22,7 @@ const lineSchema = z
     periodEnd: z.string(),
     kind: z.enum(['usage', 'adjustment']),
     value: z.string().openapi({ description: 'Exact decimal: the period value (usage) or the change to what was exported (adjustment)' }),
-    events: z.coerce.number().int(),
+    events: count, // a JSON integer here; the JSONL file quotes it (see sql/count.ts)
   })
   .openapi('ExportLine');
 
@@ -33,7 +35,7 @@ const routes = {
     path: '/v1/billing/close',
     summary: 'Run the period close now for this tenant (admin); returns the exports it wrote',
     security: [{ bearer: [] }],
-    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
+    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) }, 403: notAdmin },
   }),
   list: createRoute({
     method: 'get',

@@ -7,6 +7,7 @@ import { EVENT_LIMITS, usageEventSchema } from '../../ingest/schema.js';
 import { isNegativeDecimal, parseDecimal } from '../../ingest/decimal.js';
 import { CorrectionError, type Correction } from '../../ingest/corrections.js';
 import { eventHistory, type StoredVersion } from '../../sql/queries/corrections.js';
+import { notAdmin } from '../openapi-errors.js';
 
 const versionSchema = z
   .object({
@@ -43,7 +44,7 @@ const routes = {
     summary: 'Void an event (admin): a new version that takes it out of every number and of later exports (as an adjustment)',
     security: [{ bearer: [] }],
     request: { params: idParam },
-    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, ...failures },
+    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, 403: notAdmin, ...failures },
   }),
   amend: createRoute({
     method: 'post',
@@ -51,7 +52,7 @@ const routes = {
     summary: 'Amend an event\'s quantity and/or dimensions (admin; dimensions replace the whole map); moving it in time or to another customer is a void plus a new event',
     security: [{ bearer: [] }],
     request: { params: idParam, body: { required: true, content: jsonOf(amendBody) } },
-    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, ...failures },
+    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, 403: notAdmin, ...failures },
   }),
   history: createRoute({
     method: 'get',

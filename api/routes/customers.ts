@@ -6,8 +6,10 @@ import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { decodeCursor, encodeCursor, limitParam, jsonOf } from '../params.js';
 import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
 import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
+import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
+import { notAdmin } from '../openapi-errors.js';
 
-const printable = (max: number) => z.string().min(1).max(max).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+const printable = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
 const cycleInput = z
   .strictObject({ interval: z.enum(CYCLE_INTERVALS), anchorDay: z.number().int().min(1).max(28).optional() })
@@ -17,7 +19,7 @@ const cycleInput = z
   });
 
 const customerInput = z.strictObject({
-  name: z.string().max(200).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters').optional(),
+  name: z.string().max(200).regex(NO_CONTROL_CHARS, 'must not contain control characters').optional(),
   timezone: z.string().max(64).refine(isTimeZone, TIME_ZONE_MESSAGE).optional(),
   billingCycle: cycleInput.optional(),
 });
@@ -45,6 +47,7 @@ const routes = {
     responses: {
       200: { description: 'Changed', content: jsonOf(customerSchema) },
       201: { description: 'Created', content: jsonOf(customerSchema) },
+      403: notAdmin,
       409: { description: 'The cycle or time zone would move periods that were already exported', content: jsonOf(errorSchema) },
     },
   }),

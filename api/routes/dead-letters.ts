@@ -6,6 +6,7 @@ import { DEFAULT_TENANT } from '../keys.js';
 import { decodeCursor, encodeCursor, limitParam } from '../params.js';
 import { deadLetterRow, listDeadLetters } from '../../sql/queries/dead-letters.js';
 import { replayDeadLetters, replayResult, MAX_REPLAY } from '../dead-letter-replay.js';
+import { notAdmin } from '../openapi-errors.js';
 
 const deadLetter = deadLetterRow.openapi('DeadLetter');
 
@@ -26,7 +27,7 @@ const listRoute = createRoute({
   },
   responses: {
     200: { description: 'A page of dead letters', content: { 'application/json': { schema: z.object({ data: z.array(deadLetter), nextCursor: z.string().nullable() }) } } },
-    403: { description: 'Not an admin key', content: { 'application/json': { schema: errorSchema } } },
+    403: notAdmin,
   },
 });
 
@@ -55,7 +56,7 @@ const replayRoute = createRoute({
   },
   responses: {
     200: { description: 'One result per item', content: { 'application/json': { schema: z.object({ results: z.array(replayResult) }) } } },
-    403: { description: 'Not an admin key', content: { 'application/json': { schema: errorSchema } } },
+    403: notAdmin,
     503: { description: 'Not durable: retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
   },
 });

@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { usageEventSchema } from '../../ingest/schema.js';
 import { cloudEventSchema } from '../../ingest/cloudevents.js';
+import { binaryCloudEvent } from '../../ingest/cloudevents-binary.js';
 import { eventsInBody, normaliseEvent, type BodyShape, type EventRow } from '../../ingest/normalise.js';
 import { parseJsonBody } from '../../ingest/json-body.js';
 import { listEvents, storedEventRow } from '../../sql/queries/events.js';
@@ -107,10 +108,20 @@ export function eventRoutes({ db, writer, config, metrics, clock }: AppDeps) {
     }),
     async (c) => {
       const receivedAtMs = clock.now();
-      const shape = bodyShapeOf(c.req.header('content-type'));
-      const body = parseJsonBody(new Uint8Array(await c.req.arrayBuffer()));
-      if (!body.ok) throw new ApiError(400, body.code, body.message);
-      const found = eventsInBody(body.value, shape);
+      // CloudEvents binary mode: attributes in ce-* headers, the body is the event's data (ingest/cloudevents-binary.ts).
+      const binary = binaryCloudEvent(c.req.raw.headers);
+      if (binary?.mediaTypeError) throw new ApiError(415, 'unsupported_media_type', binary.mediaTypeError);
+      const shape = binary ? 'cloudevent' : bodyShapeOf(c.req.header('content-type'));
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      let value: unknown;
+      // An event without data is valid in binary mode (quantity defaults to 1).
+      if (!(binary && bytes.length === 0)) {
+        const body = parseJsonBody(bytes);
+        if (!body.ok) throw new ApiError(400, body.code, body.message);
+        value = body.value;
+      }
+      if (binary) value = binary.withData(value);
+      const found = eventsInBody(value, shape);
       if ('error' in found) throw new ApiError(400, 'invalid_body', found.error);
       const { events } = found;
       if (events.length === 0) throw new ApiError(400, 'empty_batch', 'the request contains no events');
@@ -126,6 +137,7 @@ export function eventRoutes({ db, writer, config, metrics, clock }: AppDeps) {
         format: shape === 'usage' ? ('usage' as const) : ('cloudevents' as const),
       };
       const validated = events.map((event, index) => normaliseEvent(event, index, ctx));
+      if (binary) validated[0] = binary.withHeaderIssues(validated[0]!);
       const rows: EventRow[] = [];
       for (const v of validated) if (v.row) rows.push(v.row);
       // Resolves only once every row is committed (or known to be a duplicate).

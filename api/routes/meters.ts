@@ -4,6 +4,7 @@ import { ApiError, errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
 import { definitionOf, deleteMeter, getMeter, listMeters, meterDefinition, saveMeter, type Meter } from '../../sql/queries/meters.js';
 import { meterUsageRoute } from './meter-usage.js';
+import { notAdmin } from '../openapi-errors.js';
 
 const meterSchema = z
   .object({
@@ -32,6 +33,7 @@ const routes = {
     request: { body: { required: true, content: { 'application/json': { schema: meterDefinition } } } },
     responses: {
       201: { description: 'Created', content: { 'application/json': { schema: meterSchema } } },
+      403: notAdmin,
       409: { description: 'A meter with this key exists', content: { 'application/json': { schema: errorSchema } } },
     },
   }),
@@ -56,7 +58,7 @@ const routes = {
     summary: 'Change a meter (admin); the key cannot change',
     security: [{ bearer: [] }],
     request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
-    responses: { 200: { description: 'The changed meter', content: { 'application/json': { schema: meterSchema } } }, 404: notFound },
+    responses: { 200: { description: 'The changed meter', content: { 'application/json': { schema: meterSchema } } }, 403: notAdmin, 404: notFound },
   }),
   delete: createRoute({
     method: 'delete',
@@ -64,7 +66,7 @@ const routes = {
     summary: 'Delete a meter (admin); its events stay',
     security: [{ bearer: [] }],
     request: { params: keyParam },
-    responses: { 204: { description: 'Deleted' }, 404: notFound },
+    responses: { 204: { description: 'Deleted' }, 403: notAdmin, 404: notFound },
   }),
 };
 

@@ -1,11 +1,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
-import { errorSchema } from '../errors.js';
 import { requireRole } from '../auth.js';
 import { TABLES } from '../../sql/names.js';
 import { storageTable } from '../../sql/engines.js';
 import { COLD_DISK } from '../../sql/tiering.js';
 import { oldestHotPartition, partsByDisk, tablePolicy } from '../../sql/queries/storage.js';
+import { notAdmin } from '../openapi-errors.js';
 
 const sizes = { rows: z.number().int(), bytes: z.number().int(), parts: z.number().int() };
 
@@ -32,7 +32,7 @@ const storageRoute = createRoute({
   security: [{ bearer: [] }],
   responses: {
     200: { description: 'Storage by table and disk', content: { 'application/json': { schema: storageView } } },
-    403: { description: 'Not an admin key', content: { 'application/json': { schema: errorSchema } } },
+    403: notAdmin,
   },
 });
 

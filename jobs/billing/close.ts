@@ -77,6 +77,12 @@ export interface CloseRunResult {
   exports: (ExportManifest & { tenantId: string })[];
 }
 
+/** For the job log: the exports a run wrote (no lines, no amounts), or nothing when nothing closed. */
+export function closeWork({ exports }: CloseRunResult): Record<string, unknown> | undefined {
+  if (exports.length === 0) return undefined;
+  return { exportsWritten: exports.map((e) => ({ tenantId: e.tenantId, sequence: e.sequence, lineCount: e.lineCount })) };
+}
+
 /**
  * The close job. Runs of one closer never overlap (a run asked for while one is
  * in flight waits for it, then runs); several closers (instances) are safe

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
+import { count } from '../count.js';
 import { runQuery, type Db, type QueryTags } from '../query.js';
 import { valueExpression } from './meter-usage.js';
 import type { Aggregation } from './meters.js';
@@ -120,6 +121,6 @@ INNER JOIN (
 ) AS periods ON e.customer_id = periods.pc
 WHERE toUnixTimestamp64Milli(e.timestamp) >= ps AND toUnixTimestamp64Milli(e.timestamp) < pe${filters.join('')}
 GROUP BY pc, ps`;
-  const row = z.object({ customerId: z.string(), startMs: z.coerce.number(), value: z.string(), events: z.coerce.number() });
+  const row = z.object({ customerId: z.string(), startMs: z.coerce.number(), value: z.string(), events: count });
   return runQuery(db, 'billing.meter_values', sql, params, row, tags);
 }

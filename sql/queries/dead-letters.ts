@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
+import { count } from '../count.js';
 import { defineQuery, execute, type Db, type QueryTags } from '../query.js';
 
-const count = z.coerce.number().int();
 
 /** Totals for /metrics. Exact by FINAL: a redelivered message is one dead letter. */
 export const deadLetterCounts = defineQuery({

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
+import { count } from '../count.js';
 import { defineQuery } from '../query.js';
 import { wideSum } from '../decimals.js';
 
 const optionalText = z.string().nullable().default(null);
 const optionalMs = z.number().int().nullable().default(null);
-const count = z.coerce.number().int();
 
 /**
  * Which of these event ids the tenant already has. Existence only: no FINAL

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLES } from '../names.js';
+import { count } from '../count.js';
 import { defineQuery, insertRows, queryBytes, type Db, type QueryTags } from '../query.js';
 import { wideSum } from '../decimals.js';
 import { csvTextSql } from '../csv-cells.js';
@@ -102,7 +103,7 @@ export async function writeLines(db: Db, tenantId: string, sequence: number, lin
 export const exportedValues = defineQuery({
   name: 'billing.lines.exported',
   params: z.object({ tenantId: z.string(), uptoSequence: z.number().int(), customers: z.array(z.string()) }),
-  row: z.object({ customerId: z.string(), meterKey: z.string(), startMs: ms, value: z.string(), events: ms }),
+  row: z.object({ customerId: z.string(), meterKey: z.string(), startMs: ms, value: z.string(), events: count }),
   sql: (db) => `SELECT customer_id AS customerId, meter_key AS meterKey, toUnixTimestamp64Milli(period_start) AS startMs, toString(${wideSum('value')}) AS value, sum(events) AS events
 FROM ${db}.${TABLES.billingExportLines} FINAL
 WHERE tenant_id = {tenantId:String} AND sequence <= {uptoSequence:UInt64} AND customer_id IN {customers:Array(String)}

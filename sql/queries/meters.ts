@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { defineQuery, insertRows, nextVersion, type Db } from '../query.js';
+import { NO_CONTROL_CHARS } from '../control-chars.js';
 
 export const AGGREGATIONS = ['SUM', 'COUNT', 'UNIQUE_COUNT', 'MIN', 'MAX', 'AVG', 'LATEST', 'P50', 'P90', 'P95', 'P99'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
-const dimensionKey = z.string().min(1).max(128).regex(/^[^\p{Cc}]*$/u, 'must not contain control characters');
+const dimensionKey = z.string().min(1).max(128).regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
 /** A meter: an aggregation over one metric's events, optionally filtered, groupable by dimensions. */
 export const meterDefinition = z

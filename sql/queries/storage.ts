@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { defineQuery } from '../query.js';
+import { count } from '../count.js';
 
-// Counts of parts, rows and bytes fit a double exactly far beyond any real table (2^53).
-const count = z.coerce.number().int().refine(Number.isSafeInteger, 'exceeds 2^53');
 
 /**
  * Active parts of every table in meterhouse's database, per table and disk.
