@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CALENDAR, TIME_SENSITIVE } from '../vitest.config.js';
 import { describe, expect, it } from 'vitest';
 
 /** What ships and how the suite is split, checked from the files themselves (no Docker engine here). */
@@ -59,15 +60,19 @@ describe('docker-compose.yml', () => {
 describe('test projects', () => {
   const list = async (...args: string[]) => {
     const { stdout } = await run(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'list', '--filesOnly', ...args], { cwd: ROOT });
-    return stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\[\w+\] /, '')).sort();
+    return stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\[[^\]]+\] /, '')).sort();
   };
 
   it('npm run test:unit runs exactly the tests next to the code; npm test runs those and test/', async () => {
     const [unit, everything] = await Promise.all([list('--project', 'unit'), list()]);
     expect(unit.length).toBeGreaterThan(0);
-    for (const file of unit) expect(file).toMatch(/^(api|ingest|sql|jobs)\/.*\.test\.ts$/);
-    const integration = everything.filter((f) => f.startsWith('test/'));
+    for (const file of unit) expect(file).toMatch(/^(api|ingest|sql|jobs|domain)\/.*\.test\.ts$/);
+    const integration = [...new Set(everything.filter((f) => f.startsWith('test/')))].sort();
     expect(integration).toContain('test/packaging.test.ts');
-    expect(everything).toEqual([...unit, ...integration].sort());
+    // npm test also runs the time-sensitive files once more at each calendar instant
+    const calendar = Object.keys(CALENDAR).flatMap(() => TIME_SENSITIVE);
+    for (const file of TIME_SENSITIVE) expect(integration).toContain(file);
+    expect(everything).toEqual([...unit, ...integration, ...calendar].sort());
+    expect(await list('--project', 'at:leap-day')).toEqual([...TIME_SENSITIVE].sort());
   });
 });
