@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,21 @@ describe('@meterhouse/client against the real server', () => {
 });
 
 describe('@meterhouse/client package', () => {
+  it("runs its README's example as written against the server", async () => {
+    const readme = await readFile(join(ROOT, 'clients/js/README.md'), 'utf8');
+    const example = /```ts\n([\s\S]*?)```/.exec(readme)![1]!;
+    const dir = await tempDir();
+    const script = join(dir, 'example.mts'); // an ES module, as the package is
+    await writeFile(script, example.replace("'@meterhouse/client'", JSON.stringify(join(ROOT, 'clients/js/src/index.ts'))).replaceAll('http://localhost:8080', server.url));
+    const before = now();
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', METERHOUSE_KEY: KEY } });
+    const res = await fetch(`${server.url}/v1/usage/summary?from=${before}&to=${now() + 1}&customerId=acme`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(((await res.json()) as { data: unknown }).data).toEqual([
+      { customerId: 'acme', metricName: 'api.calls', quantity: '1', events: 1 },
+      { customerId: 'acme', metricName: 'compute.seconds', quantity: '12.5', events: 1 },
+    ]);
+  });
+
   it('has wire types equal to what openapi-typescript renders from the running server', async () => {
     const doc = await (await fetch(`${server.url}/openapi.json`)).json();
     expect(await renderTypes(doc), 'run npm run generate-types in clients/js').toBe(await readFile(TYPES_FILE, 'utf8'));

@@ -66,7 +66,7 @@ export async function flakyProxy(target: string): Promise<FlakyProxy> {
     try {
       const headers: Record<string, string> = {};
       for (const h of ['authorization', 'content-type']) if (req.headers[h]) headers[h] = String(req.headers[h]);
-      const upstream = await fetch(`${proxy.target}${req.url}`, { method: req.method, headers, ...(req.method === 'POST' ? { body } : {}) });
+      const upstream = await fetch(`${proxy.target}${req.url}`, { method: req.method, headers, ...(req.method === 'POST' ? { body: new Uint8Array(body) } : {}) });
       const text = await upstream.text();
       entry.upstreamStatus = upstream.status;
       await proxy.onAnswered(n);

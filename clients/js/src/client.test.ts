@@ -5,9 +5,10 @@ import type { DropReason, Rejection, UsageEvent } from './types.js';
 
 /** Units without a server: fetch is a fake that records each request and answers as told; sleeps are recorded, not slept. */
 type Answer = Response | Error | Promise<Response>;
+type Init = RequestInit;
 type Sent = { events: any[]; contentType: string | null; body: string };
 
-function harness(answer: (sent: Sent, n: number) => Answer, options: Partial<MeterhouseClientOptions> = {}) {
+function harness(answer: (sent: Sent, n: number, init: Init) => Answer, options: Partial<MeterhouseClientOptions> = {}) {
   const requests: Sent[] = [];
   const sleeps: number[] = [];
   const rejected: Rejection[] = [];
@@ -16,7 +17,7 @@ function harness(answer: (sent: Sent, n: number) => Answer, options: Partial<Met
     const body = String(init!.body);
     const sent = { events: JSON.parse(body), contentType: new Headers(init!.headers).get('content-type'), body };
     requests.push(sent);
-    const a = await answer(sent, requests.length);
+    const a = await answer(sent, requests.length, init!);
     if (a instanceof Error) throw a;
     return a;
   };
@@ -104,6 +105,23 @@ describe('delivery', () => {
     // step 100, 200, 400, 800 with random() = 0.5 -> 75%; the 429 asked for 3 s
     expect(h.sleeps).toEqual([75, 3_000, 300, 600]);
     expect(h.client.stats()).toMatchObject({ accepted: 1, retries: 4, requests: 5 });
+  });
+
+  it.each([429, 500, 502, 503, 504])('retries a %i', async (status) => {
+    const h = harness((sent, n) => (n === 1 ? json(status, {}) : ok(sent)));
+    await h.client.record(ev(1));
+    await h.client.flush();
+    expect(h.requests).toHaveLength(2);
+    expect(h.client.stats()).toMatchObject({ accepted: 1, retries: 1 });
+  });
+
+  it('retries a request that times out (requestTimeoutMs)', async () => {
+    const hang = (init: Init) => new Promise<Response>((_, reject) => init.signal!.addEventListener('abort', () => reject(init.signal!.reason)));
+    const h = harness((sent, n, init) => (n === 1 ? hang(init) : ok(sent)), { requestTimeoutMs: 20 });
+    await h.client.record(ev(1));
+    await h.client.flush();
+    expect(h.requests).toHaveLength(2);
+    expect(h.client.stats()).toMatchObject({ accepted: 1, retries: 1 });
   });
 
   it('retries an answer it cannot read (the events may be stored: a retry is answered duplicate)', async () => {
