@@ -108,7 +108,7 @@ describe('@meterhouse/client against the real server', () => {
     expect(stored).toMatchObject({ eventId: 'ce-1', customerId: 'cloud', metricName: 'api.calls', quantity: '1.5', dimensions: { region: 'eu' }, timestamp: new Date(at).toISOString() });
   });
 
-  it('counts each event once when the server is killed (SIGKILL) after storing a batch it never answered, and restarted', { timeout: 120_000 }, async () => {
+  it('counts each event once when the server is killed (SIGKILL) mid-stream after storing a batch it never answered, and restarted', { timeout: 120_000 }, async () => {
     const dataDir = await tempDir();
     let own = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY });
     const proxy = await flakyProxy(own.url);
@@ -124,13 +124,17 @@ describe('@meterhouse/client against the real server', () => {
         proxy.target = s.url;
       });
     };
-    const meter = client(proxy.url, { maxBufferEvents: 100_000 });
-    await stream(meter, 'killed', 600);
-    await waitFor('the restart', () => restarted !== undefined, 30_000);
+    // 'wait': while the server is down, recording is held back at 200 buffered events instead of growing.
+    let deepest = 0;
+    const meter = client(proxy.url, { whenFull: 'wait', maxBufferEvents: 200, metrics: { bufferDepth: (events) => void (deepest = Math.max(deepest, events)) } });
+    await stream(meter, 'killed', 600, async (i) => {
+      if (i === 299) await waitFor('the kill', () => restarted !== undefined, 30_000); // the other half is recorded while it is down
+    });
     await restarted;
     await meter.close();
     expect(proxy.log[4]).toMatchObject({ action: 'lose-answer', upstreamStatus: 200 });
     expect(proxy.log.filter((r) => r.upstreamStatus === undefined).length).toBeGreaterThan(0); // sent while it was down
+    expect(deepest).toBe(200);
     expect(meter.stats()).toMatchObject({ accepted: 600 - proxy.log[4]!.events, duplicates: proxy.log[4]!.events, rejected: 0, dropped: 0 });
     expect(await summary(own, 'killed')).toEqual(expected('killed', 600));
     await stop(own);
