@@ -10,6 +10,7 @@ COPY api ./api
 COPY ingest ./ingest
 COPY sql ./sql
 COPY jobs ./jobs
+COPY domain ./domain
 COPY scripts ./scripts
 ENV NODE_ENV=production DATA_DIR=/data PORT=8080
 EXPOSE 8080

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CALENDAR, TIME_SENSITIVE } from '../vitest.config.js';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +42,21 @@ describe('Docker image', () => {
     const ignored = (await read('.dockerignore')).split('\n').map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'data', '.git']));
   });
+
+  it('copies every folder the server imports from', async () => {
+    const copied = new Set((await instructions()).filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1)).map((s) => s.replace(/^\.\/|\/$/g, '')));
+    // Follow relative imports from api/main.ts through every module it loads.
+    const seen = new Set<string>();
+    const queue = ['api/main.ts'];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const m of (await read(file)).matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) queue.push(relative(ROOT, resolve(ROOT, dirname(file), `${m[1]}.ts`)));
+    }
+    const folders = new Set([...seen].map((f) => f.split('/')[0]!));
+    for (const folder of folders) expect(copied, `Dockerfile must COPY ${folder}/`).toContain(folder);
+  });
 });
 
 describe('docker-compose.yml', () => {
@@ -66,7 +81,7 @@ describe('test projects', () => {
   it('npm run test:unit runs exactly the tests next to the code; npm test runs those and test/', async () => {
     const [unit, everything] = await Promise.all([list('--project', 'unit'), list()]);
     expect(unit.length).toBeGreaterThan(0);
-    for (const file of unit) expect(file).toMatch(/^(api|ingest|sql|jobs|domain)\/.*\.test\.ts$/);
+    for (const file of unit) expect(file).toMatch(/^(api|ingest|sql|jobs|domain|clients\/js\/src)\/.*\.test\.ts$/);
     const integration = [...new Set(everything.filter((f) => f.startsWith('test/')))].sort();
     expect(integration).toContain('test/packaging.test.ts');
     // npm test also runs the time-sensitive files once more at each calendar instant
