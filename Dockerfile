@@ -7,6 +7,8 @@ COPY package.json package-lock.json ./
 # npm install, not npm ci: the lock cannot list chdb's optional engine builds for other platforms (see README).
 RUN npm install --omit=dev --no-audit --no-fund
 COPY api ./api
+COPY access ./access
+COPY domain ./domain
 COPY ingest ./ingest
 COPY sql ./sql
 COPY jobs ./jobs
