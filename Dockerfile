@@ -7,10 +7,11 @@ COPY package.json package-lock.json ./
 # npm install, not npm ci: the lock cannot list chdb's optional engine builds for other platforms (see README).
 RUN npm install --omit=dev --no-audit --no-fund
 COPY api ./api
+COPY access ./access
+COPY domain ./domain
 COPY ingest ./ingest
 COPY sql ./sql
 COPY jobs ./jobs
-COPY domain ./domain
 COPY scripts ./scripts
 ENV NODE_ENV=production DATA_DIR=/data PORT=8080
 EXPOSE 8080

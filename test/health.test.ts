@@ -35,6 +35,8 @@ describe('health and the OpenAPI document', () => {
       '/v1/meters',
       '/v1/meters/{key}',
       '/v1/meters/{key}/usage',
+      '/v1/operator/tenants',
+      '/v1/operator/tenants/{id}',
       '/v1/usage/summary',
     ]);
     expect(Object.keys(doc.paths['/v1/events']).sort()).toEqual(['get', 'post']);

@@ -59,6 +59,26 @@ describe('Docker image', () => {
   });
 });
 
+/** Every file of ours the server loads: relative imports followed from api/main.ts. */
+async function importedFiles(entry: string, seen = new Set<string>()): Promise<Set<string>> {
+  if (seen.has(entry)) return seen;
+  seen.add(entry);
+  const source = await read(entry);
+  for (const [, spec] of source.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+)'/gms)) {
+    await importedFiles(join(entry, '..', spec!).replace(/\.js$/, '.ts'), seen);
+  }
+  return seen;
+}
+
+describe('Docker image sources', () => {
+  it('copies every folder the server imports from', async () => {
+    const copied = new Set((await instructions()).filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+    const folders = new Set([...(await importedFiles('api/main.ts'))].map((f) => f.split('/')[0]!));
+    expect(folders).toContain('access');
+    expect([...folders].filter((f) => !copied.has(f))).toEqual([]);
+  });
+});
+
 describe('docker-compose.yml', () => {
   it('pins every image to a release', async () => {
     const images = [...(await read('docker-compose.yml')).matchAll(/^\s*image:\s*(\S+)\s*$/gm)].map((m) => m[1]!);
@@ -81,7 +101,7 @@ describe('test projects', () => {
   it('npm run test:unit runs exactly the tests next to the code; npm test runs those and test/', async () => {
     const [unit, everything] = await Promise.all([list('--project', 'unit'), list()]);
     expect(unit.length).toBeGreaterThan(0);
-    for (const file of unit) expect(file).toMatch(/^(api|ingest|sql|jobs|domain|clients\/js\/src)\/.*\.test\.ts$/);
+    for (const file of unit) expect(file).toMatch(/^(api|access|ingest|sql|jobs|domain|clients\/js\/src)\/.*\.test\.ts$/);
     const integration = [...new Set(everything.filter((f) => f.startsWith('test/')))].sort();
     expect(integration).toContain('test/packaging.test.ts');
     // npm test also runs the time-sensitive files once more at each calendar instant
