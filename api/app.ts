@@ -3,6 +3,7 @@ import { requestId } from 'hono/request-id';
 import type { AppDeps, AppEnv } from './context.js';
 import { ApiError, errorResponse } from './errors.js';
 import { apiKeyAuth } from './auth.js';
+import { readGate } from './read-gate.js';
 import { healthRoutes } from './routes/health.js';
 import { eventRoutes } from './routes/events.js';
 import { usageRoutes } from './routes/usage.js';
@@ -45,6 +46,8 @@ export function createApp(deps: AppDeps) {
     );
   });
   app.use('/v1/*', apiKeyAuth(deps.keys));
+  // Every GET under /v1 reads through a leased, limited read connection (c.get('reader')).
+  app.on(['GET', 'HEAD'], '/v1/*', readGate(deps.readGate));
 
   app.route('/', healthRoutes(deps));
   app.route('/', eventRoutes(deps));

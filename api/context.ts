@@ -7,12 +7,16 @@ import type { Metrics } from './metrics.js';
 import type { BillingCloser } from '../jobs/billing/close.js';
 import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { Corrector } from '../ingest/corrections.js';
+import type { ReadGate } from './read-gate.js';
+import type { ByteBudget } from './byte-budget.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** The read connection leased for this GET (api/read-gate.ts); reads go through it, under the read limits. */
+    reader: Db;
   };
 };
 
@@ -20,6 +24,10 @@ export type AppEnv = {
 export interface AppDeps {
   db: Db;
   writer: EventSink;
+  /** Leases bounded read connections to GET requests. */
+  readGate: ReadGate;
+  /** In-flight ingest body bytes, bounded in total. */
+  ingestBudget: ByteBudget;
   keys: KeyStore;
   config: Config;
   logger: Logger;

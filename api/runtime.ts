@@ -22,6 +22,9 @@ import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
+import type { ReadLimits } from '../sql/query.js';
+import { ReadGate } from './read-gate.js';
+import { ByteBudget } from './byte-budget.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -52,6 +55,7 @@ export function connectOptions(config: Config): ConnectOptions {
   if (config.CLICKHOUSE_URL) {
     return {
       s3,
+      readers: config.READ_MAX_CONCURRENT,
       mode: 'server',
       database,
       url: config.CLICKHOUSE_URL,
@@ -62,6 +66,7 @@ export function connectOptions(config: Config): ConnectOptions {
   }
   return {
     s3,
+    readers: config.READ_MAX_CONCURRENT,
     mode: 'embedded',
     database,
     dataDir: config.DATA_DIR,
@@ -72,6 +77,18 @@ export function connectOptions(config: Config): ConnectOptions {
       fsyncAfterInsert: config.ENGINE_FSYNC,
       kafkaSessionTimeoutMs: config.KAFKA_BROKERS ? config.KAFKA_SESSION_TIMEOUT_MS : undefined,
     },
+  };
+}
+
+/** The engine-side bounds of every API read (README "Read limits"). */
+export function readLimits(config: Config): ReadLimits {
+  return {
+    max_execution_time: config.READ_MAX_EXECUTION_SECONDS,
+    max_rows_to_read: config.READ_MAX_ROWS_TO_READ,
+    max_memory_usage: config.READ_MAX_MEMORY_BYTES,
+    max_result_rows: config.READ_MAX_RESULT_ROWS,
+    max_result_bytes: config.READ_MAX_RESULT_BYTES,
+    max_threads: config.READ_MAX_THREADS,
   };
 }
 
@@ -97,8 +114,9 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
     const eventsChanged = await applyEventsRetention(db, events, config.CLICKHOUSE_CLUSTER);
     if (eventsChanged.length > 0) logger.info({ changed: eventsChanged, ...events }, 'usage_events storage and retention applied');
     if (config.METERS_FILE) logger.info(await loadMetersFile(db, config.METERS_FILE), 'meters file loaded');
-    const keys = new KeyStore(db, config.API_KEY_CACHE_SECONDS);
-    const { createdSecret } = await keys.bootstrap(config.METERHOUSE_API_KEY);
+    const keys = new KeyStore(db, { hitSeconds: config.API_KEY_CACHE_SECONDS, missSeconds: config.API_KEY_MISS_CACHE_SECONDS, missEntries: config.API_KEY_MISS_CACHE_ENTRIES });
+    const { createdSecret, revokedEnvKey } = await keys.bootstrap(config.METERHOUSE_API_KEY);
+    if (revokedEnvKey) logger.warn('METERHOUSE_API_KEY was revoked and stays revoked; to recover admin access set METERHOUSE_API_KEY to a new secret and restart');
     const kafka = await startKafka(db, config, logger);
     const metrics = new Metrics(db, logger, kafka?.admin);
     const writer: EventSink = kafka
@@ -130,7 +148,11 @@ export async function startRuntime(config: Config, logger: Logger, testHooks: Pi
     const onUploadError = (tenantId: string, error: unknown) =>
       logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'billing export not copied to S3; the next close run retries');
     const closer = new BillingCloser(db, { settings: billingSettings(config), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks?.kick());
-    const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, exportBucket, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
+    const limits = readLimits(config);
+    const readers = connection.readClients.map((client) => ({ client, database: db.database, readLimits: limits }));
+    const readGate = new ReadGate(readers, { maxQueued: config.READ_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS });
+    const ingestBudget = new ByteBudget(config.INGEST_MAX_INFLIGHT_BYTES);
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, keys, config, logger, metrics, closer, exportBucket, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run() },

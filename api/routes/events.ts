@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
+import { ingestBudget } from '../byte-budget.js';
 import { usageEventSchema } from '../../ingest/schema.js';
 import { cloudEventSchema } from '../../ingest/cloudevents.js';
 import { eventsInBody, normaliseEvent, type BodyShape, type EventRow } from '../../ingest/normalise.js';
@@ -53,7 +54,7 @@ const ingestRoute = createRoute({
     422: { description: 'Every event rejected', content: { 'application/json': { schema: ingestResponse } } },
     400: { description: 'Malformed JSON or body shape', content: { 'application/json': { schema: errorSchema } } },
     413: { description: 'Too many events or too large a body', content: { 'application/json': { schema: errorSchema } } },
-    503: { description: 'Not durable: retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
+    503: { description: 'Not durable, or too many bodies in flight (ingest_busy): retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
   },
 });
 
@@ -88,12 +89,14 @@ function bodyShapeOf(contentType: string | undefined): BodyShape {
   return shape;
 }
 
-export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
+export function eventRoutes(deps: AppDeps) {
+  const { writer, config, metrics } = deps;
   const app = new OpenAPIHono<AppEnv>();
   app.openAPIRegistry.registerPath(ingestRoute);
 
   app.post(
     '/v1/events',
+    ingestBudget(deps.ingestBudget, config.MAX_BODY_BYTES),
     bodyLimit({
       maxSize: config.MAX_BODY_BYTES,
       onError: () => {
@@ -151,7 +154,7 @@ export function eventRoutes({ db, writer, config, metrics }: AppDeps) {
     assertWindow(fromMs, toMs);
     const after = decodeCursor(q.cursor, z.tuple([z.number().int(), z.string()]));
     const rows = await listEvents(
-      db,
+      c.get('reader'),
       {
         tenantId,
         customerId: q.customerId ?? null,

@@ -37,7 +37,7 @@ const summaryRoute = createRoute({
   },
 });
 
-export function usageRoutes({ db }: AppDeps) {
+export function usageRoutes(_deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(summaryRoute, async (c) => {
     const q = c.req.valid('query');
@@ -47,7 +47,7 @@ export function usageRoutes({ db }: AppDeps) {
     assertWindow(fromMs, toMs);
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.string()]));
     const rows = await usageSummary(
-      db,
+      c.get('reader'),
       {
         tenantId,
         fromMs,
