@@ -134,6 +134,7 @@ export class KeyStore {
         const keyId = existing?.keyId ?? ENV_KEY_ID;
         await writeKey(this.db, { tenantId: DEFAULT_TENANT, keyId, keyHash, name: 'METERHOUSE_API_KEY', role: 'admin', createdAtMs: Date.now(), revokedAtMs: null });
       }
+      this.misses.delete(keyHash);
       return {};
     }
     const keys = await this.list(DEFAULT_TENANT);
