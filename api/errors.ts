@@ -73,6 +73,7 @@ const READ_LIMITS: Record<keyof ReadLimits, { setting: string; hint: string }> =
   max_result_rows: { setting: 'READ_MAX_RESULT_ROWS', hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor' },
   max_result_bytes: { setting: 'READ_MAX_RESULT_BYTES', hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor' },
   max_threads: { setting: 'READ_MAX_THREADS', hint: '' },
+  os_thread_priority: { setting: 'READ_OS_THREAD_PRIORITY', hint: '' },
 };
 
 function readLimitExceeded(error: ReadLimitError): ApiError {

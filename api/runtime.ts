@@ -89,6 +89,7 @@ export function readLimits(config: Config): ReadLimits {
     max_result_rows: config.READ_MAX_RESULT_ROWS,
     max_result_bytes: config.READ_MAX_RESULT_BYTES,
     max_threads: config.READ_MAX_THREADS,
+    os_thread_priority: config.READ_OS_THREAD_PRIORITY,
   };
 }
 

@@ -9,7 +9,7 @@ export interface Db {
   readLimits?: ReadLimits | undefined;
 }
 
-/** Engine-side bounds of one read. Names match ClickHouse's settings. */
+/** Engine-side bounds (and CPU priority) of one read. Names match ClickHouse's settings. */
 export interface ReadLimits {
   max_execution_time: number;
   max_rows_to_read: number;
@@ -17,6 +17,8 @@ export interface ReadLimits {
   max_result_rows: number;
   max_result_bytes: number;
   max_threads: number;
+  /** Niceness (0-19) of the read's engine threads: the OS runs ingest's threads first when CPU is short. */
+  os_thread_priority: number;
 }
 
 /** Who asked: written into every query's log_comment so system.query_log can find it. */

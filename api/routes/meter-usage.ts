@@ -1,5 +1,4 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { stringify } from 'csv-stringify/sync';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import type { Meter } from '../../sql/queries/meters.js';
@@ -7,6 +6,7 @@ import { GRANULARITIES, meterUsage, type UsageCell } from '../../sql/queries/met
 import { assertWindow, decodeCursor, encodeCursor, instantMs, instantParam } from '../params.js';
 import { MAX_WINDOWS, isTimeZone, windowsFor, type UsageWindow } from '../usage/windows.js';
 import { chooseSource } from '../usage/plan.js';
+import { csvBody, jsonDataBody } from '../usage/body-stream.js';
 
 const usageRow = z
   .object({
@@ -153,22 +153,32 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { config }: AppDeps, f
 
     const { page, nextAfter } = grouped ? pageOfGroups(fill(meter, windows, cells, true), cells.length, maxCells, groupsPerPage) : { page: fill(meter, windows, cells, false), nextAfter: undefined };
     const nextCursor = nextAfter ? encodeCursor(nextAfter) : null;
-    const data = page.flatMap((g) =>
-      windows.map((w, i) => ({
-        windowStart: new Date(w.startMs).toISOString(),
-        windowEnd: new Date(w.endMs).toISOString(),
-        value: g.values[i]!,
-        ...(groupByCustomer ? { customerId: g.customerId } : {}),
-        ...(dimensions.length > 0 ? { groupBy: Object.fromEntries(dimensions.map((d, j) => [d, g.groups[j]!])) } : {}),
-      })),
-    );
+    // Rows are made as the body is written (chunked, with event-loop turns between chunks).
+    const pageWindows: UsageWindow[] = windows;
+    function* rows() {
+      for (const g of page) {
+        for (let i = 0; i < pageWindows.length; i++) {
+          const w = pageWindows[i]!;
+          yield {
+            windowStart: new Date(w.startMs).toISOString(),
+            windowEnd: new Date(w.endMs).toISOString(),
+            value: g.values[i]!,
+            ...(groupByCustomer ? { customerId: g.customerId } : {}),
+            ...(dimensions.length > 0 ? { groupBy: Object.fromEntries(dimensions.map((d, j) => [d, g.groups[j]!])) } : {}),
+          };
+        }
+      }
+    }
     if ((c.req.header('accept') ?? '').includes('text/csv')) {
       const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions, 'value'];
-      const rows = data.map((r) => [r.windowStart, r.windowEnd, ...(groupByCustomer ? [r.customerId] : []), ...dimensions.map((d) => r.groupBy?.[d]), r.value ?? '']);
+      const csvRows = (function* () {
+        for (const r of rows()) yield [r.windowStart, r.windowEnd, ...(groupByCustomer ? [r.customerId] : []), ...dimensions.map((d) => r.groupBy?.[d]), r.value ?? ''];
+      })();
       c.header('content-type', 'text/csv; charset=utf-8');
       if (nextCursor) c.header('x-next-cursor', nextCursor);
-      return c.body(stringify([header, ...rows]), 200) as never;
+      return c.body(csvBody(header, csvRows), 200) as never;
     }
-    return c.json({ data, meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor }, 200);
+    c.header('content-type', 'application/json');
+    return c.body(jsonDataBody(rows(), { meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor }), 200) as never;
   });
 }
