@@ -94,6 +94,18 @@ async function singles(n: number): Promise<number[]> {
 }
 const stats = (ms: number[]) => ({ requests: ms.length, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1), maxMs: +ms.at(-1)!.toFixed(1) });
 
+/** Round trips that touch no engine (an unknown path: 404): how long the server's event loop keeps requests waiting. */
+async function loopProbe(n: number): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await (await fetch(`${base}/no-such-path`)).arrayBuffer();
+    ms.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return ms.sort((a, b) => a - b);
+}
+
 const idle = stats(await singles(SINGLES));
 
 // ---- the worst reads of issue #10: all-time summary, hourly SUM by customer over 10 months, P99, UNIQUE_COUNT by day x customer
@@ -131,7 +143,9 @@ async function reader(n: number) {
 }
 const readers = Array.from({ length: READERS }, (_, n) => reader(n));
 await new Promise((r) => setTimeout(r, 2000)); // let the reads fill the engine first
-const underReads = stats(await singles(SINGLES));
+const [ingestUnderReads, probeUnderReads] = await Promise.all([singles(SINGLES), loopProbe(SINGLES)]);
+const underReads = stats(ingestUnderReads);
+const eventLoop = stats(probeUnderReads);
 reading = false;
 await Promise.all(readers);
 readMs.sort((a, b) => a - b);
@@ -143,6 +157,7 @@ const results = {
   ingest: { events: ingest.sent, seconds: +ingest.seconds.toFixed(1) },
   singleEventIngestIdle: idle,
   singleEventIngestDuring8WorstReads: underReads,
+  engineFreeRoundTripDuringReads: eventLoop,
   reads: { outcomes, p50Ms: +percentile(readMs, 50).toFixed(1), maxMs: +(readMs.at(-1) ?? 0).toFixed(1) },
   serverMaxRssMiB: maxRssMiB,
 };
@@ -152,6 +167,7 @@ console.table([
   { measure: 'single-event ingest p99, idle (ms)', value: idle.p99Ms },
   { measure: `single-event ingest p50, ${READERS} worst reads (ms)`, value: underReads.p50Ms },
   { measure: `single-event ingest p99, ${READERS} worst reads (ms)`, value: underReads.p99Ms },
+  { measure: `engine-free round trip p99, ${READERS} worst reads (ms)`, value: eventLoop.p99Ms },
   { measure: 'server max RSS (MiB)', value: maxRssMiB },
 ]);
 console.log('read outcomes:', outcomes);
