@@ -47,7 +47,7 @@ export const configSchema = z
     READ_MAX_RESULT_BYTES: int(1 * MiB, 16 * GiB, 64 * MiB),
     READ_MAX_THREADS: int(1, 256, 1),
     READ_OS_THREAD_PRIORITY: int(0, 19, 19),
-    READ_MAX_PAGE_ROWS: int(10_000, 10_000_000, 50_000),
+    READ_MAX_PAGE_ROWS: int(10_000, 10_000_000, 10_000),
     READ_MAX_CONCURRENT: int(1, 64, 2),
     READ_MAX_QUEUED: int(0, 100_000, 32),
     READ_QUEUE_TIMEOUT_MS: int(0, 600_000, 10_000),
