@@ -61,10 +61,13 @@ async function listeningPort(pid: number): Promise<number | undefined> {
 }
 
 let maxRssMiB = 0;
+let phaseMaxRssMiB = 0;
+const rssMiB = async () => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => ''))?.[1] ?? 0) / 1024);
 const rssTimer = setInterval(async () => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => ''));
-  if (m) maxRssMiB = Math.max(maxRssMiB, Math.round(Number(m[1]) / 1024));
-}, 200);
+  const now = await rssMiB();
+  maxRssMiB = Math.max(maxRssMiB, now);
+  phaseMaxRssMiB = Math.max(phaseMaxRssMiB, now);
+}, 100);
 
 // ---- data: 5,000 customers over 300 days
 const batches = eventBatches({ events: EVENTS, customers: CUSTOMERS, days: 300, duplicateRate: 0, endMs: END }, 5000);
@@ -150,6 +153,23 @@ reading = false;
 await Promise.all(readers);
 readMs.sort((a, b) => a - b);
 
+// ---- an ingest burst: 8 clients x 2 bodies of 10,000 events at once (issue #10: RSS 347 MB -> 1.9 GB before the budget)
+const burstBodies = [...eventBatches({ events: 160_000, customers: CUSTOMERS, days: 300, duplicateRate: 0, endMs: END - 400 * DAY }, 10_000)].map((b) =>
+  JSON.stringify(b.map((e) => ({ ...e, eventId: `burst-${(e as { eventId: string }).eventId}` }))),
+);
+const rssBeforeBurst = await rssMiB();
+phaseMaxRssMiB = rssBeforeBurst;
+const burstOutcomes: Record<string, number> = {};
+await Promise.all(
+  burstBodies.map(async (body) => {
+    const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
+    const json = (await res.json()) as { error?: { code: string } };
+    const code = res.status === 200 ? '200' : `${res.status} ${json.error?.code}`;
+    burstOutcomes[code] = (burstOutcomes[code] ?? 0) + 1;
+  }),
+);
+const burst = { bodies: burstBodies.length, bodyBytes: burstBodies[0]!.length, outcomes: burstOutcomes, rssBeforeMiB: rssBeforeBurst, rssMaxMiB: phaseMaxRssMiB };
+
 clearInterval(rssTimer);
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
@@ -159,6 +179,7 @@ const results = {
   singleEventIngestDuring8WorstReads: underReads,
   engineFreeRoundTripDuringReads: eventLoop,
   reads: { outcomes, p50Ms: +percentile(readMs, 50).toFixed(1), maxMs: +(readMs.at(-1) ?? 0).toFixed(1) },
+  ingestBurst: burst,
   serverMaxRssMiB: maxRssMiB,
 };
 console.log(`\nmeterhouse bench: reads vs ingest — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
@@ -171,6 +192,7 @@ console.table([
   { measure: 'server max RSS (MiB)', value: maxRssMiB },
 ]);
 console.log('read outcomes:', outcomes);
+console.log('ingest burst:', burst);
 await writeResults('reads-vs-ingest', results);
 proc.kill('SIGTERM');
 await new Promise((r) => proc.once('exit', r));
