@@ -48,7 +48,8 @@ export const configSchema = z
     READ_MAX_THREADS: int(1, 256, 1),
     READ_OS_THREAD_PRIORITY: int(0, 19, 19),
     READ_MAX_PAGE_ROWS: int(10_000, 10_000_000, 10_000),
-    READ_MAX_CONCURRENT: int(1, 64, 2),
+    // Embedded: chdb runs parameterized statements one at a time per process, so more concurrent reads only queue there.
+    READ_MAX_CONCURRENT: int(1, 64, 1),
     READ_MAX_QUEUED: int(0, 100_000, 32),
     READ_QUEUE_TIMEOUT_MS: int(0, 600_000, 10_000),
     // HTTP server (README "Limits"): slow clients are cut off.
