@@ -149,4 +149,19 @@ describe('reads and ingest use different engine connections', () => {
       r.deps.readGate.release(reader);
     }
   });
+
+  it('but a parameterized statement on ingest\'s connection waits for a parameterized read (chdb runs them one at a time per process)', async () => {
+    // The README's stated limit of embedded mode, and why READ_MAX_CONCURRENT defaults to 1: if chdb lifts it, this fails.
+    const r = await engine();
+    const reader = await r.deps.readGate.acquire();
+    try {
+      const order: string[] = [];
+      const read = runQuery({ client: reader.client, database: reader.database }, 'test.heavy_bound', 'SELECT sum(cityHash64(number)) AS v FROM numbers({n:UInt64}) SETTINGS max_threads = 1', { n: 1_000_000_000 }, setting).finally(() => order.push('read'));
+      const lookup = runQuery(r.deps.db, 'test.light_bound', 'SELECT {x:UInt8} AS v', { x: 1 }, setting).finally(() => order.push('lookup'));
+      await Promise.all([read, lookup]);
+      expect(order).toEqual(['read', 'lookup']);
+    } finally {
+      r.deps.readGate.release(reader);
+    }
+  });
 });
