@@ -1,5 +1,5 @@
 import type { Db } from '../sql/query.js';
-import { KeyStore, type Principal } from './keys.js';
+import { KeyStore, type KeyCacheOptions, type Principal } from './keys.js';
 import { IngestRate, ReadSlots, type TenantLimits } from './limits.js';
 import { OperatorCredentials } from './operator.js';
 import { TenantStore, type Tenant } from './tenants.js';
@@ -16,9 +16,9 @@ export interface Access {
   readSlots: ReadSlots;
 }
 
-export function createAccess(db: Db, options: { cacheSeconds: number; defaultLimits: TenantLimits }): Access {
+export function createAccess(db: Db, options: { cacheSeconds: number; keyCache?: KeyCacheOptions; defaultLimits: TenantLimits }): Access {
   return {
-    keys: new KeyStore(db, options.cacheSeconds),
+    keys: new KeyStore(db, options.keyCache ?? { hitSeconds: options.cacheSeconds, missSeconds: 5, missEntries: 10_000 }),
     tenants: new TenantStore(db, options.defaultLimits, options.cacheSeconds),
     operator: new OperatorCredentials(db, options.cacheSeconds),
     ingestRate: new IngestRate(),

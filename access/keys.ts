@@ -24,6 +24,15 @@ export const DEFAULT_TENANT = 'default';
 export const ENV_KEY_ID = 'env-admin';
 const CACHE_LIMIT = 10_000;
 
+export interface KeyCacheOptions {
+  /** How long a resolved key is trusted without asking the engine. */
+  hitSeconds: number;
+  /** How long an unknown (or revoked) key is refused without asking the engine. */
+  missSeconds: number;
+  /** At most this many remembered misses; the oldest go first. */
+  missEntries: number;
+}
+
 export function hashKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
@@ -49,21 +58,30 @@ export const isAdminKey = (k: ApiKeyRecord) => k.revokedAt === null && k.scopes.
  */
 export class KeyStore {
   private cache = new Map<string, { principal: Principal; expiresAt: number }>();
+  /** Unknown keys, so that a caller repeating one costs no engine lookup each time (insertion order = age). */
+  private misses = new Map<string, number>();
+  private readonly cacheSeconds: number;
 
   constructor(
     private readonly db: Db,
-    private readonly cacheSeconds: number,
-  ) {}
+    private readonly options: KeyCacheOptions,
+  ) {
+    this.cacheSeconds = options.hitSeconds;
+  }
 
   async authenticate(secret: string): Promise<Principal | undefined> {
     const hash = hashKey(secret);
     const hit = this.cache.get(hash);
     if (hit && hit.expiresAt > Date.now()) return hit.principal;
+    const missUntil = this.misses.get(hash);
+    if (missUntil !== undefined && missUntil > Date.now()) return undefined;
     const [row] = await keyByHash(this.db, { hash });
     if (!row || row.revokedAt !== null) {
       this.cache.delete(hash);
+      this.rememberMiss(hash);
       return undefined;
     }
+    this.misses.delete(hash);
     const key = recordOf(row);
     const principal: Principal = { tenantId: key.tenantId, keyId: key.keyId, scopes: key.scopes };
     if (this.cacheSeconds > 0) {
@@ -73,12 +91,22 @@ export class KeyStore {
     return principal;
   }
 
+  private rememberMiss(hash: string): void {
+    if (this.options.missSeconds <= 0) return;
+    this.misses.delete(hash);
+    while (this.misses.size >= this.options.missEntries) this.misses.delete(this.misses.keys().next().value!);
+    this.misses.set(hash, Date.now() + this.options.missSeconds * 1000);
+  }
+
   async create(tenantId: string, name: string, scopes: readonly Scope[]): Promise<{ record: ApiKeyRecord; secret: string }> {
     const secret = newSecret('mh');
     const keyId = `key_${randomUUID().replaceAll('-', '')}`;
     const createdAtMs = Date.now();
     const held = normaliseScopes(scopes);
-    await writeKey(this.db, { tenantId, keyId, keyHash: hashKey(secret), name, role: storedRole(held), scopes: held, createdAtMs, revokedAtMs: null });
+    const keyHash = hashKey(secret);
+    await writeKey(this.db, { tenantId, keyId, keyHash, name, role: storedRole(held), scopes: held, createdAtMs, revokedAtMs: null });
+    // A key made here works here at once, even if its hash was looked up (and missed) just before.
+    this.misses.delete(keyHash);
     return { secret, record: { tenantId, keyId, name, scopes: held, createdAt: new Date(createdAtMs).toISOString(), revokedAt: null } };
   }
 
@@ -109,10 +137,12 @@ export class KeyStore {
 
   /**
    * First start: tenant `default` and an admin key. With METERHOUSE_API_KEY the
-   * given secret is (and stays) the default tenant's admin key; otherwise a key
-   * is generated when the tenant has no active admin key, and returned once.
+   * given secret becomes the default tenant's admin key the first time it is
+   * seen; a revoked one stays revoked (`revokedEnvKey`), whatever restarts
+   * follow: to recover, set a new secret. Without it a key is generated when
+   * the tenant has no active admin key, and returned once.
    */
-  async bootstrap(envKey: string | undefined): Promise<{ createdSecret?: string }> {
+  async bootstrap(envKey: string | undefined): Promise<{ createdSecret?: string; revokedEnvKey?: boolean }> {
     if ((await tenantById(this.db, { tenantId: DEFAULT_TENANT })).length === 0) {
       await writeTenant(this.db, DEFAULT_TENANT, 'Default tenant');
     }
@@ -122,10 +152,12 @@ export class KeyStore {
       if (existing && existing.tenantId !== DEFAULT_TENANT) {
         throw new Error(`METERHOUSE_API_KEY is already a key of another tenant; choose a different secret`);
       }
+      if (existing?.revokedAt != null) return { revokedEnvKey: true };
       if (!existing || !isAdminKey(recordOf(existing))) {
         const keyId = existing?.keyId ?? ENV_KEY_ID;
         await writeKey(this.db, { tenantId: DEFAULT_TENANT, keyId, keyHash, name: 'METERHOUSE_API_KEY', role: 'admin', scopes: ['admin'], createdAtMs: Date.now(), revokedAtMs: null });
       }
+      this.misses.delete(keyHash);
       return {};
     }
     const keys = await this.list(DEFAULT_TENANT);

@@ -6,6 +6,7 @@ import { authenticate, authorize } from './auth.js';
 import { RouteScopes } from './route-scopes.js';
 import { operatorRoutes } from './routes/operator.js';
 import { wellFormedInput } from './well-formed-input.js';
+import { readGate } from './read-gate.js';
 import { healthRoutes } from './routes/health.js';
 import { eventRoutes } from './routes/events.js';
 import { usageRoutes } from './routes/usage.js';
@@ -58,6 +59,8 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', authenticate(deps.access));
   app.use('/v1/*', wellFormedInput());
   app.use('/v1/*', authorize(routeScopes, deps.access));
+  // Every GET under /v1 reads through a leased, limited read connection (c.get('reader')).
+  app.on(['GET', 'HEAD'], '/v1/*', readGate(deps.readGate, (tenantId) => deps.access.tenants.limitsFor(tenantId)));
 
   app.route('/', healthRoutes(deps));
   app.route('/', eventRoutes(deps));

@@ -74,6 +74,23 @@ export const configSchema = z
     READ_MAX_EXECUTION_SECONDS: limit('readMaxExecutionSeconds', 20),
     READ_MAX_ROWS_TO_READ: limit('readMaxRowsToRead', 200_000_000),
     READ_MAX_MEMORY_BYTES: limit('readMaxMemoryBytes', 1 * GiB),
+    API_KEY_MISS_CACHE_SECONDS: int(0, 3600, 5),
+    API_KEY_MISS_CACHE_ENTRIES: int(1, 10_000_000, 10_000),
+    // Reads (README "Read limits"): every API read runs on its own engine connection with these limits.
+    READ_MAX_RESULT_ROWS: int(10_001, 100_000_000, 100_000),
+    READ_MAX_RESULT_BYTES: int(1 * MiB, 16 * GiB, 64 * MiB),
+    READ_MAX_THREADS: int(1, 256, 1),
+    READ_OS_THREAD_PRIORITY: int(0, 19, 19),
+    READ_MAX_PAGE_ROWS: int(10_000, 10_000_000, 10_000),
+    // Embedded: chdb runs parameterized statements one at a time per process, so more concurrent reads only queue there.
+    READ_MAX_CONCURRENT: int(1, 64, 1),
+    READ_MAX_QUEUED: int(0, 100_000, 32),
+    READ_QUEUE_TIMEOUT_MS: int(0, 600_000, 10_000),
+    // HTTP server (README "Limits"): slow clients are cut off.
+    HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000, 10_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000, 60_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000, 5_000),
+    INGEST_MAX_INFLIGHT_BYTES: int(1024, 64 * GiB, 64 * MiB),
     ROLLUP_MINUTE_RETENTION_DAYS: int(0, 100_000, 14),
     ROLLUP_HOUR_RETENTION_DAYS: int(0, 100_000, 400),
     ROLLUP_DAY_RETENTION_DAYS: int(0, 100_000, 0),
@@ -133,6 +150,18 @@ export const configSchema = z
   .refine((c) => c.WRITER_MAX_QUEUED_EVENTS >= c.MAX_EVENTS_PER_REQUEST, {
     path: ['WRITER_MAX_QUEUED_EVENTS'],
     message: 'must be at least MAX_EVENTS_PER_REQUEST (a full request must fit the ingest buffer)',
+  })
+  .refine((c) => c.READ_MAX_PAGE_ROWS < c.READ_MAX_RESULT_ROWS, {
+    path: ['READ_MAX_PAGE_ROWS'],
+    message: 'must be less than READ_MAX_RESULT_ROWS (a page is one engine answer)',
+  })
+  .refine((c) => c.INGEST_MAX_INFLIGHT_BYTES >= c.MAX_BODY_BYTES, {
+    path: ['INGEST_MAX_INFLIGHT_BYTES'],
+    message: 'must be at least MAX_BODY_BYTES (a full body must fit the in-flight budget)',
+  })
+  .refine((c) => c.HTTP_REQUEST_TIMEOUT_MS >= c.HTTP_HEADERS_TIMEOUT_MS, {
+    path: ['HTTP_REQUEST_TIMEOUT_MS'],
+    message: 'must be at least HTTP_HEADERS_TIMEOUT_MS',
   })
   .superRefine((c, ctx) => {
     const missing = S3_REQUIRED.filter((name) => c[name] === undefined);

@@ -9,6 +9,8 @@ import type { BillingCloser } from '../jobs/billing/close.js';
 import type { ExportBucket } from '../jobs/billing/objects.js';
 import type { Corrector } from '../ingest/corrections.js';
 import type { Clock } from '../domain/clock.js';
+import type { ReadGate } from './read-gate.js';
+import type { ByteBudget } from './byte-budget.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -18,6 +20,8 @@ export type AppEnv = {
     caller: Caller;
     /** The tenant key of the caller; set on every tenant route (the operator reaches only /v1/operator/...). */
     principal: Principal;
+    /** The read connection leased for this GET (api/read-gate.ts); reads go through it, under the read limits. */
+    reader: Db;
   };
 };
 
@@ -27,6 +31,10 @@ export interface AppDeps {
   writer: EventSink;
   /** Keys, tenants, the operator credential and the per-tenant limiters. */
   access: Access;
+  /** Leases bounded read connections to GET requests. */
+  readGate: ReadGate;
+  /** In-flight ingest body bytes, bounded in total. */
+  ingestBudget: ByteBudget;
   config: Config;
   logger: Logger;
   metrics: Metrics;

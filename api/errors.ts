@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { StorageError } from '../sql/query.js';
+import { ReadLimitError, StorageError, type ReadLimits } from '../sql/query.js';
 import { WriterClosedError, WriterFullError } from '../ingest/writer.js';
 import { KafkaUnavailableError } from '../ingest/kafka-sink.js';
 import type { Logger } from './logger.js';
@@ -59,6 +59,7 @@ function toApiError(error: unknown, logger: Logger, requestId: string): ApiError
   if (error instanceof WriterClosedError) {
     return new ApiError(503, 'shutting_down', 'meterhouse is shutting down; retry against another instance or after restart', undefined, { 'Retry-After': '5' });
   }
+  if (error instanceof ReadLimitError) return readLimitExceeded(error);
   if (error instanceof StorageError) {
     // The engine's own message can echo row data: log only the operation and code.
     logger.error({ requestId, operation: error.operation, clickhouseCode: error.clickhouseCode }, 'storage error');
@@ -66,6 +67,22 @@ function toApiError(error: unknown, logger: Logger, requestId: string): ApiError
   }
   logger.error({ requestId, err: error }, 'unhandled error');
   return new ApiError(500, 'internal', 'internal error');
+}
+
+/** Each engine read limit: the setting that holds it, and how a caller asks for less. */
+const READ_LIMITS: Record<keyof ReadLimits, { setting: string; hint: string }> = {
+  max_execution_time: { setting: 'READ_MAX_EXECUTION_SECONDS', hint: 'narrow the time window (from/to), or filter by customerId, metricName or filter[...]' },
+  max_rows_to_read: { setting: 'READ_MAX_ROWS_TO_READ', hint: 'narrow the time window (from/to), or filter by customerId, metricName or filter[...]' },
+  max_memory_usage: { setting: 'READ_MAX_MEMORY_BYTES', hint: 'group by fewer things, use a coarser granularity, or narrow the time window' },
+  max_result_rows: { setting: 'READ_MAX_RESULT_ROWS', hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor' },
+  max_result_bytes: { setting: 'READ_MAX_RESULT_BYTES', hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor' },
+  max_threads: { setting: 'READ_MAX_THREADS', hint: '' },
+  os_thread_priority: { setting: 'READ_OS_THREAD_PRIORITY', hint: '' },
+};
+
+function readLimitExceeded(error: ReadLimitError): ApiError {
+  const { setting, hint } = READ_LIMITS[error.limit];
+  return new ApiError(422, 'read_limit_exceeded', `the read passed its limit ${setting}=${error.value}; ${hint}`, { limit: setting, value: error.value, hint });
 }
 
 export function errorResponse(c: Context, error: unknown, logger: Logger): Response {

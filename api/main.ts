@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startRuntime, type Runtime } from './runtime.js';
+import { httpServerOptions } from './http-server.js';
 
 // The only place that reads process.env.
 let config;
@@ -43,7 +44,7 @@ if (runtime.createdOperatorKey) {
 
 runtime.startJobs();
 const { app } = runtime;
-const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions: httpServerOptions(config) }, (info) => {
   logger.info({ port: info.port, host: config.HOST, mode }, 'listening');
 });
 

@@ -24,6 +24,9 @@ import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { maxEventAgeMs } from '../domain/retention.js';
+import type { ReadLimits } from '../sql/query.js';
+import { ReadGate } from './read-gate.js';
+import { ByteBudget } from './byte-budget.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -56,6 +59,7 @@ export function connectOptions(config: Config): ConnectOptions {
   if (config.CLICKHOUSE_URL) {
     return {
       s3,
+      readers: config.READ_MAX_CONCURRENT,
       mode: 'server',
       database,
       url: config.CLICKHOUSE_URL,
@@ -66,6 +70,7 @@ export function connectOptions(config: Config): ConnectOptions {
   }
   return {
     s3,
+    readers: config.READ_MAX_CONCURRENT,
     mode: 'embedded',
     database,
     dataDir: config.DATA_DIR,
@@ -76,6 +81,19 @@ export function connectOptions(config: Config): ConnectOptions {
       fsyncAfterInsert: config.ENGINE_FSYNC,
       kafkaSessionTimeoutMs: config.KAFKA_BROKERS ? config.KAFKA_SESSION_TIMEOUT_MS : undefined,
     },
+  };
+}
+
+/** The engine-side bounds of every API read (README "Read limits"). */
+export function readLimits(config: Config): ReadLimits {
+  return {
+    max_execution_time: config.READ_MAX_EXECUTION_SECONDS,
+    max_rows_to_read: config.READ_MAX_ROWS_TO_READ,
+    max_memory_usage: config.READ_MAX_MEMORY_BYTES,
+    max_result_rows: config.READ_MAX_RESULT_ROWS,
+    max_result_bytes: config.READ_MAX_RESULT_BYTES,
+    max_threads: config.READ_MAX_THREADS,
+    os_thread_priority: config.READ_OS_THREAD_PRIORITY,
   };
 }
 
@@ -108,8 +126,13 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const eventsChanged = await applyEventsRetention(db, events, config.CLICKHOUSE_CLUSTER);
     if (eventsChanged.length > 0) logger.info({ changed: eventsChanged, ...events }, 'usage_events storage and retention applied');
     if (config.METERS_FILE) logger.info(await loadMetersFile(db, config.METERS_FILE), 'meters file loaded');
-    const access = createAccess(db, { cacheSeconds: config.API_KEY_CACHE_SECONDS, defaultLimits: defaultTenantLimits(config) });
-    const { createdSecret } = await access.keys.bootstrap(config.METERHOUSE_API_KEY);
+    const access = createAccess(db, {
+      cacheSeconds: config.API_KEY_CACHE_SECONDS,
+      keyCache: { hitSeconds: config.API_KEY_CACHE_SECONDS, missSeconds: config.API_KEY_MISS_CACHE_SECONDS, missEntries: config.API_KEY_MISS_CACHE_ENTRIES },
+      defaultLimits: defaultTenantLimits(config),
+    });
+    const { createdSecret, revokedEnvKey } = await access.keys.bootstrap(config.METERHOUSE_API_KEY);
+    if (revokedEnvKey) logger.warn('METERHOUSE_API_KEY was revoked and stays revoked; to recover admin access set METERHOUSE_API_KEY to a new secret and restart');
     const { createdSecret: createdOperatorKey } = await access.operator.bootstrap(config.METERHOUSE_OPERATOR_KEY);
     const kafka = await startKafka(db, config, logger);
     const metrics = new Metrics(db, logger, kafka?.admin);
@@ -142,7 +165,11 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const onUploadError = (tenantId: string, error: unknown) =>
       logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'billing export not copied to S3; the next close run retries');
     const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks?.kick());
-    const deps: AppDeps = { db, writer, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
+    const limits = readLimits(config);
+    const readers = connection.readClients.map((client) => ({ client, database: db.database, readLimits: limits }));
+    const readGate = new ReadGate(readers, { maxQueued: config.READ_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS });
+    const ingestBudget = new ByteBudget(config.INGEST_MAX_INFLIGHT_BYTES);
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },

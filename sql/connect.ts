@@ -24,11 +24,20 @@ export type ConnectOptions = (
 ) & {
   /** S3 for the cold tier of usage_events; absent: no tiering. */
   s3?: S3Storage | undefined;
+  /** Clients kept apart from `db` for bounded reads (default 1). */
+  readers?: number | undefined;
 };
 
 export interface Connection {
   mode: 'embedded' | 'server';
+  /** Ingest, jobs and writes. */
   db: Db;
+  /**
+   * Clients for API reads. The embedded engine runs one statement at a time
+   * per connection, so reads get their own connections and never queue in
+   * front of an ingest insert.
+   */
+  readClients: ClickHouseClient[];
   close(): Promise<void>;
 }
 
@@ -66,7 +75,9 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       await client.close();
       throw new EngineOpenError(`ClickHouse server at ${withoutCredentials(options.url)} is not reachable: ${ping.error.message}`);
     }
-    return { mode: 'server', db: { client, database: options.database }, close: () => client.close() };
+    // Over HTTP every request is its own engine session: one client serves the reads too.
+    const readClients = Array.from({ length: options.readers ?? 1 }, () => client);
+    return { mode: 'server', db: { client, database: options.database }, readClients, close: () => client.close() };
   }
   return openEmbedded(options);
 }
@@ -121,12 +132,16 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
   }
   // chdb's Connection implements @clickhouse/client-common's interface; the two
   // packages' type declarations differ slightly, so this is the one cast.
-  const connection = createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'];
-  const client: ClickHouseClient = createClient({ connection, clickhouse_settings: OUTPUT_SETTINGS });
+  const open = (): ClickHouseClient =>
+    createClient({ connection: createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'], clickhouse_settings: OUTPUT_SETTINGS });
+  const client = open();
+  const readClients = Array.from({ length: options.readers ?? 1 }, open);
   return {
     mode: 'embedded',
     db: { client, database: options.database },
+    readClients,
     async close() {
+      for (const reader of readClients) await reader.close();
       await client.close();
       session.close();
     },

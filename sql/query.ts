@@ -5,6 +5,20 @@ import { z } from 'zod';
 export interface Db {
   client: ClickHouseClient;
   database: string;
+  /** Limits every read through this Db runs under (written into the query's own SETTINGS clause). */
+  readLimits?: ReadLimits | undefined;
+}
+
+/** Engine-side bounds (and CPU priority) of one read. Names match ClickHouse's settings. */
+export interface ReadLimits {
+  max_execution_time: number;
+  max_rows_to_read: number;
+  max_memory_usage: number;
+  max_result_rows: number;
+  max_result_bytes: number;
+  max_threads: number;
+  /** Niceness (0-19) of the read's engine threads: the OS runs ingest's threads first when CPU is short. */
+  os_thread_priority: number;
 }
 
 /** Who asked: written into every query's log_comment so system.query_log can find it. */
@@ -31,6 +45,39 @@ export class StorageError extends Error {
   }
 }
 
+/** A read stopped by one of its ReadLimits: the caller asked too much, nothing is wrong with storage. */
+export class ReadLimitError extends StorageError {
+  constructor(
+    operation: string,
+    clickhouseCode: string,
+    readonly limit: keyof ReadLimits,
+    readonly value: number,
+    options?: { cause?: unknown },
+  ) {
+    super(operation, clickhouseCode, options);
+  }
+}
+
+// ClickHouse error code -> the limit that raises it (241 only for the per-query memory limit, see below).
+const LIMIT_BY_CODE: Record<string, keyof ReadLimits> = {
+  '158': 'max_rows_to_read', // TOO_MANY_ROWS
+  '159': 'max_execution_time', // TIMEOUT_EXCEEDED
+  '160': 'max_execution_time', // TOO_SLOW: the engine predicts the limit will be passed
+  '396': 'max_result_rows', // TOO_MANY_ROWS_OR_BYTES (rows or bytes: the message says which)
+  '241': 'max_memory_usage', // MEMORY_LIMIT_EXCEEDED
+};
+
+function readLimitError(operation: string, limits: ReadLimits, error: unknown): ReadLimitError | undefined {
+  const code = clickhouseCodeOf(error);
+  let limit = code === undefined ? undefined : LIMIT_BY_CODE[code];
+  if (!limit) return undefined;
+  const message = error instanceof Error ? error.message : '';
+  // The whole engine running out of memory is not this read's limit.
+  if (limit === 'max_memory_usage' && !/query memory limit/i.test(message)) return undefined;
+  if (limit === 'max_result_rows' && /max bytes/i.test(message)) limit = 'max_result_bytes';
+  return new ReadLimitError(operation, code!, limit, limits[limit], { cause: error });
+}
+
 function clickhouseCodeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { code?: unknown; clickhouseCode?: unknown };
@@ -47,6 +94,36 @@ function settingsFor(name: string, tags: QueryTags) {
   return { log_comment: JSON.stringify({ name, ...tags }) };
 }
 
+const SETTING_NAME = /^[a-z_][a-z0-9_]*$/;
+const FORMAT_AT_END = /\s+FORMAT\s+\w+\s*$/i;
+
+/**
+ * `sql` with `settings` in its own SETTINGS clause (before a trailing FORMAT).
+ * Not clickhouse_settings: the embedded adapter issues those as SET, which
+ * stays on the connection and would leak into the next statement.
+ */
+export function withSettings(sql: string, settings: Record<string, string | number>): string {
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return sql;
+  const clause = entries
+    .map(([k, v]) => {
+      if (!SETTING_NAME.test(k)) throw new Error(`invalid setting name ${k}`);
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) throw new Error(`invalid value for ${k}`);
+        return `${k} = ${v}`;
+      }
+      return `${k} = '${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+    })
+    .join(', ');
+  const format = FORMAT_AT_END.exec(sql);
+  const body = format ? sql.slice(0, format.index) : sql;
+  return `${body}\nSETTINGS ${clause}${format ? format[0] : ''}`;
+}
+
+function readError(db: Db, name: string, error: unknown): StorageError {
+  return (db.readLimits && readLimitError(name, db.readLimits, error)) || toStorageError(name, error);
+}
+
 /**
  * Run a named read whose SQL is assembled from allow-listed pieces; every value
  * in `params` is bound ({name:Type}), never spliced into the text.
@@ -54,10 +131,11 @@ function settingsFor(name: string, tags: QueryTags) {
 export async function runQuery<R extends z.ZodType>(db: Db, name: string, query: string, params: Record<string, unknown>, row: R, tags: QueryTags = {}): Promise<z.output<R>[]> {
   let raw: unknown;
   try {
-    const result = await db.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: settingsFor(name, tags) });
+    const sql = withSettings(query, { ...db.readLimits });
+    const result = await db.client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: settingsFor(name, tags) });
     raw = await result.json();
   } catch (error) {
-    throw toStorageError(name, error);
+    throw readError(db, name, error);
   }
   return z.array(row).parse(raw);
 }
@@ -114,15 +192,17 @@ export async function insertRows(db: Db, name: string, table: string, rows: read
 
 /**
  * A named read whose bytes the engine formats (FORMAT Parquet, CSV, JSONEachRow
- * at the end of `query`), returned whole. Nothing is re-formatted in JS.
+ * at the end of `query`), returned whole (bounded by the Db's max_result_bytes).
+ * Nothing is re-formatted in JS.
  */
 export async function queryBytes(db: Db, name: string, query: string, params: Record<string, unknown>, settings: Record<string, string | number>, tags: QueryTags = {}): Promise<Buffer> {
   try {
-    const { stream } = await db.client.exec({ query, query_params: params, clickhouse_settings: { ...settingsFor(name, tags), ...settings } });
+    const sql = withSettings(query, { ...settings, ...db.readLimits });
+    const { stream } = await db.client.exec({ query: sql, query_params: params, clickhouse_settings: settingsFor(name, tags) });
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
     return Buffer.concat(chunks);
   } catch (error) {
-    throw toStorageError(name, error);
+    throw readError(db, name, error);
   }
 }

@@ -68,4 +68,18 @@ describe('per-tenant limits', () => {
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     expect(r.deps.access.readSlots.inProgress(t.tenantId)).toBe(0);
   });
+
+  it("reads: a tenant's own rows-to-read bound stops its reads only, naming the limit", async () => {
+    const [a, b] = [await newTenant(), await newTenant()];
+    for (const t of [a, b]) expect((await t.json('POST', '/v1/events', { body: events('r', 3000) })).status).toBe(200);
+    await setLimits(a.tenantId, { readMaxRowsToRead: 1000 });
+    const refused = await a.json('GET', `/v1/usage/summary?${ALL_TIME}`);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: 'read_limit_exceeded', details: { limit: 'READ_MAX_ROWS_TO_READ' } });
+    const answered = await b.json('GET', `/v1/usage/summary?${ALL_TIME}`);
+    expect(answered.status).toBe(200);
+    expect(answered.body.data[0].events).toBe(3000);
+    await setLimits(a.tenantId, { readMaxRowsToRead: null });
+    expect((await a.json('GET', `/v1/usage/summary?${ALL_TIME}`)).status).toBe(200);
+  });
 });

@@ -6,6 +6,7 @@ import { limitParam, jsonOf } from '../params.js';
 import { CONTENT_TYPES, FILE_FORMATS, exportById, exportFile, exportObjectsStored, listExports, manifestRow, sha256, type ExportManifest, type FileFormat } from '../../sql/queries/exports.js';
 import { exportObjectKeys } from '../../jobs/billing/objects.js';
 import { count } from '../../sql/count.js';
+import type { Db } from '../../sql/query.js';
 
 const manifestSchema = manifestRow
   .extend({
@@ -70,13 +71,13 @@ const routes = {
 
 export function billingRoutes({ db, closer, exportBucket }: AppDeps) {
   /** With S3 configured, say where each export's objects are and whether they are written yet. */
-  const withObjects = async <M extends ExportManifest>(tenantId: string, ms: M[]): Promise<(M & { objectKey?: string; objectStoredAt?: string | null })[]> => {
+  const withObjects = async <M extends ExportManifest>(db: Db, tenantId: string, ms: M[]): Promise<(M & { objectKey?: string; objectStoredAt?: string | null })[]> => {
     if (!exportBucket || ms.length === 0) return ms;
     const stored = new Map((await exportObjectsStored(db, { tenantId, bucket: exportBucket.bucket, keyPrefix: exportBucket.prefix, sequences: ms.map((m) => m.sequence) }, { tenantId })).map((r) => [r.sequence, r.storedAt]));
     return ms.map((m) => ({ ...m, objectKey: exportObjectKeys(exportBucket.prefix, tenantId, m.sequence).jsonl, objectStoredAt: stored.get(m.sequence) ?? null }));
   };
   const app = new OpenAPIHono<AppEnv>();
-  const found = async (tenantId: string, id: string) => {
+  const found = async (db: Db, tenantId: string, id: string) => {
     const [m] = await exportById(db, { tenantId, id }, { tenantId });
     if (!m) throw new ApiError(404, 'not_found', `no export "${id}" in this tenant`);
     return m;
@@ -85,28 +86,30 @@ export function billingRoutes({ db, closer, exportBucket }: AppDeps) {
   app.openapi(routes.close, async (c) => {
     const { tenantId } = c.get('principal');
     const { exports } = await closer.run(tenantId);
-    return c.json({ data: await withObjects(tenantId, exports.map(({ tenantId: _, ...m }) => m)) }, 200);
+    return c.json({ data: await withObjects(db, tenantId, exports.map(({ tenantId: _, ...m }) => m)) }, 200);
   });
 
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.get('principal');
     const q = c.req.valid('query');
-    return c.json({ data: await withObjects(tenantId, await listExports(db, { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' })) }, 200);
+    return c.json({ data: await withObjects(c.get('reader'), tenantId, await listExports(c.get('reader'), { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' })) }, 200);
   });
 
   app.openapi(routes.get, async (c) => {
     const { tenantId } = c.get('principal');
-    const m = await found(tenantId, c.req.valid('param').id);
-    const jsonl = (await exportFile(db, tenantId, m.sequence, 'jsonl', { tenantId })).toString('utf8');
+    const reader = c.get('reader');
+    const m = await found(reader, tenantId, c.req.valid('param').id);
+    const jsonl = (await exportFile(reader, tenantId, m.sequence, 'jsonl', { tenantId })).toString('utf8');
     const lines = jsonl.split('\n').filter((l) => l !== '').map((l) => lineSchema.parse(JSON.parse(l)));
-    return c.json({ ...(await withObjects(tenantId, [m]))[0]!, lines }, 200);
+    return c.json({ ...(await withObjects(reader, tenantId, [m]))[0]!, lines }, 200);
   });
 
   app.openapi(routes.lines, async (c) => {
     const { tenantId } = c.get('principal');
-    const m = await found(tenantId, c.req.valid('param').id);
+    const reader = c.get('reader');
+    const m = await found(reader, tenantId, c.req.valid('param').id);
     const format = c.req.valid('query').format;
-    const bytes = await exportFile(db, tenantId, m.sequence, format, { tenantId, route: 'GET /v1/billing/exports/{id}/lines' });
+    const bytes = await exportFile(reader, tenantId, m.sequence, format, { tenantId, route: 'GET /v1/billing/exports/{id}/lines' });
     c.header('content-type', CONTENT_TYPES[format]);
     c.header('content-disposition', `attachment; filename="export-${m.sequence}.${format}"`);
     c.header('x-checksum-sha256', sha256(bytes));

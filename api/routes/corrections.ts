@@ -110,7 +110,7 @@ export function correctionRoutes({ corrector, db }: AppDeps) {
   app.openapi(routes.history, async (c) => {
     const { tenantId } = c.get('principal');
     const { eventId } = c.req.valid('param');
-    const versions = await eventHistory(db, { tenantId, eventId }, { tenantId, requestId: c.get('requestId') });
+    const versions = await eventHistory(c.get('reader'), { tenantId, eventId }, { tenantId, requestId: c.get('requestId') });
     if (versions.length === 0) throw new ApiError(404, 'not_found', `no event "${eventId}" in this tenant`);
     return c.json({ data: versions.map(view) }, 200);
   });

@@ -109,7 +109,7 @@ export function customerRoutes({ db, config }: AppDeps) {
     const { tenantId } = c.get('principal');
     const q = c.req.valid('query');
     const after = decodeCursor(q.cursor, z.tuple([z.string()]));
-    const rows = await customersOfTenant(db, { tenantId, afterId: after?.[0] ?? '', limit: q.limit + 1 }, { tenantId, route: 'GET /v1/customers' });
+    const rows = await customersOfTenant(c.get('reader'), { tenantId, afterId: after?.[0] ?? '', limit: q.limit + 1 }, { tenantId, route: 'GET /v1/customers' });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return c.json({ data: page.map(view), nextCursor: rows.length > q.limit && last ? encodeCursor([last.customerId]) : null }, 200);
@@ -118,7 +118,7 @@ export function customerRoutes({ db, config }: AppDeps) {
   app.openapi(routes.get, async (c) => {
     const { tenantId } = c.get('principal');
     const { customerId } = c.req.valid('param');
-    const [row] = await customerById(db, { tenantId, customerId }, { tenantId });
+    const [row] = await customerById(c.get('reader'), { tenantId, customerId }, { tenantId });
     if (!row) throw new ApiError(404, 'not_found', `customer "${customerId}" has no record; it bills in the tenant default (${config.BILLING_DEFAULT_INTERVAL}, ${config.BILLING_DEFAULT_TIMEZONE})`);
     return c.json(view(row), 200);
   });

@@ -71,7 +71,7 @@ export function deadLetterRoutes(deps: AppDeps) {
     const { tenantId } = c.get('principal');
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.number().int(), z.number().int()]));
     const rows = await listDeadLetters(
-      deps.db,
+      c.get('reader'),
       {
         tenantIds: visibleTenants(tenantId),
         afterTopic: after?.[0] ?? '',

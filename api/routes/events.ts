@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps, AppEnv } from '../context.js';
 import { needs } from '../route-scopes.js';
 import { ApiError, errorSchema } from '../errors.js';
+import { ingestBudget } from '../byte-budget.js';
 import { usageEventSchema } from '../../ingest/schema.js';
 import { cloudEventSchema } from '../../ingest/cloudevents.js';
 import { binaryCloudEvent } from '../../ingest/cloudevents-binary.js';
@@ -58,7 +59,7 @@ const ingestRoute = createRoute({
     400: { description: 'Malformed JSON (duplicate keys included), invalid UTF-8, or body shape', content: { 'application/json': { schema: errorSchema } } },
     413: { description: 'Too many events or too large a body', content: { 'application/json': { schema: errorSchema } } },
     429: { description: 'The tenant is over its events-per-second limit: nothing of this request was stored; retry after Retry-After seconds', content: { 'application/json': { schema: errorSchema } } },
-    503: { description: 'Not durable: retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
+    503: { description: 'Not durable, or too many bodies in flight (ingest_busy): retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
   },
 });
 
@@ -96,12 +97,14 @@ function bodyShapeOf(contentType: string | undefined): BodyShape {
   return shape;
 }
 
-export function eventRoutes({ db, writer, config, metrics, clock, access }: AppDeps) {
+export function eventRoutes(deps: AppDeps) {
+  const { writer, config, metrics, clock, access } = deps;
   const app = new OpenAPIHono<AppEnv>();
   app.openAPIRegistry.registerPath(ingestRoute);
 
   app.post(
     '/v1/events',
+    ingestBudget(deps.ingestBudget, config.MAX_BODY_BYTES),
     bodyLimit({
       maxSize: config.MAX_BODY_BYTES,
       onError: () => {
@@ -174,7 +177,7 @@ export function eventRoutes({ db, writer, config, metrics, clock, access }: AppD
     assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.number().int(), z.string()]));
     const rows = await listEvents(
-      db,
+      c.get('reader'),
       {
         tenantId,
         customerId: q.customerId ?? null,

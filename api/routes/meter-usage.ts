@@ -1,15 +1,15 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { stringify } from 'csv-stringify/sync';
 import type { AppDeps, AppEnv } from '../context.js';
 import { needs } from '../route-scopes.js';
 import { ApiError, errorSchema } from '../errors.js';
 import type { Meter } from '../../sql/queries/meters.js';
 import { GRANULARITIES, meterUsage, type UsageCell } from '../../sql/queries/meter-usage.js';
-import { assertRetained, assertWindow, instantMs, instantParam } from '../params.js';
+import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam } from '../params.js';
 import { MAX_WINDOWS, windowsFor, type UsageWindow } from '../usage/windows.js';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { chooseSource } from '../usage/plan.js';
 import { csvText } from '../../sql/csv-cells.js';
+import { csvBody, jsonDataBody } from '../usage/body-stream.js';
 
 const usageRow = z
   .object({
@@ -35,17 +35,20 @@ const route = createRoute({
       tz: z.string().max(64).default('UTC').refine(isTimeZone, `tz ${TIME_ZONE_MESSAGE}`),
       customerId: z.string().min(1).max(256).optional(),
       groupBy: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: 'customerId or one of the meter\'s groupBy dimensions; repeatable' }),
+      cursor: z.string().max(8192).optional().openapi({ description: 'nextCursor of the previous page (grouped reads come in pages of whole groups)' }),
     }),
   },
   responses: {
     200: {
       description: 'Windows in order (per group), gaps filled; Accept: text/csv gives the same as CSV',
       content: {
-        'application/json': { schema: z.object({ data: z.array(usageRow), meta: z.object({ source: z.string(), windows: z.number() }) }) },
+        'application/json': { schema: z.object({ data: z.array(usageRow), meta: z.object({ source: z.string(), windows: z.number() }), nextCursor: z.string().nullable() }) },
         'text/csv': { schema: z.string() },
       },
+      headers: z.object({ 'x-next-cursor': z.string().optional().openapi({ description: 'CSV answers: the cursor of the next page, when there is one' }) }),
     },
     400: { description: 'Invalid parameters', content: { 'application/json': { schema: errorSchema } } },
+    422: { description: 'A read limit was passed (read_limit_exceeded): details say which and how to narrow the query', content: { 'application/json': { schema: errorSchema } } },
     404: { description: 'No such meter', content: { 'application/json': { schema: errorSchema } } },
   },
 });
@@ -72,7 +75,7 @@ function emptyValue(meter: Meter): string | number | null {
   return meter.aggregation === 'SUM' ? '0' : null;
 }
 
-/** Spread cells over every window of each group that has data (one group when nothing is grouped), filling gaps. */
+/** Spread cells over every window of each group that has data (one group when nothing is grouped), filling gaps; groups keep the engine's order. */
 function fill(meter: Meter, windows: UsageWindow[], cells: UsageCell[], grouped: boolean) {
   const index = new Map(windows.map((w, i) => [w.alignedStartMs, i]));
   const groups = new Map<string, { customerId?: string | undefined; groups: string[]; values: (string | number | null)[] }>();
@@ -87,10 +90,27 @@ function fill(meter: Meter, windows: UsageWindow[], cells: UsageCell[], grouped:
     if (!group) groups.set(key, (group = { customerId: cell.customerId, groups: cell.groups, values: windows.map(() => empty) }));
     group.values[i] = cell.value;
   }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
+  return [...groups.values()];
 }
 
-export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config, clock }: AppDeps, found: (tenantId: string, key: string) => Promise<Meter>) {
+type Group = ReturnType<typeof fill>[number];
+const groupKeyOf = (g: Group) => (g.customerId === undefined ? g.groups : [g.customerId, ...g.groups]);
+
+/**
+ * At most `groupsPerPage` whole groups of a grouped read that asked for `limit`
+ * cells. A cut answer (as many cells as asked) may end inside a group: that
+ * group is left to the next page.
+ */
+export function pageOfGroups(groups: Group[], cellCount: number, limit: number, groupsPerPage: number): { page: Group[]; nextAfter: string[] | undefined } {
+  const cut = cellCount >= limit;
+  const whole = cut ? groups.slice(0, -1) : groups;
+  const page = whole.slice(0, groupsPerPage);
+  if (cut && page.length === 0) throw new Error('a page of usage cells held no whole group');
+  const more = cut || whole.length > page.length;
+  return { page, nextAfter: more && page.length > 0 ? groupKeyOf(page.at(-1)!) : undefined };
+}
+
+export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { config, clock }: AppDeps, found: (tenantId: string, key: string) => Promise<Meter>) {
   app.openapi(route, async (c) => {
     const q = c.req.valid('query');
     const { tenantId } = c.get('principal');
@@ -120,8 +140,15 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config, clock }:
 
     const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, clock.now());
     const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
+    const grouped = groupByCustomer || dimensions.length > 0;
+    const keyLength = (groupByCustomer ? 1 : 0) + dimensions.length;
+    const afterGroup = decodeCursor(q.cursor, z.array(z.string()).length(keyLength));
+    if (afterGroup && !grouped) throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
+    // Whole groups per page, so that a page never builds more than READ_MAX_PAGE_ROWS rows in memory.
+    const groupsPerPage = Math.max(1, Math.floor(config.READ_MAX_PAGE_ROWS / windows.length));
+    const maxCells = groupsPerPage * windows.length + 1;
     const cells = await meterUsage(
-      db,
+      c.get('reader'),
       {
         tenantId,
         metricName: meter.metricName,
@@ -136,27 +163,40 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { db, config, clock }:
         groupByCustomer,
         groupBy: dimensions,
         filters: [...meterFilters, ...queryFilterList],
+        page: { afterGroup, maxCells },
       },
       { route: 'GET /v1/meters/{key}/usage', tenantId, requestId: c.get('requestId') },
     );
 
-    const grouped = groupByCustomer || dimensions.length > 0;
-    const data = fill(meter, windows, cells, grouped).flatMap((g) =>
-      windows.map((w, i) => ({
-        windowStart: new Date(w.startMs).toISOString(),
-        windowEnd: new Date(w.endMs).toISOString(),
-        value: g.values[i]!,
-        ...(groupByCustomer ? { customerId: g.customerId } : {}),
-        ...(dimensions.length > 0 ? { groupBy: Object.fromEntries(dimensions.map((d, j) => [d, g.groups[j]!])) } : {}),
-      })),
-    );
+    const { page, nextAfter } = grouped ? pageOfGroups(fill(meter, windows, cells, true), cells.length, maxCells, groupsPerPage) : { page: fill(meter, windows, cells, false), nextAfter: undefined };
+    const nextCursor = nextAfter ? encodeCursor(nextAfter) : null;
+    // Rows are made as the body is written (chunked, with event-loop turns between chunks).
+    const pageWindows: UsageWindow[] = windows;
+    function* rows() {
+      for (const g of page) {
+        for (let i = 0; i < pageWindows.length; i++) {
+          const w = pageWindows[i]!;
+          yield {
+            windowStart: new Date(w.startMs).toISOString(),
+            windowEnd: new Date(w.endMs).toISOString(),
+            value: g.values[i]!,
+            ...(groupByCustomer ? { customerId: g.customerId } : {}),
+            ...(dimensions.length > 0 ? { groupBy: Object.fromEntries(dimensions.map((d, j) => [d, g.groups[j]!])) } : {}),
+          };
+        }
+      }
+    }
     if ((c.req.header('accept') ?? '').includes('text/csv')) {
       // Text cells (ids, dimension names and values) are neutralised against formula injection; values stay numbers.
       const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions.map(csvText), 'value'];
-      const rows = data.map((r) => [r.windowStart, r.windowEnd, ...(groupByCustomer ? [csvText(r.customerId!)] : []), ...dimensions.map((d) => csvText(r.groupBy![d]!)), r.value ?? '']);
+      const csvRows = (function* () {
+        for (const r of rows()) yield [r.windowStart, r.windowEnd, ...(groupByCustomer ? [csvText(r.customerId!)] : []), ...dimensions.map((d) => csvText(r.groupBy![d]!)), r.value ?? ''];
+      })();
       c.header('content-type', 'text/csv; charset=utf-8');
-      return c.body(stringify([header, ...rows]), 200) as never;
+      if (nextCursor) c.header('x-next-cursor', nextCursor);
+      return c.body(csvBody(header, csvRows), 200) as never;
     }
-    return c.json({ data, meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length } }, 200);
+    c.header('content-type', 'application/json');
+    return c.body(jsonDataBody(rows(), { meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor }), 200) as never;
   });
 }

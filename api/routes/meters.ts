@@ -88,7 +88,7 @@ export function meterRoutes(deps: AppDeps) {
     return c.json(await saveMeter(db, tenantId, definition), 201);
   });
 
-  app.openapi(routes.list, async (c) => c.json({ data: await listMeters(db, c.get('principal').tenantId) }, 200));
+  app.openapi(routes.list, async (c) => c.json({ data: await listMeters(c.get('reader'), c.get('principal').tenantId) }, 200));
 
   app.openapi(routes.get, async (c) => c.json(await found(c.get('principal').tenantId, c.req.valid('param').key), 200));
 

@@ -34,9 +34,10 @@ const storageRoute = createRoute({
   },
 });
 
-export function storageRoutes({ db, config }: AppDeps) {
+export function storageRoutes({ config }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(storageRoute, async (c) => {
+    const db = c.get('reader');
     const { database } = db;
     // On a cluster the parts belong to the sharded table, and these are the answering node's.
     const table = storageTable({ database, cluster: config.CLICKHOUSE_CLUSTER }, TABLES.usageEvents);

@@ -38,7 +38,7 @@ const summaryRoute = createRoute({
   },
 });
 
-export function usageRoutes({ db, config, clock }: AppDeps) {
+export function usageRoutes({ config, clock }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(summaryRoute, async (c) => {
     const q = c.req.valid('query');
@@ -49,7 +49,7 @@ export function usageRoutes({ db, config, clock }: AppDeps) {
     assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.string()]));
     const rows = await usageSummary(
-      db,
+      c.get('reader'),
       {
         tenantId,
         fromMs,

@@ -26,6 +26,8 @@ export interface MeterUsageQuery {
   groupBy: readonly string[];
   /** Each entry restricts one dimension to a set of values; entries are ANDed (meter filter and query filter alike). */
   filters: readonly { dimension: string; values: readonly string[] }[];
+  /** Grouped reads come in group order (customerId, then groupBy); a page starts after this group key and holds at most `maxCells` cells. */
+  page?: { afterGroup?: readonly string[] | undefined; maxCells: number } | undefined;
 }
 
 /** Aggregations that no rollup state answers exactly: they always read raw events. */
@@ -138,7 +140,21 @@ export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {
     where.push(`dimensions[{fk${i}:String}] IN {fv${i}:Array(String)}`);
   });
 
-  const sql = `SELECT ${select.join(', ')}\nFROM ${db.database}.${table}\nWHERE ${where.join('\n  AND ')}\nGROUP BY ${groupBy.join(', ')}`;
+  // Pages of groups: keyset on the group key, cells in (group, bucket) order, cut at maxCells.
+  const groupKey = groupBy.slice(1);
+  let order = '';
+  if (q.page && groupKey.length > 0) {
+    if (q.page.afterGroup) {
+      if (q.page.afterGroup.length !== groupKey.length) throw new Error('afterGroup must have one value per grouped column');
+      q.page.afterGroup.forEach((v, i) => (params[`after${i}`] = v));
+      const keyExpressions = groupKey.map((k) => (k === 'customer_id' ? k : `dimensions[{${k}:String}]`));
+      where.push(`tuple(${keyExpressions.join(', ')}) > tuple(${groupKey.map((_, i) => `{after${i}:String}`).join(', ')})`);
+    }
+    params.maxCells = q.page.maxCells;
+    order = `\nORDER BY ${groupKey.join(', ')}, bucket\nLIMIT {maxCells:UInt64}`;
+  }
+
+  const sql = `SELECT ${select.join(', ')}\nFROM ${db.database}.${table}\nWHERE ${where.join('\n  AND ')}\nGROUP BY ${groupBy.join(', ')}${order}`;
   const rows = await runQuery(db, `meters.usage.${raw ? 'raw' : q.source.kind === 'rollup' ? q.source.tier.name : ''}`, sql, params, cellRow, tags);
   return rows.map((r) => ({
     bucketMs: r.bucket,

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { engine } from './harness.js';
+import { KeyStore } from '../access/keys.js';
+import type { Db } from '../sql/query.js';
+
+/** The engine's Db, counting the reads that reach the engine. */
+async function countingDb(): Promise<{ db: Db; reads: () => number }> {
+  const r = await engine();
+  let reads = 0;
+  const client = new Proxy(r.deps.db.client, {
+    get(target, prop, receiver) {
+      if (prop === 'query') return (...args: Parameters<ClickHouseClient['query']>) => (reads++, target.query(...args));
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  return { db: { client, database: r.deps.db.database }, reads: () => reads };
+}
+
+describe('unknown API keys', () => {
+  it('are refused from a bounded cache: a repeated unknown key reaches the engine once', async () => {
+    const { db, reads } = await countingDb();
+    const keys = new KeyStore(db, { hitSeconds: 5, missSeconds: 60, missEntries: 2 });
+    for (let i = 0; i < 20; i++) expect(await keys.authenticate('mh_unknown_key_a')).toBeUndefined();
+    expect(reads()).toBe(1);
+    await keys.authenticate('mh_unknown_key_b');
+    await keys.authenticate('mh_unknown_key_c');
+    expect(reads()).toBe(3);
+    // At most two misses are kept: the oldest (a) went first, b and c are still known.
+    await keys.authenticate('mh_unknown_key_c');
+    await keys.authenticate('mh_unknown_key_b');
+    expect(reads()).toBe(3);
+    await keys.authenticate('mh_unknown_key_a');
+    expect(reads()).toBe(4);
+  });
+
+  it('a key created after a miss works in the creating process at once', async () => {
+    const { db } = await countingDb();
+    const keys = new KeyStore(db, { hitSeconds: 5, missSeconds: 60, missEntries: 100 });
+    const secret = `mh_chosen_${Date.now()}_secret_value`;
+    expect(await keys.authenticate(secret)).toBeUndefined();
+    await keys.bootstrap(secret);
+    expect(await keys.authenticate(secret)).toMatchObject({ tenantId: 'default', scopes: ['admin'] });
+    const created = await keys.create('default', 'new', ['admin']);
+    expect(await keys.authenticate(created.secret)).toMatchObject({ keyId: created.record.keyId });
+  });
+});
