@@ -72,9 +72,26 @@ export class KeyStore {
   async authenticate(secret: string): Promise<Principal | undefined> {
     const hash = hashKey(secret);
     const hit = this.cache.get(hash);
-    if (hit && hit.expiresAt > Date.now()) return hit.principal;
+    if (hit && hit.expiresAt > Date.now()) {
+      // Past half its life an entry is refreshed in the background (a revocation still takes effect within
+      // API_KEY_CACHE_SECONDS), so a steady caller never waits for the lookup behind a long read.
+      if (hit.expiresAt - Date.now() < (this.cacheSeconds * 1000) / 2) this.refreshSoon(hash);
+      return hit.principal;
+    }
     const missUntil = this.misses.get(hash);
     if (missUntil !== undefined && missUntil > Date.now()) return undefined;
+    return this.load(hash);
+  }
+
+  private readonly refreshing = new Set<string>();
+
+  private refreshSoon(hash: string): void {
+    if (this.refreshing.has(hash)) return;
+    this.refreshing.add(hash);
+    this.load(hash).catch(() => undefined).finally(() => this.refreshing.delete(hash));
+  }
+
+  private async load(hash: string): Promise<Principal | undefined> {
     const [row] = await keyByHash(this.db, { hash });
     if (!row || row.revokedAt !== null) {
       this.cache.delete(hash);

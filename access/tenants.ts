@@ -60,7 +60,23 @@ export class TenantStore {
 
   async get(tenantId: string): Promise<Tenant | undefined> {
     const hit = this.cache.get(tenantId);
-    if (hit && hit.expiresAt > Date.now()) return hit.tenant;
+    if (hit && hit.expiresAt > Date.now()) {
+      // Past half its life an entry is refreshed in the background, so a steady caller never waits for the lookup.
+      if (hit.expiresAt - Date.now() < (this.cacheSeconds * 1000) / 2) this.refreshSoon(tenantId);
+      return hit.tenant;
+    }
+    return this.load(tenantId);
+  }
+
+  private readonly refreshing = new Set<string>();
+
+  private refreshSoon(tenantId: string): void {
+    if (this.refreshing.has(tenantId)) return;
+    this.refreshing.add(tenantId);
+    this.load(tenantId).catch(() => undefined).finally(() => this.refreshing.delete(tenantId));
+  }
+
+  private async load(tenantId: string): Promise<Tenant | undefined> {
     const [row] = await tenantById(this.db, { tenantId }, { tenantId });
     return this.remember(tenantId, row && this.withLimits(row));
   }

@@ -1,6 +1,6 @@
 import { TABLES } from '../sql/names.js';
 import { insertRows, type Db, type QueryTags } from '../sql/query.js';
-import { existingEventIds } from '../sql/queries/events.js';
+import { storedEventIds } from '../sql/queries/event-lookup.js';
 import type { EventRow } from './normalise.js';
 import { insertIsolating } from './isolating-insert.js';
 import { illFormedPaths } from './text.js';
@@ -189,7 +189,7 @@ export async function outcomesOf(db: Db, rows: readonly EventRow[], job: string,
     const all = [...ids.keys()];
     const tags: QueryTags = { tenantId, job };
     for (let i = 0; i < all.length; i += lookupChunk) {
-      for (const { event_id } of await existingEventIds(db, { tenantId, ids: all.slice(i, i + lookupChunk) }, tags)) {
+      for (const { event_id } of await storedEventIds(db, { tenantId, ids: all.slice(i, i + lookupChunk) }, tags)) {
         outcome[ids.get(event_id)!] = 'duplicate';
       }
     }

@@ -138,7 +138,7 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
   const readClients = Array.from({ length: options.readers ?? 1 }, open);
   return {
     mode: 'embedded',
-    db: { client, database: options.database },
+    db: { client, database: options.database, embedded: true },
     readClients,
     async close() {
       for (const reader of readClients) await reader.close();

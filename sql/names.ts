@@ -14,6 +14,8 @@ export const TABLES = {
   usageEventsIncoming: 'usage_events_incoming',
   kafkaUsageEvents: 'kafka_usage_events',
   usageEventLog: 'usage_event_log',
+  /** Embedded engine only: a Memory table the ingest writer passes ids through (sql/queries/event-lookup.ts). */
+  writerIdLookup: 'writer_id_lookup',
   billingCustomers: 'billing_customers',
   billingClaims: 'billing_claims',
   billingExports: 'billing_exports',

@@ -7,6 +7,8 @@ export interface Db {
   database: string;
   /** Limits every read through this Db runs under (written into the query's own SETTINGS clause). */
   readLimits?: ReadLimits | undefined;
+  /** The in-process engine (chdb), which runs parameterized statements one at a time per process. */
+  embedded?: boolean | undefined;
 }
 
 /** Engine-side bounds (and CPU priority) of one read. Names match ClickHouse's settings. */

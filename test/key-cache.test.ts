@@ -45,3 +45,23 @@ describe('unknown API keys', () => {
     expect(await keys.authenticate(created.secret)).toMatchObject({ keyId: created.record.keyId });
   });
 });
+
+describe('known API keys', () => {
+  it('are refreshed in the background past half their cache life: a steady caller never waits for a lookup, and a revocation still lands within the cache period', async () => {
+    const { db, reads } = await countingDb();
+    const keys = new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 });
+    const { secret, record } = await keys.create('default', 'steady', ['events:write']);
+    expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
+    const afterFirst = reads();
+    await new Promise((r) => setTimeout(r, 1200)); // past half of the 2 s life
+    expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId }); // answered from the cache...
+    await new Promise((r) => setTimeout(r, 300));
+    expect(reads()).toBe(afterFirst + 1); // ...while one lookup refreshed it
+    await new Promise((r) => setTimeout(r, 1000)); // past the first entry's expiry: the refreshed one still holds
+    expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
+    // Revoked by another process (its own store): this one stops accepting the key within the cache period.
+    await new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 }).revoke(record);
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(await keys.authenticate(secret)).toBeUndefined();
+  });
+});

@@ -159,6 +159,28 @@ describe('reads and ingest use different engine connections', () => {
     }
   });
 
+  it('ingest is not queued behind a parameterized read either: its identity lookup passes ids as insert data', async () => {
+    const r = await engine();
+    const t = await newTenant();
+    // The key and tenant are resolved once (then cached), as for any caller already sending.
+    expect((await t.json('POST', '/v1/events', { body: [{ eventId: 'warm-up', customerId: 'c', metricName: 'm' }] })).status).toBe(200);
+    const reader = await r.deps.readGate.acquire();
+    try {
+      let readDone = false;
+      // An API read is parameterized: chdb would run a parameterized lookup only after it.
+      const read = runQuery({ client: reader.client, database: reader.database }, 'test.heavy_bound', 'SELECT sum(cityHash64(number)) AS v FROM numbers({n:UInt64}) SETTINGS max_threads = 1', { n: 3_000_000_000 }, setting)
+        .catch(() => undefined)
+        .finally(() => (readDone = true));
+      const first = await t.json('POST', '/v1/events', { body: [{ eventId: 'during-bound-read', customerId: 'c', metricName: 'm', quantity: 1 }] });
+      const again = await t.json('POST', '/v1/events', { body: [{ eventId: 'during-bound-read', customerId: 'c', metricName: 'm', quantity: 1 }] });
+      expect([first.body.accepted, again.body.duplicates]).toEqual([1, 1]);
+      expect(readDone).toBe(false);
+      await read;
+    } finally {
+      r.deps.readGate.release(reader);
+    }
+  }, 120_000);
+
   it('but a parameterized statement on ingest\'s connection waits for a parameterized read (chdb runs them one at a time per process)', async () => {
     // The README's stated limit of embedded mode, and why READ_MAX_CONCURRENT defaults to 1: if chdb lifts it, this fails.
     const r = await engine();
