@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
 import { keyByHash, keyHashOf, keysOfTenant, tenantById, writeKey, writeTenant, type ApiKeyRow } from '../sql/queries/tenancy.js';
+import { BackgroundRefresh } from './refresh.js';
 import { SCOPES, normaliseScopes, roleOf, type Scope } from './scopes.js';
 
 /** A tenant's key, resolved: the tenant of every request and what it may do come from here. */
@@ -67,28 +68,22 @@ export class KeyStore {
     private readonly options: KeyCacheOptions,
   ) {
     this.cacheSeconds = options.hitSeconds;
+    this.refresh = new BackgroundRefresh((hash) => this.load(hash), this.cacheSeconds * 1000);
   }
+
+  private readonly refresh: BackgroundRefresh<string>;
 
   async authenticate(secret: string): Promise<Principal | undefined> {
     const hash = hashKey(secret);
     const hit = this.cache.get(hash);
     if (hit && hit.expiresAt > Date.now()) {
-      // Past half its life an entry is refreshed in the background (a revocation still takes effect within
-      // API_KEY_CACHE_SECONDS), so a steady caller never waits for the lookup behind a long read.
-      if (hit.expiresAt - Date.now() < (this.cacheSeconds * 1000) / 2) this.refreshSoon(hash);
+      // A revocation still takes effect within API_KEY_CACHE_SECONDS: the refresh comes before the expiry.
+      this.refresh.touch(hash, hit.expiresAt);
       return hit.principal;
     }
     const missUntil = this.misses.get(hash);
     if (missUntil !== undefined && missUntil > Date.now()) return undefined;
     return this.load(hash);
-  }
-
-  private readonly refreshing = new Set<string>();
-
-  private refreshSoon(hash: string): void {
-    if (this.refreshing.has(hash)) return;
-    this.refreshing.add(hash);
-    this.load(hash).catch(() => undefined).finally(() => this.refreshing.delete(hash));
   }
 
   private async load(hash: string): Promise<Principal | undefined> {

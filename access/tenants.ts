@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Db } from '../sql/query.js';
 import { NO_CONTROL_CHARS } from '../sql/control-chars.js';
 import { allTenants, tenantById, writeTenantState, NO_OVERRIDES, type LimitOverrides, type TenantRow } from '../sql/queries/tenancy.js';
+import { BackgroundRefresh } from './refresh.js';
 import type { TenantLimits } from './limits.js';
 
 /**
@@ -42,7 +43,11 @@ export class TenantStore {
     private readonly db: Db,
     readonly defaults: TenantLimits,
     private readonly cacheSeconds: number,
-  ) {}
+  ) {
+    this.refresh = new BackgroundRefresh((tenantId) => this.load(tenantId), cacheSeconds * 1000);
+  }
+
+  private readonly refresh: BackgroundRefresh<string>;
 
   private withLimits(row: TenantRow): Tenant {
     const effectiveLimits = { ...this.defaults };
@@ -61,19 +66,10 @@ export class TenantStore {
   async get(tenantId: string): Promise<Tenant | undefined> {
     const hit = this.cache.get(tenantId);
     if (hit && hit.expiresAt > Date.now()) {
-      // Past half its life an entry is refreshed in the background, so a steady caller never waits for the lookup.
-      if (hit.expiresAt - Date.now() < (this.cacheSeconds * 1000) / 2) this.refreshSoon(tenantId);
+      this.refresh.touch(tenantId, hit.expiresAt);
       return hit.tenant;
     }
     return this.load(tenantId);
-  }
-
-  private readonly refreshing = new Set<string>();
-
-  private refreshSoon(tenantId: string): void {
-    if (this.refreshing.has(tenantId)) return;
-    this.refreshing.add(tenantId);
-    this.load(tenantId).catch(() => undefined).finally(() => this.refreshing.delete(tenantId));
   }
 
   private async load(tenantId: string): Promise<Tenant | undefined> {
