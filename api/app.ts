@@ -15,6 +15,8 @@ import { customerRoutes } from './routes/customers.js';
 import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
+import { auditRoutes } from './routes/audit.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
@@ -65,6 +67,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', billingRoutes(deps));
   app.route('/', correctionRoutes(deps));
   app.route('/', storageRoutes(deps));
+  app.route('/', auditRoutes(deps));
+  app.route('/', webhookRoutes(deps));
 
   declareErrorResponses(app);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });

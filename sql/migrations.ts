@@ -8,6 +8,7 @@ import { reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/ro
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
+import { auditLogDdl, chainExportsDdl, tenantWebhooksDdl } from './datasets/audit.js';
 import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 
 export interface Migration {
@@ -32,6 +33,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'billing_webhook_deliveries', statements: deliveriesDdl },
   { version: 10, name: 'billing_export_objects', statements: exportObjectsDdl },
   { version: 11, name: 'wide_decimal_sums', statements: (t) => [...widenRollupSumsDdl(t), ...widenExportValuesDdl(t)] },
+  // 12 is taken by the access work (scoped keys) on another branch.
+  { version: 13, name: 'audit_log_export_chain_tenant_webhooks', statements: (t) => [...auditLogDdl(t), ...chainExportsDdl(t), ...tenantWebhooksDdl(t)] },
 ];
 
 const appliedVersions = defineQuery({

@@ -5,6 +5,8 @@ import { requireRole } from '../auth.js';
 import { API_KEY_ROLES } from '../../sql/queries/tenancy.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
 import { notAdmin } from '../openapi-errors.js';
+import { KeyChangeError, createKey, revokeKey } from '../../access/key-changes.js';
+import { actorOf } from './audit.js';
 
 const keyRecord = z
   .object({
@@ -70,32 +72,26 @@ const view = (k: { keyId: string; name: string; role: (typeof API_KEY_ROLES)[num
   revokedAt: k.revokedAt,
 });
 
-export function apiKeyRoutes({ keys }: AppDeps) {
+export function apiKeyRoutes({ keys, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.use('/v1/api-keys', requireRole('admin'));
   app.use('/v1/api-keys/*', requireRole('admin'));
 
   app.openapi(createKeyRoute, async (c) => {
     const { name, role } = c.req.valid('json');
-    const { record, secret } = await keys.create(c.get('principal').tenantId, name, role);
+    const { record, secret } = await createKey(keys, audit, actorOf(c), name, role);
     return c.json({ ...view(record), key: secret }, 201);
   });
 
   app.openapi(listKeysRoute, async (c) => c.json({ data: (await keys.list(c.get('principal').tenantId)).map(view) }, 200));
 
   app.openapi(revokeKeyRoute, async (c) => {
-    const { id } = c.req.valid('param');
-    const { tenantId } = c.get('principal');
-    const all = await keys.list(tenantId);
-    const target = all.find((k) => k.keyId === id);
-    if (!target) throw new ApiError(404, 'not_found', `no API key ${id} in this tenant`);
-    const activeAdmins = all.filter((k) => k.role === 'admin' && k.revokedAt === null);
-    if (target.role === 'admin' && target.revokedAt === null && activeAdmins.length === 1) {
-      throw new ApiError(409, 'last_admin_key', 'this is the tenant\'s last active admin key; create another admin key first');
+    try {
+      return c.json(view(await revokeKey(keys, audit, actorOf(c), c.req.valid('param').id)), 200);
+    } catch (error) {
+      if (error instanceof KeyChangeError) throw new ApiError(error.reason === 'not_found' ? 404 : 409, error.reason, error.message);
+      throw error;
     }
-    const revoked = await keys.revoke(target);
-    if (!revoked) throw new ApiError(404, 'not_found', `no API key ${id} in this tenant`);
-    return c.json(view(revoked), 200);
   });
   return app;
 }

@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor, limitParam } from '../params.js';
 import { deadLetterRow, listDeadLetters } from '../../sql/queries/dead-letters.js';
 import { replayDeadLetters, replayResult, MAX_REPLAY } from '../dead-letter-replay.js';
 import { notAdmin } from '../openapi-errors.js';
+import { actorOf } from './audit.js';
 
 const deadLetter = deadLetterRow.openapi('DeadLetter');
 
@@ -97,6 +98,7 @@ export function deadLetterRoutes(deps: AppDeps) {
     const { deadLetters } = c.req.valid('json');
     const { tenantId } = c.get('principal');
     const results = await replayDeadLetters(deps, { tenantId, visible: visibleTenants(tenantId), requestId: c.get('requestId') }, deadLetters);
+    await deps.audit.record(actorOf(c), 'dead_letter.replayed', { after: results.map((r) => ({ ...r, errors: undefined })) });
     return c.json({ results }, 200);
   });
   return app;
