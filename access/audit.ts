@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
-import { auditHead, auditPage, auditRowStored, insertAuditRow, type AuditRow } from '../sql/queries/audit.js';
+import { ANY_TIME, auditHead, auditPage, auditRowStored, insertAuditRow, type AuditRow } from '../sql/queries/audit.js';
 
 /** Who made a change: a key id (never a secret), `cli`, or `operator`; the tenant it changed; the request it came in. */
 export interface Actor {
@@ -93,7 +93,7 @@ export class AuditLog {
     let rows = 0;
     let after = { sequence: 0, id: '' };
     for (;;) {
-      const page = await auditPage(this.db, { tenantId, afterSequence: after.sequence, afterId: after.id, kind: '', fromMs: -(2 ** 53), toMs: 2 ** 53, limit: 5000 }, { tenantId });
+      const page = await auditPage(this.db, { tenantId, afterSequence: after.sequence, afterId: after.id, kind: '', ...ANY_TIME, limit: 5000 }, { tenantId });
       for (const row of page) {
         const reason = misfit(row, previous);
         if (reason) return { ok: false, rows, head: previous, firstBad: { id: row.id, sequence: row.sequence, reason } };

@@ -3,7 +3,7 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { requireRole } from '../auth.js';
 import { assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, jsonOf, limitParam } from '../params.js';
 import { notAdmin } from '../openapi-errors.js';
-import { auditPage, type AuditRow } from '../../sql/queries/audit.js';
+import { ANY_TIME, auditPage, type AuditRow } from '../../sql/queries/audit.js';
 import type { Actor } from '../../access/audit.js';
 
 /** Who a request acts as, for the audit log: the key id (never the secret), its tenant, the request id. */
@@ -74,8 +74,8 @@ export function auditRoutes({ db, audit }: AppDeps) {
     const { tenantId } = c.get('principal');
     const q = c.req.valid('query');
     const [afterSequence, afterId] = decodeCursor(q.cursor, z.tuple([z.number().int().min(0), z.string()])) ?? [0, ''];
-    const fromMs = instantMs(q.from) ?? -(2 ** 53);
-    const toMs = instantMs(q.to) ?? 2 ** 53;
+    const fromMs = instantMs(q.from) ?? ANY_TIME.fromMs;
+    const toMs = instantMs(q.to) ?? ANY_TIME.toMs;
     assertWindow(fromMs, toMs);
     const rows = await auditPage(db, { tenantId, afterSequence, afterId, kind: q.kind ?? '', fromMs, toMs, limit: q.limit + 1 }, { tenantId, requestId: c.get('requestId') });
     const page = rows.slice(0, q.limit);

@@ -48,6 +48,9 @@ export async function insertAuditRow(db: Db, r: AuditRow, tags: QueryTags = {}):
   }], tags, { insert_deduplication_token: JSON.stringify(['audit', r.tenantId, r.sequence]) });
 }
 
+/** A time window that holds every row. */
+export const ANY_TIME = { fromMs: -Number.MAX_SAFE_INTEGER, toMs: Number.MAX_SAFE_INTEGER };
+
 /** Rows in chain order after a keyset position, for listing and for verification. */
 export const auditPage = defineQuery({
   name: 'audit.page',
