@@ -2,6 +2,11 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { post, start, stop, tempDir, total } from './server-process.js';
+import { loadConfig } from '../api/config.js';
+import { connectOptions } from '../api/runtime.js';
+import { connect } from '../sql/connect.js';
+import { execute } from '../sql/query.js';
+import { TABLES } from '../sql/names.js';
 
 /** `meterhouse <args>` as an operator runs it: the package's bin, in its own process, on a data directory. */
 const ROOT = join(import.meta.dirname, '..');
@@ -83,5 +88,18 @@ describe('meterhouse CLI', () => {
     await cliJson(dataDir, 'migrate');
     const unknown = await cli(dataDir, 'keys', 'create', '--tenant', 'nobody', '--name', 'x');
     expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining('no tenant "nobody"')]);
+  }, 60_000);
+
+  it('audit verify exits 1 and names the row when the chain was changed in the engine', async () => {
+    const dataDir = await tempDir();
+    await cliJson(dataDir, 'migrate');
+    await cliJson(dataDir, 'tenants', 'create', 'acme');
+    // The CLI has exited, so this process may open the data directory and tamper with the first row.
+    const connection = await connect(connectOptions(loadConfig({ DATA_DIR: dataDir, ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) })));
+    await execute(connection.db, 'test.tamper', `ALTER TABLE ${connection.db.database}.${TABLES.auditLog} UPDATE actor = 'someone' WHERE sequence = 1 SETTINGS mutations_sync = 2`);
+    await connection.close();
+    const r = await cli(dataDir, 'audit', 'verify');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^acme: audit \(0 rows\) BROKEN at #1 \(aud_\w+\): hash does not match/m);
   }, 60_000);
 });
