@@ -5,6 +5,7 @@ import { TABLES } from '../sql/names.js';
 import { execute } from '../sql/query.js';
 import { auditHash, type AuditLog } from '../access/audit.js';
 import { insertAuditRow } from '../sql/queries/audit.js';
+import { insertRows } from '../sql/query.js';
 
 const WEBHOOK_SECRET = 'whsec-0123456789abcdef-never-logged';
 
@@ -75,6 +76,22 @@ describe('audit log', () => {
     const window = await allRows(t, `&from=${at(2)}&to=${at(4)}`);
     expect(window.map((r) => r.id)).toEqual(all.filter((r) => Date.parse(r.at) >= at(2) && Date.parse(r.at) < at(4)).map((r) => r.id));
     expect(window.length).toBeGreaterThan(0);
+  });
+
+  it('records a dead-letter replay that replayed something, with positions and ids, not the message', async () => {
+    const { deps } = await engine();
+    const t = await newTenant();
+    const at = now();
+    const letter = { tenant_id: t.tenantId, topic: 'usage_events', partition: 0, offset: at, raw_message: '{"broken-payload":', error: 'not JSON', received_at: at, version: 1 };
+    await insertRows(deps.db, 'test.dead_letter', TABLES.usageDeadLetters, [letter]);
+    const item = { topic: 'usage_events', partition: 0, offset: at };
+    const nothing = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ ...item, offset: at + 1 }] } });
+    expect(nothing.body.results[0].status).toBe('not_found');
+    const replayed = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ ...item, event: { eventId: 'dl-1', customerId: 'c', metricName: 'm', timestamp: at - 1000 } }] } });
+    expect(replayed.body.results[0].status).toBe('replayed');
+    const rows = await allRows(t, '&kind=dead_letter.replayed');
+    expect(rows.map((r) => r.after)).toEqual([[{ ...item, eventId: 'dl-1', status: 'replayed' }]]);
+    expect(JSON.stringify(rows)).not.toContain('broken-payload');
   });
 
   it('is for admin keys only', async () => {

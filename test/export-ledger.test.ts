@@ -7,7 +7,11 @@ import { waitFor } from './wait.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { GRACE_MS, clockPast, generateEvents, send, setUpTenant } from './billing-fixture.js';
 import { TABLES } from '../sql/names.js';
-import { execute } from '../sql/query.js';
+import { execute, insertRows, type Db } from '../sql/query.js';
+import { randomUUID } from 'node:crypto';
+import { migrate } from '../sql/migrations.js';
+import { engineNow, exportFile, sha256, writeExport, writeLines } from '../sql/queries/exports.js';
+import { verifyExports } from '../access/export-chain.js';
 
 /** Two billers' endpoints on one server: each request is kept with its path and signature. */
 const received: { path: string; body: string; signature: string }[] = [];
@@ -68,6 +72,39 @@ describe('export ledger', () => {
     const [, second] = await twoExports(t, 'p');
     await execute(deps.db, 'test.tamper', `ALTER TABLE ${deps.db.database}.${TABLES.billingExports} UPDATE previous_checksum = {c:String} WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`, { t: t.tenantId, c: 'f'.repeat(64) });
     expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({ ok: false, firstBad: { id: second.id, reason: expect.stringContaining('previous_checksum') } });
+    // blanked, it does not pass for an export written before the chain existed
+    await execute(deps.db, 'test.tamper', `ALTER TABLE ${deps.db.database}.${TABLES.billingExports} UPDATE previous_checksum = '' WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`, { t: t.tenantId });
+    expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({ ok: false, firstBad: { id: second.id, reason: 'previous_checksum is empty after a chained export' } });
+  });
+});
+
+describe('migration 13 on a database with exports written before it', () => {
+  it('adds previous_checksum, accepts the old exports as an unchained prefix, chains the next, and is idempotent', async () => {
+    const { client } = (await engine()).deps.db;
+    const db: Db = { client, database: `ledger_${randomUUID().slice(0, 8)}` };
+    await migrate(db, { upTo: 11 });
+    const at = now();
+    // Written before the migration by the engine's clock, as a close stamps created_at.
+    const before = (await engineNow(db, {}))[0]!.nowMs - 1000;
+    const line = { customerId: 'c', meterKey: 'k', periodStartMs: at - 2000, periodEndMs: at - 1000, kind: 'usage' as const, value: '1.5', events: 1 };
+    const checksums: string[] = [];
+    for (const sequence of [1, 2]) {
+      await writeLines(db, 'up', sequence, [{ ...line, value: String(sequence) }]);
+      checksums.push(sha256(await exportFile(db, 'up', sequence, 'jsonl')));
+      // The manifest as the old schema wrote it: no previous_checksum column.
+      await insertRows(db, 'test.old_export', TABLES.billingExports, [{ tenant_id: 'up', sequence, export_id: `old${sequence}`, created_at: before, cutoff: before, line_count: 1, checksum: checksums[sequence - 1] }]);
+    }
+    expect(await migrate(db)).toEqual([13]);
+    expect(await migrate(db)).toEqual([]);
+    expect(await verifyExports(db, 'up')).toEqual({ ok: true, exports: 2, head: { sequence: 2, checksum: checksums[1] } });
+    await writeLines(db, 'up', 3, [line]);
+    checksums.push(sha256(await exportFile(db, 'up', 3, 'jsonl')));
+    await writeExport(db, 'up', { sequence: 3, createdAtMs: at, cutoffMs: at, lineCount: 1, checksum: checksums[2]!, previousChecksum: checksums[1]! });
+    expect(await verifyExports(db, 'up')).toMatchObject({ ok: true, exports: 3 });
+    // once chained, an export without a link is a break
+    await writeLines(db, 'up', 4, [line]);
+    await writeExport(db, 'up', { sequence: 4, createdAtMs: at, cutoffMs: at, lineCount: 1, checksum: sha256(await exportFile(db, 'up', 4, 'jsonl')), previousChecksum: '' });
+    expect(await verifyExports(db, 'up')).toMatchObject({ ok: false, exports: 3, firstBad: { sequence: 4, reason: 'previous_checksum is empty after a chained export' } });
   });
 });
 

@@ -98,7 +98,8 @@ export function deadLetterRoutes(deps: AppDeps) {
     const { deadLetters } = c.req.valid('json');
     const { tenantId } = c.get('principal');
     const results = await replayDeadLetters(deps, { tenantId, visible: visibleTenants(tenantId), requestId: c.get('requestId') }, deadLetters);
-    await deps.audit.record(actorOf(c), 'dead_letter.replayed', { after: results.map((r) => ({ ...r, errors: undefined })) });
+    // Positions, event ids and outcomes only (errors can echo the payload); a request that replayed nothing changed nothing.
+    if (results.some((r) => r.status === 'replayed')) await deps.audit.record(actorOf(c), 'dead_letter.replayed', { after: results.map((r) => ({ ...r, errors: undefined })) });
     return c.json({ results }, 200);
   });
   return app;

@@ -45,6 +45,20 @@ export const exportById = defineQuery({
 WHERE tenant_id = {tenantId:String} AND export_id = {id:String}`,
 });
 
+/**
+ * The first export of a tenant written once the ledger was chained (migration
+ * 13 applied; both times are the engine's): from it on every export must carry
+ * its previous checksum. 0 when there is none yet.
+ */
+export const firstChainedExport = defineQuery({
+  name: 'billing.exports.first_chained',
+  params: z.object({ tenantId: z.string(), chainVersion: z.number().int() }),
+  row: z.object({ sequence: ms }),
+  sql: (db) => `SELECT min(sequence) AS sequence FROM ${db}.${TABLES.billingExports} FINAL
+WHERE tenant_id = {tenantId:String}
+  AND created_at >= (SELECT min(applied_at) FROM ${db}.${TABLES.migrations} WHERE version = {chainVersion:UInt32})`,
+});
+
 export const lastExport = defineQuery({
   name: 'billing.exports.last',
   params: z.object({ tenantId: z.string() }),
