@@ -9,6 +9,7 @@ RUN npm install --omit=dev --no-audit --no-fund
 COPY access ./access
 COPY api ./api
 COPY cli ./cli
+COPY domain ./domain
 COPY ingest ./ingest
 COPY sql ./sql
 COPY jobs ./jobs

@@ -17,7 +17,7 @@ export interface Change {
 }
 
 export type AuditKind =
-  | 'api_key.created' | 'api_key.revoked' | 'admin_key.recovered' | 'tenant.created'
+  | 'api_key.created' | 'api_key.revoked' | 'admin_key.recovered' | 'tenant.created' | 'tenant.updated'
   | 'meter.created' | 'meter.updated' | 'meter.deleted' | 'customer.put'
   | 'correction.voided' | 'correction.amended' | 'billing.closed'
   | 'webhook.set' | 'webhook.deleted' | 'dead_letter.replayed';

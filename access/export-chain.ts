@@ -2,7 +2,7 @@ import type { Db } from '../sql/query.js';
 import { exportFile, firstChainedExport, listExports, sha256 } from '../sql/queries/exports.js';
 
 /** The migration that added previous_checksum (sql/migrations.ts). */
-const CHAIN_MIGRATION = 13;
+const CHAIN_MIGRATION = 14;
 
 export interface ExportChainCheck {
   ok: boolean;
@@ -19,7 +19,7 @@ const headOf = (e: { sequence: number; checksum: string } | null) => e && { sequ
  * Recompute a tenant's export ledger: every export's checksum from the lines
  * the engine serves now, sequences 1, 2, 3... without gaps, and each
  * manifest's previous_checksum equal to the checksum of the one before.
- * Exports written before the chain existed (migration 13) carry '' and are
+ * Exports written before the chain existed (migration 14) carry '' and are
  * accepted only as an unbroken prefix of the ledger written before that
  * migration: once one export is chained, or was written after it, every later
  * one must carry its link (so blanking links does not pass as "legacy").

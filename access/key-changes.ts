@@ -1,5 +1,5 @@
-import type { KeyStore } from '../api/keys.js';
-import type { ApiKeyRecord, ApiKeyRole } from '../sql/queries/tenancy.js';
+import { isAdminKey, type ApiKeyRecord, type KeyStore } from './keys.js';
+import type { Scope } from './scopes.js';
 import type { Actor, AuditLog } from './audit.js';
 
 /** Why a key change was refused; the API maps it to 404/409, the CLI prints it. */
@@ -13,12 +13,12 @@ export class KeyChangeError extends Error {
   }
 }
 
-/** A key's audit record: its id, name and role, never its secret or hash. */
-const recordOf = (k: ApiKeyRecord) => ({ keyId: k.keyId, name: k.name, role: k.role, createdAt: k.createdAt, revokedAt: k.revokedAt });
+/** A key's audit record: its id, name and scopes, never its secret or hash. */
+const recordOf = (k: ApiKeyRecord) => ({ keyId: k.keyId, name: k.name, scopes: k.scopes, createdAt: k.createdAt, revokedAt: k.revokedAt });
 
 /** Issue a key for the actor's tenant and record it; the secret is returned once, to the caller only. */
-export async function createKey(keys: KeyStore, audit: AuditLog, who: Actor, name: string, role: ApiKeyRole, kind: 'api_key.created' | 'admin_key.recovered' = 'api_key.created') {
-  const created = await keys.create(who.tenantId, name, role);
+export async function createKey(keys: KeyStore, audit: AuditLog, who: Actor, name: string, scopes: readonly Scope[], kind: 'api_key.created' | 'admin_key.recovered' = 'api_key.created') {
+  const created = await keys.create(who.tenantId, name, scopes);
   await audit.record(who, kind, { target: created.record.keyId, after: recordOf(created.record) });
   return created;
 }
@@ -28,8 +28,7 @@ export async function revokeKey(keys: KeyStore, audit: AuditLog, who: Actor, key
   const all = await keys.list(who.tenantId);
   const target = all.find((k) => k.keyId === keyId);
   if (!target) throw new KeyChangeError('not_found', `no API key ${keyId} in this tenant`);
-  const activeAdmins = all.filter((k) => k.role === 'admin' && k.revokedAt === null);
-  if (target.role === 'admin' && target.revokedAt === null && activeAdmins.length === 1) {
+  if (isAdminKey(target) && all.filter(isAdminKey).length === 1) {
     throw new KeyChangeError('last_admin_key', 'this is the tenant\'s last active admin key; create another admin key first');
   }
   const revoked = await keys.revoke(target);

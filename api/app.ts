@@ -2,7 +2,9 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
 import type { AppDeps, AppEnv } from './context.js';
 import { ApiError, errorResponse } from './errors.js';
-import { apiKeyAuth } from './auth.js';
+import { authenticate, authorize } from './auth.js';
+import { RouteScopes } from './route-scopes.js';
+import { operatorRoutes } from './routes/operator.js';
 import { wellFormedInput } from './well-formed-input.js';
 import { healthRoutes } from './routes/health.js';
 import { eventRoutes } from './routes/events.js';
@@ -53,8 +55,11 @@ export function createApp(deps: AppDeps) {
       'request',
     );
   });
-  app.use('/v1/*', apiKeyAuth(deps.keys));
+  // The scope each route needs comes from its OpenAPI declaration, loaded once every route is registered.
+  const routeScopes = new RouteScopes();
+  app.use('/v1/*', authenticate(deps.access));
   app.use('/v1/*', wellFormedInput());
+  app.use('/v1/*', authorize(routeScopes, deps.access));
 
   app.route('/', healthRoutes(deps));
   app.route('/', eventRoutes(deps));
@@ -67,8 +72,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', billingRoutes(deps));
   app.route('/', correctionRoutes(deps));
   app.route('/', storageRoutes(deps));
+  app.route('/', operatorRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  routeScopes.load(app);
 
   declareErrorResponses(app);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key' });

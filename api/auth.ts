@@ -1,26 +1,52 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './context.js';
-import type { KeyStore } from './keys.js';
 import { ApiError } from './errors.js';
-import type { ApiKeyRole } from '../sql/queries/tenancy.js';
+import { resolveCaller, type Access } from '../access/access.js';
+import { OPERATOR_SCOPE, grants } from '../access/scopes.js';
+import type { RouteScopes } from './route-scopes.js';
 
 const BEARER = /^Bearer\s+(\S{1,512})$/i;
+const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
 
-/** Resolves `Authorization: Bearer <key>` to a principal; the tenant of every request comes from here. */
-export function apiKeyAuth(keys: KeyStore) {
-  return createMiddleware<AppEnv>(async function authenticate(c, next) {
+/** Resolves `Authorization: Bearer <key>` to a caller: a tenant's key (the tenant of every request comes from here) or the operator. */
+export function authenticate(access: Access) {
+  return createMiddleware<AppEnv>(async function authenticateCaller(c, next) {
     const match = BEARER.exec(c.req.header('authorization') ?? '');
-    if (!match) throw new ApiError(401, 'unauthorized', 'missing API key: send Authorization: Bearer <key>', undefined, { 'WWW-Authenticate': 'Bearer' });
-    const principal = await keys.authenticate(match[1]!);
-    if (!principal) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key', undefined, { 'WWW-Authenticate': 'Bearer' });
-    c.set('principal', principal);
+    if (!match) throw unauthorized('missing API key: send Authorization: Bearer <key>');
+    const caller = await resolveCaller(access, match[1]!);
+    if (!caller) throw unauthorized('unknown or revoked API key');
+    c.set('caller', caller);
+    if (caller.kind === 'tenant') c.set('principal', caller.principal);
     await next();
   });
 }
 
-export function requireRole(role: ApiKeyRole) {
-  return createMiddleware<AppEnv>(async function checkRole(c, next) {
-    if (c.get('principal').role !== role) throw new ApiError(403, 'forbidden', `this operation needs an ${role} key`);
-    await next();
+/**
+ * Every request passes here after authentication: a disabled tenant is
+ * refused on every route, the operator on every tenant route, and a key on a
+ * route whose declared scope it does not hold. A tenant's reads (GET) take
+ * one of its concurrent-read slots for as long as the handler runs.
+ */
+export function authorize(routes: RouteScopes, access: Access) {
+  return createMiddleware<AppEnv>(async function authorizeCaller(c, next) {
+    const caller = c.get('caller');
+    const needed = routes.lookup(c.req.method, c.req.path);
+    if (caller.kind === 'operator') {
+      if (needed !== undefined && needed !== OPERATOR_SCOPE) throw new ApiError(403, 'operator_not_tenant', 'the operator credential manages tenants and reads no tenant\'s data; use a key of the tenant');
+      return next();
+    }
+    const { tenant, principal } = caller;
+    if (!tenant || tenant.disabled) throw new ApiError(403, 'tenant_disabled', `tenant "${principal.tenantId}" is disabled; its data is kept, and the operator can enable it again`);
+    if (needed === undefined) return next();
+    if (!grants(principal.scopes, needed)) {
+      throw new ApiError(403, 'forbidden', `this operation needs the scope ${needed}; this key has ${principal.scopes.join(', ') || 'none'}`, { required: needed, held: principal.scopes });
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
+    const release = access.readSlots.acquire(principal.tenantId, tenant.effectiveLimits.concurrentReads);
+    try {
+      await next();
+    } finally {
+      release();
+    }
   });
 }

@@ -1,11 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, defaultTenantLimits, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   it('has working defaults', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ PORT: 8080, DATA_DIR: './data', MAX_EVENTS_PER_REQUEST: 10_000, MAX_BODY_BYTES: 10 * 1024 * 1024, MAX_FUTURE_SKEW_SECONDS: 300, ENGINE_FSYNC: true });
     expect(c.CLICKHOUSE_URL).toBeUndefined();
+  });
+
+  it('takes per-tenant limit defaults in the range the operator may set, and an operator key apart from the admin key', () => {
+    expect(defaultTenantLimits(loadConfig({ TENANT_INGEST_EVENTS_PER_SECOND: '250', TENANT_CONCURRENT_READS: '3' }))).toEqual({
+      ingestEventsPerSecond: 250,
+      concurrentReads: 3,
+      readMaxExecutionSeconds: 20,
+      readMaxRowsToRead: 200_000_000,
+      readMaxMemoryBytes: 1024 ** 3,
+    });
+    expect(() => loadConfig({ TENANT_INGEST_EVENTS_PER_SECOND: '0' })).toThrow(/TENANT_INGEST_EVENTS_PER_SECOND/);
+    expect(() => loadConfig({ TENANT_CONCURRENT_READS: '1001' })).toThrow(/TENANT_CONCURRENT_READS/);
+    expect(() => loadConfig({ READ_MAX_MEMORY_BYTES: '1000' })).toThrow(/READ_MAX_MEMORY_BYTES/);
+    const same = 'the-same-secret-for-both-0123456789';
+    expect(() => loadConfig({ METERHOUSE_API_KEY: same, METERHOUSE_OPERATOR_KEY: same })).toThrow(/METERHOUSE_OPERATOR_KEY: must differ/);
   });
 
   it('names each invalid variable', () => {
@@ -19,7 +34,7 @@ describe('loadConfig', () => {
   });
 
   it('never echoes a secret it rejects', () => {
-    for (const [name, secret] of [['METERHOUSE_API_KEY', 'short secret'], ['BILLING_WEBHOOK_SECRET', 'tooshort']] as const) {
+    for (const [name, secret] of [['METERHOUSE_API_KEY', 'short secret'], ['METERHOUSE_OPERATOR_KEY', 'short op'], ['BILLING_WEBHOOK_SECRET', 'tooshort']] as const) {
       let message = '';
       try {
         loadConfig({ [name]: secret });

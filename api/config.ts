@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LONGEST_PERIOD_DAYS, RETENTION_MARGIN_DAYS, minimumRawRetentionDays } from '../domain/retention.js';
 import { isTimeZone, TIME_ZONE_MESSAGE } from './usage/time-zones.js';
 import { Cron } from 'croner';
+import { LIMIT_RANGES, type TenantLimits } from '../access/limits.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const GiB = 1024 ** 3;
@@ -11,6 +12,9 @@ const BROKER_LIST = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
 const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** A per-tenant limit's default, in the range the operator's overrides take too. */
+const limit = (name: keyof TenantLimits, fallback: number) => int(LIMIT_RANGES[name].min, LIMIT_RANGES[name].max, fallback);
+const secret = (name: string) => z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').describe(name);
 
 /**
  * A croner schedule, checked by croner itself so a typo stops startup here,
@@ -50,7 +54,9 @@ export const configSchema = z
     CLICKHOUSE_DATABASE: z.string().regex(IDENTIFIER, 'must be a plain identifier').default('meterhouse'),
     CLICKHOUSE_CLUSTER: z.string().regex(IDENTIFIER, 'must be a plain identifier').optional(),
     CLICKHOUSE_REQUEST_TIMEOUT_MS: int(1000, 3_600_000, 60_000),
-    METERHOUSE_API_KEY: z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+    METERHOUSE_API_KEY: secret('the default tenant\'s admin key').optional(),
+    // The operator credential (/v1/operator/...); generated and printed once at first start when not set.
+    METERHOUSE_OPERATOR_KEY: secret('the operator credential').optional(),
     MAX_EVENTS_PER_REQUEST: int(1, 1_000_000, 10_000),
     MAX_BODY_BYTES: int(1024, 1024 * MiB, 10 * MiB),
     MAX_FUTURE_SKEW_SECONDS: int(0, 7 * 86_400, 300),
@@ -62,6 +68,12 @@ export const configSchema = z
     ENGINE_BACKGROUND_POOL_SIZE: int(1, 64, 4),
     ENGINE_FSYNC: z.stringbool().default(true),
     API_KEY_CACHE_SECONDS: int(0, 3600, 5),
+    // Per-tenant limits (README "Access"): these defaults, unless the operator set the tenant's own.
+    TENANT_INGEST_EVENTS_PER_SECOND: limit('ingestEventsPerSecond', 100_000),
+    TENANT_CONCURRENT_READS: limit('concurrentReads', 8),
+    READ_MAX_EXECUTION_SECONDS: limit('readMaxExecutionSeconds', 20),
+    READ_MAX_ROWS_TO_READ: limit('readMaxRowsToRead', 200_000_000),
+    READ_MAX_MEMORY_BYTES: limit('readMaxMemoryBytes', 1 * GiB),
     ROLLUP_MINUTE_RETENTION_DAYS: int(0, 100_000, 14),
     ROLLUP_HOUR_RETENTION_DAYS: int(0, 100_000, 400),
     ROLLUP_DAY_RETENTION_DAYS: int(0, 100_000, 0),
@@ -110,6 +122,10 @@ export const configSchema = z
     path: ['BILLING_WEBHOOK_SECRET'],
     message: 'is required when BILLING_WEBHOOK_URL is set (deliveries are signed)',
   })
+  .refine((c) => c.METERHOUSE_OPERATOR_KEY === undefined || c.METERHOUSE_OPERATOR_KEY !== c.METERHOUSE_API_KEY, {
+    path: ['METERHOUSE_OPERATOR_KEY'],
+    message: 'must differ from METERHOUSE_API_KEY (one secret cannot be both a tenant key and the operator\'s)',
+  })
   .refine((c) => c.BILLING_DEFAULT_INTERVAL === 'month' || c.BILLING_DEFAULT_ANCHOR_DAY <= 7, {
     path: ['BILLING_DEFAULT_ANCHOR_DAY'],
     message: 'must be 1-7 (ISO weekday, 1 = Monday) for weekly cycles',
@@ -138,6 +154,17 @@ export const configSchema = z
 
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Every tenant's limits where the operator set none. */
+export function defaultTenantLimits(c: Config): TenantLimits {
+  return {
+    ingestEventsPerSecond: c.TENANT_INGEST_EVENTS_PER_SECOND,
+    concurrentReads: c.TENANT_CONCURRENT_READS,
+    readMaxExecutionSeconds: c.READ_MAX_EXECUTION_SECONDS,
+    readMaxRowsToRead: c.READ_MAX_ROWS_TO_READ,
+    readMaxMemoryBytes: c.READ_MAX_MEMORY_BYTES,
+  };
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

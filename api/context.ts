@@ -1,7 +1,8 @@
 import type { Db } from '../sql/query.js';
 import type { EventSink } from '../ingest/writer.js';
 import type { Config } from './config.js';
-import type { KeyStore, Principal } from './keys.js';
+import type { Principal } from '../access/keys.js';
+import type { Access, Caller } from '../access/access.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { BillingCloser } from '../jobs/billing/close.js';
@@ -14,6 +15,9 @@ import type { AuditLog } from '../access/audit.js';
 export type AppEnv = {
   Variables: {
     requestId: string;
+    /** Who is calling (api/auth.ts). */
+    caller: Caller;
+    /** The tenant key of the caller; set on every tenant route (the operator reaches only /v1/operator/...). */
     principal: Principal;
   };
 };
@@ -22,7 +26,8 @@ export type AppEnv = {
 export interface AppDeps {
   db: Db;
   writer: EventSink;
-  keys: KeyStore;
+  /** Keys, tenants, the operator credential and the per-tenant limiters. */
+  access: Access;
   config: Config;
   logger: Logger;
   metrics: Metrics;

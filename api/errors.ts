@@ -6,6 +6,7 @@ import { StorageError } from '../sql/query.js';
 import { WriterClosedError, WriterFullError } from '../ingest/writer.js';
 import { KafkaUnavailableError } from '../ingest/kafka-sink.js';
 import type { Logger } from './logger.js';
+import { LimitExceededError } from '../access/limits.js';
 
 /** The one error of the API layer; everything else is mapped onto it by `errorResponse`. */
 export class ApiError extends Error {
@@ -45,6 +46,9 @@ function toApiError(error: unknown, logger: Logger, requestId: string): ApiError
   if (error instanceof ApiError) return error;
   if (error instanceof HTTPException) {
     return new ApiError(error.status as ContentfulStatusCode, CODES_BY_STATUS[error.status] ?? 'http_error', error.message || 'request failed');
+  }
+  if (error instanceof LimitExceededError) {
+    return new ApiError(429, error.code, error.message, undefined, { 'Retry-After': String(error.retryAfterSeconds) });
   }
   if (error instanceof WriterFullError) {
     return new ApiError(503, 'ingest_buffer_full', 'the ingest buffer is full; retry shortly', undefined, { 'Retry-After': String(error.retryAfterSeconds) });

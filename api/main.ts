@@ -34,6 +34,13 @@ if (runtime.createdAdminKey) {
   );
 }
 
+if (runtime.createdOperatorKey) {
+  process.stdout.write(
+    `\nmeterhouse: created the operator key (tenants and limits: /v1/operator/...)\n\n    ${runtime.createdOperatorKey}\n\n` +
+      `Store it now: it is not shown again. (Set METERHOUSE_OPERATOR_KEY to choose it yourself.)\n\n`,
+  );
+}
+
 runtime.startJobs();
 const { app } = runtime;
 const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {

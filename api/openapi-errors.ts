@@ -4,13 +4,12 @@ import { jsonOf } from './params.js';
 
 const error = (description: string) => ({ description, content: jsonOf(errorSchema) });
 
-/** For routes that answer 403 to a key without the admin role (the role check is path middleware, so each such route says so). */
-export const notAdmin = error('Not an admin key');
-
 /**
  * Declares, on every operation of the document, the error responses that the
  * app's shared machinery can give it, so generated clients know them: 401 from
- * the API key check (secured operations), 400 from request validation
+ * the API key check and 403 from the scope check (secured operations: a key
+ * without the scope, a disabled tenant, the operator on a tenant route), 429
+ * from the per-tenant concurrent-read limit (secured GETs), 400 from request validation
  * (operations with parameters or a body), 415 and 400 from the JSON body
  * parser (operations with a body), and a default Error for the rest (404,
  * 413, 503...: every error has the one body). A route's own description of a
@@ -23,7 +22,13 @@ export function declareErrorResponses(app: OpenAPIHono<any>): void {
     const r = route.request;
     const hasBody = r?.body !== undefined;
     const generic: RouteConfig['responses'] = {
-      ...(route.security?.length ? { 401: error('Missing, unknown or revoked API key (Authorization: Bearer <key>)') } : {}),
+      ...(route.security?.length
+        ? {
+            401: error('Missing, unknown or revoked API key (Authorization: Bearer <key>)'),
+            403: error(`The key lacks the scope this operation needs (${route.security.flatMap((s) => s.bearer ?? []).join(', ')}), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant)`),
+          }
+        : {}),
+      ...(route.security?.length && route.method === 'get' ? { 429: error('The tenant has as many reads in progress as its limit allows (Retry-After)') } : {}),
       ...(hasBody || r?.query || r?.params || r?.headers ? { 400: error('The request is invalid (details name each problem)') } : {}),
       ...(hasBody ? { 415: error('The body is not of a media type this operation takes') } : {}),
       default: error('Any other error'),

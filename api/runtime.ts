@@ -1,9 +1,9 @@
 import { connect, type Connection, type ConnectOptions } from '../sql/connect.js';
 import { migrate } from '../sql/migrations.js';
 import { DirectWriter } from '../ingest/writer.js';
-import type { Config } from './config.js';
+import { defaultTenantLimits, type Config } from './config.js';
 import type { AppDeps } from './context.js';
-import { KeyStore } from './keys.js';
+import { createAccess } from '../access/access.js';
 import type { Logger } from './logger.js';
 import { createApp } from './app.js';
 import { applyEventsRetention, applyRollupRetention } from '../sql/retention.js';
@@ -32,6 +32,8 @@ export interface Runtime {
   connection: Connection;
   /** Set on the first start of a data directory without METERHOUSE_API_KEY: shown once, never stored. */
   createdAdminKey?: string | undefined;
+  /** Set on the first start without METERHOUSE_OPERATOR_KEY when no operator key exists: shown once, stored hashed. */
+  createdOperatorKey?: string | undefined;
   /** The scheduled jobs (rollup reconciliation, period close) and webhook delivery; started by the server, not by tests. */
   jobs: Job[];
   startJobs(): void;
@@ -107,8 +109,9 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const eventsChanged = await applyEventsRetention(db, events, config.CLICKHOUSE_CLUSTER);
     if (eventsChanged.length > 0) logger.info({ changed: eventsChanged, ...events }, 'usage_events storage and retention applied');
     if (config.METERS_FILE) logger.info(await loadMetersFile(db, config.METERS_FILE), 'meters file loaded');
-    const keys = new KeyStore(db, config.API_KEY_CACHE_SECONDS);
-    const { createdSecret } = await keys.bootstrap(config.METERHOUSE_API_KEY);
+    const access = createAccess(db, { cacheSeconds: config.API_KEY_CACHE_SECONDS, defaultLimits: defaultTenantLimits(config) });
+    const { createdSecret } = await access.keys.bootstrap(config.METERHOUSE_API_KEY);
+    const { createdSecret: createdOperatorKey } = await access.operator.bootstrap(config.METERHOUSE_OPERATOR_KEY);
     const kafka = await startKafka(db, config, logger);
     const metrics = new Metrics(db, logger, kafka?.admin);
     const writer: EventSink = kafka
@@ -138,7 +141,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const onUploadError = (tenantId: string, error: unknown) =>
       logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'billing export not copied to S3; the next close run retries');
     const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks.kick());
-    const deps: AppDeps = { db, writer, keys, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db) };
+    const deps: AppDeps = { db, writer, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },
@@ -149,6 +152,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       deps,
       connection,
       createdAdminKey: createdSecret,
+      createdOperatorKey,
       jobs,
       startJobs() {
         scheduler ??= startJobs(jobs, logger);

@@ -4,7 +4,7 @@ import { connectOptions } from '../api/runtime.js';
 import { connect } from '../sql/connect.js';
 import { MIGRATIONS, migrate, pendingMigrations } from '../sql/migrations.js';
 import { StorageError } from '../sql/query.js';
-import { API_KEY_ROLES } from '../sql/queries/tenancy.js';
+import { ROLES, ROLE_SCOPES, SCOPES, type Role, type Scope } from '../access/scopes.js';
 import { CliError, Operations } from './operations.js';
 import { printChecks, printKey, printStatus, printTable } from './print.js';
 
@@ -47,7 +47,7 @@ const tenants = program.command('tenants').description('tenants');
 tenants.command('list').description('list tenants').action(() =>
   withEngine(async (ops) => {
     const rows = await ops.tenants();
-    out(rows, () => printTable(rows, ['tenantId', 'name', 'createdAt']));
+    out(rows, () => printTable(rows, ['tenantId', 'name', 'createdAt', 'disabled']));
   }));
 tenants
   .command('create <tenantId>')
@@ -65,16 +65,17 @@ keys
   .description('create an API key (the secret is shown once)')
   .addOption(tenantOption())
   .requiredOption('-n, --name <name>', 'what the key is for')
-  .addOption(new Option('-r, --role <role>', 'role').choices(API_KEY_ROLES).default('standard'))
-  .action((o: { tenant: string; name: string; role: (typeof API_KEY_ROLES)[number] }) =>
+  .addOption(new Option('-r, --role <role>', 'shorthand for a set of scopes').choices(ROLES).default('standard'))
+  .addOption(new Option('-s, --scopes <scopes...>', 'the scopes it holds (instead of --role)').choices(SCOPES))
+  .action((o: { tenant: string; name: string; role: Role; scopes?: Scope[] }) =>
     withEngine(async (ops) => {
-      const key = await ops.createKey(o.tenant, o.name, o.role);
+      const key = await ops.createKey(o.tenant, o.name, o.scopes ?? ROLE_SCOPES[o.role]);
       out(key, () => printKey(key.keyId, key.key));
     }));
 keys.command('list').description('list API keys (never secrets)').addOption(tenantOption()).action((o: { tenant: string }) =>
   withEngine(async (ops) => {
     const rows = await ops.listKeys(o.tenant);
-    out(rows, () => printTable(rows, ['keyId', 'name', 'role', 'createdAt', 'revokedAt']));
+    out(rows, () => printTable(rows.map((k) => ({ ...k, scopes: k.scopes.join(',') })), ['keyId', 'name', 'scopes', 'createdAt', 'revokedAt']));
   }));
 keys.command('revoke <keyId>').description('revoke an API key').addOption(tenantOption()).action((keyId: string, o: { tenant: string }) =>
   withEngine(async (ops) => {

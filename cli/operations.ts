@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
 import type { Config } from '../api/config.js';
-import { KeyStore } from '../api/keys.js';
+import { defaultTenantLimits } from '../api/config.js';
 import { billingSettings, s3Storage } from '../api/runtime.js';
+import { createAccess, type Access } from '../access/access.js';
+import { TenantExistsError, tenantIdSchema } from '../access/tenants.js';
+import type { Scope } from '../access/scopes.js';
 import { AuditLog, type Actor } from '../access/audit.js';
 import { KeyChangeError, createKey, revokeKey } from '../access/key-changes.js';
 import { verifyExports } from '../access/export-chain.js';
 import { BillingCloser } from '../jobs/billing/close.js';
 import { systemClock } from '../domain/clock.js';
-import { tenantById, writeTenant, type ApiKeyRole } from '../sql/queries/tenancy.js';
 import { auditTenants } from '../sql/queries/audit.js';
-import { lastExports, tableRows, tenantsOverview } from '../sql/queries/status.js';
+import { lastExports, tableRows } from '../sql/queries/status.js';
 
 /** A refusal the CLI prints as is (exit code 1). */
 export class CliError extends Error {
   override readonly name = 'CliError';
 }
-
-const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
  * What the CLI does, on an open engine: the same domain functions the API
@@ -25,7 +25,7 @@ const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
  * HTTP. Every change is audit-logged with actor `cli`.
  */
 export class Operations {
-  private readonly keys: KeyStore;
+  private readonly access: Access;
   private readonly audit: AuditLog;
   private readonly requestId = `cli-${randomUUID()}`;
 
@@ -33,7 +33,8 @@ export class Operations {
     private readonly db: Db,
     private readonly config: Config,
   ) {
-    this.keys = new KeyStore(db, 0);
+    // No caching: each command is one short process.
+    this.access = createAccess(db, { cacheSeconds: 0, defaultLimits: defaultTenantLimits(config) });
     this.audit = new AuditLog(db);
   }
 
@@ -42,37 +43,39 @@ export class Operations {
   }
 
   private async existing(tenantId: string): Promise<void> {
-    if ((await tenantById(this.db, { tenantId })).length === 0) throw new CliError(`no tenant "${tenantId}"`);
+    if (!(await this.access.tenants.get(tenantId))) throw new CliError(`no tenant "${tenantId}"`);
   }
 
   tenants() {
-    return tenantsOverview(this.db, {});
+    return this.access.tenants.list();
   }
 
   /** A new tenant and its first admin key (the secret returned once). */
   async createTenant(tenantId: string, name: string) {
-    if (!TENANT_ID.test(tenantId)) throw new CliError(`tenant id "${tenantId}" must be 1-64 of A-Z a-z 0-9 _ - (starting with a letter or digit)`);
-    if ((await tenantById(this.db, { tenantId })).length > 0) throw new CliError(`tenant "${tenantId}" exists`);
-    await writeTenant(this.db, tenantId, name);
+    const id = tenantIdSchema.safeParse(tenantId);
+    if (!id.success) throw new CliError(`tenant id "${tenantId}" ${id.error.issues[0]!.message}`);
+    await this.access.tenants.create(tenantId, name).catch((error: unknown) => {
+      throw error instanceof TenantExistsError ? new CliError(`tenant "${tenantId}" exists`) : error;
+    });
     await this.audit.record(this.as(tenantId), 'tenant.created', { target: tenantId, after: { tenantId, name } });
-    const { record, secret } = await createKey(this.keys, this.audit, this.as(tenantId), 'first admin', 'admin');
+    const { record, secret } = await createKey(this.access.keys, this.audit, this.as(tenantId), 'first admin', ['admin']);
     return { tenantId, name, keyId: record.keyId, adminKey: secret };
   }
 
-  async createKey(tenantId: string, name: string, role: ApiKeyRole) {
+  async createKey(tenantId: string, name: string, scopes: readonly Scope[]) {
     await this.existing(tenantId);
-    const { record, secret } = await createKey(this.keys, this.audit, this.as(tenantId), name, role);
+    const { record, secret } = await createKey(this.access.keys, this.audit, this.as(tenantId), name, scopes);
     return { ...record, key: secret };
   }
 
   async listKeys(tenantId: string) {
     await this.existing(tenantId);
-    return this.keys.list(tenantId);
+    return this.access.keys.list(tenantId);
   }
 
   async revokeKey(tenantId: string, keyId: string) {
     await this.existing(tenantId);
-    return revokeKey(this.keys, this.audit, this.as(tenantId), keyId).catch((error: unknown) => {
+    return revokeKey(this.access.keys, this.audit, this.as(tenantId), keyId).catch((error: unknown) => {
       throw error instanceof KeyChangeError ? new CliError(error.message) : error;
     });
   }
@@ -80,7 +83,7 @@ export class Operations {
   /** When every admin key of a tenant is lost: a new one, recorded as a recovery. */
   async recoverAdminKey(tenantId: string) {
     await this.existing(tenantId);
-    const { record, secret } = await createKey(this.keys, this.audit, this.as(tenantId), 'recovered admin', 'admin', 'admin_key.recovered');
+    const { record, secret } = await createKey(this.access.keys, this.audit, this.as(tenantId), 'recovered admin', ['admin'], 'admin_key.recovered');
     return { ...record, key: secret };
   }
 
@@ -98,14 +101,14 @@ export class Operations {
   }
 
   async status() {
-    const [tables, tenants, exports] = await Promise.all([tableRows(this.db, { database: this.db.database }), tenantsOverview(this.db, {}), lastExports(this.db, {})]);
+    const [tables, tenants, exports] = await Promise.all([tableRows(this.db, { database: this.db.database }), this.access.tenants.list(), lastExports(this.db, {})]);
     const last = new Map(exports.map(({ tenantId, ...e }) => [tenantId, e]));
-    return { database: this.db.database, tables, tenants: tenants.map((t) => ({ ...t, lastExport: last.get(t.tenantId) ?? null })) };
+    return { database: this.db.database, tables, tenants: tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, disabled: t.disabled, lastExport: last.get(t.tenantId) ?? null })) };
   }
 
   /** Recompute each tenant's audit chain and export ledger (or one tenant's). */
   async verify(tenantId?: string) {
-    const tenants = tenantId ? [tenantId] : [...new Set([...(await auditTenants(this.db, {})), ...(await tenantsOverview(this.db, {}))].map((t) => t.tenantId))].sort();
+    const tenants = tenantId ? [tenantId] : [...new Set([...(await auditTenants(this.db, {})), ...(await this.access.tenants.list())].map((t) => t.tenantId))].sort();
     const results = [];
     for (const t of tenants) results.push({ tenantId: t, audit: await this.audit.verify(t), exports: await verifyExports(this.db, t) });
     return results;

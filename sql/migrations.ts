@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TABLES, assertIdentifier } from './names.js';
 import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
-import { apiKeysDdl, migrationsDdl, tenantsDdl } from './datasets/tenancy.js';
+import { apiKeysDdl, migrationsDdl, scopedKeysDdl, tenantStateDdl, tenantsDdl } from './datasets/tenancy.js';
 import { usageEventsDdl } from './datasets/usage-events.js';
 import { reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
@@ -33,8 +33,9 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'billing_webhook_deliveries', statements: deliveriesDdl },
   { version: 10, name: 'billing_export_objects', statements: exportObjectsDdl },
   { version: 11, name: 'wide_decimal_sums', statements: (t) => [...widenRollupSumsDdl(t), ...widenExportValuesDdl(t)] },
-  // 12 is taken by the access work (scoped keys) on another branch.
-  { version: 13, name: 'audit_log_export_chain_tenant_webhooks', statements: (t) => [...auditLogDdl(t), ...chainExportsDdl(t), ...tenantWebhooksDdl(t)] },
+  { version: 12, name: 'scoped_api_keys', statements: scopedKeysDdl },
+  { version: 13, name: 'tenant_state_and_operator_keys', statements: tenantStateDdl },
+  { version: 14, name: 'audit_log_export_chain_tenant_webhooks', statements: (t) => [...auditLogDdl(t), ...chainExportsDdl(t), ...tenantWebhooksDdl(t)] },
 ];
 
 const appliedVersions = defineQuery({

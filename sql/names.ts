@@ -3,6 +3,7 @@ export const TABLES = {
   migrations: 'schema_migrations',
   tenants: 'tenants',
   apiKeys: 'api_keys',
+  operatorKeys: 'operator_keys',
   usageEvents: 'usage_events',
   usagePerMinute: 'usage_per_minute',
   usagePerHour: 'usage_per_hour',

@@ -55,6 +55,19 @@ describe('API keys', () => {
     expect((await t.json('GET', '/v1/api-keys', { key: second.key })).status).toBe(200);
   });
 
+  it('creates a key with the scopes asked for, shown as a role where they amount to one', async () => {
+    const t = await newTenant();
+    const made = await t.json('POST', '/v1/api-keys', { body: { name: 'dashboards', scopes: ['usage:read', 'billing:read', 'usage:read'] } });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ scopes: ['usage:read', 'billing:read'], role: null });
+    expect((await t.json('POST', '/v1/api-keys', { body: { name: 'svc', scopes: ['billing:read', 'events:write', 'usage:read'] } })).body.role).toBe('standard');
+    expect((await t.json('GET', '/v1/usage/summary?from=0&to=1', { key: made.body.key })).status).toBe(200);
+    expect((await t.json('POST', '/v1/events', { key: made.body.key, body: { eventId: 'x', customerId: 'c', metricName: 'm' } })).status).toBe(403);
+    for (const body of [{ name: 'x', scopes: [] }, { name: 'x', scopes: ['operator'] }, { name: 'x', scopes: ['root'] }, { name: 'x', scopes: ['admin'], role: 'admin' }]) {
+      expect((await t.json('POST', '/v1/api-keys', { body })).status, JSON.stringify(body)).toBe(400);
+    }
+  });
+
   it('validates the body of a new key', async () => {
     const t = await newTenant();
     const bad = await t.json('POST', '/v1/api-keys', { body: { name: '', role: 'root' } });

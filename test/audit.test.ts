@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engine, newTenant, type TestTenant } from './harness.js';
+import { OPERATOR_KEY, engine, newTenant, type TestTenant } from './harness.js';
 import { now } from './clock.js';
 import { TABLES } from '../sql/names.js';
 import { execute } from '../sql/query.js';
@@ -22,7 +22,7 @@ async function changeEverything(t: TestTenant): Promise<string[]> {
   expect((await t.json('POST', '/v1/meters', { body: { key: 'calls', metricName: 'api.calls', aggregation: 'COUNT' } })).status).toBe(201);
   expect((await t.json('PATCH', '/v1/meters/calls', { body: { name: 'API calls' } })).status).toBe(200);
   expect((await t.json('PUT', '/v1/customers/acme', { body: { name: 'Acme' } })).status).toBe(201);
-  const sent = await t.json('POST', '/v1/events', { body: [{ eventId: 'e1', customerId: 'acme', metricName: 'api.calls', timestamp: now() - 60_000, quantity: '2.5', dimensions: { region: 'secret-region' } }] });
+  const sent = await t.json('POST', '/v1/events', { body: [{ eventId: 'e1', customerId: 'acme', metricName: 'api.calls', timestamp: now() - 60_000, quantity: '7.123456789', dimensions: { region: 'secret-region' } }] });
   expect(sent.status).toBe(200);
   expect((await t.json('POST', '/v1/events/e1/amend', { body: { quantity: '3' } })).status).toBe(200);
   expect((await t.json('POST', '/v1/events/e1/void')).status).toBe(200);
@@ -63,7 +63,7 @@ describe('audit log', () => {
     const text = JSON.stringify(rows);
     for (const secret of secrets) expect(text).not.toContain(secret);
     expect(text).not.toContain('secret-region');
-    expect(text).not.toContain('2.5');
+    expect(text).not.toContain('7.123456789');
   });
 
   it('filters by kind and by a half-open time window', async () => {
@@ -92,6 +92,19 @@ describe('audit log', () => {
     const rows = await allRows(t, '&kind=dead_letter.replayed');
     expect(rows.map((r) => r.after)).toEqual([[{ ...item, eventId: 'dl-1', status: 'replayed' }]]);
     expect(JSON.stringify(rows)).not.toContain('broken-payload');
+  });
+
+  it('records the operator\'s changes to a tenant in that tenant\'s chain, as actor operator', async () => {
+    const { app } = await engine();
+    const tenantId = `op-${now().toString(36)}`;
+    const op = (method: string, path: string, body: unknown) =>
+      app.request(path, { method, headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const created = (await (await op('POST', '/v1/operator/tenants', { tenantId, name: 'Before' })).json()) as { adminKey: string };
+    expect((await op('PATCH', `/v1/operator/tenants/${tenantId}`, { name: 'After' })).status).toBe(200);
+    const rows = ((await (await app.request('/v1/audit', { headers: { authorization: `Bearer ${created.adminKey}` } })).json()) as any).data;
+    expect(rows.map((r: any) => [r.actor, r.kind, r.target])).toEqual([['operator', 'tenant.created', tenantId], ['operator', 'api_key.created', expect.stringMatching(/^key_/)], ['operator', 'tenant.updated', tenantId]]);
+    expect([rows[2].before.name, rows[2].after.name]).toEqual(['Before', 'After']);
+    expect(JSON.stringify(rows)).not.toContain(created.adminKey);
   });
 
   it('is for admin keys only', async () => {

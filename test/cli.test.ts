@@ -35,13 +35,13 @@ const api = (url: string, key: string, path: string) => fetch(`${url}${path}`, {
 describe('meterhouse CLI', () => {
   it('creates a tenant and keys that a started server accepts, refuses to touch a running data dir, revokes and recovers on a stopped one, all audited', async () => {
     const dataDir = await tempDir();
-    expect((await cliJson(dataDir, 'migrate')).applied).toContain(13);
+    expect((await cliJson(dataDir, 'migrate')).applied).toContain(14);
     const refused = await cli(dataDir, 'tenants', 'create', 'bad id');
     expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('tenant id "bad id" must be')]);
     const tenant = await cliJson(dataDir, 'tenants', 'create', 'acme', '--name', 'Acme Inc');
     expect(tenant).toMatchObject({ tenantId: 'acme', name: 'Acme Inc', adminKey: expect.stringMatching(/^mh_/) });
     const svc = await cliJson(dataDir, 'keys', 'create', '--tenant', 'acme', '--name', 'ingest', '--role', 'standard');
-    expect(svc).toMatchObject({ name: 'ingest', role: 'standard', revokedAt: null, key: expect.stringMatching(/^mh_/) });
+    expect(svc).toMatchObject({ name: 'ingest', scopes: ['events:write', 'usage:read', 'billing:read'], revokedAt: null, key: expect.stringMatching(/^mh_/) });
     const listed = await cliJson(dataDir, 'keys', 'list', '--tenant', 'acme');
     expect(listed.map((k: any) => k.name).sort()).toEqual(['first admin', 'ingest']);
     expect(JSON.stringify(listed)).not.toContain('mh_');

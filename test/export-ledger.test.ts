@@ -78,11 +78,11 @@ describe('export ledger', () => {
   });
 });
 
-describe('migration 13 on a database with exports written before it', () => {
+describe('migration 14 on a database with exports written before it', () => {
   it('adds previous_checksum, accepts the old exports as an unchained prefix, chains the next, and is idempotent', async () => {
     const { client } = (await engine()).deps.db;
     const db: Db = { client, database: `ledger_${randomUUID().slice(0, 8)}` };
-    await migrate(db, { upTo: 11 });
+    await migrate(db, { upTo: 13 });
     const at = now();
     // Written before the migration by the engine's clock, as a close stamps created_at.
     const before = (await engineNow(db, {}))[0]!.nowMs - 1000;
@@ -94,7 +94,7 @@ describe('migration 13 on a database with exports written before it', () => {
       // The manifest as the old schema wrote it: no previous_checksum column.
       await insertRows(db, 'test.old_export', TABLES.billingExports, [{ tenant_id: 'up', sequence, export_id: `old${sequence}`, created_at: before, cutoff: before, line_count: 1, checksum: checksums[sequence - 1] }]);
     }
-    expect(await migrate(db)).toEqual([13]);
+    expect(await migrate(db)).toEqual([14]);
     expect(await migrate(db)).toEqual([]);
     expect(await verifyExports(db, 'up')).toEqual({ ok: true, exports: 2, head: { sequence: 2, checksum: checksums[1] } });
     await writeLines(db, 'up', 3, [line]);

@@ -16,12 +16,15 @@ import { now, testClock } from './clock.js';
  * tenant: `newTenant()` gives each test a tenant nobody else writes to.
  */
 let runtime: Promise<Runtime> | undefined;
+
+/** The operator credential of every test engine (/v1/operator/...). */
+export const OPERATOR_KEY = 'mho_test-operator-credential-0123456789';
 let dataDir: string | undefined;
 
 export async function engine(overrides: Record<string, string> = {}): Promise<Runtime> {
   runtime ??= (async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-test-'));
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ENGINE_FSYNC: 'false', ...overrides });
+    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ENGINE_FSYNC: 'false', METERHOUSE_OPERATOR_KEY: OPERATOR_KEY, ...overrides });
     return startRuntime(config, createLogger(config.LOG_LEVEL), { clock: testClock });
   })();
   return runtime;
@@ -50,7 +53,7 @@ export async function newTenant(configOverrides: Partial<Config> = {}): Promise<
   const r = await engine();
   const tenantId = `t_${randomUUID().slice(0, 8)}`;
   await writeTenant(r.deps.db, tenantId, `test ${tenantId}`);
-  const { secret } = await r.deps.keys.create(tenantId, 'test admin', 'admin');
+  const { secret } = await r.deps.access.keys.create(tenantId, 'test admin', ['admin']);
   const app = Object.keys(configOverrides).length === 0 ? r.app : createApp({ ...r.deps, config: { ...r.deps.config, ...configOverrides } });
   const request: TestTenant['request'] = (method, path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers };

@@ -38,6 +38,8 @@ describe('health and the OpenAPI document', () => {
       '/v1/meters',
       '/v1/meters/{key}',
       '/v1/meters/{key}/usage',
+      '/v1/operator/tenants',
+      '/v1/operator/tenants/{id}',
       '/v1/usage/summary',
       '/v1/webhooks',
     ]);

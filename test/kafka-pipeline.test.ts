@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { now } from './clock.js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import { ALL_TIME, closeEngine, engine, newTenant, type TestTenant } from './harness.js';
@@ -116,7 +117,7 @@ describe('Kafka ingest', () => {
     const HOUR = 3_600_000;
     const NINES = '9'.repeat(29);
     const MAX = `${NINES}.999999999`;
-    const H = Math.floor((Date.now() - 2 * HOUR) / HOUR) * HOUR;
+    const H = Math.floor((now() - 2 * HOUR) / HOUR) * HOUR;
     const D = H - (H % (24 * HOUR));
     const big = (eventId: string, quantity: string, i: number) => ev(eventId, { quantity, timestamp: H + i * 1000 });
     for (const [key, aggregation] of [['sum', 'SUM'], ['avg', 'AVG']]) expect((await t.json('POST', '/v1/meters', { body: { key, metricName: 'api.calls', aggregation } })).status).toBe(201);
@@ -129,11 +130,16 @@ describe('Kafka ingest', () => {
     await produceRaw([big('k1', NINES, 4), big('k2', NINES, 5), big('k3', MAX, 6), tooBig].map((e) => JSON.stringify({ tenantId: t.tenantId, ...e })));
     const sum = [NINES, NINES, MAX, NINES, NINES, MAX].reduce((s, q) => s + toUnits(q), 0n);
     await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: fromUnits(sum), events: 6 }]);
-    // One window each, served by the minute, hour and day rollups.
+    // One window each, served by the minute, hour and day rollups. Each view commits its own part after
+    // usage_events' (the raw rows can be visible a moment before a rollup's), so each is awaited.
     for (const [from, to, source] of [[H, H + HOUR - 60_000, 'usage_per_minute'], [H, H + HOUR, 'usage_per_hour'], [D, D + 24 * HOUR, 'usage_per_day']] as const) {
       for (const [key, value] of [['sum', fromUnits(sum)], ['avg', fromUnits(sum / 6n)]]) {
-        const res = await t.json('GET', `/v1/meters/${key}/usage?from=${from}&to=${to}&granularity=total`);
-        expect([res.body.meta.source, res.body.data[0].value]).toEqual([source, value]);
+        let seen: unknown;
+        await waitFor(`${key} from ${source}`, async () => {
+          const res = await t.json('GET', `/v1/meters/${key}/usage?from=${from}&to=${to}&granularity=total`);
+          seen = [res.body.meta.source, res.body.data[0].value];
+          return JSON.stringify(seen) === JSON.stringify([source, value]);
+        }, 20_000, () => seen);
       }
     }
     let letters: Awaited<ReturnType<typeof deadLetters>> = [];

@@ -6,7 +6,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import createClient from 'openapi-fetch';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engine, newTenant, type TestTenant } from './harness.js';
+import { OPERATOR_KEY, engine, newTenant, type TestTenant } from './harness.js';
 
 /** /openapi.json as generated clients use it: valid, portable patterns, every error an operation can answer declared. */
 const ROOT = join(import.meta.dirname, '..');
@@ -55,10 +55,10 @@ describe('/openapi.json', () => {
     }
   });
 
-  it('declares 401 on every secured operation, and it is what a request without a key gets', async () => {
+  it('declares 401 and the one scope it needs on every secured operation, and 401 is what a request without a key gets', async () => {
     for (const { method, path, op } of operations) {
       if (!path.startsWith('/v1/')) continue;
-      expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
+      expect(op.security, `${method} ${path}`).toEqual([{ bearer: [expect.any(String)] }]);
       expect(Object.keys(op.responses), `${method} ${path}`).toContain('401');
       const res = await admin.request(method, concrete(path), { key: null });
       expect(res.status, `${method} ${path}`).toBe(401);
@@ -84,10 +84,11 @@ describe('/openapi.json', () => {
   it('declares 400 and 415 on every operation with a body, which is what a bad body gets', async () => {
     for (const { method, path, op } of operations.filter((o) => o.op.requestBody)) {
       const declared = Object.keys(op.responses);
-      const wrongType = await admin.request(method, concrete(path), { raw: 'x', headers: { 'content-type': 'text/plain' } });
+      const key = op.security?.[0]?.bearer?.[0] === 'operator' ? OPERATOR_KEY : admin.adminKey;
+      const wrongType = await admin.request(method, concrete(path), { key, raw: 'x', headers: { 'content-type': 'text/plain' } });
       expect(wrongType.status, `${method} ${path}`).toBe(415);
       expect(declared, `${method} ${path}`).toEqual(expect.arrayContaining(['400', '415']));
-      const malformed = await admin.request(method, concrete(path), { raw: '{', headers: { 'content-type': 'application/json' } });
+      const malformed = await admin.request(method, concrete(path), { key, raw: '{', headers: { 'content-type': 'application/json' } });
       expect(malformed.status, `${method} ${path}`).toBe(400);
     }
   });

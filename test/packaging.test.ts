@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { CALENDAR, TIME_SENSITIVE } from '../vitest.config.js';
 import { describe, expect, it } from 'vitest';
 
 /** What ships and how the suite is split, checked from the files themselves (no Docker engine here). */
@@ -41,6 +42,41 @@ describe('Docker image', () => {
     const ignored = (await read('.dockerignore')).split('\n').map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'data', '.git']));
   });
+
+  it('copies every folder the server imports from', async () => {
+    const copied = new Set((await instructions()).filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1)).map((s) => s.replace(/^\.\/|\/$/g, '')));
+    // Follow relative imports from api/main.ts through every module it loads.
+    const seen = new Set<string>();
+    const queue = ['api/main.ts'];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const m of (await read(file)).matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) queue.push(relative(ROOT, resolve(ROOT, dirname(file), `${m[1]}.ts`)));
+    }
+    const folders = new Set([...seen].map((f) => f.split('/')[0]!));
+    for (const folder of folders) expect(copied, `Dockerfile must COPY ${folder}/`).toContain(folder);
+  });
+});
+
+/** Every file of ours the server loads: relative imports followed from api/main.ts. */
+async function importedFiles(entry: string, seen = new Set<string>()): Promise<Set<string>> {
+  if (seen.has(entry)) return seen;
+  seen.add(entry);
+  const source = await read(entry);
+  for (const [, spec] of source.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+)'/gms)) {
+    await importedFiles(join(entry, '..', spec!).replace(/\.js$/, '.ts'), seen);
+  }
+  return seen;
+}
+
+describe('Docker image sources', () => {
+  it('copies every folder the server imports from', async () => {
+    const copied = new Set((await instructions()).filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+    const folders = new Set([...(await importedFiles('api/main.ts'))].map((f) => f.split('/')[0]!));
+    expect(folders).toContain('access');
+    expect([...folders].filter((f) => !copied.has(f))).toEqual([]);
+  });
 });
 
 describe('docker-compose.yml', () => {
@@ -59,15 +95,19 @@ describe('docker-compose.yml', () => {
 describe('test projects', () => {
   const list = async (...args: string[]) => {
     const { stdout } = await run(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'list', '--filesOnly', ...args], { cwd: ROOT });
-    return stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\[\w+\] /, '')).sort();
+    return stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\[[^\]]+\] /, '')).sort();
   };
 
   it('npm run test:unit runs exactly the tests next to the code; npm test runs those and test/', async () => {
     const [unit, everything] = await Promise.all([list('--project', 'unit'), list()]);
     expect(unit.length).toBeGreaterThan(0);
-    for (const file of unit) expect(file).toMatch(/^(api|ingest|sql|jobs)\/.*\.test\.ts$/);
-    const integration = everything.filter((f) => f.startsWith('test/'));
+    for (const file of unit) expect(file).toMatch(/^(api|access|ingest|sql|jobs|domain|clients\/js\/src)\/.*\.test\.ts$/);
+    const integration = [...new Set(everything.filter((f) => f.startsWith('test/')))].sort();
     expect(integration).toContain('test/packaging.test.ts');
-    expect(everything).toEqual([...unit, ...integration].sort());
+    // npm test also runs the time-sensitive files once more at each calendar instant
+    const calendar = Object.keys(CALENDAR).flatMap(() => TIME_SENSITIVE);
+    for (const file of TIME_SENSITIVE) expect(integration).toContain(file);
+    expect(everything).toEqual([...unit, ...integration, ...calendar].sort());
+    expect(await list('--project', 'at:leap-day')).toEqual([...TIME_SENSITIVE].sort());
   });
 });

@@ -1,8 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
-import { requireRole } from '../auth.js';
 import { assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, jsonOf, limitParam } from '../params.js';
-import { notAdmin } from '../openapi-errors.js';
+import { needs } from '../route-scopes.js';
 import { ANY_TIME, auditPage, type AuditRow } from '../../sql/queries/audit.js';
 import type { Actor } from '../../access/audit.js';
 
@@ -38,7 +37,7 @@ const routes = {
     method: 'get',
     path: '/v1/audit',
     summary: 'The tenant\'s audit log in chain order (admin); filter by kind and a half-open time window [from, to)',
-    security: [{ bearer: [] }],
+    security: needs('admin'),
     request: {
       query: z.object({
         kind: z.string().max(64).optional(),
@@ -48,14 +47,14 @@ const routes = {
         limit: limitParam(100, 1000),
       }),
     },
-    responses: { 200: { description: 'A page of audit rows', content: jsonOf(z.object({ data: z.array(auditEntry), nextCursor: z.string().nullable() })) }, 403: notAdmin },
+    responses: { 200: { description: 'A page of audit rows', content: jsonOf(z.object({ data: z.array(auditEntry), nextCursor: z.string().nullable() })) } },
   }),
   verify: createRoute({
     method: 'get',
     path: '/v1/audit/verify',
     summary: 'Recompute the tenant\'s audit chain (admin); names the first row that does not fit',
-    security: [{ bearer: [] }],
-    responses: { 200: { description: 'The result (ok: false with firstBad when the chain is broken)', content: jsonOf(verifySchema) }, 403: notAdmin },
+    security: needs('admin'),
+    responses: { 200: { description: 'The result (ok: false with firstBad when the chain is broken)', content: jsonOf(verifySchema) } },
   }),
 };
 
@@ -67,8 +66,6 @@ const view = (r: AuditRow) => ({
 
 export function auditRoutes({ db, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  app.use('/v1/audit', requireRole('admin'));
-  app.use('/v1/audit/*', requireRole('admin'));
 
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.get('principal');

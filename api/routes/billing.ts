@@ -1,12 +1,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
-import { requireRole } from '../auth.js';
+import { needs } from '../route-scopes.js';
 import { limitParam, jsonOf } from '../params.js';
 import { CONTENT_TYPES, FILE_FORMATS, exportById, exportFile, exportObjectsStored, listExports, manifestRow, sha256, type ExportManifest, type FileFormat } from '../../sql/queries/exports.js';
 import { exportObjectKeys } from '../../jobs/billing/objects.js';
 import { count } from '../../sql/count.js';
-import { notAdmin } from '../openapi-errors.js';
 import { verifyExports } from '../../access/export-chain.js';
 import { actorOf } from './audit.js';
 
@@ -35,15 +34,15 @@ const routes = {
   close: createRoute({
     method: 'post',
     path: '/v1/billing/close',
-    summary: 'Run the period close now for this tenant (admin); returns the exports it wrote',
-    security: [{ bearer: [] }],
-    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) }, 403: notAdmin },
+    summary: 'Run the period close now for this tenant (billing:write); returns the exports it wrote',
+    security: needs('billing:write'),
+    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
   }),
   list: createRoute({
     method: 'get',
     path: '/v1/billing/exports',
     summary: 'The export feed, in sequence order',
-    security: [{ bearer: [] }],
+    security: needs('billing:read'),
     request: { query: z.object({ afterSequence: z.coerce.number().int().min(0).default(0), limit: limitParam(100, 1000) }) },
     responses: { 200: { description: 'Exports after afterSequence', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
   }),
@@ -51,7 +50,7 @@ const routes = {
     method: 'get',
     path: '/v1/billing/exports/verify',
     summary: 'Recompute the export ledger: each checksum from its lines, each previousChecksum from the export before; names the first export that does not fit',
-    security: [{ bearer: [] }],
+    security: needs('billing:read'),
     responses: {
       200: {
         description: 'The result (ok: false with firstBad when the ledger is broken)',
@@ -63,7 +62,7 @@ const routes = {
     method: 'get',
     path: '/v1/billing/exports/{id}',
     summary: 'An export: its manifest and lines',
-    security: [{ bearer: [] }],
+    security: needs('billing:read'),
     request: { params: idParam },
     responses: { 200: { description: 'Manifest and lines', content: jsonOf(manifestSchema.extend({ lines: z.array(lineSchema) })) }, 404: notFound },
   }),
@@ -71,7 +70,7 @@ const routes = {
     method: 'get',
     path: '/v1/billing/exports/{id}/lines',
     summary: 'An export\'s lines as a file written by the engine; X-Checksum-Sha256 is the SHA-256 of the bytes served',
-    security: [{ bearer: [] }],
+    security: needs('billing:read'),
     request: { params: idParam, query: z.object({ format: z.enum(Object.keys(FILE_FORMATS) as [FileFormat, ...FileFormat[]]).default('jsonl') }) },
     responses: {
       200: {
@@ -91,7 +90,6 @@ export function billingRoutes({ db, closer, exportBucket, audit }: AppDeps) {
     return ms.map((m) => ({ ...m, objectKey: exportObjectKeys(exportBucket.prefix, tenantId, m.sequence).jsonl, objectStoredAt: stored.get(m.sequence) ?? null }));
   };
   const app = new OpenAPIHono<AppEnv>();
-  app.on(['POST'], '/v1/billing/close', requireRole('admin'));
   const found = async (tenantId: string, id: string) => {
     const [m] = await exportById(db, { tenantId, id }, { tenantId });
     if (!m) throw new ApiError(404, 'not_found', `no export "${id}" in this tenant`);

@@ -1,13 +1,12 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
-import { requireRole } from '../auth.js';
+import { needs } from '../route-scopes.js';
 import { jsonOf } from '../params.js';
 import { EVENT_LIMITS, usageEventSchema } from '../../ingest/schema.js';
 import { isNegativeDecimal, parseDecimal } from '../../ingest/decimal.js';
 import { CorrectionError, type Correction } from '../../ingest/corrections.js';
 import { eventHistory, type StoredVersion } from '../../sql/queries/corrections.js';
-import { notAdmin } from '../openapi-errors.js';
 import { actorOf } from './audit.js';
 
 const versionSchema = z
@@ -42,24 +41,24 @@ const routes = {
   void: createRoute({
     method: 'post',
     path: '/v1/events/{eventId}/void',
-    summary: 'Void an event (admin): a new version that takes it out of every number and of later exports (as an adjustment)',
-    security: [{ bearer: [] }],
+    summary: 'Void an event (billing:write): a new version that takes it out of every number and of later exports (as an adjustment)',
+    security: needs('billing:write'),
     request: { params: idParam },
-    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, 403: notAdmin, ...failures },
+    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, ...failures },
   }),
   amend: createRoute({
     method: 'post',
     path: '/v1/events/{eventId}/amend',
-    summary: 'Amend an event\'s quantity and/or dimensions (admin; dimensions replace the whole map); moving it in time or to another customer is a void plus a new event',
-    security: [{ bearer: [] }],
+    summary: 'Amend an event\'s quantity and/or dimensions (billing:write; dimensions replace the whole map); moving it in time or to another customer is a void plus a new event',
+    security: needs('billing:write'),
     request: { params: idParam, body: { required: true, content: jsonOf(amendBody) } },
-    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, 403: notAdmin, ...failures },
+    responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, ...failures },
   }),
   history: createRoute({
     method: 'get',
     path: '/v1/events/{eventId}/history',
     summary: 'Every version of an event, oldest first (audit)',
-    security: [{ bearer: [] }],
+    security: needs('usage:read'),
     request: { params: idParam },
     responses: { 200: { description: 'Versions', content: jsonOf(z.object({ data: z.array(versionSchema) })) }, 404: failures[404] },
   }),
@@ -90,7 +89,6 @@ function quantityOf(input: number | string | undefined): string | undefined {
 
 export function correctionRoutes({ corrector, db, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  app.on(['POST'], ['/v1/events/:eventId/void', '/v1/events/:eventId/amend'], requireRole('admin'));
 
   const apply = async (c: { get(k: 'principal'): { tenantId: string; keyId: string }; get(k: 'requestId'): string }, eventId: string, change: Correction) => {
     const { tenantId, keyId } = c.get('principal');

@@ -1,13 +1,12 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
-import { requireRole } from '../auth.js';
+import { needs } from '../route-scopes.js';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { decodeCursor, encodeCursor, limitParam, jsonOf } from '../params.js';
 import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
 import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
-import { notAdmin } from '../openapi-errors.js';
 import { actorOf } from './audit.js';
 
 const printable = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL_CHARS, 'must not contain control characters');
@@ -42,13 +41,12 @@ const routes = {
   put: createRoute({
     method: 'put',
     path: '/v1/customers/{customerId}',
-    summary: 'Create or change a customer\'s name, time zone and billing cycle (admin); omitted fields keep their value (or the tenant default)',
-    security: [{ bearer: [] }],
+    summary: 'Create or change a customer\'s name, time zone and billing cycle (customers:write); omitted fields keep their value (or the tenant default)',
+    security: needs('customers:write'),
     request: { params: idParam, body: { required: true, content: jsonOf(customerInput) } },
     responses: {
       200: { description: 'Changed', content: jsonOf(customerSchema) },
       201: { description: 'Created', content: jsonOf(customerSchema) },
-      403: notAdmin,
       409: { description: 'The cycle or time zone would move periods that were already exported', content: jsonOf(errorSchema) },
     },
   }),
@@ -56,7 +54,7 @@ const routes = {
     method: 'get',
     path: '/v1/customers',
     summary: 'Customers with a record, by id',
-    security: [{ bearer: [] }],
+    security: needs('usage:read'),
     request: { query: z.object({ limit: limitParam(100, 1000), cursor: z.string().max(2048).optional() }) },
     responses: { 200: { description: 'A page of customers', content: jsonOf(z.object({ data: z.array(customerSchema), nextCursor: z.string().nullable() })) } },
   }),
@@ -64,7 +62,7 @@ const routes = {
     method: 'get',
     path: '/v1/customers/{customerId}',
     summary: 'A customer\'s record',
-    security: [{ bearer: [] }],
+    security: needs('usage:read'),
     request: { params: idParam },
     responses: { 200: { description: 'The customer', content: jsonOf(customerSchema) }, 404: { description: 'No record: the tenant default applies', content: jsonOf(errorSchema) } },
   }),
@@ -81,7 +79,6 @@ const view = (c: CustomerRecord) => ({
 
 export function customerRoutes({ db, config, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  app.on(['PUT'], '/v1/customers/:customerId', requireRole('admin'));
 
   app.openapi(routes.put, async (c) => {
     const { tenantId } = c.get('principal');

@@ -1,12 +1,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { errorSchema } from '../errors.js';
-import { requireRole } from '../auth.js';
-import { DEFAULT_TENANT } from '../keys.js';
+import { needs } from '../route-scopes.js';
+import { DEFAULT_TENANT } from '../../access/keys.js';
 import { decodeCursor, encodeCursor, limitParam } from '../params.js';
 import { deadLetterRow, listDeadLetters } from '../../sql/queries/dead-letters.js';
 import { replayDeadLetters, replayResult, MAX_REPLAY } from '../dead-letter-replay.js';
-import { notAdmin } from '../openapi-errors.js';
 import { actorOf } from './audit.js';
 
 const deadLetter = deadLetterRow.openapi('DeadLetter');
@@ -18,7 +17,7 @@ const listRoute = createRoute({
   description:
     'Each malformed message in the topic is one dead letter, in log order. Messages that name this tenant are listed for its admins; ' +
     'messages nobody can attribute (not JSON, no or unknown tenantId) are listed for the admins of the default tenant, the operator.',
-  security: [{ bearer: [] }],
+  security: needs('admin'),
   request: {
     query: z.object({
       limit: limitParam(100, 1000),
@@ -28,7 +27,6 @@ const listRoute = createRoute({
   },
   responses: {
     200: { description: 'A page of dead letters', content: { 'application/json': { schema: z.object({ data: z.array(deadLetter), nextCursor: z.string().nullable() }) } } },
-    403: notAdmin,
   },
 });
 
@@ -39,7 +37,7 @@ const replayRoute = createRoute({
   description:
     'Each item names a dead letter by (topic, partition, offset). With `event`, that corrected event is submitted instead of the raw message. ' +
     'The event goes through the same validation and ingest path as POST /v1/events, for the caller\'s tenant; a replayed dead letter is marked and not replayed twice.',
-  security: [{ bearer: [] }],
+  security: needs('admin'),
   request: {
     body: {
       required: true,
@@ -57,7 +55,6 @@ const replayRoute = createRoute({
   },
   responses: {
     200: { description: 'One result per item', content: { 'application/json': { schema: z.object({ results: z.array(replayResult) }) } } },
-    403: notAdmin,
     503: { description: 'Not durable: retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
   },
 });
@@ -69,8 +66,6 @@ export function visibleTenants(tenantId: string): string[] {
 
 export function deadLetterRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  app.use('/v1/dead-letters', requireRole('admin'));
-  app.use('/v1/dead-letters/*', requireRole('admin'));
 
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');

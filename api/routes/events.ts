@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps, AppEnv } from '../context.js';
+import { needs } from '../route-scopes.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { usageEventSchema } from '../../ingest/schema.js';
 import { cloudEventSchema } from '../../ingest/cloudevents.js';
@@ -39,7 +40,7 @@ const ingestRoute = createRoute({
   method: 'post',
   path: '/v1/events',
   summary: 'Send usage events (one, an array, { events: [...] }, or CloudEvents)',
-  security: [{ bearer: [] }],
+  security: needs('events:write'),
   request: {
     body: {
       required: true,
@@ -56,6 +57,7 @@ const ingestRoute = createRoute({
     422: { description: 'Every event rejected', content: { 'application/json': { schema: ingestResponse } } },
     400: { description: 'Malformed JSON (duplicate keys included), invalid UTF-8, or body shape', content: { 'application/json': { schema: errorSchema } } },
     413: { description: 'Too many events or too large a body', content: { 'application/json': { schema: errorSchema } } },
+    429: { description: 'The tenant is over its events-per-second limit: nothing of this request was stored; retry after Retry-After seconds', content: { 'application/json': { schema: errorSchema } } },
     503: { description: 'Not durable: retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
   },
 });
@@ -64,7 +66,7 @@ const listRoute = createRoute({
   method: 'get',
   path: '/v1/events',
   summary: 'List stored events (deduplicated), oldest first, cursor-paginated',
-  security: [{ bearer: [] }],
+  security: needs('usage:read'),
   request: {
     query: z.object({
       customerId: z.string().min(1).max(256).optional(),
@@ -94,7 +96,7 @@ function bodyShapeOf(contentType: string | undefined): BodyShape {
   return shape;
 }
 
-export function eventRoutes({ db, writer, config, metrics, clock }: AppDeps) {
+export function eventRoutes({ db, writer, config, metrics, clock, access }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openAPIRegistry.registerPath(ingestRoute);
 
@@ -129,8 +131,12 @@ export function eventRoutes({ db, writer, config, metrics, clock }: AppDeps) {
         throw new ApiError(413, 'too_many_events', `a request may carry at most ${config.MAX_EVENTS_PER_REQUEST} events (MAX_EVENTS_PER_REQUEST); it had ${events.length}`);
       }
 
+      const { tenantId } = c.get('principal');
+      // Every event of the request counts against the tenant's rate, rejected ones too: validating them is the work.
+      access.ingestRate.take(tenantId, events.length, (await access.tenants.limitsFor(tenantId)).ingestEventsPerSecond);
+
       const ctx = {
-        tenantId: c.get('principal').tenantId,
+        tenantId,
         receivedAtMs,
         maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000,
         maxAgeMs: maxEventAgeMs(config.RAW_RETENTION_DAYS),

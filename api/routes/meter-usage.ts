@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { stringify } from 'csv-stringify/sync';
 import type { AppDeps, AppEnv } from '../context.js';
+import { needs } from '../route-scopes.js';
 import { ApiError, errorSchema } from '../errors.js';
 import type { Meter } from '../../sql/queries/meters.js';
 import { GRANULARITIES, meterUsage, type UsageCell } from '../../sql/queries/meter-usage.js';
@@ -24,7 +25,7 @@ const route = createRoute({
   method: 'get',
   path: '/v1/meters/{key}/usage',
   summary: 'A meter\'s values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts one of the dimensions the meter names (groupBy, filter, uniqueDimension)',
-  security: [{ bearer: [] }],
+  security: needs('usage:read'),
   request: {
     params: z.object({ key: z.string().min(1).max(64) }),
     query: z.object({

@@ -1,10 +1,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
-import { requireRole } from '../auth.js';
+import { needs } from '../route-scopes.js';
 import { definitionOf, deleteMeter, getMeter, listMeters, meterDefinition, saveMeter, type Meter } from '../../sql/queries/meters.js';
 import { meterUsageRoute } from './meter-usage.js';
-import { notAdmin } from '../openapi-errors.js';
 import { actorOf } from './audit.js';
 
 const meterSchema = z
@@ -29,12 +28,11 @@ const routes = {
   create: createRoute({
     method: 'post',
     path: '/v1/meters',
-    summary: 'Define a meter (admin); it answers for events that arrived before it too',
-    security: [{ bearer: [] }],
+    summary: 'Define a meter (meters:write); it answers for events that arrived before it too',
+    security: needs('meters:write'),
     request: { body: { required: true, content: { 'application/json': { schema: meterDefinition } } } },
     responses: {
       201: { description: 'Created', content: { 'application/json': { schema: meterSchema } } },
-      403: notAdmin,
       409: { description: 'A meter with this key exists', content: { 'application/json': { schema: errorSchema } } },
     },
   }),
@@ -42,32 +40,32 @@ const routes = {
     method: 'get',
     path: '/v1/meters',
     summary: 'List meters',
-    security: [{ bearer: [] }],
+    security: needs('usage:read'),
     responses: { 200: { description: 'Meters', content: { 'application/json': { schema: z.object({ data: z.array(meterSchema) }) } } } },
   }),
   get: createRoute({
     method: 'get',
     path: '/v1/meters/{key}',
     summary: 'Get a meter',
-    security: [{ bearer: [] }],
+    security: needs('usage:read'),
     request: { params: keyParam },
     responses: { 200: { description: 'The meter', content: { 'application/json': { schema: meterSchema } } }, 404: notFound },
   }),
   patch: createRoute({
     method: 'patch',
     path: '/v1/meters/{key}',
-    summary: 'Change a meter (admin); the key cannot change',
-    security: [{ bearer: [] }],
+    summary: 'Change a meter (meters:write); the key cannot change',
+    security: needs('meters:write'),
     request: { params: keyParam, body: { required: true, content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
-    responses: { 200: { description: 'The changed meter', content: { 'application/json': { schema: meterSchema } } }, 403: notAdmin, 404: notFound },
+    responses: { 200: { description: 'The changed meter', content: { 'application/json': { schema: meterSchema } } }, 404: notFound },
   }),
   delete: createRoute({
     method: 'delete',
     path: '/v1/meters/{key}',
-    summary: 'Delete a meter (admin); its events stay',
-    security: [{ bearer: [] }],
+    summary: 'Delete a meter (meters:write); its events stay',
+    security: needs('meters:write'),
     request: { params: keyParam },
-    responses: { 204: { description: 'Deleted' }, 403: notAdmin, 404: notFound },
+    responses: { 204: { description: 'Deleted' }, 404: notFound },
   }),
 };
 
@@ -78,15 +76,11 @@ function invalid(error: z.ZodError): ApiError {
 export function meterRoutes(deps: AppDeps) {
   const { db } = deps;
   const app = new OpenAPIHono<AppEnv>();
-  const admin = requireRole('admin');
   const found = async (tenantId: string, key: string): Promise<Meter> => {
     const meter = await getMeter(db, tenantId, key);
     if (!meter) throw new ApiError(404, 'not_found', `no meter "${key}" in this tenant`);
     return meter;
   };
-
-  app.on(['POST'], '/v1/meters', admin);
-  app.on(['PATCH', 'DELETE'], '/v1/meters/:key', admin);
 
   app.openapi(routes.create, async (c) => {
     const definition = c.req.valid('json');

@@ -1,11 +1,10 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
-import { requireRole } from '../auth.js';
+import { needs } from '../route-scopes.js';
 import { TABLES } from '../../sql/names.js';
 import { storageTable } from '../../sql/engines.js';
 import { COLD_DISK } from '../../sql/tiering.js';
 import { oldestHotPartition, partsByDisk, tablePolicy } from '../../sql/queries/storage.js';
-import { notAdmin } from '../openapi-errors.js';
 
 const sizes = { rows: z.number().int(), bytes: z.number().int(), parts: z.number().int() };
 
@@ -29,16 +28,14 @@ const storageRoute = createRoute({
   method: 'get',
   path: '/v1/admin/storage',
   summary: 'Where the data lives (admin): parts, rows and bytes per table and disk, across all tenants',
-  security: [{ bearer: [] }],
+  security: needs('admin'),
   responses: {
     200: { description: 'Storage by table and disk', content: { 'application/json': { schema: storageView } } },
-    403: notAdmin,
   },
 });
 
 export function storageRoutes({ db, config }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  app.use('/v1/admin/*', requireRole('admin'));
   app.openapi(storageRoute, async (c) => {
     const { database } = db;
     // On a cluster the parts belong to the sharded table, and these are the answering node's.

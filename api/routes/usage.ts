@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
+import { needs } from '../route-scopes.js';
 import { errorSchema } from '../errors.js';
 import { usageSummary } from '../../sql/queries/events.js';
 import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
@@ -17,7 +18,7 @@ const summaryRoute = createRoute({
   method: 'get',
   path: '/v1/usage/summary',
   summary: 'Exact usage per customer and metric over [from, to)',
-  security: [{ bearer: [] }],
+  security: needs('usage:read'),
   request: {
     query: z.object({
       from: instantParam('from'),

@@ -1,8 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
-import { requireRole } from '../auth.js';
 import { jsonOf } from '../params.js';
-import { notAdmin } from '../openapi-errors.js';
+import { needs } from '../route-scopes.js';
 import { tenantWebhook, writeTenantWebhook } from '../../sql/queries/webhooks.js';
 import { actorOf } from './audit.js';
 
@@ -15,34 +14,33 @@ const routes = {
     method: 'put',
     path: '/v1/webhooks',
     summary: 'Set the tenant\'s export webhook: URL and HMAC secret (admin); the secret is never shown again',
-    security: [{ bearer: [] }],
+    security: needs('admin'),
     request: {
       body: {
         required: true,
         content: jsonOf(z.strictObject({ url: z.url({ protocol: /^https?$/ }).max(2048), secret: z.string().min(16).max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces') })),
       },
     },
-    responses: { 200: { description: 'Set', content: jsonOf(webhookView) }, 403: notAdmin },
+    responses: { 200: { description: 'Set', content: jsonOf(webhookView) } },
   }),
   get: createRoute({
     method: 'get',
     path: '/v1/webhooks',
     summary: 'The tenant\'s export webhook (admin); never the secret',
-    security: [{ bearer: [] }],
-    responses: { 200: { description: 'The webhook', content: jsonOf(webhookView) }, 403: notAdmin },
+    security: needs('admin'),
+    responses: { 200: { description: 'The webhook', content: jsonOf(webhookView) } },
   }),
   delete: createRoute({
     method: 'delete',
     path: '/v1/webhooks',
     summary: 'Remove the tenant\'s export webhook (admin); exports wait in the outbox until one is set',
-    security: [{ bearer: [] }],
-    responses: { 204: { description: 'Removed' }, 403: notAdmin },
+    security: needs('admin'),
+    responses: { 204: { description: 'Removed' } },
   }),
 };
 
 export function webhookRoutes({ db, audit, config }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  app.use('/v1/webhooks', requireRole('admin'));
   const current = async (tenantId: string): Promise<z.infer<typeof webhookView>> => {
     const [own] = await tenantWebhook(db, { tenantId }, { tenantId });
     if (own) return { url: own.url, updatedAt: own.updatedAt, source: 'tenant' };

@@ -4,14 +4,6 @@ import { defineQuery } from '../query.js';
 
 const ms = z.coerce.number().int();
 
-/** Every tenant with its name. FINAL: a rename is a newer version. */
-export const tenantsOverview = defineQuery({
-  name: 'status.tenants',
-  params: z.object({}),
-  row: z.object({ tenantId: z.string(), name: z.string(), createdAt: z.string() }),
-  sql: (db) => `SELECT tenant_id AS tenantId, name, created_at AS createdAt FROM ${db}.${TABLES.tenants} FINAL ORDER BY tenant_id`,
-});
-
 /** meterhouse's tables and their row counts as the engine keeps them (views and Kafka tables have none). */
 export const tableRows = defineQuery({
   name: 'status.tables',

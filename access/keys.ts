@@ -1,11 +1,22 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
-import { keyByHash, keyHashOf, keysOfTenant, tenantById, writeKey, writeTenant, type ApiKeyRecord, type ApiKeyRole } from '../sql/queries/tenancy.js';
+import { keyByHash, keyHashOf, keysOfTenant, tenantById, writeKey, writeTenant, type ApiKeyRow } from '../sql/queries/tenancy.js';
+import { SCOPES, normaliseScopes, roleOf, type Scope } from './scopes.js';
 
+/** A tenant's key, resolved: the tenant of every request and what it may do come from here. */
 export interface Principal {
   tenantId: string;
   keyId: string;
-  role: ApiKeyRole;
+  scopes: Scope[];
+}
+
+export interface ApiKeyRecord {
+  tenantId: string;
+  keyId: string;
+  name: string;
+  scopes: Scope[];
+  createdAt: string;
+  revokedAt: string | null;
 }
 
 export const DEFAULT_TENANT = 'default';
@@ -17,15 +28,24 @@ export function hashKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-function newSecret(): string {
-  return `mh_${randomBytes(24).toString('base64url')}`;
+export function newSecret(prefix: string): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
 }
 
+const KNOWN = new Set<string>(SCOPES);
+/** A stored scope this version does not know (written by a newer one) grants nothing here. */
+const recordOf = (row: ApiKeyRow): ApiKeyRecord => ({ ...row, scopes: normaliseScopes(row.scopes.filter((s): s is Scope => KNOWN.has(s))) });
+
+/** The role column still written beside the scopes, for an older version reading the row. */
+const storedRole = (scopes: readonly Scope[]) => roleOf(scopes) ?? 'scoped';
+
+export const isAdminKey = (k: ApiKeyRecord) => k.revokedAt === null && k.scopes.includes('admin');
+
 /**
- * API keys: issued, listed, revoked and resolved to a tenant. Only the SHA-256
- * of a secret is stored (secrets are 192 random bits, so a fast hash is enough).
- * Resolutions are cached briefly; a revocation clears this process's cache at
- * once and other processes' after API_KEY_CACHE_SECONDS.
+ * API keys: issued, listed, revoked and resolved to a tenant and its scopes.
+ * Only the SHA-256 of a secret is stored (secrets are 192 random bits, so a
+ * fast hash is enough). Resolutions are cached briefly; a revocation clears
+ * this process's cache at once and other processes' after API_KEY_CACHE_SECONDS.
  */
 export class KeyStore {
   private cache = new Map<string, { principal: Principal; expiresAt: number }>();
@@ -39,12 +59,13 @@ export class KeyStore {
     const hash = hashKey(secret);
     const hit = this.cache.get(hash);
     if (hit && hit.expiresAt > Date.now()) return hit.principal;
-    const [key] = await keyByHash(this.db, { hash });
-    if (!key || key.revokedAt !== null) {
+    const [row] = await keyByHash(this.db, { hash });
+    if (!row || row.revokedAt !== null) {
       this.cache.delete(hash);
       return undefined;
     }
-    const principal: Principal = { tenantId: key.tenantId, keyId: key.keyId, role: key.role };
+    const key = recordOf(row);
+    const principal: Principal = { tenantId: key.tenantId, keyId: key.keyId, scopes: key.scopes };
     if (this.cacheSeconds > 0) {
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(hash, { principal, expiresAt: Date.now() + this.cacheSeconds * 1000 });
@@ -52,16 +73,17 @@ export class KeyStore {
     return principal;
   }
 
-  async create(tenantId: string, name: string, role: ApiKeyRole): Promise<{ record: ApiKeyRecord; secret: string }> {
-    const secret = newSecret();
+  async create(tenantId: string, name: string, scopes: readonly Scope[]): Promise<{ record: ApiKeyRecord; secret: string }> {
+    const secret = newSecret('mh');
     const keyId = `key_${randomUUID().replaceAll('-', '')}`;
     const createdAtMs = Date.now();
-    await writeKey(this.db, { tenantId, keyId, keyHash: hashKey(secret), name, role, createdAtMs, revokedAtMs: null });
-    return { secret, record: { tenantId, keyId, name, role, createdAt: new Date(createdAtMs).toISOString(), revokedAt: null } };
+    const held = normaliseScopes(scopes);
+    await writeKey(this.db, { tenantId, keyId, keyHash: hashKey(secret), name, role: storedRole(held), scopes: held, createdAtMs, revokedAtMs: null });
+    return { secret, record: { tenantId, keyId, name, scopes: held, createdAt: new Date(createdAtMs).toISOString(), revokedAt: null } };
   }
 
-  list(tenantId: string): Promise<ApiKeyRecord[]> {
-    return keysOfTenant(this.db, { tenantId }, { tenantId });
+  async list(tenantId: string): Promise<ApiKeyRecord[]> {
+    return (await keysOfTenant(this.db, { tenantId }, { tenantId })).map(recordOf);
   }
 
   /** Revoke a key of this tenant (as listed by `list`); undefined when the tenant has no such key. */
@@ -76,7 +98,8 @@ export class KeyStore {
       keyId,
       keyHash: stored.keyHash,
       name: current.name,
-      role: current.role,
+      role: storedRole(current.scopes),
+      scopes: current.scopes,
       createdAtMs: Date.parse(current.createdAt),
       revokedAtMs,
     });
@@ -99,15 +122,15 @@ export class KeyStore {
       if (existing && existing.tenantId !== DEFAULT_TENANT) {
         throw new Error(`METERHOUSE_API_KEY is already a key of another tenant; choose a different secret`);
       }
-      if (!existing || existing.revokedAt !== null || existing.role !== 'admin') {
+      if (!existing || !isAdminKey(recordOf(existing))) {
         const keyId = existing?.keyId ?? ENV_KEY_ID;
-        await writeKey(this.db, { tenantId: DEFAULT_TENANT, keyId, keyHash, name: 'METERHOUSE_API_KEY', role: 'admin', createdAtMs: Date.now(), revokedAtMs: null });
+        await writeKey(this.db, { tenantId: DEFAULT_TENANT, keyId, keyHash, name: 'METERHOUSE_API_KEY', role: 'admin', scopes: ['admin'], createdAtMs: Date.now(), revokedAtMs: null });
       }
       return {};
     }
     const keys = await this.list(DEFAULT_TENANT);
-    if (keys.some((k) => k.role === 'admin' && k.revokedAt === null)) return {};
-    const { secret } = await this.create(DEFAULT_TENANT, 'bootstrap admin', 'admin');
+    if (keys.some(isAdminKey)) return {};
+    const { secret } = await this.create(DEFAULT_TENANT, 'bootstrap admin', ['admin']);
     return { createdSecret: secret };
   }
 }
