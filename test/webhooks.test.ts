@@ -19,6 +19,7 @@ interface Received {
 }
 const received: Received[] = [];
 let server: Server;
+let hookUrl = '';
 
 /** A biller's endpoint: verifies the signature, refuses the first deliveries, then acknowledges. */
 beforeAll(async () => {
@@ -37,6 +38,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
+  hookUrl = `http://127.0.0.1:${port}/hooks/billing`;
   const r = await engine({
     BILLING_CUTOFF_LAG_MS: '0',
     BILLING_GRACE_SECONDS: String(GRACE_MS / 1000),
@@ -61,6 +63,7 @@ async function defaultTenant(): Promise<TestTenant> {
 
 it('announces each export of tenant default to BILLING_WEBHOOK_URL, signed, retried with exponential backoff until acknowledged, in sequence order', async () => {
   const t = await defaultTenant();
+  expect((await t.json('GET', '/v1/webhooks')).body).toEqual({ url: hookUrl, updatedAt: null, source: 'default' });
   const log: LoggedOp[] = [];
   await setUpTenant(t);
   await send(t, log, generateEvents('w', 120, 3, now()));

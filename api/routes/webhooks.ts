@@ -4,6 +4,7 @@ import { jsonOf } from '../params.js';
 import { needs } from '../route-scopes.js';
 import { tenantWebhook, writeTenantWebhook } from '../../sql/queries/webhooks.js';
 import { actorOf } from './audit.js';
+import { DEFAULT_TENANT } from '../../access/keys.js';
 
 const webhookView = z
   .object({ url: z.string().nullable(), updatedAt: z.string().nullable(), source: z.enum(['tenant', 'default', 'none']).openapi({ description: '`default`: BILLING_WEBHOOK_URL (tenant default only)' }) })
@@ -44,7 +45,7 @@ export function webhookRoutes({ db, audit, config }: AppDeps) {
   const current = async (tenantId: string): Promise<z.infer<typeof webhookView>> => {
     const [own] = await tenantWebhook(db, { tenantId }, { tenantId });
     if (own) return { url: own.url, updatedAt: own.updatedAt, source: 'tenant' };
-    if (tenantId === 'default' && config.BILLING_WEBHOOK_URL) return { url: config.BILLING_WEBHOOK_URL, updatedAt: null, source: 'default' };
+    if (tenantId === DEFAULT_TENANT && config.BILLING_WEBHOOK_URL) return { url: config.BILLING_WEBHOOK_URL, updatedAt: null, source: 'default' };
     return { url: null, updatedAt: null, source: 'none' };
   };
 
