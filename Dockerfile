@@ -6,8 +6,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # npm install, not npm ci: the lock cannot list chdb's optional engine builds for other platforms (see README).
 RUN npm install --omit=dev --no-audit --no-fund
-COPY api ./api
 COPY access ./access
+COPY api ./api
+COPY cli ./cli
 COPY domain ./domain
 COPY ingest ./ingest
 COPY sql ./sql

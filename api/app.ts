@@ -18,6 +18,8 @@ import { customerRoutes } from './routes/customers.js';
 import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
+import { auditRoutes } from './routes/audit.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
@@ -74,6 +76,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', correctionRoutes(deps));
   app.route('/', storageRoutes(deps));
   app.route('/', operatorRoutes(deps));
+  app.route('/', auditRoutes(deps));
+  app.route('/', webhookRoutes(deps));
   routeScopes.load(app);
 
   declareErrorResponses(app);

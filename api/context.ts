@@ -11,6 +11,7 @@ import type { Corrector } from '../ingest/corrections.js';
 import type { Clock } from '../domain/clock.js';
 import type { ReadGate } from './read-gate.js';
 import type { ByteBudget } from './byte-budget.js';
+import type { AuditLog } from '../access/audit.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -44,6 +45,8 @@ export interface AppDeps {
   corrector: Corrector;
   /** The product's clock (domain/clock.ts): the system clock, or one a test set at an instant. */
   clock: Clock;
+  /** The tamper-evident log every change through the API is recorded in. */
+  audit: AuditLog;
   /** Where exports are copied when S3 is configured. */
   exportBucket?: ExportBucket | undefined;
 }

@@ -27,6 +27,7 @@ import { maxEventAgeMs } from '../domain/retention.js';
 import type { ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
+import { AuditLog } from '../access/audit.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -150,26 +151,24 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
           { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
           (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
         );
-    const webhooks = config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET
-      ? new WebhookDispatcher(db, {
-          url: config.BILLING_WEBHOOK_URL,
-          secret: config.BILLING_WEBHOOK_SECRET,
-          pollMs: config.BILLING_WEBHOOK_POLL_MS,
-          backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
-          backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
-          timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
-        }, logger)
-      : undefined;
+    // Always running: any tenant can set its endpoint through the API.
+    const webhooks = new WebhookDispatcher(db, {
+      defaultEndpoint: config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? { url: config.BILLING_WEBHOOK_URL, secret: config.BILLING_WEBHOOK_SECRET } : undefined,
+      pollMs: config.BILLING_WEBHOOK_POLL_MS,
+      backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
+      backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
+      timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
+    }, logger);
     const s3 = s3Storage(config);
     const exportBucket: ExportBucket | undefined = s3 && { ...s3, timeoutMs: EXPORT_UPLOAD_TIMEOUT_MS };
     const onUploadError = (tenantId: string, error: unknown) =>
       logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'billing export not copied to S3; the next close run retries');
-    const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks?.kick());
+    const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks.kick());
     const limits = readLimits(config);
     const readers = connection.readClients.map((client) => ({ client, database: db.database, readLimits: limits }));
     const readGate = new ReadGate(readers, { maxQueued: config.READ_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS });
     const ingestBudget = new ByteBudget(config.INGEST_MAX_INFLIGHT_BYTES);
-    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER) };
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db) };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },
@@ -184,11 +183,11 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       jobs,
       startJobs() {
         scheduler ??= startJobs(jobs, logger);
-        webhooks?.start();
+        webhooks.start();
       },
       async close() {
         await scheduler?.stop();
-        await webhooks?.stop();
+        await webhooks.stop();
         await writer.close();
         await kafka?.admin.close();
         await connection.close();

@@ -22,6 +22,8 @@ export const TABLES = {
   billingExportLines: 'billing_export_lines',
   billingDeliveries: 'billing_webhook_deliveries',
   billingExportObjects: 'billing_export_objects',
+  auditLog: 'audit_log',
+  tenantWebhooks: 'tenant_webhooks',
 } as const;
 
 /** Materialized views are named after the table they write to. */

@@ -20,8 +20,11 @@ describe('health and the OpenAPI document', () => {
       '/v1/admin/storage',
       '/v1/api-keys',
       '/v1/api-keys/{id}',
+      '/v1/audit',
+      '/v1/audit/verify',
       '/v1/billing/close',
       '/v1/billing/exports',
+      '/v1/billing/exports/verify',
       '/v1/billing/exports/{id}',
       '/v1/billing/exports/{id}/lines',
       '/v1/customers',
@@ -38,6 +41,7 @@ describe('health and the OpenAPI document', () => {
       '/v1/operator/tenants',
       '/v1/operator/tenants/{id}',
       '/v1/usage/summary',
+      '/v1/webhooks',
     ]);
     expect(Object.keys(doc.paths['/v1/events']).sort()).toEqual(['get', 'post']);
     expect(doc.components.schemas.UsageEvent.required.sort()).toEqual(['customerId', 'eventId', 'metricName']);

@@ -113,7 +113,7 @@ describe('CSV outputs are safe to open in a spreadsheet and still exact', () => 
       { customerId: 'plain', meterKey: 'calls', periodStartMs: start, periodEndMs: end, kind: 'usage', value: '1', events: 1 },
     ]);
     const jsonl = await exportFile(db, t.tenantId, 1, 'jsonl');
-    await writeExport(db, t.tenantId, { sequence: 1, createdAtMs: end, cutoffMs: end, lineCount: 3, checksum: createHash('sha256').update(jsonl).digest('hex') });
+    await writeExport(db, t.tenantId, { sequence: 1, createdAtMs: end, cutoffMs: end, lineCount: 3, checksum: createHash('sha256').update(jsonl).digest('hex'), previousChecksum: '' });
     const id = exportId(t.tenantId, 1);
     const csv = await (await t.request('GET', `/v1/billing/exports/${id}/lines?format=csv`)).text();
     const rows = csv.trimEnd().split('\n').slice(1).map((l) => l.split(','));

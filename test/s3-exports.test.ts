@@ -112,7 +112,7 @@ describe('billing exports in the S3 bucket', () => {
       expect(Buffer.from(await res.arrayBuffer()).equals(objects[format]!), format).toBe(true);
     }
     const manifest = JSON.parse(objects.manifest!.toString('utf8'));
-    expect(manifest).toMatchObject({ tenantId: t.tenantId, id: m.id, sequence: 1, cutoff: m.cutoff, lineCount: m.lineCount, checksum: m.checksum });
+    expect(manifest).toMatchObject({ tenantId: t.tenantId, id: m.id, sequence: 1, cutoff: m.cutoff, lineCount: m.lineCount, checksum: m.checksum, previousChecksum: '' });
     expect(manifest.files.jsonl).toEqual({ key: keys.jsonl, sha256: m.checksum, bytes: objects.jsonl!.length });
     const feed = (await t.json('GET', '/v1/billing/exports')).body.data;
     expect(feed).toEqual([m]);

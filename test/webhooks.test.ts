@@ -2,11 +2,12 @@ import { createServer, type Server } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { now } from './clock.js';
-import { engine, newTenant } from './harness.js';
+import { engine, newTenant, type TestTenant } from './harness.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { GRACE_MS, clockPast, generateEvents, send, setUpTenant } from './billing-fixture.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
+const DEFAULT_ADMIN_KEY = 'default-admin-key-0123456789abcdef';
 const BACKOFF_MS = 100;
 const FAILURES = 3;
 
@@ -18,6 +19,7 @@ interface Received {
 }
 const received: Received[] = [];
 let server: Server;
+let hookUrl = '';
 
 /** A biller's endpoint: verifies the signature, refuses the first deliveries, then acknowledges. */
 beforeAll(async () => {
@@ -36,6 +38,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
+  hookUrl = `http://127.0.0.1:${port}/hooks/billing`;
   const r = await engine({
     BILLING_CUTOFF_LAG_MS: '0',
     BILLING_GRACE_SECONDS: String(GRACE_MS / 1000),
@@ -44,14 +47,23 @@ beforeAll(async () => {
     BILLING_WEBHOOK_POLL_MS: '20',
     BILLING_WEBHOOK_BACKOFF_MS: String(BACKOFF_MS),
     BILLING_CLOSE_CRON: '0 0 1 1 *', // this test closes on demand only
+    METERHOUSE_API_KEY: DEFAULT_ADMIN_KEY,
   });
   r.startJobs();
 });
 
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-it('announces each export, signed, retried with exponential backoff until acknowledged, in sequence order', async () => {
-  const t = await newTenant();
+/** BILLING_WEBHOOK_URL is tenant default's endpoint (other tenants set theirs: test/export-ledger.test.ts): act as default. */
+async function defaultTenant(): Promise<TestTenant> {
+  const any = await newTenant();
+  const as = <I extends { key?: string | null }>(init: I = {} as I) => ({ ...init, key: init.key === undefined ? DEFAULT_ADMIN_KEY : init.key });
+  return { tenantId: 'default', adminKey: DEFAULT_ADMIN_KEY, request: (m, p, init) => any.request(m, p, as(init)), json: (m, p, init) => any.json(m, p, as(init)) };
+}
+
+it('announces each export of tenant default to BILLING_WEBHOOK_URL, signed, retried with exponential backoff until acknowledged, in sequence order', async () => {
+  const t = await defaultTenant();
+  expect((await t.json('GET', '/v1/webhooks')).body).toEqual({ url: hookUrl, updatedAt: null, source: 'default' });
   const log: LoggedOp[] = [];
   await setUpTenant(t);
   await send(t, log, generateEvents('w', 120, 3, now()));

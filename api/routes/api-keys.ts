@@ -5,6 +5,8 @@ import { needs } from '../route-scopes.js';
 import { ROLES, ROLE_SCOPES, SCOPES, roleOf, type Scope } from '../../access/scopes.js';
 import { isAdminKey, type ApiKeyRecord } from '../../access/keys.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
+import { KeyChangeError, createKey, revokeKey } from '../../access/key-changes.js';
+import { actorOf } from './audit.js';
 
 const keyRecord = z
   .object({
@@ -61,30 +63,25 @@ const revokeKeyRoute = createRoute({
 
 const view = (k: ApiKeyRecord) => ({ id: k.keyId, name: k.name, scopes: k.scopes, role: roleOf(k.scopes), createdAt: k.createdAt, revokedAt: k.revokedAt });
 
-export function apiKeyRoutes({ access: { keys } }: AppDeps) {
+export function apiKeyRoutes({ access: { keys }, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(createKeyRoute, async (c) => {
     const body = c.req.valid('json');
     const scopes: readonly Scope[] = body.scopes ?? ROLE_SCOPES[(body.role ?? 'standard') as keyof typeof ROLE_SCOPES];
-    const { record, secret } = await keys.create(c.get('principal').tenantId, body.name, scopes);
+    const { record, secret } = await createKey(keys, audit, actorOf(c), body.name, scopes);
     return c.json({ ...view(record), key: secret }, 201);
   });
 
   app.openapi(listKeysRoute, async (c) => c.json({ data: (await keys.list(c.get('principal').tenantId)).map(view) }, 200));
 
   app.openapi(revokeKeyRoute, async (c) => {
-    const { id } = c.req.valid('param');
-    const { tenantId } = c.get('principal');
-    const all = await keys.list(tenantId);
-    const target = all.find((k) => k.keyId === id);
-    if (!target) throw new ApiError(404, 'not_found', `no API key ${id} in this tenant`);
-    if (isAdminKey(target) && all.filter(isAdminKey).length === 1) {
-      throw new ApiError(409, 'last_admin_key', 'this is the tenant\'s last active admin key; create another admin key first');
+    try {
+      return c.json(view(await revokeKey(keys, audit, actorOf(c), c.req.valid('param').id)), 200);
+    } catch (error) {
+      if (error instanceof KeyChangeError) throw new ApiError(error.reason === 'not_found' ? 404 : 409, error.reason, error.message);
+      throw error;
     }
-    const revoked = await keys.revoke(target);
-    if (!revoked) throw new ApiError(404, 'not_found', `no API key ${id} in this tenant`);
-    return c.json(view(revoked), 200);
   });
   return app;
 }

@@ -7,6 +7,8 @@ import { CONTENT_TYPES, FILE_FORMATS, exportById, exportFile, exportObjectsStore
 import { exportObjectKeys } from '../../jobs/billing/objects.js';
 import { count } from '../../sql/count.js';
 import type { Db } from '../../sql/query.js';
+import { verifyExports } from '../../access/export-chain.js';
+import { actorOf } from './audit.js';
 
 const manifestSchema = manifestRow
   .extend({
@@ -45,6 +47,18 @@ const routes = {
     request: { query: z.object({ afterSequence: z.coerce.number().int().min(0).default(0), limit: limitParam(100, 1000) }) },
     responses: { 200: { description: 'Exports after afterSequence', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
   }),
+  verify: createRoute({
+    method: 'get',
+    path: '/v1/billing/exports/verify',
+    summary: 'Recompute the export ledger: each checksum from its lines, each previousChecksum from the export before; names the first export that does not fit',
+    security: needs('billing:read'),
+    responses: {
+      200: {
+        description: 'The result (ok: false with firstBad when the ledger is broken)',
+        content: jsonOf(z.object({ ok: z.boolean(), exports: z.number().int(), head: z.object({ sequence: z.number().int(), checksum: z.string() }).nullable(), firstBad: z.object({ id: z.string(), sequence: z.number().int(), reason: z.string() }).optional() }).openapi('ExportLedgerVerification')),
+      },
+    },
+  }),
   get: createRoute({
     method: 'get',
     path: '/v1/billing/exports/{id}',
@@ -69,7 +83,7 @@ const routes = {
   }),
 };
 
-export function billingRoutes({ db, closer, exportBucket }: AppDeps) {
+export function billingRoutes({ db, closer, exportBucket, audit }: AppDeps) {
   /** With S3 configured, say where each export's objects are and whether they are written yet. */
   const withObjects = async <M extends ExportManifest>(db: Db, tenantId: string, ms: M[]): Promise<(M & { objectKey?: string; objectStoredAt?: string | null })[]> => {
     if (!exportBucket || ms.length === 0) return ms;
@@ -86,6 +100,7 @@ export function billingRoutes({ db, closer, exportBucket }: AppDeps) {
   app.openapi(routes.close, async (c) => {
     const { tenantId } = c.get('principal');
     const { exports } = await closer.run(tenantId);
+    if (exports.length > 0) await audit.record(actorOf(c), 'billing.closed', { after: exports.map((m) => ({ id: m.id, sequence: m.sequence, checksum: m.checksum })) });
     return c.json({ data: await withObjects(db, tenantId, exports.map(({ tenantId: _, ...m }) => m)) }, 200);
   });
 
@@ -94,6 +109,9 @@ export function billingRoutes({ db, closer, exportBucket }: AppDeps) {
     const q = c.req.valid('query');
     return c.json({ data: await withObjects(c.get('reader'), tenantId, await listExports(c.get('reader'), { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' })) }, 200);
   });
+
+  // Registered before /exports/{id}, which would otherwise take "verify" for an id.
+  app.openapi(routes.verify, async (c) => c.json(await verifyExports(c.get('reader'), c.get('principal').tenantId), 200));
 
   app.openapi(routes.get, async (c) => {
     const { tenantId } = c.get('principal');

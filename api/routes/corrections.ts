@@ -7,6 +7,7 @@ import { EVENT_LIMITS, usageEventSchema } from '../../ingest/schema.js';
 import { isNegativeDecimal, parseDecimal } from '../../ingest/decimal.js';
 import { CorrectionError, type Correction } from '../../ingest/corrections.js';
 import { eventHistory, type StoredVersion } from '../../sql/queries/corrections.js';
+import { actorOf } from './audit.js';
 
 const versionSchema = z
   .object({
@@ -86,13 +87,16 @@ function quantityOf(input: number | string | undefined): string | undefined {
   return q.value;
 }
 
-export function correctionRoutes({ corrector, db }: AppDeps) {
+export function correctionRoutes({ corrector, db, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   const apply = async (c: { get(k: 'principal'): { tenantId: string; keyId: string }; get(k: 'requestId'): string }, eventId: string, change: Correction) => {
     const { tenantId, keyId } = c.get('principal');
     try {
-      return view(await corrector.apply(tenantId, eventId, change, keyId, { tenantId, requestId: c.get('requestId') }));
+      const applied = view(await corrector.apply(tenantId, eventId, change, keyId, { tenantId, requestId: c.get('requestId') }));
+      // Ids and versions only: the audit log holds no event payloads.
+      await audit.record(actorOf(c), change.void ? 'correction.voided' : 'correction.amended', { target: eventId, after: { eventId, version: applied.version } });
+      return applied;
     } catch (error) {
       if (error instanceof CorrectionError) throw new ApiError(error.reason === 'not_found' ? 404 : 409, error.reason === 'not_found' ? 'not_found' : 'conflict', error.message);
       throw error;

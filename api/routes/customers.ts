@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor, limitParam, jsonOf } from '../params.js';
 import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
 import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
+import { actorOf } from './audit.js';
 
 const printable = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
@@ -76,7 +77,7 @@ const view = (c: CustomerRecord) => ({
   updatedAt: c.updatedAt,
 });
 
-export function customerRoutes({ db, config }: AppDeps) {
+export function customerRoutes({ db, config, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(routes.put, async (c) => {
@@ -102,6 +103,7 @@ export function customerRoutes({ db, config }: AppDeps) {
       throw new ApiError(409, 'conflict', `customer "${customerId}" has exported billing periods; its time zone and billing cycle can no longer change`);
     }
     const saved = await saveCustomer(db, tenantId, next, current ? Date.parse(current.createdAt) : Date.now());
+    await audit.record(actorOf(c), 'customer.put', { target: customerId, before: current && view(current), after: view(saved) });
     return c.json(view(saved), current ? 200 : 201);
   });
 

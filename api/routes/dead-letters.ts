@@ -6,6 +6,7 @@ import { DEFAULT_TENANT } from '../../access/keys.js';
 import { decodeCursor, encodeCursor, limitParam } from '../params.js';
 import { deadLetterRow, listDeadLetters } from '../../sql/queries/dead-letters.js';
 import { replayDeadLetters, replayResult, MAX_REPLAY } from '../dead-letter-replay.js';
+import { actorOf } from './audit.js';
 
 const deadLetter = deadLetterRow.openapi('DeadLetter');
 
@@ -92,6 +93,8 @@ export function deadLetterRoutes(deps: AppDeps) {
     const { deadLetters } = c.req.valid('json');
     const { tenantId } = c.get('principal');
     const results = await replayDeadLetters(deps, { tenantId, visible: visibleTenants(tenantId), requestId: c.get('requestId') }, deadLetters);
+    // Positions, event ids and outcomes only (errors can echo the payload); a request that replayed nothing changed nothing.
+    if (results.some((r) => r.status === 'replayed')) await deps.audit.record(actorOf(c), 'dead_letter.replayed', { after: results.map((r) => ({ ...r, errors: undefined })) });
     return c.json({ results }, 200);
   });
   return app;

@@ -4,6 +4,7 @@ import { ApiError, errorSchema } from '../errors.js';
 import { needs } from '../route-scopes.js';
 import { definitionOf, deleteMeter, getMeter, listMeters, meterDefinition, saveMeter, type Meter } from '../../sql/queries/meters.js';
 import { meterUsageRoute } from './meter-usage.js';
+import { actorOf } from './audit.js';
 
 const meterSchema = z
   .object({
@@ -85,7 +86,9 @@ export function meterRoutes(deps: AppDeps) {
     const definition = c.req.valid('json');
     const { tenantId } = c.get('principal');
     if (await getMeter(db, tenantId, definition.key)) throw new ApiError(409, 'conflict', `meter "${definition.key}" exists; PATCH it instead`);
-    return c.json(await saveMeter(db, tenantId, definition), 201);
+    const saved = await saveMeter(db, tenantId, definition);
+    await deps.audit.record(actorOf(c), 'meter.created', { target: saved.key, after: saved });
+    return c.json(saved, 201);
   });
 
   app.openapi(routes.list, async (c) => c.json({ data: await listMeters(c.get('reader'), c.get('principal').tenantId) }, 200));
@@ -99,12 +102,16 @@ export function meterRoutes(deps: AppDeps) {
     if ('key' in changes && changes.key !== current.key) throw new ApiError(400, 'invalid_request', 'a meter key cannot change; create a new meter');
     const merged = meterDefinition.safeParse({ ...definitionOf(current), ...changes });
     if (!merged.success) throw invalid(merged.error);
-    return c.json(await saveMeter(db, tenantId, merged.data, current.createdAt), 200);
+    const saved = await saveMeter(db, tenantId, merged.data, current.createdAt);
+    await deps.audit.record(actorOf(c), 'meter.updated', { target: saved.key, before: current, after: saved });
+    return c.json(saved, 200);
   });
 
   app.openapi(routes.delete, async (c) => {
     const { tenantId } = c.get('principal');
-    await deleteMeter(db, tenantId, await found(tenantId, c.req.valid('param').key));
+    const current = await found(tenantId, c.req.valid('param').key);
+    await deleteMeter(db, tenantId, current);
+    await deps.audit.record(actorOf(c), 'meter.deleted', { target: current.key, before: current });
     return c.body(null, 204);
   });
 

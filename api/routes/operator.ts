@@ -5,6 +5,7 @@ import { jsonOf } from '../params.js';
 import { needs } from '../route-scopes.js';
 import { LIMIT_RANGES, limitValue, type TenantLimits } from '../../access/limits.js';
 import { TenantExistsError, tenantIdSchema, tenantNameSchema, type Tenant } from '../../access/tenants.js';
+import { createKey } from '../../access/key-changes.js';
 
 const LIMIT_NAMES = Object.keys(LIMIT_RANGES) as (keyof TenantLimits)[];
 const limitsOf = (value: (name: keyof TenantLimits) => z.ZodType) => z.object(Object.fromEntries(LIMIT_NAMES.map((n) => [n, value(n)])) as Record<keyof TenantLimits, z.ZodType>);
@@ -71,7 +72,9 @@ const routes = {
 const view = (t: Tenant) => ({ tenantId: t.tenantId, name: t.name, createdAt: t.createdAt, disabled: t.disabled, limits: t.limits, effectiveLimits: t.effectiveLimits });
 
 /** /v1/operator/...: tenants and their limits. The operator credential reaches only these (api/auth.ts). */
-export function operatorRoutes({ access }: AppDeps) {
+export function operatorRoutes({ access, audit }: AppDeps) {
+  // The operator's changes land in the changed tenant's audit chain, with actor `operator`.
+  const as = (tenantId: string, requestId: string) => ({ tenantId, actor: 'operator', requestId });
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(routes.create, async (c) => {
@@ -82,7 +85,8 @@ export function operatorRoutes({ access }: AppDeps) {
       if (error instanceof TenantExistsError) throw new ApiError(409, 'tenant_exists', `tenant "${tenantId}" exists`);
       throw error;
     }
-    const { secret } = await access.keys.create(tenantId, 'first admin', ['admin']);
+    await audit.record(as(tenantId, c.get('requestId')), 'tenant.created', { target: tenantId, after: { tenantId, name } });
+    const { secret } = await createKey(access.keys, audit, as(tenantId, c.get('requestId')), 'first admin', ['admin']);
     return c.json({ tenantId, name, adminKey: secret }, 201);
   });
 
@@ -90,8 +94,10 @@ export function operatorRoutes({ access }: AppDeps) {
 
   app.openapi(routes.update, async (c) => {
     const { id } = c.req.valid('param');
+    const before = await access.tenants.get(id);
     const tenant = await access.tenants.update(id, c.req.valid('json'));
-    if (!tenant) throw new ApiError(404, 'not_found', `no tenant "${id}"`);
+    if (!tenant || !before) throw new ApiError(404, 'not_found', `no tenant "${id}"`);
+    await audit.record(as(id, c.get('requestId')), 'tenant.updated', { target: id, before: { name: before.name, disabled: before.disabled, limits: before.limits }, after: { name: tenant.name, disabled: tenant.disabled, limits: tenant.limits } });
     return c.json(view(tenant), 200);
   });
   return app;

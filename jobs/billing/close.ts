@@ -22,7 +22,7 @@ export interface CloseOptions {
 const JOB = 'billing.close';
 
 /** Write a claimed export: all its lines, then the manifest that makes it exist. Idempotent for one claim. */
-async function complete(db: Db, tenantId: string, held: Claim, lines: LineRow[], o: CloseOptions, tags: QueryTags): Promise<ExportManifest> {
+async function complete(db: Db, tenantId: string, held: Claim, previousChecksum: string, lines: LineRow[], o: CloseOptions, tags: QueryTags): Promise<ExportManifest> {
   const chunk = o.linesPerInsert ?? 10_000;
   for (let i = 0; i < lines.length; i += chunk) {
     await writeLines(db, tenantId, held.sequence, lines.slice(i, i + chunk), tags);
@@ -32,7 +32,7 @@ async function complete(db: Db, tenantId: string, held: Claim, lines: LineRow[],
   // The checksum is over the JSONL the engine serves for this export, read back after every line is in.
   const jsonl = await exportFile(db, tenantId, held.sequence, 'jsonl', tags);
   const lineCount = jsonl.length === 0 ? 0 : jsonl.toString('utf8').trimEnd().split('\n').length;
-  await writeExport(db, tenantId, { sequence: held.sequence, createdAtMs: held.claimedAtMs, cutoffMs: held.cutoffMs, lineCount, checksum: sha256(jsonl) }, tags);
+  await writeExport(db, tenantId, { sequence: held.sequence, createdAtMs: held.claimedAtMs, cutoffMs: held.cutoffMs, lineCount, checksum: sha256(jsonl), previousChecksum }, tags);
   const [manifest] = await exportById(db, { tenantId, id: exportId(tenantId, held.sequence) }, tags);
   if (!manifest) throw new Error(`export ${held.sequence} of tenant ${tenantId} is not readable after its write`);
   return manifest;
@@ -67,7 +67,8 @@ export async function closeTenant(db: Db, tenantId: string, o: CloseOptions): Pr
     }
     lines ??= await computeLines(db, tenantId, o.settings, held.cutoffMs, prev, tags);
     await o.fault?.('claimed');
-    produced.push(await complete(db, tenantId, held, lines, o, tags));
+    // The ledger is a chain: each manifest carries the checksum of the tenant's previous one ('' for the first).
+    produced.push(await complete(db, tenantId, held, prev?.checksum ?? '', lines, o, tags));
     // After finishing someone else's claim, look again for what this run itself has to report.
     if (!pending) return produced;
   }

@@ -2,21 +2,30 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../sql/query.js';
 import { recordDelivery, undelivered, type ExportManifest } from '../../sql/queries/exports.js';
+import { tenantWebhooks } from '../../sql/queries/webhooks.js';
 
-export interface WebhookOptions {
+export interface WebhookEndpoint {
   url: string;
   /** HMAC-SHA256 key; never logged. */
   secret: string;
+}
+
+export interface WebhookOptions {
+  /** BILLING_WEBHOOK_URL and _SECRET: tenant `default`'s endpoint unless it set its own through the API. */
+  defaultEndpoint?: WebhookEndpoint | undefined;
   pollMs: number;
   backoffMs: number;
   backoffMaxMs: number;
   timeoutMs: number;
 }
 
+const DEFAULT_TENANT = 'default';
+
 export const signature = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 /**
- * Delivers each new export to BILLING_WEBHOOK_URL from the outbox (exports
+ * Delivers each new export to its tenant's endpoint (PUT /v1/webhooks; for
+ * tenant `default`, BILLING_WEBHOOK_URL unless it set one) from the outbox (exports
  * without an acknowledgement), per tenant in sequence order: export n+1 waits
  * until n is acknowledged (any 2xx). A failure is retried after
  * backoffMs * 2^(attempt-1), at most backoffMaxMs. The body is signed:
@@ -70,9 +79,19 @@ export class WebhookDispatcher {
     }, ms);
   }
 
+  /** Endpoints are read at every tick, so a change through the API applies to the next delivery. */
+  private async endpoints(): Promise<Map<string, WebhookEndpoint>> {
+    const own = new Map((await tenantWebhooks(this.db, {}, { job: 'billing.webhooks' })).map(({ tenantId, ...e }) => [tenantId, e]));
+    if (this.o.defaultEndpoint && !own.has(DEFAULT_TENANT)) own.set(DEFAULT_TENANT, this.o.defaultEndpoint);
+    return own;
+  }
+
   private async tick(): Promise<void> {
     const blocked = new Set<string>();
-    for (const { tenantId, ...e } of await undelivered(this.db, { limit: 1000 }, { job: 'billing.webhooks' })) {
+    const endpoints = await this.endpoints();
+    if (endpoints.size === 0) return;
+    // Exports of tenants without an endpoint stay in the outbox, delivered once one is set.
+    for (const { tenantId, ...e } of await undelivered(this.db, { tenants: [...endpoints.keys()], limit: 1000 }, { job: 'billing.webhooks' })) {
       if (this.stopped) return;
       if (blocked.has(tenantId)) continue;
       const state = this.retry.get(tenantId);
@@ -81,7 +100,7 @@ export class WebhookDispatcher {
         continue;
       }
       const attempts = (state?.attempts ?? 0) + 1;
-      if (await this.post(tenantId, e, attempts)) {
+      if (await this.post(endpoints.get(tenantId)!, tenantId, e, attempts)) {
         await recordDelivery(this.db, tenantId, e.sequence, attempts);
         this.retry.delete(tenantId);
       } else {
@@ -92,12 +111,12 @@ export class WebhookDispatcher {
     }
   }
 
-  private async post(tenantId: string, m: ExportManifest, attempt: number): Promise<boolean> {
+  private async post(endpoint: WebhookEndpoint, tenantId: string, m: ExportManifest, attempt: number): Promise<boolean> {
     const body = JSON.stringify({ type: 'billing.export.created', tenantId, export: m });
     try {
-      const res = await fetch(this.o.url, {
+      const res = await fetch(endpoint.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-meterhouse-signature': signature(this.o.secret, body), 'x-meterhouse-delivery': `${tenantId}/${m.sequence}` },
+        headers: { 'content-type': 'application/json', 'x-meterhouse-signature': signature(endpoint.secret, body), 'x-meterhouse-delivery': `${tenantId}/${m.sequence}` },
         body,
         signal: AbortSignal.timeout(this.o.timeoutMs),
       });

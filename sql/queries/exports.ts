@@ -23,9 +23,9 @@ export const engineNow = defineQuery({
   sql: () => `SELECT toUnixTimestamp64Milli(now64(3)) AS nowMs`,
 });
 
-export const manifestRow = z.object({ id: z.string(), sequence: ms, createdAt: z.string(), cutoff: z.string(), lineCount: ms, checksum: z.string() });
+export const manifestRow = z.object({ id: z.string(), sequence: ms, createdAt: z.string(), cutoff: z.string(), lineCount: ms, checksum: z.string(), previousChecksum: z.string() });
 export type ExportManifest = z.infer<typeof manifestRow>;
-const manifestColumns = `export_id AS id, sequence, created_at AS createdAt, cutoff, line_count AS lineCount, checksum`;
+const manifestColumns = `export_id AS id, sequence, created_at AS createdAt, cutoff, line_count AS lineCount, checksum, previous_checksum AS previousChecksum`;
 
 // FINAL: an export written twice (two runs completing one claim) is one row.
 export const listExports = defineQuery({
@@ -45,11 +45,25 @@ export const exportById = defineQuery({
 WHERE tenant_id = {tenantId:String} AND export_id = {id:String}`,
 });
 
+/**
+ * The first export of a tenant written once the ledger was chained (migration
+ * 13 applied; both times are the engine's): from it on every export must carry
+ * its previous checksum. 0 when there is none yet.
+ */
+export const firstChainedExport = defineQuery({
+  name: 'billing.exports.first_chained',
+  params: z.object({ tenantId: z.string(), chainVersion: z.number().int() }),
+  row: z.object({ sequence: ms }),
+  sql: (db) => `SELECT min(sequence) AS sequence FROM ${db}.${TABLES.billingExports} FINAL
+WHERE tenant_id = {tenantId:String}
+  AND created_at >= (SELECT min(applied_at) FROM ${db}.${TABLES.migrations} WHERE version = {chainVersion:UInt32})`,
+});
+
 export const lastExport = defineQuery({
   name: 'billing.exports.last',
   params: z.object({ tenantId: z.string() }),
-  row: z.object({ sequence: ms, cutoffMs: ms }),
-  sql: (db) => `SELECT sequence, toUnixTimestamp64Milli(cutoff) AS cutoffMs FROM ${db}.${TABLES.billingExports} FINAL
+  row: z.object({ sequence: ms, cutoffMs: ms, checksum: z.string() }),
+  sql: (db) => `SELECT sequence, toUnixTimestamp64Milli(cutoff) AS cutoffMs, checksum FROM ${db}.${TABLES.billingExports} FINAL
 WHERE tenant_id = {tenantId:String} ORDER BY sequence DESC LIMIT 1`,
 });
 
@@ -144,23 +158,23 @@ export function exportId(tenantId: string, sequence: number): string {
   return `exp_${sha256(JSON.stringify([tenantId, sequence])).slice(0, 24)}`;
 }
 
-export async function writeExport(db: Db, tenantId: string, m: { sequence: number; createdAtMs: number; cutoffMs: number; lineCount: number; checksum: string }, tags: QueryTags = {}): Promise<void> {
+export async function writeExport(db: Db, tenantId: string, m: { sequence: number; createdAtMs: number; cutoffMs: number; lineCount: number; checksum: string; previousChecksum: string }, tags: QueryTags = {}): Promise<void> {
   await insertRows(db, 'billing.exports.insert', TABLES.billingExports, [
-    { tenant_id: tenantId, sequence: m.sequence, export_id: exportId(tenantId, m.sequence), created_at: m.createdAtMs, cutoff: m.cutoffMs, line_count: m.lineCount, checksum: m.checksum },
+    { tenant_id: tenantId, sequence: m.sequence, export_id: exportId(tenantId, m.sequence), created_at: m.createdAtMs, cutoff: m.cutoffMs, line_count: m.lineCount, checksum: m.checksum, previous_checksum: m.previousChecksum },
   ], tags);
 }
 
 /**
- * The outbox: exports not yet acknowledged by the webhook, oldest first per
- * tenant. An export's manifest row is its outbox entry (written in the same
+ * The outbox: exports not yet acknowledged by their tenant's webhook, oldest
+ * first per tenant, of the tenants that have an endpoint. An export's manifest row is its outbox entry (written in the same
  * insert, so an export is never without one).
  */
 export const undelivered = defineQuery({
   name: 'billing.outbox.pending',
-  params: z.object({ limit: z.number().int().min(1) }),
+  params: z.object({ tenants: z.array(z.string()), limit: z.number().int().min(1) }),
   row: manifestRow.extend({ tenantId: z.string() }),
   sql: (db) => `SELECT tenant_id AS tenantId, ${manifestColumns} FROM ${db}.${TABLES.billingExports} FINAL
-WHERE (tenant_id, sequence) NOT IN (SELECT tenant_id, sequence FROM ${db}.${TABLES.billingDeliveries})
+WHERE tenant_id IN {tenants:Array(String)} AND (tenant_id, sequence) NOT IN (SELECT tenant_id, sequence FROM ${db}.${TABLES.billingDeliveries})
 ORDER BY tenant_id, sequence LIMIT {limit:UInt32}`,
 });
 

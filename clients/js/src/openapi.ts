@@ -181,6 +181,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Any other error */
                 default: {
                     headers: {
@@ -247,6 +265,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (events:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many events or too large a body */
                 413: {
                     headers: {
@@ -272,6 +299,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["IngestResponse"];
+                    };
+                };
+                /** @description The tenant is over its events-per-second limit: nothing of this request was stored; retry after Retry-After seconds */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
                 /** @description Not durable: retry (Retry-After) */
@@ -354,6 +390,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Any other error */
                 default: {
                     headers: {
@@ -410,8 +464,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -431,7 +494,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create an API key for the caller's tenant (admin); the secret is shown once */
+        /** Create an API key for the caller's tenant with the scopes it needs (admin); the secret is shown once */
         post: {
             parameters: {
                 query?: never;
@@ -443,8 +506,10 @@ export interface paths {
                 content: {
                     "application/json": {
                         name: string;
+                        /** @description What the key may do; `admin` is everything, keys included */
+                        scopes?: ("events:write" | "usage:read" | "billing:read" | "billing:write" | "meters:write" | "customers:write" | "sql" | "portal:issue" | "admin")[];
                         /**
-                         * @default standard
+                         * @description Shorthand: admin = [admin], standard = [events:write, usage:read, billing:read]; the default when neither is given is standard
                          * @enum {string}
                          */
                         role?: "admin" | "standard";
@@ -481,7 +546,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -565,7 +630,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -645,6 +710,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Any other error */
                 default: {
                     headers: {
@@ -657,7 +740,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Define a meter (admin); it answers for events that arrived before it too */
+        /** Define a meter (meters:write); it answers for events that arrived before it too */
         post: {
             parameters: {
                 query?: never;
@@ -713,7 +796,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (meters:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -803,8 +886,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such meter in this tenant */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -825,7 +926,7 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Delete a meter (admin); its events stay */
+        /** Delete a meter (meters:write); its events stay */
         delete: {
             parameters: {
                 query?: never;
@@ -862,7 +963,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (meters:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -893,7 +994,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a meter (admin); the key cannot change */
+        /** Change a meter (meters:write); the key cannot change */
         patch: {
             parameters: {
                 query?: never;
@@ -938,7 +1039,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (meters:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1039,8 +1140,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such meter */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1122,8 +1241,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1214,7 +1342,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1304,8 +1432,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No record: the tenant default applies */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1324,7 +1470,7 @@ export interface paths {
                 };
             };
         };
-        /** Create or change a customer's name, time zone and billing cycle (admin); omitted fields keep their value (or the tenant default) */
+        /** Create or change a customer's name, time zone and billing cycle (customers:write); omitted fields keep their value (or the tenant default) */
         put: {
             parameters: {
                 query?: never;
@@ -1384,7 +1530,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (customers:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1479,6 +1625,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Any other error */
                 default: {
                     headers: {
@@ -1507,7 +1671,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run the period close now for this tenant (admin); returns the exports it wrote */
+        /** Run the period close now for this tenant (billing:write); returns the exports it wrote */
         post: {
             parameters: {
                 query?: never;
@@ -1537,7 +1701,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (billing:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1612,6 +1776,96 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (billing:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/billing/exports/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recompute the export ledger: each checksum from its lines, each previousChecksum from the export before; names the first export that does not fit */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The result (ok: false with firstBad when the ledger is broken) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ExportLedgerVerification"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (billing:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Any other error */
                 default: {
                     headers: {
@@ -1679,8 +1933,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (billing:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such export in this tenant */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1757,8 +2029,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (billing:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such export in this tenant */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1794,7 +2084,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Void an event (admin): a new version that takes it out of every number and of later exports (as an adjustment) */
+        /** Void an event (billing:write): a new version that takes it out of every number and of later exports (as an adjustment) */
         post: {
             parameters: {
                 query?: never;
@@ -1833,7 +2123,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (billing:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1886,7 +2176,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Amend an event's quantity and/or dimensions (admin; dimensions replace the whole map); moving it in time or to another customer is a void plus a new event */
+        /** Amend an event's quantity and/or dimensions (billing:write; dimensions replace the whole map); moving it in time or to another customer is a void plus a new event */
         post: {
             parameters: {
                 query?: never;
@@ -1934,7 +2224,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (billing:write), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2035,8 +2325,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description No such event in this tenant */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2098,8 +2406,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not an admin key */
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2121,6 +2438,626 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every tenant, its state and its effective limits (operator) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Tenants */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Tenant"][];
+                        };
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (operator), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a tenant and its first admin key (operator); the key is shown once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        tenantId: string;
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            tenantId: string;
+                            name: string;
+                            adminKey: string;
+                        };
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (operator), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/tenants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename, disable or enable a tenant, or set its limits (operator); a limit set to null goes back to the default
+         * @description A disabled tenant gets 403 tenant_disabled on every route; its data is kept. The change holds at once in this process and within API_KEY_CACHE_SECONDS in others.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        disabled?: boolean;
+                        limits?: {
+                            ingestEventsPerSecond?: number | null;
+                            concurrentReads?: number | null;
+                            readMaxExecutionSeconds?: number | null;
+                            readMaxRowsToRead?: number | null;
+                            readMaxMemoryBytes?: number | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description The tenant as it is now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Tenant"];
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (operator), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such tenant */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's audit log in chain order (admin); filter by kind and a half-open time window [from, to) */
+        get: {
+            parameters: {
+                query?: {
+                    kind?: string;
+                    from?: string;
+                    to?: string;
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of audit rows */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["AuditEntry"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recompute the tenant's audit chain (admin); names the first row that does not fit */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The result (ok: false with firstBad when the chain is broken) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuditVerification"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's export webhook (admin); never the secret */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The webhook */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /** Set the tenant's export webhook: URL and HMAC secret (admin); the secret is never shown again */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uri */
+                        url: string;
+                        secret: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Set */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove the tenant's export webhook (admin); exports wait in the outbox until one is set */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -2198,8 +3135,12 @@ export interface components {
         ApiKey: {
             id: string;
             name: string;
-            /** @enum {string} */
-            role: "admin" | "standard";
+            scopes: ("events:write" | "usage:read" | "billing:read" | "billing:write" | "meters:write" | "customers:write" | "sql" | "portal:issue" | "admin")[];
+            /**
+             * @description The role these scopes amount to (admin, standard), or null
+             * @enum {string|null}
+             */
+            role: "admin" | "standard" | null;
             createdAt: string;
             revokedAt: string | null;
         };
@@ -2268,10 +3209,24 @@ export interface components {
             cutoff: string;
             lineCount: number | null;
             checksum: string;
+            previousChecksum: string;
             /** @description With S3 configured: key of the export's JSONL object in S3_BUCKET (lines.csv, lines.parquet and manifest.json sit beside it) */
             objectKey?: string;
             /** @description With S3 configured: when the objects were written; null until then (S3 down at the close: a later run uploads them) */
             objectStoredAt?: string | null;
+        };
+        ExportLedgerVerification: {
+            ok: boolean;
+            exports: number;
+            head: {
+                sequence: number;
+                checksum: string;
+            } | null;
+            firstBad?: {
+                id: string;
+                sequence: number;
+                reason: string;
+            };
         };
         ExportLine: {
             customerId: string;
@@ -2325,6 +3280,67 @@ export interface components {
                 bytes: number;
                 parts: number;
             } | null;
+        };
+        Tenant: {
+            tenantId: string;
+            name: string;
+            createdAt: string;
+            disabled: boolean;
+            /** @description Overrides set by the operator; null: the configured default */
+            limits: {
+                ingestEventsPerSecond: number | null;
+                concurrentReads: number | null;
+                readMaxExecutionSeconds: number | null;
+                readMaxRowsToRead: number | null;
+                readMaxMemoryBytes: number | null;
+            };
+            effectiveLimits: components["schemas"]["TenantLimits"];
+        };
+        /** @description ingestEventsPerSecond and concurrentReads are enforced by the API (429 past them); the read bounds are the engine limits of this tenant's reads */
+        TenantLimits: {
+            ingestEventsPerSecond: number;
+            concurrentReads: number;
+            readMaxExecutionSeconds: number;
+            readMaxRowsToRead: number;
+            readMaxMemoryBytes: number;
+        };
+        AuditEntry: {
+            id: string;
+            sequence: number;
+            at: string;
+            /** @description The key id that made the change, `cli`, or `operator` */
+            actor: string;
+            /** @example api_key.created */
+            kind: string;
+            requestId: string;
+            target: string;
+            before?: unknown;
+            after?: unknown;
+            /** @description SHA-256 of the tenant's previous row; empty for the first */
+            previousHash: string;
+            hash: string;
+        };
+        AuditVerification: {
+            ok: boolean;
+            rows: number;
+            head: {
+                sequence: number;
+                hash: string;
+            } | null;
+            firstBad?: {
+                id: string;
+                sequence: number;
+                reason: string;
+            };
+        };
+        Webhook: {
+            url: string | null;
+            updatedAt: string | null;
+            /**
+             * @description `default`: BILLING_WEBHOOK_URL (tenant default only)
+             * @enum {string}
+             */
+            source: "tenant" | "default" | "none";
         };
     };
     responses: never;
