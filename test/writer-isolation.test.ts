@@ -32,8 +32,11 @@ describe('a row the engine refuses fails no other request', () => {
       // Flushes only when every row of every request waits: all of them share one group-committed batch.
       const writer = new DirectWriter(db, { batchRows: rows, flushIntervalMs: 60_000, maxQueuedEvents: 1000 });
       const app = createApp({ ...r.deps, writer });
-      const send = ({ t, body }: { t: TestTenant; body: unknown }) =>
-        app.request('/v1/events', { method: 'POST', headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      // With Content-Length, as HTTP clients send it (a body without one is charged MAX_BODY_BYTES of the in-flight budget).
+      const send = ({ t, body }: { t: TestTenant; body: unknown }) => {
+        const text = JSON.stringify(body);
+        return app.request('/v1/events', { method: 'POST', headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }, body: text });
+      };
       const responses = await Promise.all(requests.map(send));
       const answers = await Promise.all(responses.map(async (res) => ({ status: res.status, body: (await res.json()) as any })));
 

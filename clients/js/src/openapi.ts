@@ -310,7 +310,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Not durable: retry (Retry-After) */
+                /** @description Not durable, or too many bodies in flight (ingest_busy): retry (Retry-After) */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1097,6 +1097,8 @@ export interface paths {
                     customerId?: string;
                     /** @description customerId or one of the meter's groupBy dimensions; repeatable */
                     groupBy?: string | string[];
+                    /** @description nextCursor of the previous page (grouped reads come in pages of whole groups) */
+                    cursor?: string;
                 };
                 header?: never;
                 path: {
@@ -1109,6 +1111,8 @@ export interface paths {
                 /** @description Windows in order (per group), gaps filled; Accept: text/csv gives the same as CSV */
                 200: {
                     headers: {
+                        /** @description CSV answers: the cursor of the next page, when there is one */
+                        "x-next-cursor"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1118,6 +1122,7 @@ export interface paths {
                                 source: string;
                                 windows: number;
                             };
+                            nextCursor: string | null;
                         };
                         "text/csv": string;
                     };
@@ -1151,6 +1156,15 @@ export interface paths {
                 };
                 /** @description No such meter */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A read limit was passed (read_limit_exceeded): details say which and how to narrow the query */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
