@@ -145,6 +145,8 @@ describe('@meterhouse/client package', () => {
   it("runs its README's example as written against the server", async () => {
     const readme = await readFile(join(ROOT, 'clients/js/README.md'), 'utf8');
     const example = /```ts\n([\s\S]*?)```/.exec(readme)![1]!;
+    // the main README's quickstart shows the same example
+    expect(await readFile(join(ROOT, 'README.md'), 'utf8')).toContain(example);
     const dir = await tempDir();
     const script = join(dir, 'example.mts'); // an ES module, as the package is
     await writeFile(script, example.replace("'@meterhouse/client'", JSON.stringify(join(ROOT, 'clients/js/src/index.ts'))).replaceAll('http://localhost:8080', server.url));
