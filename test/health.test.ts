@@ -17,7 +17,6 @@ describe('health and the OpenAPI document', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/healthz',
       '/readyz',
-      '/v1/admin/storage',
       '/v1/api-keys',
       '/v1/api-keys/{id}',
       '/v1/audit',
@@ -38,6 +37,7 @@ describe('health and the OpenAPI document', () => {
       '/v1/meters',
       '/v1/meters/{key}',
       '/v1/meters/{key}/usage',
+      '/v1/operator/storage',
       '/v1/operator/tenants',
       '/v1/operator/tenants/{id}',
       '/v1/usage/summary',

@@ -27,7 +27,8 @@ let s3: TestS3;
 let dataDir: string;
 let runtime: Runtime | undefined;
 
-const baseEnv = () => ({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) });
+const OP_KEY = 'mho_s3_tiering_operator_key_0123456789ab';
+const baseEnv = () => ({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, METERHOUSE_OPERATOR_KEY: OP_KEY, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) });
 
 async function open(env: Record<string, string>): Promise<Runtime> {
   await runtime?.close();
@@ -120,7 +121,7 @@ describe('tiered storage on S3', () => {
     expect(before.events).toHaveLength(200);
     expect(before.summary.reduce((n: number, r: any) => n + r.events, 0)).toBe(200);
     expect(new Set((await partsOnDisks()).map((p) => p.disk))).toEqual(new Set(['default']));
-    const storage = await call('GET', '/v1/admin/storage');
+    const storage = await call('GET', '/v1/operator/storage', undefined, OP_KEY);
     expect(storage.body.usageEvents).toMatchObject({ storagePolicy: 'default', hotRetentionDays: null, rawRetentionDays: null });
     // A server without the policy (here: the engine without S3) is named as the problem.
     await expect(applyEventsRetention(runtime!.deps.db, { hotDays: 30 })).rejects.toThrow(/ClickHouse has no storage policy "tiered" with a volume "cold"/);
@@ -143,8 +144,8 @@ describe('tiered storage on S3', () => {
     expect(await numbers()).toEqual(before);
   });
 
-  it('reports storage per table and disk and the oldest hot partition, to admins only', async () => {
-    const storage = await call('GET', '/v1/admin/storage');
+  it('reports storage per table and disk and the oldest hot partition, to the operator only', async () => {
+    const storage = await call('GET', '/v1/operator/storage', undefined, OP_KEY);
     expect(storage.status).toBe(200);
     const events = storage.body.tables.filter((t: any) => t.table === TABLES.usageEvents);
     expect(events.map((t: any) => [t.disk, t.rows])).toEqual([['default', 50], ['s3', 150]]);
@@ -152,8 +153,8 @@ describe('tiered storage on S3', () => {
     expect(storage.body.usageEvents).toMatchObject({ storagePolicy: 'tiered', hotRetentionDays: 30, rawRetentionDays: null });
     const [oldestHot] = [...RECENT.keys()].sort();
     expect(storage.body.oldestHotPartition).toMatchObject({ table: TABLES.usageEvents, partition: oldestHot, rows: RECENT.get(oldestHot!) });
-    const standard = await call('POST', '/v1/api-keys', { name: 'reader', role: 'standard' });
-    expect((await call('GET', '/v1/admin/storage', undefined, standard.body.key)).status).toBe(403);
+    // Totals across tenants: not even a tenant's admin sees them.
+    expect((await call('GET', '/v1/operator/storage')).status).toBe(403);
   });
 
   it('keeps an event that lives on S3 counted once when it is delivered again', async () => {

@@ -26,9 +26,9 @@ const storageView = z
 
 const storageRoute = createRoute({
   method: 'get',
-  path: '/v1/admin/storage',
-  summary: 'Where the data lives (admin): parts, rows and bytes per table and disk, across all tenants',
-  security: needs('admin'),
+  path: '/v1/operator/storage',
+  summary: 'Where the data lives (operator): parts, rows and bytes per table and disk, across all tenants',
+  security: needs('operator'),
   responses: {
     200: { description: 'Storage by table and disk', content: { 'application/json': { schema: storageView } } },
   },
@@ -41,7 +41,8 @@ export function storageRoutes({ config }: AppDeps) {
     const { database } = db;
     // On a cluster the parts belong to the sharded table, and these are the answering node's.
     const table = storageTable({ database, cluster: config.CLICKHOUSE_CLUSTER }, TABLES.usageEvents);
-    const tags = { route: 'admin.storage', tenantId: c.get('principal').tenantId, requestId: c.get('requestId') };
+    // Totals across tenants: the operator's, never a tenant admin's (they would show other tenants' volumes).
+    const tags = { route: 'operator.storage', requestId: c.get('requestId') };
     const tables = await partsByDisk(db, { database }, tags);
     const [oldest] = await oldestHotPartition(db, { database, table, coldDisk: COLD_DISK }, tags);
     const [policy] = await tablePolicy(db, { database, table }, tags);

@@ -2385,14 +2385,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/admin/storage": {
+    "/v1/operator/storage": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Where the data lives (admin): parts, rows and bytes per table and disk, across all tenants */
+        /** Where the data lives (operator): parts, rows and bytes per table and disk, across all tenants */
         get: {
             parameters: {
                 query?: never;
@@ -2420,7 +2420,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                /** @description The key lacks the scope this operation needs (operator), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
