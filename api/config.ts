@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LONGEST_PERIOD_DAYS, RETENTION_MARGIN_DAYS, minimumRawRetentionDays } from '../domain/retention.js';
+import { LONGEST_PERIOD_DAYS, RETENTION_MARGIN_DAYS, maxEventAgeMs, minimumRawRetentionDays } from '../domain/retention.js';
 import { isTimeZone, TIME_ZONE_MESSAGE } from './usage/time-zones.js';
 import { Cron } from 'croner';
 import { LIMIT_RANGES, type TenantLimits } from '../access/limits.js';
@@ -185,6 +185,11 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 
 /** Every tenant's limits where the operator set none. */
+/** How far from its receive time an event's timestamp may lie: the same bounds on the HTTP path, in replays and in the Kafka views. */
+export function eventTimeBounds(c: Config): { maxFutureSkewMs: number; maxAgeMs: number | undefined } {
+  return { maxFutureSkewMs: c.MAX_FUTURE_SKEW_SECONDS * 1000, maxAgeMs: maxEventAgeMs(c.RAW_RETENTION_DAYS) };
+}
+
 export function defaultTenantLimits(c: Config): TenantLimits {
   return {
     ingestEventsPerSecond: c.TENANT_INGEST_EVENTS_PER_SECOND,

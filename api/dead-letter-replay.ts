@@ -4,7 +4,7 @@ import { normaliseEvent, type EventRow } from '../ingest/normalise.js';
 import { parseJsonBody } from '../ingest/json-body.js';
 import type { EventIssue } from '../ingest/schema.js';
 import { deadLettersAt, markReplayed, type ReplayMark } from '../sql/queries/dead-letters.js';
-import { maxEventAgeMs } from '../domain/retention.js';
+import { eventTimeBounds } from './config.js';
 import { nextVersion } from '../sql/query.js';
 
 export const MAX_REPLAY = 1000;
@@ -58,7 +58,7 @@ export async function replayDeadLetters(deps: AppDeps, who: { tenantId: string; 
   const tags = { route: 'POST /v1/dead-letters/replay', tenantId: who.tenantId, requestId: who.requestId };
   const stored = await deadLettersAt(deps.db, { tenantIds: who.visible, topics: items.map((i) => i.topic), partitions: items.map((i) => i.partition), offsets: items.map((i) => i.offset) }, tags);
   const byKey = new Map(stored.map((r) => [deadLetterKey(r.topic, r.partition, r.offset), r]));
-  const ctx = { tenantId: who.tenantId, receivedAtMs: deps.clock.now(), maxFutureSkewMs: deps.config.MAX_FUTURE_SKEW_SECONDS * 1000, maxAgeMs: maxEventAgeMs(deps.config.RAW_RETENTION_DAYS), format: 'usage' as const };
+  const ctx = { tenantId: who.tenantId, receivedAtMs: deps.clock.now(), ...eventTimeBounds(deps.config), format: 'usage' as const };
 
   const seen = new Set<string>();
   const rows: EventRow[] = [];

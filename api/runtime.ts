@@ -1,7 +1,7 @@
 import { connect, type Connection, type ConnectOptions } from '../sql/connect.js';
 import { migrate } from '../sql/migrations.js';
 import { DirectWriter } from '../ingest/writer.js';
-import { defaultTenantLimits, type Config } from './config.js';
+import { defaultTenantLimits, eventTimeBounds, type Config } from './config.js';
 import type { AppDeps } from './context.js';
 import { createAccess } from '../access/access.js';
 import type { Logger } from './logger.js';
@@ -23,7 +23,6 @@ import type { BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
 import { systemClock, type Clock } from '../domain/clock.js';
-import { maxEventAgeMs } from '../domain/retention.js';
 import type { ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
@@ -207,8 +206,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
  */
 async function startKafka(db: Connection['db'], config: Config, logger: Logger): Promise<{ brokers: string[]; admin: KafkaAdmin } | undefined> {
   const target = { database: db.database, cluster: config.CLICKHOUSE_CLUSTER };
-  const maxFutureSkewMs = config.MAX_FUTURE_SKEW_SECONDS * 1000;
-  const validation = (source: string, tenantsTable: string) => validatedEventsSelect(source, { tenantsTable, maxFutureSkewMs, maxAgeMs: maxEventAgeMs(config.RAW_RETENTION_DAYS) });
+  const validation = (source: string, tenantsTable: string) => validatedEventsSelect(source, { tenantsTable, ...eventTimeBounds(config) });
   if (!config.KAFKA_BROKERS) {
     const change = await ensureKafkaPipeline(db, target, undefined, validation);
     if (change === 'removed') logger.warn('KAFKA_BROKERS is not set: removed the Kafka consumer chain of an earlier configuration');

@@ -10,7 +10,7 @@ import { binaryCloudEvent } from '../../ingest/cloudevents-binary.js';
 import { eventsInBody, normaliseEvent, type BodyShape, type EventRow } from '../../ingest/normalise.js';
 import { parseJsonBody } from '../../ingest/json-body.js';
 import { listEvents, storedEventRow } from '../../sql/queries/events.js';
-import { maxEventAgeMs } from '../../domain/retention.js';
+import { eventTimeBounds } from '../config.js';
 import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
 
 const SHAPES: Record<string, BodyShape> = {
@@ -141,8 +141,7 @@ export function eventRoutes(deps: AppDeps) {
       const ctx = {
         tenantId,
         receivedAtMs,
-        maxFutureSkewMs: config.MAX_FUTURE_SKEW_SECONDS * 1000,
-        maxAgeMs: maxEventAgeMs(config.RAW_RETENTION_DAYS),
+        ...eventTimeBounds(config),
         format: shape === 'usage' ? ('usage' as const) : ('cloudevents' as const),
       };
       const validated = events.map((event, index) => normaliseEvent(event, index, ctx));
