@@ -3,9 +3,13 @@ import { KeyStore, type KeyCacheOptions, type Principal } from './keys.js';
 import { IngestRate, ReadSlots, type TenantLimits } from './limits.js';
 import { OperatorCredentials } from './operator.js';
 import { TenantStore, type Tenant } from './tenants.js';
+import type { LinkClaims } from './link-tokens.js';
 
-/** Who is calling: a tenant's key (with its tenant's current state), or the operator. */
-export type Caller = { kind: 'tenant'; principal: Principal; tenant: Tenant | undefined } | { kind: 'operator' };
+/** Who is calling: a tenant's key (with its tenant's current state), a signed link (a customer's dashboard), or the operator. */
+export type Caller =
+  | { kind: 'tenant'; principal: Principal; tenant: Tenant | undefined }
+  | { kind: 'link'; link: LinkClaims; principal: Principal; tenant: Tenant | undefined }
+  | { kind: 'operator' };
 
 /** The access model of one process: keys, tenants, the operator credential, and the per-tenant limiters. */
 export interface Access {

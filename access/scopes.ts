@@ -1,3 +1,5 @@
+import { LINK_KINDS, type LinkKind } from './link-tokens.js';
+
 /**
  * What a key may do. A key holds a set of scopes chosen when it is created;
  * every route declares the one scope it needs (api/route-scopes.ts reads the
@@ -18,7 +20,14 @@ export type Scope = (typeof SCOPES)[number];
 
 /** The operator's one scope: tenants and their limits. No tenant key ever holds it, and `admin` does not imply it. */
 export const OPERATOR_SCOPE = 'operator';
-export type RouteScope = Scope | typeof OPERATOR_SCOPE;
+
+/** What a route needs to be reached by a signed link of one kind (access/link-tokens.ts): only such a link holds it; no key does, and `admin` does not imply it. */
+export type LinkScope = `link:${LinkKind}`;
+export const linkScope = (kind: LinkKind): LinkScope => `link:${kind}`;
+export const LINK_SCOPES: readonly LinkScope[] = LINK_KINDS.map(linkScope);
+export const isLinkScope = (scope: string): scope is LinkScope => (LINK_SCOPES as readonly string[]).includes(scope);
+
+export type RouteScope = Scope | typeof OPERATOR_SCOPE | LinkScope;
 
 /**
  * The roles keys had before scopes (api_keys.role), as the scope sets they
@@ -48,5 +57,5 @@ export function roleOf(scopes: readonly Scope[]): Role | null {
 /** Whether a caller holding `held` may use a route that needs `needed`: `admin` grants every tenant scope, never the operator's. */
 export function grants(held: readonly string[], needed: RouteScope): boolean {
   if (held.includes(needed)) return true;
-  return needed !== OPERATOR_SCOPE && held.includes('admin');
+  return needed !== OPERATOR_SCOPE && !isLinkScope(needed) && held.includes('admin');
 }

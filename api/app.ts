@@ -22,6 +22,9 @@ import { auditRoutes } from './routes/audit.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
 import { dashboardPages } from './dashboard-pages.js';
+import { IngestRate } from '../access/limits.js';
+import { portalTokenRoutes } from './routes/portal-tokens.js';
+import { portalRoutes } from './routes/portal.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -59,9 +62,9 @@ export function createApp(deps: AppDeps) {
   });
   // The scope each route needs comes from its OpenAPI declaration, loaded once every route is registered.
   const routeScopes = new RouteScopes();
-  app.use('/v1/*', authenticate(deps.access));
+  app.use('/v1/*', authenticate(deps.access, deps.links));
   app.use('/v1/*', wellFormedInput());
-  app.use('/v1/*', authorize(routeScopes, deps.access));
+  app.use('/v1/*', authorize(routeScopes, deps.access, { rate: new IngestRate(), perSecond: deps.config.PORTAL_REQUESTS_PER_SECOND }));
   // Every GET under /v1 reads through a leased, limited read connection (c.get('reader')).
   app.on(['GET', 'HEAD'], '/v1/*', readGate(deps.readGate, (tenantId) => deps.access.tenants.limitsFor(tenantId)));
 
@@ -79,6 +82,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', operatorRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  app.route('/', portalTokenRoutes(deps));
+  app.route('/', portalRoutes(deps));
   // The web app's pages (no /v1 prefix: they are public files; their data comes from /v1/portal/... with the link).
   app.route('/', dashboardPages({ frameAncestors: deps.config.PORTAL_FRAME_ANCESTORS }));
   routeScopes.load(app);

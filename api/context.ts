@@ -12,6 +12,8 @@ import type { Clock } from '../domain/clock.js';
 import type { ReadGate } from './read-gate.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { AuditLog } from '../access/audit.js';
+import type { LinkStore } from '../access/links.js';
+import type { LinkClaims } from '../access/link-tokens.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -23,6 +25,8 @@ export type AppEnv = {
     principal: Principal;
     /** The read connection leased for this GET (api/read-gate.ts); reads go through it, under the read limits. */
     reader: Db;
+    /** Set when the caller is a signed link (api/auth.ts): the customer, meters and tenant it is fixed to. */
+    link: LinkClaims;
   };
 };
 
@@ -47,6 +51,8 @@ export interface AppDeps {
   clock: Clock;
   /** The tamper-evident log every change through the API is recorded in. */
   audit: AuditLog;
+  /** Signed dashboard (and console) links: issued, listed, revoked, checked. */
+  links: LinkStore;
   /** Where exports are copied when S3 is configured. */
   exportBucket?: ExportBucket | undefined;
 }

@@ -86,7 +86,7 @@ export type TenantReadBounds = (tenantId: string) => Promise<Pick<TenantLimits, 
 export function readGate(gate: ReadGate, boundsOf?: TenantReadBounds) {
   return createMiddleware<AppEnv>(async function leaseReader(c, next) {
     const caller = c.get('caller');
-    const bounds = boundsOf && caller?.kind === 'tenant' ? await boundsOf(caller.principal.tenantId) : undefined;
+    const bounds = boundsOf && caller && caller.kind !== 'operator' ? await boundsOf(caller.principal.tenantId) : undefined;
     const reader = await gate.acquire();
     const leased: Db = bounds && reader.readLimits
       ? { ...reader, readLimits: { ...reader.readLimits, max_execution_time: bounds.readMaxExecutionSeconds, max_rows_to_read: bounds.readMaxRowsToRead, max_memory_usage: bounds.readMaxMemoryBytes } }

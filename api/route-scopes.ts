@@ -1,7 +1,7 @@
 import type { OpenAPIHono, RouteConfig } from '@hono/zod-openapi';
-import { OPERATOR_SCOPE, SCOPES, type RouteScope } from '../access/scopes.js';
+import { LINK_SCOPES, OPERATOR_SCOPE, SCOPES, type RouteScope } from '../access/scopes.js';
 
-const KNOWN = new Set<string>([...SCOPES, OPERATOR_SCOPE]);
+const KNOWN = new Set<string>([...SCOPES, OPERATOR_SCOPE, ...LINK_SCOPES]);
 
 /**
  * The security requirement of a route that needs `scope`: OpenAPI 3.1 lets a

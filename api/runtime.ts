@@ -27,6 +27,9 @@ import type { ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { AuditLog } from '../access/audit.js';
+import { LinkStore } from '../access/links.js';
+import { LinkTokens } from '../access/link-tokens.js';
+import { linkSigningKey } from '../access/link-key.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -167,7 +170,10 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const readers = connection.readClients.map((client) => ({ client, database: db.database, readLimits: limits }));
     const readGate = new ReadGate(readers, { maxQueued: config.READ_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS });
     const ingestBudget = new ByteBudget(config.INGEST_MAX_INFLIGHT_BYTES);
-    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db) };
+    const signing = await linkSigningKey(config.PORTAL_SIGNING_KEY, config.DATA_DIR);
+    if (signing.source === 'created') logger.info('dashboard link signing key created in DATA_DIR (several instances must share one: set PORTAL_SIGNING_KEY)');
+    const links = new LinkStore(db, new LinkTokens(signing.key), () => clock.now(), config.API_KEY_CACHE_SECONDS);
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db), links };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },

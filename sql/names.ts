@@ -24,6 +24,8 @@ export const TABLES = {
   billingExportObjects: 'billing_export_objects',
   auditLog: 'audit_log',
   tenantWebhooks: 'tenant_webhooks',
+  /** Signed links (customer dashboards, console links): listing and revocation (sql/datasets/links.ts). */
+  accessLinks: 'access_links',
 } as const;
 
 /** Materialized views are named after the table they write to. */

@@ -1,4 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps, AppEnv } from '../context.js';
 import { needs } from '../route-scopes.js';
@@ -63,20 +64,22 @@ const ingestRoute = createRoute({
   },
 });
 
+export const eventsQuery = z.object({
+  customerId: z.string().min(1).max(256).optional(),
+  metricName: z.string().min(1).max(128).optional(),
+  from: instantParam('from').optional(),
+  to: instantParam('to').optional(),
+  limit: limitParam(100, 1000),
+  cursor: z.string().max(2048).optional(),
+});
+
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/events',
   summary: 'List stored events (deduplicated), oldest first, cursor-paginated',
   security: needs('usage:read'),
   request: {
-    query: z.object({
-      customerId: z.string().min(1).max(256).optional(),
-      metricName: z.string().min(1).max(128).optional(),
-      from: instantParam('from').optional(),
-      to: instantParam('to').optional(),
-      limit: limitParam(100, 1000),
-      cursor: z.string().max(2048).optional(),
-    }),
+    query: eventsQuery,
   },
   responses: {
     200: {
@@ -167,32 +170,37 @@ export function eventRoutes(deps: AppDeps) {
     },
   );
 
-  app.openapi(listRoute, async (c) => {
-    const q = c.req.valid('query');
-    const { tenantId } = c.get('principal');
-    const fromMs = instantMs(q.from);
-    const toMs = instantMs(q.to);
-    assertWindow(fromMs, toMs);
-    assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
-    const after = decodeCursor(q.cursor, z.tuple([z.number().int(), z.string()]));
-    const rows = await listEvents(
-      c.get('reader'),
-      {
-        tenantId,
-        customerId: q.customerId ?? null,
-        metricName: q.metricName ?? null,
-        fromMs: fromMs ?? null,
-        toMs: toMs ?? null,
-        afterMs: after?.[0] ?? null,
-        afterId: after?.[1] ?? '',
-        limit: q.limit + 1,
-      },
-      { route: 'GET /v1/events', tenantId, requestId: c.get('requestId') },
-    );
-    const page = rows.slice(0, q.limit);
-    const last = page.at(-1);
-    const nextCursor = rows.length > q.limit && last ? encodeCursor([Date.parse(last.timestamp), last.eventId]) : null;
-    return c.json({ data: page, nextCursor }, 200);
-  });
+  app.openapi(listRoute, async (c) => c.json(await eventsPage(c, deps, c.req.valid('query')), 200));
   return app;
+}
+
+/** The query of an event listing (GET /v1/events); the portal lists with the customer fixed by the link. */
+export type EventsQuery = z.infer<typeof eventsQuery>;
+
+/** A page of stored events: the one implementation behind GET /v1/events and the portal's events. */
+export async function eventsPage(c: Context<AppEnv>, { config, clock }: Pick<AppDeps, 'config' | 'clock'>, q: EventsQuery): Promise<{ data: z.infer<typeof storedEventRow>[]; nextCursor: string | null }> {
+  const { tenantId } = c.get('principal');
+  const fromMs = instantMs(q.from);
+  const toMs = instantMs(q.to);
+  assertWindow(fromMs, toMs);
+  assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
+  const after = decodeCursor(q.cursor, z.tuple([z.number().int(), z.string()]));
+  const rows = await listEvents(
+    c.get('reader'),
+    {
+      tenantId,
+      customerId: q.customerId ?? null,
+      metricName: q.metricName ?? null,
+      fromMs: fromMs ?? null,
+      toMs: toMs ?? null,
+      afterMs: after?.[0] ?? null,
+      afterId: after?.[1] ?? '',
+      limit: q.limit + 1,
+    },
+    { route: 'GET /v1/events', tenantId, requestId: c.get('requestId') },
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  const nextCursor = rows.length > q.limit && last ? encodeCursor([Date.parse(last.timestamp), last.eventId]) : null;
+  return { data: page, nextCursor };
 }

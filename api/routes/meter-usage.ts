@@ -10,6 +10,8 @@ import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { chooseSource } from '../usage/plan.js';
 import { csvText } from '../../sql/csv-cells.js';
 import { csvBody, jsonDataBody } from '../usage/body-stream.js';
+import type { Context } from 'hono';
+import { emptyValue } from '../usage/period-total.js';
 
 const usageRow = z
   .object({
@@ -21,6 +23,16 @@ const usageRow = z
   })
   .openapi('MeterUsageRow');
 
+export const meterUsageQuery = z.object({
+  from: instantParam('from'),
+  to: instantParam('to'),
+  granularity: z.enum(GRANULARITIES).default('day'),
+  tz: z.string().max(64).default('UTC').refine(isTimeZone, `tz ${TIME_ZONE_MESSAGE}`),
+  customerId: z.string().min(1).max(256).optional(),
+  groupBy: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: 'customerId or one of the meter\'s groupBy dimensions; repeatable' }),
+  cursor: z.string().max(8192).optional().openapi({ description: 'nextCursor of the previous page (grouped reads come in pages of whole groups)' }),
+});
+
 const route = createRoute({
   method: 'get',
   path: '/v1/meters/{key}/usage',
@@ -28,15 +40,7 @@ const route = createRoute({
   security: needs('usage:read'),
   request: {
     params: z.object({ key: z.string().min(1).max(64) }),
-    query: z.object({
-      from: instantParam('from'),
-      to: instantParam('to'),
-      granularity: z.enum(GRANULARITIES).default('day'),
-      tz: z.string().max(64).default('UTC').refine(isTimeZone, `tz ${TIME_ZONE_MESSAGE}`),
-      customerId: z.string().min(1).max(256).optional(),
-      groupBy: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: 'customerId or one of the meter\'s groupBy dimensions; repeatable' }),
-      cursor: z.string().max(8192).optional().openapi({ description: 'nextCursor of the previous page (grouped reads come in pages of whole groups)' }),
-    }),
+    query: meterUsageQuery,
   },
   responses: {
     200: {
@@ -68,11 +72,6 @@ function queryFilters(url: string): { dimension: string; values: string[] }[] {
 /** The dimensions a meter's definition names: its groupBy, the ones it filters on, and its unique dimension. */
 function dimensionsOf(meter: Meter): string[] {
   return [...new Set([...meter.groupBy, ...Object.keys(meter.filter), ...(meter.uniqueDimension ? [meter.uniqueDimension] : [])])];
-}
-
-function emptyValue(meter: Meter): string | number | null {
-  if (meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT') return 0;
-  return meter.aggregation === 'SUM' ? '0' : null;
 }
 
 /** Spread cells over every window of each group that has data (one group when nothing is grouped), filling gaps; groups keep the engine's order. */
@@ -110,93 +109,97 @@ export function pageOfGroups(groups: Group[], cellCount: number, limit: number, 
   return { page, nextAfter: more && page.length > 0 ? groupKeyOf(page.at(-1)!) : undefined };
 }
 
-export function meterUsageRoute(app: OpenAPIHono<AppEnv>, { config, clock }: AppDeps, found: (tenantId: string, key: string) => Promise<Meter>) {
-  app.openapi(route, async (c) => {
-    const q = c.req.valid('query');
-    const { tenantId } = c.get('principal');
-    const meter = await found(tenantId, c.req.valid('param').key);
-    const fromMs = instantMs(q.from);
-    const toMs = instantMs(q.to);
-    assertWindow(fromMs, toMs);
-    assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
-    const requested = q.groupBy === undefined ? [] : Array.isArray(q.groupBy) ? q.groupBy : [q.groupBy];
-    for (const g of requested) {
-      if (g !== 'customerId' && !meter.groupBy.includes(g)) {
-        throw new ApiError(400, 'invalid_request', `groupBy "${g}" is not allowed by meter "${meter.key}" (allowed: customerId${meter.groupBy.map((d) => `, ${d}`).join('')})`);
-      }
-    }
-    // A filter on a dimension the meter does not name would answer zeros that look like data: refused, as an unknown groupBy is.
-    const queryFilterList = queryFilters(c.req.url);
-    const named = dimensionsOf(meter);
-    for (const { dimension } of queryFilterList) {
-      if (!named.includes(dimension)) {
-        throw new ApiError(400, 'invalid_request', `filter[${dimension}]: "${dimension}" is not a dimension of meter "${meter.key}" (its dimensions: ${named.join(', ') || 'none'}; add it to the meter's groupBy to filter on it)`);
-      }
-    }
-    const groupByCustomer = requested.includes('customerId');
-    const dimensions = [...new Set(requested.filter((g) => g !== 'customerId'))];
-    const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
-    if (!windows) throw new ApiError(400, 'too_many_windows', `the query spans more than ${MAX_WINDOWS} ${q.granularity} windows; use a coarser granularity`);
+export function meterUsageRoute(app: OpenAPIHono<AppEnv>, deps: AppDeps, found: (tenantId: string, key: string) => Promise<Meter>) {
+  app.openapi(route, async (c) => answerMeterUsage(c, deps, await found(c.get('principal').tenantId, c.req.valid('param').key), c.req.valid('query')));
+}
 
-    const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, clock.now());
-    const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
-    const grouped = groupByCustomer || dimensions.length > 0;
-    const keyLength = (groupByCustomer ? 1 : 0) + dimensions.length;
-    const afterGroup = decodeCursor(q.cursor, z.array(z.string()).length(keyLength));
-    if (afterGroup && !grouped) throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
-    // Whole groups per page, so that a page never builds more than READ_MAX_PAGE_ROWS rows in memory.
-    const groupsPerPage = Math.max(1, Math.floor(config.READ_MAX_PAGE_ROWS / windows.length));
-    const maxCells = groupsPerPage * windows.length + 1;
-    const cells = await meterUsage(
-      c.get('reader'),
-      {
-        tenantId,
-        metricName: meter.metricName,
-        aggregation: meter.aggregation,
-        uniqueDimension: meter.uniqueDimension,
-        source,
-        granularity: q.granularity,
-        tz: q.tz,
-        fromMs,
-        toMs,
-        customerId: q.customerId,
-        groupByCustomer,
-        groupBy: dimensions,
-        filters: [...meterFilters, ...queryFilterList],
-        page: { afterGroup, maxCells },
-      },
-      { route: 'GET /v1/meters/{key}/usage', tenantId, requestId: c.get('requestId') },
-    );
+/** The query of a usage read (GET /v1/meters/{key}/usage); the portal's reads take the same, with the customer fixed by the link. */
+export type MeterUsageQuery = z.infer<typeof meterUsageQuery>;
 
-    const { page, nextAfter } = grouped ? pageOfGroups(fill(meter, windows, cells, true), cells.length, maxCells, groupsPerPage) : { page: fill(meter, windows, cells, false), nextAfter: undefined };
-    const nextCursor = nextAfter ? encodeCursor(nextAfter) : null;
-    // Rows are made as the body is written (chunked, with event-loop turns between chunks).
-    const pageWindows: UsageWindow[] = windows;
-    function* rows() {
-      for (const g of page) {
-        for (let i = 0; i < pageWindows.length; i++) {
-          const w = pageWindows[i]!;
-          yield {
-            windowStart: new Date(w.startMs).toISOString(),
-            windowEnd: new Date(w.endMs).toISOString(),
-            value: g.values[i]!,
-            ...(groupByCustomer ? { customerId: g.customerId } : {}),
-            ...(dimensions.length > 0 ? { groupBy: Object.fromEntries(dimensions.map((d, j) => [d, g.groups[j]!])) } : {}),
-          };
-        }
+/** A meter's usage per window as JSON or CSV: the one implementation behind the meter usage API and the portal. */
+export async function answerMeterUsage(c: Context<AppEnv>, { config, clock }: AppDeps, meter: Meter, q: MeterUsageQuery, extra: Record<string, unknown> = {}): Promise<Response> {
+  const { tenantId } = c.get('principal');
+  const fromMs = instantMs(q.from);
+  const toMs = instantMs(q.to);
+  assertWindow(fromMs, toMs);
+  assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
+  const requested = q.groupBy === undefined ? [] : Array.isArray(q.groupBy) ? q.groupBy : [q.groupBy];
+  for (const g of requested) {
+    if (g !== 'customerId' && !meter.groupBy.includes(g)) {
+      throw new ApiError(400, 'invalid_request', `groupBy "${g}" is not allowed by meter "${meter.key}" (allowed: customerId${meter.groupBy.map((d) => `, ${d}`).join('')})`);
+    }
+  }
+  // A filter on a dimension the meter does not name would answer zeros that look like data: refused, as an unknown groupBy is.
+  const queryFilterList = queryFilters(c.req.url);
+  const named = dimensionsOf(meter);
+  for (const { dimension } of queryFilterList) {
+    if (!named.includes(dimension)) {
+      throw new ApiError(400, 'invalid_request', `filter[${dimension}]: "${dimension}" is not a dimension of meter "${meter.key}" (its dimensions: ${named.join(', ') || 'none'}; add it to the meter's groupBy to filter on it)`);
+    }
+  }
+  const groupByCustomer = requested.includes('customerId');
+  const dimensions = [...new Set(requested.filter((g) => g !== 'customerId'))];
+  const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
+  if (!windows) throw new ApiError(400, 'too_many_windows', `the query spans more than ${MAX_WINDOWS} ${q.granularity} windows; use a coarser granularity`);
+
+  const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, clock.now());
+  const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
+  const grouped = groupByCustomer || dimensions.length > 0;
+  const keyLength = (groupByCustomer ? 1 : 0) + dimensions.length;
+  const afterGroup = decodeCursor(q.cursor, z.array(z.string()).length(keyLength));
+  if (afterGroup && !grouped) throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API issued');
+  // Whole groups per page, so that a page never builds more than READ_MAX_PAGE_ROWS rows in memory.
+  const groupsPerPage = Math.max(1, Math.floor(config.READ_MAX_PAGE_ROWS / windows.length));
+  const maxCells = groupsPerPage * windows.length + 1;
+  const cells = await meterUsage(
+    c.get('reader'),
+    {
+      tenantId,
+      metricName: meter.metricName,
+      aggregation: meter.aggregation,
+      uniqueDimension: meter.uniqueDimension,
+      source,
+      granularity: q.granularity,
+      tz: q.tz,
+      fromMs,
+      toMs,
+      customerId: q.customerId,
+      groupByCustomer,
+      groupBy: dimensions,
+      filters: [...meterFilters, ...queryFilterList],
+      page: { afterGroup, maxCells },
+    },
+    { route: 'GET /v1/meters/{key}/usage', tenantId, requestId: c.get('requestId') },
+  );
+
+  const { page, nextAfter } = grouped ? pageOfGroups(fill(meter, windows, cells, true), cells.length, maxCells, groupsPerPage) : { page: fill(meter, windows, cells, false), nextAfter: undefined };
+  const nextCursor = nextAfter ? encodeCursor(nextAfter) : null;
+  // Rows are made as the body is written (chunked, with event-loop turns between chunks).
+  const pageWindows: UsageWindow[] = windows;
+  function* rows() {
+    for (const g of page) {
+      for (let i = 0; i < pageWindows.length; i++) {
+        const w = pageWindows[i]!;
+        yield {
+          windowStart: new Date(w.startMs).toISOString(),
+          windowEnd: new Date(w.endMs).toISOString(),
+          value: g.values[i]!,
+          ...(groupByCustomer ? { customerId: g.customerId } : {}),
+          ...(dimensions.length > 0 ? { groupBy: Object.fromEntries(dimensions.map((d, j) => [d, g.groups[j]!])) } : {}),
+        };
       }
     }
-    if ((c.req.header('accept') ?? '').includes('text/csv')) {
-      // Text cells (ids, dimension names and values) are neutralised against formula injection; values stay numbers.
-      const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions.map(csvText), 'value'];
-      const csvRows = (function* () {
-        for (const r of rows()) yield [r.windowStart, r.windowEnd, ...(groupByCustomer ? [csvText(r.customerId!)] : []), ...dimensions.map((d) => csvText(r.groupBy![d]!)), r.value ?? ''];
-      })();
-      c.header('content-type', 'text/csv; charset=utf-8');
-      if (nextCursor) c.header('x-next-cursor', nextCursor);
-      return c.body(csvBody(header, csvRows), 200) as never;
-    }
-    c.header('content-type', 'application/json');
-    return c.body(jsonDataBody(rows(), { meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor }), 200) as never;
-  });
+  }
+  if ((c.req.header('accept') ?? '').includes('text/csv')) {
+    // Text cells (ids, dimension names and values) are neutralised against formula injection; values stay numbers.
+    const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions.map(csvText), 'value'];
+    const csvRows = (function* () {
+      for (const r of rows()) yield [r.windowStart, r.windowEnd, ...(groupByCustomer ? [csvText(r.customerId!)] : []), ...dimensions.map((d) => csvText(r.groupBy![d]!)), r.value ?? ''];
+    })();
+    c.header('content-type', 'text/csv; charset=utf-8');
+    if (nextCursor) c.header('x-next-cursor', nextCursor);
+    return c.body(csvBody(header, csvRows), 200) as never;
+  }
+  c.header('content-type', 'application/json');
+  return c.body(jsonDataBody(rows(), { meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor, ...extra }), 200) as never;
 }

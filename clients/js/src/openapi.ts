@@ -3077,6 +3077,644 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/portal/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live dashboard links (not revoked, not expired), newest first; never the token itself */
+        get: {
+            parameters: {
+                query?: {
+                    customerId?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Live links */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["PortalLink"][];
+                        };
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Issue a signed, expiring dashboard link for one customer (portal:issue); the token is shown once, in `token` and in the fragment of `url` */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        customerId: string;
+                        /** @description Meter keys the link may show; omitted: every meter of the tenant */
+                        meters?: string[];
+                        /** @default 3600 */
+                        expiresInSeconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Issued */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IssuedPortalLink"];
+                    };
+                };
+                /** @description Invalid request, or a meter the tenant does not have */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a dashboard link: refused on its next use here, and by every instance within API_KEY_CACHE_SECONDS */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked (or already revoked) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalLink"];
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such link in this tenant */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/customer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dashboard link's customer: name, time zone, billing cycle, the current period, and the meters the link shows */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The customer */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalCustomer"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/meters/{key}/periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A meter's value for the current period to date and for previous periods (from the exports once closed, computed otherwise, and saying which); Accept: text/csv for CSV */
+        get: {
+            parameters: {
+                query?: {
+                    previous?: number | null;
+                };
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Current period first, then earlier ones, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalPeriods"];
+                        "text/csv": string;
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such meter, or not one this link shows */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/meters/{key}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The meter usage API (windows, granularity, time zone, groupBy, filter[...]) with the customer fixed by the link; Accept: text/csv for CSV */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                    granularity?: "minute" | "hour" | "day" | "week" | "month" | "total";
+                    tz?: string;
+                    /** @description customerId or one of the meter's groupBy dimensions; repeatable */
+                    groupBy?: string | string[];
+                    /** @description nextCursor of the previous page (grouped reads come in pages of whole groups) */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description As GET /v1/meters/{key}/usage, plus refreshedAt */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                [key: string]: unknown;
+                            }[];
+                            nextCursor: string | null;
+                            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+                            refreshedAt: string;
+                        };
+                        "text/csv": string;
+                    };
+                };
+                /** @description Invalid parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such meter, or not one this link shows */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/meters/{key}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's stored events of the meter's metric, oldest first, cursor-paginated; Accept: text/csv for CSV */
+        get: {
+            parameters: {
+                query?: {
+                    from?: string;
+                    to?: string;
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of events */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                eventId: string;
+                                customerId: string;
+                                productId: string;
+                                metricName: string;
+                                timestamp: string;
+                                quantity: string;
+                                dimensions: {
+                                    [key: string]: string;
+                                };
+                                source: string;
+                                sourceVersion: string;
+                                requestId: string;
+                                ingestedAt: string;
+                                storedAt: string;
+                            }[];
+                            nextCursor: string | null;
+                            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+                            refreshedAt: string;
+                        };
+                        "text/csv": string;
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such meter, or not one this link shows */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3355,6 +3993,62 @@ export interface components {
              * @enum {string}
              */
             source: "tenant" | "default" | "none";
+        };
+        IssuedPortalLink: components["schemas"]["PortalLink"] & {
+            token: string;
+            url: string;
+        };
+        PortalLink: {
+            id: string;
+            customerId: string;
+            /** @description null: every meter of the tenant */
+            meters: string[] | null;
+            createdAt: string;
+            expiresAt: string;
+            revokedAt: string | null;
+        };
+        PortalCustomer: {
+            customer: {
+                customerId: string;
+                name: string;
+                timezone: string;
+                billingCycle: {
+                    interval: string;
+                    anchorDay: number;
+                };
+            };
+            currentPeriod: {
+                start: string;
+                end: string;
+            };
+            meters: {
+                key: string;
+                name: string;
+                aggregation: string;
+                groupBy: string[];
+            }[];
+            expiresAt: string;
+            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+            refreshedAt: string;
+        };
+        PortalPeriods: {
+            meter: string;
+            current: {
+                start: string;
+                end: string;
+                /** @description Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists */
+                value: string | number | null;
+            };
+            previous: {
+                start: string;
+                end: string;
+                /** @description Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists */
+                value: string | number | null;
+                /** @enum {string} */
+                source: "export" | "computed";
+            }[];
+            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+            refreshedAt: string;
         };
     };
     responses: never;
