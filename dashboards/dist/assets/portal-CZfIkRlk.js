@@ -1,1 +1,0 @@
-var e=document.getElementById(`app`);e.dataset.ready=`true`;
