@@ -10,6 +10,7 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { eventBatches } from './events.js';
 import { ingestOverHttp, percentile, writeResults } from './common.js';
+import { benchPortal } from './portal.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_EVENTS', 10_000_000);
@@ -63,6 +64,8 @@ const queries = [
   await timeQuery('summary (raw, FINAL): one customer, 30 days', () => `/v1/usage/summary?customerId=cust-${i++ % 50}&from=${END - 30 * DAY}&to=${END}`),
   await timeQuery('summary (raw, FINAL): whole tenant, one month', () => `/v1/usage/summary?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&limit=10000`),
 ];
+// The customer dashboard: its API calls for one customer's current period (the product's clock just before END, so that period holds data), and the page.
+const portal = await benchPortal(runtime, { atMs: END - 60_000, key: KEY, customers: Array.from({ length: 50 }, (_, n) => `cust-${n}`), meters: ['api-calls', 'compute'], runs: QUERY_RUNS, pageRuns: num('BENCH_PAGE_RUNS', 10) });
 
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
@@ -77,6 +80,7 @@ const results = {
     requestP99Ms: +percentile(requestMs, 99).toFixed(1),
   },
   queries,
+  portal,
 };
 
 console.log(`\nmeterhouse bench — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
@@ -85,7 +89,7 @@ console.table([
   { measure: 'ingest rate (events/s)', value: results.ingest.eventsPerSecond },
   { measure: `request p50 (ms, ${BATCH} events)`, value: results.ingest.requestP50Ms },
   { measure: `request p99 (ms, ${BATCH} events)`, value: results.ingest.requestP99Ms },
-  ...queries.flatMap((q) => [
+  ...[...queries, ...portal.calls, portal.firstRender].flatMap((q) => [
     { measure: `${q.name} p50 (ms)`, value: q.p50Ms },
     { measure: `${q.name} p99 (ms)`, value: q.p99Ms },
   ]),

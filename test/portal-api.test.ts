@@ -112,4 +112,17 @@ describe('dashboard links', () => {
     expect((await t.json('GET', '/v1/portal/customer', bearer(forged))).body.error.code).toBe('unauthorized');
     expect((await t.json('DELETE', '/v1/portal/tokens/lnk_nope')).status).toBe(404);
   });
+
+  // Last: it moves globex's cycle. Periods that are not calendar months are read one by one, to the same values.
+  it('give the same values for a cycle anchored mid-month', async () => {
+    const cycle = { timezone: 'America/New_York', interval: 'month', anchorDay: 15 } as const;
+    expect((await t.json('PUT', '/v1/customers/globex', { body: { billingCycle: { interval: 'month', anchorDay: 15 } } })).status).toBe(200);
+    const { token } = await issueLink(t, { customerId: 'globex' });
+    const current = periodOf(fx.nowMs, cycle);
+    const previous = periodOf(current.startMs - 1, cycle);
+    const res = await t.json('GET', '/v1/portal/meters/gpu-seconds/periods?previous=1', bearer(token));
+    expect(res.body.current.value).toBe(fx.oracle('globex', 'gpu-seconds', current.startMs, current.endMs));
+    expect(res.body.previous[0].value).toBe(fx.oracle('globex', 'gpu-seconds', previous.startMs, previous.endMs));
+    expect(res.body.previous[0].start).toBe(new Date(previous.startMs).toISOString());
+  });
 });

@@ -11,7 +11,7 @@ import { linkScope } from '../../access/scopes.js';
 import { cycleOf, recentPeriods } from '../../domain/customer-periods.js';
 import { answerMeterUsage, meterUsageQuery } from './meter-usage.js';
 import { eventsPage, eventsQuery } from './events.js';
-import { customerTotal } from '../usage/period-total.js';
+import { customerTotals } from '../usage/period-total.js';
 import { csvText } from '../../sql/csv-cells.js';
 import { csvBody } from '../usage/body-stream.js';
 import { storedEventRow } from '../../sql/queries/events.js';
@@ -127,13 +127,16 @@ export function portalRoutes(deps: AppDeps) {
     const t = tags(c, 'GET /v1/portal/meters/{key}/periods');
     // What the exports said per period (usage lines plus later adjustments): a closed period's billed value.
     const exported = new Map((await exportedValues(reader, { tenantId, uptoSequence: Number.MAX_SAFE_INTEGER, customers: [customerId] }, t)).filter((r) => r.meterKey === meter.key).map((r) => [r.startMs, r.value]));
-    const total = (p: { startMs: number; endMs: number }) => customerTotal(reader, { config, nowMs: readAt, tenantId, customerId, meter, fromMs: p.startMs, toMs: p.endMs }, t);
-    const currentValue = await total(current);
-    const earlier = [];
-    for (const p of previous) {
+    // Oldest first, as one run of consecutive periods; periods already exported are read from the exports instead.
+    const periods = [...previous].reverse().concat(current);
+    const computed = periods.filter((p) => p === current || !exported.has(p.startMs));
+    const totals = await customerTotals(reader, { config, nowMs: readAt, tenantId, customerId, meter, tz: cycle.timezone, periods: computed }, t);
+    const valueOf = new Map(computed.map((p, i) => [p.startMs, totals[i]!]));
+    const currentValue = valueOf.get(current.startMs)!;
+    const earlier = previous.map((p) => {
       const billed = exported.get(p.startMs);
-      earlier.push({ start: iso(p.startMs), end: iso(p.endMs), value: billed ?? (await total(p)), source: billed === undefined ? ('computed' as const) : ('export' as const) });
-    }
+      return { start: iso(p.startMs), end: iso(p.endMs), value: billed ?? valueOf.get(p.startMs)!, source: billed === undefined ? ('computed' as const) : ('export' as const) };
+    });
     const answer = { meter: meter.key, current: { start: iso(current.startMs), end: iso(current.endMs), value: currentValue }, previous: earlier, refreshedAt: iso(readAt) };
     if (!wantsCsv(c)) return c.json(answer, 200);
     const rows = [[answer.current.start, answer.current.end, answer.current.value ?? '', 'current'], ...earlier.map((p) => [p.start, p.end, p.value ?? '', p.source])];

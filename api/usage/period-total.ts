@@ -1,39 +1,68 @@
 import type { Meter } from '../../sql/queries/meters.js';
-import { meterUsage } from '../../sql/queries/meter-usage.js';
+import { meterUsage, type Granularity } from '../../sql/queries/meter-usage.js';
 import type { Db, QueryTags } from '../../sql/query.js';
 import type { Config } from '../config.js';
+import type { Period } from '../../jobs/billing/periods.js';
 import { chooseSource } from './plan.js';
-import { windowsFor } from './windows.js';
+import { windowsFor, type UsageWindow } from './windows.js';
+
+type Value = string | number | null;
+
+/** Calendar windows that are exactly these periods (monthly cycles anchored on the 1st, weekly on Monday, daily). */
+function sameWindows(periods: readonly Period[], tz: string): { granularity: Granularity; windows: UsageWindow[] } | undefined {
+  const first = periods[0]!;
+  const last = periods.at(-1)!;
+  for (const granularity of ['day', 'week', 'month'] as const) {
+    const windows = windowsFor(first.startMs, last.endMs, granularity, tz);
+    if (windows?.length === periods.length && windows.every((w, i) => w.alignedStartMs === periods[i]!.startMs && w.endMs === periods[i]!.endMs)) return { granularity, windows };
+  }
+  return undefined;
+}
 
 /**
- * One customer's value of a meter over [fromMs, toMs): the meter usage API's
- * read with granularity=total (same source choice, same exactness), so the
- * portal's period values are the numbers that API gives for the same window.
+ * One customer's value of a meter in each of these consecutive periods (oldest
+ * first): the meter usage API's read (same source choice, same exactness), so
+ * each is the number that API gives for the same window. One read when the
+ * periods are calendar windows in the customer's zone, else one per period.
  */
-export async function customerTotal(db: Db, p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter; fromMs: number; toMs: number }, tags: QueryTags): Promise<string | number | null> {
+export async function customerTotals(db: Db, p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter; tz: string; periods: readonly Period[] }, tags: QueryTags): Promise<Value[]> {
+  if (p.periods.length === 0) return [];
+  const calendar = sameWindows(p.periods, p.tz);
+  if (calendar) {
+    const cells = await read(db, p, calendar.windows, calendar.granularity, p.tz, tags);
+    const byStart = new Map(cells.map((c) => [c.bucketMs, c.value]));
+    return calendar.windows.map((w) => byStart.get(w.alignedStartMs) ?? emptyValue(p.meter));
+  }
+  const values: Value[] = [];
+  for (const period of p.periods) {
+    const [cell] = await read(db, p, windowsFor(period.startMs, period.endMs, 'total', 'UTC')!, 'total', 'UTC', tags);
+    values.push(cell ? cell.value : emptyValue(p.meter));
+  }
+  return values;
+}
+
+function read(db: Db, p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter }, windows: UsageWindow[], granularity: Granularity, tz: string, tags: QueryTags) {
   const { config, meter } = p;
-  const windows = windowsFor(p.fromMs, p.toMs, 'total', 'UTC')!;
   const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, p.nowMs);
-  const [cell] = await meterUsage(db, {
+  return meterUsage(db, {
     tenantId: p.tenantId,
     metricName: meter.metricName,
     aggregation: meter.aggregation,
     uniqueDimension: meter.uniqueDimension,
     source,
-    granularity: 'total',
-    tz: 'UTC',
-    fromMs: p.fromMs,
-    toMs: p.toMs,
+    granularity,
+    tz,
+    fromMs: windows[0]!.startMs,
+    toMs: windows.at(-1)!.endMs,
     customerId: p.customerId,
     groupByCustomer: false,
     groupBy: [],
     filters: Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values })),
   }, tags);
-  return cell ? cell.value : emptyValue(meter);
 }
 
 /** The value of a window without events: 0 for counts, "0" for sums, null where no value exists (MIN, MAX, AVG, LATEST, P*). */
-export function emptyValue(meter: Pick<Meter, 'aggregation'>): string | number | null {
+export function emptyValue(meter: Pick<Meter, 'aggregation'>): Value {
   if (meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT') return 0;
   return meter.aggregation === 'SUM' ? '0' : null;
 }

@@ -1,0 +1,75 @@
+// The customer dashboard's reads at benchmark scale: every portal API call the page makes for one
+// customer's current period (p50/p99 over customers), and the page's first render with data in
+// Debian's chromium (navigation start to every number shown).
+import { serve } from '@hono/node-server';
+import { createApp } from '../api/app.js';
+import type { Runtime } from '../api/runtime.js';
+import { clockAt } from '../domain/clock.js';
+import { launchChromium } from '../test/browser.js';
+import { percentile } from './common.js';
+
+interface Timing {
+  name: string;
+  runs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const summary = (name: string, ms: number[]): Timing => {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return { name, runs: ms.length, p50Ms: +percentile(sorted, 50).toFixed(1), p99Ms: +percentile(sorted, 99).toFixed(1) };
+};
+
+/**
+ * `atMs`: the product's "now" for the portal (the bench's events end at a fixed date, so the
+ * current period is placed where the data is). `key`: an admin key that issues the links.
+ */
+export async function benchPortal(runtime: Runtime, o: { atMs: number; key: string; customers: string[]; meters: string[]; runs: number; pageRuns: number }): Promise<{ calls: Timing[]; firstRender: Timing }> {
+  const app = createApp({ ...runtime.deps, clock: clockAt(o.atMs) });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  const address = server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const tokens: string[] = [];
+  for (const customerId of o.customers) {
+    const res = await fetch(`${base}/v1/portal/tokens`, { method: 'POST', headers: { authorization: `Bearer ${o.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ customerId }) });
+    if (res.status !== 201) throw new Error(`issuing a link answered ${res.status}`);
+    tokens.push(((await res.json()) as { token: string }).token);
+  }
+  const get = async (path: string, token: string) => {
+    const t0 = performance.now();
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+    const body = await res.json();
+    return { ms: performance.now() - t0, body };
+  };
+  const timings = new Map<string, number[]>();
+  const record = (name: string, ms: number) => timings.set(name, [...(timings.get(name) ?? []), ms]);
+  for (let i = 0; i < o.runs; i++) {
+    const token = tokens[i % tokens.length]!;
+    const customer = await get('/v1/portal/customer', token);
+    record('portal: customer', customer.ms);
+    const { currentPeriod, customer: c } = customer.body as { currentPeriod: { start: string; end: string }; customer: { timezone: string } };
+    for (const meter of o.meters) {
+      record('portal: periods (current + 6 previous)', (await get(`/v1/portal/meters/${meter}/periods?previous=6`, token)).ms);
+      const q = new URLSearchParams({ from: currentPeriod.start, to: currentPeriod.end, granularity: 'day', tz: c.timezone });
+      record('portal: usage, period, daily', (await get(`/v1/portal/meters/${meter}/usage?${q}`, token)).ms);
+    }
+  }
+  const browser = await launchChromium();
+  const renders: number[] = [];
+  try {
+    for (let i = 0; i < o.pageRuns; i++) {
+      const page = await browser.newPage();
+      await page.goto(`${base}/dashboards/portal/#token=${tokens[i % tokens.length]}`);
+      await page.waitForSelector('#app[data-state="ready"]', { timeout: 30_000 });
+      // Milliseconds from the navigation's start to every meter's numbers on screen.
+      renders.push(await page.evaluate(() => performance.now()));
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  return { calls: [...timings].map(([name, ms]) => summary(name, ms)), firstRender: summary('portal page: first render with data (chromium)', renders) };
+}
