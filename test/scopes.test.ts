@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR_KEY, engine, newTenant, type TestTenant } from './harness.js';
-import { OPERATOR_SCOPE, SCOPES, type Scope } from '../access/scopes.js';
+import { LINK_SCOPES, OPERATOR_SCOPE, SCOPES, isLinkScope, type Scope } from '../access/scopes.js';
 
 /**
  * Every route of the app, taken from the router itself (app.routes), so a
@@ -56,13 +56,14 @@ beforeAll(async () => {
 describe('scopes, for every route of the router', () => {
   it('finds every route, each with a known scope', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20);
-    for (const r of routes) expect([...SCOPES, OPERATOR_SCOPE], `${r.method} ${r.path}`).toContain(r.scope);
+    for (const r of routes) expect([...SCOPES, OPERATOR_SCOPE, ...LINK_SCOPES], `${r.method} ${r.path}`).toContain(r.scope);
     // the scopes the product's routes use today
-    expect(new Set(routes.map((r) => r.scope))).toEqual(new Set(['events:write', 'usage:read', 'billing:read', 'billing:write', 'meters:write', 'customers:write', 'admin', 'operator']));
+    expect(new Set(routes.map((r) => r.scope))).toEqual(new Set(['events:write', 'usage:read', 'billing:read', 'billing:write', 'meters:write', 'customers:write', 'portal:issue', 'admin', 'operator', 'link:portal']));
   });
 
   it('a key without the scope gets 403; a key with only that scope does not', async () => {
-    for (const r of routes.filter((r) => r.scope !== OPERATOR_SCOPE)) {
+    // Link routes are reached by a signed link only, by no key: test/portal-isolation.test.ts walks them.
+    for (const r of routes.filter((r) => r.scope !== OPERATOR_SCOPE && !isLinkScope(r.scope))) {
       const without = await call(r.method, r.path, allBut.get(r.scope)!);
       expect(without.status, `${r.method} ${r.path} without ${r.scope}`).toBe(403);
       expect(without.body.error.code).toBe('forbidden');
