@@ -9,6 +9,8 @@ import { LinkTokens } from '../access/link-tokens.js';
 import { SIGNING_KEY_FILE } from '../access/link-key.js';
 import { ARTIFACTS, launchChromium, listen } from './browser.js';
 import { now } from './clock.js';
+import { Hono } from 'hono';
+import { createApp } from '../api/app.js';
 
 let t: TestTenant;
 let fx: PortalFixture;
@@ -135,5 +137,34 @@ describe('the customer dashboard page', () => {
     await page.keyboard.press('ArrowDown');
     await page.waitForSelector('#m-gpu-seconds-title ~ details table.points tbody tr[data-group]', { state: 'attached' });
     await page.close();
+  });
+
+  it('is framed only by the origins PORTAL_FRAME_ANCESTORS names', async () => {
+    const r = await engine();
+    const { token } = await issueLink(t, { customerId: 'acme' });
+    // The platform's own app, on another origin, embedding the dashboard.
+    let dashboard = '';
+    const platform = await listen(new Hono().get('/', (c) => c.html(`<iframe id="usage" src="${dashboard}/dashboards/portal/#token=${token}" width="900" height="700"></iframe>`)));
+    const allowed = await listen(createApp({ ...r.deps, config: { ...r.deps.config, PORTAL_FRAME_ANCESTORS: [platform.url] } }));
+    try {
+      for (const [origin, framed] of [[allowed.url, true], [server.url, false]] as const) {
+        dashboard = origin;
+        const page = await browser.newPage();
+        await page.goto(platform.url);
+        const frame = await (await page.waitForSelector('#usage')).contentFrame();
+        if (framed) {
+          await frame!.waitForSelector('#app[data-state="ready"]', { timeout: 15_000 });
+          expect(await frame!.getAttribute('[data-meter="api-calls"]', 'data-value')).toBe(String(fx.oracle('acme', 'api-calls', periodOf(fx.nowMs, CUSTOMERS.acme).startMs, periodOf(fx.nowMs, CUSTOMERS.acme).endMs)));
+        } else {
+          // Refused by the browser: the frame holds an error page, never the dashboard.
+          await page.waitForLoadState('load');
+          expect(await frame!.$('#app')).toBeNull();
+        }
+        await page.close();
+      }
+    } finally {
+      await allowed.close();
+      await platform.close();
+    }
   });
 });
