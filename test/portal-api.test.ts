@@ -35,6 +35,11 @@ describe('dashboard links', () => {
     expect(Date.parse(me.body.refreshedAt)).toBeGreaterThanOrEqual(fx.nowMs);
   });
 
+  it('point at PUBLIC_URL when it is set', async () => {
+    const behindProxy = await newTenant({ PUBLIC_URL: 'https://usage.example.com' });
+    expect((await issueLink(behindProxy, { customerId: 'acme' })).url).toMatch(/^https:\/\/usage\.example\.com\/dashboards\/portal\/#token=mhl_/);
+  });
+
   it('refuse bad input precisely: unknown meters, too long a life, other fields', async () => {
     expect((await t.json('POST', '/v1/portal/tokens', { body: { customerId: 'acme', meters: ['nope'] } })).body.error.details).toEqual({ unknown: ['nope'] });
     expect((await t.json('POST', '/v1/portal/tokens', { body: { customerId: 'acme', expiresInSeconds: 30 * 86_400 + 1 } })).status).toBe(400);

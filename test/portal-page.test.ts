@@ -90,6 +90,16 @@ describe('the customer dashboard page', () => {
     expect(await points()).toEqual(byRegion.map((r: { windowStart: string; value: string; groupBy: { region: string } }) => ({ start: r.windowStart, group: r.groupBy.region, value: r.value })));
     // The chart drew one series per region.
     expect(await page.$$eval('#m-gpu-seconds-title ~ .chart .u-legend .u-series', (s) => s.length)).toBe(1 + new Set(byRegion.map((r: { groupBy: { region: string } }) => r.groupBy.region)).size);
+    // Hourly over the last days of the period, in the customer's zone.
+    await page.selectOption('#m-gpu-seconds-by', '');
+    await page.selectOption('#m-gpu-seconds-res', 'hour');
+    await page.waitForFunction(() => document.querySelector('#m-gpu-seconds-title ~ details table.points thead th')?.textContent === 'Hour');
+    const hourly = await points();
+    expect(hourly.length).toBeGreaterThan(0);
+    const to = Date.parse(hourly.at(-1)!.start!) + 3_600_000;
+    const hours = (await t.json('GET', `/v1/meters/gpu-seconds/usage?from=${hourly[0]!.start}&to=${new Date(to).toISOString()}&granularity=hour&tz=Europe/Berlin&customerId=acme`)).body.data;
+    expect(hourly).toEqual(hours.map((r: { windowStart: string; value: string }) => ({ start: r.windowStart, group: null, value: r.value })));
+    expect(hourly.length).toBeLessThanOrEqual(72);
     await page.close();
   });
 
@@ -108,6 +118,16 @@ describe('the customer dashboard page', () => {
     expect((await t.json('DELETE', `/v1/portal/tokens/${id}`)).status).toBe(200);
     await page.waitForSelector('#app[data-state="link-revoked"]', { timeout: 15_000 });
     expect(await page.textContent('#app')).toContain('Ask for a new link');
+    await page.close();
+  });
+
+  it('says when there is no usage yet', async () => {
+    const { token } = await issueLink(t, { customerId: 'initech' });
+    const { page } = await open(token);
+    await ready(page);
+    expect(await valueOf(page, 'gpu-seconds')).toBe('0');
+    expect(await page.isVisible('#m-gpu-seconds-title ~ .empty')).toBe(true);
+    expect(await page.textContent('#m-gpu-seconds-title ~ .empty')).toBe('No usage yet this period.');
     await page.close();
   });
 
