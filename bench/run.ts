@@ -89,7 +89,7 @@ console.table([
   { measure: 'ingest rate (events/s)', value: results.ingest.eventsPerSecond },
   { measure: `request p50 (ms, ${BATCH} events)`, value: results.ingest.requestP50Ms },
   { measure: `request p99 (ms, ${BATCH} events)`, value: results.ingest.requestP99Ms },
-  ...[...queries, ...portal.calls, portal.firstRender].flatMap((q) => [
+  ...[...queries, ...portal.calls, portal.firstRender, ...portal.firstRenderParts].flatMap((q) => [
     { measure: `${q.name} p50 (ms)`, value: q.p50Ms },
     { measure: `${q.name} p99 (ms)`, value: q.p99Ms },
   ]),
