@@ -21,6 +21,7 @@ import { storageRoutes } from './routes/storage.js';
 import { auditRoutes } from './routes/audit.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
+import { measureRequests } from './metrics/http.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use(requestId({ limitLength: 128 }));
+  app.use(measureRequests(deps.metrics.http));
   app.use(async function accessLog(c, next) {
     const started = performance.now();
     await next();

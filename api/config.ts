@@ -120,6 +120,8 @@ export const configSchema = z
     S3_CONNECT_TIMEOUT_MS: int(100, 60_000, 2000),
     HOT_RETENTION_DAYS: int(1, 100_000, 30),
     RAW_RETENTION_DAYS: z.coerce.number().int().min(1).max(100_000).optional(),
+    /** Tenants with their own `tenant` label on /metrics (operator scrapes); later tenants share `_other`. */
+    METRICS_TENANT_LABELS: int(0, 10_000, 100),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     // Billing (issue 5): see the README's "Billing periods and exports".
     BILLING_CLOSE_CRON: cronPattern('0 * * * * *'),

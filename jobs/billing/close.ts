@@ -17,6 +17,8 @@ export interface CloseOptions {
   bucket?: ExportBucket | undefined;
   /** An upload that failed (S3 down): the exports stand, and the next run uploads them. */
   onUploadError?: (tenantId: string, error: unknown) => void;
+  /** A tenant's close finished (with or without a new export): its last success, for /metrics. */
+  onTenantClosed?: (tenantId: string) => void;
 }
 
 const JOB = 'billing.close';
@@ -125,6 +127,7 @@ export class BillingCloser {
           exports.push({ tenantId, ...m });
           this.onExport(tenantId, m);
         }
+        this.options.onTenantClosed?.(tenantId);
       } catch (error) {
         failures.push(error);
       }
