@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
 import { measureRequests } from './metrics/http.js';
+import { reconciliationRoutes } from './routes/reconciliation.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', operatorRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  app.route('/', reconciliationRoutes(deps));
   routeScopes.load(app);
 
   declareErrorResponses(app);

@@ -10,6 +10,7 @@ import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './d
 import { correctionsDdl } from './datasets/corrections.js';
 import { auditLogDdl, chainExportsDdl, tenantWebhooksDdl } from './datasets/audit.js';
 import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
+import { eventLogPathDdl } from './datasets/event-log-path.js';
 
 export interface Migration {
   version: number;
@@ -36,6 +37,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'scoped_api_keys', statements: scopedKeysDdl },
   { version: 13, name: 'tenant_state_and_operator_keys', statements: tenantStateDdl },
   { version: 14, name: 'audit_log_export_chain_tenant_webhooks', statements: (t) => [...auditLogDdl(t), ...chainExportsDdl(t), ...tenantWebhooksDdl(t)] },
+  { version: 20, name: 'event_log_ingest_path', statements: eventLogPathDdl },
 ];
 
 const appliedVersions = defineQuery({
