@@ -73,7 +73,7 @@ export async function registerEngineMetrics(registry: Registry, s: EngineMetricS
     help: 'Partitions of usage_events',
     registers,
     collect: guarded('usage_events parts', async function (this: Gauge) {
-      const found = await usageEventsParts(db, { tables: s.usageTables }, tags);
+      const found = await usageEventsParts(db, { database: db.database, tables: s.usageTables }, tags);
       parts.reset();
       for (const p of found) parts.set({ partition: p.partition }, p.parts);
       rows.set(found.reduce((n, p) => n + p.rows, 0));
@@ -87,7 +87,7 @@ export async function registerEngineMetrics(registry: Registry, s: EngineMetricS
     help: 'Merges of usage_events in progress',
     registers,
     collect: guarded('usage_events merges', async function (this: Gauge) {
-      const [b] = await usageEventsBacklog(db, { tables: s.usageTables }, tags);
+      const [b] = await usageEventsBacklog(db, { database: db.database, tables: s.usageTables }, tags);
       this.set(b?.merges ?? 0);
       mutations.set(b?.mutations ?? 0);
     }),

@@ -9,11 +9,12 @@ import type { TenantLabels } from './tenant-labels.js';
  * wrapped (duration, outcome, last success), and the reconciliation and close
  * results are counted as they come back. Label values are job names and
  * outcomes (fixed sets) and, on the operator-only registry, bounded tenants.
+ * The job's label is `name`: Prometheus sets `job` itself (the scrape job).
  */
 export class JobMetrics {
-  private readonly runs: Counter<'job' | 'outcome'>;
-  private readonly duration: Histogram<'job'>;
-  private readonly lastSuccess: Gauge<'job'>;
+  private readonly runs: Counter<'name' | 'outcome'>;
+  private readonly duration: Histogram<'name'>;
+  private readonly lastSuccess: Gauge<'name'>;
   private readonly windows: Counter<'result'>;
   private readonly difference: Counter;
   private readonly exportsWritten: Counter;
@@ -23,9 +24,9 @@ export class JobMetrics {
 
   constructor(registry: Registry, tenantRegistry: Registry, private readonly tenants: TenantLabels) {
     const registers = [registry];
-    this.runs = new Counter({ name: 'meterhouse_job_runs_total', help: 'Scheduled job runs by outcome (ok, failed)', labelNames: ['job', 'outcome'] as const, registers });
-    this.duration = new Histogram({ name: 'meterhouse_job_duration_seconds', help: 'Duration of scheduled job runs', labelNames: ['job'] as const, buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900], registers });
-    this.lastSuccess = new Gauge({ name: 'meterhouse_job_last_success_timestamp_seconds', help: 'When each job last finished without error', labelNames: ['job'] as const, registers });
+    this.runs = new Counter({ name: 'meterhouse_job_runs_total', help: 'Scheduled job runs by outcome (ok, failed)', labelNames: ['name', 'outcome'] as const, registers });
+    this.duration = new Histogram({ name: 'meterhouse_job_duration_seconds', help: 'Duration of scheduled job runs', labelNames: ['name'] as const, buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900], registers });
+    this.lastSuccess = new Gauge({ name: 'meterhouse_job_last_success_timestamp_seconds', help: 'When each job last finished without error', labelNames: ['name'] as const, registers });
     this.windows = new Counter({ name: 'meterhouse_reconcile_windows_total', help: 'Rollup windows (hour x tenant x metric) the reconciliation checked, and those it rewrote because they differed from the raw events', labelNames: ['result'] as const, registers });
     this.difference = new Counter({ name: 'meterhouse_reconcile_events_difference_total', help: 'Events the rewritten rollup windows counted differently from the deduplicated raw events (duplicates that reached a rollup, corrections)', registers });
     this.exportsWritten = new Counter({ name: 'meterhouse_close_exports_written_total', help: 'Billing exports written by close runs', registers });
@@ -40,18 +41,18 @@ export class JobMetrics {
 
   /** The job with its runs timed and counted; a failure is counted and passed on (the scheduler logs it). */
   instrument(job: Job): Job {
-    for (const outcome of ['ok', 'failed']) this.runs.inc({ job: job.name, outcome }, 0);
+    for (const outcome of ['ok', 'failed']) this.runs.inc({ name: job.name, outcome }, 0);
     return {
       ...job,
       run: async () => {
-        const end = this.duration.startTimer({ job: job.name });
+        const end = this.duration.startTimer({ name: job.name });
         try {
           const work = await job.run();
-          this.runs.inc({ job: job.name, outcome: 'ok' });
-          this.lastSuccess.set({ job: job.name }, Date.now() / 1000);
+          this.runs.inc({ name: job.name, outcome: 'ok' });
+          this.lastSuccess.set({ name: job.name }, Date.now() / 1000);
           return work;
         } catch (error) {
-          this.runs.inc({ job: job.name, outcome: 'failed' });
+          this.runs.inc({ name: job.name, outcome: 'failed' });
           throw error;
         } finally {
           end();

@@ -41,20 +41,20 @@ GROUP BY bucket`,
 /** Active parts of usage_events per partition (month of event time); on a cluster, of this node's shard table. */
 export const usageEventsParts = defineQuery({
   name: 'metrics.usage_events.parts',
-  params: z.object({ tables: z.array(z.string()) }),
+  params: z.object({ database: z.string(), tables: z.array(z.string()) }),
   row: z.object({ partition: z.string(), parts: count, rows: count, bytes: count }),
   sql: () => `SELECT partition, count() AS parts, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
-WHERE database = currentDatabase() AND table IN {tables:Array(String)} AND active GROUP BY partition ORDER BY partition`,
+WHERE database = {database:String} AND table IN {tables:Array(String)} AND active GROUP BY partition ORDER BY partition`,
 });
 
 /** Merges running and mutations not yet done on usage_events: the merge backlog. */
 export const usageEventsBacklog = defineQuery({
   name: 'metrics.usage_events.backlog',
-  params: z.object({ tables: z.array(z.string()) }),
+  params: z.object({ database: z.string(), tables: z.array(z.string()) }),
   row: z.object({ merges: count, mutations: count }),
   sql: () => `SELECT
-  (SELECT count() FROM system.merges WHERE database = currentDatabase() AND table IN {tables:Array(String)}) AS merges,
-  (SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table IN {tables:Array(String)} AND NOT is_done) AS mutations`,
+  (SELECT count() FROM system.merges WHERE database = {database:String} AND table IN {tables:Array(String)}) AS merges,
+  (SELECT count() FROM system.mutations WHERE database = {database:String} AND table IN {tables:Array(String)} AND NOT is_done) AS mutations`,
 });
 
 /** Exports no webhook has acknowledged yet, of tenants with an endpoint (`defaultTenant`: the tenant BILLING_WEBHOOK_URL serves, '' when unset). */
