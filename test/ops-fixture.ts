@@ -16,6 +16,12 @@ import { waitFor } from './wait.js';
  * producer and another service producing into the topic), duplicates, a
  * rejected event, a Kafka redelivery, a dead letter, a closed period, a
  * rollup reconciliation and a close run.
+ *
+ * Not in TIME_SENSITIVE: events go through the Kafka engine, whose views
+ * check event time against the engine's clock, which the calendar instants do
+ * not move (a product clock in 2028 would make every event "in the future"
+ * there). Times are relative to now(), so any real date works: 40 days back
+ * always lies in a month that ended more than the default grace ago.
  */
 export const DAY_MS = 86_400_000;
 export const TOPIC = 'usage_events_ops';

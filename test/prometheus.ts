@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './wait.js';
+import { freePort } from '../scripts/s3/ceph.js';
 
 /**
  * A real Prometheus (Debian's `prometheus` package, installed by .ci/run)
@@ -15,17 +15,6 @@ export interface PrometheusServer {
   query(expr: string): Promise<{ status: string; error?: string; data?: { resultType: string; result: unknown[] } }>;
   get<T = any>(path: string): Promise<T>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPrometheus(target: { host: string; credentials: string; ruleFiles: string[] }): Promise<PrometheusServer> {
