@@ -146,4 +146,14 @@ describe('Prometheus scraping meterhouse', () => {
     expect(operator).toContain(`meterhouse_ingest_tenant_events_total{tenant="${w.tenant.tenantId}",outcome="accepted"} 19`);
     expect((await fetch(`http://${target}/metrics`, { headers: { authorization: `Bearer ${w.tenant.adminKey}` } })).status).toBe(401);
   });
+
+  it('labels HTTP latency by route template, never by the raw path', async () => {
+    expect((await w.tenant.request('GET', '/v1/meters/calls')).status).toBe(200);
+    expect((await w.tenant.request('GET', '/v1/no-such-route-4711')).status).toBe(404);
+    const text = await (await fetch(`http://${target}/metrics`)).text();
+    const routes = new Set([...text.matchAll(/^meterhouse_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]));
+    expect(routes).toContain('/v1/meters/:key');
+    expect(routes).toContain('unmatched');
+    expect([...routes].filter((r) => r!.includes('calls') || r!.includes('4711'))).toEqual([]);
+  });
 });
