@@ -40,6 +40,7 @@ describe('health and the OpenAPI document', () => {
       '/v1/operator/storage',
       '/v1/operator/tenants',
       '/v1/operator/tenants/{id}',
+      '/v1/reconciliation',
       '/v1/usage/summary',
       '/v1/webhooks',
     ]);
