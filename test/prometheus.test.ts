@@ -156,4 +156,17 @@ describe('Prometheus scraping meterhouse', () => {
     expect(routes).toContain('unmatched');
     expect([...routes].filter((r) => r!.includes('calls') || r!.includes('4711'))).toEqual([]);
   });
+
+  it('has docker-compose mount the Prometheus config, the rules, Grafana provisioning and these dashboards, from files that exist', async () => {
+    const compose = await readFile(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const mounts = [...compose.matchAll(/^\s*- \.\/([^:]+):(\S+?)(?::ro)?$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    const into = new Map(mounts.map(([from, to]) => [to, from]));
+    expect(into.get('/etc/prometheus/prometheus.yml')).toBe('deploy/prometheus/prometheus.yml');
+    expect(into.get('/etc/prometheus/alerts.yml')).toBe('deploy/prometheus/alerts.yml');
+    expect(into.get('/etc/grafana/provisioning')).toBe('deploy/grafana/provisioning');
+    expect(into.get('/var/lib/grafana/dashboards/meterhouse')).toBe('dashboards/grafana');
+    for (const [from] of mounts) await readdir(join(ROOT, from)).catch(() => readFile(join(ROOT, from)));
+    expect(await readFile(join(ROOT, 'deploy', 'grafana', 'provisioning', 'dashboards', 'meterhouse.yml'), 'utf8')).toContain('path: /var/lib/grafana/dashboards/meterhouse');
+    expect(await readFile(join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8')).toContain('- /etc/prometheus/alerts.yml');
+  });
 });
