@@ -60,7 +60,7 @@ describe('loadConfig', () => {
     const c = loadConfig(s3);
     expect(c).toMatchObject({ S3_PREFIX: 'meterhouse/', S3_RETRY_ATTEMPTS: 3, HOT_RETENTION_DAYS: 30 });
     expect(c.RAW_RETENTION_DAYS).toBeUndefined();
-    const { S3_BUCKET, S3_REGION, ...partial } = s3;
+    const { S3_BUCKET: _bucket, S3_REGION: _region, ...partial } = s3;
     let message = '';
     try {
       loadConfig(partial);
