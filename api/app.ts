@@ -19,6 +19,7 @@ import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
 import { auditRoutes } from './routes/audit.js';
+import { referenceRoutes } from './routes/reference.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
 
@@ -86,6 +87,9 @@ export function createApp(deps: AppDeps) {
     openapi: '3.1.0',
     info: { title: 'meterhouse', version: '0.1.0', description: 'Usage analytics warehouse for usage-based billing' },
   });
+
+  // The API reference page (Swagger UI over /openapi.json), outside /v1: no key needed to read the contract.
+  app.route('/', referenceRoutes());
 
   app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), deps.logger));
   app.onError((error, c) => errorResponse(c, error, deps.logger));
