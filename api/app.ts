@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.js';
 import { referenceRoutes } from './routes/reference.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
+import { dashboardPages } from './dashboard-pages.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -79,6 +80,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', operatorRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  // The web app's pages (no /v1 prefix: they are public files; their data comes from /v1/portal/... with the link).
+  app.route('/', dashboardPages({ frameAncestors: deps.config.PORTAL_FRAME_ANCESTORS }));
   routeScopes.load(app);
 
   declareErrorResponses(app);

@@ -10,6 +10,8 @@ const MiB = 1024 ** 2;
 
 const BROKER_LIST = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
 const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+/** A CSP frame-ancestors source: 'self' or a scheme and host (a leading *. allowed), optional port. */
+const FRAME_SOURCE = /^(?:'self'|https?:\/\/(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$/;
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 /** A per-tenant limit's default, in the range the operator's overrides take too. */
@@ -134,6 +136,15 @@ export const configSchema = z
     BILLING_WEBHOOK_BACKOFF_MS: int(1, 3_600_000, 1_000),
     BILLING_WEBHOOK_BACKOFF_MAX_MS: int(1, 86_400_000, 600_000),
     BILLING_WEBHOOK_TIMEOUT_MS: int(100, 600_000, 10_000),
+    // Customer dashboards (docs/portal.md): who may frame the page, the public address links point to, the links' signing key.
+    PORTAL_FRAME_ANCESTORS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(/\s+/).filter((x) => x !== ''))
+      .pipe(z.array(z.string().regex(FRAME_SOURCE, "each entry must be 'self' or an origin such as https://app.example.com or https://*.example.com")).max(32)),
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
+    PORTAL_SIGNING_KEY: secret('the dashboard links\' signing key').optional(),
+    PORTAL_REQUESTS_PER_SECOND: int(1, 10_000, 20),
   })
   .refine((c) => !c.BILLING_WEBHOOK_URL || c.BILLING_WEBHOOK_SECRET, {
     path: ['BILLING_WEBHOOK_SECRET'],
