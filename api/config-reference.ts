@@ -99,6 +99,15 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
     },
   },
   {
+    title: 'Customer dashboards',
+    settings: {
+      PUBLIC_URL: 'the origin dashboard links point to (e.g. `https://usage.example.com`); default: the address the request came to',
+      PORTAL_SIGNING_KEY: 'signing key of dashboard links; every instance of one deployment must share it (unset: generated into `DATA_DIR` on first start)',
+      PORTAL_FRAME_ANCESTORS: 'space-separated origins allowed to embed the page in an iframe (CSP `frame-ancestors`; unset: none)',
+      PORTAL_REQUESTS_PER_SECOND: 'requests per second one dashboard link may make',
+    },
+  },
+  {
     title: 'Tiered storage and retention',
     settings: {
       S3_ENDPOINT: 'S3 endpoint URL, `http(s)://host:port` (path-style addressing); all five of endpoint, bucket, key id, secret and region, or none',

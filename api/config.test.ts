@@ -87,3 +87,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RAW_RETENTION_DAYS: '45', BILLING_GRACE_SECONDS: String(10 * 86_400) })).toThrow(/at least 48 days/);
   });
 });
+
+describe('PUBLIC_URL', () => {
+  it('refuses a value that is not a URL with a ConfigError naming it, not a crash', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'true' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://usage.example.com/path' })).toThrow(/PUBLIC_URL: must be an origin/);
+  });
+});

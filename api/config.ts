@@ -142,7 +142,7 @@ export const configSchema = z
       .default('')
       .transform((s) => s.split(/\s+/).filter((x) => x !== ''))
       .pipe(z.array(z.string().regex(FRAME_SOURCE, "each entry must be 'self' or an origin such as https://app.example.com or https://*.example.com")).max(32)),
-    PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => URL.canParse(u) && new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
     PORTAL_SIGNING_KEY: secret('the dashboard links\' signing key').optional(),
     PORTAL_REQUESTS_PER_SECOND: int(1, 10_000, 20),
   })

@@ -6,12 +6,13 @@ import type { AppEnv } from '../context.js';
 
 /**
  * The API reference page: Swagger UI (swagger-ui-dist, served from our own
- * origin: no CDN) rendering /openapi.json. Only the three files the page needs
+ * origin: no CDN) rendering /openapi.json. Only the files the page needs
  * are served, by name; nothing else of node_modules is reachable.
  */
 const ASSETS: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
 };
 
 const INIT_SCRIPT = `window.addEventListener('load', function () {
@@ -25,6 +26,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>meterhouse API reference</title>
+<link rel="icon" type="image/png" href="/docs/api/assets/favicon-32x32.png">
 <link rel="stylesheet" href="/docs/api/assets/swagger-ui.css">
 </head>
 <body>
