@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { start, stop, tempDir, type Server } from './server-process.js';
 
-/** The API reference in a real browser: Swagger UI renders every operation of /openapi.json under our CSP. */
+/** The landing page and the API reference in a real browser, under their CSPs. */
 let server: Server;
 let browser: Browser;
 
@@ -40,5 +40,25 @@ describe('GET /docs/api', () => {
     for (const path of ['/docs/api/assets/package.json', '/docs/api/assets/..%2Fpackage.json', '/docs/api/assets/index.html']) {
       expect((await fetch(`${server.url}${path}`)).status, path).toBe(404);
     }
+  });
+});
+
+describe('GET /', () => {
+  it('is the landing page: it links the API reference, which opens, and OpenAPI and metrics, which answer', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+    const response = await page.goto(`${server.url}/`);
+    expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
+    await expect(page.locator('h1').textContent()).resolves.toBe('meterhouse');
+    for (const href of ['/openapi.json', '/metrics', '/healthz']) {
+      await expect(page.locator(`a[href="${href}"]`).count()).resolves.toBe(1);
+      expect((await fetch(`${server.url}${href}`)).status, href).toBe(200);
+    }
+    await page.locator('a[href="/docs/api"]').click();
+    await page.waitForSelector('.opblock', { timeout: 20_000 });
+    expect(problems).toEqual([]);
+    await page.close();
   });
 });
