@@ -9,6 +9,8 @@ RUN npm install --omit=dev --no-audit --no-fund
 COPY access ./access
 COPY api ./api
 COPY cli ./cli
+# The web app: its committed build (dashboards/dist) is what is served; no build step in the image.
+COPY dashboards ./dashboards
 COPY domain ./domain
 COPY ingest ./ingest
 COPY sql ./sql
