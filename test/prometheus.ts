@@ -37,6 +37,9 @@ scrape_configs:
   const stderr: string[] = [];
   child.stderr!.on('data', (b: Buffer) => stderr.push(b.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // If this test process dies without stop(), Prometheus must not outlive it.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   const get = async (path: string) => (await fetch(`${url}${path}`)).json();
   await waitFor('Prometheus to be ready', async () => {
     if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr.join('')}`);
@@ -47,6 +50,7 @@ scrape_configs:
     get,
     query: (expr) => get(`/api/v1/query?query=${encodeURIComponent(expr)}`),
     async stop() {
+      process.off('exit', orphanGuard);
       child.kill('SIGTERM');
       await exited;
       await rm(dir, { recursive: true, force: true });
