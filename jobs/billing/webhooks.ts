@@ -105,6 +105,7 @@ export class WebhookDispatcher {
       if (await this.post(endpoints.get(tenantId)!, tenantId, e, attempts)) {
         await recordDelivery(this.db, tenantId, e.sequence, attempts);
         this.retry.delete(tenantId);
+        this.logger.info({ job: 'billing.webhooks', tenantId, sequence: e.sequence, attempts }, 'webhook delivered');
       } else {
         const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMs * 2 ** (attempts - 1));
         this.retry.set(tenantId, { attempts, nextAtMs: Date.now() + delay });
