@@ -19,8 +19,11 @@ import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
 import { auditRoutes } from './routes/audit.js';
+import { referenceRoutes } from './routes/reference.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { declareErrorResponses } from './openapi-errors.js';
+import { measureRequests } from './metrics/http.js';
+import { reconciliationRoutes } from './routes/reconciliation.js';
 import { dashboardPages } from './dashboard-pages.js';
 import { IngestRate } from '../access/limits.js';
 import { portalTokenRoutes } from './routes/portal-tokens.js';
@@ -42,6 +45,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use(requestId({ limitLength: 128 }));
+  app.use(measureRequests(deps.metrics.http));
   app.use(async function accessLog(c, next) {
     const started = performance.now();
     await next();
@@ -82,6 +86,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', operatorRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  app.route('/', reconciliationRoutes(deps));
   app.route('/', portalTokenRoutes(deps));
   app.route('/', portalRoutes(deps));
   // The web app's pages (no /v1 prefix: they are public files; their data comes from /v1/portal/... with the link).
@@ -94,6 +99,9 @@ export function createApp(deps: AppDeps) {
     openapi: '3.1.0',
     info: { title: 'meterhouse', version: '0.1.0', description: 'Usage analytics warehouse for usage-based billing' },
   });
+
+  // The API reference page (Swagger UI over /openapi.json), outside /v1: no key needed to read the contract.
+  app.route('/', referenceRoutes());
 
   app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), deps.logger));
   app.onError((error, c) => errorResponse(c, error, deps.logger));

@@ -70,7 +70,7 @@ export const configSchema = z
     ENGINE_BACKGROUND_POOL_SIZE: int(1, 64, 4),
     ENGINE_FSYNC: z.stringbool().default(true),
     API_KEY_CACHE_SECONDS: int(0, 3600, 5),
-    // Per-tenant limits (README "Access"): these defaults, unless the operator set the tenant's own.
+    // Per-tenant limits (docs/access.md): these defaults, unless the operator set the tenant's own.
     TENANT_INGEST_EVENTS_PER_SECOND: limit('ingestEventsPerSecond', 100_000),
     TENANT_CONCURRENT_READS: limit('concurrentReads', 8),
     READ_MAX_EXECUTION_SECONDS: limit('readMaxExecutionSeconds', 20),
@@ -78,7 +78,7 @@ export const configSchema = z
     READ_MAX_MEMORY_BYTES: limit('readMaxMemoryBytes', 1 * GiB),
     API_KEY_MISS_CACHE_SECONDS: int(0, 3600, 5),
     API_KEY_MISS_CACHE_ENTRIES: int(1, 10_000_000, 10_000),
-    // Reads (README "Read limits"): every API read runs on its own engine connection with these limits.
+    // Reads (docs/api.md, "Limits"): every API read runs on its own engine connection with these limits.
     READ_MAX_RESULT_ROWS: int(10_001, 100_000_000, 100_000),
     READ_MAX_RESULT_BYTES: int(1 * MiB, 16 * GiB, 64 * MiB),
     READ_MAX_THREADS: int(1, 256, 1),
@@ -88,7 +88,7 @@ export const configSchema = z
     READ_MAX_CONCURRENT: int(1, 64, 1),
     READ_MAX_QUEUED: int(0, 100_000, 32),
     READ_QUEUE_TIMEOUT_MS: int(0, 600_000, 10_000),
-    // HTTP server (README "Limits"): slow clients are cut off.
+    // HTTP server (docs/api.md, "Limits"): slow clients are cut off.
     HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000, 10_000),
     HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000, 60_000),
     HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000, 5_000),
@@ -122,8 +122,10 @@ export const configSchema = z
     S3_CONNECT_TIMEOUT_MS: int(100, 60_000, 2000),
     HOT_RETENTION_DAYS: int(1, 100_000, 30),
     RAW_RETENTION_DAYS: z.coerce.number().int().min(1).max(100_000).optional(),
+    /** Tenants with their own `tenant` label on /metrics (operator scrapes); later tenants share `_other`. */
+    METRICS_TENANT_LABELS: int(0, 10_000, 100),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    // Billing (issue 5): see the README's "Billing periods and exports".
+    // Billing (issue 5): see docs/billing.md.
     BILLING_CLOSE_CRON: cronPattern('0 * * * * *'),
     BILLING_GRACE_SECONDS: int(0, 366 * 86_400, 86_400),
     BILLING_CUTOFF_LAG_MS: int(0, 600_000, 5_000),
@@ -142,7 +144,7 @@ export const configSchema = z
       .default('')
       .transform((s) => s.split(/\s+/).filter((x) => x !== ''))
       .pipe(z.array(z.string().regex(FRAME_SOURCE, "each entry must be 'self' or an origin such as https://app.example.com or https://*.example.com")).max(32)),
-    PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => URL.canParse(u) && new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
     PORTAL_SIGNING_KEY: secret('the dashboard links\' signing key').optional(),
     PORTAL_REQUESTS_PER_SECOND: int(1, 10_000, 20),
   })

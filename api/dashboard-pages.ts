@@ -68,6 +68,8 @@ export function dashboardPages(options: { frameAncestors: readonly string[] }) {
     app.get(`/dashboards/${page}`, (c) => c.redirect(`/dashboards/${page}/`, 301));
     app.get(`/dashboards/${page}/`, (c) => c.body(html.body as Uint8Array<ArrayBuffer>, 200, { ...common, 'content-type': html.type, 'cache-control': 'no-cache' }));
   }
+  const home = assets.get('pages/home/index.html');
+  if (home) app.get('/', (c) => c.body(home.body as Uint8Array<ArrayBuffer>, 200, { ...common, 'content-type': home.type, 'cache-control': 'no-cache' }));
   app.get('/dashboards/assets/:file', (c) => {
     const asset = assets.get(`assets/${c.req.param('file')}`);
     if (!asset) return c.notFound();

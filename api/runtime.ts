@@ -27,6 +27,11 @@ import type { ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { AuditLog } from '../access/audit.js';
+import { registerEngineMetrics } from './metrics/engine.js';
+import { JobMetrics } from './metrics/jobs.js';
+import { DEFAULT_TENANT } from '../jobs/billing/webhooks.js';
+import { storageTable } from '../sql/engines.js';
+import { TABLES } from '../sql/names.js';
 import { LinkStore } from '../access/links.js';
 import { LinkTokens } from '../access/link-tokens.js';
 import { linkSigningKey } from '../access/link-key.js';
@@ -87,7 +92,7 @@ export function connectOptions(config: Config): ConnectOptions {
   };
 }
 
-/** The engine-side bounds of every API read (README "Read limits"). */
+/** The engine-side bounds of every API read (docs/api.md, "Limits"). */
 export function readLimits(config: Config): ReadLimits {
   return {
     max_execution_time: config.READ_MAX_EXECUTION_SECONDS,
@@ -138,7 +143,9 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     if (revokedEnvKey) logger.warn('METERHOUSE_API_KEY was revoked and stays revoked; to recover admin access set METERHOUSE_API_KEY to a new secret and restart');
     const { createdSecret: createdOperatorKey } = await access.operator.bootstrap(config.METERHOUSE_OPERATOR_KEY);
     const kafka = await startKafka(db, config, logger);
-    const metrics = new Metrics(db, logger, kafka?.admin);
+    let direct: DirectWriter | undefined;
+    const metrics = new Metrics(db, logger, kafka?.admin, { maxTenantLabels: config.METRICS_TENANT_LABELS, queued: () => direct?.queued ?? 0 });
+    const jobMetrics = new JobMetrics(metrics.registry, metrics.tenantRegistry, metrics.tenantLabels);
     const writer: EventSink = kafka
       ? new KafkaSink(db, {
           brokers: kafka.brokers,
@@ -148,11 +155,11 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
           counters: metrics.produceCounters,
           log: (level, message, fields) => logger[level](fields, message),
         })
-      : new DirectWriter(
+      : (direct = new DirectWriter(
           db,
           { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
           (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
-        );
+        ));
     // Always running: any tenant can set its endpoint through the API.
     const webhooks = new WebhookDispatcher(db, {
       defaultEndpoint: config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? { url: config.BILLING_WEBHOOK_URL, secret: config.BILLING_WEBHOOK_SECRET } : undefined,
@@ -160,12 +167,26 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
       backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
       timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
+      onFailure: () => jobMetrics.webhookFailures.inc(),
     }, logger);
     const s3 = s3Storage(config);
     const exportBucket: ExportBucket | undefined = s3 && { ...s3, timeoutMs: EXPORT_UPLOAD_TIMEOUT_MS };
     const onUploadError = (tenantId: string, error: unknown) =>
       logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'billing export not copied to S3; the next close run retries');
-    const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError, ...testHooks }, () => webhooks.kick());
+    const onTenantClosed = (tenantId: string) => jobMetrics.tenantClosed(tenantId);
+    const countedUploadError = (tenantId: string, error: unknown) => {
+      jobMetrics.uploadFailures.inc();
+      onUploadError(tenantId, error);
+    };
+    const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError: countedUploadError, onTenantClosed, ...testHooks }, () => webhooks.kick());
+    await registerEngineMetrics(metrics.registry, {
+      db,
+      logger,
+      clockOffsetMs: clock.offsetMs,
+      usageTables: [...new Set([TABLES.usageEvents, storageTable({ database: db.database, cluster: config.CLICKHOUSE_CLUSTER }, TABLES.usageEvents)])],
+      webhookDefaultTenant: config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? DEFAULT_TENANT : '',
+      bucket: exportBucket,
+    });
     const limits = readLimits(config);
     const readers = connection.readClients.map((client) => ({ client, database: db.database, readLimits: limits }));
     const readGate = new ReadGate(readers, { maxQueued: config.READ_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS });
@@ -175,9 +196,9 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const links = new LinkStore(db, new LinkTokens(signing.key), () => clock.now(), config.API_KEY_CACHE_SECONDS);
     const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db), links };
     const jobs: Job[] = [
-      { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
-      { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },
-    ];
+      { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then((r) => reconcileWork(jobMetrics.reconciled(r))) },
+      { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },
+    ].map((job) => jobMetrics.instrument(job));
     let scheduler: { stop(): Promise<void> } | undefined;
     return {
       app: createApp(deps),

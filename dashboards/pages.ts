@@ -5,6 +5,8 @@
  */
 export const PAGES = {
   portal: 'pages/portal/index.html',
+  // The landing page, also served at / (links to the API reference, dashboards, metrics).
+  home: 'pages/home/index.html',
 } as const;
 
 export type PageName = keyof typeof PAGES;

@@ -11,6 +11,7 @@ import { correctionsDdl } from './datasets/corrections.js';
 import { auditLogDdl, chainExportsDdl, tenantWebhooksDdl } from './datasets/audit.js';
 import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 import { accessLinksDdl } from './datasets/links.js';
+import { eventLogPathDdl } from './datasets/event-log-path.js';
 
 export interface Migration {
   version: number;
@@ -38,6 +39,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 13, name: 'tenant_state_and_operator_keys', statements: tenantStateDdl },
   { version: 14, name: 'audit_log_export_chain_tenant_webhooks', statements: (t) => [...auditLogDdl(t), ...chainExportsDdl(t), ...tenantWebhooksDdl(t)] },
   { version: 15, name: 'access_links', statements: accessLinksDdl },
+  { version: 20, name: 'event_log_ingest_path', statements: eventLogPathDdl },
 ];
 
 const appliedVersions = defineQuery({

@@ -40,6 +40,13 @@ describe('health and the OpenAPI document', () => {
       '/v1/operator/storage',
       '/v1/operator/tenants',
       '/v1/operator/tenants/{id}',
+      '/v1/portal/customer',
+      '/v1/portal/meters/{key}/events',
+      '/v1/portal/meters/{key}/periods',
+      '/v1/portal/meters/{key}/usage',
+      '/v1/portal/tokens',
+      '/v1/portal/tokens/{id}',
+      '/v1/reconciliation',
       '/v1/usage/summary',
       '/v1/webhooks',
     ]);

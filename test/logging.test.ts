@@ -1,4 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
+import { waitFor } from './wait.js';
 import { createApp } from '../api/app.js';
 import { TABLES } from '../sql/names.js';
 import { insertRows } from '../sql/query.js';
@@ -62,5 +66,35 @@ describe('logs at info', () => {
     const again = capturedLogger();
     await runJob(job, again.logger);
     expect(again.at(LEVEL.info)).toEqual([]);
+  });
+
+  it('a webhook delivery (which export, after how many attempts), never its body or secret', async () => {
+    const r = await engine(settings);
+    const t = await newTenant();
+    const received: string[] = [];
+    const server = createServer((req, res) => {
+      req.on('data', (b: Buffer) => received.push(b.toString()));
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const secret = 'webhook-secret-for-logging-0123';
+    expect((await t.json('PUT', '/v1/webhooks', { body: { url: `http://127.0.0.1:${port}/hook`, secret } })).status).toBe(200);
+    expect((await t.json('POST', '/v1/meters', { body: { key: 'hooked', metricName: 'log.hook', aggregation: 'SUM' } })).status).toBe(201);
+    const e = { eventId: 'hook-1', customerId: 'c', metricName: 'log.hook', timestamp: Date.now() - 40 * DAY, quantity: '3' };
+    expect((await t.json('POST', '/v1/events', { body: [e] })).status).toBe(200);
+    await r.deps.closer.run(t.tenantId);
+    const log = capturedLogger();
+    const dispatcher = new WebhookDispatcher(r.deps.db, { pollMs: 20, backoffMs: 50, backoffMaxMs: 100, timeoutMs: 2000 }, log.logger);
+    dispatcher.start();
+    try {
+      await waitFor('the delivery line', () => log.at(LEVEL.info).some((l) => l.tenantId === t.tenantId), 10_000, () => log.lines);
+    } finally {
+      await dispatcher.stop();
+      server.close();
+    }
+    expect(log.at(LEVEL.info).filter((l) => l.tenantId === t.tenantId)).toEqual([expect.objectContaining({ job: 'billing.webhooks', msg: 'webhook delivered', sequence: 1, attempts: 1 })]);
+    expect(received.length).toBeGreaterThan(0);
+    expect(JSON.stringify(log.lines)).not.toContain(secret);
   });
 });

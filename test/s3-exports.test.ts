@@ -6,7 +6,9 @@ import { clockPast, expectExportsMatchOracle, generateEvents, GRACE_MS, send, se
 import { fromUnits, toUnits } from './oracle.js';
 import { testS3, type TestS3 } from './s3.js';
 import { billingSettings } from '../api/runtime.js';
-import { BillingCloser } from '../jobs/billing/close.js';
+import { BillingCloser, closeWork } from '../jobs/billing/close.js';
+import { runJob } from '../jobs/scheduler.js';
+import { capturedLogger, LEVEL } from './captured-logger.js';
 import { computeLines } from '../jobs/billing/lines.js';
 import { exportObjectKeys, uploadExport } from '../jobs/billing/objects.js';
 import { TABLES } from '../sql/names.js';
@@ -192,8 +194,12 @@ describe('billing exports in the S3 bucket', () => {
     const [m] = (await other.json('GET', '/v1/billing/exports')).body.data;
     expect(m).toMatchObject({ sequence: 1, objectKey: exportObjectKeys(s3.prefix, other.tenantId, 1).jsonl, objectStoredAt: null });
     expect(await listObjects(s3.bucket, `${s3.prefix}exports/${other.tenantId}/`)).toEqual([]);
-    // The next run (S3 back) has nothing new to close but uploads what is missing.
-    expect((await other.json('POST', '/v1/billing/close')).body.data).toEqual([]);
+    // The next run (S3 back) has nothing new to close but uploads what is missing, and says so at info.
+    const log = capturedLogger();
+    const job = { name: 'billing.close', cron: '* * * * *', run: () => r.deps.closer.run(other.tenantId).then(closeWork) };
+    await runJob(job, log.logger);
+    expect(log.at(LEVEL.info)).toEqual([expect.objectContaining({ job: 'billing.close', msg: 'job did work', uploadsRetried: [{ tenantId: other.tenantId, sequences: [1] }] })]);
+    expect(log.at(LEVEL.info)[0]).not.toHaveProperty('exportsWritten');
     const [after] = (await other.json('GET', '/v1/billing/exports')).body.data;
     expect(after.objectStoredAt).toEqual(expect.any(String));
     expect(sha256((await getObject(s3.bucket, after.objectKey))!)).toBe(m.checksum);

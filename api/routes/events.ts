@@ -152,7 +152,9 @@ export function eventRoutes(deps: AppDeps) {
       const rows: EventRow[] = [];
       for (const v of validated) if (v.row) rows.push(v.row);
       // Resolves only once every row is committed (or known to be a duplicate).
+      const endDurable = metrics.durable.startTimer();
       const outcomes = await writer.write(rows);
+      endDurable();
 
       let next = 0;
       const results = validated.map((v) => {
@@ -164,7 +166,7 @@ export function eventRoutes(deps: AppDeps) {
       });
       const counts = { accepted: 0, duplicate: 0, rejected: 0 };
       for (const r of results) counts[r.status]++;
-      for (const [outcome, n] of Object.entries(counts)) if (n > 0) metrics.ingested.inc({ outcome }, n);
+      metrics.countIngest(tenantId, counts);
       const status = counts.rejected === 0 ? 200 : counts.rejected === results.length ? 422 : 207;
       return c.json({ results, accepted: counts.accepted, duplicates: counts.duplicate, rejected: counts.rejected }, status);
     },

@@ -8,7 +8,7 @@ import { getMeter, listMeters, type Meter } from '../../sql/queries/meters.js';
 import { customerById } from '../../sql/queries/customers.js';
 import { exportedValues } from '../../sql/queries/exports.js';
 import { linkScope } from '../../access/scopes.js';
-import { cycleOf, recentPeriods } from '../../domain/customer-periods.js';
+import { cycleOf, recentPeriods } from '../../jobs/billing/customer-periods.js';
 import { answerMeterUsage, meterUsageQuery } from './meter-usage.js';
 import { eventsPage, eventsQuery } from './events.js';
 import { customerTotals } from '../usage/period-total.js';

@@ -17,6 +17,8 @@ export interface CloseOptions {
   bucket?: ExportBucket | undefined;
   /** An upload that failed (S3 down): the exports stand, and the next run uploads them. */
   onUploadError?: (tenantId: string, error: unknown) => void;
+  /** A tenant's close finished (with or without a new export): its last success, for /metrics. */
+  onTenantClosed?: (tenantId: string) => void;
 }
 
 const JOB = 'billing.close';
@@ -76,12 +78,17 @@ export async function closeTenant(db: Db, tenantId: string, o: CloseOptions): Pr
 
 export interface CloseRunResult {
   exports: (ExportManifest & { tenantId: string })[];
+  /** Exports of earlier runs whose files reached S3 in this run (their first upload had failed). */
+  uploadsRetried?: { tenantId: string; sequences: number[] }[];
 }
 
 /** For the job log: the exports a run wrote (no lines, no amounts), or nothing when nothing closed. */
-export function closeWork({ exports }: CloseRunResult): Record<string, unknown> | undefined {
-  if (exports.length === 0) return undefined;
-  return { exportsWritten: exports.map((e) => ({ tenantId: e.tenantId, sequence: e.sequence, lineCount: e.lineCount })) };
+export function closeWork({ exports, uploadsRetried = [] }: CloseRunResult): Record<string, unknown> | undefined {
+  if (exports.length === 0 && uploadsRetried.length === 0) return undefined;
+  return {
+    ...(exports.length > 0 && { exportsWritten: exports.map((e) => ({ tenantId: e.tenantId, sequence: e.sequence, lineCount: e.lineCount })) }),
+    ...(uploadsRetried.length > 0 && { uploadsRetried }),
+  };
 }
 
 /**
@@ -109,6 +116,7 @@ export class BillingCloser {
     const tenants = only ? [only] : (await allTenants(this.db, {}, { job: JOB })).map((t) => t.tenantId);
     const exports: CloseRunResult['exports'] = [];
     const failures: unknown[] = [];
+    const uploadsRetried: NonNullable<CloseRunResult['uploadsRetried']> = [];
     let s3Failed = false;
     // One tenant's failure must not hold back the others; the run still fails, so it is logged and retried.
     for (const tenantId of tenants) {
@@ -116,20 +124,24 @@ export class BillingCloser {
         const written = await closeTenant(this.db, tenantId, this.options);
         // Exports never wait for S3: a failed upload is reported, the rest of this run skips S3, and the next run retries.
         if (this.options.bucket && !s3Failed) {
-          await uploadPendingExports(this.db, this.options.bucket, tenantId, { job: JOB, tenantId }).catch((error: unknown) => {
+          const uploaded = await uploadPendingExports(this.db, this.options.bucket, tenantId, { job: JOB, tenantId }).catch((error: unknown) => {
             s3Failed = true;
             this.options.onUploadError?.(tenantId, error);
+            return [];
           });
+          const retried = uploaded.filter((sequence) => !written.some((m) => m.sequence === sequence));
+          if (retried.length > 0) uploadsRetried.push({ tenantId, sequences: retried });
         }
         for (const m of written) {
           exports.push({ tenantId, ...m });
           this.onExport(tenantId, m);
         }
+        this.options.onTenantClosed?.(tenantId);
       } catch (error) {
         failures.push(error);
       }
     }
     if (failures.length > 0) throw failures[0];
-    return { exports };
+    return { exports, uploadsRetried };
   }
 }

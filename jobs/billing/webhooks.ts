@@ -17,9 +17,11 @@ export interface WebhookOptions {
   backoffMs: number;
   backoffMaxMs: number;
   timeoutMs: number;
+  /** A delivery attempt that was not acknowledged (counted on /metrics). */
+  onFailure?: () => void;
 }
 
-const DEFAULT_TENANT = 'default';
+export const DEFAULT_TENANT = 'default';
 
 export const signature = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
@@ -103,10 +105,12 @@ export class WebhookDispatcher {
       if (await this.post(endpoints.get(tenantId)!, tenantId, e, attempts)) {
         await recordDelivery(this.db, tenantId, e.sequence, attempts);
         this.retry.delete(tenantId);
+        this.logger.info({ job: 'billing.webhooks', tenantId, sequence: e.sequence, attempts }, 'webhook delivered');
       } else {
         const delay = Math.min(this.o.backoffMaxMs, this.o.backoffMs * 2 ** (attempts - 1));
         this.retry.set(tenantId, { attempts, nextAtMs: Date.now() + delay });
         blocked.add(tenantId);
+        this.o.onFailure?.();
       }
     }
   }

@@ -27,7 +27,7 @@ import { usageEventsColumns } from './usage-events.js';
  * crash it adds identical copies, which no reader counts twice (readers take
  * one row per identity and version).
  */
-const LOG_COLUMNS = 'tenant_id, event_id, customer_id, product_id, metric_name, timestamp, quantity, dimensions, source, source_version, request_id, ingested_at, stored_at, version, is_deleted, changed_by';
+export const LOG_COLUMNS = 'tenant_id, event_id, customer_id, product_id, metric_name, timestamp, quantity, dimensions, source, source_version, request_id, ingested_at, stored_at, version, is_deleted, changed_by';
 
 export function correctionsDdl(t: RenderTarget): string[] {
   // On a cluster both the sharded storage table and the Distributed table over it need the columns.

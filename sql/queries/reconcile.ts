@@ -28,6 +28,8 @@ export interface StaleWindow {
   tenantId: string;
   metricName: string;
   hourMs: number;
+  /** Events counted differently by the rollup and the raw data, summed over the window's customers (0 when only sums, extremes or dimensions differ). */
+  eventsDifference?: number;
 }
 
 /**
@@ -42,9 +44,9 @@ export async function staleWindows(db: Db, sinceMs: number): Promise<StaleWindow
   SELECT DISTINCT tenant_id, metric_name, ${hourOf} AS hour FROM ${d}.${TABLES.usageEvents}
   WHERE stored_at >= fromUnixTimestamp64Milli({sinceMs:Int64}, 'UTC')
 )
-SELECT DISTINCT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(hour) * 1000 AS hourMs
+SELECT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(hour) * 1000 AS hourMs, sum(abs(diff)) AS eventsDifference
 FROM (
-  SELECT tenant_id, metric_name, hour, customer_id FROM (
+  SELECT tenant_id, metric_name, hour, customer_id, toInt64(anyIf(c, side = 1)) - toInt64(anyIf(c, side = 2)) AS diff FROM (
     SELECT tenant_id, metric_name, ${hourOf} AS hour, customer_id, 1 AS side, count() AS c, ${wideSum('quantity')} AS s,
       min(quantity) AS mn, max(quantity) AS mx, argMax(quantity, (timestamp, event_id)) AS lt, sum(cityHash64(dimensions)) AS dh
     FROM ${d}.${TABLES.usageEvents} FINAL
@@ -63,8 +65,17 @@ FROM (
       OR anyIf(mn, side = 1) != anyIf(mn, side = 2) OR anyIf(mx, side = 1) != anyIf(mx, side = 2)
       OR anyIf(lt, side = 1) != anyIf(lt, side = 2) OR anyIf(dh, side = 1) != anyIf(dh, side = 2)
 )
+GROUP BY tenant_id, metric_name, hour
 ORDER BY tenantId, metricName, hourMs`;
-  return runQuery(db, 'rollups.reconcile.stale', sql, { sinceMs }, z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number() }), { job: JOB });
+  const row = z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number(), eventsDifference: z.coerce.number() });
+  return runQuery(db, 'rollups.reconcile.stale', sql, { sinceMs }, row, { job: JOB });
+}
+
+/** How many hours (per tenant and metric) received rows since `sinceMs`: the windows a run checks. */
+export async function touchedWindowCount(db: Db, sinceMs: number): Promise<number> {
+  const sql = `SELECT count() AS windows FROM (SELECT DISTINCT tenant_id, metric_name, toStartOfHour(timestamp) FROM ${db.database}.${TABLES.usageEvents}
+  WHERE stored_at >= fromUnixTimestamp64Milli({sinceMs:Int64}, 'UTC'))`;
+  return (await runQuery(db, 'rollups.reconcile.touched', sql, { sinceMs }, z.object({ windows: z.coerce.number() }), { job: JOB }))[0]?.windows ?? 0;
 }
 
 /**

@@ -3077,6 +3077,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per UTC day and metric: received (API, Kafka), stored, duplicates collapsed, dead-lettered, in rollups, in exports; differences flagged with where to look (admin) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Start of a UTC day (inclusive) */
+                    from: string;
+                    /** @description Start of a UTC day (exclusive) */
+                    to: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report; `ok` is false when any day has a difference */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            from: string;
+                            to: string;
+                            ok: boolean;
+                            days: components["schemas"]["ReconciliationDay"][];
+                        };
+                    };
+                };
+                /** @description Invalid window */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The window reaches past raw retention */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/portal/tokens": {
         parameters: {
             query?: never;
@@ -3993,6 +4093,41 @@ export interface components {
              * @enum {string}
              */
             source: "tenant" | "default" | "none";
+        };
+        ReconciliationDay: {
+            /**
+             * @description UTC day of event time (dead letters: of arrival)
+             * @example 2026-11-02
+             */
+            day: string;
+            metricName: string;
+            /** @description Deliveries stored by the direct API writer and consumed from Kafka (unknown: stored before the path was recorded), before duplicates collapse; a duplicate the API answered is not stored and not counted here */
+            received: {
+                api: number;
+                kafka: number;
+                unknown: number;
+            };
+            /** @description Stored deliveries of an event already stored (Kafka redelivery, several writers), counted once everywhere */
+            duplicatesCollapsed: number;
+            /** @description Amend and void versions written */
+            corrections: number;
+            /** @description Events as every number counts them (one per identity, voids left out) */
+            stored: number;
+            deadLettered: number;
+            /** @description Events in the day rollup; null when it has expired (ROLLUP_DAY_RETENTION_DAYS) */
+            inRollups: number | null;
+            exports: {
+                inClosedPeriods: number;
+                inExports: number;
+            };
+            differences: {
+                /** @enum {string} */
+                check: "rollups" | "exports" | "dead_letters";
+                expected: number;
+                actual: number;
+                /** @description What explains the difference and where to look */
+                where: string;
+            }[];
         };
         IssuedPortalLink: components["schemas"]["PortalLink"] & {
             token: string;

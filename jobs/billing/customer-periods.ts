@@ -1,4 +1,4 @@
-import { periodOf, type BillingCycle, type Period } from '../jobs/billing/periods.js';
+import { periodOf, type BillingCycle, type Period } from './periods.js';
 
 /** A customer's cycle: its own record's, or the tenant default when it has none (as the close job bills it). */
 export function cycleOf(record: { timezone: string; interval: BillingCycle['interval']; anchorDay: number } | undefined, fallback: BillingCycle): BillingCycle {
