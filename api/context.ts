@@ -12,6 +12,7 @@ import type { Clock } from '../domain/clock.js';
 import type { ReadGate } from './read-gate.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { AuditLog } from '../access/audit.js';
+import type { SqlService } from '../analyst/service.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -47,6 +48,8 @@ export interface AppDeps {
   clock: Clock;
   /** The tamper-evident log every change through the API is recorded in. */
   audit: AuditLog;
+  /** Analyst SQL (POST /v1/sql) on its own connections. */
+  sql: SqlService;
   /** Where exports are copied when S3 is configured. */
   exportBucket?: ExportBucket | undefined;
 }

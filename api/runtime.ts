@@ -27,6 +27,7 @@ import type { ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { AuditLog } from '../access/audit.js';
+import { sqlService } from '../analyst/wiring.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -71,6 +72,7 @@ export function connectOptions(config: Config): ConnectOptions {
   return {
     s3,
     readers: config.READ_MAX_CONCURRENT,
+    analysts: { count: config.SQL_MAX_CONCURRENT },
     mode: 'embedded',
     database,
     dataDir: config.DATA_DIR,
@@ -167,7 +169,9 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const readers = connection.readClients.map((client) => ({ client, database: db.database, readLimits: limits }));
     const readGate = new ReadGate(readers, { maxQueued: config.READ_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS });
     const ingestBudget = new ByteBudget(config.INGEST_MAX_INFLIGHT_BYTES);
-    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db) };
+    const audit = new AuditLog(db);
+    const sql = await sqlService(connection, config, access);
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit, sql };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },

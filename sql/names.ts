@@ -24,6 +24,8 @@ export const TABLES = {
   billingExportObjects: 'billing_export_objects',
   auditLog: 'audit_log',
   tenantWebhooks: 'tenant_webhooks',
+  /** Analyst SQL: one row per query (GET /v1/sql/history). */
+  analystQueries: 'analyst_queries',
 } as const;
 
 /** Materialized views are named after the table they write to. */
