@@ -1,19 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { now } from './clock.js';
-import { engine, newTenant, type TestTenant } from './harness.js';
+import { engine, type TestTenant } from './harness.js';
+import { analystTenant, type AnalystTenant } from './analyst-fixture.js';
 import { VIRTUAL_TABLES } from '../analyst/virtual-schema.js';
 import { analystDatabase } from '../sql/datasets/analyst.js';
 
 const HOUR = 3_600_000;
 const H = Math.floor((now() - 30 * HOUR) / HOUR) * HOUR;
-
-/** A tenant with an admin key and a key that holds only `sql`. */
-export async function analystTenant(): Promise<TestTenant & { sqlKey: string; sql(body: unknown): Promise<{ status: number; body: any; headers: Headers }> }> {
-  const t = await newTenant();
-  const r = await engine();
-  const { secret } = await r.deps.access.keys.create(t.tenantId, 'analyst', ['sql']);
-  return { ...t, sqlKey: secret, sql: (body) => t.json('POST', '/v1/sql', { body, key: secret }) };
-}
 
 /** Both tenants send the same event ids and customer ids: only the caller's own may come back. */
 async function seed(t: TestTenant, scale: number) {
@@ -26,8 +19,8 @@ async function seed(t: TestTenant, scale: number) {
 }
 
 describe('analyst SQL', () => {
-  let a: Awaited<ReturnType<typeof analystTenant>>;
-  let b: Awaited<ReturnType<typeof analystTenant>>;
+  let a: AnalystTenant;
+  let b: AnalystTenant;
   beforeAll(async () => {
     a = await analystTenant();
     b = await analystTenant();
