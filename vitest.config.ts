@@ -24,6 +24,7 @@ export const CALENDAR: Record<string, string> = {
 
 /** Tests whose answers depend on the date: retention, tiering, periods, windows, the close job, exports. */
 export const TIME_SENSITIVE = [
+  'test/analyst-correctness.test.ts',
   'test/billing.test.ts',
   'test/billing-runs.test.ts',
   'test/corrections.test.ts',

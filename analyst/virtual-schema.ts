@@ -29,8 +29,16 @@ const TENANT = `tenant_id = {${TENANT_PARAM}:String}`;
 
 const col = (name: string, type: string, description: string): VirtualColumn => ({ name, type, description });
 const T3 = "DateTime64(3, 'UTC')";
-const select = (columns: VirtualColumn[], from: string, where: string, tail = '') =>
-  `SELECT ${columns.map((c) => c.name).join(', ')} FROM ${from} WHERE ${where}${tail}`;
+/**
+ * Quantities reach the analyst as Decimal(76, 9) (sql/decimals.ts): the engine's
+ * sum of a Decimal(38, 9) stays Decimal(38, 9) and wraps silently past ~1.7e29,
+ * so a plain sum(quantity) would disagree with the product. Widened here, any
+ * sum an analyst writes is exact.
+ */
+const WIDE = (column: string) => `toDecimal256(${column}, 9) AS ${column}`;
+const expressions: Record<string, string> = { quantity: WIDE('quantity') };
+const list = (columns: VirtualColumn[]) => columns.map((c) => expressions[c.name] ?? c.name).join(', ');
+const select = (columns: VirtualColumn[], from: string, where: string, tail = '') => `SELECT ${list(columns)} FROM ${from} WHERE ${where}${tail}`;
 
 const eventColumns = [
   col('event_id', 'String', 'The idempotency key: unique per tenant'),
@@ -38,7 +46,7 @@ const eventColumns = [
   col('product_id', 'String', "The product, '' when none was sent"),
   col('metric_name', 'LowCardinality(String)', 'What was measured'),
   col('timestamp', T3, 'Event time (UTC); periods and windows are half-open [start, end) on it'),
-  col('quantity', 'Decimal(38, 9)', 'The quantity, exactly as sent (sum it: sums are Decimal(76, 9) and never wrap)'),
+  col('quantity', 'Decimal(76, 9)', 'The quantity, exactly as sent; Decimal(76, 9) so that any sum of it is exact (never wraps)'),
   col('dimensions', 'Map(LowCardinality(String), String)', "Dimensions; read one with dimensions['region']"),
   col('source', 'String', 'metadata.source'),
   col('source_version', 'String', 'metadata.version'),
@@ -54,9 +62,9 @@ const rollupColumns = [
   col('window_start', "DateTime('UTC')", 'Start of the UTC window [window_start, window_start + step)'),
   col('events', 'UInt64', 'Events in the window'),
   col('quantity_sum', 'Decimal(76, 9)', 'Sum of quantities'),
-  col('quantity_min', 'Decimal(38, 9)', 'Smallest quantity'),
-  col('quantity_max', 'Decimal(38, 9)', 'Largest quantity'),
-  col('latest_quantity', 'Decimal(38, 9)', 'Quantity of the newest event (by timestamp, then event_id)'),
+  col('quantity_min', 'Decimal(76, 9)', 'Smallest quantity'),
+  col('quantity_max', 'Decimal(76, 9)', 'Largest quantity'),
+  col('latest_quantity', 'Decimal(76, 9)', 'Quantity of the newest event (by timestamp, then event_id)'),
 ];
 
 const ROLLUP_CONTRACT =
@@ -72,7 +80,7 @@ function rollup(name: string, table: string, step: string): VirtualTable {
     // FINAL: one row per key (partial rows of the AggregatingMergeTree merged); plain types, not the storage's aggregate ones.
     body: (db) =>
       `SELECT metric_name, customer_id, dimensions, window_start, CAST(events, 'UInt64') AS events, CAST(quantity_sum, 'Decimal(76, 9)') AS quantity_sum,
-       CAST(quantity_min, 'Decimal(38, 9)') AS quantity_min, CAST(quantity_max, 'Decimal(38, 9)') AS quantity_max, finalizeAggregation(latest) AS latest_quantity
+       CAST(quantity_min, 'Decimal(76, 9)') AS quantity_min, CAST(quantity_max, 'Decimal(76, 9)') AS quantity_max, toDecimal256(finalizeAggregation(latest), 9) AS latest_quantity
        FROM ${db}.${table} FINAL WHERE ${TENANT}`,
   };
 }
@@ -98,7 +106,7 @@ export const VIRTUAL_TABLES: readonly VirtualTable[] = [
     ],
     // The log keeps redeliveries: one row per (event, version), its first stored copy.
     body: (db) =>
-      `SELECT ${eventColumns.map((c) => c.name).join(', ')}, version, is_deleted, changed_by FROM ${db}.${TABLES.usageEventLog} WHERE ${TENANT} ORDER BY event_id, version, stored_at LIMIT 1 BY event_id, version`,
+      `SELECT ${list(eventColumns)}, version, is_deleted, changed_by FROM ${db}.${TABLES.usageEventLog} WHERE ${TENANT} ORDER BY event_id, version, stored_at LIMIT 1 BY event_id, version`,
   },
   rollup('usage_minute', TABLES.usagePerMinute, 'minute'),
   rollup('usage_hour', TABLES.usagePerHour, 'hour'),

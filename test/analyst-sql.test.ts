@@ -31,7 +31,7 @@ describe('analyst SQL', () => {
   it('answers a SELECT over the tenant\'s own events only, with columns, types and statistics', async () => {
     const res = await a.sql({ query: 'SELECT event_id, customer_id, quantity FROM events ORDER BY event_id' });
     expect(res.status).toBe(200);
-    expect(res.body.columns).toEqual([{ name: 'event_id', type: 'String' }, { name: 'customer_id', type: 'String' }, { name: 'quantity', type: 'Decimal(38, 9)' }]);
+    expect(res.body.columns).toEqual([{ name: 'event_id', type: 'String' }, { name: 'customer_id', type: 'String' }, { name: 'quantity', type: 'Decimal(76, 9)' }]);
     expect(res.body.data).toEqual([
       { event_id: 'e1', customer_id: 'c1', quantity: '1' },
       { event_id: 'e2', customer_id: 'c0', quantity: '100' },
