@@ -5,8 +5,9 @@ import { SqlError, sqlErrorOf } from './errors.js';
 
 export interface SqlStatistics {
   elapsedMs: number;
-  rowsRead: number;
-  bytesRead: number;
+  /** null where the engine does not tell: chdb's summary reports result rows, not rows read, so streamed formats on the embedded engine. */
+  rowsRead: number | null;
+  bytesRead: number | null;
 }
 
 export interface SqlAnswer {
@@ -28,6 +29,8 @@ export interface SqlRun {
   limits: SqlQueryLimits;
   /** The answer's bytes are collected up to this; past it the query fails (a limit). */
   maxResultBytes: number;
+  /** Whether the connection's summary reports rows and bytes read (a server's X-ClickHouse-Summary; not chdb's). */
+  summaryReadsRows: boolean;
   /** Written into log_comment so system.query_log finds the query. */
   tags: { requestId: string; keyId: string };
 }
@@ -58,7 +61,8 @@ export async function runAnalystQuery(client: ClickHouseClient, database: string
       clickhouse_settings: { log_comment: JSON.stringify({ name: 'sql.analyst', tenantId: run.tenantId, ...run.tags }) },
     });
     const bytes = await collect(stream, run.maxResultBytes);
-    const statistics = { elapsedMs: Math.round(performance.now() - started), rowsRead: Number(summary?.read_rows ?? 0), bytesRead: Number(summary?.read_bytes ?? 0) };
+    const known = run.summaryReadsRows && summary !== undefined;
+    const statistics = { elapsedMs: Math.round(performance.now() - started), rowsRead: known ? Number(summary.read_rows) : null, bytesRead: known ? Number(summary.read_bytes) : null };
     return { bytes, statistics };
   } catch (error) {
     if (error instanceof SqlError) throw error;

@@ -24,6 +24,8 @@ export interface SqlServiceOptions {
   maxResultBytes: number;
   maxQueued: number;
   queueTimeoutMs: number;
+  /** Whether the connections' summaries report rows read (server: yes; chdb: no). */
+  summaryReadsRows: boolean;
   now?: () => number;
 }
 
@@ -43,10 +45,11 @@ export interface SqlRequest {
 interface EngineJson {
   meta: { name: string; type: string }[];
   data: Record<string, unknown>[];
+  statistics: { rows_read: number; bytes_read: number };
 }
 
 export type SqlResult =
-  | { format: 'json'; queryId: string; body: { columns: { name: string; type: string }[]; data: Record<string, unknown>[]; rows: number; truncated: boolean; statistics: SqlStatistics } }
+  | { format: 'json'; queryId: string; body: { columns: { name: string; type: string }[]; data: Record<string, unknown>[]; rows: number; truncated: boolean; statistics: { elapsedMs: number; rowsRead: number; bytesRead: number } } }
   | { format: Exclude<SqlFormat, 'json'>; queryId: string; bytes: Buffer; statistics: SqlStatistics };
 
 /** Rows of a streamed answer when they can be counted from its bytes (JSON lines); otherwise unknown. */
@@ -80,6 +83,11 @@ export class SqlService {
     }
   }
 
+  /** The tenant's analyst queries in progress (admitted, running or waiting for a connection). */
+  inProgress(tenantId: string): number {
+    return this.slots.inProgress(tenantId);
+  }
+
   async run(caller: SqlCaller, request: SqlRequest): Promise<SqlResult> {
     const limits = await this.options.limitsFor(caller.tenantId);
     const release = this.slots.acquire(caller.tenantId, limits.sqlConcurrentQueries);
@@ -92,7 +100,8 @@ export class SqlService {
       const result = shape(queryId, request.format, answer, limits.sqlMaxResultRows);
       const resultRows = result.format === 'json' ? result.body.rows : rowsOf(request.format, answer.bytes);
       const truncated = result.format === 'json' && result.body.truncated;
-      record = { rowsRead: answer.statistics.rowsRead, bytesRead: answer.statistics.bytesRead, resultRows, status: truncated ? 'truncated' : 'ok', error: '' };
+      const { statistics } = result.format === 'json' ? result.body : answer;
+      record = { rowsRead: statistics.rowsRead, bytesRead: statistics.bytesRead, resultRows, status: truncated ? 'truncated' : 'ok', error: '' };
       return result;
     } catch (error) {
       if (error instanceof SqlError) record = { ...record, status: error.status, error: error.message };
@@ -117,6 +126,7 @@ export class SqlService {
         ...request,
         limits: { ...limits, maxThreads: this.options.maxThreads, osThreadPriority: this.options.osThreadPriority },
         maxResultBytes: this.options.maxResultBytes,
+        summaryReadsRows: this.options.summaryReadsRows,
         tags: { requestId: caller.requestId, keyId: caller.keyId },
       });
     } finally {
@@ -130,9 +140,7 @@ function shape(queryId: string, format: SqlFormat, answer: SqlAnswer, maxRows: n
   if (format !== 'json') return { format, queryId, bytes: answer.bytes, statistics: answer.statistics };
   const engine = JSON.parse(answer.bytes.toString('utf8')) as EngineJson;
   const data = engine.data.slice(0, maxRows);
-  return {
-    format,
-    queryId,
-    body: { columns: engine.meta.map(({ name, type }) => ({ name, type })), data, rows: data.length, truncated: engine.data.length > maxRows, statistics: answer.statistics },
-  };
+  // The JSON document's own statistics are the engine's counts of what the query read.
+  const statistics = { elapsedMs: answer.statistics.elapsedMs, rowsRead: Number(engine.statistics.rows_read), bytesRead: Number(engine.statistics.bytes_read) };
+  return { format, queryId, body: { columns: engine.meta.map(({ name, type }) => ({ name, type })), data, rows: data.length, truncated: engine.data.length > maxRows, statistics } };
 }

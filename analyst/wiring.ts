@@ -26,6 +26,7 @@ export async function sqlService(connection: Connection, config: Config, access:
     maxResultBytes: config.SQL_MAX_RESULT_BYTES,
     maxQueued: config.SQL_MAX_QUEUED,
     queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS,
+    summaryReadsRows: connection.mode === 'server',
   });
   await service.prepare(connection.mode === 'embedded');
   return service;

@@ -117,7 +117,7 @@ export function sqlRoutes({ sql, config }: AppDeps) {
     c.header('X-Meterhouse-Query-Id', result.queryId);
     if (result.format === 'json') return c.json({ ...result.body, queryId: result.queryId }, 200);
     c.header('Content-Type', CONTENT_TYPES[result.format]);
-    c.header('X-Meterhouse-Rows-Read', String(result.statistics.rowsRead));
+    if (result.statistics.rowsRead !== null) c.header('X-Meterhouse-Rows-Read', String(result.statistics.rowsRead));
     return c.body(new Uint8Array(result.bytes), 200) as never;
   });
 

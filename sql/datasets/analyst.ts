@@ -24,7 +24,8 @@ export const SQL_LIMIT_COLUMNS = {
  * Migration 16: the analyst's empty database, the query history, and the
  * tenants' analyst limits. analyst_queries is append-only, one row per query
  * (refused ones too); the query text is kept as sent. result_rows is NULL
- * where the answer's bytes do not tell (csv, parquet).
+ * where the answer's bytes do not tell (csv, parquet); rows_read and bytes_read
+ * where the engine does not (streamed formats on the embedded engine).
  */
 export function analystSqlDdl(t: RenderTarget): string[] {
   return [
@@ -37,8 +38,8 @@ export function analystSqlDdl(t: RenderTarget): string[] {
     key_id String,
     started_at DateTime64(3, 'UTC'),
     duration_ms UInt32,
-    rows_read UInt64,
-    bytes_read UInt64,
+    rows_read Nullable(UInt64),
+    bytes_read Nullable(UInt64),
     result_rows Nullable(UInt64),
     format LowCardinality(String),
     status LowCardinality(String),

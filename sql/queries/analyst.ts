@@ -9,8 +9,9 @@ export interface AnalystQueryRecord {
   keyId: string;
   startedAtMs: number;
   durationMs: number;
-  rowsRead: number;
-  bytesRead: number;
+  /** null: the engine did not tell (streamed formats on the embedded engine). */
+  rowsRead: number | null;
+  bytesRead: number | null;
   /** null: not countable from the answer's bytes (csv, parquet). */
   resultRows: number | null;
   format: string;
@@ -43,8 +44,8 @@ export const analystHistoryRow = z.object({
   startedAt: z.string(),
   startedAtMs: z.coerce.number().int(),
   durationMs: z.coerce.number().int(),
-  rowsRead: count,
-  bytesRead: count,
+  rowsRead: count.nullable(),
+  bytesRead: count.nullable(),
   resultRows: count.nullable(),
   format: z.string(),
   status: z.string(),
