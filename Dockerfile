@@ -10,6 +10,8 @@ COPY access ./access
 COPY analyst ./analyst
 COPY api ./api
 COPY cli ./cli
+# The web app: its committed build (dashboards/dist) is what is served; no build step in the image.
+COPY dashboards ./dashboards
 COPY domain ./domain
 COPY ingest ./ingest
 COPY sql ./sql

@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Unit tests sit next to the code and need no engine; integration tests under test/ use the real one. */
-const UNIT = '{api,access,analyst,ingest,sql,jobs,domain,clients/js/src}/**/*.test.ts';
+const UNIT = '{api,access,analyst,ingest,sql,jobs,domain,dashboards,clients/js/src}/**/*.test.ts';
 const INTEGRATION = 'test/**/*.test.ts';
 
 /**

@@ -19,9 +19,11 @@ import { billingRoutes } from './routes/billing.js';
 import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
 import { auditRoutes } from './routes/audit.js';
+import { referenceRoutes } from './routes/reference.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { sqlRoutes } from './routes/sql.js';
 import { declareErrorResponses } from './openapi-errors.js';
+import { dashboardPages } from './dashboard-pages.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -80,6 +82,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditRoutes(deps));
   app.route('/', webhookRoutes(deps));
   app.route('/', sqlRoutes(deps));
+  // The web app's pages (no /v1 prefix: they are public files; their data comes from /v1/portal/... with the link).
+  app.route('/', dashboardPages({ frameAncestors: deps.config.PORTAL_FRAME_ANCESTORS }));
   routeScopes.load(app);
 
   declareErrorResponses(app);
@@ -88,6 +92,9 @@ export function createApp(deps: AppDeps) {
     openapi: '3.1.0',
     info: { title: 'meterhouse', version: '0.1.0', description: 'Usage analytics warehouse for usage-based billing' },
   });
+
+  // The API reference page (Swagger UI over /openapi.json), outside /v1: no key needed to read the contract.
+  app.route('/', referenceRoutes());
 
   app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route ${c.req.method} ${c.req.path}`), deps.logger));
   app.onError((error, c) => errorResponse(c, error, deps.logger));

@@ -60,7 +60,7 @@ describe('loadConfig', () => {
     const c = loadConfig(s3);
     expect(c).toMatchObject({ S3_PREFIX: 'meterhouse/', S3_RETRY_ATTEMPTS: 3, HOT_RETENTION_DAYS: 30 });
     expect(c.RAW_RETENTION_DAYS).toBeUndefined();
-    const { S3_BUCKET, S3_REGION, ...partial } = s3;
+    const { S3_BUCKET: _bucket, S3_REGION: _region, ...partial } = s3;
     let message = '';
     try {
       loadConfig(partial);
@@ -85,5 +85,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ RAW_RETENTION_DAYS: '39' }).RAW_RETENTION_DAYS).toBe(39);
     // a longer grace needs a longer retention
     expect(() => loadConfig({ RAW_RETENTION_DAYS: '45', BILLING_GRACE_SECONDS: String(10 * 86_400) })).toThrow(/at least 48 days/);
+  });
+});
+
+describe('PUBLIC_URL', () => {
+  it('refuses a value that is not a URL with a ConfigError naming it, not a crash', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'true' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://usage.example.com/path' })).toThrow(/PUBLIC_URL: must be an origin/);
   });
 });

@@ -10,6 +10,8 @@ const MiB = 1024 ** 2;
 
 const BROKER_LIST = /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/;
 const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+/** A CSP frame-ancestors source: 'self' or a scheme and host (a leading *. allowed), optional port. */
+const FRAME_SOURCE = /^(?:'self'|https?:\/\/(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$/;
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 /** A per-tenant limit's default, in the range the operator's overrides take too. */
@@ -68,7 +70,7 @@ export const configSchema = z
     ENGINE_BACKGROUND_POOL_SIZE: int(1, 64, 4),
     ENGINE_FSYNC: z.stringbool().default(true),
     API_KEY_CACHE_SECONDS: int(0, 3600, 5),
-    // Per-tenant limits (README "Access"): these defaults, unless the operator set the tenant's own.
+    // Per-tenant limits (docs/access.md): these defaults, unless the operator set the tenant's own.
     TENANT_INGEST_EVENTS_PER_SECOND: limit('ingestEventsPerSecond', 100_000),
     TENANT_CONCURRENT_READS: limit('concurrentReads', 8),
     READ_MAX_EXECUTION_SECONDS: limit('readMaxExecutionSeconds', 20),
@@ -89,7 +91,7 @@ export const configSchema = z
     CLICKHOUSE_ANALYST_PASSWORD: z.string().default(''),
     API_KEY_MISS_CACHE_SECONDS: int(0, 3600, 5),
     API_KEY_MISS_CACHE_ENTRIES: int(1, 10_000_000, 10_000),
-    // Reads (README "Read limits"): every API read runs on its own engine connection with these limits.
+    // Reads (docs/api.md, "Limits"): every API read runs on its own engine connection with these limits.
     READ_MAX_RESULT_ROWS: int(10_001, 100_000_000, 100_000),
     READ_MAX_RESULT_BYTES: int(1 * MiB, 16 * GiB, 64 * MiB),
     READ_MAX_THREADS: int(1, 256, 1),
@@ -99,7 +101,7 @@ export const configSchema = z
     READ_MAX_CONCURRENT: int(1, 64, 1),
     READ_MAX_QUEUED: int(0, 100_000, 32),
     READ_QUEUE_TIMEOUT_MS: int(0, 600_000, 10_000),
-    // HTTP server (README "Limits"): slow clients are cut off.
+    // HTTP server (docs/api.md, "Limits"): slow clients are cut off.
     HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000, 10_000),
     HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000, 60_000),
     HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000, 5_000),
@@ -134,7 +136,7 @@ export const configSchema = z
     HOT_RETENTION_DAYS: int(1, 100_000, 30),
     RAW_RETENTION_DAYS: z.coerce.number().int().min(1).max(100_000).optional(),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    // Billing (issue 5): see the README's "Billing periods and exports".
+    // Billing (issue 5): see docs/billing.md.
     BILLING_CLOSE_CRON: cronPattern('0 * * * * *'),
     BILLING_GRACE_SECONDS: int(0, 366 * 86_400, 86_400),
     BILLING_CUTOFF_LAG_MS: int(0, 600_000, 5_000),
@@ -147,6 +149,15 @@ export const configSchema = z
     BILLING_WEBHOOK_BACKOFF_MS: int(1, 3_600_000, 1_000),
     BILLING_WEBHOOK_BACKOFF_MAX_MS: int(1, 86_400_000, 600_000),
     BILLING_WEBHOOK_TIMEOUT_MS: int(100, 600_000, 10_000),
+    // Customer dashboards (docs/portal.md): who may frame the page, the public address links point to, the links' signing key.
+    PORTAL_FRAME_ANCESTORS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(/\s+/).filter((x) => x !== ''))
+      .pipe(z.array(z.string().regex(FRAME_SOURCE, "each entry must be 'self' or an origin such as https://app.example.com or https://*.example.com")).max(32)),
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => URL.canParse(u) && new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
+    PORTAL_SIGNING_KEY: secret('the dashboard links\' signing key').optional(),
+    PORTAL_REQUESTS_PER_SECOND: int(1, 10_000, 20),
   })
   .refine((c) => !c.BILLING_WEBHOOK_URL || c.BILLING_WEBHOOK_SECRET, {
     path: ['BILLING_WEBHOOK_SECRET'],

@@ -17,7 +17,7 @@ export async function loadMetersFile(db: Db, path: string): Promise<{ saved: num
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new Error(`METERS_FILE ${path} cannot be read as JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`METERS_FILE ${path} cannot be read as JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   const result = metersFile.safeParse(parsed);
   if (!result.success) {

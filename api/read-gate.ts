@@ -75,7 +75,7 @@ export class ReadGate {
   }
 }
 
-/** A tenant's own read bounds (the operator may set them per tenant; README "Access"). */
+/** A tenant's own read bounds (the operator may set them per tenant; docs/access.md). */
 export type TenantReadBounds = (tenantId: string) => Promise<Pick<TenantLimits, 'readMaxExecutionSeconds' | 'readMaxRowsToRead' | 'readMaxMemoryBytes'>>;
 
 /**

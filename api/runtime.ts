@@ -86,7 +86,7 @@ export function connectOptions(config: Config): ConnectOptions {
   };
 }
 
-/** The engine-side bounds of every API read (README "Read limits"). */
+/** The engine-side bounds of every API read (docs/api.md, "Limits"). */
 export function readLimits(config: Config): ReadLimits {
   return {
     max_execution_time: config.READ_MAX_EXECUTION_SECONDS,

@@ -62,7 +62,7 @@ const started = performance.now();
 const { sent, seconds: produceSeconds, requestMs } = await ingestOverHttp(base, KEY, batches, CLIENTS, 250_000);
 
 // ---- 2. consumption: until the summary counts every event
-let seen = 0;
+let seen: number;
 while ((seen = await counted()) < sent) {
   if ((performance.now() - started) / 1000 > 3600) throw new Error(`only ${seen} of ${sent} events visible after an hour`);
   await new Promise((r) => setTimeout(r, 250));

@@ -1,5 +1,5 @@
 /**
- * Raw retention as one rule the product states and keeps (README, "Retention").
+ * Raw retention as one rule the product states and keeps (docs/storage.md, "Retention").
  *
  * Raw events (usage_events and the billing log usage_event_log) are deleted
  * RAW_RETENTION_DAYS after their event time. For no two numbers to disagree:

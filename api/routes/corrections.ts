@@ -87,7 +87,7 @@ function quantityOf(input: number | string | undefined): string | undefined {
   return q.value;
 }
 
-export function correctionRoutes({ corrector, db, audit }: AppDeps) {
+export function correctionRoutes({ corrector, audit }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   const apply = async (c: { get(k: 'principal'): { tenantId: string; keyId: string }; get(k: 'requestId'): string }, eventId: string, change: Correction) => {

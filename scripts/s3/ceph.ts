@@ -116,7 +116,7 @@ async function ceph(p: Paths, args: string[], timeoutMs = 30_000): Promise<strin
     const { stdout } = await run('ceph', ['-c', p.conf, '--connect-timeout', '15', ...args], { timeout: timeoutMs });
     return stdout;
   } catch (error) {
-    throw new Error(`ceph ${args.join(' ')} failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`);
+    throw new Error(`ceph ${args.join(' ')} failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`, { cause: error });
   }
 }
 
@@ -126,8 +126,8 @@ async function tool(command: string, args: string[], timeoutMs = 60_000): Promis
     return stdout;
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error(`${command} is not installed: apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw`);
-    throw new Error(`${command} ${args[0] ?? ''} failed: ${e.stderr?.trim() || e.message}`);
+    if (e.code === 'ENOENT') throw new Error(`${command} is not installed: apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw`, { cause: error });
+    throw new Error(`${command} ${args[0] ?? ''} failed: ${e.stderr?.trim() || e.message}`, { cause: error });
   }
 }
 

@@ -29,7 +29,7 @@ export async function withLock<T>(lockDir: string, timeoutMs: number, fn: () => 
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`${lockDir} is held by PID ${holder || '?'} for more than ${timeoutMs / 1000} s`);
+      if (Date.now() > deadline) throw new Error(`${lockDir} is held by PID ${holder || '?'} for more than ${timeoutMs / 1000} s`, { cause: error });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

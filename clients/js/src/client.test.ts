@@ -37,7 +37,7 @@ function harness(answer: (sent: Sent, n: number, init: Init) => Answer, options:
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
-const verdict = (sent: Sent, status = (i: number) => 'accepted' as string) =>
+const verdict = (sent: Sent, status = (_i: number) => 'accepted' as string) =>
   json(200, { results: sent.events.map((e, i) => ({ index: i, eventId: e.eventId ?? e.id, status: status(i) })), accepted: 0, duplicates: 0, rejected: 0 });
 const ok = (sent: Sent) => verdict(sent);
 const ev = (n: number) => ({ customerId: 'c', metricName: 'm', quantity: String(n) });
