@@ -5,16 +5,23 @@ import { analystDatabase } from '../sql/datasets/analyst.js';
 import { recordAnalystQuery, type AnalystQueryRecord } from '../sql/queries/analyst.js';
 import { ReadSlots, type TenantLimits } from '../access/limits.js';
 import type { AuditLog } from '../access/audit.js';
-import { ReadGate } from '../api/read-gate.js';
 import { SqlError } from './errors.js';
 import { runAnalystQuery, type SqlAnswer, type SqlStatistics } from './run.js';
 import type { SqlFormat } from './compose.js';
 import type { SqlParamValue } from './guard.js';
 
+/** Leases analyst connections one per query, with a bounded queue (api/read-gate.ts's ReadGate). */
+export interface ConnectionGate {
+  acquire(): Promise<Db>;
+  release(connection: Db): void;
+}
+
 export interface SqlServiceOptions {
   database: string;
   /** The analyst connections (sql/connect.ts analystClients). */
   clients: ClickHouseClient[];
+  /** The gate over exactly those connections. */
+  gate: ConnectionGate;
   /** Where history and audit rows are written: on the embedded engine the analyst connection, so they never queue on ingest's. */
   recorder: Db;
   audit: AuditLog;
@@ -22,8 +29,6 @@ export interface SqlServiceOptions {
   maxThreads: number;
   osThreadPriority: number;
   maxResultBytes: number;
-  maxQueued: number;
-  queueTimeoutMs: number;
   /** Whether the connections' summaries report rows read (server: yes; chdb: no). */
   summaryReadsRows: boolean;
   now?: () => number;
@@ -62,11 +67,8 @@ const rowsOf = (format: SqlFormat, bytes: Buffer) => (format === 'jsonl' ? bytes
  */
 export class SqlService {
   private readonly slots = new ReadSlots({ code: 'too_many_concurrent_queries', plural: 'SQL queries' });
-  private readonly gate: ReadGate;
 
-  constructor(private readonly options: SqlServiceOptions) {
-    this.gate = new ReadGate(options.clients.map((client) => ({ client, database: options.database })), { maxQueued: options.maxQueued, queueTimeoutMs: options.queueTimeoutMs });
-  }
+  constructor(private readonly options: SqlServiceOptions) {}
 
   /**
    * Put each analyst connection in the empty analyst database and check that
@@ -119,7 +121,7 @@ export class SqlService {
   }
 
   private async answer(caller: SqlCaller, request: SqlRequest, limits: TenantLimits): Promise<SqlAnswer> {
-    const reader = await this.gate.acquire();
+    const reader = await this.options.gate.acquire();
     try {
       return await runAnalystQuery(reader.client, this.options.database, {
         tenantId: caller.tenantId,
@@ -130,7 +132,7 @@ export class SqlService {
         tags: { requestId: caller.requestId, keyId: caller.keyId },
       });
     } finally {
-      this.gate.release(reader);
+      this.options.gate.release(reader);
     }
   }
 }

@@ -27,7 +27,7 @@ import type { ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { AuditLog } from '../access/audit.js';
-import { sqlService } from '../analyst/wiring.js';
+import { sqlService } from './sql-service.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;

@@ -1,8 +1,9 @@
 import type { Connection } from '../sql/connect.js';
-import type { Config } from '../api/config.js';
+import type { Config } from './config.js';
+import { ReadGate } from './read-gate.js';
 import type { Access } from '../access/access.js';
 import { AuditLog } from '../access/audit.js';
-import { SqlService } from './service.js';
+import { SqlService } from '../analyst/service.js';
 
 /**
  * The analyst SQL service over the connection's analyst clients. On the
@@ -18,14 +19,13 @@ export async function sqlService(connection: Connection, config: Config, access:
   const service = new SqlService({
     database: db.database,
     clients: connection.analystClients,
+    gate: new ReadGate(connection.analystClients.map((client) => ({ client, database: db.database })), { maxQueued: config.SQL_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS }),
     recorder,
     audit: new AuditLog(recorder),
     limitsFor: (tenantId) => access.tenants.limitsFor(tenantId),
     maxThreads: config.READ_MAX_THREADS,
     osThreadPriority: config.READ_OS_THREAD_PRIORITY,
     maxResultBytes: config.SQL_MAX_RESULT_BYTES,
-    maxQueued: config.SQL_MAX_QUEUED,
-    queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS,
     summaryReadsRows: connection.mode === 'server',
   });
   await service.prepare(connection.mode === 'embedded');
