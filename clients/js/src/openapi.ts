@@ -2653,6 +2653,12 @@ export interface paths {
                             readMaxExecutionSeconds?: number | null;
                             readMaxRowsToRead?: number | null;
                             readMaxMemoryBytes?: number | null;
+                            sqlMaxExecutionSeconds?: number | null;
+                            sqlMaxRowsToRead?: number | null;
+                            sqlMaxBytesToRead?: number | null;
+                            sqlMaxMemoryBytes?: number | null;
+                            sqlMaxResultRows?: number | null;
+                            sqlConcurrentQueries?: number | null;
                         };
                     };
                 };
@@ -3077,6 +3083,271 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sql": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run one SELECT over the tenant's virtual tables (analyst SQL; docs/sql.md) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SqlRequest"];
+                };
+            };
+            responses: {
+                /** @description The answer (json), or the engine's bytes (jsonl, csv, parquet) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SqlAnswer"];
+                        "application/x-ndjson": string;
+                        "text/csv": string;
+                        "application/vnd.apache.parquet": string;
+                    };
+                };
+                /** @description The query was refused (sql_refused) or failed in the engine (sql_error): the message says why, details the position */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (sql), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A limit was passed (sql_limit_exceeded): details name it */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many queries of this tenant at once, or no analyst connection free in time */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sql/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The virtual tables, their columns, and the functions analyst SQL allows */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SqlSchema"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (sql), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sql/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's analyst queries, newest first (each is also in the audit log as sql.query) */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of queries */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SqlHistoryEntry"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (sql), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3307,6 +3578,12 @@ export interface components {
                 readMaxExecutionSeconds: number | null;
                 readMaxRowsToRead: number | null;
                 readMaxMemoryBytes: number | null;
+                sqlMaxExecutionSeconds: number | null;
+                sqlMaxRowsToRead: number | null;
+                sqlMaxBytesToRead: number | null;
+                sqlMaxMemoryBytes: number | null;
+                sqlMaxResultRows: number | null;
+                sqlConcurrentQueries: number | null;
             };
             effectiveLimits: components["schemas"]["TenantLimits"];
         };
@@ -3317,6 +3594,12 @@ export interface components {
             readMaxExecutionSeconds: number;
             readMaxRowsToRead: number;
             readMaxMemoryBytes: number;
+            sqlMaxExecutionSeconds: number;
+            sqlMaxRowsToRead: number;
+            sqlMaxBytesToRead: number;
+            sqlMaxMemoryBytes: number;
+            sqlMaxResultRows: number;
+            sqlConcurrentQueries: number;
         };
         AuditEntry: {
             id: string;
@@ -3355,6 +3638,72 @@ export interface components {
              * @enum {string}
              */
             source: "tenant" | "default" | "none";
+        };
+        SqlAnswer: {
+            columns: {
+                name: string;
+                type: string;
+            }[];
+            /** @description 64-bit integers and decimals are strings (exact) */
+            data: {
+                [key: string]: unknown;
+            }[];
+            rows: number;
+            /** @description true: the answer had more than the tenant's sqlMaxResultRows rows; these are the first */
+            truncated: boolean;
+            statistics: {
+                elapsedMs: number;
+                rowsRead: number;
+                bytesRead: number;
+            };
+            queryId: string;
+        };
+        SqlRequest: {
+            /** @example SELECT customer_id, sum(quantity) AS total FROM events WHERE timestamp >= {from:DateTime64(3)} GROUP BY customer_id ORDER BY total DESC LIMIT 10 */
+            query: string;
+            /**
+             * @description Values of the query's {name:Type} parameters, bound by the engine (never spliced into the text); send exact numbers as strings
+             * @default {}
+             * @example {
+             *       "from": "2026-11-01 00:00:00"
+             *     }
+             */
+            params: {
+                [key: string]: string | number | boolean | null | (string | number | boolean | null)[];
+            };
+            /**
+             * @description json: the answer below; jsonl, csv, parquet: the engine's own bytes
+             * @default json
+             * @enum {string}
+             */
+            format: "json" | "jsonl" | "csv" | "parquet";
+        };
+        SqlSchema: {
+            tables: {
+                name: string;
+                description: string;
+                columns: {
+                    name: string;
+                    type: string;
+                    description: string;
+                }[];
+            }[];
+            /** @description Functions an analyst may call (aggregate functions also with combinators: sumIf, uniqMerge) */
+            functions: string[];
+            tableFunctions: string[];
+        };
+        SqlHistoryEntry: {
+            queryId: string;
+            keyId: string;
+            startedAt: string;
+            durationMs: number | null;
+            rowsRead: number | null;
+            bytesRead: number | null;
+            resultRows: number | null;
+            format: string;
+            status: string;
+            error: string;
+            query: string;
         };
     };
     responses: never;
