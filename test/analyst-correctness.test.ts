@@ -43,7 +43,7 @@ describe('analyst SQL agrees with the API', () => {
     expect((await t.json('POST', '/v1/billing/close')).status).toBe(200);
     // Meters read the rollups, which count a redelivery or a correction until the reconciler has rewritten the window (its schedule in production).
     await reconcileRollups(db, {});
-  });
+  }, 180_000);
 
   const sql = async (query: string) => {
     const res = await t.sql({ query, params: window });
