@@ -2,7 +2,7 @@
 // (default 10,000,000) of one tenant, written by the engine itself (INSERT ... SELECT, with
 // the rollup and log views firing as on ingest). Times POST /v1/sql for a GROUP BY customer,
 // day (BENCH_SQL_RUNS runs), then single-event ingest idle and while a heavy analyst query runs.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../api/config.js';
@@ -118,3 +118,4 @@ console.table(queries);
 console.log(JSON.stringify(results, null, 2));
 await writeResults('analyst-sql', results);
 await runtime.close();
+await rm(dataDir, { recursive: true, force: true });
