@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 # npm install, not npm ci: the lock cannot list chdb's optional engine builds for other platforms (see README).
 RUN npm install --omit=dev --no-audit --no-fund
 COPY access ./access
+COPY analyst ./analyst
 COPY api ./api
 COPY cli ./cli
 # The web app: its committed build (dashboards/dist) is what is served; no build step in the image.

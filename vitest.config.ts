@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Unit tests sit next to the code and need no engine; integration tests under test/ use the real one. */
-const UNIT = '{api,access,ingest,sql,jobs,domain,dashboards,clients/js/src}/**/*.test.ts';
+const UNIT = '{api,access,analyst,ingest,sql,jobs,domain,dashboards,clients/js/src}/**/*.test.ts';
 const INTEGRATION = 'test/**/*.test.ts';
 
 /**
@@ -24,6 +24,7 @@ export const CALENDAR: Record<string, string> = {
 
 /** Tests whose answers depend on the date: retention, tiering, periods, windows, the close job, exports. */
 export const TIME_SENSITIVE = [
+  'test/analyst-correctness.test.ts',
   'test/billing.test.ts',
   'test/billing-runs.test.ts',
   'test/corrections.test.ts',

@@ -21,7 +21,8 @@ export type AuditKind =
   | 'meter.created' | 'meter.updated' | 'meter.deleted' | 'customer.put'
   | 'correction.voided' | 'correction.amended' | 'billing.closed'
   | 'webhook.set' | 'webhook.deleted' | 'dead_letter.replayed'
-  | 'portal_link.issued' | 'portal_link.revoked';
+  | 'portal_link.issued' | 'portal_link.revoked'
+  | 'sql.query';
 
 /** The hash of a row: SHA-256 over its fields in a fixed order, the previous row's hash included. */
 export function auditHash(r: Omit<AuditRow, 'hash'>): string {

@@ -18,6 +18,13 @@ export interface TenantLimits {
   readMaxExecutionSeconds: number;
   readMaxRowsToRead: number;
   readMaxMemoryBytes: number;
+  /** Analyst SQL (POST /v1/sql): engine time, rows and bytes read, memory, answer rows, queries at once. */
+  sqlMaxExecutionSeconds: number;
+  sqlMaxRowsToRead: number;
+  sqlMaxBytesToRead: number;
+  sqlMaxMemoryBytes: number;
+  sqlMaxResultRows: number;
+  sqlConcurrentQueries: number;
 }
 
 /** The accepted range of each limit, for the configured defaults and the operator's overrides alike. */
@@ -27,6 +34,12 @@ export const LIMIT_RANGES: Record<keyof TenantLimits, { min: number; max: number
   readMaxExecutionSeconds: { min: 1, max: 3600 },
   readMaxRowsToRead: { min: 1000, max: 1e12 },
   readMaxMemoryBytes: { min: 16 * MiB, max: 1024 * GiB },
+  sqlMaxExecutionSeconds: { min: 1, max: 3600 },
+  sqlMaxRowsToRead: { min: 1000, max: 1e12 },
+  sqlMaxBytesToRead: { min: 1 * MiB, max: 1024 ** 5 },
+  sqlMaxMemoryBytes: { min: 16 * MiB, max: 1024 * GiB },
+  sqlMaxResultRows: { min: 1, max: 10_000_000 },
+  sqlConcurrentQueries: { min: 1, max: 100 },
 };
 
 export const limitValue = (name: keyof TenantLimits) => z.number().int().min(LIMIT_RANGES[name].min).max(LIMIT_RANGES[name].max);
@@ -35,7 +48,7 @@ export const limitValue = (name: keyof TenantLimits) => z.number().int().min(LIM
 export class LimitExceededError extends Error {
   override readonly name = 'LimitExceededError';
   constructor(
-    readonly code: 'ingest_rate_limited' | 'too_many_concurrent_reads',
+    readonly code: 'ingest_rate_limited' | 'too_many_concurrent_reads' | 'too_many_concurrent_queries',
     message: string,
     readonly retryAfterSeconds: number,
   ) {
@@ -77,10 +90,13 @@ export class IngestRate {
 export class ReadSlots {
   private inFlight = new Map<string, number>();
 
+  /** What is counted: reads (the API's GETs), or analyst queries (POST /v1/sql). */
+  constructor(private readonly what: { code: 'too_many_concurrent_reads' | 'too_many_concurrent_queries'; plural: string } = { code: 'too_many_concurrent_reads', plural: 'reads' }) {}
+
   /** Take a slot; the returned function gives it back (call it exactly once). */
   acquire(tenantId: string, limit: number): () => void {
     const n = this.inFlight.get(tenantId) ?? 0;
-    if (n >= limit) throw new LimitExceededError('too_many_concurrent_reads', `this tenant may run ${limit} reads at once; retry when one has finished`, 1);
+    if (n >= limit) throw new LimitExceededError(this.what.code, `this tenant may run ${limit} ${this.what.plural} at once; retry when one has finished`, 1);
     this.inFlight.set(tenantId, n + 1);
     let released = false;
     return () => {

@@ -21,6 +21,7 @@ import { storageRoutes } from './routes/storage.js';
 import { auditRoutes } from './routes/audit.js';
 import { referenceRoutes } from './routes/reference.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { sqlRoutes } from './routes/sql.js';
 import { declareErrorResponses } from './openapi-errors.js';
 import { measureRequests } from './metrics/http.js';
 import { reconciliationRoutes } from './routes/reconciliation.js';
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', reconciliationRoutes(deps));
   app.route('/', portalTokenRoutes(deps));
   app.route('/', portalRoutes(deps));
+  app.route('/', sqlRoutes(deps));
   // The web app's pages (no /v1 prefix: they are public files; their data comes from /v1/portal/... with the link).
   app.route('/', dashboardPages({ frameAncestors: deps.config.PORTAL_FRAME_ANCESTORS }));
   routeScopes.load(app);

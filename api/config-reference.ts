@@ -124,6 +124,23 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
     },
   },
   {
+    title: 'Analyst SQL (docs/sql.md)',
+    settings: {
+      SQL_MAX_EXECUTION_SECONDS: 'engine time of one analyst query (per-tenant default)',
+      SQL_MAX_ROWS_TO_READ: 'rows one analyst query may read (per-tenant default)',
+      SQL_MAX_BYTES_TO_READ: 'bytes one analyst query may read (per-tenant default)',
+      SQL_MAX_MEMORY_BYTES: 'engine memory of one analyst query (per-tenant default)',
+      SQL_MAX_RESULT_ROWS: 'rows of one answer: json is cut there (`truncated: true`), other formats fail past it (per-tenant default)',
+      SQL_CONCURRENT_QUERIES: 'analyst queries of one tenant at once; beyond, 429 (per-tenant default)',
+      SQL_MAX_RESULT_BYTES: 'bytes of one answer; beyond, 422',
+      SQL_MAX_QUERY_BYTES: 'length of the query text',
+      SQL_MAX_CONCURRENT: 'analyst connections (queries at once, all tenants), apart from ingest\'s and the API reads\'',
+      SQL_MAX_QUEUED: 'analyst queries waiting for a connection; beyond, 429',
+      CLICKHOUSE_ANALYST_USER: 'server mode: the readonly user analyst queries run as (docs/sql.md renders it); default: CLICKHOUSE_USER',
+      CLICKHOUSE_ANALYST_PASSWORD: 'its password (never logged)',
+    },
+  },
+  {
     title: 'Billing',
     settings: {
       BILLING_CLOSE_CRON: 'schedule of the close job (checked by croner at startup)',

@@ -15,7 +15,14 @@ describe('loadConfig', () => {
       readMaxExecutionSeconds: 20,
       readMaxRowsToRead: 200_000_000,
       readMaxMemoryBytes: 1024 ** 3,
+      sqlMaxExecutionSeconds: 30,
+      sqlMaxRowsToRead: 1_000_000_000,
+      sqlMaxBytesToRead: 100 * 1024 ** 3,
+      sqlMaxMemoryBytes: 1024 ** 3,
+      sqlMaxResultRows: 100_000,
+      sqlConcurrentQueries: 2,
     });
+    expect(() => loadConfig({ SQL_CONCURRENT_QUERIES: '0' })).toThrow(/SQL_CONCURRENT_QUERIES/);
     expect(() => loadConfig({ TENANT_INGEST_EVENTS_PER_SECOND: '0' })).toThrow(/TENANT_INGEST_EVENTS_PER_SECOND/);
     expect(() => loadConfig({ TENANT_CONCURRENT_READS: '1001' })).toThrow(/TENANT_CONCURRENT_READS/);
     expect(() => loadConfig({ READ_MAX_MEMORY_BYTES: '1000' })).toThrow(/READ_MAX_MEMORY_BYTES/);

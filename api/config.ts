@@ -76,6 +76,19 @@ export const configSchema = z
     READ_MAX_EXECUTION_SECONDS: limit('readMaxExecutionSeconds', 20),
     READ_MAX_ROWS_TO_READ: limit('readMaxRowsToRead', 200_000_000),
     READ_MAX_MEMORY_BYTES: limit('readMaxMemoryBytes', 1 * GiB),
+    // Analyst SQL (docs/sql.md): per-tenant defaults, then the analyst connection and answer bounds.
+    SQL_MAX_EXECUTION_SECONDS: limit('sqlMaxExecutionSeconds', 30),
+    SQL_MAX_ROWS_TO_READ: limit('sqlMaxRowsToRead', 1_000_000_000),
+    SQL_MAX_BYTES_TO_READ: limit('sqlMaxBytesToRead', 100 * GiB),
+    SQL_MAX_MEMORY_BYTES: limit('sqlMaxMemoryBytes', 1 * GiB),
+    SQL_MAX_RESULT_ROWS: limit('sqlMaxResultRows', 100_000),
+    SQL_CONCURRENT_QUERIES: limit('sqlConcurrentQueries', 2),
+    SQL_MAX_RESULT_BYTES: int(1 * MiB, 4 * GiB, 64 * MiB),
+    SQL_MAX_QUERY_BYTES: int(1024, 1 * MiB, 64 * 1024),
+    SQL_MAX_CONCURRENT: int(1, 64, 1),
+    SQL_MAX_QUEUED: int(0, 10_000, 16),
+    CLICKHOUSE_ANALYST_USER: z.string().min(1).optional(),
+    CLICKHOUSE_ANALYST_PASSWORD: z.string().default(''),
     API_KEY_MISS_CACHE_SECONDS: int(0, 3600, 5),
     API_KEY_MISS_CACHE_ENTRIES: int(1, 10_000_000, 10_000),
     // Reads (docs/api.md, "Limits"): every API read runs on its own engine connection with these limits.
@@ -210,6 +223,12 @@ export function defaultTenantLimits(c: Config): TenantLimits {
     readMaxExecutionSeconds: c.READ_MAX_EXECUTION_SECONDS,
     readMaxRowsToRead: c.READ_MAX_ROWS_TO_READ,
     readMaxMemoryBytes: c.READ_MAX_MEMORY_BYTES,
+    sqlMaxExecutionSeconds: c.SQL_MAX_EXECUTION_SECONDS,
+    sqlMaxRowsToRead: c.SQL_MAX_ROWS_TO_READ,
+    sqlMaxBytesToRead: c.SQL_MAX_BYTES_TO_READ,
+    sqlMaxMemoryBytes: c.SQL_MAX_MEMORY_BYTES,
+    sqlMaxResultRows: c.SQL_MAX_RESULT_ROWS,
+    sqlConcurrentQueries: c.SQL_CONCURRENT_QUERIES,
   };
 }
 

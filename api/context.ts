@@ -14,6 +14,7 @@ import type { ByteBudget } from './byte-budget.js';
 import type { AuditLog } from '../access/audit.js';
 import type { LinkStore } from '../access/links.js';
 import type { LinkClaims } from '../access/link-tokens.js';
+import type { SqlService } from '../analyst/service.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -53,6 +54,8 @@ export interface AppDeps {
   audit: AuditLog;
   /** Signed dashboard (and console) links: issued, listed, revoked, checked. */
   links: LinkStore;
+  /** Analyst SQL (POST /v1/sql) on its own connections. */
+  sql: SqlService;
   /** Where exports are copied when S3 is configured. */
   exportBucket?: ExportBucket | undefined;
 }

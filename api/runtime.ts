@@ -35,6 +35,7 @@ import { TABLES } from '../sql/names.js';
 import { LinkStore } from '../access/links.js';
 import { LinkTokens } from '../access/link-tokens.js';
 import { linkSigningKey } from '../access/link-key.js';
+import { sqlService } from './sql-service.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -79,6 +80,7 @@ export function connectOptions(config: Config): ConnectOptions {
   return {
     s3,
     readers: config.READ_MAX_CONCURRENT,
+    analysts: { count: config.SQL_MAX_CONCURRENT },
     mode: 'embedded',
     database,
     dataDir: config.DATA_DIR,
@@ -194,7 +196,9 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const signing = await linkSigningKey(config.PORTAL_SIGNING_KEY, config.DATA_DIR);
     if (signing.source === 'created') logger.info('dashboard link signing key created in DATA_DIR (several instances must share one: set PORTAL_SIGNING_KEY)');
     const links = new LinkStore(db, new LinkTokens(signing.key), () => clock.now(), config.API_KEY_CACHE_SECONDS);
-    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db), links };
+    const audit = new AuditLog(db);
+    const sql = await sqlService(connection, config, access);
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit, links, sql };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then((r) => reconcileWork(jobMetrics.reconciled(r))) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },

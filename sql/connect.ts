@@ -6,6 +6,7 @@ import { renderEngineConfig, type EngineLimits } from './engine-config.js';
 import type { S3Storage } from './tiering.js';
 import { probeBucket } from './s3/client.js';
 import { checkStorageRecord } from './storage-marker.js';
+import { analystDatabase } from './datasets/analyst.js';
 
 /**
  * How 64-bit integers, decimals and times cross into JS, decided once:
@@ -26,6 +27,8 @@ export type ConnectOptions = (
   s3?: S3Storage | undefined;
   /** Clients kept apart from `db` for bounded reads (default 1). */
   readers?: number | undefined;
+  /** Connections used only for analyst SQL (default 1); in server mode, optionally as a readonly user of their own. */
+  analysts?: { count: number; username?: string | undefined; password?: string | undefined } | undefined;
 };
 
 export interface Connection {
@@ -38,6 +41,11 @@ export interface Connection {
    * front of an ingest insert.
    */
   readClients: ClickHouseClient[];
+  /**
+   * Clients for analyst SQL only (analyst/): its current database is the
+   * empty analyst database, and per-query limits never meet another use.
+   */
+  analystClients: ClickHouseClient[];
   close(): Promise<void>;
 }
 
@@ -77,7 +85,16 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     }
     // Over HTTP every request is its own engine session: one client serves the reads too.
     const readClients = Array.from({ length: options.readers ?? 1 }, () => client);
-    return { mode: 'server', db: { client, database: options.database }, readClients, close: () => client.close() };
+    const analyst = createClient({
+      url: options.url,
+      username: options.analysts?.username ?? options.username,
+      password: options.analysts?.username ? (options.analysts.password ?? '') : options.password,
+      database: analystDatabase(options.database),
+      request_timeout: options.requestTimeoutMs,
+      clickhouse_settings: OUTPUT_SETTINGS,
+    });
+    const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, () => analyst);
+    return { mode: 'server', db: { client, database: options.database }, readClients, analystClients, close: async () => { await analyst.close(); await client.close(); } };
   }
   return openEmbedded(options);
 }
@@ -136,12 +153,14 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
     createClient({ connection: createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'], clickhouse_settings: OUTPUT_SETTINGS });
   const client = open();
   const readClients = Array.from({ length: options.readers ?? 1 }, open);
+  const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, open);
   return {
     mode: 'embedded',
     db: { client, database: options.database, embedded: true },
     readClients,
+    analystClients,
     async close() {
-      for (const reader of readClients) await reader.close();
+      for (const reader of [...readClients, ...analystClients]) await reader.close();
       await client.close();
       session.close();
     },

@@ -26,6 +26,8 @@ export const TABLES = {
   tenantWebhooks: 'tenant_webhooks',
   /** Signed links (customer dashboards, console links): listing and revocation (sql/datasets/links.ts). */
   accessLinks: 'access_links',
+  /** Analyst SQL: one row per query (GET /v1/sql/history). */
+  analystQueries: 'analyst_queries',
 } as const;
 
 /** Materialized views are named after the table they write to. */

@@ -18,7 +18,10 @@ describe('per-tenant limits', () => {
     const t = await newTenant();
     const defaults = defaultTenantLimits(r.deps.config);
     const changed = await setLimits(t.tenantId, { readMaxExecutionSeconds: 7, concurrentReads: 3 });
-    expect(changed.limits).toEqual({ ingestEventsPerSecond: null, concurrentReads: 3, readMaxExecutionSeconds: 7, readMaxRowsToRead: null, readMaxMemoryBytes: null });
+    expect(changed.limits).toEqual({
+      ingestEventsPerSecond: null, concurrentReads: 3, readMaxExecutionSeconds: 7, readMaxRowsToRead: null, readMaxMemoryBytes: null,
+      sqlMaxExecutionSeconds: null, sqlMaxRowsToRead: null, sqlMaxBytesToRead: null, sqlMaxMemoryBytes: null, sqlMaxResultRows: null, sqlConcurrentQueries: null,
+    });
     expect(changed.effectiveLimits).toEqual({ ...defaults, concurrentReads: 3, readMaxExecutionSeconds: 7 });
     // what a read of this tenant is bounded by (the engine limits of its queries)
     expect(await r.deps.access.tenants.limitsFor(t.tenantId)).toEqual({ ...defaults, concurrentReads: 3, readMaxExecutionSeconds: 7 });

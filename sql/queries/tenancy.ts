@@ -73,6 +73,12 @@ const limitOverrides = z.object({
   readMaxExecutionSeconds: z.coerce.number().nullable(),
   readMaxRowsToRead: z.coerce.number().nullable(),
   readMaxMemoryBytes: z.coerce.number().nullable(),
+  sqlMaxExecutionSeconds: z.coerce.number().nullable(),
+  sqlMaxRowsToRead: z.coerce.number().nullable(),
+  sqlMaxBytesToRead: z.coerce.number().nullable(),
+  sqlMaxMemoryBytes: z.coerce.number().nullable(),
+  sqlMaxResultRows: z.coerce.number().nullable(),
+  sqlConcurrentQueries: z.coerce.number().nullable(),
 });
 export type LimitOverrides = z.infer<typeof limitOverrides>;
 
@@ -86,8 +92,10 @@ const tenantRow = z.object({
 export type TenantRow = z.infer<typeof tenantRow>;
 
 const tenantColumns = `tenant_id AS tenantId, name, created_at AS createdAt, disabled,
-CAST(tuple(ingest_events_per_second, concurrent_reads, read_max_execution_seconds, read_max_rows_to_read, read_max_memory_bytes),
-  'Tuple(ingestEventsPerSecond Nullable(UInt32), concurrentReads Nullable(UInt32), readMaxExecutionSeconds Nullable(UInt32), readMaxRowsToRead Nullable(UInt64), readMaxMemoryBytes Nullable(UInt64))') AS limits`;
+CAST(tuple(ingest_events_per_second, concurrent_reads, read_max_execution_seconds, read_max_rows_to_read, read_max_memory_bytes,
+    sql_max_execution_seconds, sql_max_rows_to_read, sql_max_bytes_to_read, sql_max_memory_bytes, sql_max_result_rows, sql_concurrent_queries),
+  'Tuple(ingestEventsPerSecond Nullable(UInt32), concurrentReads Nullable(UInt32), readMaxExecutionSeconds Nullable(UInt32), readMaxRowsToRead Nullable(UInt64), readMaxMemoryBytes Nullable(UInt64), ' ||
+  'sqlMaxExecutionSeconds Nullable(UInt32), sqlMaxRowsToRead Nullable(UInt64), sqlMaxBytesToRead Nullable(UInt64), sqlMaxMemoryBytes Nullable(UInt64), sqlMaxResultRows Nullable(UInt32), sqlConcurrentQueries Nullable(UInt32))') AS limits`;
 
 /** FINAL: a rename, a disable or a limit change is a newer version of the row. */
 export const tenantById = defineQuery({
@@ -126,12 +134,21 @@ export async function writeTenantState(db: Db, t: TenantWrite): Promise<void> {
       read_max_execution_seconds: limits.readMaxExecutionSeconds,
       read_max_rows_to_read: limits.readMaxRowsToRead,
       read_max_memory_bytes: limits.readMaxMemoryBytes,
+      sql_max_execution_seconds: limits.sqlMaxExecutionSeconds,
+      sql_max_rows_to_read: limits.sqlMaxRowsToRead,
+      sql_max_bytes_to_read: limits.sqlMaxBytesToRead,
+      sql_max_memory_bytes: limits.sqlMaxMemoryBytes,
+      sql_max_result_rows: limits.sqlMaxResultRows,
+      sql_concurrent_queries: limits.sqlConcurrentQueries,
       version: nextVersion(),
     },
   ], { tenantId: t.tenantId });
 }
 
-export const NO_OVERRIDES: LimitOverrides = { ingestEventsPerSecond: null, concurrentReads: null, readMaxExecutionSeconds: null, readMaxRowsToRead: null, readMaxMemoryBytes: null };
+export const NO_OVERRIDES: LimitOverrides = {
+  ingestEventsPerSecond: null, concurrentReads: null, readMaxExecutionSeconds: null, readMaxRowsToRead: null, readMaxMemoryBytes: null,
+  sqlMaxExecutionSeconds: null, sqlMaxRowsToRead: null, sqlMaxBytesToRead: null, sqlMaxMemoryBytes: null, sqlMaxResultRows: null, sqlConcurrentQueries: null,
+};
 
 /** A new, enabled tenant with the default limits. */
 export async function writeTenant(db: Db, tenantId: string, name: string): Promise<void> {

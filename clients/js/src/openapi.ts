@@ -2653,6 +2653,12 @@ export interface paths {
                             readMaxExecutionSeconds?: number | null;
                             readMaxRowsToRead?: number | null;
                             readMaxMemoryBytes?: number | null;
+                            sqlMaxExecutionSeconds?: number | null;
+                            sqlMaxRowsToRead?: number | null;
+                            sqlMaxBytesToRead?: number | null;
+                            sqlMaxMemoryBytes?: number | null;
+                            sqlMaxResultRows?: number | null;
+                            sqlConcurrentQueries?: number | null;
                         };
                     };
                 };
@@ -3077,186 +3083,16 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/reconciliation": {
+    "/v1/sql": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Per UTC day and metric: received (API, Kafka), stored, duplicates collapsed, dead-lettered, in rollups, in exports; differences flagged with where to look (admin) */
-        get: {
-            parameters: {
-                query: {
-                    /** @description Start of a UTC day (inclusive) */
-                    from: string;
-                    /** @description Start of a UTC day (exclusive) */
-                    to: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The report; `ok` is false when any day has a difference */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            from: string;
-                            to: string;
-                            ok: boolean;
-                            days: components["schemas"]["ReconciliationDay"][];
-                        };
-                    };
-                };
-                /** @description Invalid window */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The window reaches past raw retention */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Any other error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get?: never;
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/portal/tokens": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Live dashboard links (not revoked, not expired), newest first; never the token itself */
-        get: {
-            parameters: {
-                query?: {
-                    customerId?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Live links */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["PortalLink"][];
-                        };
-                    };
-                };
-                /** @description The request is invalid (details name each problem) */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Any other error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Issue a signed, expiring dashboard link for one customer (portal:issue); the token is shown once, in `token` and in the fragment of `url` */
+        /** Run one SELECT over the tenant's virtual tables (analyst SQL; docs/sql.md) */
         post: {
             parameters: {
                 query?: never;
@@ -3266,26 +3102,23 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
-                        customerId: string;
-                        /** @description Meter keys the link may show; omitted: every meter of the tenant */
-                        meters?: string[];
-                        /** @default 3600 */
-                        expiresInSeconds?: number;
-                    };
+                    "application/json": components["schemas"]["SqlRequest"];
                 };
             };
             responses: {
-                /** @description Issued */
-                201: {
+                /** @description The answer (json), or the engine's bytes (jsonl, csv, parquet) */
+                200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["IssuedPortalLink"];
+                        "application/json": components["schemas"]["SqlAnswer"];
+                        "application/x-ndjson": string;
+                        "text/csv": string;
+                        "application/vnd.apache.parquet": string;
                     };
                 };
-                /** @description Invalid request, or a meter the tenant does not have */
+                /** @description The query was refused (sql_refused) or failed in the engine (sql_error): the message says why, details the position */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3303,7 +3136,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                /** @description The key lacks the scope this operation needs (sql), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3321,6 +3154,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description A limit was passed (sql_limit_exceeded): details name it */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many queries of this tenant at once, or no analyst connection free in time */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Any other error */
                 default: {
                     headers: {
@@ -3338,97 +3189,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/portal/tokens/{id}": {
+    "/v1/sql/schema": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Revoke a dashboard link: refused on its next use here, and by every instance within API_KEY_CACHE_SECONDS */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Revoked (or already revoked) */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PortalLink"];
-                    };
-                };
-                /** @description The request is invalid (details name each problem) */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description No such link in this tenant */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Any other error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/portal/customer": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The dashboard link's customer: name, time zone, billing cycle, the current period, and the meters the link shows */
+        /** The virtual tables, their columns, and the functions analyst SQL allows */
         get: {
             parameters: {
                 query?: never;
@@ -3438,13 +3206,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The customer */
+                /** @description The schema */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["PortalCustomer"];
+                        "application/json": components["schemas"]["SqlSchema"];
                     };
                 };
                 /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
@@ -3456,7 +3224,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                /** @description The key lacks the scope this operation needs (sql), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3493,262 +3261,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/portal/meters/{key}/periods": {
+    "/v1/sql/history": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** A meter's value for the current period to date and for previous periods (from the exports once closed, computed otherwise, and saying which); Accept: text/csv for CSV */
+        /** The tenant's analyst queries, newest first (each is also in the audit log as sql.query) */
         get: {
             parameters: {
                 query?: {
-                    previous?: number | null;
-                };
-                header?: never;
-                path: {
-                    key: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Current period first, then earlier ones, newest first */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PortalPeriods"];
-                        "text/csv": string;
-                    };
-                };
-                /** @description The request is invalid (details name each problem) */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description No such meter, or not one this link shows */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Any other error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/portal/meters/{key}/usage": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The meter usage API (windows, granularity, time zone, groupBy, filter[...]) with the customer fixed by the link; Accept: text/csv for CSV */
-        get: {
-            parameters: {
-                query: {
-                    from: string;
-                    to: string;
-                    granularity?: "minute" | "hour" | "day" | "week" | "month" | "total";
-                    tz?: string;
-                    /** @description customerId or one of the meter's groupBy dimensions; repeatable */
-                    groupBy?: string | string[];
-                    /** @description nextCursor of the previous page (grouped reads come in pages of whole groups) */
                     cursor?: string;
-                };
-                header?: never;
-                path: {
-                    key: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description As GET /v1/meters/{key}/usage, plus refreshedAt */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                [key: string]: unknown;
-                            }[];
-                            nextCursor: string | null;
-                            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
-                            refreshedAt: string;
-                        };
-                        "text/csv": string;
-                    };
-                };
-                /** @description Invalid parameters */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description No such meter, or not one this link shows */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Any other error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/portal/meters/{key}/events": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The customer's stored events of the meter's metric, oldest first, cursor-paginated; Accept: text/csv for CSV */
-        get: {
-            parameters: {
-                query?: {
-                    from?: string;
-                    to?: string;
                     limit?: number;
-                    cursor?: string;
                 };
                 header?: never;
-                path: {
-                    key: string;
-                };
+                path?: never;
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description A page of events */
+                /** @description A page of queries */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            data: {
-                                eventId: string;
-                                customerId: string;
-                                productId: string;
-                                metricName: string;
-                                timestamp: string;
-                                quantity: string;
-                                dimensions: {
-                                    [key: string]: string;
-                                };
-                                source: string;
-                                sourceVersion: string;
-                                requestId: string;
-                                ingestedAt: string;
-                                storedAt: string;
-                            }[];
+                            data: components["schemas"]["SqlHistoryEntry"][];
                             nextCursor: string | null;
-                            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
-                            refreshedAt: string;
                         };
-                        "text/csv": string;
                     };
                 };
                 /** @description The request is invalid (details name each problem) */
@@ -3769,17 +3311,8 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                /** @description The key lacks the scope this operation needs (sql), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
                 403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description No such meter, or not one this link shows */
-                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4045,6 +3578,12 @@ export interface components {
                 readMaxExecutionSeconds: number | null;
                 readMaxRowsToRead: number | null;
                 readMaxMemoryBytes: number | null;
+                sqlMaxExecutionSeconds: number | null;
+                sqlMaxRowsToRead: number | null;
+                sqlMaxBytesToRead: number | null;
+                sqlMaxMemoryBytes: number | null;
+                sqlMaxResultRows: number | null;
+                sqlConcurrentQueries: number | null;
             };
             effectiveLimits: components["schemas"]["TenantLimits"];
         };
@@ -4055,6 +3594,12 @@ export interface components {
             readMaxExecutionSeconds: number;
             readMaxRowsToRead: number;
             readMaxMemoryBytes: number;
+            sqlMaxExecutionSeconds: number;
+            sqlMaxRowsToRead: number;
+            sqlMaxBytesToRead: number;
+            sqlMaxMemoryBytes: number;
+            sqlMaxResultRows: number;
+            sqlConcurrentQueries: number;
         };
         AuditEntry: {
             id: string;
@@ -4094,96 +3639,71 @@ export interface components {
              */
             source: "tenant" | "default" | "none";
         };
-        ReconciliationDay: {
+        SqlAnswer: {
+            columns: {
+                name: string;
+                type: string;
+            }[];
+            /** @description 64-bit integers and decimals are strings (exact) */
+            data: {
+                [key: string]: unknown;
+            }[];
+            rows: number;
+            /** @description true: the answer had more than the tenant's sqlMaxResultRows rows; these are the first */
+            truncated: boolean;
+            statistics: {
+                elapsedMs: number;
+                rowsRead: number;
+                bytesRead: number;
+            };
+            queryId: string;
+        };
+        SqlRequest: {
+            /** @example SELECT customer_id, sum(quantity) AS total FROM events WHERE timestamp >= {from:DateTime64(3)} GROUP BY customer_id ORDER BY total DESC LIMIT 10 */
+            query: string;
             /**
-             * @description UTC day of event time (dead letters: of arrival)
-             * @example 2026-11-02
+             * @description Values of the query's {name:Type} parameters, bound by the engine (never spliced into the text); send exact numbers as strings
+             * @default {}
+             * @example {
+             *       "from": "2026-11-01 00:00:00"
+             *     }
              */
-            day: string;
-            metricName: string;
-            /** @description Deliveries stored by the direct API writer and consumed from Kafka (unknown: stored before the path was recorded), before duplicates collapse; a duplicate the API answered is not stored and not counted here */
-            received: {
-                api: number;
-                kafka: number;
-                unknown: number;
+            params: {
+                [key: string]: string | number | boolean | null | (string | number | boolean | null)[];
             };
-            /** @description Stored deliveries of an event already stored (Kafka redelivery, several writers), counted once everywhere */
-            duplicatesCollapsed: number;
-            /** @description Amend and void versions written */
-            corrections: number;
-            /** @description Events as every number counts them (one per identity, voids left out) */
-            stored: number;
-            deadLettered: number;
-            /** @description Events in the day rollup; null when it has expired (ROLLUP_DAY_RETENTION_DAYS) */
-            inRollups: number | null;
-            exports: {
-                inClosedPeriods: number;
-                inExports: number;
-            };
-            differences: {
-                /** @enum {string} */
-                check: "rollups" | "exports" | "dead_letters";
-                expected: number;
-                actual: number;
-                /** @description What explains the difference and where to look */
-                where: string;
-            }[];
+            /**
+             * @description json: the answer below; jsonl, csv, parquet: the engine's own bytes
+             * @default json
+             * @enum {string}
+             */
+            format: "json" | "jsonl" | "csv" | "parquet";
         };
-        IssuedPortalLink: components["schemas"]["PortalLink"] & {
-            token: string;
-            url: string;
-        };
-        PortalLink: {
-            id: string;
-            customerId: string;
-            /** @description null: every meter of the tenant */
-            meters: string[] | null;
-            createdAt: string;
-            expiresAt: string;
-            revokedAt: string | null;
-        };
-        PortalCustomer: {
-            customer: {
-                customerId: string;
+        SqlSchema: {
+            tables: {
                 name: string;
-                timezone: string;
-                billingCycle: {
-                    interval: string;
-                    anchorDay: number;
-                };
-            };
-            currentPeriod: {
-                start: string;
-                end: string;
-            };
-            meters: {
-                key: string;
-                name: string;
-                aggregation: string;
-                groupBy: string[];
+                description: string;
+                columns: {
+                    name: string;
+                    type: string;
+                    description: string;
+                }[];
             }[];
-            expiresAt: string;
-            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
-            refreshedAt: string;
+            /** @description Functions an analyst may call (aggregate functions also with combinators: sumIf, uniqMerge) */
+            functions: string[];
+            tableFunctions: string[];
         };
-        PortalPeriods: {
-            meter: string;
-            current: {
-                start: string;
-                end: string;
-                /** @description Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists */
-                value: string | number | null;
-            };
-            previous: {
-                start: string;
-                end: string;
-                /** @description Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists */
-                value: string | number | null;
-                /** @enum {string} */
-                source: "export" | "computed";
-            }[];
-            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
-            refreshedAt: string;
+        SqlHistoryEntry: {
+            queryId: string;
+            keyId: string;
+            startedAt: string;
+            durationMs: number | null;
+            rowsRead: number | null;
+            bytesRead: number | null;
+            resultRows: number | null;
+            format: string;
+            status: string;
+            error: string;
+            query: string;
         };
     };
     responses: never;
