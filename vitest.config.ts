@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Unit tests sit next to the code and need no engine; integration tests under test/ use the real one. */
-const UNIT = '{api,access,ingest,sql,jobs,domain,clients/js/src}/**/*.test.ts';
+const UNIT = '{api,access,ingest,sql,jobs,domain,alerts,clients/js/src}/**/*.test.ts';
 const INTEGRATION = 'test/**/*.test.ts';
 
 /**
@@ -35,6 +35,9 @@ export const TIME_SENSITIVE = [
   'test/s3-fresh.test.ts',
   'test/s3-tiering.test.ts',
   'test/webhooks.test.ts',
+  'test/alerts.test.ts',
+  'test/alerts-delivery.test.ts',
+  'test/alerts-kafka.test.ts',
 ];
 
 // Each test file runs in its own child process: the embedded engine is a

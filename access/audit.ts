@@ -20,7 +20,8 @@ export type AuditKind =
   | 'api_key.created' | 'api_key.revoked' | 'admin_key.recovered' | 'tenant.created' | 'tenant.updated'
   | 'meter.created' | 'meter.updated' | 'meter.deleted' | 'customer.put'
   | 'correction.voided' | 'correction.amended' | 'billing.closed'
-  | 'webhook.set' | 'webhook.deleted' | 'dead_letter.replayed';
+  | 'webhook.set' | 'webhook.deleted' | 'dead_letter.replayed'
+  | 'alert_rule.created' | 'alert_rule.updated' | 'alert_rule.deleted';
 
 /** The hash of a row: SHA-256 over its fields in a fixed order, the previous row's hash included. */
 export function auditHash(r: Omit<AuditRow, 'hash'>): string {

@@ -20,6 +20,7 @@ import { correctionRoutes } from './routes/corrections.js';
 import { storageRoutes } from './routes/storage.js';
 import { auditRoutes } from './routes/audit.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { alertRoutes } from './routes/alerts.js';
 import { declareErrorResponses } from './openapi-errors.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', operatorRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  app.route('/', alertRoutes(deps));
   routeScopes.load(app);
 
   declareErrorResponses(app);

@@ -134,6 +134,8 @@ export const configSchema = z
     BILLING_WEBHOOK_BACKOFF_MS: int(1, 3_600_000, 1_000),
     BILLING_WEBHOOK_BACKOFF_MAX_MS: int(1, 86_400_000, 600_000),
     BILLING_WEBHOOK_TIMEOUT_MS: int(100, 600_000, 10_000),
+    /** Usage alerts: the sweep of every rule (the flush hook evaluates touched customers sooner); deliveries reuse BILLING_WEBHOOK_*. */
+    ALERTS_SWEEP_CRON: cronPattern('0 * * * * *'),
   })
   .refine((c) => !c.BILLING_WEBHOOK_URL || c.BILLING_WEBHOOK_SECRET, {
     path: ['BILLING_WEBHOOK_SECRET'],

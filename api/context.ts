@@ -12,6 +12,7 @@ import type { Clock } from '../domain/clock.js';
 import type { ReadGate } from './read-gate.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { AuditLog } from '../access/audit.js';
+import type { AlertEvaluator } from '../alerts/service.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -49,4 +50,6 @@ export interface AppDeps {
   audit: AuditLog;
   /** Where exports are copied when S3 is configured. */
   exportBucket?: ExportBucket | undefined;
+  /** Usage alerts: rule changes tell it; POST /v1/alerts/evaluate runs it for the caller's tenant. */
+  alerts: AlertEvaluator;
 }

@@ -27,6 +27,8 @@ import type { ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { AuditLog } from '../access/audit.js';
+import { AlertEvaluator } from '../alerts/service.js';
+import { AlertDispatcher } from '../alerts/delivery.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -136,6 +138,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const { createdSecret: createdOperatorKey } = await access.operator.bootstrap(config.METERHOUSE_OPERATOR_KEY);
     const kafka = await startKafka(db, config, logger);
     const metrics = new Metrics(db, logger, kafka?.admin);
+    const alerts = new AlertEvaluator(db, { graceMs: config.BILLING_GRACE_SECONDS * 1000, defaultCycle: billingSettings(config, clock).defaultCycle }, clock, logger, () => alertWebhooks.kick());
     const writer: EventSink = kafka
       ? new KafkaSink(db, {
           brokers: kafka.brokers,
@@ -147,17 +150,19 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
         })
       : new DirectWriter(
           db,
-          { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
+          { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS, onStored: (rows) => alerts.touched(rows) },
           (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
         );
     // Always running: any tenant can set its endpoint through the API.
-    const webhooks = new WebhookDispatcher(db, {
+    const webhookOptions = {
       defaultEndpoint: config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? { url: config.BILLING_WEBHOOK_URL, secret: config.BILLING_WEBHOOK_SECRET } : undefined,
       pollMs: config.BILLING_WEBHOOK_POLL_MS,
       backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
       backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
       timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
-    }, logger);
+    };
+    const webhooks = new WebhookDispatcher(db, webhookOptions, logger);
+    const alertWebhooks = new AlertDispatcher(db, webhookOptions, logger);
     const s3 = s3Storage(config);
     const exportBucket: ExportBucket | undefined = s3 && { ...s3, timeoutMs: EXPORT_UPLOAD_TIMEOUT_MS };
     const onUploadError = (tenantId: string, error: unknown) =>
@@ -167,10 +172,11 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const readers = connection.readClients.map((client) => ({ client, database: db.database, readLimits: limits }));
     const readGate = new ReadGate(readers, { maxQueued: config.READ_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS });
     const ingestBudget = new ByteBudget(config.INGEST_MAX_INFLIGHT_BYTES);
-    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db) };
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit: new AuditLog(db), alerts };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then(reconcileWork) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then(closeWork) },
+      { name: 'alerts.sweep', cron: config.ALERTS_SWEEP_CRON, run: () => alerts.sweep() },
     ];
     let scheduler: { stop(): Promise<void> } | undefined;
     return {
@@ -183,11 +189,15 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       startJobs() {
         scheduler ??= startJobs(jobs, logger);
         webhooks.start();
+        alerts.start();
+        alertWebhooks.start();
       },
       async close() {
         await scheduler?.stop();
         await webhooks.stop();
         await writer.close();
+        await alerts.stop();
+        await alertWebhooks.stop();
         await kafka?.admin.close();
         await connection.close();
       },

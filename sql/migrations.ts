@@ -9,6 +9,7 @@ import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
 import { auditLogDdl, chainExportsDdl, tenantWebhooksDdl } from './datasets/audit.js';
+import { alertsDdl } from './datasets/alerts.js';
 import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 
 export interface Migration {
@@ -36,6 +37,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'scoped_api_keys', statements: scopedKeysDdl },
   { version: 13, name: 'tenant_state_and_operator_keys', statements: tenantStateDdl },
   { version: 14, name: 'audit_log_export_chain_tenant_webhooks', statements: (t) => [...auditLogDdl(t), ...chainExportsDdl(t), ...tenantWebhooksDdl(t)] },
+  { version: 17, name: 'usage_alerts', statements: alertsDdl },
 ];
 
 const appliedVersions = defineQuery({

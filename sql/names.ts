@@ -24,6 +24,10 @@ export const TABLES = {
   billingExportObjects: 'billing_export_objects',
   auditLog: 'audit_log',
   tenantWebhooks: 'tenant_webhooks',
+  alertRules: 'alert_rules',
+  alertEvents: 'alert_events',
+  alertMarks: 'alert_marks',
+  alertDeliveries: 'alert_deliveries',
 } as const;
 
 /** Materialized views are named after the table they write to. */
