@@ -110,3 +110,17 @@ export class SumOracle {
 
 /** The thresholds an exact value has reached, in order (rising). */
 export const reachedThresholds = (value: string, thresholds: string[]) => thresholds.filter((t) => Number(t) <= Number(value)).sort((a, b) => Number(a) - Number(b));
+
+/** A tenant on a runtime of the test's own (one it restarts on the same data directory), acting through that runtime's app. */
+export async function tenantOn(runtime: () => { app: { request(path: string, init: RequestInit): Response | Promise<Response> }; deps: { db: import('../sql/query.js').Db; access: { keys: { create(t: string, n: string, s: ['admin']): Promise<{ secret: string }> } } } }, tenantId: string): Promise<TestTenant> {
+  const { writeTenant } = await import('../sql/queries/tenancy.js');
+  await writeTenant(runtime().deps.db, tenantId, tenantId);
+  const { secret } = await runtime().deps.access.keys.create(tenantId, 'test admin', ['admin']);
+  const request: TestTenant['request'] = async (method, path, init = {}) => {
+    const body = init.body === undefined ? init.raw : JSON.stringify(init.body);
+    const headers: Record<string, string> = { authorization: `Bearer ${secret}`, ...init.headers };
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    return runtime().app.request(path, { method, headers, body });
+  };
+  return { tenantId, adminKey: secret, request, json: async (m, p, init) => { const res = await request(m, p, init); return { status: res.status, body: (await res.json()) as any, headers: res.headers }; } };
+}
