@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { needs } from '../route-scopes.js';
 import { decodeCursor, encodeCursor, jsonOf, limitParam } from '../params.js';
 import { actorOf } from './audit.js';
-import { getMeter } from '../../sql/queries/meters.js';
-import { alertRuleById, alertRules, listAlertEvents, writeAlertRule, ALERT_DIRECTIONS, ALERT_UNITS, ALERT_WINDOWS, type AlertRule } from '../../sql/queries/alerts.js';
-import { MAX_RULES_PER_TENANT, ruleInput, rulePatch, validRule } from '../../alerts/rules.js';
+import { alertRules, listAlertEvents, ALERT_DIRECTIONS, ALERT_UNITS, ALERT_WINDOWS } from '../../sql/queries/alerts.js';
+import { ruleInput, rulePatch } from '../../alerts/rules.js';
+import { AlertRuleChanges, RuleChangeError, ruleView } from '../../alerts/rule-changes.js';
 import { alertEventView } from '../../alerts/view.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
 
@@ -89,33 +88,21 @@ const routes = {
   }),
 };
 
-const view = (r: AlertRule) => ({ ...r, customerId: r.customerId || null, every: r.every || null });
+/** Refusals of the rule domain become the one error body. */
+async function refusing<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof RuleChangeError)) throw error;
+    throw new ApiError(error.status, error.status === 400 ? 'invalid_request' : error.status === 404 ? 'not_found' : 'conflict', error.message, error.details);
+  }
+}
 
 export function alertRoutes({ db, audit, alerts }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  const load = async (tenantId: string, id: string, reader = db) => {
-    const [rule] = await alertRuleById(reader, { tenantId, id }, { tenantId });
-    if (!rule) throw new ApiError(404, 'not_found', `no alert rule "${id}"`);
-    return rule;
-  };
+  const changes = new AlertRuleChanges(db, audit, () => alerts.rulesChanged());
 
-  app.openapi(routes.create, async (c) => {
-    const { tenantId } = c.get('principal');
-    const input = c.req.valid('json');
-    if (!(await getMeter(db, tenantId, input.meterKey))) throw new ApiError(400, 'invalid_request', `no meter "${input.meterKey}"`, [{ path: 'meterKey', message: 'is not a meter of this tenant' }]);
-    if ((await alertRules(db, { tenantId, limit: MAX_RULES_PER_TENANT }, { tenantId })).length >= MAX_RULES_PER_TENANT) {
-      throw new ApiError(409, 'conflict', `a tenant may hold at most ${MAX_RULES_PER_TENANT} alert rules`);
-    }
-    const now = new Date().toISOString();
-    const rule: AlertRule = {
-      id: `alr_${randomBytes(12).toString('hex')}`, meterKey: input.meterKey, customerId: input.customerId ?? '', thresholds: input.thresholds, unit: input.unit,
-      every: input.every ?? '', window: input.window, direction: input.direction, rearm: input.rearm, createdAt: now, updatedAt: now,
-    };
-    await writeAlertRule(db, tenantId, rule, false, { tenantId });
-    alerts.rulesChanged();
-    await audit.record(actorOf(c), 'alert_rule.created', { target: rule.id, after: view(rule) });
-    return c.json(view(rule), 201);
-  });
+  app.openapi(routes.create, async (c) => c.json(ruleView(await refusing(() => changes.create(actorOf(c), c.req.valid('json')))), 201));
 
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.get('principal');
@@ -124,39 +111,15 @@ export function alertRoutes({ db, audit, alerts }: AppDeps) {
     const rows = await alertRules(c.get('reader'), { tenantId, afterId: after?.[0] ?? '', limit: q.limit + 1 }, { tenantId });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
-    return c.json({ data: page.map(view), nextCursor: rows.length > q.limit && last ? encodeCursor([last.id]) : null }, 200);
+    return c.json({ data: page.map(ruleView), nextCursor: rows.length > q.limit && last ? encodeCursor([last.id]) : null }, 200);
   });
 
-  app.openapi(routes.get, async (c) => c.json(view(await load(c.get('principal').tenantId, c.req.valid('param').id, c.get('reader'))), 200));
+  app.openapi(routes.get, async (c) => c.json(ruleView(await refusing(() => changes.get(c.get('principal').tenantId, c.req.valid('param').id, c.get('reader')))), 200));
 
-  app.openapi(routes.patch, async (c) => {
-    const { tenantId } = c.get('principal');
-    const before = await load(tenantId, c.req.valid('param').id);
-    const p = c.req.valid('json');
-    const after: AlertRule = {
-      ...before,
-      ...(p.thresholds && { thresholds: p.thresholds }),
-      ...(p.unit && { unit: p.unit }),
-      ...(p.window && { window: p.window }),
-      ...(p.direction && { direction: p.direction }),
-      ...(p.rearm !== undefined && { rearm: p.rearm }),
-      ...(p.every !== undefined && { every: p.every ?? '' }),
-      updatedAt: new Date().toISOString(),
-    };
-    const invalid = validRule(after);
-    if (invalid) throw new ApiError(400, 'invalid_request', `the rule after this change is invalid: ${invalid}`);
-    await writeAlertRule(db, tenantId, after, false, { tenantId });
-    alerts.rulesChanged();
-    await audit.record(actorOf(c), 'alert_rule.updated', { target: before.id, before: view(before), after: view(after) });
-    return c.json(view(after), 200);
-  });
+  app.openapi(routes.patch, async (c) => c.json(ruleView(await refusing(() => changes.update(actorOf(c), c.req.valid('param').id, c.req.valid('json')))), 200));
 
   app.openapi(routes.delete, async (c) => {
-    const { tenantId } = c.get('principal');
-    const before = await load(tenantId, c.req.valid('param').id);
-    await writeAlertRule(db, tenantId, { ...before, updatedAt: new Date().toISOString() }, true, { tenantId });
-    alerts.rulesChanged();
-    await audit.record(actorOf(c), 'alert_rule.deleted', { target: before.id, before: view(before) });
+    await refusing(() => changes.delete(actorOf(c), c.req.valid('param').id));
     return c.body(null, 204);
   });
 
