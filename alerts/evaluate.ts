@@ -62,10 +62,11 @@ export async function evaluateTenant(db: Db, tenantId: string, s: EvaluationSett
   return fired;
 }
 
+/** A flush names its customers; the sweep asks the log which customers a tenant-wide rule has to look at. */
 async function customersOf(db: Db, tenantId: string, rule: AlertRule, meter: Meter, fromMs: number, only: TouchedSet | undefined, tags: QueryTags): Promise<string[]> {
   if (rule.customerId) return [rule.customerId];
-  const customers = only ? [...only.customers] : [];
-  return (await customersWithEvents(db, { tenantId, metrics: [meter.metricName], fromMs, customers }, tags)).map((c) => c.customerId);
+  if (only) return [...only.customers];
+  return (await customersWithEvents(db, { tenantId, metrics: [meter.metricName], fromMs, customers: [] }, tags)).map((c) => c.customerId);
 }
 
 async function evaluateRule(db: Db, tenantId: string, rule: AlertRule, meter: Meter, s: EvaluationSettings, nowMs: number, only: TouchedSet | undefined, tags: QueryTags): Promise<number> {
