@@ -37,7 +37,6 @@ export const TIME_SENSITIVE = [
   'test/webhooks.test.ts',
   'test/alerts.test.ts',
   'test/alerts-delivery.test.ts',
-  'test/alerts-kafka.test.ts',
 ];
 
 // Each test file runs in its own child process: the embedded engine is a

@@ -12,6 +12,10 @@ import { SumOracle, acknowledgedCount, createRule, crossings, reachedThresholds,
  * finds its crossings. Redeliveries of one eventId reach the rollups as extra
  * rows (reconciliation is off here, so the inflation stays); the alert
  * evaluates the deduplicated value and never fires on the inflated one.
+ * Not in TIME_SENSITIVE: the Kafka views check event time against the engine's
+ * clock, which the calendar projects cannot move (INFRA.md "Clocks"), so events
+ * stamped at a calendar instant would be dead letters. At the real time, the
+ * current period holds its events at any date.
  */
 const TOPIC = 'usage_events_alerts';
 let broker: KafkaBroker;
