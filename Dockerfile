@@ -6,6 +6,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # npm install, not npm ci: the lock cannot list chdb's optional engine builds for other platforms (see README).
 RUN npm install --omit=dev --no-audit --no-fund
+COPY alerts ./alerts
 COPY access ./access
 COPY analyst ./analyst
 COPY api ./api

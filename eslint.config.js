@@ -13,8 +13,9 @@ const ALLOWED = {
   access: ['sql', 'domain'],
   ingest: ['sql', 'domain'],
   analyst: ['sql', 'domain', 'access'],
-  alerts: ['sql', 'domain', 'access', 'ingest'],
-  jobs: ['sql', 'domain', 'access', 'alerts', 'analyst', 'ingest'],
+  // Alerts use the billing job's period rules and the webhook outbox; so jobs/ never imports alerts/ (no cycle).
+  alerts: ['sql', 'domain', 'access', 'ingest', 'jobs'],
+  jobs: ['sql', 'domain', 'access', 'analyst', 'ingest'],
 };
 
 function layoutRule(folder, allowed) {

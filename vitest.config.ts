@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Unit tests sit next to the code and need no engine; integration tests under test/ use the real one. */
-const UNIT = '{api,access,analyst,ingest,sql,jobs,domain,dashboards,clients/js/src}/**/*.test.ts';
+const UNIT = '{api,access,analyst,alerts,ingest,sql,jobs,domain,dashboards,clients/js/src}/**/*.test.ts';
 const INTEGRATION = 'test/**/*.test.ts';
 
 /**
@@ -39,6 +39,8 @@ export const TIME_SENSITIVE = [
   'test/s3-fresh.test.ts',
   'test/s3-tiering.test.ts',
   'test/webhooks.test.ts',
+  'test/alerts.test.ts',
+  'test/alerts-delivery.test.ts',
 ];
 
 // Each test file runs in its own child process: the embedded engine is a

@@ -22,7 +22,8 @@ export type AuditKind =
   | 'correction.voided' | 'correction.amended' | 'billing.closed'
   | 'webhook.set' | 'webhook.deleted' | 'dead_letter.replayed'
   | 'portal_link.issued' | 'portal_link.revoked'
-  | 'sql.query';
+  | 'sql.query'
+  | 'alert_rule.created' | 'alert_rule.updated' | 'alert_rule.deleted';
 
 /** The hash of a row: SHA-256 over its fields in a fixed order, the previous row's hash included. */
 export function auditHash(r: Omit<AuditRow, 'hash'>): string {

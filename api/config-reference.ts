@@ -155,6 +155,7 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       BILLING_WEBHOOK_BACKOFF_MS: 'first retry delay of a failed delivery',
       BILLING_WEBHOOK_BACKOFF_MAX_MS: 'longest retry delay',
       BILLING_WEBHOOK_TIMEOUT_MS: 'per-delivery timeout',
+      ALERTS_SWEEP_CRON: 'schedule of the sweep of every usage alert rule (each ingest flush also evaluates the customers it touched); crossings are delivered with the `BILLING_WEBHOOK_*` settings',
     },
   },
 ];

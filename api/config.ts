@@ -160,6 +160,8 @@ export const configSchema = z
     PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => URL.canParse(u) && new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
     PORTAL_SIGNING_KEY: secret('the dashboard links\' signing key').optional(),
     PORTAL_REQUESTS_PER_SECOND: int(1, 10_000, 20),
+    /** Usage alerts: the sweep of every rule (the flush hook evaluates touched customers sooner); deliveries reuse BILLING_WEBHOOK_*. */
+    ALERTS_SWEEP_CRON: cronPattern('0 * * * * *'),
   })
   .refine((c) => !c.BILLING_WEBHOOK_URL || c.BILLING_WEBHOOK_SECRET, {
     path: ['BILLING_WEBHOOK_SECRET'],

@@ -15,6 +15,7 @@ import type { AuditLog } from '../access/audit.js';
 import type { LinkStore } from '../access/links.js';
 import type { LinkClaims } from '../access/link-tokens.js';
 import type { SqlService } from '../analyst/service.js';
+import type { AlertEvaluator } from '../alerts/service.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -58,4 +59,6 @@ export interface AppDeps {
   sql: SqlService;
   /** Where exports are copied when S3 is configured. */
   exportBucket?: ExportBucket | undefined;
+  /** Usage alerts: rule changes tell it; POST /v1/alerts/evaluate runs it for the caller's tenant. */
+  alerts: AlertEvaluator;
 }

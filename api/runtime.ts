@@ -36,6 +36,8 @@ import { LinkStore } from '../access/links.js';
 import { LinkTokens } from '../access/link-tokens.js';
 import { linkSigningKey } from '../access/link-key.js';
 import { sqlService } from './sql-service.js';
+import { AlertEvaluator } from '../alerts/service.js';
+import { AlertDispatcher } from '../alerts/delivery.js';
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
@@ -148,6 +150,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     let direct: DirectWriter | undefined;
     const metrics = new Metrics(db, logger, kafka?.admin, { maxTenantLabels: config.METRICS_TENANT_LABELS, queued: () => direct?.queued ?? 0 });
     const jobMetrics = new JobMetrics(metrics.registry, metrics.tenantRegistry, metrics.tenantLabels);
+    const alerts = new AlertEvaluator(db, { graceMs: config.BILLING_GRACE_SECONDS * 1000, defaultCycle: billingSettings(config, clock).defaultCycle }, clock, logger, () => alertWebhooks.kick());
     const writer: EventSink = kafka
       ? new KafkaSink(db, {
           brokers: kafka.brokers,
@@ -159,18 +162,20 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
         })
       : (direct = new DirectWriter(
           db,
-          { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS },
+          { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS, onStored: (rows) => alerts.touched(rows) },
           (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
         ));
     // Always running: any tenant can set its endpoint through the API.
-    const webhooks = new WebhookDispatcher(db, {
+    const webhookOptions = {
       defaultEndpoint: config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? { url: config.BILLING_WEBHOOK_URL, secret: config.BILLING_WEBHOOK_SECRET } : undefined,
       pollMs: config.BILLING_WEBHOOK_POLL_MS,
       backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
       backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
       timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
       onFailure: () => jobMetrics.webhookFailures.inc(),
-    }, logger);
+    };
+    const webhooks = new WebhookDispatcher(db, webhookOptions, logger);
+    const alertWebhooks = new AlertDispatcher(db, webhookOptions, logger);
     const s3 = s3Storage(config);
     const exportBucket: ExportBucket | undefined = s3 && { ...s3, timeoutMs: EXPORT_UPLOAD_TIMEOUT_MS };
     const onUploadError = (tenantId: string, error: unknown) =>
@@ -198,10 +203,11 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const links = new LinkStore(db, new LinkTokens(signing.key), () => clock.now(), config.API_KEY_CACHE_SECONDS);
     const audit = new AuditLog(db);
     const sql = await sqlService(connection, config, access);
-    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit, links, sql };
+    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit, links, sql, alerts };
     const jobs: Job[] = [
       { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then((r) => reconcileWork(jobMetrics.reconciled(r))) },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },
+      { name: 'alerts.sweep', cron: config.ALERTS_SWEEP_CRON, run: () => alerts.sweep() },
     ].map((job) => jobMetrics.instrument(job));
     let scheduler: { stop(): Promise<void> } | undefined;
     return {
@@ -214,11 +220,15 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       startJobs() {
         scheduler ??= startJobs(jobs, logger);
         webhooks.start();
+        alerts.start();
+        alertWebhooks.start();
       },
       async close() {
         await scheduler?.stop();
         await webhooks.stop();
         await writer.close();
+        await alerts.stop();
+        await alertWebhooks.stop();
         await kafka?.admin.close();
         await connection.close();
       },

@@ -7,6 +7,7 @@ import { StorageError } from '../sql/query.js';
 import { ROLES, ROLE_SCOPES, SCOPES, type Role, type Scope } from '../access/scopes.js';
 import { CliError, Operations } from './operations.js';
 import { printChecks, printKey, printStatus, printTable } from './print.js';
+import { alertCommands } from './alerts.js';
 
 /**
  * `meterhouse <command>`: what operators do on a box. Configuration comes
@@ -129,6 +130,8 @@ program
       out(results, () => printChecks(results));
       if (results.some((r) => !r.audit.ok || !r.exports.ok)) process.exitCode = 1;
     }));
+
+alertCommands(program, withEngine, out, tenantOption);
 
 try {
   await program.parseAsync(process.argv);

@@ -25,6 +25,8 @@ export interface WriterOptions {
   maxQueuedEvents: number;
   /** Ids per existence lookup (bounds the size of one query's parameters). */
   lookupChunk?: number;
+  /** Called after each batch with the rows it stored (already acknowledged): usage alerts evaluate what they touched. */
+  onStored?: (rows: readonly EventRow[]) => void;
 }
 
 /** The writer is full: the caller should answer 503 with Retry-After. */
@@ -164,6 +166,8 @@ export class DirectWriter implements EventSink {
       if (r.status === 'failed') p.reject(r.error);
       else p.resolve(r.status === 'stored' ? 'accepted' : 'refused');
     });
+    const stored = fresh.filter((_, i) => results[i]!.status === 'stored').map((p) => p.row);
+    if (stored.length > 0) this.options.onStored?.(stored);
   }
 
   private insert(rows: readonly EventRow[]): Promise<void> {

@@ -10,6 +10,7 @@ import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './d
 import { correctionsDdl } from './datasets/corrections.js';
 import { auditLogDdl, chainExportsDdl, tenantWebhooksDdl } from './datasets/audit.js';
 import { analystSqlDdl } from './datasets/analyst.js';
+import { alertsDdl } from './datasets/alerts.js';
 import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 import { accessLinksDdl } from './datasets/links.js';
 import { eventLogPathDdl } from './datasets/event-log-path.js';
@@ -41,6 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 14, name: 'audit_log_export_chain_tenant_webhooks', statements: (t) => [...auditLogDdl(t), ...chainExportsDdl(t), ...tenantWebhooksDdl(t)] },
   { version: 15, name: 'access_links', statements: accessLinksDdl },
   { version: 16, name: 'analyst_sql', statements: analystSqlDdl },
+  { version: 17, name: 'usage_alerts', statements: alertsDdl },
   { version: 20, name: 'event_log_ingest_path', statements: eventLogPathDdl },
 ];
 

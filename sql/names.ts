@@ -28,6 +28,10 @@ export const TABLES = {
   accessLinks: 'access_links',
   /** Analyst SQL: one row per query (GET /v1/sql/history). */
   analystQueries: 'analyst_queries',
+  alertRules: 'alert_rules',
+  alertEvents: 'alert_events',
+  alertMarks: 'alert_marks',
+  alertDeliveries: 'alert_deliveries',
 } as const;
 
 /** Materialized views are named after the table they write to. */

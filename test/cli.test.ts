@@ -1,27 +1,11 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { post, start, stop, tempDir, total } from './server-process.js';
+import { cli } from './cli-process.js';
 import { loadConfig } from '../api/config.js';
 import { connectOptions } from '../api/runtime.js';
 import { connect } from '../sql/connect.js';
 import { execute } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
-
-/** `meterhouse <args>` as an operator runs it: the package's bin, in its own process, on a data directory. */
-const ROOT = join(import.meta.dirname, '..');
-function cli(dataDir: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, ['cli/meterhouse.mjs', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (b) => (stdout += b));
-  proc.stderr.on('data', (b) => (stderr += b));
-  return new Promise((resolve) => proc.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 /** Run with --json and parse what it printed (one JSON document on stdout). */
 async function cliJson(dataDir: string, ...args: string[]): Promise<any> {

@@ -94,9 +94,9 @@ describe('migration 14 on a database with exports written before it', () => {
       // The manifest as the old schema wrote it: no previous_checksum column.
       await insertRows(db, 'test.old_export', TABLES.billingExports, [{ tenant_id: 'up', sequence, export_id: `old${sequence}`, created_at: before, cutoff: before, line_count: 1, checksum: checksums[sequence - 1] }]);
     }
-    // Up to 14 only: later migrations (other datasets) are not this test's subject.
     expect(await migrate(db, { upTo: 14 })).toEqual([14]);
-    expect(await migrate(db, { upTo: 14 })).toEqual([]);
+    await migrate(db); // later migrations (not this test's subject) too
+    expect(await migrate(db)).toEqual([]);
     expect(await verifyExports(db, 'up')).toEqual({ ok: true, exports: 2, head: { sequence: 2, checksum: checksums[1] } });
     await writeLines(db, 'up', 3, [line]);
     checksums.push(sha256(await exportFile(db, 'up', 3, 'jsonl')));

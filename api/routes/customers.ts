@@ -8,6 +8,7 @@ import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
 import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
 import { actorOf } from './audit.js';
+import { canonicalDecimal } from '../../alerts/rules.js';
 
 const printable = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
@@ -18,10 +19,17 @@ const cycleInput = z
     if (c.interval === 'day' && c.anchorDay !== undefined) ctx.addIssue({ code: 'custom', path: ['anchorDay'], message: 'does not apply to daily cycles' });
   });
 
+// meterKey -> allowance: what percentage alert thresholds are percentages of; replaced whole when given.
+const allowancesInput = z
+  .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a meter key'), canonicalDecimal)
+  .refine((a) => Object.keys(a).length <= 100, 'may hold at most 100 meters')
+  .openapi({ description: 'Per meter key, the customer\'s allowance (plan amount): the base of percentage alert thresholds. Replaces the whole map.', example: { 'api-calls': '10000' } });
+
 const customerInput = z.strictObject({
   name: z.string().max(200).regex(NO_CONTROL_CHARS, 'must not contain control characters').optional(),
   timezone: z.string().max(64).refine(isTimeZone, TIME_ZONE_MESSAGE).optional(),
   billingCycle: cycleInput.optional(),
+  allowances: allowancesInput.optional(),
 });
 
 const customerSchema = z
@@ -30,6 +38,7 @@ const customerSchema = z
     name: z.string(),
     timezone: z.string(),
     billingCycle: z.object({ interval: z.enum(CYCLE_INTERVALS), anchorDay: z.number().int() }),
+    allowances: z.record(z.string(), z.string()),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -73,6 +82,7 @@ const view = (c: CustomerRecord) => ({
   name: c.name,
   timezone: c.timezone,
   billingCycle: { interval: c.interval, anchorDay: c.anchorDay },
+  allowances: c.allowances,
   createdAt: c.createdAt,
   updatedAt: c.updatedAt,
 });
@@ -95,6 +105,7 @@ export function customerRoutes({ db, config, audit }: AppDeps) {
       timezone: input.timezone ?? current?.timezone ?? config.BILLING_DEFAULT_TIMEZONE,
       interval,
       anchorDay: input.billingCycle?.anchorDay ?? defaultAnchor,
+      allowances: input.allowances ?? current?.allowances ?? {},
     };
     const before = current ?? { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY };
     const moved = before.timezone !== next.timezone || before.interval !== next.interval || before.anchorDay !== next.anchorDay;

@@ -8,12 +8,14 @@ export const customerRow = z.object({
   timezone: z.string(),
   interval: z.enum(['month', 'week', 'day']),
   anchorDay: z.coerce.number().int(),
+  /** meterKey -> allowance (decimal string): the base of percentage alert thresholds (alerts/). */
+  allowances: z.record(z.string(), z.string()).default({}),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type CustomerRecord = z.infer<typeof customerRow>;
 
-const columns = `customer_id AS customerId, name, timezone, toString(cycle_interval) AS interval, anchor_day AS anchorDay, created_at AS createdAt, updated_at AS updatedAt`;
+const columns = `customer_id AS customerId, name, timezone, toString(cycle_interval) AS interval, anchor_day AS anchorDay, allowances, created_at AS createdAt, updated_at AS updatedAt`;
 
 // FINAL: a change is a newer version of the customer's row.
 export const customersOfTenant = defineQuery({
@@ -45,7 +47,7 @@ WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String} LIMIT 
 export async function saveCustomer(db: Db, tenantId: string, c: Omit<CustomerRecord, 'createdAt' | 'updatedAt'>, createdAtMs: number): Promise<CustomerRecord> {
   const now = Date.now();
   await insertRows(db, 'customers.save', TABLES.billingCustomers, [
-    { tenant_id: tenantId, customer_id: c.customerId, name: c.name, timezone: c.timezone, cycle_interval: c.interval, anchor_day: c.anchorDay, created_at: createdAtMs, updated_at: now, version: nextVersion() },
+    { tenant_id: tenantId, customer_id: c.customerId, name: c.name, timezone: c.timezone, cycle_interval: c.interval, anchor_day: c.anchorDay, allowances: c.allowances, created_at: createdAtMs, updated_at: now, version: nextVersion() },
   ], { tenantId });
   return { ...c, createdAt: new Date(createdAtMs).toISOString(), updatedAt: new Date(now).toISOString() };
 }

@@ -1504,6 +1504,15 @@ export interface paths {
                             interval: "month" | "week" | "day";
                             anchorDay?: number;
                         };
+                        /**
+                         * @description Per meter key, the customer's allowance (plan amount): the base of percentage alert thresholds. Replaces the whole map.
+                         * @example {
+                         *       "api-calls": "10000"
+                         *     }
+                         */
+                        allowances?: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };
@@ -3083,6 +3092,744 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per UTC day and metric: received (API, Kafka), stored, duplicates collapsed, dead-lettered, in rollups, in exports; differences flagged with where to look (admin) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Start of a UTC day (inclusive) */
+                    from: string;
+                    /** @description Start of a UTC day (exclusive) */
+                    to: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report; `ok` is false when any day has a difference */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            from: string;
+                            to: string;
+                            ok: boolean;
+                            days: components["schemas"]["ReconciliationDay"][];
+                        };
+                    };
+                };
+                /** @description Invalid window */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The window reaches past raw retention */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live dashboard links (not revoked, not expired), newest first; never the token itself */
+        get: {
+            parameters: {
+                query?: {
+                    customerId?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Live links */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["PortalLink"][];
+                        };
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Issue a signed, expiring dashboard link for one customer (portal:issue); the token is shown once, in `token` and in the fragment of `url` */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        customerId: string;
+                        /** @description Meter keys the link may show; omitted: every meter of the tenant */
+                        meters?: string[];
+                        /** @default 3600 */
+                        expiresInSeconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Issued */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IssuedPortalLink"];
+                    };
+                };
+                /** @description Invalid request, or a meter the tenant does not have */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a dashboard link: refused on its next use here, and by every instance within API_KEY_CACHE_SECONDS */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked (or already revoked) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalLink"];
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (portal:issue), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such link in this tenant */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/customer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dashboard link's customer: name, time zone, billing cycle, the current period, and the meters the link shows */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The customer */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalCustomer"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/meters/{key}/periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A meter's value for the current period to date and for previous periods (from the exports once closed, computed otherwise, and saying which); Accept: text/csv for CSV */
+        get: {
+            parameters: {
+                query?: {
+                    previous?: number | null;
+                };
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Current period first, then earlier ones, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalPeriods"];
+                        "text/csv": string;
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such meter, or not one this link shows */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/meters/{key}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The meter usage API (windows, granularity, time zone, groupBy, filter[...]) with the customer fixed by the link; Accept: text/csv for CSV */
+        get: {
+            parameters: {
+                query: {
+                    from: string;
+                    to: string;
+                    granularity?: "minute" | "hour" | "day" | "week" | "month" | "total";
+                    tz?: string;
+                    /** @description customerId or one of the meter's groupBy dimensions; repeatable */
+                    groupBy?: string | string[];
+                    /** @description nextCursor of the previous page (grouped reads come in pages of whole groups) */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description As GET /v1/meters/{key}/usage, plus refreshedAt */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                [key: string]: unknown;
+                            }[];
+                            nextCursor: string | null;
+                            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+                            refreshedAt: string;
+                        };
+                        "text/csv": string;
+                    };
+                };
+                /** @description Invalid parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such meter, or not one this link shows */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/meters/{key}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's stored events of the meter's metric, oldest first, cursor-paginated; Accept: text/csv for CSV */
+        get: {
+            parameters: {
+                query?: {
+                    from?: string;
+                    to?: string;
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of events */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                eventId: string;
+                                customerId: string;
+                                productId: string;
+                                metricName: string;
+                                timestamp: string;
+                                quantity: string;
+                                dimensions: {
+                                    [key: string]: string;
+                                };
+                                source: string;
+                                sourceVersion: string;
+                                requestId: string;
+                                ingestedAt: string;
+                                storedAt: string;
+                            }[];
+                            nextCursor: string | null;
+                            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+                            refreshedAt: string;
+                        };
+                        "text/csv": string;
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such meter, or not one this link shows */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sql": {
         parameters: {
             query?: never;
@@ -3348,6 +4095,551 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's alert rules, by id */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of rules */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["AlertRule"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a usage alert rule (admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AlertRuleInput"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRule"];
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert rule */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The rule */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRule"];
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such rule */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an alert rule (admin); its crossings stay listed */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such rule */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change an alert rule's thresholds, window, step, direction or re-arming (admin) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AlertRulePatch"];
+                };
+            };
+            responses: {
+                /** @description Changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRule"];
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such rule */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not of a media type this operation takes */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/alerts/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Crossings (the alert outbox), newest first */
+        get: {
+            parameters: {
+                query?: {
+                    customerId?: string;
+                    ruleId?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Crossings */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["AlertEvent"][];
+                        };
+                    };
+                };
+                /** @description The request is invalid (details name each problem) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (usage:read), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Evaluate the tenant's rules now, as the every-minute sweep does (admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Crossings written by this run */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            crossings: number;
+                        };
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (admin), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3483,6 +4775,9 @@ export interface components {
                 /** @enum {string} */
                 interval: "month" | "week" | "day";
                 anchorDay: number;
+            };
+            allowances: {
+                [key: string]: string;
             };
             createdAt: string;
             updatedAt: string;
@@ -3639,6 +4934,97 @@ export interface components {
              */
             source: "tenant" | "default" | "none";
         };
+        ReconciliationDay: {
+            /**
+             * @description UTC day of event time (dead letters: of arrival)
+             * @example 2026-11-02
+             */
+            day: string;
+            metricName: string;
+            /** @description Deliveries stored by the direct API writer and consumed from Kafka (unknown: stored before the path was recorded), before duplicates collapse; a duplicate the API answered is not stored and not counted here */
+            received: {
+                api: number;
+                kafka: number;
+                unknown: number;
+            };
+            /** @description Stored deliveries of an event already stored (Kafka redelivery, several writers), counted once everywhere */
+            duplicatesCollapsed: number;
+            /** @description Amend and void versions written */
+            corrections: number;
+            /** @description Events as every number counts them (one per identity, voids left out) */
+            stored: number;
+            deadLettered: number;
+            /** @description Events in the day rollup; null when it has expired (ROLLUP_DAY_RETENTION_DAYS) */
+            inRollups: number | null;
+            exports: {
+                inClosedPeriods: number;
+                inExports: number;
+            };
+            differences: {
+                /** @enum {string} */
+                check: "rollups" | "exports" | "dead_letters";
+                expected: number;
+                actual: number;
+                /** @description What explains the difference and where to look */
+                where: string;
+            }[];
+        };
+        IssuedPortalLink: components["schemas"]["PortalLink"] & {
+            token: string;
+            url: string;
+        };
+        PortalLink: {
+            id: string;
+            customerId: string;
+            /** @description null: every meter of the tenant */
+            meters: string[] | null;
+            createdAt: string;
+            expiresAt: string;
+            revokedAt: string | null;
+        };
+        PortalCustomer: {
+            customer: {
+                customerId: string;
+                name: string;
+                timezone: string;
+                billingCycle: {
+                    interval: string;
+                    anchorDay: number;
+                };
+            };
+            currentPeriod: {
+                start: string;
+                end: string;
+            };
+            meters: {
+                key: string;
+                name: string;
+                aggregation: string;
+                groupBy: string[];
+            }[];
+            expiresAt: string;
+            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+            refreshedAt: string;
+        };
+        PortalPeriods: {
+            meter: string;
+            current: {
+                start: string;
+                end: string;
+                /** @description Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists */
+                value: string | number | null;
+            };
+            previous: {
+                start: string;
+                end: string;
+                /** @description Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists */
+                value: string | number | null;
+                /** @enum {string} */
+                source: "export" | "computed";
+            }[];
+            /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+            refreshedAt: string;
+        };
         SqlAnswer: {
             columns: {
                 name: string;
@@ -3704,6 +5090,110 @@ export interface components {
             status: string;
             error: string;
             query: string;
+        };
+        AlertRule: {
+            id: string;
+            meterKey: string;
+            /** @description null: every customer of the tenant */
+            customerId: string | null;
+            thresholds: string[];
+            /** @enum {string} */
+            unit: "absolute" | "percent";
+            /** @enum {string} */
+            window: "period" | "lifetime";
+            every: string | null;
+            /** @enum {string} */
+            direction: "rising" | "falling";
+            rearm: boolean;
+            createdAt: string;
+            updatedAt: string;
+        };
+        AlertRuleInput: {
+            meterKey: string;
+            /** @description One customer; omitted: every customer of the tenant */
+            customerId?: string;
+            /**
+             * @description One-time thresholds (absolute values, or percentages of the customer's allowance with unit "percent")
+             * @default []
+             * @example [
+             *       "100",
+             *       "1000"
+             *     ]
+             */
+            thresholds: string[];
+            /**
+             * @description `percent`: thresholds and `every` are percentages of the allowance on the customer record (PUT /v1/customers/{id} allowances)
+             * @default absolute
+             * @enum {string}
+             */
+            unit: "absolute" | "percent";
+            /**
+             * @description `period`: the customer's billing period to date, re-armed each period; `lifetime`: all time
+             * @enum {string}
+             */
+            window: "period" | "lifetime";
+            /** @description A recurring step: fires at every, 2*every, ... (rising only) */
+            every?: string;
+            /**
+             * @description `falling`: fires when a value that had reached a threshold drops below it (corrections)
+             * @default rising
+             * @enum {string}
+             */
+            direction: "rising" | "falling";
+            /**
+             * @description Fire again in the same period after the value left the threshold and came back (default false)
+             * @default false
+             */
+            rearm: boolean;
+        };
+        AlertRulePatch: {
+            /**
+             * @description One-time thresholds (absolute values, or percentages of the customer's allowance with unit "percent")
+             * @example [
+             *       "100",
+             *       "1000"
+             *     ]
+             */
+            thresholds?: string[];
+            /**
+             * @description `percent`: thresholds and `every` are percentages of the allowance on the customer record (PUT /v1/customers/{id} allowances)
+             * @enum {string}
+             */
+            unit?: "absolute" | "percent";
+            /**
+             * @description `period`: the customer's billing period to date, re-armed each period; `lifetime`: all time
+             * @enum {string}
+             */
+            window?: "period" | "lifetime";
+            /** @description null removes the recurring step */
+            every?: string | null;
+            /**
+             * @description `falling`: fires when a value that had reached a threshold drops below it (corrections)
+             * @enum {string}
+             */
+            direction?: "rising" | "falling";
+            /** @description Fire again in the same period after the value left the threshold and came back (default false) */
+            rearm?: boolean;
+        };
+        AlertEvent: {
+            /** @description Deterministic: the same crossing has the same id on every instance and in every webhook attempt */
+            id: string;
+            ruleId: string;
+            customerId: string;
+            meterKey: string;
+            /** @description As the rule states it (a percentage for percent rules) */
+            threshold: string;
+            /** @description The absolute threshold */
+            thresholdValue: string;
+            /** @enum {string} */
+            direction: "rising" | "falling";
+            /** @description The exact meter value that crossed it */
+            value: string;
+            /** @description null for a lifetime rule */
+            periodStart: string | null;
+            crossedAt: string;
+            /** @description When the tenant's webhook acknowledged it; null while in the outbox */
+            deliveredAt: string | null;
         };
     };
     responses: never;
