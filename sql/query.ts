@@ -185,7 +185,10 @@ export async function insertRows(db: Db, name: string, table: string, rows: read
       values: rows as object[],
       format: 'JSONEachRow',
       // On a cluster the table is Distributed: return only once the shards have the rows (an ack means durable).
-      clickhouse_settings: { ...settingsFor(name, tags), distributed_foreground_insert: 1, ...settings },
+      // The embedded adapter applies these settings to the connection, where they outlive the insert: every
+      // insert states its own deduplication token ('' = none), so none inherits an earlier insert's
+      // (which would drop it silently as a repeat; test/insert-settings.test.ts).
+      clickhouse_settings: { ...settingsFor(name, tags), distributed_foreground_insert: 1, insert_deduplication_token: '', ...settings },
     });
   } catch (error) {
     throw toStorageError(name, error);
