@@ -17,6 +17,10 @@ describe('health and the OpenAPI document', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/healthz',
       '/readyz',
+      '/v1/alerts/evaluate',
+      '/v1/alerts/events',
+      '/v1/alerts/rules',
+      '/v1/alerts/rules/{id}',
       '/v1/api-keys',
       '/v1/api-keys/{id}',
       '/v1/audit',
@@ -47,6 +51,9 @@ describe('health and the OpenAPI document', () => {
       '/v1/portal/tokens',
       '/v1/portal/tokens/{id}',
       '/v1/reconciliation',
+      '/v1/sql',
+      '/v1/sql/history',
+      '/v1/sql/schema',
       '/v1/usage/summary',
       '/v1/webhooks',
     ]);
