@@ -11,7 +11,7 @@ import { loadConfig } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { parseJsonBody } from '../ingest/json-body.js';
-import { eventsInBody, normaliseEvent, type EventRow } from '../ingest/normalise.js';
+import { eventsInBody, normaliseEvent, type EventRow, type NormaliseContext } from '../ingest/normalise.js';
 import { outcomesOf } from '../ingest/writer.js';
 import { TABLES } from '../sql/names.js';
 import { execute, insertRows, type Db } from '../sql/query.js';
@@ -24,73 +24,101 @@ export interface StageFigure {
 }
 
 const BATCH = Number(process.env.BENCH_STAGE_BATCH ?? 10_000);
+const CHUNK = 250_000;
 const END = Date.UTC(2026, 10, 1);
-
-async function timed(stage: string, rows: number, run: () => Promise<unknown> | unknown): Promise<StageFigure> {
-  const t0 = performance.now();
-  await run();
-  const seconds = (performance.now() - t0) / 1000;
-  return { stage, rowsPerSecond: Math.round(rows / seconds), seconds: +seconds.toFixed(2) };
-}
 
 /** Insert `rows` in BATCH-row blocks through `insert`. */
 async function inBatches(rows: EventRow[], insert: (batch: EventRow[]) => Promise<void>): Promise<void> {
   for (let i = 0; i < rows.length; i += BATCH) await insert(rows.slice(i, i + BATCH));
 }
 
-/** Each stage of the direct ingest path over `events` events, on a fresh engine. */
-export async function measureStages(events: number): Promise<StageFigure[]> {
+/** Parse and validate request bodies into rows, as POST /v1/events does. */
+function parseBodies(bodies: Buffer[], ctx: NormaliseContext): EventRow[] {
+  const rows: EventRow[] = [];
+  for (const body of bodies) {
+    const parsed = parseJsonBody(body);
+    if (!parsed.ok) throw new Error(parsed.message);
+    const list = eventsInBody(parsed.value, 'usage');
+    if ('error' in list) throw new Error(list.error);
+    list.events.forEach((e, i) => {
+      const v = normaliseEvent(e, i, ctx);
+      if (!v.row) throw new Error(JSON.stringify(v.errors));
+      rows.push(v.row);
+    });
+  }
+  return rows;
+}
+
+class Stopwatch {
+  readonly seconds = new Map<string, number>();
+  async time<T>(stage: string, run: () => Promise<T> | T): Promise<T> {
+    const t0 = performance.now();
+    const result = await run();
+    this.seconds.set(stage, (this.seconds.get(stage) ?? 0) + (performance.now() - t0) / 1000);
+    return result;
+  }
+}
+
+/**
+ * Each stage of the direct ingest path over `events` events, on a fresh engine,
+ * CHUNK events at a time (so 10M events never sit in memory at once, and the
+ * lookup and inserts run against a table that grows as in production).
+ * `adapter`: also time the client adapter's insert (the path before chdb's raw insert).
+ */
+export async function measureStages(events: number, adapter = false): Promise<StageFigure[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-stages-'));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', METERHOUSE_API_KEY: 'bench-stages-key-0123456789abcdef' });
   const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
   const db: Db = runtime.deps.db;
-  const figures: StageFigure[] = [];
+  const t = (name: string) => `${db.database}.${name}`;
+  const watch = new Stopwatch();
+  let adapterRows = 0;
   try {
-    const bodies = [...eventBatches({ events, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH)].map((b) => Buffer.from(JSON.stringify(b)));
-    const rows: EventRow[] = [];
-    const ctx = { tenantId: 'bench', receivedAtMs: END, maxFutureSkewMs: 86_400_000, format: 'usage' as const };
-    figures.push(
-      await timed('parse + validate (one core)', events, () => {
-        for (const body of bodies) {
-          const parsed = parseJsonBody(body);
-          if (!parsed.ok) throw new Error(parsed.message);
-          const list = eventsInBody(parsed.value, 'usage');
-          if ('error' in list) throw new Error(list.error);
-          list.events.forEach((e, i) => {
-            const v = normaliseEvent(e, i, ctx);
-            if (!v.row) throw new Error(JSON.stringify(v.errors));
-            rows.push(v.row);
-          });
-        }
-      }),
-    );
-    const t = (name: string) => `${db.database}.${name}`;
-    await execute(db, 'bench.copy', `CREATE TABLE ${t('bench_no_views')} AS ${t(TABLES.usageEvents)}`);
-    await execute(db, 'bench.copy', `CREATE TABLE ${t('bench_source')} AS ${t(TABLES.usageEvents)} ENGINE = MergeTree ORDER BY tuple()`);
-    const half = rows.slice(0, Math.floor(rows.length / 2));
-    const rest = rows.slice(half.length);
-    const raw = (table: string) => (batch: EventRow[]) => insertRows(db, 'bench.insert', table, batch);
-    const viaAdapter = (table: string) => (batch: EventRow[]) => insertRows({ ...db, rawInsert: undefined }, 'bench.insert', table, batch);
-    figures.push(await timed('insert, adapter, no views', half.length, () => inBatches(half, viaAdapter('bench_no_views'))));
-    figures.push(await timed('insert, raw, no views', rest.length, () => inBatches(rest, raw('bench_no_views'))));
-    figures.push(await timed('insert, adapter, with views', half.length, () => inBatches(half, viaAdapter(TABLES.usageEvents))));
-    figures.push(await timed('insert, raw, with views', rest.length, () => inBatches(rest, raw(TABLES.usageEvents))));
-    const ids = rows.map((r) => ({ ...r, event_id: r.event_id }));
-    figures.push(await timed('identity lookup (10k ids per batch)', ids.length, () => inBatches(ids, async (b) => void (await outcomesOf(db, b, 'bench')))));
-    // The ceiling: the same rows copied by the engine, through the same schema and views.
-    await execute(db, 'bench.source', `INSERT INTO ${t('bench_source')} SELECT * FROM ${t(TABLES.usageEvents)}`);
-    await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(TABLES.usageEvents)}`);
-    for (const tier of [TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog]) await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(tier)}`);
-    figures.push(await timed('ceiling: INSERT ... SELECT, with views', rows.length, () => execute(db, 'bench.ceiling', `INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_source')}`)));
+    for (const copy of ['bench_no_views', 'bench_adapter_no_views', 'bench_ceiling_no_views']) await execute(db, 'bench.copy', `CREATE TABLE ${t(copy)} AS ${t(TABLES.usageEvents)}`);
+    const ctx: NormaliseContext = { tenantId: 'bench', receivedAtMs: END, maxFutureSkewMs: 86_400_000, format: 'usage' };
+    const batches = eventBatches({ events, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
+    for (let done = 0; done < events; done += CHUNK) {
+      const bodies: Buffer[] = [];
+      for (let n = 0; n < CHUNK / BATCH; n++) {
+        const next = batches.next();
+        if (next.done) break;
+        bodies.push(Buffer.from(JSON.stringify(next.value)));
+      }
+      const rows = await watch.time(STAGE.parse, () => parseBodies(bodies, ctx));
+      await watch.time(STAGE.lookup, () => inBatches(rows, async (b) => void (await outcomesOf(db, b, 'bench'))));
+      await watch.time(STAGE.insertNoViews, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', 'bench_no_views', b)));
+      await watch.time(STAGE.insert, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', TABLES.usageEvents, b)));
+      if (adapter && done === 0) {
+        adapterRows = rows.length;
+        await watch.time(STAGE.adapterNoViews, () => inBatches(rows, (b) => insertRows({ ...db, rawInsert: undefined }, 'bench.insert', 'bench_adapter_no_views', b)));
+      }
+    }
+    // The ceiling: the same rows copied by the engine in one statement, through the same schema (and views).
+    await watch.time(STAGE.ceilingNoViews, () => execute(db, 'bench.ceiling', `INSERT INTO ${t('bench_ceiling_no_views')} SELECT * FROM ${t('bench_no_views')}`));
+    for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog]) await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(table)}`);
+    await watch.time(STAGE.ceiling, () => execute(db, 'bench.ceiling', `INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`));
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
   }
-  return figures;
+  return [...watch.seconds].map(([stage, seconds]) => {
+    const rows = stage === STAGE.adapterNoViews ? adapterRows : events;
+    return { stage, rowsPerSecond: Math.round(rows / seconds), seconds: +seconds.toFixed(2) };
+  });
 }
+
+export const STAGE = {
+  parse: 'parse + validate (JS, one core)',
+  lookup: 'identity lookup (10k ids a batch)',
+  insertNoViews: 'insert, raw, usage_events without views',
+  adapterNoViews: 'insert, client adapter, without views (first chunk)',
+  insert: 'insert, raw, usage_events with its 4 views',
+  ceilingNoViews: 'ceiling: INSERT ... SELECT, without views',
+  ceiling: 'ceiling: INSERT ... SELECT, with the 4 views',
+} as const;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const events = Number(process.env.BENCH_STAGE_EVENTS ?? 1_000_000);
-  console.log(`stages of direct ingest, ${events.toLocaleString()} events`);
-  console.table(await measureStages(events));
+  console.log(`stages of direct ingest, ${events.toLocaleString()} events, ${BATCH.toLocaleString()}-row batches`);
+  console.table(await measureStages(events, process.env.BENCH_STAGE_ADAPTER === '1'));
 }
