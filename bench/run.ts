@@ -98,6 +98,9 @@ const reads = await timeReads(
     { name: 'meter P99: one customer, one month', url: (i) => `/v1/meters/compute-p99/usage?customerId=${customer(i)}&${month}&granularity=month` },
     { name: 'summary: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
     { name: 'summary: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
+    // The same reads over a window 1 ms short of whole hours: raw events only (FINAL), as before issue #14.
+    { name: 'summary, raw only: one customer, 30 days - 1 ms', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY + 1}&to=${END}` },
+    { name: 'summary, raw only: whole tenant, one month - 1 ms', url: () => `/v1/usage/summary?from=${Date.UTC(2026, 9, 1) + 1}&to=${END}&limit=10000` },
   ],
   QUERY_RUNS,
 );
