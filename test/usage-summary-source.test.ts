@@ -23,6 +23,10 @@ it('the summary reads reconciled windows from the rollup and the rest from raw e
   let s = await summary(day, day + DAY);
   expect(s.data).toEqual(expected);
   expect(s.meta).toEqual({ source: 'usage_per_day+usage_events', rawWindows: 1 });
+  // Per customer: only the hours holding that customer's unreconciled rows are raw (c0's are the even hours).
+  const c0 = await t.json('GET', `/v1/usage/summary?from=${day}&to=${day + 23 * 3_600_000}&metricName=summary.test&customerId=c0`);
+  expect(c0.body.meta).toEqual({ source: 'usage_per_hour+usage_events', rawWindows: 6 });
+  expect(c0.body.data).toEqual([expected[0]]);
 
   // A redelivery that bypasses the writer (as from Kafka): the rollup MVs count it twice, the summary does not.
   const e = events[0]!;

@@ -43,14 +43,18 @@ const windowOf = (tier: RollupTier) => `toUnixTimestamp(${tier.bucket('timestamp
 
 const summaryRow = z.object({ customerId: z.string(), metricName: z.string(), quantity: z.string(), events: count });
 
-/** Window starts (epoch seconds) of `tier` in [from, to) with rows stored since the reconcile watermark. */
-async function unreconciledWindows(db: Db, q: SummaryQuery, tier: RollupTier, tags: QueryTags): Promise<number[]> {
+/**
+ * Window starts (epoch seconds) of `tier` in [from, to) with rows stored since the reconcile
+ * watermark, among the rows the summary asks for: rollup rows are per customer and metric, so a
+ * late row of another customer or metric leaves these rollup rows exact.
+ */
+async function unreconciledWindows(db: Db, tier: RollupTier, filters: string, params: Record<string, unknown>, tags: QueryTags): Promise<number[]> {
   const d = db.database;
   const sql = `SELECT DISTINCT ${windowOf(tier)} AS w FROM ${d}.${TABLES.usageEvents}
-WHERE tenant_id = {tenantId:String} AND timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}
+WHERE ${filters} AND timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}
   AND stored_at >= fromUnixTimestamp64Milli((SELECT max(watermark_ms) FROM ${d}.${TABLES.rollupReconcileState} FINAL WHERE name = {job:String}), 'UTC')
 ORDER BY w`;
-  const rows = await runQuery(db, 'usage.summary.unreconciled', sql, { tenantId: q.tenantId, fromMs: q.fromMs, toMs: q.toMs, job: RECONCILE_JOB }, z.object({ w: z.coerce.number() }), tags);
+  const rows = await runQuery(db, 'usage.summary.unreconciled', sql, { ...params, job: RECONCILE_JOB }, z.object({ w: z.coerce.number() }), tags);
   return rows.map((r) => r.w);
 }
 
@@ -80,7 +84,7 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
   if (!q.tier) {
     parts = [raw(`timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}`)];
   } else {
-    const windows = await unreconciledWindows(db, q, q.tier, tags);
+    const windows = await unreconciledWindows(db, q.tier, filters, params, tags);
     rawWindows = windows.length;
     params.windows = windows;
     parts = [
