@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 
 /** meterhouse (api/main.ts) as its own process: the load generator never shares its CPU time or heap. */
@@ -38,7 +39,8 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     void poll();
   });
   proc.on('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGTERM') process.stderr.write(`server exited (${code ?? signal}):\n${output.slice(-3000)}\n`);
+    // Synchronously: the load generator may fail (and exit) right after, on the refused connection.
+    if (code !== 0 && signal !== 'SIGTERM') writeSync(2, `server exited (${code ?? signal}):\n${output.slice(-3000)}\n`);
   });
   const status = async (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => ''))?.[1] ?? 0) / 1024);
   return {
