@@ -12,7 +12,7 @@ import { loadConfig } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { eventBatches } from './events.js';
-import { ingestOverHttp, percentile, writeResults } from './common.js';
+import { ingestOverHttp, percentile, prepareBodies, writeResults, type PreparedBody } from './common.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const TRIALS = num('BENCH_ALERT_TRIALS', 200);
@@ -57,9 +57,9 @@ await call('POST', '/v1/alerts/rules', { meterKey: 'calls', every: '1000', windo
 await call('POST', '/v1/alerts/rules', { meterKey: 'probe', thresholds: ['100'], window: 'period' });
 
 let stop = false;
-function* background(): Generator<object[]> {
+function* background(): Generator<PreparedBody> {
   const batches = eventBatches({ events: Number.MAX_SAFE_INTEGER, customers: 500, days: 0.01, duplicateRate: 0.01, endMs: Date.now() }, BATCH);
-  while (!stop) yield batches.next().value as object[];
+  while (!stop) yield prepareBodies([batches.next().value as object[]])[0]!;
 }
 const load = ingestOverHttp(base, busy.adminKey, background(), BACKGROUND, 100_000);
 

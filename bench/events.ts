@@ -21,10 +21,29 @@ function prng(seed: number) {
   };
 }
 
-export function* eventBatches(shape: BenchShape, batchSize: number): Generator<object[]> {
+/** What the summary must say once every generated event is stored: distinct events and their exact sum per metric. */
+export interface BenchTruth {
+  events: number;
+  /** Sum in thousandths (every generated quantity has at most 3 fraction digits). */
+  thousandths: Map<string, bigint>;
+}
+
+export const newTruth = (): BenchTruth => ({ events: 0, thousandths: new Map() });
+
+/** A truth's sums as exact decimal strings, per metric. */
+export function truthSums(truth: BenchTruth): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [metric, t] of truth.thousandths) out[metric] = `${t / 1000n}.${(t % 1000n).toString().padStart(3, '0')}`;
+  return out;
+}
+
+/** Events as `prefix`-tagged ids; redeliveries (same id, same payload) at `duplicateRate`; counted into `truth` once per id. */
+export function* eventBatches(shape: BenchShape, batchSize: number, truth?: BenchTruth, prefix = 'evt'): Generator<object[]> {
   const rand = prng(42);
   const spanMs = shape.days * 86_400_000;
   let batch: object[] = [];
+  // A "redelivery" of an index that was itself a redelivery is the first delivery of that id.
+  const sent = truth ? new Uint8Array(shape.events) : undefined;
   for (let i = 0; i < shape.events; i++) {
     const redeliver = i > 0 && rand() < shape.duplicateRate;
     const n = redeliver ? Math.floor(rand() * i) : i;
@@ -32,12 +51,19 @@ export function* eventBatches(shape: BenchShape, batchSize: number): Generator<o
     // skewed: a few customers send most events
     const customer = Math.floor(shape.customers * r() ** 3);
     const metric = METRICS[Math.floor(r() * METRICS.length)]!;
+    const timestamp = shape.endMs - Math.floor(r() * spanMs);
+    const quantity = metric === 'api.calls' ? 1 : (r() * 100).toFixed(3);
+    if (truth && sent && !sent[n]) {
+      sent[n] = 1;
+      truth.events++;
+      truth.thousandths.set(metric, (truth.thousandths.get(metric) ?? 0n) + BigInt(Math.round(Number(quantity) * 1000)));
+    }
     batch.push({
-      eventId: `evt-${n.toString(36).padStart(8, '0')}`,
+      eventId: `${prefix}-${n.toString(36).padStart(8, '0')}`,
       customerId: `cust-${customer}`,
       metricName: metric,
-      timestamp: shape.endMs - Math.floor(r() * spanMs),
-      quantity: metric === 'api.calls' ? 1 : (r() * 100).toFixed(3),
+      timestamp,
+      quantity,
       dimensions: { region: REGIONS[Math.floor(r() * REGIONS.length)]! },
     });
     if (batch.length === batchSize) {

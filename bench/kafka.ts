@@ -12,7 +12,7 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { startKafkaBroker } from '../test/kafka-broker.js';
 import { eventBatches } from './events.js';
-import { ingestOverHttp, percentile, writeResults } from './common.js';
+import { ingestOverHttp, percentile, prepareBodies, writeResults } from './common.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_KAFKA_EVENTS', 1_000_000);
@@ -59,7 +59,7 @@ async function counted(customerId?: string): Promise<number> {
 // ---- 1. produce through the API
 const batches = eventBatches({ events: EVENTS, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
 const started = performance.now();
-const { sent, seconds: produceSeconds, requestMs } = await ingestOverHttp(base, KEY, batches, CLIENTS, 250_000);
+const { sent, seconds: produceSeconds, requestMs } = await ingestOverHttp(base, KEY, prepareBodies(batches), CLIENTS, 250_000);
 
 // ---- 2. consumption: until the summary counts every event
 let seen: number;

@@ -1,10 +1,6 @@
 // The customer dashboard's reads at benchmark scale: every portal API call the page makes for one
 // customer's current period (p50/p99 over customers), and the page's first render with data in
 // Debian's chromium (navigation start to every number shown).
-import { serve } from '@hono/node-server';
-import { createApp } from '../api/app.js';
-import type { Runtime } from '../api/runtime.js';
-import { clockAt } from '../domain/clock.js';
 import { launchChromium } from '../test/browser.js';
 import { percentile } from './common.js';
 
@@ -21,15 +17,11 @@ const summary = (name: string, ms: number[]): Timing => {
 };
 
 /**
- * `atMs`: the product's "now" for the portal (the bench's events end at a fixed date, so the
- * current period is placed where the data is). `key`: an admin key that issues the links.
+ * Against the bench's server process at `base` (its live phase put events in the current
+ * period). `key`: an admin key that issues the links.
  */
-export async function benchPortal(runtime: Runtime, o: { atMs: number; key: string; customers: string[]; meters: string[]; runs: number; pageRuns: number }): Promise<{ calls: Timing[]; firstRender: Timing; firstRenderParts: Timing[] }> {
-  const app = createApp({ ...runtime.deps, clock: clockAt(o.atMs) });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise((r) => server.once('listening', r));
-  const address = server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+export async function benchPortal(o: { base: string; key: string; customers: string[]; meters: string[]; runs: number; pageRuns: number }): Promise<{ calls: Timing[]; firstRender: Timing; firstRenderParts: Timing[] }> {
+  const base = o.base;
   const tokens: string[] = [];
   for (const customerId of o.customers) {
     const res = await fetch(`${base}/v1/portal/tokens`, { method: 'POST', headers: { authorization: `Bearer ${o.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ customerId }) });
@@ -78,7 +70,6 @@ export async function benchPortal(runtime: Runtime, o: { atMs: number; key: stri
     }
   } finally {
     await browser.close();
-    server.close();
   }
   return {
     calls: [...timings].map(([name, ms]) => summary(name, ms)),

@@ -3,12 +3,12 @@
 // (api/main.ts), so the load generator never shares its CPU time or heap.
 // Size: BENCH_READS_EVENTS (default 1,000,000), BENCH_CUSTOMERS (5,000), BENCH_READERS (8),
 // BENCH_SINGLE_EVENTS (300 single-event requests measured per phase).
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { eventBatches } from './events.js';
-import { ingestOverHttp, percentile, writeResults } from './common.js';
+import { ingestOverHttp, percentile, prepareBodies, writeResults } from './common.js';
+import { startServer } from './server-process.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_READS_EVENTS', 1_000_000);
@@ -20,49 +20,13 @@ const END = Date.UTC(2026, 10, 1);
 const DAY = 86_400_000;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-reads-'));
-const proc = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
-  env: { ...process.env, DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ENGINE_FSYNC: process.env.ENGINE_FSYNC ?? 'false' },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-// Never leave the server behind, whatever ends this process.
-process.on('exit', () => proc.kill('SIGKILL'));
-let output = '';
-proc.stdout.on('data', (b) => (output += b));
-proc.stderr.on('data', (b) => (output += b));
-// LOG_LEVEL=warn hides the "listening" line: find the port from /proc instead of the log.
-const base = await new Promise<string>((resolve, reject) => {
-  const deadline = Date.now() + 60_000;
-  const poll = async () => {
-    const port = await listeningPort(proc.pid!);
-    if (port) return resolve(`http://127.0.0.1:${port}`);
-    if (proc.exitCode !== null || Date.now() > deadline) return reject(new Error(`server did not listen:\n${output}`));
-    setTimeout(poll, 100);
-  };
-  void poll();
-});
+const server = await startServer({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, ENGINE_FSYNC: process.env.ENGINE_FSYNC ?? 'false' });
+const { base } = server;
 const auth = { authorization: `Bearer ${KEY}` };
-proc.on('exit', (code, signal) => {
-  if (code !== 0 && signal !== 'SIGTERM') process.stderr.write(`server exited (${code ?? signal}):\n${output.slice(-3000)}\n`);
-});
-
-/** The TCP port a process listens on, from /proc/net/tcp and its socket inodes. */
-async function listeningPort(pid: number): Promise<number | undefined> {
-  const { readdir, readlink } = await import('node:fs/promises');
-  const inodes = new Set<string>();
-  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
-    const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
-    if (m) inodes.add(m[1]!);
-  }
-  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[3] === '0A' && inodes.has(f[9]!)) return parseInt(f[1]!.split(':')[1]!, 16);
-  }
-  return undefined;
-}
 
 let maxRssMiB = 0;
 let phaseMaxRssMiB = 0;
-const rssMiB = async () => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => ''))?.[1] ?? 0) / 1024);
+const rssMiB = server.rssMiB;
 const rssTimer = setInterval(async () => {
   const now = await rssMiB();
   maxRssMiB = Math.max(maxRssMiB, now);
@@ -71,7 +35,7 @@ const rssTimer = setInterval(async () => {
 
 // ---- data: 5,000 customers over 300 days
 const batches = eventBatches({ events: EVENTS, customers: CUSTOMERS, days: 300, duplicateRate: 0, endMs: END }, 5000);
-const ingest = await ingestOverHttp(base, KEY, batches, 2, 250_000);
+const ingest = await ingestOverHttp(base, KEY, prepareBodies(batches), 2, 250_000);
 for (const meter of [
   { key: 'sum', metricName: 'api.calls', aggregation: 'SUM' },
   { key: 'p99', metricName: 'compute.seconds', aggregation: 'P99' },
@@ -194,6 +158,5 @@ console.table([
 console.log('read outcomes:', outcomes);
 console.log('ingest burst:', burst);
 await writeResults('reads-vs-ingest', results);
-proc.kill('SIGTERM');
-await new Promise((r) => proc.once('exit', r));
+await server.stop();
 await rm(dataDir, { recursive: true, force: true });

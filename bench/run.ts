@@ -1,101 +1,159 @@
-// npm run bench: ingest a generated event set through the real HTTP API on the embedded
-// engine, then time usage queries. Prints a table and writes the figures as JSON.
-// Size and shape: BENCH_EVENTS (default 10,000,000), BENCH_CUSTOMERS, BENCH_BATCH, BENCH_CLIENTS.
+// npm run bench: direct ingest through the real HTTP API on the embedded engine, checked exact
+// against the generator's truth, then freshness, reads, storage and memory. The server runs as
+// its own process (api/main.ts); request bodies are built before the clock starts. First the
+// stage table (bench/stages.ts) on a separate engine: each stage's rate and the engine's own
+// INSERT ... SELECT ceiling for the same rows through the same schema and views.
+// Size and shape: BENCH_EVENTS (default 10,000,000; 60 days, 1% redeliveries), BENCH_LIVE_EVENTS
+// (default a fifth of it, all in the last hour), BENCH_STAGE_EVENTS (default BENCH_EVENTS),
+// BENCH_CUSTOMERS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_RUNS, BENCH_FRESHNESS_RUNS.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { loadConfig } from '../api/config.js';
-import { createLogger } from '../api/logger.js';
-import { startRuntime } from '../api/runtime.js';
-import { eventBatches } from './events.js';
-import { ingestOverHttp, percentile, writeResults } from './common.js';
+import { TABLES } from '../sql/names.js';
+import { eventBatches, newTruth, truthSums } from './events.js';
+import { ingestOverHttp, percentile, prepareBodies, writeResults, type IngestRun } from './common.js';
+import { startServer } from './server-process.js';
+import { bytesPerEvent, freshness, sameDecimal, summaryTotals, timeReads } from './checks.js';
+import { measureStages, STAGE } from './stages.js';
 import { benchPortal } from './portal.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_EVENTS', 10_000_000);
+const LIVE_EVENTS = num('BENCH_LIVE_EVENTS', Math.round(EVENTS / 5));
+const STAGE_EVENTS = num('BENCH_STAGE_EVENTS', EVENTS);
 const CUSTOMERS = num('BENCH_CUSTOMERS', 5_000);
 const BATCH = num('BENCH_BATCH', 5_000);
 const CLIENTS = num('BENCH_CLIENTS', 4);
 const QUERY_RUNS = num('BENCH_QUERY_RUNS', 30);
+const FRESHNESS_RUNS = num('BENCH_FRESHNESS_RUNS', 50);
 const KEY = 'bench-admin-key-0123456789abcdef';
+const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef';
 const END = Date.UTC(2026, 10, 1);
+const DAY = 86_400_000;
+const load = () => loadavg().map((l) => +l.toFixed(2));
+const loadAtStart = load();
+
+// ---- stage table, on its own engine, before the server starts
+const stages = STAGE_EVENTS > 0 ? await measureStages(STAGE_EVENTS) : [];
+
+// ---- bodies, built before any clock starts
+const truth = newTruth();
+const backfill = prepareBodies(eventBatches({ events: EVENTS, customers: CUSTOMERS, days: 60, duplicateRate: 0.01, endMs: END }, BATCH, truth));
+const liveEnd = Date.now();
+const live = prepareBodies(eventBatches({ events: LIVE_EVENTS, customers: CUSTOMERS, days: 55 / 1440, duplicateRate: 0.01, endMs: liveEnd }, BATCH, truth, 'live'));
 
 const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-'));
-const config = loadConfig({ ...process.env, DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, LOG_LEVEL: 'warn', MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)) });
-const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
-const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: '127.0.0.1' });
-await new Promise((r) => server.once('listening', r));
-const address = server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-const auth = { authorization: `Bearer ${KEY}` };
+const server = await startServer({
+  DATA_DIR: dataDir,
+  METERHOUSE_API_KEY: KEY,
+  METERHOUSE_OPERATOR_KEY: OPERATOR_KEY,
+  MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)),
+});
+const api = { base: server.base, key: KEY };
 
-// ---- ingest: CLIENTS concurrent HTTP clients, BATCH events per request
-const batches = eventBatches({ events: EVENTS, customers: CUSTOMERS, days: 60, duplicateRate: 0.01, endMs: END }, BATCH);
-const { sent, accepted, duplicates, seconds: ingestSeconds, requestMs } = await ingestOverHttp(base, KEY, batches, CLIENTS, 1_000_000);
-
-// ---- queries
-async function timeQuery(name: string, url: () => string) {
-  const ms: number[] = [];
-  for (let i = 0; i < QUERY_RUNS; i++) {
-    const t0 = performance.now();
-    const res = await fetch(`${base}${url()}`, { headers: auth });
-    if (res.status !== 200) throw new Error(`${name} answered ${res.status}`);
-    await res.arrayBuffer();
-    ms.push(performance.now() - t0);
-  }
-  ms.sort((a, b) => a - b);
-  return { name, runs: QUERY_RUNS, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1) };
+async function ingest(name: string, bodies: typeof backfill) {
+  const cpu0 = await server.cpuSeconds();
+  const run: IngestRun = await ingestOverHttp(server.base, KEY, bodies, CLIENTS, 1_000_000);
+  const cpu = (await server.cpuSeconds()) - cpu0;
+  return {
+    name,
+    events: run.sent,
+    accepted: run.accepted,
+    duplicates: run.duplicates,
+    seconds: +run.seconds.toFixed(1),
+    eventsPerSecond: Math.round(run.sent / run.seconds),
+    serverCpuSecondsPer1M: +((cpu / run.sent) * 1e6).toFixed(1),
+    requestP50Ms: +percentile(run.requestMs, 50).toFixed(1),
+    requestP99Ms: +percentile(run.requestMs, 99).toFixed(1),
+    loadAverage: load(),
+  };
 }
-// meters over the same data: defined after ingest, they answer from the rollups
+const ingests = [await ingest('backfill: 60 days, 1% redeliveries', backfill), await ingest('live: last hour, 1% redeliveries', live)];
+
+// ---- exact: the summary of everything equals the generator's truth
+const totals = await summaryTotals(api, 0, liveEnd + DAY);
+const expected = truthSums(truth);
+const exact = totals.events === truth.events && Object.entries(expected).every(([m, s]) => sameDecimal(totals.sums[m] ?? '0', s));
+if (!exact) console.error('NOT EXACT', { summary: totals, truth: { events: truth.events, sums: expected } });
+
+// ---- freshness: ack -> visible in the summary, one event at a time
+const fresh = await freshness(api, FRESHNESS_RUNS, Date.now());
+
+// ---- reads over the loaded data
 for (const meter of [
   { key: 'api-calls', metricName: 'api.calls', aggregation: 'SUM' },
   { key: 'compute', metricName: 'compute.seconds', aggregation: 'SUM' },
+  { key: 'compute-p99', metricName: 'compute.seconds', aggregation: 'P99' },
 ]) {
-  const res = await fetch(`${base}/v1/meters`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(meter) });
+  const res = await fetch(`${server.base}/v1/meters`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(meter) });
   if (res.status !== 201) throw new Error(`creating meter answered ${res.status}`);
 }
-const DAY = 86_400_000;
-let i = 0;
-const queries = [
-  await timeQuery('meter: one customer, 30 days, hourly', () => `/v1/meters/compute/usage?customerId=cust-${i++ % 50}&from=${END - 30 * DAY}&to=${END}&granularity=hour`),
-  await timeQuery('meter: whole tenant, monthly total', () => `/v1/meters/api-calls/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&granularity=month`),
-  await timeQuery('meter: one customer, 30 days, hourly, America/New_York', () => `/v1/meters/compute/usage?customerId=cust-${i++ % 50}&from=${END - 30 * DAY}&to=${END}&granularity=hour&tz=America/New_York`),
-  await timeQuery('summary (raw, FINAL): one customer, 30 days', () => `/v1/usage/summary?customerId=cust-${i++ % 50}&from=${END - 30 * DAY}&to=${END}`),
-  await timeQuery('summary (raw, FINAL): whole tenant, one month', () => `/v1/usage/summary?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&limit=10000`),
-];
-// The customer dashboard: its API calls for one customer's current period (the product's clock just before END, so that period holds data), and the page.
-const portal = await benchPortal(runtime, { atMs: END - 60_000, key: KEY, customers: Array.from({ length: 50 }, (_, n) => `cust-${n}`), meters: ['api-calls', 'compute'], runs: QUERY_RUNS, pageRuns: num('BENCH_PAGE_RUNS', 10) });
+const month = 'from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z';
+const customer = (i: number) => `cust-${i % 50}`;
+const reads = await timeReads(
+  api,
+  [
+    { name: 'meter: one customer, 30 days, hourly', url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour` },
+    { name: 'meter: one customer, 30 days, hourly, America/New_York', url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour&tz=America/New_York` },
+    { name: 'meter: whole tenant, monthly total', url: () => `/v1/meters/api-calls/usage?${month}&granularity=month` },
+    { name: 'meter P99: one customer, one month', url: (i) => `/v1/meters/compute-p99/usage?customerId=${customer(i)}&${month}&granularity=month` },
+    { name: 'summary: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
+    { name: 'summary: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
+    // The same reads over a window 1 ms short of whole hours: raw events only (FINAL), as before issue #14.
+    { name: 'summary, raw only: one customer, 30 days - 1 ms', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY + 1}&to=${END}` },
+    { name: 'summary, raw only: whole tenant, one month - 1 ms', url: () => `/v1/usage/summary?from=${Date.UTC(2026, 9, 1) + 1}&to=${END}&limit=10000` },
+  ],
+  QUERY_RUNS,
+);
 
+// ---- the summary once the reconciler has caught up with the ingest (its watermark trails each run by 2 minutes)
+const reconciledAfter = performance.now();
+const caughtUp = async () => ((await (await fetch(`${server.base}/v1/usage/summary?${month}&limit=1`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { meta: { rawWindows: number } }).meta.rawWindows === 0;
+while (!(await caughtUp()) && performance.now() - reconciledAfter < 600_000) await new Promise((r) => setTimeout(r, 2_000));
+const waitedSeconds = Math.round((performance.now() - reconciledAfter) / 1000);
+const readsReconciled = (await caughtUp()) ? await timeReads(api, [
+  { name: 'summary, reconciled: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
+  { name: 'summary, reconciled: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
+], QUERY_RUNS) : [];
+
+// ---- the customer dashboard: its API calls for one customer's current period (the live phase put events there), and the page
+const portal = await benchPortal({ base: server.base, key: KEY, customers: Array.from({ length: 50 }, (_, n) => customer(n)), meters: ['api-calls', 'compute'], runs: QUERY_RUNS, pageRuns: Number(process.env.BENCH_PAGE_RUNS ?? 10) });
+
+// ---- storage and memory
+const stored = truth.events + FRESHNESS_RUNS;
+const storage = await bytesPerEvent(api, OPERATOR_KEY, stored, [TABLES.usageEvents, TABLES.usageEventLog, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay]);
+const peakRssMiB = await server.peakRssMiB();
+await server.stop();
+await rm(dataDir, { recursive: true, force: true });
+
+const ceiling = stages.find((s) => s.stage === STAGE.ceiling)?.rowsPerSecond;
 const results = {
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
-  config: { events: EVENTS, customers: CUSTOMERS, batch: BATCH, clients: CLIENTS, fsync: config.ENGINE_FSYNC },
-  ingest: {
-    events: sent,
-    accepted,
-    duplicates,
-    seconds: +ingestSeconds.toFixed(1),
-    eventsPerSecond: Math.round(sent / ingestSeconds),
-    requestP50Ms: +percentile(requestMs, 50).toFixed(1),
-    requestP99Ms: +percentile(requestMs, 99).toFixed(1),
-  },
-  queries,
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load() },
+  config: { events: EVENTS, liveEvents: LIVE_EVENTS, stageEvents: STAGE_EVENTS, customers: CUSTOMERS, batch: BATCH, clients: CLIENTS },
+  stages,
+  ingest: ingests.map((r) => ({ ...r, ratioToCeiling: ceiling ? +(r.eventsPerSecond / ceiling).toFixed(2) : null })),
+  exact: { exact, summaryEvents: totals.events, truthEvents: truth.events, sums: totals.sums, truthSums: expected },
+  freshness: { runs: FRESHNESS_RUNS, p50Ms: +percentile(fresh, 50).toFixed(1), p99Ms: +percentile(fresh, 99).toFixed(1) },
+  reads,
+  readsReconciled: { waitedSeconds, reads: readsReconciled },
   portal,
+  storage,
+  serverPeakRssMiB: peakRssMiB,
 };
 
-console.log(`\nmeterhouse bench — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
-console.log(`ingest via POST /v1/events: ${sent.toLocaleString()} events (${accepted.toLocaleString()} accepted, ${duplicates.toLocaleString()} duplicates) in ${results.ingest.seconds} s`);
-console.table([
-  { measure: 'ingest rate (events/s)', value: results.ingest.eventsPerSecond },
-  { measure: `request p50 (ms, ${BATCH} events)`, value: results.ingest.requestP50Ms },
-  { measure: `request p99 (ms, ${BATCH} events)`, value: results.ingest.requestP99Ms },
-  ...[...queries, ...portal.calls, portal.firstRender, ...portal.firstRenderParts].flatMap((q) => [
-    { measure: `${q.name} p50 (ms)`, value: q.p50Ms },
-    { measure: `${q.name} p99 (ms)`, value: q.p99Ms },
-  ]),
-]);
+console.log(`\nmeterhouse bench — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}, load ${loadAtStart.join(' ')} -> ${results.machine.loadAverageAtEnd.join(' ')}`);
+console.log(`stages, ${STAGE_EVENTS.toLocaleString()} events:`);
+console.table(stages);
+console.log('direct ingest over HTTP (server in its own process):');
+console.table(results.ingest);
+console.log(`exact: ${exact} (summary ${totals.events.toLocaleString()} events, truth ${truth.events.toLocaleString()})`);
+console.log(`freshness, ack -> visible in the summary: p50 ${results.freshness.p50Ms} ms, p99 ${results.freshness.p99Ms} ms`);
+console.table(reads);
+console.log(`after the reconciler caught up (waited ${waitedSeconds} s):`);
+console.table(readsReconciled);
+console.log('customer dashboard (portal API and page):');
+console.table([...portal.calls, portal.firstRender, ...portal.firstRenderParts]);
+console.table(storage);
+console.log(`server peak RSS: ${peakRssMiB} MiB`);
 await writeResults('bench', results);
-
-server.close();
-await runtime.close();
-await rm(dataDir, { recursive: true, force: true });
+if (!exact) process.exitCode = 1;

@@ -156,7 +156,13 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
   const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, open);
   return {
     mode: 'embedded',
-    db: { client, database: options.database, embedded: true },
+    db: {
+      client,
+      database: options.database,
+      embedded: true,
+      // The session's own connection: inserts never queue behind the client's statements.
+      rawInsert: async (table, values, settings) => void (await session.insert({ table, values, format: 'JSONEachRow', settings })),
+    },
     readClients,
     analystClients,
     async close() {

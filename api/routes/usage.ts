@@ -2,7 +2,8 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { needs } from '../route-scopes.js';
 import { errorSchema } from '../errors.js';
-import { usageSummary } from '../../sql/queries/events.js';
+import { usageSummary } from '../../sql/queries/usage-summary.js';
+import { chooseSource } from '../usage/plan.js';
 import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
 
 const summaryRow = z
@@ -13,6 +14,17 @@ const summaryRow = z
     events: z.number().int(),
   })
   .openapi('UsageSummaryRow');
+
+const summaryMeta = z
+  .object({
+    source: z.string().openapi({
+      description:
+        'Where the numbers come from: `usage_events` (raw events, FINAL), or `usage_per_hour+usage_events` / `usage_per_day+usage_events`: the rollup for windows the reconciler has checked, raw events for windows holding rows stored since',
+      example: 'usage_per_day+usage_events',
+    }),
+    rawWindows: z.number().int().openapi({ description: 'Rollup windows read from raw events because they hold rows stored since the last reconciliation' }),
+  })
+  .openapi('UsageSummaryMeta');
 
 const summaryRoute = createRoute({
   method: 'get',
@@ -32,7 +44,7 @@ const summaryRoute = createRoute({
   responses: {
     200: {
       description: 'Usage rows ordered by customerId, metricName',
-      content: { 'application/json': { schema: z.object({ data: z.array(summaryRow), nextCursor: z.string().nullable() }) } },
+      content: { 'application/json': { schema: z.object({ data: z.array(summaryRow), meta: summaryMeta, nextCursor: z.string().nullable() }) } },
     },
     400: { description: 'Invalid parameters', content: { 'application/json': { schema: errorSchema } } },
   },
@@ -48,7 +60,10 @@ export function usageRoutes({ config, clock }: AppDeps) {
     assertWindow(fromMs, toMs);
     assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.string()]));
-    const rows = await usageSummary(
+    // The coarsest hour or day rollup whose windows tile [from, to) and that still keeps `from`.
+    const source = chooseSource([{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }], 'SUM', { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, clock.now());
+    const tier = source.kind === 'rollup' && source.tier.name !== 'minute' ? source.tier : undefined;
+    const answer = await usageSummary(
       c.get('reader'),
       {
         tenantId,
@@ -56,16 +71,18 @@ export function usageRoutes({ config, clock }: AppDeps) {
         toMs,
         customerId: q.customerId ?? null,
         metricName: q.metricName ?? null,
-        afterCustomerId: after?.[0] ?? null,
-        afterMetricName: after?.[1] ?? '',
+        after: after ? { customerId: after[0], metricName: after[1] } : null,
         limit: q.limit + 1,
+        tier,
       },
       { route: 'GET /v1/usage/summary', tenantId, requestId: c.get('requestId') },
     );
+    const rows = answer.rows;
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     const nextCursor = rows.length > q.limit && last ? encodeCursor([last.customerId, last.metricName]) : null;
-    return c.json({ data: page, nextCursor }, 200);
+    const meta = { source: answer.rollup ? `${answer.rollup}+usage_events` : 'usage_events', rawWindows: answer.rawWindows };
+    return c.json({ data: page, meta, nextCursor }, 200);
   });
   return app;
 }

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
-import { count } from '../count.js';
 import { defineQuery } from '../query.js';
-import { wideSum } from '../decimals.js';
 
 const optionalText = z.string().nullable().default(null);
 const optionalMs = z.number().int().nullable().default(null);
@@ -67,35 +65,3 @@ ORDER BY timestamp, event_id
 LIMIT {limit:UInt32}`,
 });
 
-/**
- * Exact usage per (customer, metric) over [from, to): decimal sum and event
- * count. Exact by FINAL (deduplicated identities, latest version, voids left
- * out); the sum is Decimal(76, 9) arithmetic (never wraps: sql/decimals.ts),
- * returned as a string.
- */
-export const usageSummary = defineQuery({
-  name: 'usage.summary',
-  params: z.object({
-    tenantId: z.string(),
-    fromMs: z.number().int(),
-    toMs: z.number().int(),
-    customerId: optionalText,
-    metricName: optionalText,
-    afterCustomerId: z.string().nullable().default(null),
-    afterMetricName: z.string().default(''),
-    limit: z.number().int().min(1),
-  }),
-  row: z.object({ customerId: z.string(), metricName: z.string(), quantity: z.string(), events: count }),
-  sql: (db) => `SELECT customer_id AS customerId, metric_name AS metricName, toString(${wideSum('quantity')}) AS quantity, count() AS events
-FROM ${db}.${TABLES.usageEvents} FINAL
-WHERE tenant_id = {tenantId:String} AND is_deleted = 0
-  AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC')
-  AND timestamp < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
-  AND ({customerId:Nullable(String)} IS NULL OR customer_id = {customerId:Nullable(String)})
-  AND ({metricName:Nullable(String)} IS NULL OR metric_name = {metricName:Nullable(String)})
-  AND ({afterCustomerId:Nullable(String)} IS NULL
-       OR (customer_id, toString(metric_name)) > ({afterCustomerId:Nullable(String)}, {afterMetricName:String}))
-GROUP BY customer_id, metric_name
-ORDER BY customer_id, metric_name
-LIMIT {limit:UInt32}`,
-});

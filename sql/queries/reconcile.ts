@@ -5,7 +5,9 @@ import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../datasets/rollups
 import { defineQuery, execute, insertRows, nextVersion, runQuery, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
 
-const JOB = 'rollups.reconcile';
+/** The reconciler's name in rollup_reconcile_state (its watermark row). */
+export const RECONCILE_JOB = 'rollups.reconcile';
+const JOB = RECONCILE_JOB;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 

@@ -368,6 +368,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: components["schemas"]["UsageSummaryRow"][];
+                            meta: components["schemas"]["UsageSummaryMeta"];
                             nextCursor: string | null;
                         };
                     };
@@ -4708,6 +4709,15 @@ export interface components {
              */
             quantity: string;
             events: number;
+        };
+        UsageSummaryMeta: {
+            /**
+             * @description Where the numbers come from: `usage_events` (raw events, FINAL), or `usage_per_hour+usage_events` / `usage_per_day+usage_events`: the rollup for windows the reconciler has checked, raw events for windows holding rows stored since
+             * @example usage_per_day+usage_events
+             */
+            source: string;
+            /** @description Rollup windows read from raw events because they hold rows stored since the last reconciliation */
+            rawWindows: number;
         };
         ApiKey: {
             id: string;

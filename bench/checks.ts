@@ -1,0 +1,106 @@
+import { percentile } from './common.js';
+
+/** Read-side measurements of a running server, for npm run bench. */
+export interface Api {
+  base: string;
+  key: string;
+}
+
+async function getJson<T>(api: Api, path: string, key = api.key): Promise<T> {
+  const res = await fetch(`${api.base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${body.slice(0, 300)}`);
+  return JSON.parse(body) as T;
+}
+
+interface SummaryPage {
+  data: { customerId: string; metricName: string; quantity: string; events: number }[];
+  nextCursor: string | null;
+  meta?: { source?: string };
+}
+
+/** Exact addition of non-negative decimal strings with at most 9 fraction digits (the engine's scale). */
+function addDecimal(a: string, b: string): string {
+  const scale = 9;
+  const toUnits = (s: string) => {
+    const [int, frac = ''] = s.split('.');
+    return BigInt(int!) * 10n ** BigInt(scale) + BigInt((frac + '0'.repeat(scale)).slice(0, scale));
+  };
+  const units = toUnits(a) + toUnits(b);
+  const int = units / 10n ** BigInt(scale);
+  const frac = (units % 10n ** BigInt(scale)).toString().padStart(scale, '0').replace(/0+$/, '');
+  return frac ? `${int}.${frac}` : `${int}`;
+}
+
+/** The whole tenant's summary over [fromMs, toMs), every page: events and exact sum per metric. */
+export async function summaryTotals(api: Api, fromMs: number, toMs: number): Promise<{ events: number; sums: Record<string, string> }> {
+  let events = 0;
+  const sums: Record<string, string> = {};
+  let cursor: string | null = null;
+  do {
+    const page: SummaryPage = await getJson(api, `/v1/usage/summary?from=${fromMs}&to=${toMs}&limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    for (const row of page.data) {
+      events += row.events;
+      sums[row.metricName] = addDecimal(sums[row.metricName] ?? '0', row.quantity);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { events, sums };
+}
+
+/** Equal up to trailing zeros of the fraction. */
+export const sameDecimal = (a: string, b: string) => addDecimal(a, '0') === addDecimal(b, '0');
+
+/**
+ * Freshness: one event at a time, from its acknowledgement until the
+ * summary of its (new) customer counts it. Polls without pause.
+ */
+export async function freshness(api: Api, runs: number, nowMs: number): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const customerId = `fresh-${nowMs}-${i}`;
+    const event = { eventId: `fresh-${nowMs}-${i}`, customerId, metricName: 'api.calls', quantity: 1, timestamp: Date.now() };
+    const res = await fetch(`${api.base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`freshness event answered ${res.status}`);
+    const acked = performance.now();
+    const from = Date.now() - 3_600_000;
+    const to = Date.now() + 3_600_000;
+    for (;;) {
+      const page: SummaryPage = await getJson(api, `/v1/usage/summary?from=${from}&to=${to}&customerId=${customerId}`);
+      if (page.data[0]?.events === 1) break;
+      if (performance.now() - acked > 30_000) throw new Error(`event ${event.eventId} not visible 30 s after its acknowledgement`);
+    }
+    ms.push(performance.now() - acked);
+  }
+  return ms.sort((a, b) => a - b);
+}
+
+/** `runs` timed GETs of each query, p50 and p99. */
+export async function timeReads(api: Api, queries: { name: string; url: (i: number) => string }[], runs: number) {
+  const out: { name: string; source: string; p50Ms: number; p99Ms: number }[] = [];
+  for (const q of queries) {
+    const ms: number[] = [];
+    let source = '';
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const body = await getJson<{ meta?: { source?: string } }>(api, q.url(i));
+      ms.push(performance.now() - t0);
+      source = body.meta?.source ?? source;
+    }
+    ms.sort((a, b) => a - b);
+    out.push({ name: q.name, source, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1) });
+  }
+  return out;
+}
+
+/** Bytes on disk per stored event, per table (active parts, as the engine reports them). */
+export async function bytesPerEvent(api: Api, operatorKey: string, storedEvents: number, tables: readonly string[]) {
+  const view = await getJson<{ tables: { table: string; rows: number; bytes: number; parts: number }[] }>(api, '/v1/operator/storage', operatorKey);
+  return tables.map((table) => {
+    const parts = view.tables.filter((t) => t.table === table);
+    const bytes = parts.reduce((s, t) => s + t.bytes, 0);
+    const rows = parts.reduce((s, t) => s + t.rows, 0);
+    return { table, rows, parts: parts.reduce((s, t) => s + t.parts, 0), bytesPerEvent: +(bytes / storedEvents).toFixed(1) };
+  });
+}

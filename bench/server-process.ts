@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeSync } from 'node:fs';
+import { readFile, readdir, readlink } from 'node:fs/promises';
+
+/** meterhouse (api/main.ts) as its own process: the load generator never shares its CPU time or heap. */
+export interface ServerProcess {
+  base: string;
+  proc: ChildProcess;
+  /** User + system CPU seconds the server has used so far (engine threads included). */
+  cpuSeconds(): Promise<number>;
+  /** Resident set size now, MiB. */
+  rssMiB(): Promise<number>;
+  /** The kernel's peak resident set size of the process (VmHWM), MiB. */
+  peakRssMiB(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Never leave the server behind, whatever ends this process.
+  process.on('exit', () => proc.kill('SIGKILL'));
+  let output = '';
+  proc.stdout!.on('data', (b) => (output += b));
+  proc.stderr!.on('data', (b) => (output += b));
+  // LOG_LEVEL=warn hides the "listening" line: find the port from /proc instead of the log.
+  const base = await new Promise<string>((resolve, reject) => {
+    const deadline = Date.now() + 60_000;
+    const poll = async () => {
+      const port = await listeningPort(proc.pid!);
+      if (port) return resolve(`http://127.0.0.1:${port}`);
+      if (proc.exitCode !== null || Date.now() > deadline) return reject(new Error(`server did not listen:\n${output}`));
+      setTimeout(poll, 100);
+    };
+    void poll();
+  });
+  proc.on('exit', (code, signal) => {
+    // Synchronously: the load generator may fail (and exit) right after, on the refused connection.
+    if (code !== 0 && signal !== 'SIGTERM') writeSync(2, `server exited (${code ?? signal}):\n${output.slice(-3000)}\n`);
+  });
+  const status = async (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => ''))?.[1] ?? 0) / 1024);
+  return {
+    base,
+    proc,
+    async cpuSeconds() {
+      // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the ")" that ends the command name.
+      const stat = await readFile(`/proc/${proc.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    },
+    rssMiB: () => status('VmRSS'),
+    peakRssMiB: () => status('VmHWM'),
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+/** The TCP port a process listens on, from /proc/net/tcp and its socket inodes. */
+async function listeningPort(pid: number): Promise<number | undefined> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
+    if (m) inodes.add(m[1]!);
+  }
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] === '0A' && inodes.has(f[9]!)) return parseInt(f[1]!.split(':')[1]!, 16);
+  }
+  return undefined;
+}

@@ -1,0 +1,124 @@
+// npm run bench:stages: where the time of direct ingest goes, stage by stage, in one process on the
+// embedded engine, for BENCH_STAGE_EVENTS (default 1,000,000) usage-shaped events over 60 days.
+// Stages: parse + validate (JSON bytes -> EventRow), identity lookup, insert into usage_events
+// (with its views) through the client adapter and through the raw insert, the same insert into a
+// copy without views (what the views cost), and the engine's INSERT ... SELECT of the same rows
+// through the same schema and views: the ceiling the product's own path is measured against.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../api/config.js';
+import { createLogger } from '../api/logger.js';
+import { startRuntime } from '../api/runtime.js';
+import { parseJsonBody } from '../ingest/json-body.js';
+import { eventsInBody, normaliseEvent, type EventRow, type NormaliseContext } from '../ingest/normalise.js';
+import { outcomesOf } from '../ingest/writer.js';
+import { TABLES } from '../sql/names.js';
+import { execute, insertRows, type Db } from '../sql/query.js';
+import { eventBatches } from './events.js';
+
+export interface StageFigure {
+  stage: string;
+  rowsPerSecond: number;
+  seconds: number;
+}
+
+const BATCH = Number(process.env.BENCH_STAGE_BATCH ?? 10_000);
+const CHUNK = 250_000;
+const END = Date.UTC(2026, 10, 1);
+
+/** Insert `rows` in BATCH-row blocks through `insert`. */
+async function inBatches(rows: EventRow[], insert: (batch: EventRow[]) => Promise<void>): Promise<void> {
+  for (let i = 0; i < rows.length; i += BATCH) await insert(rows.slice(i, i + BATCH));
+}
+
+/** Parse and validate request bodies into rows, as POST /v1/events does. */
+function parseBodies(bodies: Buffer[], ctx: NormaliseContext): EventRow[] {
+  const rows: EventRow[] = [];
+  for (const body of bodies) {
+    const parsed = parseJsonBody(body);
+    if (!parsed.ok) throw new Error(parsed.message);
+    const list = eventsInBody(parsed.value, 'usage');
+    if ('error' in list) throw new Error(list.error);
+    list.events.forEach((e, i) => {
+      const v = normaliseEvent(e, i, ctx);
+      if (!v.row) throw new Error(JSON.stringify(v.errors));
+      rows.push(v.row);
+    });
+  }
+  return rows;
+}
+
+class Stopwatch {
+  readonly seconds = new Map<string, number>();
+  async time<T>(stage: string, run: () => Promise<T> | T): Promise<T> {
+    const t0 = performance.now();
+    const result = await run();
+    this.seconds.set(stage, (this.seconds.get(stage) ?? 0) + (performance.now() - t0) / 1000);
+    return result;
+  }
+}
+
+/**
+ * Each stage of the direct ingest path over `events` events, on a fresh engine,
+ * CHUNK events at a time (so 10M events never sit in memory at once, and the
+ * lookup and inserts run against a table that grows as in production).
+ * `adapter`: also time the client adapter's insert (the path before chdb's raw insert).
+ */
+export async function measureStages(events: number, adapter = false): Promise<StageFigure[]> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-stages-'));
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', METERHOUSE_API_KEY: 'bench-stages-key-0123456789abcdef' });
+  const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
+  const db: Db = runtime.deps.db;
+  const t = (name: string) => `${db.database}.${name}`;
+  const watch = new Stopwatch();
+  let adapterRows = 0;
+  try {
+    for (const copy of ['bench_no_views', 'bench_adapter_no_views', 'bench_ceiling_no_views']) await execute(db, 'bench.copy', `CREATE TABLE ${t(copy)} AS ${t(TABLES.usageEvents)}`);
+    const ctx: NormaliseContext = { tenantId: 'bench', receivedAtMs: END, maxFutureSkewMs: 86_400_000, format: 'usage' };
+    const batches = eventBatches({ events, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
+    for (let done = 0; done < events; done += CHUNK) {
+      const bodies: Buffer[] = [];
+      for (let n = 0; n < CHUNK / BATCH; n++) {
+        const next = batches.next();
+        if (next.done) break;
+        bodies.push(Buffer.from(JSON.stringify(next.value)));
+      }
+      const rows = await watch.time(STAGE.parse, () => parseBodies(bodies, ctx));
+      await watch.time(STAGE.lookup, () => inBatches(rows, async (b) => void (await outcomesOf(db, b, 'bench'))));
+      await watch.time(STAGE.insertNoViews, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', 'bench_no_views', b)));
+      await watch.time(STAGE.insert, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', TABLES.usageEvents, b)));
+      if (adapter && done === 0) {
+        adapterRows = rows.length;
+        await watch.time(STAGE.adapterNoViews, () => inBatches(rows, (b) => insertRows({ ...db, rawInsert: undefined }, 'bench.insert', 'bench_adapter_no_views', b)));
+      }
+    }
+    // The ceiling: the same rows copied by the engine in one statement, through the same schema (and views).
+    await watch.time(STAGE.ceilingNoViews, () => execute(db, 'bench.ceiling', `INSERT INTO ${t('bench_ceiling_no_views')} SELECT * FROM ${t('bench_no_views')}`));
+    for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog]) await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(table)}`);
+    await watch.time(STAGE.ceiling, () => execute(db, 'bench.ceiling', `INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`));
+  } finally {
+    await runtime.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  return [...watch.seconds].map(([stage, seconds]) => {
+    const rows = stage === STAGE.adapterNoViews ? adapterRows : events;
+    return { stage, rowsPerSecond: Math.round(rows / seconds), seconds: +seconds.toFixed(2) };
+  });
+}
+
+export const STAGE = {
+  parse: 'parse + validate (JS, one core)',
+  lookup: 'identity lookup (10k ids a batch)',
+  insertNoViews: 'insert, raw, usage_events without views',
+  adapterNoViews: 'insert, client adapter, without views (first chunk)',
+  insert: 'insert, raw, usage_events with its 4 views',
+  ceilingNoViews: 'ceiling: INSERT ... SELECT, without views',
+  ceiling: 'ceiling: INSERT ... SELECT, with the 4 views',
+} as const;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const events = Number(process.env.BENCH_STAGE_EVENTS ?? 1_000_000);
+  console.log(`stages of direct ingest, ${events.toLocaleString()} events, ${BATCH.toLocaleString()}-row batches`);
+  console.table(await measureStages(events, process.env.BENCH_STAGE_ADAPTER === '1'));
+}

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { TABLES } from '../names.js';
+import { count } from '../count.js';
+import { runQuery, type Db, type QueryTags } from '../query.js';
+import { wideSum } from '../decimals.js';
+import type { RollupTier } from '../datasets/rollups.js';
+import { RECONCILE_JOB } from './reconcile.js';
+
+/**
+ * Exact usage per (customer, metric) over [from, to): decimal sum and event count.
+ *
+ * How it is exact: a rollup window is read from the rollup only once the
+ * reconciler has compared it with the deduplicated raw events (every row of it
+ * was stored before the reconcile watermark, so duplicates, corrections and
+ * voids in it are already rewritten). A window holding any row stored since
+ * the watermark is read from raw events with FINAL (deduplicated identities,
+ * latest version, voids left out), so a fresh event counts at once.
+ * Without a tier (the window is not aligned to hours) everything is raw.
+ * Sums are Decimal(76, 9) (sql/decimals.ts), returned as strings.
+ */
+export interface SummaryQuery {
+  tenantId: string;
+  fromMs: number;
+  toMs: number;
+  customerId: string | null;
+  metricName: string | null;
+  after: { customerId: string; metricName: string } | null;
+  limit: number;
+  /** The hour or day rollup to read reconciled windows from; undefined: raw only. */
+  tier: RollupTier | undefined;
+}
+
+export interface SummaryAnswer {
+  rows: { customerId: string; metricName: string; quantity: string; events: number }[];
+  /** The rollup read (reconciled windows), if any. */
+  rollup: string | undefined;
+  /** Windows read from raw events because they hold rows stored since the last reconciliation. */
+  rawWindows: number;
+}
+
+const at = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
+const windowOf = (tier: RollupTier) => `toUnixTimestamp(${tier.bucket('timestamp')})`;
+
+const summaryRow = z.object({ customerId: z.string(), metricName: z.string(), quantity: z.string(), events: count });
+
+/**
+ * Window starts (epoch seconds) of `tier` in [from, to) with rows stored since the reconcile
+ * watermark, among the rows the summary asks for: rollup rows are per customer and metric, so a
+ * late row of another customer or metric leaves these rollup rows exact.
+ */
+async function unreconciledWindows(db: Db, tier: RollupTier, filters: string, params: Record<string, unknown>, tags: QueryTags): Promise<number[]> {
+  const d = db.database;
+  const sql = `SELECT DISTINCT ${windowOf(tier)} AS w FROM ${d}.${TABLES.usageEvents}
+WHERE ${filters} AND timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}
+  AND stored_at >= fromUnixTimestamp64Milli((SELECT max(watermark_ms) FROM ${d}.${TABLES.rollupReconcileState} FINAL WHERE name = {job:String}), 'UTC')
+ORDER BY w`;
+  const rows = await runQuery(db, 'usage.summary.unreconciled', sql, { ...params, job: RECONCILE_JOB }, z.object({ w: z.coerce.number() }), tags);
+  return rows.map((r) => r.w);
+}
+
+export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}): Promise<SummaryAnswer> {
+  const d = db.database;
+  const filters = `tenant_id = {tenantId:String}
+    AND ({customerId:Nullable(String)} IS NULL OR customer_id = {customerId:Nullable(String)})
+    AND ({metricName:Nullable(String)} IS NULL OR metric_name = {metricName:Nullable(String)})
+    AND ({afterCustomerId:Nullable(String)} IS NULL
+         OR (customer_id, toString(metric_name)) > ({afterCustomerId:Nullable(String)}, {afterMetricName:String}))`;
+  const params: Record<string, unknown> = {
+    tenantId: q.tenantId,
+    fromMs: q.fromMs,
+    toMs: q.toMs,
+    customerId: q.customerId,
+    metricName: q.metricName,
+    afterCustomerId: q.after?.customerId ?? null,
+    afterMetricName: q.after?.metricName ?? '',
+    limit: q.limit,
+  };
+  const raw = (where: string) => `SELECT customer_id, metric_name, ${wideSum('quantity')} AS s, count() AS c
+  FROM ${d}.${TABLES.usageEvents} FINAL
+  WHERE ${filters} AND is_deleted = 0 AND ${where}
+  GROUP BY customer_id, metric_name`;
+  let parts: string[];
+  let rawWindows = 0;
+  if (!q.tier) {
+    parts = [raw(`timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}`)];
+  } else {
+    const windows = await unreconciledWindows(db, q.tier, filters, params, tags);
+    rawWindows = windows.length;
+    params.windows = windows;
+    parts = [
+      `SELECT customer_id, metric_name, ${wideSum('quantity_sum')} AS s, sum(events) AS c
+  FROM ${d}.${q.tier.table}
+  WHERE ${filters} AND window_start >= ${at('fromMs')} AND window_start < ${at('toMs')}
+    AND toUnixTimestamp(window_start) NOT IN {windows:Array(UInt32)}
+  GROUP BY customer_id, metric_name`,
+    ];
+    if (windows.length > 0) {
+      // The bounds let the engine skip partitions and granules outside the unreconciled windows.
+      params.rawFromMs = Math.max(q.fromMs, windows[0]! * 1000);
+      params.rawToMs = Math.min(q.toMs, windows.at(-1)! * 1000 + q.tier.stepMs);
+      parts.push(raw(`timestamp >= ${at('rawFromMs')} AND timestamp < ${at('rawToMs')} AND ${windowOf(q.tier)} IN {windows:Array(UInt32)}`));
+    }
+  }
+  const sql = `SELECT customer_id AS customerId, toString(metric_name) AS metricName, toString(sum(s)) AS quantity, sum(c) AS events
+FROM (
+  ${parts.join('\n  UNION ALL\n  ')}
+)
+GROUP BY customer_id, metric_name
+ORDER BY customer_id, metric_name
+LIMIT {limit:UInt32}`;
+  const rows = await runQuery(db, 'usage.summary', sql, params, summaryRow, tags);
+  return { rows, rollup: q.tier?.table, rawWindows };
+}
