@@ -31,6 +31,7 @@ export const TIME_SENSITIVE = [
   'test/exactness.test.ts',
   'test/meter-oracle.test.ts',
   'test/meters.test.ts',
+  'test/portal-alerts.test.ts',
   'test/portal-api.test.ts',
   'test/portal-isolation.test.ts',
   'test/portal-page.test.ts',

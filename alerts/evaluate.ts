@@ -24,7 +24,7 @@ export interface TouchedSet {
 
 const DAY_MS = 86_400_000;
 // Every stored row: values are "as of now", from the append-only log (a cutoff past any stored_at).
-const EVERY_STORED_ROW_MS = Date.UTC(2100, 0, 1);
+export const EVERY_STORED_ROW_MS = Date.UTC(2100, 0, 1);
 // Longer than any period, so the customers of every period still open are found.
 const LONGEST_PERIOD_MS = 32 * DAY_MS;
 const CUSTOMERS_PER_QUERY = 500;

@@ -30,6 +30,7 @@ import { dashboardPages } from './dashboard-pages.js';
 import { IngestRate } from '../access/limits.js';
 import { portalTokenRoutes } from './routes/portal-tokens.js';
 import { portalRoutes } from './routes/portal.js';
+import { portalAlertRoutes } from './routes/portal-alerts.js';
 
 /** Liveness and readiness probes: logged at debug while they pass. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -91,6 +92,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', reconciliationRoutes(deps));
   app.route('/', portalTokenRoutes(deps));
   app.route('/', portalRoutes(deps));
+  app.route('/', portalAlertRoutes(deps));
   app.route('/', sqlRoutes(deps));
   app.route('/', alertRoutes(deps));
   // The web app's pages (no /v1 prefix: they are public files; their data comes from /v1/portal/... with the link).

@@ -29,7 +29,7 @@ describe('a dashboard link', () => {
   it('reaches no route but the portal\'s data routes, and no API key (admin included) reaches those', async () => {
     const { token } = await issueLink(t, { customerId: 'acme' });
     const routes = await everyRoute();
-    expect(routes.filter((r) => r.scope === 'link:portal').length).toBe(4);
+    expect(routes.filter((r) => r.scope === 'link:portal').length).toBe(5);
     for (const route of routes) {
       const withLink = await t.request(route.method, route.path, { key: token, ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { body: {} }) });
       if (route.scope === 'link:portal') {

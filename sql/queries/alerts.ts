@@ -130,6 +130,18 @@ export async function insertAlertMark(db: Db, tenantId: string, m: { ruleId: str
   }], tags, { insert_deduplication_token: token });
 }
 
+/** One customer's crossings of these (rule, period start) pairs, the newest `perRule` of each rule, newest first as listAlertEvents orders them: the dashboard's "crossed so far". */
+export const customerCrossings = defineQuery({
+  name: 'alerts.events.customer',
+  params: z.object({ tenantId: z.string(), customerId: z.string(), ruleIds: z.array(z.string()), starts: z.array(z.number().int()), perRule: z.number().int().min(1) }),
+  row: eventRow,
+  sql: (db) => `SELECT * EXCEPT tenantId FROM (
+  ${firstRowPerId(db, `tenant_id = {tenantId:String} AND customer_id = {customerId:String}
+    AND (rule_id, toUnixTimestamp64Milli(period_start)) IN (SELECT tupleElement(x, 1), tupleElement(x, 2) FROM (SELECT arrayJoin(arrayZip({ruleIds:Array(String)}, {starts:Array(Int64)})) AS x))`)}
+) ORDER BY ruleId, crossedAtMs DESC, periodStartMs DESC, arm DESC, if(direction = 'rising', -1, 1) * toDecimal256OrZero(thresholdValue, 9), id
+LIMIT {perRule:UInt32} BY ruleId`,
+});
+
 export type ListedAlertEvent = AlertEventRow & { deliveredAtMs: number | null };
 
 /** A tenant's crossings, newest first, optionally of one customer and/or rule; with when each was acknowledged. */

@@ -3831,6 +3831,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/portal/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per meter of the link, the alert rules that apply to its customer (its own and tenant-wide), the exact value, thresholds crossed in the window and progress toward the next one */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Only meters that have rules for this customer */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PortalAlerts"];
+                    };
+                };
+                /** @description Missing, unknown or revoked API key (Authorization: Bearer <key>) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks the scope this operation needs (link:portal), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The tenant has as many reads in progress as its limit allows (Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Any other error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sql": {
         parameters: {
             query?: never;
@@ -5033,6 +5105,49 @@ export interface components {
                 source: "export" | "computed";
             }[];
             /** @description Every event acknowledged before this instant is in these numbers (the read began then) */
+            refreshedAt: string;
+        };
+        PortalAlerts: {
+            data: {
+                meterKey: string;
+                rules: {
+                    ruleId: string;
+                    /**
+                     * @description `percent`: thresholds are percentages of `allowance`
+                     * @enum {string}
+                     */
+                    unit: "absolute" | "percent";
+                    /** @enum {string} */
+                    window: "period" | "lifetime";
+                    /** @enum {string} */
+                    direction: "rising" | "falling";
+                    /** @description The customer's allowance for the meter (percent rules), else null */
+                    allowance: string | null;
+                    /** @description The billing period the value is for; null for a lifetime rule */
+                    period: {
+                        start: string;
+                        end: string;
+                    } | null;
+                    /** @description The exact value the alert evaluator compares (exact decimal string) */
+                    value: string;
+                    /** @description Crossings already fired in this window, oldest first (the newest 25) */
+                    crossed: {
+                        threshold: string;
+                        thresholdValue: string;
+                        value: string;
+                        crossedAt: string;
+                    }[];
+                    /** @description The lowest threshold not reached yet (rising rules); null when none is left */
+                    next: {
+                        /** @description As the rule states it (a percentage for percent rules) */
+                        threshold: string;
+                        /** @description The absolute value (rounded up to 9 decimals when a percentage has more) */
+                        thresholdValue: string;
+                        /** @description value / threshold as a decimal string truncated to 9 decimals (never a float); null for a threshold of 0 */
+                        progress: string | null;
+                    } | null;
+                }[];
+            }[];
             refreshedAt: string;
         };
         SqlAnswer: {

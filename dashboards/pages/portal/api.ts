@@ -26,6 +26,24 @@ export interface Periods {
   refreshedAt: string;
 }
 
+/** GET /v1/portal/alerts: per meter, the alert rules that apply to the customer and where it stands. */
+export interface AlertProgress {
+  ruleId: string;
+  unit: 'absolute' | 'percent';
+  window: 'period' | 'lifetime';
+  direction: 'rising' | 'falling';
+  allowance: string | null;
+  period: { start: string; end: string } | null;
+  value: string;
+  crossed: { threshold: string; thresholdValue: string; value: string; crossedAt: string }[];
+  next: { threshold: string; thresholdValue: string; progress: string | null } | null;
+}
+
+export interface Alerts {
+  data: { meterKey: string; rules: AlertProgress[] }[];
+  refreshedAt: string;
+}
+
 export interface UsageRow {
   windowStart: string;
   windowEnd: string;
@@ -56,6 +74,10 @@ export class PortalApi {
 
   async periods(meter: string): Promise<Periods> {
     return (await this.get(`/v1/portal/meters/${encodeURIComponent(meter)}/periods?previous=6`)).json();
+  }
+
+  async alerts(): Promise<Alerts> {
+    return (await this.get('/v1/portal/alerts')).json();
   }
 
   async usage(meter: string, q: { from: string; to: string; granularity: 'hour' | 'day'; tz: string; groupBy?: string | undefined }): Promise<{ data: UsageRow[]; refreshedAt: string }> {

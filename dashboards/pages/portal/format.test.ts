@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAge, formatDecimal, formatPeriod } from './format.js';
+import { formatAge, formatDecimal, formatPeriod, ratioAsPercent } from './format.js';
 
 describe('formatDecimal', () => {
   it('groups and punctuates for the locale without dropping a digit', () => {
@@ -21,5 +21,17 @@ describe('formatAge', () => {
   it('counts seconds, then minutes', () => {
     expect(formatAge(4_400)).toBe('4 s ago');
     expect(formatAge(125_000)).toBe('2 min ago');
+  });
+});
+
+describe('ratioAsPercent', () => {
+  it('moves the point two places and truncates, never rounding up to 100', () => {
+    expect(ratioAsPercent('0.6')).toBe('60');
+    expect(ratioAsPercent('0.999999999')).toBe('99.99');
+    expect(ratioAsPercent('0.333333333')).toBe('33.33');
+    expect(ratioAsPercent('0.05')).toBe('5');
+    expect(ratioAsPercent('0')).toBe('0');
+    expect(ratioAsPercent('12.3456')).toBe('1234.56');
+    expect(ratioAsPercent('-0.5')).toBe('-50');
   });
 });

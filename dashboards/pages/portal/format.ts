@@ -27,3 +27,14 @@ export function formatAge(ms: number): string {
   const m = Math.floor(s / 60);
   return m < 60 ? `${m} min ago` : `${Math.floor(m / 60)} h ago`;
 }
+
+/** A ratio's decimal string ("0.600000001") as a percentage truncated to 2 decimals ("60"), by moving the point, never through a float. */
+export function ratioAsPercent(ratio: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(ratio);
+  if (!m) return ratio;
+  const [, sign, whole, fraction = ''] = m;
+  const f4 = fraction.padEnd(4, '0');
+  const int = `${whole}${f4.slice(0, 2)}`.replace(/^0+(?=\d)/, '');
+  const frac = f4.slice(2, 4).replace(/0+$/, '');
+  return `${sign}${int}${frac ? `.${frac}` : ''}`;
+}

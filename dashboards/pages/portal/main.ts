@@ -68,7 +68,8 @@ async function start(): Promise<void> {
   };
   const load = async () => {
     for (const c of cards) c.setCustomer(customer);
-    await Promise.all(cards.map((c) => c.refresh()));
+    const [alerts] = await Promise.all([api.alerts(), ...cards.map((c) => c.refresh())]);
+    for (const c of cards) c.showAlerts(alerts.data.find((m) => m.meterKey === c.key)?.rules ?? []);
     refreshedAt = Date.parse(customer.refreshedAt);
     problem.hidden = true;
     app.dataset.state = 'ready';

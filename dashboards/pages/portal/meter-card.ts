@@ -1,4 +1,5 @@
-import type { Customer, PortalApi, Periods, UsageRow } from './api.js';
+import type { AlertProgress, Customer, PortalApi, Periods, UsageRow } from './api.js';
+import { renderAlertProgress } from './alert-progress.js';
 import { usageQuery } from './api.js';
 import { drawChart, toSeries } from './chart.js';
 import { el, saveFile } from './dom.js';
@@ -18,6 +19,7 @@ export class MeterCard {
   private readonly value = el('p', { class: 'value' });
   private readonly dates = el('p', { class: 'dates' });
   private readonly empty = el('p', { class: 'empty', hidden: '' }, 'No usage yet this period.');
+  private readonly alerts = el('div', { class: 'alerts', hidden: '' });
   private readonly chart = el('div', { class: 'chart', role: 'img' });
   private readonly table = el('table', { class: 'points' });
   private readonly previous = el('tbody');
@@ -42,6 +44,7 @@ export class MeterCard {
       el('h2', { id: `${id}-title` }, meter.name),
       el('div', { class: 'headline' }, this.value, this.dates),
       this.empty,
+      this.alerts,
       el('div', { class: 'controls' }, el('label', { for: `${id}-res` }, 'Chart'), this.resolution, ...(meter.groupBy.length > 0 ? [el('label', { for: `${id}-by` }, 'Breakdown'), this.breakdown] : [])),
       this.chart,
       el('details', {}, el('summary', {}, 'Chart data'), this.table),
@@ -49,6 +52,14 @@ export class MeterCard {
       el('table', { class: 'previous' }, el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Period'), el('th', { scope: 'col' }, 'Usage'), el('th', { scope: 'col' }, 'Source'))), this.previous),
       el('div', { class: 'downloads' }, csv('Download usage CSV', 'usage'), csv('Download events CSV', 'events'), csv('Download periods CSV', 'periods')),
     );
+  }
+
+  get key(): string {
+    return this.meter.key;
+  }
+
+  showAlerts(rules: AlertProgress[]): void {
+    renderAlertProgress(this.alerts, rules, this.meter.name);
   }
 
   setCustomer(customer: Customer): void {
