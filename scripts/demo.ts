@@ -59,4 +59,10 @@ while (Date.now() < deadline) {
 }
 console.log(exports.length > 0 ? `closed periods exported so far: ${exports.length} (GET /v1/billing/exports)` : 'no period closed yet: the close job runs every minute (BILLING_CLOSE_CRON)');
 
-console.log(`\nAPI reference:       ${base}/docs/api`);
+// A customer dashboard link (8 hours) for each demo customer, as a platform would hand out.
+console.log('\ncustomer dashboards (links valid 8 hours; revoke with DELETE /v1/portal/tokens/{id}):');
+for (const { customerId, timezone } of DEMO_CUSTOMERS) {
+  const link = must(await call('POST', '/v1/portal/tokens', { customerId, expiresInSeconds: 8 * 3600 }), `dashboard link for ${customerId}`, [201]);
+  console.log(`  ${customerId.padEnd(9)} (${timezone}): ${link.url}`);
+}
+console.log(`\nAPI reference: ${base}/docs/api`);
