@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engine } from './harness.js';
 import { analystTenant, type AnalystTenant } from './analyst-fixture.js';
-import { ARTIFACTS, launchChromium, listen } from './browser.js';
+import { ARTIFACTS, launchChromium, listen, watchCsp } from './browser.js';
 import { LinkTokens } from '../access/link-tokens.js';
 import { SIGNING_KEY_FILE } from '../access/link-key.js';
 import { now } from './clock.js';
@@ -34,14 +34,10 @@ const mint = async () => (await t.json('POST', '/v1/sql/console-links', { key: t
 /** Open a console link on this server, recording every CSP violation the page causes. */
 async function open(token: string): Promise<{ page: Page; violations: () => Promise<string[]> }> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
-  await page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
+  const violations = await watchCsp(page);
   await page.goto(`${server.url}/dashboards/sql/#token=${token}`);
   await page.waitForSelector('#app[data-state="ready"], #app[data-state^="link-"]', { timeout: 15_000 });
-  return { page, violations: () => page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations) };
+  return { page, violations };
 }
 
 /** Replace the editor's text (inserted as typed text, so the editor sees it as input). */
@@ -136,6 +132,16 @@ describe('the SQL console page', () => {
     const { page } = await open(expired);
     expect(await page.getAttribute('#app', 'data-state')).toBe('link-expired');
     expect(await page.textContent('#app')).toContain('This SQL console link has expired.');
+    await page.close();
+  });
+
+  it('is explained on the landing page, whose link opens the minting operation in the API reference', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    expect(await page.textContent('[data-link="sql-console"]')).toContain('scope sql mints');
+    await page.click('[data-link="sql-console"] a');
+    await page.waitForSelector('.opblock.is-open', { timeout: 20_000 });
+    expect(await page.textContent('.opblock.is-open .opblock-summary-path')).toBe('/v1/sql/console-links');
     await page.close();
   });
 });
