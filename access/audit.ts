@@ -22,6 +22,7 @@ export type AuditKind =
   | 'correction.voided' | 'correction.amended' | 'billing.closed'
   | 'webhook.set' | 'webhook.deleted' | 'dead_letter.replayed'
   | 'portal_link.issued' | 'portal_link.revoked'
+  | 'sql_console_link.issued' | 'sql_console_link.revoked'
   | 'sql.query'
   | 'alert_rule.created' | 'alert_rule.updated' | 'alert_rule.deleted';
 

@@ -4,10 +4,11 @@ import { z } from 'zod';
 /**
  * The kinds of signed link. Each kind reaches only the routes that declare its
  * link scope (`link:<kind>`, access/scopes.ts). 'portal': a customer's usage
- * dashboard. Add a kind here (e.g. a short-lived SQL console link) and it gets
- * the same signing, verification and revocation.
+ * dashboard. 'sql-console': the analyst SQL console of a tenant (short-lived,
+ * minted by a key with scope `sql`). Each kind gets the same signing,
+ * verification and revocation.
  */
-export const LINK_KINDS = ['portal'] as const;
+export const LINK_KINDS = ['portal', 'sql-console'] as const;
 export type LinkKind = (typeof LINK_KINDS)[number];
 
 /** What a link token says. Everything a request needs is in it; the stored row only says whether it was revoked. */
@@ -15,10 +16,13 @@ export interface LinkClaims {
   kind: LinkKind;
   linkId: string;
   tenantId: string;
+  /** The customer of a dashboard link; '' for a console link (it is fixed to no customer). */
   customerId: string;
   /** Meter keys the link may read; null: every meter of the tenant. */
   meters: string[] | null;
   expiresAtMs: number;
+  /** The key that minted the link (history and audit name it); absent in tokens signed before it was carried. */
+  createdBy?: string | undefined;
 }
 
 /** Tokens start with this, so a bearer credential is told from an API key (mh_) and the operator's (mho_) without a lookup. */
@@ -29,9 +33,10 @@ const claimsSchema = z.strictObject({
   k: z.enum(LINK_KINDS),
   i: z.string().min(1).max(64),
   t: z.string().min(1).max(256),
-  c: z.string().min(1).max(256),
+  c: z.string().max(256),
   m: z.array(z.string().min(1).max(64)).max(16).nullable(),
   x: z.number().int(),
+  b: z.string().min(1).max(64).optional(),
 });
 
 export type VerifyResult = { ok: true; claims: LinkClaims } | { ok: false; reason: 'invalid' | 'expired' };
@@ -55,7 +60,7 @@ export class LinkTokens {
   }
 
   sign(c: LinkClaims): string {
-    const payload = Buffer.from(JSON.stringify({ v: 1, k: c.kind, i: c.linkId, t: c.tenantId, c: c.customerId, m: c.meters, x: c.expiresAtMs })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ v: 1, k: c.kind, i: c.linkId, t: c.tenantId, c: c.customerId, m: c.meters, x: c.expiresAtMs, b: c.createdBy })).toString('base64url');
     const signed = `${LINK_PREFIX}${payload}`;
     return `${signed}.${this.mac(signed).toString('base64url')}`;
   }
@@ -77,7 +82,9 @@ export class LinkTokens {
     const parsed = claimsSchema.safeParse(raw);
     if (!parsed.success) return { ok: false, reason: 'invalid' };
     const p = parsed.data;
+    // Only a console link is fixed to no customer.
+    if (p.c === '' && p.k !== 'sql-console') return { ok: false, reason: 'invalid' };
     if (p.x <= nowMs) return { ok: false, reason: 'expired' };
-    return { ok: true, claims: { kind: p.k, linkId: p.i, tenantId: p.t, customerId: p.c, meters: p.m, expiresAtMs: p.x } };
+    return { ok: true, claims: { kind: p.k, linkId: p.i, tenantId: p.t, customerId: p.c, meters: p.m, expiresAtMs: p.x, createdBy: p.b } };
   }
 }

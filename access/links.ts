@@ -54,7 +54,7 @@ export class LinkStore {
     const createdAtMs = this.now();
     const expiresAtMs = createdAtMs + p.expiresInSeconds * 1000;
     await writeLink(this.db, { tenantId: p.tenantId, linkId, kind: p.kind, customerId: p.customerId, meters: p.meters ?? [], createdAtMs, expiresAtMs, revokedAtMs: null, createdBy: p.createdBy });
-    const token = this.tokens.sign({ kind: p.kind, linkId, tenantId: p.tenantId, customerId: p.customerId, meters: p.meters, expiresAtMs });
+    const token = this.tokens.sign({ kind: p.kind, linkId, tenantId: p.tenantId, customerId: p.customerId, meters: p.meters, expiresAtMs, createdBy: p.createdBy });
     const iso = (ms: number) => new Date(ms).toISOString();
     return { token, record: { id: linkId, kind: p.kind, customerId: p.customerId, meters: p.meters, createdAt: iso(createdAtMs), expiresAt: iso(expiresAtMs), revokedAt: null } };
   }

@@ -36,7 +36,10 @@ export interface SqlServiceOptions {
 
 export interface SqlCaller {
   tenantId: string;
+  /** The key that called, or that minted the console link that called. */
   keyId: string;
+  /** The SQL console link the query came through, if any. */
+  linkId?: string | undefined;
   requestId: string;
 }
 
@@ -96,7 +99,7 @@ export class SqlService {
     const queryId = `sql_${randomUUID().replaceAll('-', '')}`;
     const startedAtMs = (this.options.now ?? Date.now)();
     const started = performance.now();
-    let record: Omit<AnalystQueryRecord, 'tenantId' | 'queryId' | 'keyId' | 'startedAtMs' | 'durationMs' | 'format' | 'query'> = { rowsRead: 0, bytesRead: 0, resultRows: 0, status: 'error', error: 'engine unavailable' };
+    let record: Omit<AnalystQueryRecord, 'tenantId' | 'queryId' | 'keyId' | 'linkId' | 'startedAtMs' | 'durationMs' | 'format' | 'query'> = { rowsRead: 0, bytesRead: 0, resultRows: 0, status: 'error', error: 'engine unavailable' };
     try {
       const answer = await this.answer(caller, request, limits);
       const result = shape(queryId, request.format, answer, limits.sqlMaxResultRows);
@@ -111,11 +114,11 @@ export class SqlService {
     } finally {
       release();
       const durationMs = Math.round(performance.now() - started);
-      const row: AnalystQueryRecord = { ...record, tenantId: caller.tenantId, queryId, keyId: caller.keyId, startedAtMs, durationMs, format: request.format, query: request.query };
+      const row: AnalystQueryRecord = { ...record, tenantId: caller.tenantId, queryId, keyId: caller.keyId, linkId: caller.linkId ?? '', startedAtMs, durationMs, format: request.format, query: request.query };
       await recordAnalystQuery(this.options.recorder, row);
       await this.options.audit.record({ tenantId: caller.tenantId, actor: caller.keyId, requestId: caller.requestId }, 'sql.query', {
         target: queryId,
-        after: { status: row.status, format: row.format, durationMs, rowsRead: row.rowsRead, resultRows: row.resultRows },
+        after: { status: row.status, format: row.format, durationMs, rowsRead: row.rowsRead, resultRows: row.resultRows, ...(caller.linkId ? { consoleLink: caller.linkId } : {}) },
       });
     }
   }

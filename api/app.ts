@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.js';
 import { referenceRoutes } from './routes/reference.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { sqlRoutes } from './routes/sql.js';
+import { sqlConsoleRoutes } from './routes/sql-console.js';
 import { alertRoutes } from './routes/alerts.js';
 import { declareErrorResponses } from './openapi-errors.js';
 import { measureRequests } from './metrics/http.js';
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', portalRoutes(deps));
   app.route('/', portalAlertRoutes(deps));
   app.route('/', sqlRoutes(deps));
+  app.route('/', sqlConsoleRoutes(deps));
   app.route('/', alertRoutes(deps));
   // The web app's pages (no /v1 prefix: they are public files; their data comes from /v1/portal/... with the link).
   app.route('/', dashboardPages({ frameAncestors: deps.config.PORTAL_FRAME_ANCESTORS }));

@@ -4,9 +4,9 @@ import { linkScope, type RouteScope } from '../access/scopes.js';
 import { ApiError } from './errors.js';
 
 const REFUSALS = {
-  invalid: { code: 'unauthorized', message: 'this link is not valid: ask the platform for a new dashboard link' },
-  expired: { code: 'link_expired', message: 'this link has expired: ask the platform for a new dashboard link' },
-  revoked: { code: 'link_revoked', message: 'this link was revoked: ask the platform for a new dashboard link' },
+  invalid: { code: 'unauthorized', message: 'this link is not valid: ask for a new link' },
+  expired: { code: 'link_expired', message: 'this link has expired: ask for a new link' },
+  revoked: { code: 'link_revoked', message: 'this link was revoked: ask for a new link' },
 } as const;
 
 /** Why a link token was refused, as the 401 the page shows (it tells an expired or revoked link from a broken one). */

@@ -5,6 +5,8 @@
  */
 export const PAGES = {
   portal: 'pages/portal/index.html',
+  // The analysts' SQL console (docs/sql.md "SQL console"), opened with a console link.
+  sql: 'pages/sql/index.html',
   // The landing page, also served at / (links to the API reference, dashboards, metrics).
   home: 'pages/home/index.html',
 } as const;

@@ -9,7 +9,7 @@ import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
 import { auditLogDdl, chainExportsDdl, tenantWebhooksDdl } from './datasets/audit.js';
-import { analystSqlDdl } from './datasets/analyst.js';
+import { analystConsoleLinkDdl, analystSqlDdl } from './datasets/analyst.js';
 import { alertsDdl } from './datasets/alerts.js';
 import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 import { accessLinksDdl } from './datasets/links.js';
@@ -44,6 +44,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 16, name: 'analyst_sql', statements: analystSqlDdl },
   { version: 17, name: 'usage_alerts', statements: alertsDdl },
   { version: 20, name: 'event_log_ingest_path', statements: eventLogPathDdl },
+  { version: 21, name: 'analyst_console_link', statements: analystConsoleLinkDdl },
 ];
 
 const appliedVersions = defineQuery({

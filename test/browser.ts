@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's chromium driven by playwright-core (INFRA.md "Browsers"): never a downloaded browser. */
 export function launchChromium(): Promise<Browser> {
@@ -18,3 +18,13 @@ export async function listen(app: { fetch: (request: Request) => Response | Prom
 
 /** Where tests leave files for people to look at (screenshots); kept out of git (.gitignore .tmp/). */
 export const ARTIFACTS = new URL('../.tmp/artifacts/', import.meta.url).pathname;
+
+/** Record every CSP violation a page causes from its first script on; the returned function reads them. */
+export async function watchCsp(page: Page): Promise<() => Promise<string[]>> {
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  return () => page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+}

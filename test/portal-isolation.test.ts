@@ -43,6 +43,19 @@ describe('a dashboard link', () => {
     }
   });
 
+  it('and a SQL console link each reach only their own routes', async () => {
+    const { secret } = await (await engine()).deps.access.keys.create(t.tenantId, 'analyst', ['sql']);
+    const minted = await t.json('POST', '/v1/sql/console-links', { key: secret, body: {} });
+    const routes = await everyRoute();
+    expect(routes.filter((r) => r.scope === 'link:sql-console').map((r) => `${r.method} ${r.path}`).sort()).toEqual(['GET /v1/sql/console/schema', 'POST /v1/sql/console/query']);
+    for (const route of routes) {
+      const withLink = await t.request(route.method, route.path, { key: minted.body.token, ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { body: {} }) });
+      // The run with an empty body is refused for its body (400), so the link got past authorization.
+      if (route.scope === 'link:sql-console') expect([200, 400], `${route.method} ${route.path}`).toContain(withLink.status);
+      else expect(withLink.status, `${route.method} ${route.path} with a console link`).toBe(403);
+    }
+  });
+
   it('shows only its own customer in its own tenant', async () => {
     // Another tenant with a customer of the same id and other events.
     const other = await newTenant();

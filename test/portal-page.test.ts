@@ -7,7 +7,7 @@ import { CUSTOMERS, issueLink, portalFixture, type CustomerId, type PortalFixtur
 import { periodOf } from '../jobs/billing/periods.js';
 import { LinkTokens } from '../access/link-tokens.js';
 import { SIGNING_KEY_FILE } from '../access/link-key.js';
-import { ARTIFACTS, launchChromium, listen } from './browser.js';
+import { ARTIFACTS, launchChromium, listen, watchCsp } from './browser.js';
 import { now } from './clock.js';
 import { Hono } from 'hono';
 import { createApp } from '../api/app.js';
@@ -33,13 +33,9 @@ afterAll(async () => {
 /** Open a dashboard link (the URL the API gave, pointed at this server) and record any CSP violation. */
 async function open(token: string, options: { refresh?: number; width?: number } = {}): Promise<{ page: Page; violations: () => Promise<string[]> }> {
   const page = await browser.newPage({ viewport: { width: options.width ?? 1100, height: 900 }, acceptDownloads: true });
-  await page.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
+  const violations = await watchCsp(page);
   await page.goto(`${server.url}/dashboards/portal/#token=${token}${options.refresh ? `&refresh=${options.refresh}` : ''}`);
-  return { page, violations: () => page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations) };
+  return { page, violations };
 }
 
 const ready = (page: Page) => page.waitForSelector('#app[data-state="ready"]', { timeout: 15_000 });

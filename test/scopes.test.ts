@@ -58,7 +58,7 @@ describe('scopes, for every route of the router', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20);
     for (const r of routes) expect([...SCOPES, OPERATOR_SCOPE, ...LINK_SCOPES], `${r.method} ${r.path}`).toContain(r.scope);
     // the scopes the product's routes use today
-    expect(new Set(routes.map((r) => r.scope))).toEqual(new Set(['events:write', 'usage:read', 'billing:read', 'billing:write', 'meters:write', 'customers:write', 'portal:issue', 'sql', 'admin', 'operator', 'link:portal']));
+    expect(new Set(routes.map((r) => r.scope))).toEqual(new Set(['events:write', 'usage:read', 'billing:read', 'billing:write', 'meters:write', 'customers:write', 'portal:issue', 'sql', 'admin', 'operator', 'link:portal', 'link:sql-console']));
   });
 
   it('a key without the scope gets 403; a key with only that scope does not', async () => {

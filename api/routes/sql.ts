@@ -1,4 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { decodeCursor, encodeCursor, jsonOf, limitParam } from '../params.js';
@@ -6,6 +7,7 @@ import { needs } from '../route-scopes.js';
 import { SQL_FORMATS } from '../../analyst/compose.js';
 import { SqlError } from '../../analyst/errors.js';
 import { GuardUnavailableError, type SqlParamValue } from '../../analyst/guard.js';
+import type { SqlCaller } from '../../analyst/service.js';
 import { SqlEngineError } from '../../analyst/run.js';
 import { VIRTUAL_TABLES } from '../../analyst/virtual-schema.js';
 import { ALLOWED_FUNCTIONS, ALLOWED_TABLE_FUNCTIONS } from '../../analyst/reviewed-functions.js';
@@ -17,7 +19,7 @@ const LATEST_MS = 10_000_000_000_000;
 const scalar = z.union([z.string().max(65_536), z.number(), z.boolean(), z.null()]);
 const paramValue = z.union([scalar, z.array(scalar).max(10_000)]);
 
-const sqlRequest = z
+export const sqlRequest = z
   .strictObject({
     query: z.string().min(1).max(1024 * 1024).openapi({ example: "SELECT customer_id, sum(quantity) AS total FROM events WHERE timestamp >= {from:DateTime64(3)} GROUP BY customer_id ORDER BY total DESC LIMIT 10" }),
     params: z
@@ -41,7 +43,7 @@ const sqlAnswer = z
   })
   .openapi('SqlAnswer');
 
-const schemaAnswer = z
+export const schemaAnswer = z
   .object({
     tables: z.array(z.object({ name: z.string(), description: z.string(), columns: z.array(z.object({ name: z.string(), type: z.string(), description: z.string() })) })),
     functions: z.array(z.string()).openapi({ description: 'Functions an analyst may call (aggregate functions also with combinators: sumIf, uniqMerge)' }),
@@ -50,6 +52,17 @@ const schemaAnswer = z
   .openapi('SqlSchema');
 
 const historyEntry = analystHistoryRow.omit({ startedAtMs: true }).openapi('SqlHistoryEntry');
+
+/** The answers of a query run, by POST /v1/sql and by the SQL console. */
+export const runResponses = {
+  200: {
+    description: 'The answer (json), or the engine\'s bytes (jsonl, csv, parquet)',
+    content: { ...jsonOf(sqlAnswer), 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() }, 'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) } },
+  },
+  400: { description: 'The query was refused (sql_refused) or failed in the engine (sql_error): the message says why, details the position', content: jsonOf(errorSchema) },
+  422: { description: 'A limit was passed (sql_limit_exceeded): details name it', content: jsonOf(errorSchema) },
+  429: { description: 'Too many queries of this tenant at once, or no analyst connection free in time', content: jsonOf(errorSchema) },
+};
 
 const CONTENT_TYPES = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' } as const;
 
@@ -60,15 +73,7 @@ const routes = {
     summary: 'Run one SELECT over the tenant\'s virtual tables (analyst SQL; docs/sql.md)',
     security: needs('sql'),
     request: { body: { content: jsonOf(sqlRequest), required: true } },
-    responses: {
-      200: {
-        description: 'The answer (json), or the engine\'s bytes (jsonl, csv, parquet)',
-        content: { ...jsonOf(sqlAnswer), 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() }, 'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) } },
-      },
-      400: { description: 'The query was refused (sql_refused) or failed in the engine (sql_error): the message says why, details the position', content: jsonOf(errorSchema) },
-      422: { description: 'A limit was passed (sql_limit_exceeded): details name it', content: jsonOf(errorSchema) },
-      429: { description: 'Too many queries of this tenant at once, or no analyst connection free in time', content: jsonOf(errorSchema) },
-    },
+    responses: runResponses,
   }),
   schema: createRoute({
     method: 'get',
@@ -104,26 +109,11 @@ export function sqlRoutes({ sql, config }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(routes.run, async (c) => {
-    const body = c.req.valid('json');
-    const bytes = Buffer.byteLength(body.query);
-    if (bytes > config.SQL_MAX_QUERY_BYTES) throw new ApiError(400, 'invalid_request', `the query is ${bytes} bytes; at most SQL_MAX_QUERY_BYTES=${config.SQL_MAX_QUERY_BYTES}`);
     const { tenantId, keyId } = c.get('principal');
-    let result;
-    try {
-      result = await sql.run({ tenantId, keyId, requestId: c.get('requestId') }, { query: body.query, params: body.params as Record<string, SqlParamValue>, format: body.format });
-    } catch (error) {
-      throw apiErrorOf(error);
-    }
-    c.header('X-Meterhouse-Query-Id', result.queryId);
-    if (result.format === 'json') return c.json({ ...result.body, queryId: result.queryId }, 200);
-    c.header('Content-Type', CONTENT_TYPES[result.format]);
-    if (result.statistics.rowsRead !== null) c.header('X-Meterhouse-Rows-Read', String(result.statistics.rowsRead));
-    return c.body(new Uint8Array(result.bytes), 200) as never;
+    return answerSql(c, { sql, config }, c.req.valid('json'), { tenantId, keyId, requestId: c.get('requestId') });
   });
 
-  app.openapi(routes.schema, (c) =>
-    c.json({ tables: VIRTUAL_TABLES.map(({ name, description, columns }) => ({ name, description, columns })), functions: ALLOWED_FUNCTIONS, tableFunctions: ALLOWED_TABLE_FUNCTIONS }, 200),
-  );
+  app.openapi(routes.schema, (c) => c.json(schemaBody(), 200));
 
   app.openapi(routes.history, async (c) => {
     const { tenantId } = c.get('principal');
@@ -135,4 +125,24 @@ export function sqlRoutes({ sql, config }: AppDeps) {
     return c.json({ data: page.map(({ startedAtMs: _, ...row }) => row), nextCursor: rows.length > q.limit && last ? encodeCursor([last.startedAtMs, last.queryId]) : null }, 200);
   });
   return app;
+}
+
+/** The virtual tables, their columns and the allowed functions (GET /v1/sql/schema and the console's schema). */
+export const schemaBody = () => ({ tables: VIRTUAL_TABLES.map(({ name, description, columns }) => ({ name, description, columns })), functions: ALLOWED_FUNCTIONS, tableFunctions: ALLOWED_TABLE_FUNCTIONS });
+
+/** Run one analyst query for `caller` and answer it (json, or the engine's bytes): POST /v1/sql and the console's run. */
+export async function answerSql(c: Context<AppEnv>, { sql, config }: Pick<AppDeps, 'sql' | 'config'>, body: z.infer<typeof sqlRequest>, caller: SqlCaller): Promise<Response> {
+  const bytes = Buffer.byteLength(body.query);
+  if (bytes > config.SQL_MAX_QUERY_BYTES) throw new ApiError(400, 'invalid_request', `the query is ${bytes} bytes; at most SQL_MAX_QUERY_BYTES=${config.SQL_MAX_QUERY_BYTES}`);
+  let result;
+  try {
+    result = await sql.run(caller, { query: body.query, params: body.params as Record<string, SqlParamValue>, format: body.format });
+  } catch (error) {
+    throw apiErrorOf(error);
+  }
+  c.header('X-Meterhouse-Query-Id', result.queryId);
+  if (result.format === 'json') return c.json({ ...result.body, queryId: result.queryId }, 200);
+  c.header('Content-Type', CONTENT_TYPES[result.format]);
+  if (result.statistics.rowsRead !== null) c.header('X-Meterhouse-Rows-Read', String(result.statistics.rowsRead));
+  return c.body(new Uint8Array(result.bytes), 200) as never;
 }

@@ -51,3 +51,12 @@ export function analystSqlDdl(t: RenderTarget): string[] {
     }),
   ];
 }
+
+/**
+ * Migration 21: which SQL console link ran a query ('' : a key's own call).
+ * key_id stays the key, also for a console query: the key that minted the link.
+ */
+export function analystConsoleLinkDdl(t: RenderTarget): string[] {
+  // A table kept 'everywhere' is one replicated table on each node (no Distributed one to alter too).
+  return [`ALTER TABLE ${qualified(t, TABLES.analystQueries)}${onCluster(t)} ADD COLUMN IF NOT EXISTS link_id String DEFAULT '' AFTER key_id`];
+}

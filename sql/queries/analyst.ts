@@ -7,6 +7,8 @@ export interface AnalystQueryRecord {
   tenantId: string;
   queryId: string;
   keyId: string;
+  /** The SQL console link the query came through; '' when a key called POST /v1/sql itself. */
+  linkId: string;
   startedAtMs: number;
   durationMs: number;
   /** null: the engine did not tell (streamed formats on the embedded engine). */
@@ -26,6 +28,7 @@ export async function recordAnalystQuery(db: Db, r: AnalystQueryRecord): Promise
     tenant_id: r.tenantId,
     query_id: r.queryId,
     key_id: r.keyId,
+    link_id: r.linkId,
     started_at: r.startedAtMs,
     duration_ms: r.durationMs,
     rows_read: r.rowsRead,
@@ -41,6 +44,7 @@ export async function recordAnalystQuery(db: Db, r: AnalystQueryRecord): Promise
 export const analystHistoryRow = z.object({
   queryId: z.string(),
   keyId: z.string(),
+  linkId: z.string().nullable(),
   startedAt: z.string(),
   startedAtMs: z.coerce.number().int(),
   durationMs: z.coerce.number().int(),
@@ -58,7 +62,7 @@ export const analystHistory = defineQuery({
   name: 'sql.history.list',
   params: z.object({ tenantId: z.string(), beforeMs: z.number().int(), beforeId: z.string(), limit: z.number().int().min(1).max(1001) }),
   row: analystHistoryRow,
-  sql: (db) => `SELECT query_id AS queryId, key_id AS keyId, started_at AS startedAt, toUnixTimestamp64Milli(started_at) AS startedAtMs,
+  sql: (db) => `SELECT query_id AS queryId, key_id AS keyId, nullIf(link_id, '') AS linkId, started_at AS startedAt, toUnixTimestamp64Milli(started_at) AS startedAtMs,
   duration_ms AS durationMs, rows_read AS rowsRead, bytes_read AS bytesRead, result_rows AS resultRows, toString(format) AS format,
   toString(status) AS status, error, query
 FROM ${db}.${TABLES.analystQueries}

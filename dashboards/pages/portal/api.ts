@@ -51,21 +51,30 @@ export interface UsageRow {
   groupBy?: Record<string, string>;
 }
 
+/**
+ * A request with a link's token as Bearer (the SQL console's too): the answer
+ * when it is 2xx; otherwise a LinkError for a link the server refused, or an
+ * ApiFailure with the server's own message and request id.
+ */
+export async function linkRequest(token: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` }, cache: 'no-store' });
+  } catch {
+    throw new ApiFailure('meterhouse could not be reached; it retries on its own');
+  }
+  if (res.ok) return res;
+  const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; requestId?: string } };
+  const state = res.status === 401 ? LINK_STATES[body.error?.code ?? ''] ?? 'link-invalid' : undefined;
+  if (state) throw new LinkError(state);
+  throw new ApiFailure(`${body.error?.message ?? `the server answered ${res.status}`}${body.error?.requestId ? ` (request ${body.error.requestId})` : ''}`);
+}
+
 export class PortalApi {
   constructor(private readonly token: string) {}
 
-  private async get(path: string, accept = 'application/json'): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(path, { headers: { authorization: `Bearer ${this.token}`, accept }, cache: 'no-store' });
-    } catch {
-      throw new ApiFailure('meterhouse could not be reached; it retries on its own');
-    }
-    if (res.ok) return res;
-    const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; requestId?: string } };
-    const state = res.status === 401 ? LINK_STATES[body.error?.code ?? ''] ?? 'link-invalid' : undefined;
-    if (state) throw new LinkError(state);
-    throw new ApiFailure(`${body.error?.message ?? `the server answered ${res.status}`}${body.error?.requestId ? ` (request ${body.error.requestId})` : ''}`);
+  private get(path: string, accept = 'application/json'): Promise<Response> {
+    return linkRequest(this.token, path, { headers: { accept } });
   }
 
   async customer(): Promise<Customer> {
