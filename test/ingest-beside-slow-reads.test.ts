@@ -4,20 +4,27 @@ import { engine, newTenant } from './harness.js';
 import { waitFor } from './wait.js';
 import { now } from './clock.js';
 
-/** The statements issued through `client.query` until stop(): name, bound parameters or not, milliseconds. */
+/** The statements issued through `client.query`, `command` and `exec` until stop(): name, bound parameters or not, milliseconds. */
 function recordStatements(client: ClickHouseClient) {
   const list: { name: string; bound: boolean; ms: number }[] = [];
-  const original = client.query.bind(client);
-  client.query = (async (params: Parameters<ClickHouseClient['query']>[0]) => {
-    const t0 = performance.now();
-    try {
-      return await original(params);
-    } finally {
-      const name = String(JSON.parse(String(params.clickhouse_settings?.log_comment ?? '{}')).name ?? params.query.slice(0, 40));
-      list.push({ name, bound: Object.keys(params.query_params ?? {}).length > 0, ms: Math.round(performance.now() - t0) });
-    }
-  }) as ClickHouseClient['query'];
-  return { list, stop: () => void Reflect.deleteProperty(client, 'query') };
+  type Params = { query: string; query_params?: Record<string, unknown>; clickhouse_settings?: { log_comment?: string } };
+  const methods = ['query', 'command', 'exec'] as const;
+  for (const method of methods) {
+    const original = (client[method] as (p: Params) => Promise<unknown>).bind(client);
+    Object.defineProperty(client, method, {
+      configurable: true,
+      value: async (params: Params) => {
+        const t0 = performance.now();
+        try {
+          return await original(params);
+        } finally {
+          const name = String(JSON.parse(params.clickhouse_settings?.log_comment ?? '{}').name ?? params.query.slice(0, 40));
+          list.push({ name, bound: Object.keys(params.query_params ?? {}).length > 0, ms: Math.round(performance.now() - t0) });
+        }
+      },
+    });
+  }
+  return { list, stop: () => methods.forEach((m) => Reflect.deleteProperty(client, m)) };
 }
 
 const SLOW_MARK = 'slow_parameterized_read_marker';
