@@ -1,7 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
-import { keyByHash, keyHashOf, keysOfTenant, tenantById, writeKey, writeTenant, type ApiKeyRow } from '../sql/queries/tenancy.js';
+import { allKeysWithHash, keyByHash, keyHashOf, keysOfTenant, tenantById, writeKey, writeTenant, type ApiKeyRow } from '../sql/queries/tenancy.js';
 import { BackgroundRefresh } from './refresh.js';
+import { FreshRead } from './fresh-read.js';
 import { SCOPES, normaliseScopes, roleOf, type Scope } from './scopes.js';
 
 /** A tenant's key, resolved: the tenant of every request and what it may do come from here. */
@@ -56,6 +57,8 @@ export const isAdminKey = (k: ApiKeyRecord) => k.revokedAt === null && k.scopes.
  * Only the SHA-256 of a secret is stored (secrets are 192 random bits, so a
  * fast hash is enough). Resolutions are cached briefly; a revocation clears
  * this process's cache at once and other processes' after API_KEY_CACHE_SECONDS.
+ * On the embedded engine a resolution reads the whole key table without bound
+ * parameters, so it never waits behind a long parameterized read.
  */
 export class KeyStore {
   private cache = new Map<string, { principal: Principal; expiresAt: number }>();
@@ -72,6 +75,13 @@ export class KeyStore {
   }
 
   private readonly refresh: BackgroundRefresh<string>;
+  /** Embedded engine: the whole key table by hash, read without bound parameters (see FreshRead). */
+  private readonly byHash = new FreshRead(async () => new Map((await allKeysWithHash(this.db, {})).map(({ keyHash, ...row }) => [keyHash, row] as const)));
+
+  private async keyRow(hash: string): Promise<ApiKeyRow | undefined> {
+    if (this.db.embedded) return (await this.byHash.get()).get(hash);
+    return (await keyByHash(this.db, { hash }))[0];
+  }
 
   async authenticate(secret: string): Promise<Principal | undefined> {
     const hash = hashKey(secret);
@@ -87,7 +97,7 @@ export class KeyStore {
   }
 
   private async load(hash: string): Promise<Principal | undefined> {
-    const [row] = await keyByHash(this.db, { hash });
+    const row = await this.keyRow(hash);
     if (!row || row.revokedAt !== null) {
       this.cache.delete(hash);
       this.rememberMiss(hash);

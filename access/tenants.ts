@@ -3,6 +3,7 @@ import type { Db } from '../sql/query.js';
 import { NO_CONTROL_CHARS } from '../sql/control-chars.js';
 import { allTenants, tenantById, writeTenantState, NO_OVERRIDES, type LimitOverrides, type TenantRow } from '../sql/queries/tenancy.js';
 import { BackgroundRefresh } from './refresh.js';
+import { FreshRead } from './fresh-read.js';
 import type { TenantLimits } from './limits.js';
 
 /**
@@ -48,6 +49,8 @@ export class TenantStore {
   }
 
   private readonly refresh: BackgroundRefresh<string>;
+  /** Embedded engine: every tenant, read without bound parameters, so a lookup never waits behind a long parameterized read (see FreshRead). */
+  private readonly byId = new FreshRead(async () => new Map((await allTenants(this.db, {})).map((row) => [row.tenantId, row] as const)));
 
   private withLimits(row: TenantRow): Tenant {
     const effectiveLimits = { ...this.defaults };
@@ -73,7 +76,7 @@ export class TenantStore {
   }
 
   private async load(tenantId: string): Promise<Tenant | undefined> {
-    const [row] = await tenantById(this.db, { tenantId }, { tenantId });
+    const row = this.db.embedded ? (await this.byId.get()).get(tenantId) : (await tenantById(this.db, { tenantId }, { tenantId }))[0];
     return this.remember(tenantId, row && this.withLimits(row));
   }
 

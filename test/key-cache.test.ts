@@ -1,10 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { engine } from './harness.js';
 import { KeyStore } from '../access/keys.js';
 import type { Db } from '../sql/query.js';
 
-/** The engine's Db, counting the reads that reach the engine. */
+/**
+ * The engine's Db, counting the reads that reach the engine. `embedded` picks
+ * the lookup: the whole key table without bound parameters (the in-process
+ * engine, the default here) or one key by a bound hash (a ClickHouse server).
+ */
+let embedded = true;
 async function countingDb(): Promise<{ db: Db; reads: () => number }> {
   const r = await engine();
   let reads = 0;
@@ -14,8 +19,14 @@ async function countingDb(): Promise<{ db: Db; reads: () => number }> {
       return Reflect.get(target, prop, receiver);
     },
   });
-  return { db: { client, database: r.deps.db.database }, reads: () => reads };
+  return { db: { client, database: r.deps.db.database, embedded }, reads: () => reads };
 }
+
+describe.each([
+  ['whole-table lookups (embedded engine)', true],
+  ['bound-parameter lookups (server)', false],
+])('%s', (_, lookup) => {
+  beforeAll(() => void (embedded = lookup));
 
 describe('unknown API keys', () => {
   it('are refused from a bounded cache: a repeated unknown key reaches the engine once', async () => {
@@ -64,4 +75,5 @@ describe('known API keys', () => {
     await new Promise((r) => setTimeout(r, 2100));
     expect(await keys.authenticate(secret)).toBeUndefined();
   });
+});
 });

@@ -22,6 +22,18 @@ export const keyByHash = defineQuery({
   sql: (db) => `SELECT ${keyColumns} FROM ${db}.${TABLES.apiKeys} FINAL WHERE key_hash = {hash:String} LIMIT 1`,
 });
 
+/**
+ * Every key with its hash, without bound parameters: on the embedded engine
+ * the key cache reads this whole (small) table instead of keyByHash, so a
+ * lookup never queues behind a long parameterized read (access/fresh-read.ts). FINAL as above.
+ */
+export const allKeysWithHash = defineQuery({
+  name: 'api_keys.all',
+  params: z.object({}),
+  row: keyRow.extend({ keyHash: z.string() }),
+  sql: (db) => `SELECT ${keyColumns}, key_hash AS keyHash FROM ${db}.${TABLES.apiKeys} FINAL`,
+});
+
 export const keysOfTenant = defineQuery({
   name: 'api_keys.list',
   params: z.object({ tenantId: z.string() }),

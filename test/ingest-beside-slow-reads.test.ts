@@ -1,0 +1,80 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { describe, expect, it } from 'vitest';
+import { engine, newTenant } from './harness.js';
+import { waitFor } from './wait.js';
+import { now } from './clock.js';
+
+/** The statements issued through `client.query`, `command` and `exec` until stop(): name, bound parameters or not, milliseconds. */
+function recordStatements(client: ClickHouseClient) {
+  const list: { name: string; bound: boolean; ms: number }[] = [];
+  type Params = { query: string; query_params?: Record<string, unknown>; clickhouse_settings?: { log_comment?: string } };
+  const methods = ['query', 'command', 'exec'] as const;
+  for (const method of methods) {
+    const original = (client[method] as (p: Params) => Promise<unknown>).bind(client);
+    Object.defineProperty(client, method, {
+      configurable: true,
+      value: async (params: Params) => {
+        const t0 = performance.now();
+        try {
+          return await original(params);
+        } finally {
+          const name = String(JSON.parse(params.clickhouse_settings?.log_comment ?? '{}').name ?? params.query.slice(0, 40));
+          list.push({ name, bound: Object.keys(params.query_params ?? {}).length > 0, ms: Math.round(performance.now() - t0) });
+        }
+      },
+    });
+  }
+  return { list, stop: () => methods.forEach((m) => Reflect.deleteProperty(client, m)) };
+}
+
+const SLOW_MARK = 'slow_parameterized_read_marker';
+const SLOW_SECONDS = 4;
+
+/**
+ * chdb runs statements with bound parameters one at a time per process, so a
+ * long parameterized read (an API read, analyst SQL) holds every other
+ * parameterized statement until it ends. Nothing on the ingest path may be one.
+ */
+describe('ingest beside a long parameterized read', () => {
+  it('a request with a key and tenant this process has never seen is answered while the read still runs', async () => {
+    const r = await engine();
+    const t = await newTenant(); // written straight to the engine: neither its key nor its tenant is cached here
+    const reader = r.connection.readClients[0]!;
+    let slowEnded: number | undefined;
+    const started = performance.now();
+    const slow = reader
+      .query({
+        query: `SELECT '${SLOW_MARK}' AS mark, sum(sleepEachRow({pause:Float64})) AS s FROM numbers({rows:UInt32}) SETTINGS max_block_size = 1`,
+        query_params: { pause: 0.1, rows: SLOW_SECONDS * 10 },
+        format: 'JSONEachRow',
+      })
+      .then((res) => res.json())
+      .then(() => (slowEnded = performance.now()));
+    // Until the engine runs it (a query without parameters is not queued behind it).
+    await waitFor(
+      'the slow read to run',
+      async () => {
+        const res = await r.deps.db.client.query({
+          query: `SELECT count() AS n FROM system.processes WHERE query LIKE '%${SLOW_MARK}%' AND query NOT LIKE '%system.processes%'`,
+          format: 'JSONEachRow',
+        });
+        const [row] = (await res.json()) as { n: string | number }[];
+        return Number(row?.n) > 0;
+      },
+      10_000,
+    );
+    const statements = recordStatements(r.deps.db.client);
+    const t0 = performance.now();
+    const res = await t.request('POST', '/v1/events', { body: { eventId: 'beside-slow-1', customerId: 'c1', metricName: 'api.calls', timestamp: now() } });
+    const ingestMs = performance.now() - t0;
+    statements.stop();
+    // What the request waited on (printed so a failure says it): each statement, whether it had bound parameters, how long it took.
+    console.log(`ingest ${ingestMs.toFixed(0)} ms:`, JSON.stringify(statements.list));
+    expect(res.status).toBe(200);
+    expect(statements.list.filter((s) => s.bound)).toEqual([]); // nothing on the ingest path queues behind the read
+    expect(slowEnded).toBeUndefined(); // answered before the read ended...
+    expect(ingestMs).toBeLessThan((SLOW_SECONDS * 1000) / 2); // ...and well before it
+    await slow;
+    expect(slowEnded! - started).toBeGreaterThan(SLOW_SECONDS * 1000 * 0.9); // the read really was long
+  }, 30_000);
+});
