@@ -65,4 +65,7 @@ for (const { customerId, timezone } of DEMO_CUSTOMERS) {
   const link = must(await call('POST', '/v1/portal/tokens', { customerId, expiresInSeconds: 8 * 3600 }), `dashboard link for ${customerId}`, [201]);
   console.log(`  ${customerId.padEnd(9)} (${timezone}): ${link.url}`);
 }
-console.log(`\nAPI reference: ${base}/docs/api`);
+// A SQL console link (1 hour, the longest a console link lives) for the tenant's analysts.
+const consoleLink = must(await call('POST', '/v1/sql/console-links', { expiresInSeconds: 3600 }), 'SQL console link', [201]);
+console.log(`\nSQL console (valid 1 hour): ${consoleLink.url}`);
+console.log(`API reference: ${base}/docs/api`);

@@ -40,7 +40,7 @@ function runDemo(): Promise<{ code: number | null; output: string; seconds: numb
 }
 
 describe('npm run demo', () => {
-  it('loads the sample exactly once, exports a closed period and prints dashboard links that open', async () => {
+  it('loads the sample exactly once, exports a closed period and prints dashboard and SQL console links that open', async () => {
     const run = await runDemo();
     expect(run.code, run.output).toBe(0);
     const sample = demoSample({ endMs: Date.now(), seed: SEED });
@@ -78,6 +78,14 @@ describe('npm run demo', () => {
       expect(customer.status).toBe(200);
       expect(((await customer.json()) as { customer: { customerId: string } }).customer.customerId).toBe(link.customerId);
     }
+    // The printed SQL console link opens the console and runs a query over the sample.
+    const consoleUrl = new URL(/^SQL console \(valid 1 hour\): (http\S+)$/m.exec(run.output)![1]!);
+    expect(consoleUrl.pathname).toBe('/dashboards/sql/');
+    expect((await fetch(consoleUrl.origin + consoleUrl.pathname)).status).toBe(200);
+    const consoleToken = new URLSearchParams(consoleUrl.hash.slice(1)).get('token')!;
+    const query = await fetch(`${server.url}/v1/sql/console/query`, { method: 'POST', headers: { authorization: `Bearer ${consoleToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: 'SELECT count() AS n FROM events' }) });
+    expect(query.status).toBe(200);
+    expect(Number(((await query.json()) as { data: { n: number | string }[] }).data[0]!.n)).toBe(sample.events.length);
     console.log(`npm run demo took ${run.seconds.toFixed(1)} s`);
   }, 300_000);
 });
