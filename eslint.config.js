@@ -24,12 +24,17 @@ function layoutRule(folder, allowed) {
     files: [`${folder}/**/*.ts`],
     ignores: [`${folder}/**/*.test.ts`],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{
-          regex: `^(\\.\\./)+(${forbidden.join('|')})(/|$)`,
-          message: `${folder}/ ${allowed.length ? `may import only ${allowed.join(', ')} of our folders` : 'imports none of our other folders'} (ARCHITECTURE.md, dependencies point one way)`,
-        }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${forbidden.join('|')})(/|$)`,
+              message: `${folder}/ ${allowed.length ? `may import only ${allowed.join(', ')} of our folders` : 'imports none of our other folders'} (ARCHITECTURE.md, dependencies point one way)`,
+            },
+          ],
+        },
+      ],
     },
   };
 }

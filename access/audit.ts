@@ -17,14 +17,29 @@ export interface Change {
 }
 
 export type AuditKind =
-  | 'api_key.created' | 'api_key.revoked' | 'admin_key.recovered' | 'tenant.created' | 'tenant.updated'
-  | 'meter.created' | 'meter.updated' | 'meter.deleted' | 'customer.put'
-  | 'correction.voided' | 'correction.amended' | 'billing.closed'
-  | 'webhook.set' | 'webhook.deleted' | 'dead_letter.replayed'
-  | 'portal_link.issued' | 'portal_link.revoked'
-  | 'sql_console_link.issued' | 'sql_console_link.revoked'
+  | 'api_key.created'
+  | 'api_key.revoked'
+  | 'admin_key.recovered'
+  | 'tenant.created'
+  | 'tenant.updated'
+  | 'meter.created'
+  | 'meter.updated'
+  | 'meter.deleted'
+  | 'customer.put'
+  | 'correction.voided'
+  | 'correction.amended'
+  | 'billing.closed'
+  | 'webhook.set'
+  | 'webhook.deleted'
+  | 'dead_letter.replayed'
+  | 'portal_link.issued'
+  | 'portal_link.revoked'
+  | 'sql_console_link.issued'
+  | 'sql_console_link.revoked'
   | 'sql.query'
-  | 'alert_rule.created' | 'alert_rule.updated' | 'alert_rule.deleted';
+  | 'alert_rule.created'
+  | 'alert_rule.updated'
+  | 'alert_rule.deleted';
 
 /** The hash of a row: SHA-256 over its fields in a fixed order, the previous row's hash included. */
 export function auditHash(r: Omit<AuditRow, 'hash'>): string {
@@ -117,6 +132,6 @@ function misfit(row: AuditRow, previous: { sequence: number; hash: string } | nu
   if (row.sequence > expected) return `sequence ${expected} is missing`;
   if (row.previousHash !== (previous?.hash ?? '')) return 'previous_hash is not the hash of the row before';
   const { hash, ...rest } = row;
-  if (auditHash(rest) !== hash) return 'hash does not match the row\'s contents';
+  if (auditHash(rest) !== hash) return "hash does not match the row's contents";
   return undefined;
 }

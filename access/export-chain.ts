@@ -39,7 +39,7 @@ export async function verifyExports(db: Db, tenantId: string): Promise<ExportCha
       if (previous && chained && m.previousChecksum !== previous.checksum) return fail('previous_checksum is not the checksum of the export before');
       if (previous && !chained && (previous.chained || m.sequence >= mustChainFrom)) return fail('previous_checksum is empty after a chained export');
       if (!previous && chained) return fail('the first export carries a previous_checksum');
-      if (sha256(await exportFile(db, tenantId, m.sequence, 'jsonl', tags)) !== m.checksum) return fail('checksum does not match the export\'s lines');
+      if (sha256(await exportFile(db, tenantId, m.sequence, 'jsonl', tags)) !== m.checksum) return fail("checksum does not match the export's lines");
       previous = { sequence: m.sequence, checksum: m.checksum, chained };
       exports++;
     }

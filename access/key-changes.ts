@@ -17,7 +17,14 @@ export class KeyChangeError extends Error {
 const recordOf = (k: ApiKeyRecord) => ({ keyId: k.keyId, name: k.name, scopes: k.scopes, createdAt: k.createdAt, revokedAt: k.revokedAt });
 
 /** Issue a key for the actor's tenant and record it; the secret is returned once, to the caller only. */
-export async function createKey(keys: KeyStore, audit: AuditLog, who: Actor, name: string, scopes: readonly Scope[], kind: 'api_key.created' | 'admin_key.recovered' = 'api_key.created') {
+export async function createKey(
+  keys: KeyStore,
+  audit: AuditLog,
+  who: Actor,
+  name: string,
+  scopes: readonly Scope[],
+  kind: 'api_key.created' | 'admin_key.recovered' = 'api_key.created',
+) {
   const created = await keys.create(who.tenantId, name, scopes);
   await audit.record(who, kind, { target: created.record.keyId, after: recordOf(created.record) });
   return created;
@@ -29,7 +36,7 @@ export async function revokeKey(keys: KeyStore, audit: AuditLog, who: Actor, key
   const target = all.find((k) => k.keyId === keyId);
   if (!target) throw new KeyChangeError('not_found', `no API key ${keyId} in this tenant`);
   if (isAdminKey(target) && all.filter(isAdminKey).length === 1) {
-    throw new KeyChangeError('last_admin_key', 'this is the tenant\'s last active admin key; create another admin key first');
+    throw new KeyChangeError('last_admin_key', "this is the tenant's last active admin key; create another admin key first");
   }
   const revoked = await keys.revoke(target);
   if (!revoked) throw new KeyChangeError('not_found', `no API key ${keyId} in this tenant`);

@@ -177,7 +177,16 @@ export class KeyStore {
       if (existing?.revokedAt != null) return { revokedEnvKey: true };
       if (!existing || !isAdminKey(recordOf(existing))) {
         const keyId = existing?.keyId ?? ENV_KEY_ID;
-        await writeKey(this.db, { tenantId: DEFAULT_TENANT, keyId, keyHash, name: 'METERHOUSE_API_KEY', role: 'admin', scopes: ['admin'], createdAtMs: Date.now(), revokedAtMs: null });
+        await writeKey(this.db, {
+          tenantId: DEFAULT_TENANT,
+          keyId,
+          keyHash,
+          name: 'METERHOUSE_API_KEY',
+          role: 'admin',
+          scopes: ['admin'],
+          createdAtMs: Date.now(),
+          revokedAtMs: null,
+        });
       }
       this.misses.delete(keyHash);
       return {};

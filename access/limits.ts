@@ -80,7 +80,11 @@ export class IngestRate {
     const needed = Math.min(events, perSecond);
     if (bucket.tokens < needed) {
       const waitSeconds = Math.max(1, Math.ceil((needed - bucket.tokens) / perSecond));
-      throw new LimitExceededError('ingest_rate_limited', `this tenant may send ${perSecond} events per second; this request had ${events}: retry after ${waitSeconds} s`, waitSeconds);
+      throw new LimitExceededError(
+        'ingest_rate_limited',
+        `this tenant may send ${perSecond} events per second; this request had ${events}: retry after ${waitSeconds} s`,
+        waitSeconds,
+      );
     }
     bucket.tokens -= events;
   }
@@ -91,7 +95,12 @@ export class ReadSlots {
   private inFlight = new Map<string, number>();
 
   /** What is counted: reads (the API's GETs), or analyst queries (POST /v1/sql). */
-  constructor(private readonly what: { code: 'too_many_concurrent_reads' | 'too_many_concurrent_queries'; plural: string } = { code: 'too_many_concurrent_reads', plural: 'reads' }) {}
+  constructor(
+    private readonly what: { code: 'too_many_concurrent_reads' | 'too_many_concurrent_queries'; plural: string } = {
+      code: 'too_many_concurrent_reads',
+      plural: 'reads',
+    },
+  ) {}
 
   /** Take a slot; the returned function gives it back (call it exactly once). */
   acquire(tenantId: string, limit: number): () => void {

@@ -15,7 +15,8 @@ export async function linkSigningKey(configured: string | undefined, dataDir: st
   const file = join(dataDir, SIGNING_KEY_FILE);
   try {
     const stored = (await readFile(file, 'utf8')).trim();
-    if (stored.length < 24) throw new Error(`${file} holds no usable key (fewer than 24 characters): remove it to have a new one made, or set PORTAL_SIGNING_KEY`);
+    if (stored.length < 24)
+      throw new Error(`${file} holds no usable key (fewer than 24 characters): remove it to have a new one made, or set PORTAL_SIGNING_KEY`);
     return { key: stored, source: 'data-dir' };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

@@ -25,7 +25,15 @@ describe('link tokens', () => {
   });
 
   it('carries the minting key, and lets only a console link be fixed to no customer', () => {
-    const consoleLink = { kind: 'sql-console', linkId: 'lnk_2', tenantId: 't1', customerId: '', meters: null, expiresAtMs: 2_000_000, createdBy: 'key_1' } as const;
+    const consoleLink = {
+      kind: 'sql-console',
+      linkId: 'lnk_2',
+      tenantId: 't1',
+      customerId: '',
+      meters: null,
+      expiresAtMs: 2_000_000,
+      createdBy: 'key_1',
+    } as const;
     expect(tokens.verify(tokens.sign(consoleLink), 0)).toEqual({ ok: true, claims: consoleLink });
     expect(tokens.verify(tokens.sign({ ...consoleLink, kind: 'portal' }), 0)).toEqual({ ok: false, reason: 'invalid' });
   });

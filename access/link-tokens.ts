@@ -60,7 +60,9 @@ export class LinkTokens {
   }
 
   sign(c: LinkClaims): string {
-    const payload = Buffer.from(JSON.stringify({ v: 1, k: c.kind, i: c.linkId, t: c.tenantId, c: c.customerId, m: c.meters, x: c.expiresAtMs, b: c.createdBy })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ v: 1, k: c.kind, i: c.linkId, t: c.tenantId, c: c.customerId, m: c.meters, x: c.expiresAtMs, b: c.createdBy }),
+    ).toString('base64url');
     const signed = `${LINK_PREFIX}${payload}`;
     return `${signed}.${this.mac(signed).toString('base64url')}`;
   }

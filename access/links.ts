@@ -49,18 +49,58 @@ export class LinkStore {
     this.refresh = new BackgroundRefresh((k) => this.load(k), cacheSeconds * 1000);
   }
 
-  async issue(p: { tenantId: string; kind: LinkKind; customerId: string; meters: string[] | null; expiresInSeconds: number; createdBy: string }): Promise<{ record: LinkRecord; token: string }> {
+  async issue(p: {
+    tenantId: string;
+    kind: LinkKind;
+    customerId: string;
+    meters: string[] | null;
+    expiresInSeconds: number;
+    createdBy: string;
+  }): Promise<{ record: LinkRecord; token: string }> {
     const linkId = `lnk_${randomUUID().replaceAll('-', '')}`;
     const createdAtMs = this.now();
     const expiresAtMs = createdAtMs + p.expiresInSeconds * 1000;
-    await writeLink(this.db, { tenantId: p.tenantId, linkId, kind: p.kind, customerId: p.customerId, meters: p.meters ?? [], createdAtMs, expiresAtMs, revokedAtMs: null, createdBy: p.createdBy });
-    const token = this.tokens.sign({ kind: p.kind, linkId, tenantId: p.tenantId, customerId: p.customerId, meters: p.meters, expiresAtMs, createdBy: p.createdBy });
+    await writeLink(this.db, {
+      tenantId: p.tenantId,
+      linkId,
+      kind: p.kind,
+      customerId: p.customerId,
+      meters: p.meters ?? [],
+      createdAtMs,
+      expiresAtMs,
+      revokedAtMs: null,
+      createdBy: p.createdBy,
+    });
+    const token = this.tokens.sign({
+      kind: p.kind,
+      linkId,
+      tenantId: p.tenantId,
+      customerId: p.customerId,
+      meters: p.meters,
+      expiresAtMs,
+      createdBy: p.createdBy,
+    });
     const iso = (ms: number) => new Date(ms).toISOString();
-    return { token, record: { id: linkId, kind: p.kind, customerId: p.customerId, meters: p.meters, createdAt: iso(createdAtMs), expiresAt: iso(expiresAtMs), revokedAt: null } };
+    return {
+      token,
+      record: {
+        id: linkId,
+        kind: p.kind,
+        customerId: p.customerId,
+        meters: p.meters,
+        createdAt: iso(createdAtMs),
+        expiresAt: iso(expiresAtMs),
+        revokedAt: null,
+      },
+    };
   }
 
   async list(db: Db, p: { tenantId: string; kind: LinkKind; customerId?: string | undefined; limit: number }): Promise<LinkRecord[]> {
-    const rows = await liveLinks(db, { tenantId: p.tenantId, kind: p.kind, customerId: p.customerId ?? null, nowMs: this.now(), limit: p.limit }, { tenantId: p.tenantId });
+    const rows = await liveLinks(
+      db,
+      { tenantId: p.tenantId, kind: p.kind, customerId: p.customerId ?? null, nowMs: this.now(), limit: p.limit },
+      { tenantId: p.tenantId },
+    );
     return rows.map(recordOf);
   }
 

@@ -42,13 +42,25 @@ export class OperatorCredentials {
       const keyHash = hashKey(envKey);
       const [existing] = await operatorKeyByHash(this.db, { hash: keyHash });
       if (!existing || existing.revokedAt !== null) {
-        await writeOperatorKey(this.db, { keyId: existing?.keyId ?? ENV_OPERATOR_KEY_ID, keyHash, name: 'METERHOUSE_OPERATOR_KEY', createdAtMs: Date.now(), revokedAtMs: null });
+        await writeOperatorKey(this.db, {
+          keyId: existing?.keyId ?? ENV_OPERATOR_KEY_ID,
+          keyHash,
+          name: 'METERHOUSE_OPERATOR_KEY',
+          createdAtMs: Date.now(),
+          revokedAtMs: null,
+        });
       }
       return {};
     }
     if ((await activeOperatorKeys(this.db, {})).length > 0) return {};
     const secret = newSecret('mho');
-    await writeOperatorKey(this.db, { keyId: 'bootstrap-operator', keyHash: hashKey(secret), name: 'bootstrap operator', createdAtMs: Date.now(), revokedAtMs: null });
+    await writeOperatorKey(this.db, {
+      keyId: 'bootstrap-operator',
+      keyHash: hashKey(secret),
+      name: 'bootstrap operator',
+      createdAtMs: Date.now(),
+      revokedAtMs: null,
+    });
     return { createdSecret: secret };
   }
 }

@@ -15,6 +15,8 @@ export class BackgroundRefresh<K> {
   touch(key: K, expiresAt: number): void {
     if (expiresAt - Date.now() >= this.lifeMs / 2 || this.running.has(key)) return;
     this.running.add(key);
-    this.load(key).catch(() => undefined).finally(() => this.running.delete(key));
+    this.load(key)
+      .catch(() => undefined)
+      .finally(() => this.running.delete(key));
   }
 }

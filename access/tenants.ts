@@ -104,7 +104,8 @@ export class TenantStore {
     const current = await this.get(tenantId);
     if (!current) return undefined;
     const limits = { ...current.limits };
-    for (const [name, value] of Object.entries(change.limits ?? {}) as [keyof LimitOverrides, number | null | undefined][]) if (value !== undefined) limits[name] = value;
+    for (const [name, value] of Object.entries(change.limits ?? {}) as [keyof LimitOverrides, number | null | undefined][])
+      if (value !== undefined) limits[name] = value;
     const next = { ...current, name: change.name ?? current.name, disabled: change.disabled ?? current.disabled, limits };
     await writeTenantState(this.db, { tenantId, name: next.name, createdAtMs: Date.parse(current.createdAt), disabled: next.disabled, limits });
     return this.remember(tenantId, this.withLimits(next))!;

@@ -33,7 +33,10 @@ export const LIFETIME: Omit<PeriodRef, 'customerId'> = { startMs: 0, endMs: EVER
 
 /** A crossing's id: the same (tenant, rule, customer, period, threshold, arm) always gives the same id, on any instance. */
 export function crossingId(tenantId: string, ruleId: string, customerId: string, periodStartMs: number, thresholdKey: string, arm: number): string {
-  return `alev_${createHash('sha256').update(JSON.stringify([tenantId, ruleId, customerId, periodStartMs, thresholdKey, arm])).digest('hex').slice(0, 32)}`;
+  return `alev_${createHash('sha256')
+    .update(JSON.stringify([tenantId, ruleId, customerId, periodStartMs, thresholdKey, arm]))
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 const stateKey = (customerId: string, startMs: number, key: string) => JSON.stringify([customerId, startMs, key]);
@@ -63,13 +66,30 @@ export async function evaluateTenant(db: Db, tenantId: string, s: EvaluationSett
 }
 
 /** A flush names its customers; the sweep asks the log which customers a tenant-wide rule has to look at. */
-async function customersOf(db: Db, tenantId: string, rule: AlertRule, meter: Meter, fromMs: number, only: TouchedSet | undefined, tags: QueryTags): Promise<string[]> {
+async function customersOf(
+  db: Db,
+  tenantId: string,
+  rule: AlertRule,
+  meter: Meter,
+  fromMs: number,
+  only: TouchedSet | undefined,
+  tags: QueryTags,
+): Promise<string[]> {
   if (rule.customerId) return [rule.customerId];
   if (only) return [...only.customers];
   return (await customersWithEvents(db, { tenantId, metrics: [meter.metricName], fromMs, customers: [] }, tags)).map((c) => c.customerId);
 }
 
-async function evaluateRule(db: Db, tenantId: string, rule: AlertRule, meter: Meter, s: EvaluationSettings, nowMs: number, only: TouchedSet | undefined, tags: QueryTags): Promise<number> {
+async function evaluateRule(
+  db: Db,
+  tenantId: string,
+  rule: AlertRule,
+  meter: Meter,
+  s: EvaluationSettings,
+  nowMs: number,
+  only: TouchedSet | undefined,
+  tags: QueryTags,
+): Promise<number> {
   const fromMs = rule.window === 'lifetime' ? 0 : nowMs - s.graceMs - LONGEST_PERIOD_MS;
   const ids = await customersOf(db, tenantId, rule, meter, fromMs, only, tags);
   let fired = 0;
@@ -77,7 +97,9 @@ async function evaluateRule(db: Db, tenantId: string, rule: AlertRule, meter: Me
     const chunk = ids.slice(i, i + CUSTOMERS_PER_QUERY);
     const records = new Map((await customersByIds(db, { tenantId, ids: chunk }, tags)).map((c) => [c.customerId, c]));
     const periods: PeriodRef[] = chunk.flatMap((customerId) => openPeriods(rule, records.get(customerId), s, nowMs).map((p) => ({ customerId, ...p })));
-    const values = new Map((await meterValuesAsOf(db, { tenantId, cutoffMs: EVERY_STORED_ROW_MS, meter, periods }, tags)).map((v) => [`${v.customerId}/${v.startMs}`, v.value]));
+    const values = new Map(
+      (await meterValuesAsOf(db, { tenantId, cutoffMs: EVERY_STORED_ROW_MS, meter, periods }, tags)).map((v) => [`${v.customerId}/${v.startMs}`, v.value]),
+    );
     const state = await stateOf(db, tenantId, rule, chunk, periods, tags);
     for (const p of periods) {
       const allowance = records.get(p.customerId)?.allowances[rule.meterKey];
@@ -127,23 +149,55 @@ function thresholdsFor(rule: AlertRule, value: string, allowance: string | undef
   }
   const sign = rule.direction === 'rising' ? 1n : -1n;
   // a/b < c/d  <=>  a*d < c*b (denominators are positive)
-  return [...all.values()].sort((a, b) => { const d = sign * (a.num * b.den - b.num * a.den); return d < 0n ? -1 : d > 0n ? 1 : 0; });
+  return [...all.values()].sort((a, b) => {
+    const d = sign * (a.num * b.den - b.num * a.den);
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  });
 }
 
-async function apply(db: Db, tenantId: string, rule: AlertRule, p: PeriodRef, value: string, thresholds: Threshold[], state: RuleState, nowMs: number, tags: QueryTags): Promise<number> {
+async function apply(
+  db: Db,
+  tenantId: string,
+  rule: AlertRule,
+  p: PeriodRef,
+  value: string,
+  thresholds: Threshold[],
+  state: RuleState,
+  nowMs: number,
+  tags: QueryTags,
+): Promise<number> {
   let fired = 0;
   for (const t of thresholds) {
     const s: ThresholdState = state.get(stateKey(p.customerId, p.startMs, t.key)) ?? { arm: 0, fired: new Set(), primed: new Set() };
     for (const action of step(rule.direction, rule.rearm, value, t, s)) {
       if (action.kind === 'fire') {
         const id = crossingId(tenantId, rule.id, p.customerId, p.startMs, t.key, action.arm);
-        await insertAlertEvent(db, tenantId, {
-          id, ruleId: rule.id, customerId: p.customerId, meterKey: rule.meterKey, threshold: t.key, thresholdValue: absoluteOf(t),
-          direction: rule.direction, arm: action.arm, value, periodStartMs: p.startMs, crossedAtMs: nowMs,
-        }, tags);
+        await insertAlertEvent(
+          db,
+          tenantId,
+          {
+            id,
+            ruleId: rule.id,
+            customerId: p.customerId,
+            meterKey: rule.meterKey,
+            threshold: t.key,
+            thresholdValue: absoluteOf(t),
+            direction: rule.direction,
+            arm: action.arm,
+            value,
+            periodStartMs: p.startMs,
+            crossedAtMs: nowMs,
+          },
+          tags,
+        );
         fired++;
       } else {
-        await insertAlertMark(db, tenantId, { ruleId: rule.id, customerId: p.customerId, periodStartMs: p.startMs, threshold: t.key, arm: action.arm, kind: action.kind }, tags);
+        await insertAlertMark(
+          db,
+          tenantId,
+          { ruleId: rule.id, customerId: p.customerId, periodStartMs: p.startMs, threshold: t.key, arm: action.arm, kind: action.kind },
+          tags,
+        );
       }
     }
   }

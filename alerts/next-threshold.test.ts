@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { absoluteOf } from './thresholds.js';
 import { nextThreshold, progressRatio } from './next-threshold.js';
 
-const rule = (r: Partial<Parameters<typeof nextThreshold>[0]>) => ({ thresholds: [], every: '', direction: 'rising' as const, unit: 'absolute' as const, ...r });
+const rule = (r: Partial<Parameters<typeof nextThreshold>[0]>) => ({
+  thresholds: [],
+  every: '',
+  direction: 'rising' as const,
+  unit: 'absolute' as const,
+  ...r,
+});
 
 describe('the next threshold', () => {
   it('is the lowest one-time threshold not reached', () => {

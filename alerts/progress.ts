@@ -49,22 +49,37 @@ export interface ProgressQuery {
  * A percent rule without an allowance is left out, as the evaluator skips it.
  */
 export async function customerAlertProgress(db: Db, q: ProgressQuery, tags: QueryTags): Promise<MeterProgress[]> {
-  const applies = (r: AlertRule) => (r.customerId === '' || r.customerId === q.customerId) && (q.meterKeys === null || q.meterKeys.includes(r.meterKey))
-    && (r.unit === 'absolute' || q.allowances[r.meterKey] !== undefined);
+  const applies = (r: AlertRule) =>
+    (r.customerId === '' || r.customerId === q.customerId) &&
+    (q.meterKeys === null || q.meterKeys.includes(r.meterKey)) &&
+    (r.unit === 'absolute' || q.allowances[r.meterKey] !== undefined);
   const rules = (await alertRules(db, { tenantId: q.tenantId, limit: MAX_RULES_PER_TENANT }, tags)).filter(applies);
   if (rules.length === 0) return [];
   const meters = (await listMeters(db, q.tenantId)).filter((m) => rules.some((r) => r.meterKey === m.key));
   const current = periodOf(q.nowMs, q.cycle);
   const windowOf = (r: AlertRule) => (r.window === 'lifetime' ? LIFETIME : current);
   const watched = rules.filter((r) => meters.some((m) => m.key === r.meterKey));
-  const crossings = watched.length === 0 ? [] : await customerCrossings(db, {
-    tenantId: q.tenantId, customerId: q.customerId, ruleIds: watched.map((r) => r.id), starts: watched.map((r) => windowOf(r).startMs), perRule: CROSSINGS_SHOWN_PER_RULE,
-  }, tags);
+  const crossings =
+    watched.length === 0
+      ? []
+      : await customerCrossings(
+          db,
+          {
+            tenantId: q.tenantId,
+            customerId: q.customerId,
+            ruleIds: watched.map((r) => r.id),
+            starts: watched.map((r) => windowOf(r).startMs),
+            perRule: CROSSINGS_SHOWN_PER_RULE,
+          },
+          tags,
+        );
   const answer: MeterProgress[] = [];
   for (const meter of meters) {
     const own = watched.filter((r) => r.meterKey === meter.key);
     const windows = [...new Set(own.map(windowOf))].map((w) => ({ customerId: q.customerId, ...w }));
-    const values = new Map((await meterValuesAsOf(db, { tenantId: q.tenantId, cutoffMs: EVERY_STORED_ROW_MS, meter, periods: windows }, tags)).map((v) => [v.startMs, v.value]));
+    const values = new Map(
+      (await meterValuesAsOf(db, { tenantId: q.tenantId, cutoffMs: EVERY_STORED_ROW_MS, meter, periods: windows }, tags)).map((v) => [v.startMs, v.value]),
+    );
     answer.push({
       meterKey: meter.key,
       rules: own.map((r) => {
@@ -73,11 +88,18 @@ export async function customerAlertProgress(db: Db, q: ProgressQuery, tags: Quer
         const allowance = r.unit === 'percent' ? q.allowances[r.meterKey]! : null;
         const next = nextThreshold(r, value, allowance ?? undefined);
         return {
-          ruleId: r.id, unit: r.unit, window: r.window, direction: r.direction, allowance,
+          ruleId: r.id,
+          unit: r.unit,
+          window: r.window,
+          direction: r.direction,
+          allowance,
           period: r.window === 'lifetime' ? null : { startMs: w.startMs, endMs: w.endMs },
           value,
           // Oldest first (the query takes the newest few).
-          crossed: crossings.filter((c) => c.ruleId === r.id).reverse().map((c) => ({ threshold: c.threshold, thresholdValue: c.thresholdValue, value: c.value, crossedAtMs: c.crossedAtMs })),
+          crossed: crossings
+            .filter((c) => c.ruleId === r.id)
+            .reverse()
+            .map((c) => ({ threshold: c.threshold, thresholdValue: c.thresholdValue, value: c.value, crossedAtMs: c.crossedAtMs })),
           next: next ? { threshold: next.key, thresholdValue: absoluteOf(next), progress: progressRatio(value, next) } : null,
         };
       }),

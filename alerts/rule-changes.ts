@@ -48,8 +48,17 @@ export class AlertRuleChanges {
     }
     const now = new Date().toISOString();
     const rule: AlertRule = {
-      id: `alr_${randomBytes(12).toString('hex')}`, meterKey: input.meterKey, customerId: input.customerId ?? '', thresholds: input.thresholds, unit: input.unit,
-      every: input.every ?? '', window: input.window, direction: input.direction, rearm: input.rearm, createdAt: now, updatedAt: now,
+      id: `alr_${randomBytes(12).toString('hex')}`,
+      meterKey: input.meterKey,
+      customerId: input.customerId ?? '',
+      thresholds: input.thresholds,
+      unit: input.unit,
+      every: input.every ?? '',
+      window: input.window,
+      direction: input.direction,
+      rearm: input.rearm,
+      createdAt: now,
+      updatedAt: now,
     };
     await writeAlertRule(this.db, tenantId, rule, false, { tenantId });
     this.changed();

@@ -80,7 +80,12 @@ export class AlertEvaluator {
         this.pending.delete(tenantId);
         if (!(await this.tenantsWithRules()).has(tenantId)) return;
         if ((await evaluateTenant(this.db, tenantId, this.settings, this.clock, only)) > 0) this.onCrossings();
-      }).catch((error: unknown) => this.logger.warn({ job: 'alerts.evaluate', tenantId, err: error instanceof Error ? error.message : String(error) }, 'evaluation after a flush failed; the sweep covers it'));
+      }).catch((error: unknown) =>
+        this.logger.warn(
+          { job: 'alerts.evaluate', tenantId, err: error instanceof Error ? error.message : String(error) },
+          'evaluation after a flush failed; the sweep covers it',
+        ),
+      );
     }
   }
 
@@ -88,20 +93,29 @@ export class AlertEvaluator {
   async sweep(tenantId?: string): Promise<JobWork> {
     const tenants = tenantId ? [tenantId] : [...(await this.tenantsWithRules(true))];
     let crossings = 0;
-    await Promise.all(tenants.map((t) => this.enqueue(t, async () => {
-      const fired = await evaluateTenant(this.db, t, this.settings, this.clock);
-      if (fired > 0) this.onCrossings();
-      crossings += fired;
-    })));
+    await Promise.all(
+      tenants.map((t) =>
+        this.enqueue(t, async () => {
+          const fired = await evaluateTenant(this.db, t, this.settings, this.clock);
+          if (fired > 0) this.onCrossings();
+          crossings += fired;
+        }),
+      ),
+    );
     return crossings > 0 ? { crossings } : undefined;
   }
 
   private enqueue<T>(tenantId: string, run: () => Promise<T>): Promise<T> {
     const next = (this.chains.get(tenantId) ?? Promise.resolve()).then(run);
     // The tail never rejects (the caller handles `next`), and the last one out removes the tenant's entry.
-    const tail: Promise<void> = next.then(() => {}, () => {}).then(() => {
-      if (this.chains.get(tenantId) === tail) this.chains.delete(tenantId);
-    });
+    const tail: Promise<void> = next
+      .then(
+        () => {},
+        () => {},
+      )
+      .then(() => {
+        if (this.chains.get(tenantId) === tail) this.chains.delete(tenantId);
+      });
     this.chains.set(tenantId, tail);
     return next;
   }

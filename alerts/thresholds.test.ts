@@ -4,7 +4,7 @@ import { absoluteOf, reached, step, stepsReached, threshold, MAX_STEPS_PER_EVALU
 const state = (arm: number, fired: number[], primed: number[] = []): ThresholdState => ({ arm, fired: new Set(fired), primed: new Set(primed) });
 
 describe('thresholds', () => {
-  it('compares exactly, beyond a double\'s precision', () => {
+  it("compares exactly, beyond a double's precision", () => {
     expect(reached('9007199254740993.000000001', threshold('9007199254740993.000000001', undefined))).toBe(true);
     expect(reached('9007199254740993', threshold('9007199254740993.000000001', undefined))).toBe(false);
   });
@@ -41,6 +41,9 @@ describe('thresholds', () => {
     expect(step('falling', false, '120', t, state(0, [], [0]))).toEqual([]);
     expect(step('falling', false, '99', t, state(0, [], [0]))).toEqual([{ kind: 'fire', arm: 0 }]);
     expect(step('falling', false, '120', t, state(0, [0], [0]))).toEqual([]);
-    expect(step('falling', true, '120', t, state(0, [0], [0]))).toEqual([{ kind: 'rearmed', arm: 1 }, { kind: 'primed', arm: 1 }]);
+    expect(step('falling', true, '120', t, state(0, [0], [0]))).toEqual([
+      { kind: 'rearmed', arm: 1 },
+      { kind: 'primed', arm: 1 },
+    ]);
   });
 });

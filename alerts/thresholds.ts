@@ -73,5 +73,10 @@ export function step(direction: 'rising' | 'falling', rearm: boolean, value: str
   }
   if (!s.primed.has(arm)) return above ? [{ kind: 'primed', arm }] : [];
   if (!s.fired.has(arm)) return above ? [] : [{ kind: 'fire', arm }];
-  return rearm && above ? [{ kind: 'rearmed', arm: arm + 1 }, { kind: 'primed', arm: arm + 1 }] : [];
+  return rearm && above
+    ? [
+        { kind: 'rearmed', arm: arm + 1 },
+        { kind: 'primed', arm: arm + 1 },
+      ]
+    : [];
 }

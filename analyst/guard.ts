@@ -43,7 +43,12 @@ async function rows(client: ClickHouseClient, query: string, params: Record<stri
 export async function guardQuery(client: ClickHouseClient, database: string, sql: string, params: Record<string, SqlParamValue>): Promise<GuardedQuery> {
   const reserved = Object.keys(params).find((name) => name.startsWith(RESERVED_PARAM_PREFIX));
   if (reserved) throw new SqlError('refused', `parameter ${reserved}: names starting with ${RESERVED_PARAM_PREFIX} are reserved`);
-  const [formatted] = await rows(client, `SELECT formatQuerySingleLine({${RESERVED_PARAM_PREFIX}sql:String}) AS q`, { [`${RESERVED_PARAM_PREFIX}sql`]: sql }, database);
+  const [formatted] = await rows(
+    client,
+    `SELECT formatQuerySingleLine({${RESERVED_PARAM_PREFIX}sql:String}) AS q`,
+    { [`${RESERVED_PARAM_PREFIX}sql`]: sql },
+    database,
+  );
   const canonical = formatted?.q;
   if (!canonical) throw new SqlError('refused', 'the query is empty');
   // The canonical text is the formatter's output for one statement, not the analyst's raw text.

@@ -3,12 +3,22 @@ import { parseExplainAst } from './ast.js';
 import { checkPolicy, isAllowedFunction } from './policy.js';
 
 const tree = (text: string) => parseExplainAst(text.split('\n'));
-const select = (...body: string[]) => ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 2)', ...body.map((l) => `   ${l}`)].join('\n');
-const from = (table: string) => select('ExpressionList (children 1)', ' Asterisk', 'TablesInSelectQuery (children 1)', ' TablesInSelectQueryElement (children 1)', '  TableExpression (children 1)', `   ${table}`);
+const select = (...body: string[]) =>
+  ['SelectWithUnionQuery (children 1)', ' ExpressionList (children 1)', '  SelectQuery (children 2)', ...body.map((l) => `   ${l}`)].join('\n');
+const from = (table: string) =>
+  select(
+    'ExpressionList (children 1)',
+    ' Asterisk',
+    'TablesInSelectQuery (children 1)',
+    ' TablesInSelectQueryElement (children 1)',
+    '  TableExpression (children 1)',
+    `   ${table}`,
+  );
 
 describe('the analyst policy', () => {
   it('takes aggregate functions with combinators and case-insensitive names, nothing else', () => {
-    for (const f of ['sum', 'SUM', 'Count', 'sumIf', 'uniqMergeState', 'avgOrNullIf', 'quantilesExactForEach', 'plus', 'lambda']) expect(isAllowedFunction(f), f).toBe(true);
+    for (const f of ['sum', 'SUM', 'Count', 'sumIf', 'uniqMergeState', 'avgOrNullIf', 'quantilesExactForEach', 'plus', 'lambda'])
+      expect(isAllowedFunction(f), f).toBe(true);
     for (const f of ['Plus', 'sleepIf', 'fileState', 'sumIfx', 'ifIf', 'dictGetOrNull', 'nosuchfunction']) expect(isAllowedFunction(f), f).toBe(false);
   });
 

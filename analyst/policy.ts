@@ -15,11 +15,36 @@ export class PolicyRefusal extends Error {
 
 /** Node kinds a SELECT is made of. Anything else (Set = SETTINGS, ExplainQuery, APPLY(...)) is refused. */
 const NODE_KINDS = new Set([
-  'SelectWithUnionQuery', 'SelectIntersectExceptQuery', 'SelectQuery', 'ExpressionList', 'Identifier', 'Function', 'Literal',
-  'TablesInSelectQuery', 'TablesInSelectQueryElement', 'TableExpression', 'TableIdentifier', 'Subquery', 'TableJoin', 'ArrayJoin',
-  'WithElement', 'Asterisk', 'QualifiedAsterisk', 'ColumnsRegexpMatcher', 'ColumnsListMatcher', 'QualifiedColumnsRegexpMatcher',
-  'QualifiedColumnsListMatcher', 'ColumnsTransformerList', 'ColumnsExceptTransformer', 'ColumnsReplaceTransformer',
-  'ColumnsReplaceTransformer::Replacement', 'OrderByElement', 'WindowDefinition', 'WindowListElement', 'InterpolateElement', 'SampleRatio',
+  'SelectWithUnionQuery',
+  'SelectIntersectExceptQuery',
+  'SelectQuery',
+  'ExpressionList',
+  'Identifier',
+  'Function',
+  'Literal',
+  'TablesInSelectQuery',
+  'TablesInSelectQueryElement',
+  'TableExpression',
+  'TableIdentifier',
+  'Subquery',
+  'TableJoin',
+  'ArrayJoin',
+  'WithElement',
+  'Asterisk',
+  'QualifiedAsterisk',
+  'ColumnsRegexpMatcher',
+  'ColumnsListMatcher',
+  'QualifiedColumnsRegexpMatcher',
+  'QualifiedColumnsListMatcher',
+  'ColumnsTransformerList',
+  'ColumnsExceptTransformer',
+  'ColumnsReplaceTransformer',
+  'ColumnsReplaceTransformer::Replacement',
+  'OrderByElement',
+  'WindowDefinition',
+  'WindowListElement',
+  'InterpolateElement',
+  'SampleRatio',
 ]);
 
 const WHY_NOT: Record<string, string> = {
@@ -34,7 +59,24 @@ const BY_LOWER_CASE = new Map(CASE_INSENSITIVE_FUNCTIONS.map((f) => [f.toLowerCa
 const AGGREGATES = new Set(AGGREGATE_FUNCTIONS);
 const TABLE_FUNCTIONS = new Set(ALLOWED_TABLE_FUNCTIONS);
 // Longest first, so MergeState is taken before State.
-const COMBINATORS = ['SimpleState', 'MergeState', 'OrDefault', 'Distinct', 'Resample', 'ForEach', 'ArgMax', 'ArgMin', 'OrNull', 'Tuple', 'Merge', 'State', 'Array', 'Null', 'Map', 'If'];
+const COMBINATORS = [
+  'SimpleState',
+  'MergeState',
+  'OrDefault',
+  'Distinct',
+  'Resample',
+  'ForEach',
+  'ArgMax',
+  'ArgMin',
+  'OrNull',
+  'Tuple',
+  'Merge',
+  'State',
+  'Array',
+  'Null',
+  'Map',
+  'If',
+];
 /** Functions whose right side may name a table (`x IN db.t`): there it must be a subquery or a list. */
 const SET_FUNCTIONS = new Set(['in', 'notIn', 'globalIn', 'globalNotIn', 'nullIn', 'notNullIn', 'globalNullIn', 'globalNotNullIn']);
 /** FROM-less SELECTs read system.one (EXPLAIN writes it in): one row, one column `dummy`. */
@@ -62,9 +104,11 @@ export function isAllowedFunction(name: string): boolean {
 function checkTableExpression(node: AstNode): void {
   for (const child of node.children) {
     if (child.kind === 'TableIdentifier') {
-      if (child.name.includes('.') && child.name !== IMPLICIT_TABLE) throw new PolicyRefusal(`table ${child.name}: only the virtual tables, by their plain name (no database)`);
+      if (child.name.includes('.') && child.name !== IMPLICIT_TABLE)
+        throw new PolicyRefusal(`table ${child.name}: only the virtual tables, by their plain name (no database)`);
     } else if (child.kind === 'Function') {
-      if (!TABLE_FUNCTIONS.has(child.name)) throw new PolicyRefusal(`table function ${child.name}() is not allowed (allowed: ${ALLOWED_TABLE_FUNCTIONS.join(', ')})`);
+      if (!TABLE_FUNCTIONS.has(child.name))
+        throw new PolicyRefusal(`table function ${child.name}() is not allowed (allowed: ${ALLOWED_TABLE_FUNCTIONS.join(', ')})`);
     }
   }
 }
@@ -75,7 +119,8 @@ export function checkPolicy(root: AstNode): void {
   if (!statement || more.length > 0) throw new PolicyRefusal('exactly one statement is allowed');
   if (statement.kind !== 'SelectWithUnionQuery') throw new PolicyRefusal(`only SELECT is allowed (this is ${statement.kind || 'not a query'})`);
   // FORMAT and INTO OUTFILE are further children of the statement.
-  if (statement.children.length !== 1) throw new PolicyRefusal('FORMAT, INTO OUTFILE and SETTINGS are not allowed: choose the format with the request\'s "format"');
+  if (statement.children.length !== 1)
+    throw new PolicyRefusal('FORMAT, INTO OUTFILE and SETTINGS are not allowed: choose the format with the request\'s "format"');
   for (const { node, parent } of walk(statement)) {
     if (node.kind in WHY_NOT) throw new PolicyRefusal(WHY_NOT[node.kind]!);
     if (!NODE_KINDS.has(node.kind)) throw new PolicyRefusal(`${node.kind || 'this construct'} is not allowed in analyst SQL`);
@@ -87,7 +132,10 @@ export function checkPolicy(root: AstNode): void {
     }
     if (node.kind === 'Function' && SET_FUNCTIONS.has(node.name)) {
       const right = node.children[0]?.children[1];
-      if (right?.kind === 'Identifier') throw new PolicyRefusal(`${node.name.replace(/([A-Z])/g, ' $1').toUpperCase()} with a table name is not allowed: write IN (SELECT ... FROM <virtual table>)`);
+      if (right?.kind === 'Identifier')
+        throw new PolicyRefusal(
+          `${node.name.replace(/([A-Z])/g, ' $1').toUpperCase()} with a table name is not allowed: write IN (SELECT ... FROM <virtual table>)`,
+        );
     }
   }
 }

@@ -239,10 +239,10 @@ export const CASE_INSENSITIVE_FUNCTIONS = words(`
 
 /** Functions refused, each group with the reason. */
 export const DENIED_FUNCTIONS: Record<string, string[]> = {
-  "AI service aliases": words(`
+  'AI service aliases': words(`
   AIClassify AIExtract AIGenerate AITranslate
   `),
-  "engine, server or session introspection": words(`
+  'engine, server or session introspection': words(`
   DATABASE FQDN SCHEMA authUser authenticatedUser blockSerializedSize buildId connectionId connection_id currentDatabase currentProfiles currentQueryID
   currentRoles currentSchemas currentUser current_database current_query_id current_schemas current_user defaultProfiles defaultRoles displayName
   enabledProfiles enabledRoles fullHostName getClientHTTPHeader getMacro getMaxTableNameLengthForDatabase getMergeTreeSetting getOSKernelVersion
@@ -250,47 +250,47 @@ export const DENIED_FUNCTIONS: Record<string, string[]> = {
   initial_query_id initial_query_start_time partitionID partitionId queryID query_id revision serverTimeZone serverUUID session_user shardCount shardNum
   tcpPort transactionID transactionLatestSnapshot transactionOldestSnapshot uptime user version zookeeperSessionUptime
   `),
-  "engine-internal": words(`
+  'engine-internal': words(`
   __actionName __applyFilter __bitBoolMaskAnd __bitBoolMaskOr __bitSwapLastTwo __bitWrapperFunc __getScalar __patchPartitionID __scalarSubqueryResult
   __toYearCalendarOnly
   `),
-  "introspects the engine process": words(`
+  'introspects the engine process': words(`
   addressToLine addressToLineWithInlines addressToSymbol demangle isMergeTreePartCoveredBy logTrace mergeTreePartInfo tid
   `),
-  "calls an external model service": words(`
+  'calls an external model service': words(`
   aiClassify aiEmbed aiExtract aiGenerate aiTranslate
   `),
-  "reads files, tables or objects outside the virtual schema": words(`
+  'reads files, tables or objects outside the virtual schema': words(`
   catboostEvaluate file filesystemAvailable filesystemCapacity filesystemUnreserved hasColumnInTable joinGet joinGetOrNull showCertificate
   `),
-  "reads dictionaries (server objects outside the tenant)": words(`
+  'reads dictionaries (server objects outside the tenant)': words(`
   dictGet dictGetAll dictGetChildren dictGetDate dictGetDateOrDefault dictGetDateTime dictGetDateTimeOrDefault dictGetDescendants dictGetFloat32
   dictGetFloat32OrDefault dictGetFloat64 dictGetFloat64OrDefault dictGetHierarchy dictGetIPv4 dictGetIPv4OrDefault dictGetIPv6 dictGetIPv6OrDefault
   dictGetInt16 dictGetInt16OrDefault dictGetInt32 dictGetInt32OrDefault dictGetInt64 dictGetInt64OrDefault dictGetInt8 dictGetInt8OrDefault dictGetKeys
   dictGetOrDefault dictGetOrNull dictGetRoot dictGetString dictGetStringOrDefault dictGetUInt16 dictGetUInt16OrDefault dictGetUInt32
   dictGetUInt32OrDefault dictGetUInt64 dictGetUInt64OrDefault dictGetUInt8 dictGetUInt8OrDefault dictGetUUID dictGetUUIDOrDefault dictHas dictIsIn
   `),
-  "loads models from the server": words(`
+  'loads models from the server': words(`
   evalMLMethod naiveBayesClassifier naiveBayesClassifierWithAllProbs naiveBayesClassifierWithProb stochasticLinearRegression
   stochasticLogisticRegression
   `),
-  "collects engine stack traces": words(`
+  'collects engine stack traces': words(`
   flameGraph
   `),
-  "query text tools (no use over data; they run the parser on input)": words(`
+  'query text tools (no use over data; they run the parser on input)': words(`
   formatQuery formatQueryOrNull formatQuerySingleLine formatQuerySingleLineOrNull fuzzQuery generateRandomStructure highlightQuery normalizeQuery
   normalizeQueryKeepNames normalizedQueryHash normalizedQueryHashKeepNames obfuscateQuery obfuscateQueryWithSeed tokenizeQuery
   `),
-  "needs Keeper or shared server state": words(`
+  'needs Keeper or shared server state': words(`
   generateSerialID timeSeriesCopyTag timeSeriesCopyTags timeSeriesExtractTag timeSeriesFromGrid timeSeriesGroupToSamplingKey timeSeriesGroupToTags
   timeSeriesIdToGroup timeSeriesIdToTags timeSeriesIdToTagsGroup timeSeriesJoinTags timeSeriesRange timeSeriesRemoveAllTagsExcept timeSeriesRemoveTag
   timeSeriesRemoveTags timeSeriesReplaceTag timeSeriesStoreTags timeSeriesTagsGroupToTags timeSeriesTagsToGroup timeSeriesThrowDuplicateSeriesIf
   `),
-  "reads the server geobase": words(`
+  'reads the server geobase': words(`
   regionHierarchy regionIn regionToArea regionToCity regionToContinent regionToCountry regionToDistrict regionToName regionToPopulation
   regionToTopContinent
   `),
-  "stalls an engine thread": words(`
+  'stalls an engine thread': words(`
   sleep sleepEachRow
   `),
 };

@@ -41,7 +41,11 @@ async function collect(stream: AsyncIterable<unknown>, maxBytes: number): Promis
   for await (const chunk of stream) {
     const buffer = Buffer.from(chunk as Uint8Array);
     size += buffer.length;
-    if (size > maxBytes) throw new SqlError('limit', `the answer passed SQL_MAX_RESULT_BYTES=${maxBytes} bytes: select fewer columns or rows`, { limit: 'SQL_MAX_RESULT_BYTES', value: maxBytes });
+    if (size > maxBytes)
+      throw new SqlError('limit', `the answer passed SQL_MAX_RESULT_BYTES=${maxBytes} bytes: select fewer columns or rows`, {
+        limit: 'SQL_MAX_RESULT_BYTES',
+        value: maxBytes,
+      });
     chunks.push(buffer);
   }
   return Buffer.concat(chunks);
@@ -62,14 +66,22 @@ export async function runAnalystQuery(client: ClickHouseClient, database: string
     });
     const bytes = await collect(stream, run.maxResultBytes);
     const known = run.summaryReadsRows && summary !== undefined;
-    const statistics = { elapsedMs: Math.round(performance.now() - started), rowsRead: known ? Number(summary.read_rows) : null, bytesRead: known ? Number(summary.read_bytes) : null };
+    const statistics = {
+      elapsedMs: Math.round(performance.now() - started),
+      rowsRead: known ? Number(summary.read_rows) : null,
+      bytesRead: known ? Number(summary.read_bytes) : null,
+    };
     return { bytes, statistics };
   } catch (error) {
     if (error instanceof SqlError) throw error;
     const sqlError = sqlErrorOf(error, database, { ...run.limits });
     if (!sqlError) throw new SqlEngineError('the engine could not run the query', { cause: error });
     if (sqlError.message.includes(OVER_LIMIT_MARK)) {
-      throw new SqlError('limit', `the answer has more than sqlMaxResultRows=${run.limits.sqlMaxResultRows} rows: add a LIMIT or aggregate, or use format "json", which returns the first rows with truncated: true`, { limit: 'sqlMaxResultRows', value: run.limits.sqlMaxResultRows });
+      throw new SqlError(
+        'limit',
+        `the answer has more than sqlMaxResultRows=${run.limits.sqlMaxResultRows} rows: add a LIMIT or aggregate, or use format "json", which returns the first rows with truncated: true`,
+        { limit: 'sqlMaxResultRows', value: run.limits.sqlMaxResultRows },
+      );
     }
     throw sqlError;
   }

@@ -59,7 +59,9 @@ export function renderServerAccess(o: ServerAccessOptions): string[] {
       'optimize_move_to_prewhere_if_final = 0 CONST',
     ].join(', ')}`,
     `CREATE DATABASE IF NOT EXISTS ${views}${on}`,
-    ...VIRTUAL_TABLES.map((t) => `CREATE VIEW IF NOT EXISTS ${views}.${t.name}${on} SQL SECURITY INVOKER AS ${t.body(db).replaceAll(`{${TENANT_PARAM}:String}`, tenant)}`),
+    ...VIRTUAL_TABLES.map(
+      (t) => `CREATE VIEW IF NOT EXISTS ${views}.${t.name}${on} SQL SECURITY INVOKER AS ${t.body(db).replaceAll(`{${TENANT_PARAM}:String}`, tenant)}`,
+    ),
     `CREATE USER IF NOT EXISTS ${user}${on} IDENTIFIED WITH sha256_hash BY '${o.passwordSha256Hex}' DEFAULT DATABASE ${views} SETTINGS PROFILE ${profile}`,
     `GRANT${on} SELECT ON ${views}.* TO ${user}`,
     ...storage.map((table) => `GRANT${on} SELECT ON ${db}.${table} TO ${user}`),

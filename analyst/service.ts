@@ -57,7 +57,17 @@ interface EngineJson {
 }
 
 export type SqlResult =
-  | { format: 'json'; queryId: string; body: { columns: { name: string; type: string }[]; data: Record<string, unknown>[]; rows: number; truncated: boolean; statistics: { elapsedMs: number; rowsRead: number; bytesRead: number } } }
+  | {
+      format: 'json';
+      queryId: string;
+      body: {
+        columns: { name: string; type: string }[];
+        data: Record<string, unknown>[];
+        rows: number;
+        truncated: boolean;
+        statistics: { elapsedMs: number; rowsRead: number; bytesRead: number };
+      };
+    }
   | { format: Exclude<SqlFormat, 'json'>; queryId: string; bytes: Buffer; statistics: SqlStatistics };
 
 /** Rows of a streamed answer when they can be counted from its bytes (JSON lines); otherwise unknown. */
@@ -82,9 +92,13 @@ export class SqlService {
     for (const client of new Set(this.options.clients)) {
       // Over HTTP the client's `database` option does this per request; chdb keeps USE per connection.
       if (embedded) await client.command({ query: `USE ${expected}` });
-      const result = await client.query({ query: 'SELECT currentDatabase() AS db, (SELECT count() FROM system.tables WHERE database = currentDatabase()) AS tables', format: 'JSONEachRow' });
+      const result = await client.query({
+        query: 'SELECT currentDatabase() AS db, (SELECT count() FROM system.tables WHERE database = currentDatabase()) AS tables',
+        format: 'JSONEachRow',
+      });
       const [row] = await result.json<{ db: string; tables: string | number }>();
-      if (row?.db !== expected || Number(row.tables) !== 0) throw new Error(`the analyst connection must run in the empty database ${expected}; it is in ${row?.db} with ${row?.tables} tables`);
+      if (row?.db !== expected || Number(row.tables) !== 0)
+        throw new Error(`the analyst connection must run in the empty database ${expected}; it is in ${row?.db} with ${row?.tables} tables`);
     }
   }
 
@@ -99,7 +113,13 @@ export class SqlService {
     const queryId = `sql_${randomUUID().replaceAll('-', '')}`;
     const startedAtMs = (this.options.now ?? Date.now)();
     const started = performance.now();
-    let record: Omit<AnalystQueryRecord, 'tenantId' | 'queryId' | 'keyId' | 'linkId' | 'startedAtMs' | 'durationMs' | 'format' | 'query'> = { rowsRead: 0, bytesRead: 0, resultRows: 0, status: 'error', error: 'engine unavailable' };
+    let record: Omit<AnalystQueryRecord, 'tenantId' | 'queryId' | 'keyId' | 'linkId' | 'startedAtMs' | 'durationMs' | 'format' | 'query'> = {
+      rowsRead: 0,
+      bytesRead: 0,
+      resultRows: 0,
+      status: 'error',
+      error: 'engine unavailable',
+    };
     try {
       const answer = await this.answer(caller, request, limits);
       const result = shape(queryId, request.format, answer, limits.sqlMaxResultRows);
@@ -114,11 +134,28 @@ export class SqlService {
     } finally {
       release();
       const durationMs = Math.round(performance.now() - started);
-      const row: AnalystQueryRecord = { ...record, tenantId: caller.tenantId, queryId, keyId: caller.keyId, linkId: caller.linkId ?? '', startedAtMs, durationMs, format: request.format, query: request.query };
+      const row: AnalystQueryRecord = {
+        ...record,
+        tenantId: caller.tenantId,
+        queryId,
+        keyId: caller.keyId,
+        linkId: caller.linkId ?? '',
+        startedAtMs,
+        durationMs,
+        format: request.format,
+        query: request.query,
+      };
       await recordAnalystQuery(this.options.recorder, row);
       await this.options.audit.record({ tenantId: caller.tenantId, actor: caller.keyId, requestId: caller.requestId }, 'sql.query', {
         target: queryId,
-        after: { status: row.status, format: row.format, durationMs, rowsRead: row.rowsRead, resultRows: row.resultRows, ...(caller.linkId ? { consoleLink: caller.linkId } : {}) },
+        after: {
+          status: row.status,
+          format: row.format,
+          durationMs,
+          rowsRead: row.rowsRead,
+          resultRows: row.resultRows,
+          ...(caller.linkId ? { consoleLink: caller.linkId } : {}),
+        },
       });
     }
   }
@@ -147,5 +184,9 @@ function shape(queryId: string, format: SqlFormat, answer: SqlAnswer, maxRows: n
   const data = engine.data.slice(0, maxRows);
   // The JSON document's own statistics are the engine's counts of what the query read.
   const statistics = { elapsedMs: answer.statistics.elapsedMs, rowsRead: Number(engine.statistics.rows_read), bytesRead: Number(engine.statistics.bytes_read) };
-  return { format, queryId, body: { columns: engine.meta.map(({ name, type }) => ({ name, type })), data, rows: data.length, truncated: engine.data.length > maxRows, statistics } };
+  return {
+    format,
+    queryId,
+    body: { columns: engine.meta.map(({ name, type }) => ({ name, type })), data, rows: data.length, truncated: engine.data.length > maxRows, statistics },
+  };
 }

@@ -124,7 +124,8 @@ export const VIRTUAL_TABLES: readonly VirtualTable[] = [
       col('created_at', T3, 'Created'),
       col('updated_at', T3, 'Last changed'),
     ],
-    body: (db) => `SELECT customer_id, name, timezone, cycle_interval, anchor_day, created_at, updated_at FROM ${db}.${TABLES.billingCustomers} FINAL WHERE ${TENANT}`,
+    body: (db) =>
+      `SELECT customer_id, name, timezone, cycle_interval, anchor_day, created_at, updated_at FROM ${db}.${TABLES.billingCustomers} FINAL WHERE ${TENANT}`,
   },
   {
     name: 'meters',
@@ -166,11 +167,12 @@ export const VIRTUAL_TABLES: readonly VirtualTable[] = [
       col('value', 'Decimal(76, 9)', 'The billed value'),
       col('events', 'Int64', 'Events behind the value'),
     ],
-    body: (db) => `SELECT sequence, customer_id, meter_key, period_start, period_end, kind, value, events FROM ${db}.${TABLES.billingExportLines} FINAL WHERE ${TENANT}`,
+    body: (db) =>
+      `SELECT sequence, customer_id, meter_key, period_start, period_end, kind, value, events FROM ${db}.${TABLES.billingExportLines} FINAL WHERE ${TENANT}`,
   },
   {
     name: 'dead_letters',
-    description: "Kafka messages attributed to the tenant that were refused, with the raw bytes and the error (one row per message; the latest replay mark).",
+    description: 'Kafka messages attributed to the tenant that were refused, with the raw bytes and the error (one row per message; the latest replay mark).',
     storage: [TABLES.usageDeadLetters],
     columns: [
       col('topic', 'LowCardinality(String)', 'Kafka topic'),

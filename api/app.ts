@@ -74,7 +74,11 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', wellFormedInput());
   app.use('/v1/*', authorize(routeScopes, deps.access, { rate: new IngestRate(), perSecond: deps.config.PORTAL_REQUESTS_PER_SECOND }));
   // Every GET under /v1 reads through a leased, limited read connection (c.get('reader')).
-  app.on(['GET', 'HEAD'], '/v1/*', readGate(deps.readGate, (tenantId) => deps.access.tenants.limitsFor(tenantId)));
+  app.on(
+    ['GET', 'HEAD'],
+    '/v1/*',
+    readGate(deps.readGate, (tenantId) => deps.access.tenants.limitsFor(tenantId)),
+  );
 
   app.route('/', healthRoutes(deps));
   app.route('/', eventRoutes(deps));

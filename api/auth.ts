@@ -47,16 +47,22 @@ export function authorize(routes: RouteScopes, access: Access, linkRate?: { rate
     const caller = c.get('caller');
     const needed = routes.lookup(c.req.method, c.req.path);
     if (caller.kind === 'operator') {
-      if (needed !== undefined && needed !== OPERATOR_SCOPE) throw new ApiError(403, 'operator_not_tenant', 'the operator credential manages tenants and reads no tenant\'s data; use a key of the tenant');
+      if (needed !== undefined && needed !== OPERATOR_SCOPE)
+        throw new ApiError(403, 'operator_not_tenant', "the operator credential manages tenants and reads no tenant's data; use a key of the tenant");
       return next();
     }
     const { tenant, principal } = caller;
-    if (!tenant || tenant.disabled) throw new ApiError(403, 'tenant_disabled', `tenant "${principal.tenantId}" is disabled; its data is kept, and the operator can enable it again`);
+    if (!tenant || tenant.disabled)
+      throw new ApiError(403, 'tenant_disabled', `tenant "${principal.tenantId}" is disabled; its data is kept, and the operator can enable it again`);
     if (needed === undefined) return next();
     if (caller.kind === 'link') checkLink(caller.link, needed, linkRate);
-    else if (isLinkScope(needed)) throw new ApiError(403, 'link_only', `this route is reached with a signed ${needed.slice(5)} link only, not with an API key`, { required: needed });
+    else if (isLinkScope(needed))
+      throw new ApiError(403, 'link_only', `this route is reached with a signed ${needed.slice(5)} link only, not with an API key`, { required: needed });
     else if (!grants(principal.scopes, needed)) {
-      throw new ApiError(403, 'forbidden', `this operation needs the scope ${needed}; this key has ${principal.scopes.join(', ') || 'none'}`, { required: needed, held: principal.scopes });
+      throw new ApiError(403, 'forbidden', `this operation needs the scope ${needed}; this key has ${principal.scopes.join(', ') || 'none'}`, {
+        required: needed,
+        held: principal.scopes,
+      });
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
     const release = access.readSlots.acquire(principal.tenantId, tenant.effectiveLimits.concurrentReads);

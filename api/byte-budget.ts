@@ -41,7 +41,13 @@ export function ingestBudget(budget: ByteBudget, maxBodyBytes: number) {
     }
     const share = length ?? maxBodyBytes;
     if (!budget.tryTake(share)) {
-      throw new ApiError(503, 'ingest_busy', `ingest bodies in flight would pass ${budget.capacity} bytes (INGEST_MAX_INFLIGHT_BYTES); retry shortly`, undefined, { 'Retry-After': '1' });
+      throw new ApiError(
+        503,
+        'ingest_busy',
+        `ingest bodies in flight would pass ${budget.capacity} bytes (INGEST_MAX_INFLIGHT_BYTES); retry shortly`,
+        undefined,
+        { 'Retry-After': '1' },
+      );
     }
     try {
       await next();

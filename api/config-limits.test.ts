@@ -15,7 +15,13 @@ describe('read, memory and connection limits in the configuration', () => {
       max_threads: 1,
       os_thread_priority: 19,
     });
-    expect(c).toMatchObject({ READ_MAX_PAGE_ROWS: 10_000, READ_MAX_CONCURRENT: 1, READ_MAX_QUEUED: 32, INGEST_MAX_INFLIGHT_BYTES: 64 * 1024 ** 2, API_KEY_MISS_CACHE_SECONDS: 5 });
+    expect(c).toMatchObject({
+      READ_MAX_PAGE_ROWS: 10_000,
+      READ_MAX_CONCURRENT: 1,
+      READ_MAX_QUEUED: 32,
+      INGEST_MAX_INFLIGHT_BYTES: 64 * 1024 ** 2,
+      API_KEY_MISS_CACHE_SECONDS: 5,
+    });
     expect(httpServerOptions(c)).toMatchObject({ headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 });
   });
 

@@ -4,7 +4,14 @@ import { ConfigError, defaultTenantLimits, loadConfig } from './config.js';
 describe('loadConfig', () => {
   it('has working defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ PORT: 8080, DATA_DIR: './data', MAX_EVENTS_PER_REQUEST: 10_000, MAX_BODY_BYTES: 10 * 1024 * 1024, MAX_FUTURE_SKEW_SECONDS: 300, ENGINE_FSYNC: true });
+    expect(c).toMatchObject({
+      PORT: 8080,
+      DATA_DIR: './data',
+      MAX_EVENTS_PER_REQUEST: 10_000,
+      MAX_BODY_BYTES: 10 * 1024 * 1024,
+      MAX_FUTURE_SKEW_SECONDS: 300,
+      ENGINE_FSYNC: true,
+    });
     expect(c.CLICKHOUSE_URL).toBeUndefined();
   });
 
@@ -41,7 +48,11 @@ describe('loadConfig', () => {
   });
 
   it('never echoes a secret it rejects', () => {
-    for (const [name, secret] of [['METERHOUSE_API_KEY', 'short secret'], ['METERHOUSE_OPERATOR_KEY', 'short op'], ['BILLING_WEBHOOK_SECRET', 'tooshort']] as const) {
+    for (const [name, secret] of [
+      ['METERHOUSE_API_KEY', 'short secret'],
+      ['METERHOUSE_OPERATOR_KEY', 'short op'],
+      ['BILLING_WEBHOOK_SECRET', 'tooshort'],
+    ] as const) {
       let message = '';
       try {
         loadConfig({ [name]: secret });
@@ -54,14 +65,25 @@ describe('loadConfig', () => {
   });
 
   it('checks cron patterns with croner, naming the variable', () => {
-    expect(loadConfig({ ROLLUP_RECONCILE_CRON: '*/5 * * * *', BILLING_CLOSE_CRON: '@hourly' })).toMatchObject({ ROLLUP_RECONCILE_CRON: '*/5 * * * *', BILLING_CLOSE_CRON: '@hourly' });
-    expect(() => loadConfig({ ROLLUP_RECONCILE_CRON: 'every 5 minutes' })).toThrow(/ROLLUP_RECONCILE_CRON: is not a valid cron pattern \(.*five, six, or seven/);
+    expect(loadConfig({ ROLLUP_RECONCILE_CRON: '*/5 * * * *', BILLING_CLOSE_CRON: '@hourly' })).toMatchObject({
+      ROLLUP_RECONCILE_CRON: '*/5 * * * *',
+      BILLING_CLOSE_CRON: '@hourly',
+    });
+    expect(() => loadConfig({ ROLLUP_RECONCILE_CRON: 'every 5 minutes' })).toThrow(
+      /ROLLUP_RECONCILE_CRON: is not a valid cron pattern \(.*five, six, or seven/,
+    );
     expect(() => loadConfig({ BILLING_CLOSE_CRON: '61 * * * *' })).toThrow(/BILLING_CLOSE_CRON: is not a valid cron pattern \(.*minute/);
     expect(() => loadConfig({ BILLING_CLOSE_CRON: '0 0 30 2 *' })).toThrow(/BILLING_CLOSE_CRON: is a cron pattern that never fires/);
     expect(() => loadConfig({ BILLING_CLOSE_CRON: 'x' })).toThrow(ConfigError);
   });
 
-  const s3 = { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_BUCKET: 'meterhouse', S3_ACCESS_KEY_ID: 'AK', S3_SECRET_ACCESS_KEY: 'the-s3-secret', S3_REGION: 'us-east-1' };
+  const s3 = {
+    S3_ENDPOINT: 'http://127.0.0.1:9000',
+    S3_BUCKET: 'meterhouse',
+    S3_ACCESS_KEY_ID: 'AK',
+    S3_SECRET_ACCESS_KEY: 'the-s3-secret',
+    S3_REGION: 'us-east-1',
+  };
 
   it('takes S3 settings all together or not at all, naming what is missing', () => {
     const c = loadConfig(s3);
@@ -82,13 +104,17 @@ describe('loadConfig', () => {
 
   it('keeps raw events longer than the hot tier', () => {
     expect(loadConfig({ RAW_RETENTION_DAYS: '39' }).RAW_RETENTION_DAYS).toBe(39);
-    expect(() => loadConfig({ ...s3, HOT_RETENTION_DAYS: '40', RAW_RETENTION_DAYS: '40' })).toThrow(/RAW_RETENTION_DAYS: must be greater than HOT_RETENTION_DAYS/);
+    expect(() => loadConfig({ ...s3, HOT_RETENTION_DAYS: '40', RAW_RETENTION_DAYS: '40' })).toThrow(
+      /RAW_RETENTION_DAYS: must be greater than HOT_RETENTION_DAYS/,
+    );
     expect(loadConfig({ ...s3, HOT_RETENTION_DAYS: '40', RAW_RETENTION_DAYS: '41' }).RAW_RETENTION_DAYS).toBe(41);
   });
 
   it('refuses a raw retention that could delete events of a period not yet exported', () => {
     // 31 days (longest period) + 1 day of grace (the default) + 7 days of margin
-    expect(() => loadConfig({ RAW_RETENTION_DAYS: '38' })).toThrow(/RAW_RETENTION_DAYS: must be at least 39 days: the longest billing period \(31 days\) plus BILLING_GRACE_SECONDS \(1 days\) plus a 7-day margin/);
+    expect(() => loadConfig({ RAW_RETENTION_DAYS: '38' })).toThrow(
+      /RAW_RETENTION_DAYS: must be at least 39 days: the longest billing period \(31 days\) plus BILLING_GRACE_SECONDS \(1 days\) plus a 7-day margin/,
+    );
     expect(loadConfig({ RAW_RETENTION_DAYS: '39' }).RAW_RETENTION_DAYS).toBe(39);
     // a longer grace needs a longer retention
     expect(() => loadConfig({ RAW_RETENTION_DAYS: '45', BILLING_GRACE_SECONDS: String(10 * 86_400) })).toThrow(/at least 48 days/);

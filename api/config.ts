@@ -16,7 +16,13 @@ const FRAME_SOURCE = /^(?:'self'|https?:\/\/(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 /** A per-tenant limit's default, in the range the operator's overrides take too. */
 const limit = (name: keyof TenantLimits, fallback: number) => int(LIMIT_RANGES[name].min, LIMIT_RANGES[name].max, fallback);
-const secret = (name: string) => z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').describe(name);
+const secret = (name: string) =>
+  z
+    .string()
+    .min(24, 'must be at least 24 characters')
+    .max(256)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .describe(name);
 
 /**
  * A croner schedule, checked by croner itself so a typo stops startup here,
@@ -35,7 +41,10 @@ const cronPattern = (fallback: string) =>
         // No callback: croner parses the pattern and schedules nothing.
         next = new Cron(pattern).nextRun();
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `is not a valid cron pattern (${error instanceof Error ? error.message : String(error)}); e.g. "0 * * * * *" (seconds minutes hours day-of-month month day-of-week)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `is not a valid cron pattern (${error instanceof Error ? error.message : String(error)}); e.g. "0 * * * * *" (seconds minutes hours day-of-month month day-of-week)`,
+        });
         return;
       }
       if (next === null) ctx.addIssue({ code: 'custom', message: 'is a cron pattern that never fires' });
@@ -56,7 +65,7 @@ export const configSchema = z
     CLICKHOUSE_DATABASE: z.string().regex(IDENTIFIER, 'must be a plain identifier').default('meterhouse'),
     CLICKHOUSE_CLUSTER: z.string().regex(IDENTIFIER, 'must be a plain identifier').optional(),
     CLICKHOUSE_REQUEST_TIMEOUT_MS: int(1000, 3_600_000, 60_000),
-    METERHOUSE_API_KEY: secret('the default tenant\'s admin key').optional(),
+    METERHOUSE_API_KEY: secret("the default tenant's admin key").optional(),
     // The operator credential (/v1/operator/...); generated and printed once at first start when not set.
     METERHOUSE_OPERATOR_KEY: secret('the operator credential').optional(),
     MAX_EVENTS_PER_REQUEST: int(1, 1_000_000, 10_000),
@@ -126,11 +135,20 @@ export const configSchema = z
     KAFKA_SESSION_TIMEOUT_MS: int(1000, 300_000, 10_000),
     // Tiered storage (all five S3_* together, or none) and raw-event retention.
     S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-    S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)').optional(),
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
+      .optional(),
     S3_ACCESS_KEY_ID: z.string().min(1).max(256).optional(),
     S3_SECRET_ACCESS_KEY: z.string().min(1).max(1024).optional(),
-    S3_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1').optional(),
-    S3_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or path segments (letters, digits, . _ -) each ending in /').default('meterhouse/'),
+    S3_REGION: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1')
+      .optional(),
+    S3_PREFIX: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or path segments (letters, digits, . _ -) each ending in /')
+      .default('meterhouse/'),
     S3_RETRY_ATTEMPTS: int(0, 100, 3),
     S3_CONNECT_TIMEOUT_MS: int(100, 60_000, 2000),
     HOT_RETENTION_DAYS: int(1, 100_000, 30),
@@ -157,8 +175,14 @@ export const configSchema = z
       .default('')
       .transform((s) => s.split(/\s+/).filter((x) => x !== ''))
       .pipe(z.array(z.string().regex(FRAME_SOURCE, "each entry must be 'self' or an origin such as https://app.example.com or https://*.example.com")).max(32)),
-    PUBLIC_URL: z.url({ protocol: /^https?$/ }).refine((u) => URL.canParse(u) && new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'), 'must be an origin such as https://usage.example.com (no path)').optional(),
-    PORTAL_SIGNING_KEY: secret('the dashboard links\' signing key').optional(),
+    PUBLIC_URL: z
+      .url({ protocol: /^https?$/ })
+      .refine(
+        (u) => URL.canParse(u) && new URL(u).pathname === '/' && !u.includes('?') && !u.includes('#'),
+        'must be an origin such as https://usage.example.com (no path)',
+      )
+      .optional(),
+    PORTAL_SIGNING_KEY: secret("the dashboard links' signing key").optional(),
     PORTAL_REQUESTS_PER_SECOND: int(1, 10_000, 20),
     /** Usage alerts: the sweep of every rule (the flush hook evaluates touched customers sooner); deliveries reuse BILLING_WEBHOOK_*. */
     ALERTS_SWEEP_CRON: cronPattern('0 * * * * *'),
@@ -169,7 +193,7 @@ export const configSchema = z
   })
   .refine((c) => c.METERHOUSE_OPERATOR_KEY === undefined || c.METERHOUSE_OPERATOR_KEY !== c.METERHOUSE_API_KEY, {
     path: ['METERHOUSE_OPERATOR_KEY'],
-    message: 'must differ from METERHOUSE_API_KEY (one secret cannot be both a tenant key and the operator\'s)',
+    message: "must differ from METERHOUSE_API_KEY (one secret cannot be both a tenant key and the operator's)",
   })
   .refine((c) => c.BILLING_DEFAULT_INTERVAL === 'month' || c.BILLING_DEFAULT_ANCHOR_DAY <= 7, {
     path: ['BILLING_DEFAULT_ANCHOR_DAY'],
@@ -194,10 +218,18 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const missing = S3_REQUIRED.filter((name) => c[name] === undefined);
     if (missing.length > 0 && missing.length < S3_REQUIRED.length) {
-      ctx.addIssue({ code: 'custom', path: ['S3'], message: `S3 settings go together: missing ${missing.join(', ')} (set all of ${S3_REQUIRED.join(', ')}, or none)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3'],
+        message: `S3 settings go together: missing ${missing.join(', ')} (set all of ${S3_REQUIRED.join(', ')}, or none)`,
+      });
     }
     if (missing.length === 0 && c.RAW_RETENTION_DAYS !== undefined && c.RAW_RETENTION_DAYS <= c.HOT_RETENTION_DAYS) {
-      ctx.addIssue({ code: 'custom', path: ['RAW_RETENTION_DAYS'], message: 'must be greater than HOT_RETENTION_DAYS (events are deleted only after they moved to S3)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RAW_RETENTION_DAYS'],
+        message: 'must be greater than HOT_RETENTION_DAYS (events are deleted only after they moved to S3)',
+      });
     }
     const minimum = minimumRawRetentionDays(c.BILLING_GRACE_SECONDS * 1000);
     if (c.RAW_RETENTION_DAYS !== undefined && c.RAW_RETENTION_DAYS < minimum) {
@@ -208,7 +240,6 @@ export const configSchema = z
       });
     }
   });
-
 
 export type Config = z.infer<typeof configSchema>;
 

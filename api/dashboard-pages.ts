@@ -60,20 +60,31 @@ export function dashboardPages(options: { frameAncestors: readonly string[] }) {
   const assets = loadAssets();
   const csp = contentSecurityPolicy(options.frameAncestors);
   const app = new Hono<AppEnv>();
-  const common = { 'content-security-policy': csp, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cross-origin-resource-policy': 'same-origin' };
+  const common = {
+    'content-security-policy': csp,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-origin',
+  };
 
   for (const page of Object.keys(PAGES)) {
     const html = assets.get(`pages/${page}/index.html`);
     if (!html) throw new Error(`dashboards/dist has no build of page "${page}": run npm run build:dashboards`);
     app.get(`/dashboards/${page}`, (c) => c.redirect(`/dashboards/${page}/`, 301));
-    app.get(`/dashboards/${page}/`, (c) => c.body(html.body as Uint8Array<ArrayBuffer>, 200, { ...common, 'content-type': html.type, 'cache-control': 'no-cache' }));
+    app.get(`/dashboards/${page}/`, (c) =>
+      c.body(html.body as Uint8Array<ArrayBuffer>, 200, { ...common, 'content-type': html.type, 'cache-control': 'no-cache' }),
+    );
   }
   const home = assets.get('pages/home/index.html');
   if (home) app.get('/', (c) => c.body(home.body as Uint8Array<ArrayBuffer>, 200, { ...common, 'content-type': home.type, 'cache-control': 'no-cache' }));
   app.get('/dashboards/assets/:file', (c) => {
     const asset = assets.get(`assets/${c.req.param('file')}`);
     if (!asset) return c.notFound();
-    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { ...common, 'content-type': asset.type, 'cache-control': 'public, max-age=31536000, immutable' });
+    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, {
+      ...common,
+      'content-type': asset.type,
+      'cache-control': 'public, max-age=31536000, immutable',
+    });
   });
   return app;
 }

@@ -54,9 +54,17 @@ function candidateOf(item: ReplayItem, rawMessage: string, tenantId: string): { 
  * replayed; a replayed dead letter is not replayed twice. If the write fails
  * (503), nothing is marked and the whole request can be retried.
  */
-export async function replayDeadLetters(deps: AppDeps, who: { tenantId: string; visible: string[]; requestId: string }, items: readonly ReplayItem[]): Promise<ReplayResult[]> {
+export async function replayDeadLetters(
+  deps: AppDeps,
+  who: { tenantId: string; visible: string[]; requestId: string },
+  items: readonly ReplayItem[],
+): Promise<ReplayResult[]> {
   const tags = { route: 'POST /v1/dead-letters/replay', tenantId: who.tenantId, requestId: who.requestId };
-  const stored = await deadLettersAt(deps.db, { tenantIds: who.visible, topics: items.map((i) => i.topic), partitions: items.map((i) => i.partition), offsets: items.map((i) => i.offset) }, tags);
+  const stored = await deadLettersAt(
+    deps.db,
+    { tenantIds: who.visible, topics: items.map((i) => i.topic), partitions: items.map((i) => i.partition), offsets: items.map((i) => i.offset) },
+    tags,
+  );
   const byKey = new Map(stored.map((r) => [deadLetterKey(r.topic, r.partition, r.offset), r]));
   const ctx = { tenantId: who.tenantId, receivedAtMs: deps.clock.now(), ...eventTimeBounds(deps.config), format: 'usage' as const };
 
@@ -85,7 +93,10 @@ export async function replayDeadLetters(deps: AppDeps, who: { tenantId: string; 
     const result = results[rowOf[i]!]!;
     if (outcome === 'refused') {
       // Not stored: the dead letter stays, to be replayed with a corrected `event`.
-      Object.assign(result, { status: 'rejected', errors: [{ path: '', message: 'the storage engine cannot store this event as sent: send a corrected `event`' }] });
+      Object.assign(result, {
+        status: 'rejected',
+        errors: [{ path: '', message: 'the storage engine cannot store this event as sent: send a corrected `event`' }],
+      });
       return [];
     }
     if (outcome === 'duplicate') result.status = 'duplicate';

@@ -57,7 +57,9 @@ function toApiError(error: unknown, logger: Logger, requestId: string): ApiError
     return new ApiError(503, 'broker_unavailable', error.message, undefined, { 'Retry-After': String(error.retryAfterSeconds) });
   }
   if (error instanceof WriterClosedError) {
-    return new ApiError(503, 'shutting_down', 'meterhouse is shutting down; retry against another instance or after restart', undefined, { 'Retry-After': '5' });
+    return new ApiError(503, 'shutting_down', 'meterhouse is shutting down; retry against another instance or after restart', undefined, {
+      'Retry-After': '5',
+    });
   }
   if (error instanceof ReadLimitError) return readLimitExceeded(error);
   if (error instanceof StorageError) {
@@ -74,8 +76,14 @@ const READ_LIMITS: Record<keyof ReadLimits, { setting: string; hint: string }> =
   max_execution_time: { setting: 'READ_MAX_EXECUTION_SECONDS', hint: 'narrow the time window (from/to), or filter by customerId, metricName or filter[...]' },
   max_rows_to_read: { setting: 'READ_MAX_ROWS_TO_READ', hint: 'narrow the time window (from/to), or filter by customerId, metricName or filter[...]' },
   max_memory_usage: { setting: 'READ_MAX_MEMORY_BYTES', hint: 'group by fewer things, use a coarser granularity, or narrow the time window' },
-  max_result_rows: { setting: 'READ_MAX_RESULT_ROWS', hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor' },
-  max_result_bytes: { setting: 'READ_MAX_RESULT_BYTES', hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor' },
+  max_result_rows: {
+    setting: 'READ_MAX_RESULT_ROWS',
+    hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor',
+  },
+  max_result_bytes: {
+    setting: 'READ_MAX_RESULT_BYTES',
+    hint: 'ask for fewer rows: a smaller limit, a coarser granularity, fewer groupBy, then page with the cursor',
+  },
   max_threads: { setting: 'READ_MAX_THREADS', hint: '' },
   os_thread_priority: { setting: 'READ_OS_THREAD_PRIORITY', hint: '' },
 };

@@ -22,12 +22,19 @@ export function linkRefused(reason: keyof typeof REFUSALS): ApiError {
  * read is (read slots, the read gate's engine limits).
  */
 export function checkLink(link: LinkClaims, needed: RouteScope, linkRate: { rate: IngestRate; perSecond: number } | undefined): void {
-  if (needed !== linkScope(link.kind)) throw new ApiError(403, 'forbidden', `a ${link.kind} link reaches only its own pages' data, not this route (it needs ${needed})`, { required: needed });
+  if (needed !== linkScope(link.kind))
+    throw new ApiError(403, 'forbidden', `a ${link.kind} link reaches only its own pages' data, not this route (it needs ${needed})`, { required: needed });
   if (!linkRate) return;
   try {
     linkRate.rate.take(link.linkId, 1, linkRate.perSecond);
   } catch (error) {
     if (!(error instanceof LimitExceededError)) throw error;
-    throw new ApiError(429, 'rate_limited', `a link may make ${linkRate.perSecond} requests per second (PORTAL_REQUESTS_PER_SECOND); retry after ${error.retryAfterSeconds} s`, undefined, { 'Retry-After': String(error.retryAfterSeconds) });
+    throw new ApiError(
+      429,
+      'rate_limited',
+      `a link may make ${linkRate.perSecond} requests per second (PORTAL_REQUESTS_PER_SECOND); retry after ${error.retryAfterSeconds} s`,
+      undefined,
+      { 'Retry-After': String(error.retryAfterSeconds) },
+    );
   }
 }

@@ -19,12 +19,31 @@ export class Metrics {
   readonly tenantRegistry = new Registry();
   readonly tenantLabels: TenantLabels;
   readonly http = httpLatency(this.registry);
-  private readonly ingestedByTenant = new Counter({ name: 'meterhouse_ingest_tenant_events_total', help: 'Events answered by POST /v1/events, by tenant (bounded) and outcome', labelNames: ['tenant', 'outcome'] as const, registers: [this.tenantRegistry] });
+  private readonly ingestedByTenant = new Counter({
+    name: 'meterhouse_ingest_tenant_events_total',
+    help: 'Events answered by POST /v1/events, by tenant (bounded) and outcome',
+    labelNames: ['tenant', 'outcome'] as const,
+    registers: [this.tenantRegistry],
+  });
   /** Time from handing a request's valid events to the sink until all are durable (the writer's batch wait and insert, or the Kafka ack). */
-  readonly durable = new Histogram({ name: 'meterhouse_ingest_durable_seconds', help: 'Seconds until a request\'s events were durable (writer batch wait + insert, or Kafka acks=all)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly ingested = new Counter({ name: 'meterhouse_ingest_events_total', help: 'Events answered by POST /v1/events, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly durable = new Histogram({
+    name: 'meterhouse_ingest_durable_seconds',
+    help: "Seconds until a request's events were durable (writer batch wait + insert, or Kafka acks=all)",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly ingested = new Counter({
+    name: 'meterhouse_ingest_events_total',
+    help: 'Events answered by POST /v1/events, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly produced = new Counter({ name: 'meterhouse_kafka_produced_total', help: 'Events sent to the Kafka producer', registers: [this.registry] });
-  private readonly acknowledged = new Counter({ name: 'meterhouse_kafka_acknowledged_total', help: 'Events the broker acknowledged (acks=all)', registers: [this.registry] });
+  private readonly acknowledged = new Counter({
+    name: 'meterhouse_kafka_acknowledged_total',
+    help: 'Events the broker acknowledged (acks=all)',
+    registers: [this.registry],
+  });
   private readonly failed = new Counter({ name: 'meterhouse_kafka_failed_total', help: 'Events not acknowledged (answered 503)', registers: [this.registry] });
 
   readonly produceCounters: ProduceCounters = {
@@ -49,7 +68,14 @@ export class Metrics {
     // process_cpu_seconds_total, process_resident_memory_bytes, nodejs_eventloop_lag_seconds, heap, GC.
     collectDefaultMetrics({ register: this.registry });
     const queued = options.queued;
-    new Gauge({ name: 'meterhouse_writer_queued_events', help: 'Events waiting in, or being written by, the direct writer (0 on the Kafka path)', registers, collect() { this.set(queued?.() ?? 0); } });
+    new Gauge({
+      name: 'meterhouse_writer_queued_events',
+      help: 'Events waiting in, or being written by, the direct writer (0 on the Kafka path)',
+      registers,
+      collect() {
+        this.set(queued?.() ?? 0);
+      },
+    });
     new Gauge({
       name: 'meterhouse_dead_letters',
       help: 'Dead letters stored, by state (pending: not replayed yet)',

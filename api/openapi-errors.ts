@@ -25,7 +25,9 @@ export function declareErrorResponses(app: OpenAPIHono<any>): void {
       ...(route.security?.length
         ? {
             401: error('Missing, unknown or revoked API key (Authorization: Bearer <key>)'),
-            403: error(`The key lacks the scope this operation needs (${route.security.flatMap((s) => s.bearer ?? []).join(', ')}), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant)`),
+            403: error(
+              `The key lacks the scope this operation needs (${route.security.flatMap((s) => s.bearer ?? []).join(', ')}), the tenant is disabled (tenant_disabled), or the credential is of the other kind (operator or tenant)`,
+            ),
           }
         : {}),
       ...(route.security?.length && route.method === 'get' ? { 429: error('The tenant has as many reads in progress as its limit allows (Retry-After)') } : {}),

@@ -49,7 +49,12 @@ export function assertWindow(fromMs: number | undefined, toMs: number | undefine
 export function assertRetained(fromMs: number | undefined, rawRetentionDays: number | undefined, nowMs: number): void {
   const since = retainedSinceMs(rawRetentionDays, nowMs);
   if (since === undefined || fromMs === undefined || fromMs >= since) return;
-  throw new ApiError(422, 'beyond_retention', `from reaches past raw retention (RAW_RETENTION_DAYS=${rawRetentionDays}): events before ${new Date(since).toISOString()} are deleted or being deleted, so numbers for it would be partial; start the window at or after that instant`, { retainedSince: new Date(since).toISOString() });
+  throw new ApiError(
+    422,
+    'beyond_retention',
+    `from reaches past raw retention (RAW_RETENTION_DAYS=${rawRetentionDays}): events before ${new Date(since).toISOString()} are deleted or being deleted, so numbers for it would be partial; start the window at or after that instant`,
+    { retainedSince: new Date(since).toISOString() },
+  );
 }
 
 /** A JSON response or request body of an OpenAPI route. */

@@ -88,9 +88,18 @@ export function readGate(gate: ReadGate, boundsOf?: TenantReadBounds) {
     const caller = c.get('caller');
     const bounds = boundsOf && caller && caller.kind !== 'operator' ? await boundsOf(caller.principal.tenantId) : undefined;
     const reader = await gate.acquire();
-    const leased: Db = bounds && reader.readLimits
-      ? { ...reader, readLimits: { ...reader.readLimits, max_execution_time: bounds.readMaxExecutionSeconds, max_rows_to_read: bounds.readMaxRowsToRead, max_memory_usage: bounds.readMaxMemoryBytes } }
-      : reader;
+    const leased: Db =
+      bounds && reader.readLimits
+        ? {
+            ...reader,
+            readLimits: {
+              ...reader.readLimits,
+              max_execution_time: bounds.readMaxExecutionSeconds,
+              max_rows_to_read: bounds.readMaxRowsToRead,
+              max_memory_usage: bounds.readMaxMemoryBytes,
+            },
+          }
+        : reader;
     c.set('reader', leased);
     try {
       await next();

@@ -38,14 +38,29 @@ export class RouteScopes {
       if (!route.path.startsWith('/v1/')) continue;
       const scopes = route.security?.flatMap((s) => s.bearer ?? []) ?? [];
       const [scope] = scopes;
-      if (scopes.length !== 1 || !KNOWN.has(scope!)) throw new Error(`${route.method.toUpperCase()} ${route.path} must declare exactly one known scope (security: needs(...)); it declares ${JSON.stringify(scopes)}`);
+      if (scopes.length !== 1 || !KNOWN.has(scope!))
+        throw new Error(
+          `${route.method.toUpperCase()} ${route.path} must declare exactly one known scope (security: needs(...)); it declares ${JSON.stringify(scopes)}`,
+        );
       const template = templateOf(route.path);
-      const source = template.split('/').map((s) => (s.startsWith(':') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
-      entries.push({ method: route.method.toUpperCase(), template, pattern: new RegExp(`^${source}$`), scope: scope as RouteScope, params: (template.match(/:/g) ?? []).length });
+      const source = template
+        .split('/')
+        .map((s) => (s.startsWith(':') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/');
+      entries.push({
+        method: route.method.toUpperCase(),
+        template,
+        pattern: new RegExp(`^${source}$`),
+        scope: scope as RouteScope,
+        params: (template.match(/:/g) ?? []).length,
+      });
     }
     // A literal segment wins over a parameter (/v1/dead-letters/replay before a /v1/dead-letters/{id}).
     this.entries = entries.sort((a, b) => a.params - b.params);
-    const undeclared = app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.endsWith('/*') && !this.entries.some((e) => e.method === r.method && e.template === r.path));
+    const undeclared = app.routes.filter(
+      (r) =>
+        r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.endsWith('/*') && !this.entries.some((e) => e.method === r.method && e.template === r.path),
+    );
     if (undeclared.length > 0) throw new Error(`routes without a declared scope: ${undeclared.map((r) => `${r.method} ${r.path}`).join(', ')}`);
   }
 

@@ -61,7 +61,16 @@ const EXPORT_UPLOAD_TIMEOUT_MS = 30_000;
 export function s3Storage(config: Config): S3Storage | undefined {
   const { S3_ENDPOINT: endpoint, S3_BUCKET: bucket, S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey, S3_REGION: region } = config;
   if (!endpoint || !bucket || !accessKeyId || !secretAccessKey || !region) return undefined;
-  return { endpoint, bucket, accessKeyId, secretAccessKey, region, prefix: config.S3_PREFIX, retryAttempts: config.S3_RETRY_ATTEMPTS, connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS };
+  return {
+    endpoint,
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    region,
+    prefix: config.S3_PREFIX,
+    retryAttempts: config.S3_RETRY_ATTEMPTS,
+    connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
+  };
 }
 
 export function connectOptions(config: Config): ConnectOptions {
@@ -144,13 +153,20 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       defaultLimits: defaultTenantLimits(config),
     });
     const { createdSecret, revokedEnvKey } = await access.keys.bootstrap(config.METERHOUSE_API_KEY);
-    if (revokedEnvKey) logger.warn('METERHOUSE_API_KEY was revoked and stays revoked; to recover admin access set METERHOUSE_API_KEY to a new secret and restart');
+    if (revokedEnvKey)
+      logger.warn('METERHOUSE_API_KEY was revoked and stays revoked; to recover admin access set METERHOUSE_API_KEY to a new secret and restart');
     const { createdSecret: createdOperatorKey } = await access.operator.bootstrap(config.METERHOUSE_OPERATOR_KEY);
     const kafka = await startKafka(db, config, logger);
     let direct: DirectWriter | undefined;
     const metrics = new Metrics(db, logger, kafka?.admin, { maxTenantLabels: config.METRICS_TENANT_LABELS, queued: () => direct?.queued ?? 0 });
     const jobMetrics = new JobMetrics(metrics.registry, metrics.tenantRegistry, metrics.tenantLabels);
-    const alerts = new AlertEvaluator(db, { graceMs: config.BILLING_GRACE_SECONDS * 1000, defaultCycle: billingSettings(config, clock).defaultCycle }, clock, logger, () => alertWebhooks.kick());
+    const alerts = new AlertEvaluator(
+      db,
+      { graceMs: config.BILLING_GRACE_SECONDS * 1000, defaultCycle: billingSettings(config, clock).defaultCycle },
+      clock,
+      logger,
+      () => alertWebhooks.kick(),
+    );
     const writer: EventSink = kafka
       ? new KafkaSink(db, {
           brokers: kafka.brokers,
@@ -162,12 +178,19 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
         })
       : (direct = new DirectWriter(
           db,
-          { batchRows: config.WRITER_BATCH_ROWS, flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS, maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS, onStored: (rows) => alerts.touched(rows) },
-          (error, events) => logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
+          {
+            batchRows: config.WRITER_BATCH_ROWS,
+            flushIntervalMs: config.WRITER_FLUSH_INTERVAL_MS,
+            maxQueuedEvents: config.WRITER_MAX_QUEUED_EVENTS,
+            onStored: (rows) => alerts.touched(rows),
+          },
+          (error, events) =>
+            logger.error({ events, err: error instanceof Error ? error.message : String(error) }, 'ingest batch failed; nothing of it was acknowledged'),
         ));
     // Always running: any tenant can set its endpoint through the API.
     const webhookOptions = {
-      defaultEndpoint: config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? { url: config.BILLING_WEBHOOK_URL, secret: config.BILLING_WEBHOOK_SECRET } : undefined,
+      defaultEndpoint:
+        config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? { url: config.BILLING_WEBHOOK_URL, secret: config.BILLING_WEBHOOK_SECRET } : undefined,
       pollMs: config.BILLING_WEBHOOK_POLL_MS,
       backoffMs: config.BILLING_WEBHOOK_BACKOFF_MS,
       backoffMaxMs: config.BILLING_WEBHOOK_BACKOFF_MAX_MS,
@@ -185,7 +208,11 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       jobMetrics.uploadFailures.inc();
       onUploadError(tenantId, error);
     };
-    const closer = new BillingCloser(db, { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError: countedUploadError, onTenantClosed, ...testHooks }, () => webhooks.kick());
+    const closer = new BillingCloser(
+      db,
+      { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError: countedUploadError, onTenantClosed, ...testHooks },
+      () => webhooks.kick(),
+    );
     await registerEngineMetrics(metrics.registry, {
       db,
       logger,
@@ -203,9 +230,30 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const links = new LinkStore(db, new LinkTokens(signing.key), () => clock.now(), config.API_KEY_CACHE_SECONDS);
     const audit = new AuditLog(db);
     const sql = await sqlService(connection, config, access);
-    const deps: AppDeps = { db, writer, readGate, ingestBudget, access, config, logger, metrics, closer, exportBucket, clock, corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER), audit, links, sql, alerts };
+    const deps: AppDeps = {
+      db,
+      writer,
+      readGate,
+      ingestBudget,
+      access,
+      config,
+      logger,
+      metrics,
+      closer,
+      exportBucket,
+      clock,
+      corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER),
+      audit,
+      links,
+      sql,
+      alerts,
+    };
     const jobs: Job[] = [
-      { name: 'rollups.reconcile', cron: config.ROLLUP_RECONCILE_CRON, run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then((r) => reconcileWork(jobMetrics.reconciled(r))) },
+      {
+        name: 'rollups.reconcile',
+        cron: config.ROLLUP_RECONCILE_CRON,
+        run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then((r) => reconcileWork(jobMetrics.reconciled(r))),
+      },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },
       { name: 'alerts.sweep', cron: config.ALERTS_SWEEP_CRON, run: () => alerts.sweep() },
     ].map((job) => jobMetrics.instrument(job));
@@ -254,12 +302,21 @@ async function startKafka(db: Connection['db'], config: Config, logger: Logger):
     return undefined;
   }
   const brokers = config.KAFKA_BROKERS.split(',');
-  const admin = new KafkaAdmin({ brokers, clientId: config.KAFKA_CLIENT_ID, topic: config.KAFKA_TOPIC, group: config.KAFKA_CONSUMER_GROUP, timeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS });
+  const admin = new KafkaAdmin({
+    brokers,
+    clientId: config.KAFKA_CLIENT_ID,
+    topic: config.KAFKA_TOPIC,
+    group: config.KAFKA_CONSUMER_GROUP,
+    timeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
+  });
   try {
     const topic = await admin.ensureTopic(config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_REPLICATION);
     logger.info({ topic: config.KAFKA_TOPIC, state: topic }, 'kafka topic');
   } catch (error) {
-    logger.warn({ topic: config.KAFKA_TOPIC, err: error instanceof Error ? error.message : String(error) }, 'kafka topic not checked: the broker does not answer; continuing');
+    logger.warn(
+      { topic: config.KAFKA_TOPIC, err: error instanceof Error ? error.message : String(error) },
+      'kafka topic not checked: the broker does not answer; continuing',
+    );
   }
   const change = await ensureKafkaPipeline(
     db,

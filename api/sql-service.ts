@@ -19,7 +19,10 @@ export async function sqlService(connection: Connection, config: Config, access:
   const service = new SqlService({
     database: db.database,
     clients: connection.analystClients,
-    gate: new ReadGate(connection.analystClients.map((client) => ({ client, database: db.database })), { maxQueued: config.SQL_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS }),
+    gate: new ReadGate(
+      connection.analystClients.map((client) => ({ client, database: db.database })),
+      { maxQueued: config.SQL_MAX_QUEUED, queueTimeoutMs: config.READ_QUEUE_TIMEOUT_MS },
+    ),
     recorder,
     audit: new AuditLog(recorder),
     limitsFor: (tenantId) => access.tenants.limitsFor(tenantId),

@@ -51,7 +51,13 @@ export function wellFormedInput(): MiddlewareHandler<AppEnv> {
         body = undefined; // not JSON: the route's validator says so
       }
       const paths = illFormedPaths(body);
-      if (paths.length > 0) throw new ApiError(400, 'invalid_request', 'the request is invalid', paths.map((path) => ({ path, message: NOT_WELL_FORMED })));
+      if (paths.length > 0)
+        throw new ApiError(
+          400,
+          'invalid_request',
+          'the request is invalid',
+          paths.map((path) => ({ path, message: NOT_WELL_FORMED })),
+        );
     }
     await next();
   };

@@ -36,20 +36,34 @@ await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/alerts`;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-alerts-'));
-const config = loadConfig({ ...process.env, DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, METERHOUSE_OPERATOR_KEY: OPERATOR_KEY, LOG_LEVEL: 'warn', MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)) });
+const config = loadConfig({
+  ...process.env,
+  DATA_DIR: dataDir,
+  METERHOUSE_API_KEY: KEY,
+  METERHOUSE_OPERATOR_KEY: OPERATOR_KEY,
+  LOG_LEVEL: 'warn',
+  MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)),
+});
 const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
 runtime.startJobs();
 const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: '127.0.0.1' });
 await new Promise((r) => server.once('listening', r));
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 async function call(method: string, path: string, body: unknown, key = KEY) {
-  const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`);
   return res;
 }
 // The probes run in tenant default; the background load in a tenant of its own, with a rule on every customer.
 const busy = (await (await call('POST', '/v1/operator/tenants', { tenantId: 'busy', name: 'busy' }, OPERATOR_KEY)).json()) as { adminKey: string };
-for (const [key, meter] of [[KEY, 'probe'], [busy.adminKey, 'calls']] as const) {
+for (const [key, meter] of [
+  [KEY, 'probe'],
+  [busy.adminKey, 'calls'],
+] as const) {
   await call('PUT', '/v1/webhooks', { url: hookUrl, secret: 'bench-webhook-secret-0123456789' }, key);
   await call('POST', '/v1/meters', { key: meter, metricName: meter === 'calls' ? 'api.calls' : 'alert.probe', aggregation: 'SUM' }, key);
 }
@@ -81,7 +95,13 @@ const run = await load;
 latencies.sort((a, b) => a - b);
 
 const results = {
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version, loadavg1m: +loadavg()[0]!.toFixed(2) },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    loadavg1m: +loadavg()[0]!.toFixed(2),
+  },
   config: { trials: TRIALS, backgroundClients: BACKGROUND, batch: BATCH },
   background: { events: run.sent, seconds: +run.seconds.toFixed(1), eventsPerSecond: Math.round(run.sent / run.seconds) },
   ackToFirstWebhookMs: { p50: +percentile(latencies, 50).toFixed(1), p99: +percentile(latencies, 99).toFixed(1), max: +latencies.at(-1)!.toFixed(1) },

@@ -33,17 +33,24 @@ const { secret: readKey } = await runtime.deps.access.keys.create(TENANT, 'bench
 // ---- load: 30 days, CUSTOMERS customers, engine-generated rows in chunks
 const loadStarted = performance.now();
 for (let from = 0; from < EVENTS; from += CHUNK) {
-  await execute(db, 'bench.sql.load', `INSERT INTO ${db.database}.usage_events (tenant_id, event_id, customer_id, metric_name, timestamp, quantity, dimensions, ingested_at)
+  await execute(
+    db,
+    'bench.sql.load',
+    `INSERT INTO ${db.database}.usage_events (tenant_id, event_id, customer_id, metric_name, timestamp, quantity, dimensions, ingested_at)
 SELECT {tenant:String}, concat('e-', toString(number)), concat('cust-', toString(cityHash64(number) % {customers:UInt32})), 'api.calls',
   fromUnixTimestamp64Milli(toInt64({end:Int64} - (number * 7919) % (30 * ${DAY})), 'UTC'),
   toDecimal128(number % 1000, 9) / 100, map('region', ['eu', 'us', 'ap'][number % 3 + 1]), now64(3)
-FROM numbers({from:UInt64}, {count:UInt64})`, { tenant: TENANT, customers: CUSTOMERS, end: END, from, count: Math.min(CHUNK, EVENTS - from) });
+FROM numbers({from:UInt64}, {count:UInt64})`,
+    { tenant: TENANT, customers: CUSTOMERS, end: END, from, count: Math.min(CHUNK, EVENTS - from) },
+  );
   console.log(`loaded ${Math.min(from + CHUNK, EVENTS).toLocaleString()} events`);
 }
 const loadSeconds = (performance.now() - loadStarted) / 1000;
 
 const post = (path: string, key: string, body: unknown) =>
-  Promise.resolve(runtime.app.request(path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  Promise.resolve(
+    runtime.app.request(path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  );
 
 async function timeSql(name: string, query: string) {
   const ms: number[] = [];
@@ -97,7 +104,9 @@ const during = await ingestLatencies(200, 'during');
 const readsDuring: number[] = [];
 for (let i = 0; i < 5; i++) {
   const t0 = performance.now();
-  const res = await runtime.app.request(`/v1/usage/summary?customerId=cust-${i}&from=${END - DAY}&to=${END}`, { headers: { authorization: `Bearer ${readKey}` } });
+  const res = await runtime.app.request(`/v1/usage/summary?customerId=cust-${i}&from=${END - DAY}&to=${END}`, {
+    headers: { authorization: `Bearer ${readKey}` },
+  });
   await res.arrayBuffer();
   readsDuring.push(performance.now() - t0);
 }
@@ -113,7 +122,15 @@ const results = {
   queries,
   ingest: {
     idle: { p50Ms: +percentile(idle, 50).toFixed(1), p99Ms: +percentile(idle, 99).toFixed(1) },
-    duringHeavyAnalystQuery: { p50Ms: +percentile(during, 50).toFixed(1), p99Ms: +percentile(during, 99).toFixed(1), heavyQueriesCompleted: heavyRuns, heavyQueryP50Ms: +percentile(heavyMs.sort((a, b) => a - b), 50).toFixed(1) },
+    duringHeavyAnalystQuery: {
+      p50Ms: +percentile(during, 50).toFixed(1),
+      p99Ms: +percentile(during, 99).toFixed(1),
+      heavyQueriesCompleted: heavyRuns,
+      heavyQueryP50Ms: +percentile(
+        heavyMs.sort((a, b) => a - b),
+        50,
+      ).toFixed(1),
+    },
   },
   apiReadDuringHeavyAnalystQuery: { p50Ms: +percentile(readsDuring, 50).toFixed(1), maxMs: +readsDuring.at(-1)!.toFixed(1) },
 };

@@ -38,7 +38,10 @@ export async function summaryTotals(api: Api, fromMs: number, toMs: number): Pro
   const sums: Record<string, string> = {};
   let cursor: string | null = null;
   do {
-    const page: SummaryPage = await getJson(api, `/v1/usage/summary?from=${fromMs}&to=${toMs}&limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page: SummaryPage = await getJson(
+      api,
+      `/v1/usage/summary?from=${fromMs}&to=${toMs}&limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     for (const row of page.data) {
       events += row.events;
       sums[row.metricName] = addDecimal(sums[row.metricName] ?? '0', row.quantity);
@@ -60,7 +63,11 @@ export async function freshness(api: Api, runs: number, nowMs: number): Promise<
   for (let i = 0; i < runs; i++) {
     const customerId = `fresh-${nowMs}-${i}`;
     const event = { eventId: `fresh-${nowMs}-${i}`, customerId, metricName: 'api.calls', quantity: 1, timestamp: Date.now() };
-    const res = await fetch(`${api.base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const res = await fetch(`${api.base}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(event),
+    });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`freshness event answered ${res.status}`);
     const acked = performance.now();

@@ -33,7 +33,11 @@ export async function ingestOverHttp(base: string, key: string, bodies: Iterable
   async function client() {
     for (let next = batches.next(); !next.done; next = batches.next()) {
       const t0 = performance.now();
-      const res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: new Uint8Array(next.value.body) });
+      const res = await fetch(`${base}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: new Uint8Array(next.value.body),
+      });
       const body = (await res.json()) as { accepted: number; duplicates: number };
       if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
       run.requestMs.push(performance.now() - t0);

@@ -84,8 +84,21 @@ freshnessMs.sort((a, b) => a - b);
 
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
-  config: { events: EVENTS, batch: BATCH, clients: CLIENTS, partitions: PARTITIONS, consumers: config.KAFKA_CONSUMERS, flushIntervalMs: config.KAFKA_FLUSH_INTERVAL_MS },
-  produce: { events: sent, seconds: +produceSeconds.toFixed(1), eventsPerSecond: Math.round(sent / produceSeconds), requestP50Ms: +percentile(requestMs, 50).toFixed(1), requestP99Ms: +percentile(requestMs, 99).toFixed(1) },
+  config: {
+    events: EVENTS,
+    batch: BATCH,
+    clients: CLIENTS,
+    partitions: PARTITIONS,
+    consumers: config.KAFKA_CONSUMERS,
+    flushIntervalMs: config.KAFKA_FLUSH_INTERVAL_MS,
+  },
+  produce: {
+    events: sent,
+    seconds: +produceSeconds.toFixed(1),
+    eventsPerSecond: Math.round(sent / produceSeconds),
+    requestP50Ms: +percentile(requestMs, 50).toFixed(1),
+    requestP99Ms: +percentile(requestMs, 99).toFixed(1),
+  },
   endToEnd: { seconds: +endToEndSeconds.toFixed(1), eventsPerSecond: Math.round(sent / endToEndSeconds) },
   freshness: { runs: freshnessMs.length, p50Ms: Math.round(percentile(freshnessMs, 50)), p99Ms: Math.round(percentile(freshnessMs, 99)) },
 };

@@ -20,11 +20,22 @@ const summary = (name: string, ms: number[]): Timing => {
  * Against the bench's server process at `base` (its live phase put events in the current
  * period). `key`: an admin key that issues the links.
  */
-export async function benchPortal(o: { base: string; key: string; customers: string[]; meters: string[]; runs: number; pageRuns: number }): Promise<{ calls: Timing[]; firstRender: Timing; firstRenderParts: Timing[] }> {
+export async function benchPortal(o: {
+  base: string;
+  key: string;
+  customers: string[];
+  meters: string[];
+  runs: number;
+  pageRuns: number;
+}): Promise<{ calls: Timing[]; firstRender: Timing; firstRenderParts: Timing[] }> {
   const base = o.base;
   const tokens: string[] = [];
   for (const customerId of o.customers) {
-    const res = await fetch(`${base}/v1/portal/tokens`, { method: 'POST', headers: { authorization: `Bearer ${o.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ customerId }) });
+    const res = await fetch(`${base}/v1/portal/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${o.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ customerId }),
+    });
     if (res.status !== 201) throw new Error(`issuing a link answered ${res.status}`);
     tokens.push(((await res.json()) as { token: string }).token);
   }
@@ -74,6 +85,9 @@ export async function benchPortal(o: { base: string; key: string; customers: str
   return {
     calls: [...timings].map(([name, ms]) => summary(name, ms)),
     firstRender: summary('portal page: first render with data (chromium, new tab)', renders),
-    firstRenderParts: [summary('portal page: navigation start to first API call', beforeApi), summary('portal page: first API call to last API answer', apiSpan)],
+    firstRenderParts: [
+      summary('portal page: navigation start to first API call', beforeApi),
+      summary('portal page: first API call to last API answer', apiSpan),
+    ],
   };
 }

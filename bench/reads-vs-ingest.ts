@@ -59,7 +59,12 @@ async function singles(n: number): Promise<number[]> {
   }
   return ms.sort((a, b) => a - b);
 }
-const stats = (ms: number[]) => ({ requests: ms.length, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1), maxMs: +ms.at(-1)!.toFixed(1) });
+const stats = (ms: number[]) => ({
+  requests: ms.length,
+  p50Ms: +percentile(ms, 50).toFixed(1),
+  p99Ms: +percentile(ms, 99).toFixed(1),
+  maxMs: +ms.at(-1)!.toFixed(1),
+});
 
 /** Round trips that touch no engine (an unknown path: 404): how long the server's event loop keeps requests waiting. */
 async function loopProbe(n: number): Promise<number[]> {
@@ -132,12 +137,23 @@ await Promise.all(
     burstOutcomes[code] = (burstOutcomes[code] ?? 0) + 1;
   }),
 );
-const burst = { bodies: burstBodies.length, bodyBytes: burstBodies[0]!.length, outcomes: burstOutcomes, rssBeforeMiB: rssBeforeBurst, rssMaxMiB: phaseMaxRssMiB };
+const burst = {
+  bodies: burstBodies.length,
+  bodyBytes: burstBodies[0]!.length,
+  outcomes: burstOutcomes,
+  rssBeforeMiB: rssBeforeBurst,
+  rssMaxMiB: phaseMaxRssMiB,
+};
 
 clearInterval(rssTimer);
 const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version },
-  config: { events: EVENTS, customers: CUSTOMERS, readers: READERS, readLimits: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('READ_'))) },
+  config: {
+    events: EVENTS,
+    customers: CUSTOMERS,
+    readers: READERS,
+    readLimits: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('READ_'))),
+  },
   ingest: { events: ingest.sent, seconds: +ingest.seconds.toFixed(1) },
   singleEventIngestIdle: idle,
   singleEventIngestDuring8WorstReads: underReads,

@@ -40,7 +40,9 @@ const stages = STAGE_EVENTS > 0 ? await measureStages(STAGE_EVENTS) : [];
 const truth = newTruth();
 const backfill = prepareBodies(eventBatches({ events: EVENTS, customers: CUSTOMERS, days: 60, duplicateRate: 0.01, endMs: END }, BATCH, truth));
 const liveEnd = Date.now();
-const live = prepareBodies(eventBatches({ events: LIVE_EVENTS, customers: CUSTOMERS, days: 55 / 1440, duplicateRate: 0.01, endMs: liveEnd }, BATCH, truth, 'live'));
+const live = prepareBodies(
+  eventBatches({ events: LIVE_EVENTS, customers: CUSTOMERS, days: 55 / 1440, duplicateRate: 0.01, endMs: liveEnd }, BATCH, truth, 'live'),
+);
 
 const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-'));
 const server = await startServer({
@@ -85,7 +87,11 @@ for (const meter of [
   { key: 'compute', metricName: 'compute.seconds', aggregation: 'SUM' },
   { key: 'compute-p99', metricName: 'compute.seconds', aggregation: 'P99' },
 ]) {
-  const res = await fetch(`${server.base}/v1/meters`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(meter) });
+  const res = await fetch(`${server.base}/v1/meters`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(meter),
+  });
   if (res.status !== 201) throw new Error(`creating meter answered ${res.status}`);
 }
 const month = 'from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z';
@@ -93,8 +99,14 @@ const customer = (i: number) => `cust-${i % 50}`;
 const reads = await timeReads(
   api,
   [
-    { name: 'meter: one customer, 30 days, hourly', url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour` },
-    { name: 'meter: one customer, 30 days, hourly, America/New_York', url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour&tz=America/New_York` },
+    {
+      name: 'meter: one customer, 30 days, hourly',
+      url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour`,
+    },
+    {
+      name: 'meter: one customer, 30 days, hourly, America/New_York',
+      url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour&tz=America/New_York`,
+    },
     { name: 'meter: whole tenant, monthly total', url: () => `/v1/meters/api-calls/usage?${month}&granularity=month` },
     { name: 'meter P99: one customer, one month', url: (i) => `/v1/meters/compute-p99/usage?customerId=${customer(i)}&${month}&granularity=month` },
     { name: 'summary: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
@@ -108,27 +120,58 @@ const reads = await timeReads(
 
 // ---- the summary once the reconciler has caught up with the ingest (its watermark trails each run by 2 minutes)
 const reconciledAfter = performance.now();
-const caughtUp = async () => ((await (await fetch(`${server.base}/v1/usage/summary?${month}&limit=1`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { meta: { rawWindows: number } }).meta.rawWindows === 0;
+const caughtUp = async () =>
+  (
+    (await (await fetch(`${server.base}/v1/usage/summary?${month}&limit=1`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as {
+      meta: { rawWindows: number };
+    }
+  ).meta.rawWindows === 0;
 while (!(await caughtUp()) && performance.now() - reconciledAfter < 600_000) await new Promise((r) => setTimeout(r, 2_000));
 const waitedSeconds = Math.round((performance.now() - reconciledAfter) / 1000);
-const readsReconciled = (await caughtUp()) ? await timeReads(api, [
-  { name: 'summary, reconciled: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
-  { name: 'summary, reconciled: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
-], QUERY_RUNS) : [];
+const readsReconciled = (await caughtUp())
+  ? await timeReads(
+      api,
+      [
+        { name: 'summary, reconciled: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
+        { name: 'summary, reconciled: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
+      ],
+      QUERY_RUNS,
+    )
+  : [];
 
 // ---- the customer dashboard: its API calls for one customer's current period (the live phase put events there), and the page
-const portal = await benchPortal({ base: server.base, key: KEY, customers: Array.from({ length: 50 }, (_, n) => customer(n)), meters: ['api-calls', 'compute'], runs: QUERY_RUNS, pageRuns: Number(process.env.BENCH_PAGE_RUNS ?? 10) });
+const portal = await benchPortal({
+  base: server.base,
+  key: KEY,
+  customers: Array.from({ length: 50 }, (_, n) => customer(n)),
+  meters: ['api-calls', 'compute'],
+  runs: QUERY_RUNS,
+  pageRuns: Number(process.env.BENCH_PAGE_RUNS ?? 10),
+});
 
 // ---- storage and memory
 const stored = truth.events + FRESHNESS_RUNS;
-const storage = await bytesPerEvent(api, OPERATOR_KEY, stored, [TABLES.usageEvents, TABLES.usageEventLog, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay]);
+const storage = await bytesPerEvent(api, OPERATOR_KEY, stored, [
+  TABLES.usageEvents,
+  TABLES.usageEventLog,
+  TABLES.usagePerMinute,
+  TABLES.usagePerHour,
+  TABLES.usagePerDay,
+]);
 const peakRssMiB = await server.peakRssMiB();
 await server.stop();
 await rm(dataDir, { recursive: true, force: true });
 
 const ceiling = stages.find((s) => s.stage === STAGE.ceiling)?.rowsPerSecond;
 const results = {
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: load() },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: load(),
+  },
   config: { events: EVENTS, liveEvents: LIVE_EVENTS, stageEvents: STAGE_EVENTS, customers: CUSTOMERS, batch: BATCH, clients: CLIENTS },
   stages,
   ingest: ingests.map((r) => ({ ...r, ratioToCeiling: ceiling ? +(r.eventsPerSecond / ceiling).toFixed(2) : null })),
@@ -141,7 +184,9 @@ const results = {
   serverPeakRssMiB: peakRssMiB,
 };
 
-console.log(`\nmeterhouse bench — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}, load ${loadAtStart.join(' ')} -> ${results.machine.loadAverageAtEnd.join(' ')}`);
+console.log(
+  `\nmeterhouse bench — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}, load ${loadAtStart.join(' ')} -> ${results.machine.loadAverageAtEnd.join(' ')}`,
+);
 console.log(`stages, ${STAGE_EVENTS.toLocaleString()} events:`);
 console.table(stages);
 console.log('direct ingest over HTTP (server in its own process):');

@@ -42,7 +42,8 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     // Synchronously: the load generator may fail (and exit) right after, on the refused connection.
     if (code !== 0 && signal !== 'SIGTERM') writeSync(2, `server exited (${code ?? signal}):\n${output.slice(-3000)}\n`);
   });
-  const status = async (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => ''))?.[1] ?? 0) / 1024);
+  const status = async (field: string) =>
+    Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => ''))?.[1] ?? 0) / 1024);
   return {
     base,
     proc,

@@ -74,7 +74,8 @@ export async function measureStages(events: number, adapter = false): Promise<St
   const watch = new Stopwatch();
   let adapterRows = 0;
   try {
-    for (const copy of ['bench_no_views', 'bench_adapter_no_views', 'bench_ceiling_no_views']) await execute(db, 'bench.copy', `CREATE TABLE ${t(copy)} AS ${t(TABLES.usageEvents)}`);
+    for (const copy of ['bench_no_views', 'bench_adapter_no_views', 'bench_ceiling_no_views'])
+      await execute(db, 'bench.copy', `CREATE TABLE ${t(copy)} AS ${t(TABLES.usageEvents)}`);
     const ctx: NormaliseContext = { tenantId: 'bench', receivedAtMs: END, maxFutureSkewMs: 86_400_000, format: 'usage' };
     const batches = eventBatches({ events, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
     for (let done = 0; done < events; done += CHUNK) {
@@ -90,12 +91,17 @@ export async function measureStages(events: number, adapter = false): Promise<St
       await watch.time(STAGE.insert, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', TABLES.usageEvents, b)));
       if (adapter && done === 0) {
         adapterRows = rows.length;
-        await watch.time(STAGE.adapterNoViews, () => inBatches(rows, (b) => insertRows({ ...db, rawInsert: undefined }, 'bench.insert', 'bench_adapter_no_views', b)));
+        await watch.time(STAGE.adapterNoViews, () =>
+          inBatches(rows, (b) => insertRows({ ...db, rawInsert: undefined }, 'bench.insert', 'bench_adapter_no_views', b)),
+        );
       }
     }
     // The ceiling: the same rows copied by the engine in one statement, through the same schema (and views).
-    await watch.time(STAGE.ceilingNoViews, () => execute(db, 'bench.ceiling', `INSERT INTO ${t('bench_ceiling_no_views')} SELECT * FROM ${t('bench_no_views')}`));
-    for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog]) await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(table)}`);
+    await watch.time(STAGE.ceilingNoViews, () =>
+      execute(db, 'bench.ceiling', `INSERT INTO ${t('bench_ceiling_no_views')} SELECT * FROM ${t('bench_no_views')}`),
+    );
+    for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog])
+      await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(table)}`);
     await watch.time(STAGE.ceiling, () => execute(db, 'bench.ceiling', `INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`));
   } finally {
     await runtime.close();

@@ -24,7 +24,10 @@ const json = () => program.opts<{ json?: boolean }>().json === true;
 const out = (value: unknown, text: () => string) => process.stdout.write(json() ? `${JSON.stringify(value)}\n` : `${text()}\n`);
 
 /** Open the engine, check the schema is current (except for `migrate`), run, close. */
-async function withEngine<T>(run: (ops: Operations, db: Awaited<ReturnType<typeof connect>>['db'], config: Config) => Promise<T>, options: { migrating?: boolean } = {}): Promise<T> {
+async function withEngine<T>(
+  run: (ops: Operations, db: Awaited<ReturnType<typeof connect>>['db'], config: Config) => Promise<T>,
+  options: { migrating?: boolean } = {},
+): Promise<T> {
   const config = loadConfig(process.env);
   const connection = await connect(connectOptions(config));
   try {
@@ -45,11 +48,15 @@ async function withEngine<T>(run: (ops: Operations, db: Awaited<ReturnType<typeo
 const tenantOption = () => new Option('-t, --tenant <id>', 'tenant id').default('default');
 
 const tenants = program.command('tenants').description('tenants');
-tenants.command('list').description('list tenants').action(() =>
-  withEngine(async (ops) => {
-    const rows = await ops.tenants();
-    out(rows, () => printTable(rows, ['tenantId', 'name', 'createdAt', 'disabled']));
-  }));
+tenants
+  .command('list')
+  .description('list tenants')
+  .action(() =>
+    withEngine(async (ops) => {
+      const rows = await ops.tenants();
+      out(rows, () => printTable(rows, ['tenantId', 'name', 'createdAt', 'disabled']));
+    }),
+  );
 tenants
   .command('create <tenantId>')
   .description('create a tenant and its first admin key (shown once)')
@@ -58,7 +65,8 @@ tenants
     withEngine(async (ops) => {
       const created = await ops.createTenant(tenantId, o.name ?? tenantId);
       out(created, () => `created tenant "${created.tenantId}"\n${printKey(created.keyId, created.adminKey)}`);
-    }));
+    }),
+  );
 
 const keys = program.command('keys').description('API keys of a tenant');
 keys
@@ -72,17 +80,33 @@ keys
     withEngine(async (ops) => {
       const key = await ops.createKey(o.tenant, o.name, o.scopes ?? ROLE_SCOPES[o.role]);
       out(key, () => printKey(key.keyId, key.key));
-    }));
-keys.command('list').description('list API keys (never secrets)').addOption(tenantOption()).action((o: { tenant: string }) =>
-  withEngine(async (ops) => {
-    const rows = await ops.listKeys(o.tenant);
-    out(rows, () => printTable(rows.map((k) => ({ ...k, scopes: k.scopes.join(',') })), ['keyId', 'name', 'scopes', 'createdAt', 'revokedAt']));
-  }));
-keys.command('revoke <keyId>').description('revoke an API key').addOption(tenantOption()).action((keyId: string, o: { tenant: string }) =>
-  withEngine(async (ops) => {
-    const key = await ops.revokeKey(o.tenant, keyId);
-    out(key, () => `revoked ${key.keyId} at ${key.revokedAt}`);
-  }));
+    }),
+  );
+keys
+  .command('list')
+  .description('list API keys (never secrets)')
+  .addOption(tenantOption())
+  .action((o: { tenant: string }) =>
+    withEngine(async (ops) => {
+      const rows = await ops.listKeys(o.tenant);
+      out(rows, () =>
+        printTable(
+          rows.map((k) => ({ ...k, scopes: k.scopes.join(',') })),
+          ['keyId', 'name', 'scopes', 'createdAt', 'revokedAt'],
+        ),
+      );
+    }),
+  );
+keys
+  .command('revoke <keyId>')
+  .description('revoke an API key')
+  .addOption(tenantOption())
+  .action((keyId: string, o: { tenant: string }) =>
+    withEngine(async (ops) => {
+      const key = await ops.revokeKey(o.tenant, keyId);
+      out(key, () => `revoked ${key.keyId} at ${key.revokedAt}`);
+    }),
+  );
 
 program
   .command('admin-key')
@@ -94,13 +118,21 @@ program
     withEngine(async (ops) => {
       const key = await ops.recoverAdminKey(o.tenant);
       out(key, () => `new admin key for tenant "${o.tenant}"\n${printKey(key.keyId, key.key)}`);
-    }));
+    }),
+  );
 
-program.command('migrate').description('apply pending migrations').action(() =>
-  withEngine(async (_ops, db, config) => {
-    const applied = await migrate(db, { cluster: config.CLICKHOUSE_CLUSTER });
-    out({ applied }, () => (applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'schema is up to date'));
-  }, { migrating: true }));
+program
+  .command('migrate')
+  .description('apply pending migrations')
+  .action(() =>
+    withEngine(
+      async (_ops, db, config) => {
+        const applied = await migrate(db, { cluster: config.CLICKHOUSE_CLUSTER });
+        out({ applied }, () => (applied.length > 0 ? `applied migrations ${applied.join(', ')}` : 'schema is up to date'));
+      },
+      { migrating: true },
+    ),
+  );
 
 program
   .command('close')
@@ -110,26 +142,32 @@ program
     withEngine(async (ops) => {
       const exports = await ops.close(o.tenant);
       out({ exports }, () => (exports.length === 0 ? 'nothing to export' : printTable(exports, ['tenantId', 'sequence', 'id', 'lineCount', 'checksum'])));
-    }));
+    }),
+  );
 
-program.command('status').description('tables, row counts, last export per tenant').action(() =>
-  withEngine(async (ops) => {
-    const status = await ops.status();
-    out(status, () => printStatus(status));
-  }));
+program
+  .command('status')
+  .description('tables, row counts, last export per tenant')
+  .action(() =>
+    withEngine(async (ops) => {
+      const status = await ops.status();
+      out(status, () => printStatus(status));
+    }),
+  );
 
 program
   .command('audit')
   .description('the audit log')
   .command('verify')
-  .description('recompute each tenant\'s audit chain and export ledger; exit code 1 names the first row that does not fit')
+  .description("recompute each tenant's audit chain and export ledger; exit code 1 names the first row that does not fit")
   .option('-t, --tenant <id>', 'only this tenant')
   .action((o: { tenant?: string }) =>
     withEngine(async (ops) => {
       const results = await ops.verify(o.tenant);
       out(results, () => printChecks(results));
       if (results.some((r) => !r.audit.ok || !r.exports.ok)) process.exitCode = 1;
-    }));
+    }),
+  );
 
 alertCommands(program, withEngine, out, tenantOption);
 

@@ -101,14 +101,24 @@ export class Operations {
   }
 
   async status() {
-    const [tables, tenants, exports] = await Promise.all([tableRows(this.db, { database: this.db.database }), this.access.tenants.list(), lastExports(this.db, {})]);
+    const [tables, tenants, exports] = await Promise.all([
+      tableRows(this.db, { database: this.db.database }),
+      this.access.tenants.list(),
+      lastExports(this.db, {}),
+    ]);
     const last = new Map(exports.map(({ tenantId, ...e }) => [tenantId, e]));
-    return { database: this.db.database, tables, tenants: tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, disabled: t.disabled, lastExport: last.get(t.tenantId) ?? null })) };
+    return {
+      database: this.db.database,
+      tables,
+      tenants: tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, disabled: t.disabled, lastExport: last.get(t.tenantId) ?? null })),
+    };
   }
 
   /** Recompute each tenant's audit chain and export ledger (or one tenant's). */
   async verify(tenantId?: string) {
-    const tenants = tenantId ? [tenantId] : [...new Set([...(await auditTenants(this.db, {})), ...(await this.access.tenants.list())].map((t) => t.tenantId))].sort();
+    const tenants = tenantId
+      ? [tenantId]
+      : [...new Set([...(await auditTenants(this.db, {})), ...(await this.access.tenants.list())].map((t) => t.tenantId))].sort();
     const results = [];
     for (const t of tenants) results.push({ tenantId: t, audit: await this.audit.verify(t), exports: await verifyExports(this.db, t) });
     return results;

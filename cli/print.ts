@@ -4,7 +4,11 @@ export function printTable(rows: readonly object[], columns: readonly string[]):
   if (rows.length === 0) return '(none)';
   const cells = rows.map((r) => columns.map((c) => String((r as Record<string, unknown>)[c] ?? '')));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (values: readonly string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: readonly string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...cells.map(line)].join('\n');
 }
 
@@ -13,8 +17,16 @@ export function printKey(keyId: string, secret: string): string {
   return `key id ${keyId}\n\n    ${secret}\n\nStore it now: it is not shown again.`;
 }
 
-export function printStatus(s: { database: string; tables: readonly object[]; tenants: readonly { tenantId: string; name: string; lastExport: { sequence: number; createdAt: string } | null }[] }): string {
-  const tenants = s.tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, lastExport: t.lastExport ? `#${t.lastExport.sequence} at ${t.lastExport.createdAt}` : '-' }));
+export function printStatus(s: {
+  database: string;
+  tables: readonly object[];
+  tenants: readonly { tenantId: string; name: string; lastExport: { sequence: number; createdAt: string } | null }[];
+}): string {
+  const tenants = s.tenants.map((t) => ({
+    tenantId: t.tenantId,
+    name: t.name,
+    lastExport: t.lastExport ? `#${t.lastExport.sequence} at ${t.lastExport.createdAt}` : '-',
+  }));
   return `database ${s.database}\n\n${printTable(s.tables, ['table', 'engine', 'rows'])}\n\n${printTable(tenants, ['tenantId', 'name', 'lastExport'])}`;
 }
 
@@ -22,5 +34,8 @@ type Check = { ok: boolean; firstBad?: { id: string; sequence: number; reason: s
 
 export function printChecks(results: readonly { tenantId: string; audit: Check & { rows: number }; exports: Check & { exports: number } }[]): string {
   const say = (c: Check, what: string) => (c.ok ? `${what} ok` : `${what} BROKEN at #${c.firstBad!.sequence} (${c.firstBad!.id}): ${c.firstBad!.reason}`);
-  return results.map((r) => `${r.tenantId}: ${say(r.audit, `audit (${r.audit.rows} rows)`)}; ${say(r.exports, `exports (${r.exports.exports})`)}`).join('\n') || '(no tenants)';
+  return (
+    results.map((r) => `${r.tenantId}: ${say(r.audit, `audit (${r.audit.rows} rows)`)}; ${say(r.exports, `exports (${r.exports.exports})`)}`).join('\n') ||
+    '(no tenants)'
+  );
 }

@@ -47,7 +47,17 @@ export interface ReconciliationDay {
 }
 
 const ZERO: Omit<DayCounts, 'day' | 'metricName'> = {
-  receivedApi: 0, receivedKafka: 0, receivedUnknown: 0, duplicatesCollapsed: 0, corrections: 0, stored: 0, deadLettered: 0, deadLetteredPending: 0, inRollups: 0, covered: 0, inExports: 0,
+  receivedApi: 0,
+  receivedKafka: 0,
+  receivedUnknown: 0,
+  duplicatesCollapsed: 0,
+  corrections: 0,
+  stored: 0,
+  deadLettered: 0,
+  deadLetteredPending: 0,
+  inRollups: 0,
+  covered: 0,
+  inExports: 0,
 };
 
 /** Rows of the several reads, joined on (day, metric); a key missing from a read counts zero there. */
@@ -71,7 +81,8 @@ export function reconcileDay(c: DayCounts, rollupsFromDay: string | undefined): 
       check: 'rollups',
       expected: c.stored,
       actual: c.inRollups,
-      where: 'the day rollup differs from the stored events (duplicates that reached it, or corrections): the rollups.reconcile job (ROLLUP_RECONCILE_CRON) rewrites such windows; check its log lines and meterhouse_reconcile_* on /metrics',
+      where:
+        'the day rollup differs from the stored events (duplicates that reached it, or corrections): the rollups.reconcile job (ROLLUP_RECONCILE_CRON) rewrites such windows; check its log lines and meterhouse_reconcile_* on /metrics',
     });
   }
   if (c.covered !== c.inExports) {
@@ -79,7 +90,8 @@ export function reconcileDay(c: DayCounts, rollupsFromDay: string | undefined): 
       check: 'exports',
       expected: c.covered,
       actual: c.inExports,
-      where: 'events of a closed period were stored after its export\'s cutoff: the next close run adds them as adjustment lines (BILLING_CLOSE_CRON, or POST /v1/billing/close); see GET /v1/billing/exports',
+      where:
+        "events of a closed period were stored after its export's cutoff: the next close run adds them as adjustment lines (BILLING_CLOSE_CRON, or POST /v1/billing/close); see GET /v1/billing/exports",
     });
   }
   if (c.deadLetteredPending > 0) {
@@ -87,7 +99,8 @@ export function reconcileDay(c: DayCounts, rollupsFromDay: string | undefined): 
       check: 'dead_letters',
       expected: 0,
       actual: c.deadLetteredPending,
-      where: 'Kafka messages naming this metric failed validation and count nowhere: GET /v1/dead-letters shows each with its error; POST /v1/dead-letters/replay stores corrected ones',
+      where:
+        'Kafka messages naming this metric failed validation and count nowhere: GET /v1/dead-letters shows each with its error; POST /v1/dead-letters/replay stores corrected ones',
     });
   }
   return {

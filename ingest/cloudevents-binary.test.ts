@@ -30,8 +30,24 @@ describe('binaryCloudEvent', () => {
   });
 
   it('maps headers and body onto a structured CloudEvent', () => {
-    const b = binaryCloudEvent(new Headers({ 'ce-specversion': '1.0', 'ce-id': 'e%2F1', 'ce-type': 't', 'ce-myext': 'x', 'content-type': 'application/json; charset=utf-8', authorization: 'Bearer k' }))!;
-    expect(b.withData({ quantity: '2' })).toEqual({ specversion: '1.0', id: 'e/1', type: 't', myext: 'x', datacontenttype: 'application/json; charset=utf-8', data: { quantity: '2' } });
+    const b = binaryCloudEvent(
+      new Headers({
+        'ce-specversion': '1.0',
+        'ce-id': 'e%2F1',
+        'ce-type': 't',
+        'ce-myext': 'x',
+        'content-type': 'application/json; charset=utf-8',
+        authorization: 'Bearer k',
+      }),
+    )!;
+    expect(b.withData({ quantity: '2' })).toEqual({
+      specversion: '1.0',
+      id: 'e/1',
+      type: 't',
+      myext: 'x',
+      datacontenttype: 'application/json; charset=utf-8',
+      data: { quantity: '2' },
+    });
     expect(b.withData(undefined)).not.toHaveProperty('data');
   });
 });

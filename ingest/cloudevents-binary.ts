@@ -51,7 +51,9 @@ export function binaryCloudEvent(headers: Headers): BinaryCloudEvent | undefined
 
   const json = mediaType === undefined || mediaType === 'application/json' || mediaType.endsWith('+json');
   return {
-    ...(json ? {} : { mediaTypeError: `in CloudEvents binary mode the body is the event's data and must be JSON (Content-Type application/json), not ${mediaType}` }),
+    ...(json
+      ? {}
+      : { mediaTypeError: `in CloudEvents binary mode the body is the event's data and must be JSON (Content-Type application/json), not ${mediaType}` }),
     withData: (data) => ({ ...attributes, ...(contentType === undefined ? {} : { datacontenttype: contentType }), ...(data === undefined ? {} : { data }) }),
     withHeaderIssues: (validated) =>
       issues.length === 0 ? validated : { index: validated.index, eventId: validated.eventId, errors: [...issues, ...(validated.errors ?? [])] },

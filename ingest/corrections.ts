@@ -73,10 +73,14 @@ export class Corrector {
           }
         }
         try {
-          await rewriteWindows(this.db, written.map(({ p, version }) => {
-            const ms = Date.parse(version.timestamp);
-            return { tenantId: p.tenantId, metricName: version.metricName, hourMs: ms - (ms % HOUR_MS) };
-          }), this.cluster);
+          await rewriteWindows(
+            this.db,
+            written.map(({ p, version }) => {
+              const ms = Date.parse(version.timestamp);
+              return { tenantId: p.tenantId, metricName: version.metricName, hourMs: ms - (ms % HOUR_MS) };
+            }),
+            this.cluster,
+          );
           for (const { p, version } of written) p.resolve(version);
         } catch (error) {
           // The versions are written; the scheduled reconciliation repairs the rollups. The caller learns it failed.
@@ -92,12 +96,18 @@ export class Corrector {
     const [current] = await currentVersion(this.db, { tenantId, eventId }, tags);
     if (!current) throw new CorrectionError('not_found', `no event "${eventId}" in this tenant`);
     if (current.isDeleted === 1) throw new CorrectionError('voided', `event "${eventId}" is voided; send a new event instead`);
-    await writeVersion(this.db, tenantId, current, {
-      quantity: change.quantity ?? current.quantity,
-      dimensions: change.dimensions ?? current.dimensions,
-      isDeleted: change.void === true,
-      changedBy,
-    }, tags);
+    await writeVersion(
+      this.db,
+      tenantId,
+      current,
+      {
+        quantity: change.quantity ?? current.quantity,
+        dimensions: change.dimensions ?? current.dimensions,
+        isDeleted: change.void === true,
+        changedBy,
+      },
+      tags,
+    );
     const [written] = await currentVersion(this.db, { tenantId, eventId }, tags);
     return written!;
   }

@@ -39,7 +39,7 @@ describe('parseDecimal', () => {
   });
 });
 
-describe('parseDecimal of a JSON number\'s source text', () => {
+describe("parseDecimal of a JSON number's source text", () => {
   const exact = (jsonNumber: string) => parseDecimal({ jsonNumber });
   it('reads it exactly, beyond 2^53 too', () => {
     expect(exact('9007199254740993')).toEqual({ ok: true, value: '9007199254740993' });

@@ -60,7 +60,10 @@ export function parseDecimal(input: number | string | { jsonNumber: string }): D
   let text: string | undefined;
   if (typeof input === 'object') {
     if (isBeyond64BitInteger(input.jsonNumber)) {
-      return { ok: false, message: 'is an integer JSON number beyond 64 bits, which the Kafka path cannot read: send it as a decimal string to keep every digit' };
+      return {
+        ok: false,
+        message: 'is an integer JSON number beyond 64 bits, which the Kafka path cannot read: send it as a decimal string to keep every digit',
+      };
     }
     text = jsonNumberToDecimalString(input.jsonNumber);
     if (text === undefined) return { ok: false, message: 'must be a decimal number within 29 integer and 9 fraction digits' };
@@ -77,7 +80,10 @@ export function parseDecimal(input: number | string | { jsonNumber: string }): D
   const integer = m[2]!.replace(/^0+(?=\d)/, '');
   const fraction = (m[3] ?? '').replace(/0+$/, '');
   if (fraction.length > FRACTION_DIGITS) {
-    return { ok: false, message: `has more than ${FRACTION_DIGITS} fraction digits${typeof input === 'number' ? ' (send it as a string to keep precision)' : ''}` };
+    return {
+      ok: false,
+      message: `has more than ${FRACTION_DIGITS} fraction digits${typeof input === 'number' ? ' (send it as a string to keep precision)' : ''}`,
+    };
   }
   if (integer.length > INTEGER_DIGITS) return { ok: false, message: `has more than ${INTEGER_DIGITS} integer digits` };
   const zero = integer === '0' && fraction === '';

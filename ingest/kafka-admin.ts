@@ -49,7 +49,10 @@ export class KafkaAdmin {
   /** Messages in the topic not yet committed by the consumer group, per partition. */
   consumerLag(): Promise<{ partition: number; lag: number }[]> {
     return this.connected(async (admin) => {
-      const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(this.opts.topic), admin.fetchOffsets({ groupId: this.opts.group, topics: [this.opts.topic] })]);
+      const [ends, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(this.opts.topic),
+        admin.fetchOffsets({ groupId: this.opts.group, topics: [this.opts.topic] }),
+      ]);
       const done = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
       return ends.map((end) => {
         const high = Number(end.high);

@@ -153,7 +153,11 @@ export class KafkaSink implements EventSink {
           topic: this.options.topic,
           acks: -1,
           timeout: this.options.produceTimeoutMs,
-          messages: rows.map((row) => ({ key: `${row.tenant_id}:${row.customer_id}`, value: JSON.stringify(messageOf(row)), timestamp: String(row.ingested_at) })),
+          messages: rows.map((row) => ({
+            key: `${row.tenant_id}:${row.customer_id}`,
+            value: JSON.stringify(messageOf(row)),
+            timestamp: String(row.ingested_at),
+          })),
         }),
       );
       send.catch(() => {}); // settled below or abandoned after the deadline
@@ -161,7 +165,10 @@ export class KafkaSink implements EventSink {
       counters?.acknowledged(rows.length);
     } catch (error) {
       counters?.failed(rows.length);
-      this.options.log?.('warn', 'kafka produce failed; the request is answered 503', { events: rows.length, error: error instanceof Error ? error.message : String(error) });
+      this.options.log?.('warn', 'kafka produce failed; the request is answered 503', {
+        events: rows.length,
+        error: error instanceof Error ? error.message : String(error),
+      });
       // Start from a fresh connection next time: the old one may be half broken.
       const producer = this.producer;
       this.producer = undefined;

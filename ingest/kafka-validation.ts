@@ -96,13 +96,24 @@ export function validatedEventsSelect(source: string, opts: { tenantsTable: stri
     ),
     // timestamp: optional; epoch ms (integer, or a digit string) or RFC 3339 with offset.
     check(`JSONHas(${m}, 'timestamp') AND ${tsType} NOT IN ('String', 'Int64', 'UInt64', 'Double')`, 'timestamp: must be a number or a string'),
-    check(`JSONHas(${m}, 'timestamp') AND ${tsType} IN ('String', 'Int64', 'UInt64', 'Double') AND ts_ms IS NULL`, 'timestamp: is not a valid instant (epoch milliseconds up to 2^53, or an RFC 3339 date-time with offset)'),
+    check(
+      `JSONHas(${m}, 'timestamp') AND ${tsType} IN ('String', 'Int64', 'UInt64', 'Double') AND ts_ms IS NULL`,
+      'timestamp: is not a valid instant (epoch milliseconds up to 2^53, or an RFC 3339 date-time with offset)',
+    ),
     check(`ts_ms IS NOT NULL AND (ts_ms < ${MIN_EPOCH_MS} OR ts_ms >= ${MAX_EPOCH_MS})`, 'timestamp: is out of range (1970-01-01 to 2261-12-31)'),
-    check(`ts_ms IS NOT NULL AND ts_ms <= ${MAX_EPOCH_MS} AND ts_ms > ${receivedMs} + ${opts.maxFutureSkewMs}`, `timestamp: is more than ${Math.round(opts.maxFutureSkewMs / 1000)} s in the future`),
-    ...(opts.maxAgeMs === undefined ? [] : [check(`ts_ms IS NOT NULL AND ts_ms >= ${MIN_EPOCH_MS} AND ts_ms < ${receivedMs} - ${opts.maxAgeMs}`, `timestamp: ${tooOldMessage(opts.maxAgeMs)}`)]),
+    check(
+      `ts_ms IS NOT NULL AND ts_ms <= ${MAX_EPOCH_MS} AND ts_ms > ${receivedMs} + ${opts.maxFutureSkewMs}`,
+      `timestamp: is more than ${Math.round(opts.maxFutureSkewMs / 1000)} s in the future`,
+    ),
+    ...(opts.maxAgeMs === undefined
+      ? []
+      : [check(`ts_ms IS NOT NULL AND ts_ms >= ${MIN_EPOCH_MS} AND ts_ms < ${receivedMs} - ${opts.maxAgeMs}`, `timestamp: ${tooOldMessage(opts.maxAgeMs)}`)]),
     // quantity: optional; a decimal number or string, at most 29 integer and 9 fraction digits, not negative.
     check(`JSONHas(${m}, 'quantity') AND ${qType} NOT IN ('String', 'Int64', 'UInt64', 'Double')`, 'quantity: must be a number or a string'),
-    check(`JSONHas(${m}, 'quantity') AND ${qType} IN ('String', 'Int64', 'UInt64', 'Double') AND quantity_text IS NULL`, 'quantity: must be a decimal number such as "12" or "0.25" (no exponent, no spaces)'),
+    check(
+      `JSONHas(${m}, 'quantity') AND ${qType} IN ('String', 'Int64', 'UInt64', 'Double') AND quantity_text IS NULL`,
+      'quantity: must be a decimal number such as "12" or "0.25" (no exponent, no spaces)',
+    ),
     check(`quantity_text IS NOT NULL AND length(q_frac) > ${FRACTION_DIGITS}`, `quantity: has more than ${FRACTION_DIGITS} fraction digits`),
     check(`quantity_text IS NOT NULL AND length(q_int) > ${INTEGER_DIGITS}`, `quantity: has more than ${INTEGER_DIGITS} integer digits`),
     check(`quantity_text IS NOT NULL AND q_parts[1] = '-' AND NOT (q_int = '0' AND q_frac = '')`, 'quantity: must not be negative'),

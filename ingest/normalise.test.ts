@@ -53,7 +53,15 @@ describe('normaliseEvent (CloudEvents)', () => {
   const ce = { ...ctx, format: 'cloudevents' as const };
   it('maps CloudEvents attributes onto the usage event', () => {
     const v = normaliseEvent(
-      { specversion: '1.0', id: 'ce-1', source: '/svc/api', type: 'api.calls', subject: 'cust-9', time: '2026-11-20T00:00:00Z', data: { quantity: '2.5', region: 'eu', cached: true } },
+      {
+        specversion: '1.0',
+        id: 'ce-1',
+        source: '/svc/api',
+        type: 'api.calls',
+        subject: 'cust-9',
+        time: '2026-11-20T00:00:00Z',
+        data: { quantity: '2.5', region: 'eu', cached: true },
+      },
       0,
       ce,
     );
@@ -94,14 +102,20 @@ describe('normaliseEvent: input is stored exactly or refused', () => {
     const lone = ['p\ud800', 'dup-\udfff'];
     for (const s of lone) {
       for (const event of [
-        { ...base, eventId: s }, { ...base, customerId: s }, { ...base, productId: s },
-        { ...base, dimensions: { [s]: 'v' } }, { ...base, dimensions: { k: s } }, { ...base, metadata: { source: s } },
+        { ...base, eventId: s },
+        { ...base, customerId: s },
+        { ...base, productId: s },
+        { ...base, dimensions: { [s]: 'v' } },
+        { ...base, dimensions: { k: s } },
+        { ...base, metadata: { source: s } },
       ]) {
         const v = normaliseEvent(event, 0, ctx);
         expect(v.row, JSON.stringify(event)).toBeUndefined();
       }
     }
-    expect(normaliseEvent({ ...base, eventId: 'dup-\udfff' }, 0, ctx).errors).toEqual([{ path: 'eventId', message: expect.stringMatching(/lone UTF-16 surrogate/) }]);
+    expect(normaliseEvent({ ...base, eventId: 'dup-\udfff' }, 0, ctx).errors).toEqual([
+      { path: 'eventId', message: expect.stringMatching(/lone UTF-16 surrogate/) },
+    ]);
     expect(normaliseEvent({ ...base, dimensions: { k: 'v\udc00' } }, 0, ctx).errors?.[0]?.path).toBe('dimensions.k');
     expect(normaliseEvent({ ...base, customerId: '\u{1F600}' }, 0, ctx).row?.customer_id).toBe('\u{1F600}');
   });
@@ -116,7 +130,9 @@ describe('normaliseEvent: input is stored exactly or refused', () => {
 
   it('refuses a "__proto__" dimension key (usage and CloudEvents) instead of dropping it', () => {
     const dims = JSON.parse('{"__proto__":{"polluted":"yes"},"region":"eu"}');
-    expect(normaliseEvent({ ...base, dimensions: dims }, 0, ctx).errors).toEqual([{ path: 'dimensions.__proto__', message: expect.stringMatching(/reserved/) }]);
+    expect(normaliseEvent({ ...base, dimensions: dims }, 0, ctx).errors).toEqual([
+      { path: 'dimensions.__proto__', message: expect.stringMatching(/reserved/) },
+    ]);
     const asString = JSON.parse('{"__proto__":"x"}');
     expect(normaliseEvent({ ...base, dimensions: asString }, 0, ctx).errors?.[0]?.path).toBe('dimensions.__proto__');
     const data = JSON.parse('{"quantity":"1","__proto__":"x"}');
@@ -127,7 +143,14 @@ describe('normaliseEvent: input is stored exactly or refused', () => {
   it('reads a JSON-number quantity from its source text (usage and CloudEvents)', () => {
     expect(normaliseEvent({ ...base, quantity: new JsonNumber('9007199254740993') }, 0, ctx).row?.quantity).toBe('9007199254740993');
     const ce = normaliseEvent(
-      { specversion: '1.0', id: 'ce', source: 's', type: 'm', subject: 'c', data: { quantity: new JsonNumber('12345678901234567890123.5'), size: new JsonNumber('1.50') } },
+      {
+        specversion: '1.0',
+        id: 'ce',
+        source: 's',
+        type: 'm',
+        subject: 'c',
+        data: { quantity: new JsonNumber('12345678901234567890123.5'), size: new JsonNumber('1.50') },
+      },
       0,
       { ...ctx, format: 'cloudevents' },
     );

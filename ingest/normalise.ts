@@ -37,8 +37,7 @@ export interface NormaliseContext {
 }
 
 export type ValidatedEvent =
-  | { index: number; eventId: string; row: EventRow; errors?: undefined }
-  | { index: number; eventId: string | undefined; row?: undefined; errors: EventIssue[] };
+  { index: number; eventId: string; row: EventRow; errors?: undefined } | { index: number; eventId: string | undefined; row?: undefined; errors: EventIssue[] };
 
 function claimedEventId(input: unknown, format: EventFormat): string | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
@@ -70,9 +69,10 @@ export function normaliseEvent(sent: unknown, index: number, ctx: NormaliseConte
   // A quantity sent as a JSON number is read from its source text, never through a float.
   const quantityNumber = candidate.quantity instanceof JsonNumber ? candidate.quantity.text : undefined;
   // zod skips a "__proto__" key of a record silently: refuse it here, whatever its value.
-  const reserved: EventIssue[] = isRecord(candidate.dimensions) && Object.hasOwn(candidate.dimensions, RESERVED_DIMENSION_KEY)
-    ? [{ path: `dimensions.${RESERVED_DIMENSION_KEY}`, message: 'is a reserved name, not allowed as a dimension key' }]
-    : [];
+  const reserved: EventIssue[] =
+    isRecord(candidate.dimensions) && Object.hasOwn(candidate.dimensions, RESERVED_DIMENSION_KEY)
+      ? [{ path: `dimensions.${RESERVED_DIMENSION_KEY}`, message: 'is a reserved name, not allowed as a dimension key' }]
+      : [];
   const parsed = usageEventSchema.safeParse(withPlainNumbers(candidate));
   if (!parsed.success || reserved.length > 0) return fail([...reserved, ...(parsed.success ? [] : issuesOf(parsed.error))]);
   const event = parsed.data;
@@ -127,9 +127,7 @@ export function eventsInBody(body: unknown, shape: BodyShape): { events: unknown
     return Array.isArray(body) ? { events: body } : { error: 'a CloudEvents batch must be a JSON array of CloudEvents' };
   }
   if (shape === 'cloudevent') {
-    return isRecord(body)
-      ? { events: [body] }
-      : { error: 'a structured CloudEvent must be a JSON object' };
+    return isRecord(body) ? { events: [body] } : { error: 'a structured CloudEvent must be a JSON object' };
   }
   if (Array.isArray(body)) return { events: body };
   if (isRecord(body)) {

@@ -14,11 +14,7 @@ export const EVENT_LIMITS = {
 
 // Text without control characters (they break logs, CSV exports and terminals) that the engine stores exactly.
 const text = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
-    .regex(NO_CONTROL_CHARS, 'must not contain control characters')
-    .refine(isWellFormed, NOT_WELL_FORMED);
+  z.string().max(max, `must be at most ${max} characters`).regex(NO_CONTROL_CHARS, 'must not contain control characters').refine(isWellFormed, NOT_WELL_FORMED);
 const printable = (max: number) => text(max).min(1, 'must not be empty');
 
 /** A dimension key JS objects cannot hold as data (assigning it sets the prototype): refused rather than dropped. */
@@ -36,10 +32,7 @@ export const usageEventSchema = z
     timestamp: z.union([z.number(), z.string()]).optional(),
     customerId: printable(EVENT_LIMITS.idLength),
     productId: printable(EVENT_LIMITS.idLength).optional(),
-    metricName: printable(EVENT_LIMITS.metricNameLength).regex(
-      METRIC_NAME,
-      'must start with a letter or digit and contain only letters, digits and _ . : / -',
-    ),
+    metricName: printable(EVENT_LIMITS.metricNameLength).regex(METRIC_NAME, 'must start with a letter or digit and contain only letters, digits and _ . : / -'),
     quantity: z.union([z.number(), z.string()]).optional(),
     dimensions: z
       .record(printable(EVENT_LIMITS.dimensionKeyLength), text(EVENT_LIMITS.dimensionValueLength))

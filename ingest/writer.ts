@@ -77,9 +77,7 @@ export class DirectWriter implements EventSink {
   write(rows: readonly EventRow[]): Promise<WriteOutcome[]> {
     if (this.closed) return Promise.reject(new WriterClosedError('the writer is shutting down'));
     if (this.queued + rows.length > this.options.maxQueuedEvents) return Promise.reject(new WriterFullError('ingest buffer is full'));
-    const outcomes = rows.map(
-      (row) => new Promise<WriteOutcome>((resolve, reject) => this.queue.push({ row, resolve, reject })),
-    );
+    const outcomes = rows.map((row) => new Promise<WriteOutcome>((resolve, reject) => this.queue.push({ row, resolve, reject })));
     this.schedule();
     return Promise.all(outcomes);
   }
@@ -150,9 +148,17 @@ export class DirectWriter implements EventSink {
       p.resolve('refused');
       return false;
     });
-    const outcome = await outcomesOf(this.db, storable.map((p) => p.row), 'ingest.writer', this.options.lookupChunk);
+    const outcome = await outcomesOf(
+      this.db,
+      storable.map((p) => p.row),
+      'ingest.writer',
+      this.options.lookupChunk,
+    );
     const fresh = storable.filter((_, i) => outcome[i] === 'accepted');
-    const results = await insertIsolating((rows) => this.insert(rows), fresh.map((p) => p.row));
+    const results = await insertIsolating(
+      (rows) => this.insert(rows),
+      fresh.map((p) => p.row),
+    );
     // A repeat (in this batch) of a refused event is refused too: nothing of that identity was stored.
     const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
     const refusedIds = new Set(fresh.filter((_, i) => results[i]!.status === 'refused').map((p) => identity(p.row)));

@@ -57,7 +57,11 @@ while (Date.now() < deadline) {
   if (exports.length > 0) break;
   await new Promise((r) => setTimeout(r, 1000));
 }
-console.log(exports.length > 0 ? `closed periods exported so far: ${exports.length} (GET /v1/billing/exports)` : 'no period closed yet: the close job runs every minute (BILLING_CLOSE_CRON)');
+console.log(
+  exports.length > 0
+    ? `closed periods exported so far: ${exports.length} (GET /v1/billing/exports)`
+    : 'no period closed yet: the close job runs every minute (BILLING_CLOSE_CRON)',
+);
 
 // A customer dashboard link (8 hours) for each demo customer, as a platform would hand out.
 console.log('\ncustomer dashboards (links valid 8 hours; revoke with DELETE /v1/portal/tokens/{id}):');

@@ -187,7 +187,9 @@ async function checkToolchain(dir: string): Promise<void> {
   try {
     await run('gcc', ['-o', join(dir, 'probe'), probe, '-lpthread'], { cwd: dir, log: join(dir, 'probe.log') });
   } catch {
-    throw new Error(`building the Kafka test broker needs C library headers (gcc cannot compile a hello world): ${PREREQS}\n${await tail(join(dir, 'probe.log'), 5)}`);
+    throw new Error(
+      `building the Kafka test broker needs C library headers (gcc cannot compile a hello world): ${PREREQS}\n${await tail(join(dir, 'probe.log'), 5)}`,
+    );
   }
 }
 
@@ -242,7 +244,9 @@ async function ensureTarball(log: (msg: string) => void): Promise<string> {
     }
   }
   const [algo, expected] = SOURCE_PACKAGE.integrity.split('-', 2) as [string, string];
-  const actual = createHash(algo).update(await readFile(final)).digest('base64');
+  const actual = createHash(algo)
+    .update(await readFile(final))
+    .digest('base64');
   if (actual !== expected) {
     await rm(final, { force: true });
     throw new Error(`${final}: integrity mismatch (expected ${SOURCE_PACKAGE.integrity}); removed it, try again`);

@@ -94,7 +94,16 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       clickhouse_settings: OUTPUT_SETTINGS,
     });
     const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, () => analyst);
-    return { mode: 'server', db: { client, database: options.database }, readClients, analystClients, close: async () => { await analyst.close(); await client.close(); } };
+    return {
+      mode: 'server',
+      db: { client, database: options.database },
+      readClients,
+      analystClients,
+      close: async () => {
+        await analyst.close();
+        await client.close();
+      },
+    };
   }
   return openEmbedded(options);
 }

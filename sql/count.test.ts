@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { count } from './count.js';
 
 describe('count', () => {
-  it('turns the engine\'s quoted UInt64 into an exact number', () => {
+  it("turns the engine's quoted UInt64 into an exact number", () => {
     expect(count.parse('3')).toBe(3);
     expect(count.parse(String(2 ** 53 - 1))).toBe(2 ** 53 - 1);
   });

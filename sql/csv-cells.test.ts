@@ -8,6 +8,8 @@ describe('csvText', () => {
   });
 
   it('renders the same rule for the engine', () => {
-    expect(csvTextSql('customer_id')).toBe("if(substring(customer_id, 1, 1) IN ('=', '+', '-', '@', '\\t', '\\r', '\\''), concat('\\'', customer_id), customer_id)");
+    expect(csvTextSql('customer_id')).toBe(
+      "if(substring(customer_id, 1, 1) IN ('=', '+', '-', '@', '\\t', '\\r', '\\''), concat('\\'', customer_id), customer_id)",
+    );
   });
 });

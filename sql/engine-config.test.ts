@@ -3,7 +3,16 @@ import { renderEngineConfig } from './engine-config.js';
 import { eventsTtl, ttlAfter } from './retention.js';
 
 const limits = { maxServerMemoryBytes: 2 ** 31, markCacheBytes: 2 ** 28, backgroundPoolSize: 4, fsyncAfterInsert: true };
-const s3 = { endpoint: 'http://minio:9000/', bucket: 'meterhouse', prefix: 'prod/', accessKeyId: 'AK', secretAccessKey: 'se<cr>&t', region: 'us-east-1', retryAttempts: 3, connectTimeoutMs: 2000 };
+const s3 = {
+  endpoint: 'http://minio:9000/',
+  bucket: 'meterhouse',
+  prefix: 'prod/',
+  accessKeyId: 'AK',
+  secretAccessKey: 'se<cr>&t',
+  region: 'us-east-1',
+  retryAttempts: 3,
+  connectTimeoutMs: 2000,
+};
 
 describe('engine config', () => {
   it('has no storage configuration without S3', () => {
@@ -35,6 +44,8 @@ describe('TTLs follow the product clock', () => {
     // The product runs 10 days ahead of the engine: rows expire 10 engine-days earlier.
     expect(ttlAfter('timestamp', 30, 10 * 86_400_000)).toBe(`timestamp + toIntervalSecond(${20 * 86_400})`);
     expect(ttlAfter('window_start', 7, -2400)).toBe(`window_start + toIntervalSecond(${7 * 86_400 + 2})`);
-    expect(eventsTtl({ hotDays: 7, rawDays: 400, clockOffsetMs: -86_400_000 })).toBe(`timestamp + toIntervalSecond(${8 * 86_400}) TO VOLUME 'cold', timestamp + toIntervalSecond(${401 * 86_400})`);
+    expect(eventsTtl({ hotDays: 7, rawDays: 400, clockOffsetMs: -86_400_000 })).toBe(
+      `timestamp + toIntervalSecond(${8 * 86_400}) TO VOLUME 'cold', timestamp + toIntervalSecond(${401 * 86_400})`,
+    );
   });
 });

@@ -62,11 +62,15 @@ export function renderEngineConfig(limits: EngineLimits, s3?: S3Storage): string
   <merge_tree>
     <fsync_after_insert>${fsync}</fsync_after_insert>
     <fsync_part_directory>${fsync}</fsync_part_directory>
-  </merge_tree>${limits.kafkaSessionTimeoutMs ? `
+  </merge_tree>${
+    limits.kafkaSessionTimeoutMs
+      ? `
   <kafka>
     <session_timeout_ms>${Math.trunc(limits.kafkaSessionTimeoutMs)}</session_timeout_ms>
     <heartbeat_interval_ms>${Math.max(100, Math.trunc(limits.kafkaSessionTimeoutMs / 3))}</heartbeat_interval_ms>
-  </kafka>` : ''}${s3 ? renderStorage(s3) : ''}
+  </kafka>`
+      : ''
+  }${s3 ? renderStorage(s3) : ''}
 </clickhouse>
 `;
 }

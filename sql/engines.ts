@@ -56,9 +56,7 @@ export interface TableSpec {
 export function createTable(t: RenderTarget, spec: TableSpec): string[] {
   const store = storageTable(t, spec.table, spec.dist.kind);
   const engine = mergeTreeEngine(t, spec.engine, spec.table, spec.dist, spec.engineArgs);
-  const statements = [
-    `CREATE TABLE IF NOT EXISTS ${qualified(t, store)}${onCluster(t)}\n(\n${spec.columns}\n)\nENGINE = ${engine}\n${spec.tail}`,
-  ];
+  const statements = [`CREATE TABLE IF NOT EXISTS ${qualified(t, store)}${onCluster(t)}\n(\n${spec.columns}\n)\nENGINE = ${engine}\n${spec.tail}`];
   if (t.cluster && spec.dist.kind === 'sharded') {
     statements.push(
       `CREATE TABLE IF NOT EXISTS ${qualified(t, spec.table)}${onCluster(t)} AS ${qualified(t, store)}\n` +

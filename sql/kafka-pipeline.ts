@@ -38,7 +38,12 @@ async function dropChain(db: Db, t: RenderTarget): Promise<void> {
 }
 
 /** Make the Kafka chain match `source` (absent: no Kafka, the chain is removed). */
-export async function ensureKafkaPipeline(db: Db, t: RenderTarget, source: KafkaSourceOptions | undefined, validation: ValidatedSelect): Promise<PipelineChange> {
+export async function ensureKafkaPipeline(
+  db: Db,
+  t: RenderTarget,
+  source: KafkaSourceOptions | undefined,
+  validation: ValidatedSelect,
+): Promise<PipelineChange> {
   const existing = await chainState(db, { database: t.database, names: [...CHAIN] });
   if (!source) {
     if (existing.length === 0) return 'absent';

@@ -3,7 +3,9 @@ import { withSettings } from './query.js';
 
 describe('withSettings', () => {
   it('appends a SETTINGS clause, before a trailing FORMAT', () => {
-    expect(withSettings('SELECT 1 LIMIT {n:UInt32}', { max_threads: 2, max_result_rows: 10 })).toBe('SELECT 1 LIMIT {n:UInt32}\nSETTINGS max_threads = 2, max_result_rows = 10');
+    expect(withSettings('SELECT 1 LIMIT {n:UInt32}', { max_threads: 2, max_result_rows: 10 })).toBe(
+      'SELECT 1 LIMIT {n:UInt32}\nSETTINGS max_threads = 2, max_result_rows = 10',
+    );
     expect(withSettings('SELECT 1\nORDER BY x\nFORMAT CSVWithNames', { max_threads: 1, date_time_output_format: 'iso' })).toBe(
       "SELECT 1\nORDER BY x\nSETTINGS max_threads = 1, date_time_output_format = 'iso'\nFORMAT CSVWithNames",
     );

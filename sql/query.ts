@@ -139,7 +139,14 @@ function readError(db: Db, name: string, error: unknown): StorageError {
  * Run a named read whose SQL is assembled from allow-listed pieces; every value
  * in `params` is bound ({name:Type}), never spliced into the text.
  */
-export async function runQuery<R extends z.ZodType>(db: Db, name: string, query: string, params: Record<string, unknown>, row: R, tags: QueryTags = {}): Promise<z.output<R>[]> {
+export async function runQuery<R extends z.ZodType>(
+  db: Db,
+  name: string,
+  query: string,
+  params: Record<string, unknown>,
+  row: R,
+  tags: QueryTags = {},
+): Promise<z.output<R>[]> {
   let raw: unknown;
   try {
     const sql = withSettings(query, { ...db.readLimits });
@@ -156,12 +163,7 @@ export async function runQuery<R extends z.ZodType>(db: Db, name: string, query:
  * Every value travels as a bound parameter ({name:Type}); the SQL text only
  * ever interpolates the database identifier.
  */
-export function defineQuery<P extends z.ZodType, R extends z.ZodType>(def: {
-  name: string;
-  params: P;
-  row: R;
-  sql: (database: string) => string;
-}) {
+export function defineQuery<P extends z.ZodType, R extends z.ZodType>(def: { name: string; params: P; row: R; sql: (database: string) => string }) {
   return (db: Db, params: z.input<P>, tags: QueryTags = {}): Promise<z.output<R>[]> =>
     runQuery(db, def.name, def.sql(db.database), def.params.parse(params) as Record<string, unknown>, def.row, tags);
 }
@@ -186,7 +188,14 @@ export async function execute(db: Db, name: string, query: string, params: Recor
  * A named batch insert of rows as JSONEachRow; columns left out take their defaults.
  * `settings` adds insert settings (an insert_deduplication_token, for one).
  */
-export async function insertRows(db: Db, name: string, table: string, rows: readonly object[], tags: QueryTags = {}, settings: Record<string, string | number> = {}): Promise<void> {
+export async function insertRows(
+  db: Db,
+  name: string,
+  table: string,
+  rows: readonly object[],
+  tags: QueryTags = {},
+  settings: Record<string, string | number> = {},
+): Promise<void> {
   if (rows.length === 0) return;
   try {
     if (db.rawInsert) {
@@ -214,7 +223,14 @@ export async function insertRows(db: Db, name: string, table: string, rows: read
  * at the end of `query`), returned whole (bounded by the Db's max_result_bytes).
  * Nothing is re-formatted in JS.
  */
-export async function queryBytes(db: Db, name: string, query: string, params: Record<string, unknown>, settings: Record<string, string | number>, tags: QueryTags = {}): Promise<Buffer> {
+export async function queryBytes(
+  db: Db,
+  name: string,
+  query: string,
+  params: Record<string, unknown>,
+  settings: Record<string, string | number>,
+  tags: QueryTags = {},
+): Promise<Buffer> {
   try {
     const sql = withSettings(query, { ...settings, ...db.readLimits });
     const { stream } = await db.client.exec({ query: sql, query_params: params, clickhouse_settings: settingsFor(name, tags) });

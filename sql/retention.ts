@@ -108,7 +108,9 @@ async function applyTableRetention(db: Db, name: string, r: EventsRetention, clu
   if (r.hotDays !== undefined && row.policy !== STORAGE_POLICY) {
     const volumes = (await policyVolumes(db, { policy: STORAGE_POLICY })).map((v) => v.volume);
     if (!volumes.includes(COLD_VOLUME)) {
-      throw new Error(`ClickHouse has no storage policy "${STORAGE_POLICY}" with a volume "${COLD_VOLUME}": configure it on the server (see the docs/storage.md)`);
+      throw new Error(
+        `ClickHouse has no storage policy "${STORAGE_POLICY}" with a volume "${COLD_VOLUME}": configure it on the server (see the docs/storage.md)`,
+      );
     }
     await execute(db, 'retention.events_policy', `ALTER TABLE ${qualified} MODIFY SETTING storage_policy = '${STORAGE_POLICY}'`);
     changed.push('storage_policy');

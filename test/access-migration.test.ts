@@ -27,25 +27,51 @@ describe('migrations 12 and 13 on an existing database', () => {
     const [adminSecret, standardSecret, revokedSecret] = ['mh_old-admin', 'mh_old-standard', 'mh_old-revoked'];
     const at = Date.now();
     await insertRows(db, 'test.old_tenant', TABLES.tenants, [{ tenant_id: 'old', name: 'Old tenant', created_at: at, version: at }]);
-    const key = (key_id: string, secret: string, role: string, revoked_at: number | null = null) => ({ tenant_id: 'old', key_id, key_hash: hashKey(secret), name: key_id, role, created_at: at, revoked_at, version: at });
-    await insertRows(db, 'test.old_keys', TABLES.apiKeys, [key('k_admin', adminSecret, 'admin'), key('k_standard', standardSecret, 'standard'), key('k_revoked', revokedSecret, 'admin', at)]);
+    const key = (key_id: string, secret: string, role: string, revoked_at: number | null = null) => ({
+      tenant_id: 'old',
+      key_id,
+      key_hash: hashKey(secret),
+      name: key_id,
+      role,
+      created_at: at,
+      revoked_at,
+      version: at,
+    });
+    await insertRows(db, 'test.old_keys', TABLES.apiKeys, [
+      key('k_admin', adminSecret, 'admin'),
+      key('k_standard', standardSecret, 'standard'),
+      key('k_revoked', revokedSecret, 'admin', at),
+    ]);
 
     // 12 and 13, and any later migration (the app below needs the current schema)
     expect(await migrate(db)).toEqual(MIGRATIONS.filter((m) => m.version >= SCOPED).map((m) => m.version));
     const access = createAccess(db, { cacheSeconds: 0, defaultLimits: defaultTenantLimits(r.deps.config) });
-    const resolved = async () => [await access.keys.authenticate(adminSecret), await access.keys.authenticate(standardSecret), await access.keys.authenticate(revokedSecret)];
+    const resolved = async () => [
+      await access.keys.authenticate(adminSecret),
+      await access.keys.authenticate(standardSecret),
+      await access.keys.authenticate(revokedSecret),
+    ];
     const expected = [
       { tenantId: 'old', keyId: 'k_admin', scopes: ['admin'] },
       { tenantId: 'old', keyId: 'k_standard', scopes: [...ROLE_SCOPES.standard] },
       undefined,
     ];
     expect(await resolved()).toEqual(expected);
-    expect(await access.tenants.get('old')).toMatchObject({ name: 'Old tenant', disabled: false, limits: { ingestEventsPerSecond: null, concurrentReads: null }, effectiveLimits: defaultTenantLimits(r.deps.config) });
+    expect(await access.tenants.get('old')).toMatchObject({
+      name: 'Old tenant',
+      disabled: false,
+      limits: { ingestEventsPerSecond: null, concurrentReads: null },
+      effectiveLimits: defaultTenantLimits(r.deps.config),
+    });
 
     // Over HTTP, the standard key does what it did before (send events, read usage and exports) and nothing more.
     const app = createApp({ ...r.deps, db, access });
     const as = (secret: string, method: string, path: string, body?: unknown) =>
-      app.request(path, { method, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      app.request(path, {
+        method,
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     expect((await as(standardSecret, 'GET', `/v1/usage/summary?${ALL_TIME}`)).status).toBe(200);
     expect((await as(standardSecret, 'GET', '/v1/billing/exports')).status).toBe(200);
     expect((await as(standardSecret, 'GET', '/v1/api-keys')).status).toBe(403);
@@ -59,7 +85,8 @@ describe('migrations 12 and 13 on an existing database', () => {
 
     // Merged parts write the defaults down; running the statements again changes nothing.
     await execute(db, 'test.merge', `OPTIMIZE TABLE ${db.database}.${TABLES.apiKeys} FINAL`);
-    for (const m of MIGRATIONS.filter((m) => m.version >= SCOPED)) for (const statement of m.statements({ database: db.database })) await execute(db, 'test.again', statement);
+    for (const m of MIGRATIONS.filter((m) => m.version >= SCOPED))
+      for (const statement of m.statements({ database: db.database })) await execute(db, 'test.again', statement);
     expect(await resolved()).toEqual(expected);
     expect(await migrate(db)).toEqual([]);
     await execute(db, 'test.drop', `DROP DATABASE ${db.database}`);

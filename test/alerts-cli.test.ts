@@ -15,7 +15,7 @@ async function ok(dataDir: string, ...args: string[]): Promise<any> {
   return JSON.parse(r.stdout);
 }
 
-it('creates, lists and deletes alert rules with the API\'s validation, audit-logged as the cli', async () => {
+it("creates, lists and deletes alert rules with the API's validation, audit-logged as the cli", async () => {
   const dataDir = await tempDir();
   await ok(dataDir, 'migrate');
   await ok(dataDir, 'tenants', 'create', 'acme');
@@ -25,7 +25,15 @@ it('creates, lists and deletes alert rules with the API\'s validation, audit-log
   await c.close();
 
   const created = await ok(dataDir, 'alerts', 'rules', 'create', '-t', 'acme', '-m', 'calls', '--thresholds', '100', '1000', '--every', '500');
-  expect(created).toMatchObject({ meterKey: 'calls', customerId: null, thresholds: ['100', '1000'], every: '500', window: 'period', direction: 'rising', rearm: false });
+  expect(created).toMatchObject({
+    meterKey: 'calls',
+    customerId: null,
+    thresholds: ['100', '1000'],
+    every: '500',
+    window: 'period',
+    direction: 'rising',
+    rearm: false,
+  });
   expect((await ok(dataDir, 'alerts', 'rules', 'list', '-t', 'acme')).map((r: any) => r.id)).toEqual([created.id]);
   const refused = await cli(dataDir, '--json', 'alerts', 'rules', 'create', '-t', 'acme', '-m', 'calls', '--thresholds', '1e3');
   expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('thresholds.0 must be a decimal number')]);
@@ -35,5 +43,8 @@ it('creates, lists and deletes alert rules with the API\'s validation, audit-log
   expect(await alertRules(c.db, { tenantId: 'acme', limit: 10 })).toEqual([]);
   const audit = await auditPage(c.db, { tenantId: 'acme', afterSequence: 0, afterId: '', kind: '', ...ANY_TIME, limit: 100 });
   await c.close();
-  expect(audit.filter((a) => a.target === created.id).map((a) => [a.kind, a.actor])).toEqual([['alert_rule.created', 'cli'], ['alert_rule.deleted', 'cli']]);
+  expect(audit.filter((a) => a.target === created.id).map((a) => [a.kind, a.actor])).toEqual([
+    ['alert_rule.created', 'cli'],
+    ['alert_rule.deleted', 'cli'],
+  ]);
 }, 300_000);

@@ -10,7 +10,18 @@ import { AlertDispatcher } from '../alerts/delivery.js';
 import { TABLES } from '../sql/names.js';
 import { now, testClock } from './clock.js';
 import { waitFor } from './wait.js';
-import { SumOracle, acknowledgedCount, createRule, crossings, reachedThresholds, sendEvents, startReceiver, tenantOn, useReceiver, type Receiver } from './alerts-fixture.js';
+import {
+  SumOracle,
+  acknowledgedCount,
+  createRule,
+  crossings,
+  reachedThresholds,
+  sendEvents,
+  startReceiver,
+  tenantOn,
+  useReceiver,
+  type Receiver,
+} from './alerts-fixture.js';
 
 /**
  * Delivery of crossings across failures: a restart between the crossing and
@@ -27,8 +38,15 @@ const ev = (eventId: string, quantity: string) => ({ eventId, customerId: 'c1', 
 async function open(): Promise<Runtime> {
   await runtime?.close();
   const config = loadConfig({
-    DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
-    ALERTS_SWEEP_CRON: '0 0 1 1 *', BILLING_CLOSE_CRON: '0 0 1 1 *', BILLING_WEBHOOK_POLL_MS: '20', BILLING_WEBHOOK_BACKOFF_MS: '50', BILLING_WEBHOOK_BACKOFF_MAX_MS: '200',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ENGINE_FSYNC: 'false',
+    ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
+    ALERTS_SWEEP_CRON: '0 0 1 1 *',
+    BILLING_CLOSE_CRON: '0 0 1 1 *',
+    BILLING_WEBHOOK_POLL_MS: '20',
+    BILLING_WEBHOOK_BACKOFF_MS: '50',
+    BILLING_WEBHOOK_BACKOFF_MAX_MS: '200',
     WRITER_FLUSH_INTERVAL_MS: '5',
   });
   runtime = await startRuntime(config, createLogger(config.LOG_LEVEL), { clock: testClock });
@@ -92,7 +110,10 @@ it('two instances evaluating and delivering at once: each crossing is stored onc
   const settings = { graceMs: r.deps.config.BILLING_GRACE_SECONDS * 1000, defaultCycle: billingSettings(r.deps.config, testClock).defaultCycle };
   const logger = createLogger('silent');
   const options = { pollMs: 20, backoffMs: 50, backoffMaxMs: 200, timeoutMs: 5000 };
-  const instances = [0, 1].map(() => ({ evaluator: new AlertEvaluator(r.deps.db, settings, testClock, logger), dispatcher: new AlertDispatcher(r.deps.db, options, logger) }));
+  const instances = [0, 1].map(() => ({
+    evaluator: new AlertEvaluator(r.deps.db, settings, testClock, logger),
+    dispatcher: new AlertDispatcher(r.deps.db, options, logger),
+  }));
   instances.forEach((i) => i.dispatcher.start());
   const oracle = new SumOracle();
   try {
@@ -109,11 +130,16 @@ it('two instances evaluating and delivering at once: each crossing is stored onc
     const acked = await acknowledgedCount(receiver, t.tenantId, expected.length);
     expect(acked.map((d) => d.alert.threshold)).toEqual(expected);
     const db = r.deps.db;
-    const rows = await db.client.query({ query: `SELECT event_id, count() AS n FROM ${db.database}.${TABLES.alertEvents} WHERE tenant_id = {t:String} GROUP BY event_id`, query_params: { t: t.tenantId }, format: 'JSONEachRow' });
+    const rows = await db.client.query({
+      query: `SELECT event_id, count() AS n FROM ${db.database}.${TABLES.alertEvents} WHERE tenant_id = {t:String} GROUP BY event_id`,
+      query_params: { t: t.tenantId },
+      format: 'JSONEachRow',
+    });
     const stored = (await rows.json()) as { event_id: string; n: number }[];
     expect(stored.map((s) => Number(s.n))).toEqual(expected.map(() => 1));
     // every attempt of one id carried the same crossing
-    for (const d of receiver.deliveries.filter((x) => x.tenantId === t.tenantId)) expect(d.alert).toEqual(acked.find((a) => a.deliveryId === d.deliveryId)!.alert);
+    for (const d of receiver.deliveries.filter((x) => x.tenantId === t.tenantId))
+      expect(d.alert).toEqual(acked.find((a) => a.deliveryId === d.deliveryId)!.alert);
   } finally {
     await Promise.all(instances.map((i) => i.dispatcher.stop()));
   }

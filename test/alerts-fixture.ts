@@ -42,7 +42,12 @@ export async function startReceiver(): Promise<Receiver> {
       const expected = Buffer.from(`sha256=${createHmac('sha256', HOOK_SECRET).update(body).digest('hex')}`);
       const given = Buffer.from(String(req.headers['x-meterhouse-signature'] ?? ''));
       const parsed = JSON.parse(body) as { type: string; tenantId: string; alert: Delivery['alert'] };
-      const d = { tenantId: parsed.tenantId, deliveryId: String(req.headers['x-meterhouse-delivery']), signatureValid: given.length === expected.length && timingSafeEqual(given, expected), alert: parsed.alert };
+      const d = {
+        tenantId: parsed.tenantId,
+        deliveryId: String(req.headers['x-meterhouse-delivery']),
+        signatureValid: given.length === expected.length && timingSafeEqual(given, expected),
+        alert: parsed.alert,
+      };
       const status = parsed.type === 'alert.crossed' && d.signatureValid ? r.answer(d) : 400;
       r.deliveries.push({ ...d, status });
       res.writeHead(status).end();
@@ -73,7 +78,12 @@ export const crossings = async (t: TestTenant, query = ''): Promise<any[]> => (a
 
 /** Waits until the tenant's receiver has acknowledged `n` distinct crossings. */
 export async function acknowledgedCount(r: Receiver, tenantId: string, n: number, timeoutMs = 20_000): Promise<Delivery[]> {
-  await waitFor(`${n} acknowledged alert deliveries`, () => r.acknowledged(tenantId).length >= n, timeoutMs, () => r.acknowledged(tenantId).map((d) => d.alert.threshold));
+  await waitFor(
+    `${n} acknowledged alert deliveries`,
+    () => r.acknowledged(tenantId).length >= n,
+    timeoutMs,
+    () => r.acknowledged(tenantId).map((d) => d.alert.threshold),
+  );
   return r.acknowledged(tenantId);
 }
 
@@ -108,10 +118,17 @@ export class SumOracle {
 }
 
 /** The thresholds an exact value has reached, in order (rising). */
-export const reachedThresholds = (value: string, thresholds: string[]) => thresholds.filter((t) => Number(t) <= Number(value)).sort((a, b) => Number(a) - Number(b));
+export const reachedThresholds = (value: string, thresholds: string[]) =>
+  thresholds.filter((t) => Number(t) <= Number(value)).sort((a, b) => Number(a) - Number(b));
 
 /** A tenant on a runtime of the test's own (one it restarts on the same data directory), acting through that runtime's app. */
-export async function tenantOn(runtime: () => { app: { request(path: string, init: RequestInit): Response | Promise<Response> }; deps: { db: import('../sql/query.js').Db; access: { keys: { create(t: string, n: string, s: ['admin']): Promise<{ secret: string }> } } } }, tenantId: string): Promise<TestTenant> {
+export async function tenantOn(
+  runtime: () => {
+    app: { request(path: string, init: RequestInit): Response | Promise<Response> };
+    deps: { db: import('../sql/query.js').Db; access: { keys: { create(t: string, n: string, s: ['admin']): Promise<{ secret: string }> } } };
+  },
+  tenantId: string,
+): Promise<TestTenant> {
   const { writeTenant } = await import('../sql/queries/tenancy.js');
   await writeTenant(runtime().deps.db, tenantId, tenantId);
   const { secret } = await runtime().deps.access.keys.create(tenantId, 'test admin', ['admin']);
@@ -121,5 +138,13 @@ export async function tenantOn(runtime: () => { app: { request(path: string, ini
     if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
     return runtime().app.request(path, { method, headers, body });
   };
-  return { tenantId, adminKey: secret, request, json: async (m, p, init) => { const res = await request(m, p, init); return { status: res.status, body: (await res.json()) as any, headers: res.headers }; } };
+  return {
+    tenantId,
+    adminKey: secret,
+    request,
+    json: async (m, p, init) => {
+      const res = await request(m, p, init);
+      return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+    },
+  };
 }

@@ -26,8 +26,15 @@ beforeAll(async () => {
   receiver = await startReceiver();
   broker = await startKafkaBroker({ topics: [`${TOPIC}:2`] });
   const r = await engine({
-    KAFKA_BROKERS: broker.bootstrap, KAFKA_TOPIC: TOPIC, KAFKA_FLUSH_INTERVAL_MS: '200', KAFKA_POLL_TIMEOUT_MS: '200', KAFKA_PRODUCE_TIMEOUT_MS: '2000',
-    ALERTS_SWEEP_CRON: '* * * * * *', BILLING_CLOSE_CRON: '0 0 1 1 *', ROLLUP_RECONCILE_CRON: '0 0 1 1 *', BILLING_WEBHOOK_POLL_MS: '20',
+    KAFKA_BROKERS: broker.bootstrap,
+    KAFKA_TOPIC: TOPIC,
+    KAFKA_FLUSH_INTERVAL_MS: '200',
+    KAFKA_POLL_TIMEOUT_MS: '200',
+    KAFKA_PRODUCE_TIMEOUT_MS: '2000',
+    ALERTS_SWEEP_CRON: '* * * * * *',
+    BILLING_CLOSE_CRON: '0 0 1 1 *',
+    ROLLUP_RECONCILE_CRON: '0 0 1 1 *',
+    BILLING_WEBHOOK_POLL_MS: '20',
   });
   r.startJobs();
   producer = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -56,7 +63,11 @@ it('fires on the exact value of events consumed from Kafka, never on a rollup in
 
   const db = (await engine()).deps.db;
   const rollupSum = async () => {
-    const res = await db.client.query({ query: `SELECT toString(sum(quantity_sum)) AS s FROM ${db.database}.${TABLES.usagePerMinute} WHERE tenant_id = {t:String}`, query_params: { t: t.tenantId }, format: 'JSONEachRow' });
+    const res = await db.client.query({
+      query: `SELECT toString(sum(quantity_sum)) AS s FROM ${db.database}.${TABLES.usagePerMinute} WHERE tenant_id = {t:String}`,
+      query_params: { t: t.tenantId },
+      format: 'JSONEachRow',
+    });
     return ((await res.json()) as { s: string }[])[0]!.s;
   };
   await waitFor('every redelivery in the rollup', async () => Number(await rollupSum()) >= 24, 30_000);

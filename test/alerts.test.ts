@@ -5,7 +5,17 @@ import { waitFor } from './wait.js';
 import { periodOf } from '../jobs/billing/periods.js';
 import { insertRows } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
-import { SumOracle, acknowledgedCount, createRule, crossings, reachedThresholds, sendEvents, startReceiver, useReceiver, type Receiver } from './alerts-fixture.js';
+import {
+  SumOracle,
+  acknowledgedCount,
+  createRule,
+  crossings,
+  reachedThresholds,
+  sendEvents,
+  startReceiver,
+  useReceiver,
+  type Receiver,
+} from './alerts-fixture.js';
 
 /**
  * Usage alerts on the direct ingest path, against an oracle computed from the
@@ -38,7 +48,13 @@ async function tenantWithMeter(): Promise<TestTenant> {
   return t;
 }
 
-const ev = (eventId: string, quantity: string, customerId = 'c1', timestamp = now() - MINUTE) => ({ eventId, customerId, metricName: 'api.calls', timestamp, quantity });
+const ev = (eventId: string, quantity: string, customerId = 'c1', timestamp = now() - MINUTE) => ({
+  eventId,
+  customerId,
+  metricName: 'api.calls',
+  timestamp,
+  quantity,
+});
 const evaluate = async (t: TestTenant) => (await t.json('POST', '/v1/alerts/evaluate')).body.crossings as number;
 
 describe('usage alerts', () => {
@@ -61,8 +77,23 @@ describe('usage alerts', () => {
 
     // A redelivery of e3 stored as a second row (what a Kafka redelivery does before a merge): the rollup counts it, the alert must not.
     const db = (await engine()).deps.db;
-    await insertRows(db, 'test.duplicate', TABLES.usageEvents, [{ tenant_id: t.tenantId, event_id: 'e3', customer_id: 'c1', metric_name: 'api.calls', timestamp: now() - MINUTE, quantity: '7.5', dimensions: {}, ingested_at: now() }]);
-    const rollup = await db.client.query({ query: `SELECT toString(sum(quantity_sum)) AS s FROM ${db.database}.${TABLES.usagePerMinute} WHERE tenant_id = {t:String}`, query_params: { t: t.tenantId }, format: 'JSONEachRow' });
+    await insertRows(db, 'test.duplicate', TABLES.usageEvents, [
+      {
+        tenant_id: t.tenantId,
+        event_id: 'e3',
+        customer_id: 'c1',
+        metric_name: 'api.calls',
+        timestamp: now() - MINUTE,
+        quantity: '7.5',
+        dimensions: {},
+        ingested_at: now(),
+      },
+    ]);
+    const rollup = await db.client.query({
+      query: `SELECT toString(sum(quantity_sum)) AS s FROM ${db.database}.${TABLES.usagePerMinute} WHERE tenant_id = {t:String}`,
+      query_params: { t: t.tenantId },
+      format: 'JSONEachRow',
+    });
     expect(((await rollup.json()) as { s: string }[])[0]!.s).toBe('32'); // 24.5 + 7.5: past 30 in the rollup
     expect(await evaluate(t)).toBe(0);
     const listed = await crossings(t, `?ruleId=${ruleId}`);
@@ -139,13 +170,23 @@ describe('usage alerts', () => {
 describe('alert rules API', () => {
   it('validates exactly, changes and deletes rules, and audits each change', async () => {
     const t = await tenantWithMeter();
-    const bad = async (body: object) => (await t.json('POST', '/v1/alerts/rules', { body }));
+    const bad = async (body: object) => await t.json('POST', '/v1/alerts/rules', { body });
     expect((await bad({ meterKey: 'calls', thresholds: ['10.0'], window: 'period' })).body.error.details[0].message).toBe('must be written canonically: "10"');
     expect((await bad({ meterKey: 'calls', thresholds: [], window: 'period' })).status).toBe(400);
     expect((await bad({ meterKey: 'calls', every: '5', direction: 'falling', window: 'period' })).status).toBe(400);
-    expect((await bad({ meterKey: 'nope', thresholds: ['1'], window: 'period' })).body.error.details).toEqual([{ path: 'meterKey', message: 'is not a meter of this tenant' }]);
+    expect((await bad({ meterKey: 'nope', thresholds: ['1'], window: 'period' })).body.error.details).toEqual([
+      { path: 'meterKey', message: 'is not a meter of this tenant' },
+    ]);
     const created = await t.json('POST', '/v1/alerts/rules', { body: { meterKey: 'calls', thresholds: ['100'], window: 'period', every: '50' } });
-    expect(created.body).toMatchObject({ meterKey: 'calls', customerId: null, thresholds: ['100'], unit: 'absolute', every: '50', direction: 'rising', rearm: false });
+    expect(created.body).toMatchObject({
+      meterKey: 'calls',
+      customerId: null,
+      thresholds: ['100'],
+      unit: 'absolute',
+      every: '50',
+      direction: 'rising',
+      rearm: false,
+    });
     const id = created.body.id;
     const patched = await t.json('PATCH', `/v1/alerts/rules/${id}`, { body: { every: null, thresholds: ['100', '200'] } });
     expect(patched.body).toMatchObject({ id, thresholds: ['100', '200'], every: null });

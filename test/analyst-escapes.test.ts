@@ -113,8 +113,13 @@ describe('analyst SQL escape corpus', () => {
     database = r.deps.db.database;
     a = await analystTenant();
     other = await analystTenant();
-    expect((await a.json('POST', '/v1/events', { body: [{ eventId: 'e1', customerId: 'c1', metricName: 'm', timestamp: now() - 3_600_000, quantity: 1 }] })).status).toBe(200);
-    expect((await other.json('POST', '/v1/events', { body: [{ eventId: 'e1', customerId: marker, metricName: 'm', timestamp: now() - 3_600_000, quantity: 7 }] })).status).toBe(200);
+    expect(
+      (await a.json('POST', '/v1/events', { body: [{ eventId: 'e1', customerId: 'c1', metricName: 'm', timestamp: now() - 3_600_000, quantity: 1 }] })).status,
+    ).toBe(200);
+    expect(
+      (await other.json('POST', '/v1/events', { body: [{ eventId: 'e1', customerId: marker, metricName: 'm', timestamp: now() - 3_600_000, quantity: 7 }] }))
+        .status,
+    ).toBe(200);
     // Scans are bounded: a small rows limit for this tenant makes the 1e12 scans fail at once.
     await r.deps.access.tenants.update(a.tenantId, { limits: { sqlMaxRowsToRead: 10_000_000, sqlMaxExecutionSeconds: 5 } });
     tablesBefore = await tables();
@@ -122,14 +127,21 @@ describe('analyst SQL escape corpus', () => {
 
   async function tables() {
     const r = await engine();
-    const res = await r.deps.db.client.query({ query: 'SELECT groupArray(name) AS t FROM (SELECT name FROM system.tables WHERE database LIKE {db:String} ORDER BY name)', query_params: { db: `${database}%` }, format: 'JSONEachRow' });
+    const res = await r.deps.db.client.query({
+      query: 'SELECT groupArray(name) AS t FROM (SELECT name FROM system.tables WHERE database LIKE {db:String} ORDER BY name)',
+      query_params: { db: `${database}%` },
+      format: 'JSONEachRow',
+    });
     return JSON.stringify(await res.json());
   }
 
   it(`holds at least 60 attempts`, () => expect(ATTEMPTS.length).toBeGreaterThanOrEqual(60));
 
   it.each(ATTEMPTS)('refuses %s', async (_name, query, code, params) => {
-    const res = await a.sql({ query: query.replaceAll('DB', database), ...(params ? { params: JSON.parse(JSON.stringify(params).replaceAll('DB', database)) } : {}) });
+    const res = await a.sql({
+      query: query.replaceAll('DB', database),
+      ...(params ? { params: JSON.parse(JSON.stringify(params).replaceAll('DB', database)) } : {}),
+    });
     if (process.env.SHOW) console.log(_name, '=>', res.body.error?.message);
     expect(res.status, JSON.stringify(res.body)).toBe(code === 'sql_limit_exceeded' ? 422 : 400);
     expect(res.body.error.code, JSON.stringify(res.body)).toBe(code);

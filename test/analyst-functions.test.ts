@@ -32,7 +32,21 @@ describe('the reviewed function lists', () => {
   });
 
   it('refuse the functions the issue names: file, url, dictGet*, joinGet*, getSetting, introspection, sleep', () => {
-    for (const f of ['file', 'dictGet', 'dictGetString', 'dictHas', 'joinGet', 'joinGetOrNull', 'getSetting', 'getSettingOrDefault', 'addressToSymbol', 'demangle', 'sleep', 'sleepEachRow']) expect(isAllowedFunction(f), f).toBe(false);
+    for (const f of [
+      'file',
+      'dictGet',
+      'dictGetString',
+      'dictHas',
+      'joinGet',
+      'joinGetOrNull',
+      'getSetting',
+      'getSettingOrDefault',
+      'addressToSymbol',
+      'demangle',
+      'sleep',
+      'sleepEachRow',
+    ])
+      expect(isAllowedFunction(f), f).toBe(false);
     expect(ALLOWED_TABLE_FUNCTIONS).not.toContain('url');
   });
 });

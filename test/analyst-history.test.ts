@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analystTenant } from './analyst-fixture.js';
 
 describe('analyst SQL history', () => {
-  it('lists the tenant\'s queries newest first (key, when, duration, rows read, status), pages, and writes each to the audit log', async () => {
+  it("lists the tenant's queries newest first (key, when, duration, rows read, status), pages, and writes each to the audit log", async () => {
     const t = await analystTenant();
     const other = await analystTenant();
     expect((await t.sql({ query: 'SELECT sum(number) AS s FROM numbers(1000)' })).status).toBe(200);
@@ -13,7 +13,11 @@ describe('analyst SQL history', () => {
 
     const page = await t.json('GET', '/v1/sql/history?limit=3', { key: t.sqlKey });
     expect(page.status).toBe(200);
-    expect(page.body.data.map((h: any) => [h.status, h.format, h.resultRows])).toEqual([['ok', 'jsonl', 3], ['error', 'json', 0], ['refused', 'json', 0]]);
+    expect(page.body.data.map((h: any) => [h.status, h.format, h.resultRows])).toEqual([
+      ['ok', 'jsonl', 3],
+      ['error', 'json', 0],
+      ['refused', 'json', 0],
+    ]);
     const [latest] = page.body.data;
     // A streamed answer on the embedded engine: the engine does not tell what it read.
     expect(latest).toMatchObject({ keyId: expect.stringMatching(/^key_/), query: 'SELECT number FROM numbers(3)', error: '', rowsRead: null });

@@ -5,7 +5,11 @@ import { analystTenant, type AnalystTenant } from './analyst-fixture.js';
 
 async function operatorSets(tenantId: string, limits: Record<string, number | null>) {
   const r = await engine();
-  const res = await r.app.request(`/v1/operator/tenants/${tenantId}`, { method: 'PATCH', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ limits }) });
+  const res = await r.app.request(`/v1/operator/tenants/${tenantId}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ limits }),
+  });
   expect(res.status, await res.clone().text()).toBe(200);
   return (await res.json()) as { effectiveLimits: Record<string, number> };
 }
@@ -54,7 +58,7 @@ describe('analyst SQL limits, per tenant, set by the operator', () => {
     }
   });
 
-  it('answers 429 past the tenant\'s concurrent queries; other tenants are not affected', async () => {
+  it("answers 429 past the tenant's concurrent queries; other tenants are not affected", async () => {
     await operatorSets(t.tenantId, { sqlConcurrentQueries: 1, sqlMaxExecutionSeconds: 2, sqlMaxRowsToRead: 1e12, sqlMaxBytesToRead: 1024 ** 5 });
     try {
       const r = await engine();
@@ -74,7 +78,11 @@ describe('analyst SQL limits, per tenant, set by the operator', () => {
 
   it('refuses an operator value out of range', async () => {
     const r = await engine();
-    const res = await r.app.request(`/v1/operator/tenants/${t.tenantId}`, { method: 'PATCH', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ limits: { sqlConcurrentQueries: 0 } }) });
+    const res = await r.app.request(`/v1/operator/tenants/${t.tenantId}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ limits: { sqlConcurrentQueries: 0 } }),
+    });
     expect(res.status).toBe(400);
   });
 });

@@ -10,7 +10,14 @@ const H = Math.floor((now() - 30 * HOUR) / HOUR) * HOUR;
 
 /** Both tenants send the same event ids and customer ids: only the caller's own may come back. */
 async function seed(t: TestTenant, scale: number) {
-  const events = [1, 2, 3, 4].map((i) => ({ eventId: `e${i}`, customerId: `c${i % 2}`, metricName: 'calls', timestamp: H + i * 60_000, quantity: String(i * scale), dimensions: { region: i % 2 ? 'eu' : 'us' } }));
+  const events = [1, 2, 3, 4].map((i) => ({
+    eventId: `e${i}`,
+    customerId: `c${i % 2}`,
+    metricName: 'calls',
+    timestamp: H + i * 60_000,
+    quantity: String(i * scale),
+    dimensions: { region: i % 2 ? 'eu' : 'us' },
+  }));
   expect((await t.json('POST', '/v1/events', { body: events })).status).toBe(200);
   // A redelivery (acknowledged as a duplicate), an amendment and a void.
   expect((await t.json('POST', '/v1/events', { body: [events[0]] })).status).toBe(200);
@@ -28,27 +35,41 @@ describe('analyst SQL', () => {
     await seed(b, 1000);
   });
 
-  it('answers a SELECT over the tenant\'s own events only, with columns, types and statistics', async () => {
+  it("answers a SELECT over the tenant's own events only, with columns, types and statistics", async () => {
     const res = await a.sql({ query: 'SELECT event_id, customer_id, quantity FROM events ORDER BY event_id' });
     expect(res.status).toBe(200);
-    expect(res.body.columns).toEqual([{ name: 'event_id', type: 'String' }, { name: 'customer_id', type: 'String' }, { name: 'quantity', type: 'Decimal(76, 9)' }]);
+    expect(res.body.columns).toEqual([
+      { name: 'event_id', type: 'String' },
+      { name: 'customer_id', type: 'String' },
+      { name: 'quantity', type: 'Decimal(76, 9)' },
+    ]);
     expect(res.body.data).toEqual([
       { event_id: 'e1', customer_id: 'c1', quantity: '1' },
       { event_id: 'e2', customer_id: 'c0', quantity: '100' },
       { event_id: 'e4', customer_id: 'c0', quantity: '4' },
     ]);
-    expect(res.body).toMatchObject({ rows: 3, truncated: false, statistics: { elapsedMs: expect.any(Number), rowsRead: expect.any(Number), bytesRead: expect.any(Number) } });
+    expect(res.body).toMatchObject({
+      rows: 3,
+      truncated: false,
+      statistics: { elapsedMs: expect.any(Number), rowsRead: expect.any(Number), bytesRead: expect.any(Number) },
+    });
     expect(res.body.statistics.rowsRead).toBeGreaterThan(0);
   });
 
   it('binds parameters, never splices them', async () => {
-    const res = await a.sql({ query: 'SELECT count() AS n FROM events WHERE customer_id = {c:String} OR event_id IN {ids:Array(String)}', params: { c: "c1' OR 1=1 --", ids: ['e4'] } });
+    const res = await a.sql({
+      query: 'SELECT count() AS n FROM events WHERE customer_id = {c:String} OR event_id IN {ids:Array(String)}',
+      params: { c: "c1' OR 1=1 --", ids: ['e4'] },
+    });
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual([{ n: '1' }]);
   });
 
   it('keeps every version in event_versions, with who changed it', async () => {
-    const res = await a.sql({ query: "SELECT event_id, toString(quantity) AS q, is_deleted, changed_by != '' AS corrected FROM event_versions WHERE event_id IN ('e1', 'e2', 'e3') ORDER BY event_id, version" });
+    const res = await a.sql({
+      query:
+        "SELECT event_id, toString(quantity) AS q, is_deleted, changed_by != '' AS corrected FROM event_versions WHERE event_id IN ('e1', 'e2', 'e3') ORDER BY event_id, version",
+    });
     expect(res.body.data).toEqual([
       { event_id: 'e1', q: '1', is_deleted: 0, corrected: 0 },
       { event_id: 'e2', q: '2', is_deleted: 0, corrected: 0 },
@@ -58,7 +79,7 @@ describe('analyst SQL', () => {
     ]);
   });
 
-  it('truncates a json answer at the tenant\'s result rows and says so; a streamed format longer than it fails instead', async () => {
+  it("truncates a json answer at the tenant's result rows and says so; a streamed format longer than it fails instead", async () => {
     const r = await engine();
     await r.deps.access.tenants.update(a.tenantId, { limits: { sqlMaxResultRows: 5 } });
     try {
@@ -76,7 +97,10 @@ describe('analyst SQL', () => {
   });
 
   it('streams csv, jsonl and parquet as the engine writes them', async () => {
-    const csv = await a.request('POST', '/v1/sql', { body: { query: 'SELECT event_id, quantity FROM events ORDER BY event_id', format: 'csv' }, key: a.sqlKey });
+    const csv = await a.request('POST', '/v1/sql', {
+      body: { query: 'SELECT event_id, quantity FROM events ORDER BY event_id', format: 'csv' },
+      key: a.sqlKey,
+    });
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(await csv.text()).toBe('"event_id","quantity"\n"e1",1\n"e2",100\n"e4",4\n');
     const jsonl = await a.request('POST', '/v1/sql', { body: { query: 'SELECT event_id FROM events ORDER BY event_id', format: 'jsonl' }, key: a.sqlKey });
@@ -89,10 +113,25 @@ describe('analyst SQL', () => {
   it('documents every virtual table at GET /v1/sql/schema, with the types the engine gives', async () => {
     const res = await a.json('GET', '/v1/sql/schema', { key: a.sqlKey });
     expect(res.status).toBe(200);
-    expect(res.body.tables.map((t: any) => t.name)).toEqual(['events', 'event_versions', 'usage_minute', 'usage_hour', 'usage_day', 'customers', 'meters', 'billing_exports', 'billing_export_lines', 'dead_letters']);
+    expect(res.body.tables.map((t: any) => t.name)).toEqual([
+      'events',
+      'event_versions',
+      'usage_minute',
+      'usage_hour',
+      'usage_day',
+      'customers',
+      'meters',
+      'billing_exports',
+      'billing_export_lines',
+      'dead_letters',
+    ]);
     const r = await engine();
     for (const table of VIRTUAL_TABLES) {
-      const described = await r.deps.db.client.query({ query: `DESCRIBE (${table.body(r.deps.db.database)})`, query_params: { mh_tenant: a.tenantId }, format: 'JSONEachRow' });
+      const described = await r.deps.db.client.query({
+        query: `DESCRIBE (${table.body(r.deps.db.database)})`,
+        query_params: { mh_tenant: a.tenantId },
+        format: 'JSONEachRow',
+      });
       const columns = (await described.json<{ name: string; type: string }>()).map(({ name, type }) => ({ name, type }));
       expect(columns, table.name).toEqual(table.columns.map(({ name, type }) => ({ name, type })));
       for (const c of table.columns) expect(c.description.length, `${table.name}.${c.name}`).toBeGreaterThan(3);
@@ -102,7 +141,12 @@ describe('analyst SQL', () => {
   it('runs on connections whose current database is the empty analyst database', async () => {
     const r = await engine();
     for (const client of r.connection.analystClients) {
-      const [row] = await (await client.query({ query: 'SELECT currentDatabase() AS db, (SELECT count() FROM system.tables WHERE database = currentDatabase()) AS n', format: 'JSONEachRow' })).json<{ db: string; n: string }>();
+      const [row] = await (
+        await client.query({
+          query: 'SELECT currentDatabase() AS db, (SELECT count() FROM system.tables WHERE database = currentDatabase()) AS n',
+          format: 'JSONEachRow',
+        })
+      ).json<{ db: string; n: string }>();
       expect(row).toEqual({ db: analystDatabase(r.deps.db.database), n: '0' });
     }
   });

@@ -7,7 +7,13 @@ describe('API keys', () => {
     const t = await newTenant();
     const created = await t.json('POST', '/v1/api-keys', { body: { name: 'ingest service' } });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.stringMatching(/^key_/), name: 'ingest service', role: 'standard', revokedAt: null, key: expect.stringMatching(/^mh_/) });
+    expect(created.body).toMatchObject({
+      id: expect.stringMatching(/^key_/),
+      name: 'ingest service',
+      role: 'standard',
+      revokedAt: null,
+      key: expect.stringMatching(/^mh_/),
+    });
     const key: string = created.body.key;
 
     const send = await t.json('POST', '/v1/events', { key, body: { eventId: 'k1', customerId: 'c', metricName: 'm' } });
@@ -27,7 +33,11 @@ describe('API keys', () => {
   it('stores only hashes of secrets', async () => {
     const t = await newTenant();
     const { db } = (await engine()).deps;
-    const rs = await db.client.query({ query: `SELECT * FROM ${db.database}.${TABLES.apiKeys} WHERE tenant_id = {t:String}`, query_params: { t: t.tenantId }, format: 'JSONEachRow' });
+    const rs = await db.client.query({
+      query: `SELECT * FROM ${db.database}.${TABLES.apiKeys} WHERE tenant_id = {t:String}`,
+      query_params: { t: t.tenantId },
+      format: 'JSONEachRow',
+    });
     const dump = JSON.stringify(await rs.json());
     expect(dump).not.toContain(t.adminKey);
     expect(dump).toMatch(/[0-9a-f]{64}/);
@@ -60,10 +70,17 @@ describe('API keys', () => {
     const made = await t.json('POST', '/v1/api-keys', { body: { name: 'dashboards', scopes: ['usage:read', 'billing:read', 'usage:read'] } });
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ scopes: ['usage:read', 'billing:read'], role: null });
-    expect((await t.json('POST', '/v1/api-keys', { body: { name: 'svc', scopes: ['billing:read', 'events:write', 'usage:read'] } })).body.role).toBe('standard');
+    expect((await t.json('POST', '/v1/api-keys', { body: { name: 'svc', scopes: ['billing:read', 'events:write', 'usage:read'] } })).body.role).toBe(
+      'standard',
+    );
     expect((await t.json('GET', '/v1/usage/summary?from=0&to=1', { key: made.body.key })).status).toBe(200);
     expect((await t.json('POST', '/v1/events', { key: made.body.key, body: { eventId: 'x', customerId: 'c', metricName: 'm' } })).status).toBe(403);
-    for (const body of [{ name: 'x', scopes: [] }, { name: 'x', scopes: ['operator'] }, { name: 'x', scopes: ['root'] }, { name: 'x', scopes: ['admin'], role: 'admin' }]) {
+    for (const body of [
+      { name: 'x', scopes: [] },
+      { name: 'x', scopes: ['operator'] },
+      { name: 'x', scopes: ['root'] },
+      { name: 'x', scopes: ['admin'], role: 'admin' },
+    ]) {
       expect((await t.json('POST', '/v1/api-keys', { body })).status, JSON.stringify(body)).toBe(400);
     }
   });

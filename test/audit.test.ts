@@ -22,7 +22,18 @@ async function changeEverything(t: TestTenant): Promise<string[]> {
   expect((await t.json('POST', '/v1/meters', { body: { key: 'calls', metricName: 'api.calls', aggregation: 'COUNT' } })).status).toBe(201);
   expect((await t.json('PATCH', '/v1/meters/calls', { body: { name: 'API calls' } })).status).toBe(200);
   expect((await t.json('PUT', '/v1/customers/acme', { body: { name: 'Acme' } })).status).toBe(201);
-  const sent = await t.json('POST', '/v1/events', { body: [{ eventId: 'e1', customerId: 'acme', metricName: 'api.calls', timestamp: now() - 60_000, quantity: '7.123456789', dimensions: { region: 'secret-region' } }] });
+  const sent = await t.json('POST', '/v1/events', {
+    body: [
+      {
+        eventId: 'e1',
+        customerId: 'acme',
+        metricName: 'api.calls',
+        timestamp: now() - 60_000,
+        quantity: '7.123456789',
+        dimensions: { region: 'secret-region' },
+      },
+    ],
+  });
   expect(sent.status).toBe(200);
   expect((await t.json('POST', '/v1/events/e1/amend', { body: { quantity: '3' } })).status).toBe(200);
   expect((await t.json('POST', '/v1/events/e1/void')).status).toBe(200);
@@ -51,8 +62,16 @@ describe('audit log', () => {
     const adminKeyId = await keyIdOf(t, 'test admin');
     const rows = await allRows(t);
     expect(rows.map((r) => r.kind)).toEqual([
-      'api_key.created', 'api_key.revoked', 'meter.created', 'meter.updated', 'customer.put',
-      'correction.amended', 'correction.voided', 'webhook.set', 'webhook.deleted', 'meter.deleted',
+      'api_key.created',
+      'api_key.revoked',
+      'meter.created',
+      'meter.updated',
+      'customer.put',
+      'correction.amended',
+      'correction.voided',
+      'webhook.set',
+      'webhook.deleted',
+      'meter.deleted',
     ]);
     expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => i + 1));
     expect(new Set(rows.map((r) => r.actor))).toEqual(new Set([adminKeyId]));
@@ -82,19 +101,30 @@ describe('audit log', () => {
     const { deps } = await engine();
     const t = await newTenant();
     const at = now();
-    const letter = { tenant_id: t.tenantId, topic: 'usage_events', partition: 0, offset: at, raw_message: '{"broken-payload":', error: 'not JSON', received_at: at, version: 1 };
+    const letter = {
+      tenant_id: t.tenantId,
+      topic: 'usage_events',
+      partition: 0,
+      offset: at,
+      raw_message: '{"broken-payload":',
+      error: 'not JSON',
+      received_at: at,
+      version: 1,
+    };
     await insertRows(deps.db, 'test.dead_letter', TABLES.usageDeadLetters, [letter]);
     const item = { topic: 'usage_events', partition: 0, offset: at };
     const nothing = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ ...item, offset: at + 1 }] } });
     expect(nothing.body.results[0].status).toBe('not_found');
-    const replayed = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ ...item, event: { eventId: 'dl-1', customerId: 'c', metricName: 'm', timestamp: at - 1000 } }] } });
+    const replayed = await t.json('POST', '/v1/dead-letters/replay', {
+      body: { deadLetters: [{ ...item, event: { eventId: 'dl-1', customerId: 'c', metricName: 'm', timestamp: at - 1000 } }] },
+    });
     expect(replayed.body.results[0].status).toBe('replayed');
     const rows = await allRows(t, '&kind=dead_letter.replayed');
     expect(rows.map((r) => r.after)).toEqual([[{ ...item, eventId: 'dl-1', status: 'replayed' }]]);
     expect(JSON.stringify(rows)).not.toContain('broken-payload');
   });
 
-  it('records the operator\'s changes to a tenant in that tenant\'s chain, as actor operator', async () => {
+  it("records the operator's changes to a tenant in that tenant's chain, as actor operator", async () => {
     const { app } = await engine();
     const tenantId = `op-${now().toString(36)}`;
     const op = (method: string, path: string, body: unknown) =>
@@ -102,7 +132,11 @@ describe('audit log', () => {
     const created = (await (await op('POST', '/v1/operator/tenants', { tenantId, name: 'Before' })).json()) as { adminKey: string };
     expect((await op('PATCH', `/v1/operator/tenants/${tenantId}`, { name: 'After' })).status).toBe(200);
     const rows = ((await (await app.request('/v1/audit', { headers: { authorization: `Bearer ${created.adminKey}` } })).json()) as any).data;
-    expect(rows.map((r: any) => [r.actor, r.kind, r.target])).toEqual([['operator', 'tenant.created', tenantId], ['operator', 'api_key.created', expect.stringMatching(/^key_/)], ['operator', 'tenant.updated', tenantId]]);
+    expect(rows.map((r: any) => [r.actor, r.kind, r.target])).toEqual([
+      ['operator', 'tenant.created', tenantId],
+      ['operator', 'api_key.created', expect.stringMatching(/^key_/)],
+      ['operator', 'tenant.updated', tenantId],
+    ]);
     expect([rows[2].before.name, rows[2].after.name]).toEqual(['Before', 'After']);
     expect(JSON.stringify(rows)).not.toContain(created.adminKey);
   });
@@ -124,7 +158,12 @@ describe('audit chain', () => {
     expect(intact).toMatchObject({ ok: true, rows: 10 });
     const rows = await allRows(t);
     const victim = rows[3];
-    await execute(deps.db, 'test.tamper', `ALTER TABLE ${deps.db.database}.${TABLES.auditLog} UPDATE after = {after:String} WHERE tenant_id = {t:String} AND id = {id:String} SETTINGS mutations_sync = 2`, { after: JSON.stringify({ name: 'forged' }), t: t.tenantId, id: victim.id });
+    await execute(
+      deps.db,
+      'test.tamper',
+      `ALTER TABLE ${deps.db.database}.${TABLES.auditLog} UPDATE after = {after:String} WHERE tenant_id = {t:String} AND id = {id:String} SETTINGS mutations_sync = 2`,
+      { after: JSON.stringify({ name: 'forged' }), t: t.tenantId, id: victim.id },
+    );
     const broken = (await t.json('GET', '/v1/audit/verify')).body;
     expect(broken).toMatchObject({ ok: false, rows: 3, firstBad: { id: victim.id, sequence: 4, reason: expect.stringContaining('hash') } });
   });
@@ -134,7 +173,19 @@ describe('audit chain', () => {
     const t = await newTenant();
     await changeEverything(t);
     const rows = await allRows(t);
-    const forged = { tenantId: t.tenantId, sequence: 11, id: 'aud_forged', atMs: now(), actor: rows[0].actor, kind: 'api_key.created', requestId: 'x', target: 'k', before: '', after: '{}', previousHash: '0'.repeat(64) };
+    const forged = {
+      tenantId: t.tenantId,
+      sequence: 11,
+      id: 'aud_forged',
+      atMs: now(),
+      actor: rows[0].actor,
+      kind: 'api_key.created',
+      requestId: 'x',
+      target: 'k',
+      before: '',
+      after: '{}',
+      previousHash: '0'.repeat(64),
+    };
     await insertAuditRow(deps.db, { ...forged, hash: auditHash(forged) });
     const broken = (await t.json('GET', '/v1/audit/verify')).body;
     expect(broken).toMatchObject({ ok: false, rows: 10, firstBad: { id: 'aud_forged', sequence: 11, reason: expect.stringContaining('previous_hash') } });
@@ -149,6 +200,6 @@ describe('audit chain', () => {
     // Two writers that each read the same head, as two server instances would: only the insert-deduplication token orders them.
     const append = (deps.audit as unknown as { append: AuditLog['record'] }).append.bind(deps.audit);
     await Promise.all(Array.from({ length: 6 }, (_, i) => append(who, 'meter.updated', { target: `m${i}` })));
-    expect((await deps.audit.verify(t.tenantId))).toMatchObject({ ok: true, rows: 14 });
+    expect(await deps.audit.verify(t.tenantId)).toMatchObject({ ok: true, rows: 14 });
   });
 });

@@ -31,7 +31,7 @@ export const METERS: OracleMeter[] = [
 ];
 
 export function rng(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 const pick = <T>(r: () => number, xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
@@ -55,15 +55,25 @@ export function generateEvents(prefix: string, count: number, seed: number, nowM
   }
   for (const customerId of ['c-ny', 'c-kolkata', 'c-mid']) {
     const cycle = cycleOf(customerId);
-    const local = DateTime.fromMillis(nowMs - 40 * DAY, { zone: cycle.timezone }).startOf('month').plus({ days: cycle.interval === 'month' ? cycle.anchorDay - 1 : 0 });
+    const local = DateTime.fromMillis(nowMs - 40 * DAY, { zone: cycle.timezone })
+      .startOf('month')
+      .plus({ days: cycle.interval === 'month' ? cycle.anchorDay - 1 : 0 });
     for (const [j, ms] of [local.toMillis(), local.toMillis() - 1].entries()) {
-      events.push({ eventId: `${prefix}-edge-${customerId}-${j}`, customerId, metricName: 'api.calls', timestamp: ms, quantity: `${j + 1}.5`, dimensions: { region: 'eu' } });
+      events.push({
+        eventId: `${prefix}-edge-${customerId}-${j}`,
+        customerId,
+        metricName: 'api.calls',
+        timestamp: ms,
+        quantity: `${j + 1}.5`,
+        dimensions: { region: 'eu' },
+      });
     }
   }
   return events;
 }
 
-export const apiBody = (events: OracleEvent[]) => events.map(({ eventId, customerId, metricName, timestamp, quantity, dimensions }) => ({ eventId, customerId, metricName, timestamp, quantity, dimensions }));
+export const apiBody = (events: OracleEvent[]) =>
+  events.map(({ eventId, customerId, metricName, timestamp, quantity, dimensions }) => ({ eventId, customerId, metricName, timestamp, quantity, dimensions }));
 
 /** Wait for the clock to pass the last logged write, so that a cutoff taken now comes after it. */
 export async function clockPast(log: LoggedOp[]): Promise<void> {
@@ -74,7 +84,13 @@ export async function clockPast(log: LoggedOp[]): Promise<void> {
 export async function setUpTenant(t: TestTenant): Promise<void> {
   for (const [customerId, cycle] of Object.entries(CUSTOMERS)) {
     if (!cycle) continue;
-    const res = await t.json('PUT', `/v1/customers/${customerId}`, { body: { name: customerId, timezone: cycle.timezone, billingCycle: { interval: cycle.interval, ...(cycle.interval === 'day' ? {} : { anchorDay: cycle.anchorDay }) } } });
+    const res = await t.json('PUT', `/v1/customers/${customerId}`, {
+      body: {
+        name: customerId,
+        timezone: cycle.timezone,
+        billingCycle: { interval: cycle.interval, ...(cycle.interval === 'day' ? {} : { anchorDay: cycle.anchorDay }) },
+      },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
   }
   for (const m of [...METERS, { key: 'internal', metricName: 'api.calls', aggregation: 'SUM', billable: false }]) {
@@ -94,13 +110,31 @@ export async function send(t: TestTenant, log: LoggedOp[], events: OracleEvent[]
 }
 
 const sortLines = <T extends { customerId: string; meterKey: string; periodStart: string; kind: string }>(lines: T[]) =>
-  [...lines].sort((a, b) => (JSON.stringify([a.customerId, a.meterKey, a.periodStart, a.kind]) < JSON.stringify([b.customerId, b.meterKey, b.periodStart, b.kind]) ? -1 : 1));
+  [...lines].sort((a, b) =>
+    JSON.stringify([a.customerId, a.meterKey, a.periodStart, a.kind]) < JSON.stringify([b.customerId, b.meterKey, b.periodStart, b.kind]) ? -1 : 1,
+  );
 
 /** Every export in the feed equals the oracle's, line for line. */
-export async function expectExportsMatchOracle(t: TestTenant, log: LoggedOp[]): Promise<{ id: string; sequence: number; checksum: string; lines: OracleLine[] }[]> {
-  const feed = (await t.json('GET', '/v1/billing/exports')).body.data as { id: string; sequence: number; cutoff: string; checksum: string; lineCount: number }[];
+export async function expectExportsMatchOracle(
+  t: TestTenant,
+  log: LoggedOp[],
+): Promise<{ id: string; sequence: number; checksum: string; lines: OracleLine[] }[]> {
+  const feed = (await t.json('GET', '/v1/billing/exports')).body.data as {
+    id: string;
+    sequence: number;
+    cutoff: string;
+    checksum: string;
+    lineCount: number;
+  }[];
   expect(feed.map((e) => e.sequence)).toEqual(feed.map((_, i) => i + 1));
-  const expected = expectedExports(log, METERS, cycleOf, GRACE_MS, feed.map((e) => Date.parse(e.cutoff)), testClock.offsetMs);
+  const expected = expectedExports(
+    log,
+    METERS,
+    cycleOf,
+    GRACE_MS,
+    feed.map((e) => Date.parse(e.cutoff)),
+    testClock.offsetMs,
+  );
   const out = [];
   for (const [k, manifest] of feed.entries()) {
     const got = await t.json('GET', `/v1/billing/exports/${manifest.id}`);

@@ -46,7 +46,11 @@ export function oraclePeriod(ms: number, c: OracleCycle): [number, number] {
   else if (c.interval === 'week') start = t.startOf('day').minus({ days: (t.weekday - c.anchorDay + 7) % 7 });
   else {
     start = t.startOf('month').plus({ days: c.anchorDay - 1 });
-    if (start > t) start = t.minus({ months: 1 }).startOf('month').plus({ days: c.anchorDay - 1 });
+    if (start > t)
+      start = t
+        .minus({ months: 1 })
+        .startOf('month')
+        .plus({ days: c.anchorDay - 1 });
   }
   const end = start.plus(c.interval === 'month' ? { months: 1 } : c.interval === 'week' ? { weeks: 1 } : { days: 1 });
   return [start.toMillis(), end.toMillis()];
@@ -59,7 +63,12 @@ export function stateAt(log: LoggedOp[], cutoff: number): OracleEvent[] {
   for (const op of log.filter((o) => o.doneAt < cutoff)) {
     if (op.event && !events.has(op.event.eventId)) events.set(op.event.eventId, op.event);
     const current = op.amend ? events.get(op.amend.eventId) : undefined;
-    if (op.amend && current) events.set(op.amend.eventId, { ...current, ...(op.amend.quantity ? { quantity: op.amend.quantity } : {}), ...(op.amend.dimensions ? { dimensions: op.amend.dimensions } : {}) });
+    if (op.amend && current)
+      events.set(op.amend.eventId, {
+        ...current,
+        ...(op.amend.quantity ? { quantity: op.amend.quantity } : {}),
+        ...(op.amend.dimensions ? { dimensions: op.amend.dimensions } : {}),
+      });
     if (op.void && events.has(op.void)) events.set(op.void, null);
   }
   return [...events.values()].filter((e): e is OracleEvent => e !== null);
@@ -75,7 +84,14 @@ function valueOf(meter: OracleMeter, events: OracleEvent[]): string {
  * Cutoffs and `doneAt` are storage (engine, wall) time; periods are event time, which
  * stands `clockOffsetMs` from it when the test runs the product at another instant.
  */
-export function expectedExports(log: LoggedOp[], meters: OracleMeter[], cycleOf: (customerId: string) => OracleCycle, graceMs: number, cutoffs: number[], clockOffsetMs = 0): OracleLine[][] {
+export function expectedExports(
+  log: LoggedOp[],
+  meters: OracleMeter[],
+  cycleOf: (customerId: string) => OracleCycle,
+  graceMs: number,
+  cutoffs: number[],
+  clockOffsetMs = 0,
+): OracleLine[][] {
   const exported = new Map<string, { value: bigint; events: number }>();
   return cutoffs.map((cutoff, k) => {
     const previous = k === 0 ? -Infinity : cutoffs[k - 1]! + clockOffsetMs;
@@ -106,9 +122,19 @@ export function expectedExports(log: LoggedOp[], meters: OracleMeter[], cycleOf:
       const events = g.events.length - before.events;
       if (value === 0n && events === 0) continue;
       const kind = g.end + graceMs <= previous ? 'adjustment' : 'usage';
-      lines.push({ customerId: g.customerId, meterKey: g.meter.key, periodStart: new Date(g.start).toISOString(), periodEnd: new Date(g.end).toISOString(), kind, value: fromUnits(value), events });
+      lines.push({
+        customerId: g.customerId,
+        meterKey: g.meter.key,
+        periodStart: new Date(g.start).toISOString(),
+        periodEnd: new Date(g.end).toISOString(),
+        kind,
+        value: fromUnits(value),
+        events,
+      });
       exported.set(key, { value: before.value + value, events: before.events + events });
     }
-    return lines.sort((a, b) => (JSON.stringify([a.customerId, a.meterKey, a.periodStart]) < JSON.stringify([b.customerId, b.meterKey, b.periodStart]) ? -1 : 1));
+    return lines.sort((a, b) =>
+      JSON.stringify([a.customerId, a.meterKey, a.periodStart]) < JSON.stringify([b.customerId, b.meterKey, b.periodStart]) ? -1 : 1,
+    );
   });
 }

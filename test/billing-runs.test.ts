@@ -21,7 +21,13 @@ async function closer(fault?: (stage: FaultStage) => void) {
 
 async function count(t: TestTenant, table: string, where = '') {
   const { db } = (await engine()).deps;
-  const rows = await runQuery(db, 'test.count', `SELECT count() AS n FROM ${db.database}.${table} WHERE tenant_id = {tenantId:String}${where}`, { tenantId: t.tenantId }, z.object({ n: z.coerce.number() }));
+  const rows = await runQuery(
+    db,
+    'test.count',
+    `SELECT count() AS n FROM ${db.database}.${table} WHERE tenant_id = {tenantId:String}${where}`,
+    { tenantId: t.tenantId },
+    z.object({ n: z.coerce.number() }),
+  );
   return rows[0]!.n;
 }
 
@@ -64,7 +70,10 @@ describe('concurrent close runs', () => {
   it('two instances closing at once write one export, with one claim', async () => {
     const { t, log } = await seeded(5);
     const instances = await Promise.all([closer(), closer(), closer()]);
-    const results = await Promise.all([...instances.map((c) => c.run(t.tenantId)), t.json('POST', '/v1/billing/close').then((r) => ({ exports: r.body.data }))]);
+    const results = await Promise.all([
+      ...instances.map((c) => c.run(t.tenantId)),
+      t.json('POST', '/v1/billing/close').then((r) => ({ exports: r.body.data })),
+    ]);
     const ids = new Set(results.flatMap((r) => r.exports.map((e: any) => e.id)));
     expect(ids.size).toBe(1);
     expect((await t.json('GET', '/v1/billing/exports')).body.data).toHaveLength(1);

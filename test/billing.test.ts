@@ -11,7 +11,21 @@ import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, se
 /** Write events straight into usage_events, as a Kafka redelivery or a second writer would (no lookup first). */
 async function redeliver(t: TestTenant, events: OracleEvent[]) {
   const { db } = (await engine()).deps;
-  await insertRows(db, 'test.redeliver', TABLES.usageEvents, events.map((e) => ({ tenant_id: t.tenantId, event_id: e.eventId, customer_id: e.customerId, metric_name: e.metricName, timestamp: e.timestamp, quantity: e.quantity, dimensions: e.dimensions, ingested_at: e.timestamp })));
+  await insertRows(
+    db,
+    'test.redeliver',
+    TABLES.usageEvents,
+    events.map((e) => ({
+      tenant_id: t.tenantId,
+      event_id: e.eventId,
+      customer_id: e.customerId,
+      metric_name: e.metricName,
+      timestamp: e.timestamp,
+      quantity: e.quantity,
+      dimensions: e.dimensions,
+      ingested_at: e.timestamp,
+    })),
+  );
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -28,7 +42,12 @@ describe('customers', () => {
     expect(created.body).toMatchObject({ customerId: 'acme', name: 'Acme', timezone: 'America/New_York', billingCycle: { interval: 'month', anchorDay: 1 } });
     const changed = await t.json('PUT', '/v1/customers/acme', { body: { billingCycle: { interval: 'week', anchorDay: 5 } } });
     expect(changed.status).toBe(200);
-    expect(changed.body).toMatchObject({ name: 'Acme', timezone: 'America/New_York', billingCycle: { interval: 'week', anchorDay: 5 }, createdAt: created.body.createdAt });
+    expect(changed.body).toMatchObject({
+      name: 'Acme',
+      timezone: 'America/New_York',
+      billingCycle: { interval: 'week', anchorDay: 5 },
+      createdAt: created.body.createdAt,
+    });
     expect((await t.json('GET', '/v1/customers/acme')).body.billingCycle).toEqual({ interval: 'week', anchorDay: 5 });
     expect((await t.json('GET', '/v1/customers')).body.data.map((c: any) => c.customerId)).toEqual(['acme']);
     expect((await t.json('GET', '/v1/customers/nobody')).status).toBe(404);
@@ -79,7 +98,10 @@ describe('closing periods into exports', () => {
     const dup = await t.json('POST', '/v1/events', { body: exported.map((e) => ({ ...e, quantity: '7' })) });
     expect(dup.body.duplicates).toBe(40);
     // a redelivery below the API after the export, even one whose payload differs, leaves the exported value alone
-    await redeliver(t, exported.slice(0, 10).map((e) => ({ ...e, quantity: '123' })));
+    await redeliver(
+      t,
+      exported.slice(0, 10).map((e) => ({ ...e, quantity: '123' })),
+    );
     await clockPast(log);
     const closed = await t.json('POST', '/v1/billing/close');
     expect(closed.body.data.map((e: any) => e.sequence)).toEqual([2]);
@@ -103,7 +125,11 @@ describe('closing periods into exports', () => {
     expect(jsonl.headers.get('content-type')).toBe('application/x-ndjson');
     expect(sha256(bytes)).toBe(manifest.checksum);
     expect(jsonl.headers.get('x-checksum-sha256')).toBe(manifest.checksum);
-    const rows = Buffer.from(bytes).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const rows = Buffer.from(bytes)
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(manifest.lineCount);
     expect(Object.keys(rows[0])).toEqual(['customerId', 'meterKey', 'periodStart', 'periodEnd', 'kind', 'value', 'events']);
     // the README's rule: the engine-written file quotes 64-bit counts, the API's JSON carries integers

@@ -52,13 +52,19 @@ describe('meterhouse CLI', () => {
     expect((await post(again, svc.key, [{ eventId: 'c2', customerId: 'c', metricName: 'm' }])).status).toBe(401);
     const audit = (await (await api(again.url, newKey!, '/v1/audit')).json()) as any;
     expect(audit.data.map((r: any) => [r.actor, r.kind])).toEqual([
-      ['cli', 'tenant.created'], ['cli', 'api_key.created'], ['cli', 'api_key.created'], ['cli', 'api_key.revoked'], ['cli', 'admin_key.recovered'],
+      ['cli', 'tenant.created'],
+      ['cli', 'api_key.created'],
+      ['cli', 'api_key.created'],
+      ['cli', 'api_key.revoked'],
+      ['cli', 'admin_key.recovered'],
     ]);
     expect(JSON.stringify(audit)).not.toContain('mh_');
     await stop(again);
 
     const verified = await cliJson(dataDir, 'audit', 'verify', '--tenant', 'acme');
-    expect(verified).toEqual([{ tenantId: 'acme', audit: { ok: true, rows: 5, head: { sequence: 5, hash: audit.data[4].hash } }, exports: { ok: true, exports: 0, head: null } }]);
+    expect(verified).toEqual([
+      { tenantId: 'acme', audit: { ok: true, rows: 5, head: { sequence: 5, hash: audit.data[4].hash } }, exports: { ok: true, exports: 0, head: null } },
+    ]);
     const status = await cliJson(dataDir, 'status');
     expect(status.tables.find((t: any) => t.table === 'audit_log').rows).toBe(5);
     expect(status.tenants.find((t: any) => t.tenantId === 'acme')).toMatchObject({ name: 'Acme Inc', lastExport: null });
@@ -80,7 +86,11 @@ describe('meterhouse CLI', () => {
     await cliJson(dataDir, 'tenants', 'create', 'acme');
     // The CLI has exited, so this process may open the data directory and tamper with the first row.
     const connection = await connect(connectOptions(loadConfig({ DATA_DIR: dataDir, ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) })));
-    await execute(connection.db, 'test.tamper', `ALTER TABLE ${connection.db.database}.${TABLES.auditLog} UPDATE actor = 'someone' WHERE sequence = 1 SETTINGS mutations_sync = 2`);
+    await execute(
+      connection.db,
+      'test.tamper',
+      `ALTER TABLE ${connection.db.database}.${TABLES.auditLog} UPDATE actor = 'someone' WHERE sequence = 1 SETTINGS mutations_sync = 2`,
+    );
     await connection.close();
     const r = await cli(dataDir, 'audit', 'verify');
     expect(r.code).toBe(1);

@@ -105,40 +105,55 @@ describe('@meterhouse/client against the real server', () => {
     expect(meter.stats()).toMatchObject({ accepted: 1, rejected: 0 });
     const res = await fetch(`${server.url}/v1/events?customerId=cloud&from=${at}&to=${at + 1}`, { headers: { authorization: `Bearer ${KEY}` } });
     const [stored] = ((await res.json()) as { data: any[] }).data;
-    expect(stored).toMatchObject({ eventId: 'ce-1', customerId: 'cloud', metricName: 'api.calls', quantity: '1.5', dimensions: { region: 'eu' }, timestamp: new Date(at).toISOString() });
+    expect(stored).toMatchObject({
+      eventId: 'ce-1',
+      customerId: 'cloud',
+      metricName: 'api.calls',
+      quantity: '1.5',
+      dimensions: { region: 'eu' },
+      timestamp: new Date(at).toISOString(),
+    });
   });
 
-  it('counts each event once when the server is killed (SIGKILL) mid-stream after storing a batch it never answered, and restarted', { timeout: 120_000 }, async () => {
-    const dataDir = await tempDir();
-    let own = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY });
-    const proxy = await flakyProxy(own.url);
-    let restarted: Promise<void> | undefined;
-    // The 5th batch is stored and answered, but the server dies before the answer reaches the client.
-    proxy.act = (n) => (n === 5 ? 'lose-answer' : 'forward');
-    proxy.onAnswered = async (n) => {
-      if (n !== 5) return;
-      own.proc.kill('SIGKILL');
-      await own.exited;
-      restarted = start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY }).then((s) => {
-        own = s;
-        proxy.target = s.url;
+  it(
+    'counts each event once when the server is killed (SIGKILL) mid-stream after storing a batch it never answered, and restarted',
+    { timeout: 120_000 },
+    async () => {
+      const dataDir = await tempDir();
+      let own = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY });
+      const proxy = await flakyProxy(own.url);
+      let restarted: Promise<void> | undefined;
+      // The 5th batch is stored and answered, but the server dies before the answer reaches the client.
+      proxy.act = (n) => (n === 5 ? 'lose-answer' : 'forward');
+      proxy.onAnswered = async (n) => {
+        if (n !== 5) return;
+        own.proc.kill('SIGKILL');
+        await own.exited;
+        restarted = start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY }).then((s) => {
+          own = s;
+          proxy.target = s.url;
+        });
+      };
+      // 'wait': while the server is down, recording is held back at 200 buffered events instead of growing.
+      let deepest = 0;
+      const meter = client(proxy.url, {
+        whenFull: 'wait',
+        maxBufferEvents: 200,
+        metrics: { bufferDepth: (events) => void (deepest = Math.max(deepest, events)) },
       });
-    };
-    // 'wait': while the server is down, recording is held back at 200 buffered events instead of growing.
-    let deepest = 0;
-    const meter = client(proxy.url, { whenFull: 'wait', maxBufferEvents: 200, metrics: { bufferDepth: (events) => void (deepest = Math.max(deepest, events)) } });
-    await stream(meter, 'killed', 600, async (i) => {
-      if (i === 299) await waitFor('the kill', () => restarted !== undefined, 30_000); // the other half is recorded while it is down
-    });
-    await restarted;
-    await meter.close();
-    expect(proxy.log[4]).toMatchObject({ action: 'lose-answer', upstreamStatus: 200 });
-    expect(proxy.log.filter((r) => r.upstreamStatus === undefined).length).toBeGreaterThan(0); // sent while it was down
-    expect(deepest).toBe(200);
-    expect(meter.stats()).toMatchObject({ accepted: 600 - proxy.log[4]!.events, duplicates: proxy.log[4]!.events, rejected: 0, dropped: 0 });
-    expect(await summary(own, 'killed')).toEqual(expected('killed', 600));
-    await stop(own);
-  });
+      await stream(meter, 'killed', 600, async (i) => {
+        if (i === 299) await waitFor('the kill', () => restarted !== undefined, 30_000); // the other half is recorded while it is down
+      });
+      await restarted;
+      await meter.close();
+      expect(proxy.log[4]).toMatchObject({ action: 'lose-answer', upstreamStatus: 200 });
+      expect(proxy.log.filter((r) => r.upstreamStatus === undefined).length).toBeGreaterThan(0); // sent while it was down
+      expect(deepest).toBe(200);
+      expect(meter.stats()).toMatchObject({ accepted: 600 - proxy.log[4]!.events, duplicates: proxy.log[4]!.events, rejected: 0, dropped: 0 });
+      expect(await summary(own, 'killed')).toEqual(expected('killed', 600));
+      await stop(own);
+    },
+  );
 });
 
 describe('@meterhouse/client package', () => {
@@ -149,7 +164,10 @@ describe('@meterhouse/client package', () => {
     expect(await readFile(join(ROOT, 'README.md'), 'utf8')).toContain(example);
     const dir = await tempDir();
     const script = join(dir, 'example.mts'); // an ES module, as the package is
-    await writeFile(script, example.replace("'@meterhouse/client'", JSON.stringify(join(ROOT, 'clients/js/src/index.ts'))).replaceAll('http://localhost:8080', server.url));
+    await writeFile(
+      script,
+      example.replace("'@meterhouse/client'", JSON.stringify(join(ROOT, 'clients/js/src/index.ts'))).replaceAll('http://localhost:8080', server.url),
+    );
     const before = now();
     await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', METERHOUSE_KEY: KEY } });
     const res = await fetch(`${server.url}/v1/usage/summary?from=${before}&to=${now() + 1}&customerId=acme`, { headers: { authorization: `Bearer ${KEY}` } });
@@ -168,7 +186,13 @@ describe('@meterhouse/client package', () => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'clients/js/package.json'), 'utf8'));
     expect(pkg.dependencies).toBeUndefined();
     const outDir = join(await tempDir(), 'dist');
-    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'clients/js/tsconfig.json'), '--outDir', outDir]);
+    await promisify(execFile)(process.execPath, [
+      join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(ROOT, 'clients/js/tsconfig.json'),
+      '--outDir',
+      outDir,
+    ]);
     const built = (file: string) => join(outDir, file.replace(/^\.\/dist\//, ''));
     await expect(readFile(built(pkg.exports['.'].types), 'utf8')).resolves.toContain('createMeterhouseClient');
     const mod = await import(built(pkg.exports['.'].import));

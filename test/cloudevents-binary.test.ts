@@ -18,15 +18,31 @@ describe('CloudEvents binary content mode', () => {
     expect(res.body.results).toEqual([{ index: 0, eventId: 'bin-1', status: 'accepted' }]);
     expect((await send(t, binary)).body.results[0].status).toBe('duplicate');
 
-    const structured = HTTP.structured(new CloudEvent({ ...attrs, id: 'str-1', data: { quantity: '12345678901234567890.123456789', gpu: 'a100', spot: true } }));
+    const structured = HTTP.structured(
+      new CloudEvent({ ...attrs, id: 'str-1', data: { quantity: '12345678901234567890.123456789', gpu: 'a100', spot: true } }),
+    );
     expect((await send(t, structured)).status).toBe(200);
 
     // no data: the quantity defaults to 1
     expect((await send(t, HTTP.binary(new CloudEvent({ ...attrs, id: 'bin-2' })))).status).toBe(200);
 
     const stored = (await t.json('GET', '/v1/events?customerId=cust-bin')).body.data;
-    const pick = (e: any) => ({ eventId: e.eventId, customerId: e.customerId, metricName: e.metricName, timestamp: e.timestamp, quantity: e.quantity, dimensions: e.dimensions, source: e.source });
-    const expected = { customerId: 'cust-bin', metricName: 'gpu.seconds', quantity: '12345678901234567890.123456789', dimensions: { gpu: 'a100', spot: 'true' }, source: '/gpu-svc' };
+    const pick = (e: any) => ({
+      eventId: e.eventId,
+      customerId: e.customerId,
+      metricName: e.metricName,
+      timestamp: e.timestamp,
+      quantity: e.quantity,
+      dimensions: e.dimensions,
+      source: e.source,
+    });
+    const expected = {
+      customerId: 'cust-bin',
+      metricName: 'gpu.seconds',
+      quantity: '12345678901234567890.123456789',
+      dimensions: { gpu: 'a100', spot: 'true' },
+      source: '/gpu-svc',
+    };
     expect(stored.map(pick).sort((a: any, b: any) => a.eventId.localeCompare(b.eventId))).toEqual([
       { ...expected, eventId: 'bin-1', timestamp: expect.any(String) },
       { ...expected, eventId: 'bin-2', quantity: '1', dimensions: {}, timestamp: expect.any(String) },
@@ -55,7 +71,10 @@ describe('CloudEvents binary content mode', () => {
 
     const noSubject = await send(t, HTTP.binary(new CloudEvent({ id: 'bad-2', source: '/s', type: 'gpu seconds!' }, false)));
     expect(noSubject.body.results[0].errors.map((e: any) => e.path).sort()).toEqual(['subject', 'type']);
-    const quantity = await send(t, HTTP.binary(new CloudEvent({ id: 'bad-4', source: '/s', type: 'gpu.seconds', subject: 'c', data: { quantity: 'lots' } }, false)));
+    const quantity = await send(
+      t,
+      HTTP.binary(new CloudEvent({ id: 'bad-4', source: '/s', type: 'gpu.seconds', subject: 'c', data: { quantity: 'lots' } }, false)),
+    );
     expect(quantity.body.results[0].errors.map((e: any) => e.path)).toEqual(['data.quantity']);
 
     const ok = HTTP.binary(new CloudEvent({ id: 'bad-3', source: '/s', type: 'api.calls', subject: 'c' }));

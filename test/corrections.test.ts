@@ -13,7 +13,14 @@ const HOUR = 3_600_000;
 
 describe('amend and void', () => {
   const H = Math.floor((now() - 5 * HOUR) / HOUR) * HOUR;
-  const ev = (eventId: string, quantity: string, region = 'eu') => ({ eventId, customerId: 'c1', metricName: 'fix.me', timestamp: H + 60_000, quantity, dimensions: { region } });
+  const ev = (eventId: string, quantity: string, region = 'eu') => ({
+    eventId,
+    customerId: 'c1',
+    metricName: 'fix.me',
+    timestamp: H + 60_000,
+    quantity,
+    dimensions: { region },
+  });
   let t: TestTenant;
 
   beforeAll(async () => {
@@ -28,7 +35,13 @@ describe('amend and void', () => {
   it('makes every number follow the latest version at once: summary, events, meters (rollups), reconciliation', async () => {
     const amended = await t.json('POST', '/v1/events/e1/amend', { body: { quantity: '8' } });
     expect(amended.status).toBe(200);
-    expect(amended.body).toMatchObject({ eventId: 'e1', change: 'amend', quantity: '8', dimensions: { region: 'eu' }, changedBy: expect.stringMatching(/^key_/) });
+    expect(amended.body).toMatchObject({
+      eventId: 'e1',
+      change: 'amend',
+      quantity: '8',
+      dimensions: { region: 'eu' },
+      changedBy: expect.stringMatching(/^key_/),
+    });
     const voided = await t.json('POST', '/v1/events/e2/void');
     expect(voided.body).toMatchObject({ eventId: 'e2', change: 'void' });
     const moved = await t.json('POST', '/v1/events/e4/amend', { body: { dimensions: { region: 'eu', tier: 'pro' } } });
@@ -36,7 +49,11 @@ describe('amend and void', () => {
 
     expect(await summary()).toEqual([{ customerId: 'c1', metricName: 'fix.me', quantity: '9.75', events: 3 }]);
     const listed = (await t.json('GET', `/v1/events?customerId=c1`)).body.data;
-    expect(listed.map((e: any) => [e.eventId, e.quantity])).toEqual([['e1', '8'], ['e3', '1.5'], ['e4', '0.25']]);
+    expect(listed.map((e: any) => [e.eventId, e.quantity])).toEqual([
+      ['e1', '8'],
+      ['e3', '1.5'],
+      ['e4', '0.25'],
+    ]);
     const u = await usage();
     expect(u.meta.source).toBe('usage_per_hour');
     expect(u.data.filter((r: any) => r.windowStart === new Date(H).toISOString()).map((r: any) => [r.groupBy.region, r.value])).toEqual([['eu', '9.75']]);
@@ -46,7 +63,10 @@ describe('amend and void', () => {
 
   it('keeps the history of every version for audit', async () => {
     const h1 = (await t.json('GET', '/v1/events/e1/history')).body.data;
-    expect(h1.map((v: any) => [v.change, v.quantity])).toEqual([['original', '5'], ['amend', '8']]);
+    expect(h1.map((v: any) => [v.change, v.quantity])).toEqual([
+      ['original', '5'],
+      ['amend', '8'],
+    ]);
     expect(h1[0].changedBy).toBeNull();
     expect(BigInt(h1[1].version)).toBeGreaterThan(1n);
     const h2 = (await t.json('GET', '/v1/events/e2/history')).body.data;
@@ -81,9 +101,13 @@ describe('corrections of billed events', () => {
   type Op = { void: string } | { amend: { eventId: string; quantity?: string; dimensions?: Record<string, string> } };
   /** Send corrections concurrently (as several admins would; they share one rollup rewrite) and log them. */
   async function correct(ops: Op[]) {
-    const answers = await Promise.all(ops.map((op) => 'void' in op
-      ? t.json('POST', `/v1/events/${op.void}/void`)
-      : t.json('POST', `/v1/events/${op.amend.eventId}/amend`, { body: { quantity: op.amend.quantity, dimensions: op.amend.dimensions } })));
+    const answers = await Promise.all(
+      ops.map((op) =>
+        'void' in op
+          ? t.json('POST', `/v1/events/${op.void}/void`)
+          : t.json('POST', `/v1/events/${op.amend.eventId}/amend`, { body: { quantity: op.amend.quantity, dimensions: op.amend.dimensions } }),
+      ),
+    );
     for (const res of answers) expect(res.status, JSON.stringify(res.body)).toBe(200);
     const doneAt = Date.now();
     for (const op of ops) log.push({ doneAt, ...op });
@@ -111,7 +135,11 @@ describe('corrections of billed events', () => {
     await correct(events.slice(30, 40).map((e) => ({ amend: { eventId: e.eventId, quantity: '0.001', dimensions: { region: 'ap' } } })));
     // every event of one Berlin day: the period's value drops to nothing, whatever the aggregation
     const day = events.find((e) => e.customerId === 'c-berlin' && !events.slice(20, 30).includes(e))!;
-    const sameDay = events.filter((e) => e.customerId === 'c-berlin' && new Date(e.timestamp + 3_600_000).toISOString().slice(0, 10) === new Date(day.timestamp + 3_600_000).toISOString().slice(0, 10));
+    const sameDay = events.filter(
+      (e) =>
+        e.customerId === 'c-berlin' &&
+        new Date(e.timestamp + 3_600_000).toISOString().slice(0, 10) === new Date(day.timestamp + 3_600_000).toISOString().slice(0, 10),
+    );
     await correct(sameDay.filter((e) => !log.some((o) => o.void === e.eventId)).map((e) => ({ void: e.eventId })));
     await clockPast(log);
     expect((await t.json('POST', '/v1/billing/close')).body.data.map((e: any) => e.sequence)).toEqual([2]);

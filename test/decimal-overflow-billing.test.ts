@@ -28,10 +28,20 @@ async function fileLines(t: TestTenant, id: string, format: 'jsonl' | 'csv' | 'p
   const res = await t.request('GET', `/v1/billing/exports/${id}/lines?format=${format}`);
   expect(res.status).toBe(200);
   const bytes = Buffer.from(await res.arrayBuffer());
-  if (format === 'jsonl') return bytes.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>).map((r) => [r.customerId!, r.meterKey!, r.kind!, r.value!]);
+  if (format === 'jsonl')
+    return bytes
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>)
+      .map((r) => [r.customerId!, r.meterKey!, r.kind!, r.value!]);
   if (format === 'csv') {
     // No cell here holds a comma or a quote: split, and unquote the strings.
-    const [header, ...rows] = bytes.toString('utf8').trimEnd().split('\n').map((l) => l.split(',').map((c) => c.replace(/^"(.*)"$/, '$1')));
+    const [header, ...rows] = bytes
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split(',').map((c) => c.replace(/^"(.*)"$/, '$1')));
     const at = (name: string) => header!.indexOf(name);
     return rows.map((r) => [r[at('customerId')]!, r[at('meterKey')]!, r[at('kind')]!, r[at('value')]!]);
   }
@@ -42,7 +52,13 @@ async function fileLines(t: TestTenant, id: string, format: 'jsonl' | 'csv' | 'p
     await writeFile(path, bytes);
     const { db } = (await engine()).deps;
     const row = z.object({ customerId: z.string(), meterKey: z.string(), kind: z.string(), text: z.string(), type: z.string() });
-    const rows = await runQuery(db, 'test.parquet', `SELECT customerId, meterKey, kind, toString(value) AS text, toTypeName(value) AS type FROM file('${path}', Parquet)`, {}, row);
+    const rows = await runQuery(
+      db,
+      'test.parquet',
+      `SELECT customerId, meterKey, kind, toString(value) AS text, toTypeName(value) AS type FROM file('${path}', Parquet)`,
+      {},
+      row,
+    );
     expect(new Set(rows.map((r) => r.type))).toEqual(new Set(['Decimal(76, 9)']));
     return rows.map((r) => [r.customerId, r.meterKey, r.kind, r.text]);
   } finally {
@@ -59,7 +75,14 @@ describe('billing at the contract maximum', () => {
   const today = new Date(Date.now());
   const periodStart = Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 2, 1);
   const at = (i: number) => periodStart + 2 * DAY + i * 1000;
-  const ev = (eventId: string, customerId: string, metricName: string, i: number, quantity: string, region: string): OracleEvent => ({ eventId, customerId, metricName, timestamp: at(i), quantity, dimensions: { region } });
+  const ev = (eventId: string, customerId: string, metricName: string, i: number, quantity: string, region: string): OracleEvent => ({
+    eventId,
+    customerId,
+    metricName,
+    timestamp: at(i),
+    quantity,
+    dimensions: { region },
+  });
 
   beforeAll(async () => {
     t = await newTenant();

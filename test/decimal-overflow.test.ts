@@ -28,7 +28,14 @@ const MAX = `${NINES}.999999999`;
 const now = Date.now();
 const H = Math.floor((now - 3 * HOUR) / HOUR) * HOUR;
 const D = Math.floor(H / DAY) * DAY;
-const ev = (eventId: string, offsetMs: number, quantity: string, region: string): OracleEvent => ({ eventId, customerId: 'ovf', metricName: 'big', timestamp: H + offsetMs, quantity, dimensions: { region } });
+const ev = (eventId: string, offsetMs: number, quantity: string, region: string): OracleEvent => ({
+  eventId,
+  customerId: 'ovf',
+  metricName: 'big',
+  timestamp: H + offsetMs,
+  quantity,
+  dimensions: { region },
+});
 // One request (one insert block: the rollup MVs sum it in one go) ...
 const block = [ev('e1', 60_000, NINES, 'eu'), ev('e2', 61_000, NINES, 'us'), ev('e3', 62_000, NINES, 'eu')];
 // ... and another: rollup rows that the read (and later a merge) must add up.
@@ -46,7 +53,9 @@ beforeAll(async () => {
     expect(res.body.accepted).toBe(events.length);
   }
   for (const aggregation of AGGREGATIONS) {
-    const res = await t.json('POST', '/v1/meters', { body: { key: aggregation.toLowerCase(), metricName: 'big', aggregation, ...(aggregation === 'UNIQUE_COUNT' ? { uniqueDimension: 'region' } : {}) } });
+    const res = await t.json('POST', '/v1/meters', {
+      body: { key: aggregation.toLowerCase(), metricName: 'big', aggregation, ...(aggregation === 'UNIQUE_COUNT' ? { uniqueDimension: 'region' } : {}) },
+    });
     expect(res.status).toBe(201);
   }
 });
@@ -100,7 +109,18 @@ describe('quantities at the contract maximum never overflow a number the product
     expect((await staleWindows(db, 0)).filter((w) => w.tenantId === t.tenantId)).toEqual([]);
     // a redelivery below the API (a second writer, Kafka): the rollups count it until reconciled
     const e = block[0]!;
-    await insertRows(db, 'test.redeliver', TABLES.usageEvents, [{ tenant_id: t.tenantId, event_id: e.eventId, customer_id: e.customerId, metric_name: e.metricName, timestamp: e.timestamp, quantity: e.quantity, dimensions: e.dimensions, ingested_at: e.timestamp }]);
+    await insertRows(db, 'test.redeliver', TABLES.usageEvents, [
+      {
+        tenant_id: t.tenantId,
+        event_id: e.eventId,
+        customer_id: e.customerId,
+        metric_name: e.metricName,
+        timestamp: e.timestamp,
+        quantity: e.quantity,
+        dimensions: e.dimensions,
+        ingested_at: e.timestamp,
+      },
+    ]);
     expect((await staleWindows(db, 0)).filter((w) => w.tenantId === t.tenantId)).toHaveLength(1);
     await reconcileRollups(db);
     expect((await staleWindows(db, 0)).filter((w) => w.tenantId === t.tenantId)).toEqual([]);
@@ -110,7 +130,13 @@ describe('quantities at the contract maximum never overflow a number the product
   it('the sum type holds any count of events at the maximum: 10^7 summed exactly, 2^64 - 1 of them fits', async () => {
     const { db } = (await engine()).deps;
     const row = z.object({ s: z.string() });
-    const [summed] = await runQuery(db, 'test.sum_many', `SELECT toString(${wideSum('q')}) AS s FROM (SELECT toDecimal128({max:String}, 9) AS q FROM numbers(10000000))`, { max: MAX }, row);
+    const [summed] = await runQuery(
+      db,
+      'test.sum_many',
+      `SELECT toString(${wideSum('q')}) AS s FROM (SELECT toDecimal128({max:String}, 9) AS q FROM numbers(10000000))`,
+      { max: MAX },
+      row,
+    );
     expect(summed!.s).toBe(fromUnits(toUnits(MAX) * 10_000_000n));
     // The most a sum can be: a UInt64 count of events, each at the maximum. CAST refuses what does not fit.
     const worst = fromUnits(toUnits(MAX) * (2n ** 64n - 1n));

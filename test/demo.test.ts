@@ -17,7 +17,12 @@ let server: Server;
 
 beforeAll(async () => {
   // The close job every 2 s instead of every minute, so the wait for the first export is short.
-  server = await start({ DATA_DIR: await tempDir(), METERHOUSE_API_KEY: KEY, METERHOUSE_OPERATOR_KEY: 'mho_demo-test-operator-0123456789', BILLING_CLOSE_CRON: '*/2 * * * * *' });
+  server = await start({
+    DATA_DIR: await tempDir(),
+    METERHOUSE_API_KEY: KEY,
+    METERHOUSE_OPERATOR_KEY: 'mho_demo-test-operator-0123456789',
+    BILLING_CLOSE_CRON: '*/2 * * * * *',
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -64,7 +69,9 @@ describe('npm run demo', () => {
       m.events += r.events;
       actual.set(r.metricName, m);
     }
-    expect([...actual].map(([k, v]) => [k, fromUnits(v.units), v.events]).sort()).toEqual([...expected].map(([k, v]) => [k, fromUnits(v.units), v.events]).sort());
+    expect([...actual].map(([k, v]) => [k, fromUnits(v.units), v.events]).sort()).toEqual(
+      [...expected].map(([k, v]) => [k, fromUnits(v.units), v.events]).sort(),
+    );
 
     // Each printed dashboard link opens that customer's portal.
     const links = [...run.output.matchAll(/^\s+(\w+)\s+\([^)]+\): (http\S+)$/gm)].map((m) => ({ customerId: m[1]!, url: m[2]! }));
@@ -83,7 +90,11 @@ describe('npm run demo', () => {
     expect(consoleUrl.pathname).toBe('/dashboards/sql/');
     expect((await fetch(consoleUrl.origin + consoleUrl.pathname)).status).toBe(200);
     const consoleToken = new URLSearchParams(consoleUrl.hash.slice(1)).get('token')!;
-    const query = await fetch(`${server.url}/v1/sql/console/query`, { method: 'POST', headers: { authorization: `Bearer ${consoleToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: 'SELECT count() AS n FROM events' }) });
+    const query = await fetch(`${server.url}/v1/sql/console/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${consoleToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'SELECT count() AS n FROM events' }),
+    });
     expect(query.status).toBe(200);
     expect(Number(((await query.json()) as { data: { n: number | string }[] }).data[0]!.n)).toBe(sample.events.length);
     console.log(`npm run demo took ${run.seconds.toFixed(1)} s`);

@@ -83,7 +83,12 @@ describe('timestamps and windows', () => {
     const t = await newTenant();
     const before = now();
     await t.json('POST', '/v1/events', {
-      body: [ev('t1', { timestamp: 1_700_000_000_123 }), ev('t2', { timestamp: '2026-03-29T02:30:00.250+02:00' }), ev('t3'), ev('t4', { timestamp: '1999-12-31T23:59:59Z' })],
+      body: [
+        ev('t1', { timestamp: 1_700_000_000_123 }),
+        ev('t2', { timestamp: '2026-03-29T02:30:00.250+02:00' }),
+        ev('t3'),
+        ev('t4', { timestamp: '1999-12-31T23:59:59Z' }),
+      ],
     });
     const { body } = await t.json('GET', '/v1/events?limit=10');
     const byId = Object.fromEntries(body.data.map((e: any) => [e.eventId, e]));
@@ -107,7 +112,9 @@ describe('timestamps and windows', () => {
   it('uses half-open windows [from, to)', async () => {
     const t = await newTenant();
     const T = Date.UTC(2026, 5, 1);
-    await t.json('POST', '/v1/events', { body: [ev('w1', { timestamp: T - 1 }), ev('w2', { timestamp: T }), ev('w3', { timestamp: T + 999 }), ev('w4', { timestamp: T + 1000 })] });
+    await t.json('POST', '/v1/events', {
+      body: [ev('w1', { timestamp: T - 1 }), ev('w2', { timestamp: T }), ev('w3', { timestamp: T + 999 }), ev('w4', { timestamp: T + 1000 })],
+    });
     const window = await t.json('GET', `/v1/usage/summary?from=${T}&to=${T + 1000}`);
     expect(window.body.data).toEqual([{ customerId: 'c1', metricName: 'api.calls', quantity: '2', events: 2 }]);
     const rfc = await t.json('GET', `/v1/usage/summary?from=2026-06-01T02:00:00%2B02:00&to=2026-06-01T00:00:01Z`);

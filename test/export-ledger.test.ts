@@ -29,7 +29,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const r = await engine({ BILLING_CUTOFF_LAG_MS: '0', BILLING_GRACE_SECONDS: String(GRACE_MS / 1000), BILLING_WEBHOOK_POLL_MS: '20', BILLING_CLOSE_CRON: '0 0 1 1 *' });
+  const r = await engine({
+    BILLING_CUTOFF_LAG_MS: '0',
+    BILLING_GRACE_SECONDS: String(GRACE_MS / 1000),
+    BILLING_WEBHOOK_POLL_MS: '20',
+    BILLING_CLOSE_CRON: '0 0 1 1 *',
+  });
   r.startJobs();
 });
 
@@ -60,21 +65,49 @@ describe('export ledger', () => {
     expect((await t.json('GET', '/v1/billing/exports/verify')).body).toEqual({ ok: true, exports: 2, head: { sequence: 2, checksum: second.checksum } });
     // the close is in the audit log, with ids and checksums only
     const closes = (await t.json('GET', '/v1/audit?kind=billing.closed')).body.data;
-    expect(closes.map((r: any) => r.after)).toEqual([[{ id: first.id, sequence: 1, checksum: first.checksum }], [{ id: second.id, sequence: 2, checksum: second.checksum }]]);
+    expect(closes.map((r: any) => r.after)).toEqual([
+      [{ id: first.id, sequence: 1, checksum: first.checksum }],
+      [{ id: second.id, sequence: 2, checksum: second.checksum }],
+    ]);
 
-    await execute(deps.db, 'test.tamper', `ALTER TABLE ${deps.db.database}.${TABLES.billingExportLines} UPDATE events = events + 1 WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`, { t: t.tenantId });
-    expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({ ok: false, exports: 1, firstBad: { id: second.id, sequence: 2, reason: expect.stringContaining('checksum') } });
+    await execute(
+      deps.db,
+      'test.tamper',
+      `ALTER TABLE ${deps.db.database}.${TABLES.billingExportLines} UPDATE events = events + 1 WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`,
+      { t: t.tenantId },
+    );
+    expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({
+      ok: false,
+      exports: 1,
+      firstBad: { id: second.id, sequence: 2, reason: expect.stringContaining('checksum') },
+    });
   });
 
   it('names a manifest whose previousChecksum was rewritten', async () => {
     const { deps } = await engine();
     const t = await newTenant();
     const [, second] = await twoExports(t, 'p');
-    await execute(deps.db, 'test.tamper', `ALTER TABLE ${deps.db.database}.${TABLES.billingExports} UPDATE previous_checksum = {c:String} WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`, { t: t.tenantId, c: 'f'.repeat(64) });
-    expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({ ok: false, firstBad: { id: second.id, reason: expect.stringContaining('previous_checksum') } });
+    await execute(
+      deps.db,
+      'test.tamper',
+      `ALTER TABLE ${deps.db.database}.${TABLES.billingExports} UPDATE previous_checksum = {c:String} WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`,
+      { t: t.tenantId, c: 'f'.repeat(64) },
+    );
+    expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({
+      ok: false,
+      firstBad: { id: second.id, reason: expect.stringContaining('previous_checksum') },
+    });
     // blanked, it does not pass for an export written before the chain existed
-    await execute(deps.db, 'test.tamper', `ALTER TABLE ${deps.db.database}.${TABLES.billingExports} UPDATE previous_checksum = '' WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`, { t: t.tenantId });
-    expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({ ok: false, firstBad: { id: second.id, reason: 'previous_checksum is empty after a chained export' } });
+    await execute(
+      deps.db,
+      'test.tamper',
+      `ALTER TABLE ${deps.db.database}.${TABLES.billingExports} UPDATE previous_checksum = '' WHERE tenant_id = {t:String} AND sequence = 2 SETTINGS mutations_sync = 2`,
+      { t: t.tenantId },
+    );
+    expect((await t.json('GET', '/v1/billing/exports/verify')).body).toMatchObject({
+      ok: false,
+      firstBad: { id: second.id, reason: 'previous_checksum is empty after a chained export' },
+    });
   });
 });
 
@@ -92,7 +125,9 @@ describe('migration 14 on a database with exports written before it', () => {
       await writeLines(db, 'up', sequence, [{ ...line, value: String(sequence) }]);
       checksums.push(sha256(await exportFile(db, 'up', sequence, 'jsonl')));
       // The manifest as the old schema wrote it: no previous_checksum column.
-      await insertRows(db, 'test.old_export', TABLES.billingExports, [{ tenant_id: 'up', sequence, export_id: `old${sequence}`, created_at: before, cutoff: before, line_count: 1, checksum: checksums[sequence - 1] }]);
+      await insertRows(db, 'test.old_export', TABLES.billingExports, [
+        { tenant_id: 'up', sequence, export_id: `old${sequence}`, created_at: before, cutoff: before, line_count: 1, checksum: checksums[sequence - 1] },
+      ]);
     }
     expect(await migrate(db, { upTo: 14 })).toEqual([14]);
     await migrate(db); // later migrations (not this test's subject) too
@@ -104,13 +139,24 @@ describe('migration 14 on a database with exports written before it', () => {
     expect(await verifyExports(db, 'up')).toMatchObject({ ok: true, exports: 3 });
     // once chained, an export without a link is a break
     await writeLines(db, 'up', 4, [line]);
-    await writeExport(db, 'up', { sequence: 4, createdAtMs: at, cutoffMs: at, lineCount: 1, checksum: sha256(await exportFile(db, 'up', 4, 'jsonl')), previousChecksum: '' });
-    expect(await verifyExports(db, 'up')).toMatchObject({ ok: false, exports: 3, firstBad: { sequence: 4, reason: 'previous_checksum is empty after a chained export' } });
+    await writeExport(db, 'up', {
+      sequence: 4,
+      createdAtMs: at,
+      cutoffMs: at,
+      lineCount: 1,
+      checksum: sha256(await exportFile(db, 'up', 4, 'jsonl')),
+      previousChecksum: '',
+    });
+    expect(await verifyExports(db, 'up')).toMatchObject({
+      ok: false,
+      exports: 3,
+      firstBad: { sequence: 4, reason: 'previous_checksum is empty after a chained export' },
+    });
   });
 });
 
 describe('webhooks per tenant', () => {
-  it('delivers each tenant\'s exports to its own endpoint, signed with its own secret; GET never shows the secret; DELETE stops deliveries', async () => {
+  it("delivers each tenant's exports to its own endpoint, signed with its own secret; GET never shows the secret; DELETE stops deliveries", async () => {
     const a = await newTenant();
     const b = await newTenant();
     const secrets = { [a.tenantId]: 'secret-of-tenant-a-0123456789', [b.tenantId]: 'secret-of-tenant-b-0123456789' };
@@ -124,7 +170,7 @@ describe('webhooks per tenant', () => {
     }
     const exportsOf = { [a.tenantId]: await twoExports(a, 'wa'), [b.tenantId]: await twoExports(b, 'wb') };
     const mine = (t: TestTenant) => received.filter((r) => JSON.parse(r.body).tenantId === t.tenantId);
-    await waitFor('both tenants\' exports delivered', () => mine(a).length >= 2 && mine(b).length >= 2, 20_000);
+    await waitFor("both tenants' exports delivered", () => mine(a).length >= 2 && mine(b).length >= 2, 20_000);
     for (const t of [a, b]) {
       for (const r of mine(t)) {
         expect(r.path).toBe(`/${t.tenantId}`);
@@ -144,7 +190,7 @@ describe('webhooks per tenant', () => {
     await send(b, log, generateEvents('wb-after', 10, 9, now()));
     await clockPast(log);
     const bThird = (await b.json('POST', '/v1/billing/close')).body.data[0];
-    await waitFor('b\'s third export delivered', () => mine(b).some((r) => JSON.parse(r.body).export.id === bThird.id), 20_000);
+    await waitFor("b's third export delivered", () => mine(b).some((r) => JSON.parse(r.body).export.id === bThird.id), 20_000);
     expect(mine(a).map((r) => JSON.parse(r.body).export.sequence)).toEqual([1, 2]);
 
     const hooks = (await a.json('GET', '/v1/audit?kind=webhook.set')).body.data;

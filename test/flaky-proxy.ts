@@ -69,13 +69,20 @@ export async function flakyProxy(target: string): Promise<FlakyProxy> {
     try {
       const headers: Record<string, string> = {};
       for (const h of ['authorization', 'content-type']) if (req.headers[h]) headers[h] = String(req.headers[h]);
-      const upstream = await fetch(`${proxy.target}${req.url}`, { method: req.method, headers, ...(req.method === 'POST' ? { body: new Uint8Array(body) } : {}) });
+      const upstream = await fetch(`${proxy.target}${req.url}`, {
+        method: req.method,
+        headers,
+        ...(req.method === 'POST' ? { body: new Uint8Array(body) } : {}),
+      });
       const text = await upstream.text();
       entry.upstreamStatus = upstream.status;
       await proxy.onAnswered(n);
       if (action === 'lose-answer') return void req.socket.destroy();
       const retryAfter = upstream.headers.get('retry-after');
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json', ...(retryAfter ? { 'retry-after': retryAfter } : {}) });
+      res.writeHead(upstream.status, {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+        ...(retryAfter ? { 'retry-after': retryAfter } : {}),
+      });
       res.end(text);
     } catch {
       req.socket.destroy(); // the server is unreachable (killed, restarting)

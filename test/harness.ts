@@ -24,7 +24,14 @@ let dataDir: string | undefined;
 export async function engine(overrides: Record<string, string> = {}): Promise<Runtime> {
   runtime ??= (async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-test-'));
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ENGINE_FSYNC: 'false', METERHOUSE_OPERATOR_KEY: OPERATOR_KEY, ...overrides });
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
+      ENGINE_FSYNC: 'false',
+      METERHOUSE_OPERATOR_KEY: OPERATOR_KEY,
+      ...overrides,
+    });
     return startRuntime(config, createLogger(config.LOG_LEVEL), { clock: testClock });
   })();
   return runtime;
@@ -46,7 +53,11 @@ export interface TestTenant {
   adminKey: string;
   /** An app over the shared engine, optionally with other settings (limits) for this test. */
   request(method: string, path: string, init?: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string | null }): Promise<Response>;
-  json<T = any>(method: string, path: string, init?: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string | null }): Promise<{ status: number; body: T; headers: Headers }>;
+  json<T = any>(
+    method: string,
+    path: string,
+    init?: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string | null },
+  ): Promise<{ status: number; body: T; headers: Headers }>;
 }
 
 export async function newTenant(configOverrides: Partial<Config> = {}): Promise<TestTenant> {

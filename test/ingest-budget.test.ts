@@ -48,7 +48,11 @@ describe('ingest memory is bounded per request and in total', () => {
     const t = await newTenant();
     const budget = new ByteBudget(4096);
     const app = createApp({ ...r.deps, ingestBudget: budget, config: { ...r.deps.config, MAX_BODY_BYTES: 1500 } });
-    const res = await app.request('/v1/events', { method: 'POST', headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json', 'content-length': '999999' }, body: event('big') });
+    const res = await app.request('/v1/events', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json', 'content-length': '999999' },
+      body: event('big'),
+    });
     expect(res.status).toBe(413);
     expect(budget.inUse).toBe(0);
   });

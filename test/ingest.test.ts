@@ -12,7 +12,10 @@ describe('POST /v1/events', () => {
     expect(one.body).toEqual({ results: [{ index: 0, eventId: 'a', status: 'accepted' }], accepted: 1, duplicates: 0, rejected: 0 });
 
     const arr = await t.json('POST', '/v1/events', { body: [ev('b'), ev('c')] });
-    expect(arr.body.results.map((r: any) => [r.index, r.eventId, r.status])).toEqual([[0, 'b', 'accepted'], [1, 'c', 'accepted']]);
+    expect(arr.body.results.map((r: any) => [r.index, r.eventId, r.status])).toEqual([
+      [0, 'b', 'accepted'],
+      [1, 'c', 'accepted'],
+    ]);
 
     const wrapped = await t.json('POST', '/v1/events', { body: { events: [ev('d'), ev('a')] } });
     expect(wrapped.status).toBe(200);
@@ -49,8 +52,19 @@ describe('POST /v1/events', () => {
 
   it('accepts CloudEvents, single and batch', async () => {
     const t = await newTenant();
-    const ce = (id: string, data: Record<string, unknown>) => ({ specversion: '1.0', id, source: '/billing-test', type: 'gpu.seconds', subject: 'cust-ce', time: '2026-11-01T10:00:00Z', data });
-    const single = await t.json('POST', '/v1/events', { raw: JSON.stringify(ce('ce-1', { quantity: '1.5', gpu: 'a100' })), headers: { 'content-type': 'application/cloudevents+json' } });
+    const ce = (id: string, data: Record<string, unknown>) => ({
+      specversion: '1.0',
+      id,
+      source: '/billing-test',
+      type: 'gpu.seconds',
+      subject: 'cust-ce',
+      time: '2026-11-01T10:00:00Z',
+      data,
+    });
+    const single = await t.json('POST', '/v1/events', {
+      raw: JSON.stringify(ce('ce-1', { quantity: '1.5', gpu: 'a100' })),
+      headers: { 'content-type': 'application/cloudevents+json' },
+    });
     expect(single.status).toBe(200);
     const batch = await t.json('POST', '/v1/events', {
       raw: JSON.stringify([ce('ce-2', { quantity: 2 }), ce('ce-1', { quantity: 9 }), { specversion: '1.0', id: 'ce-3', source: 's', type: 'gpu.seconds' }]),
@@ -92,7 +106,9 @@ describe('POST /v1/events', () => {
     const tooMany = await t.json('POST', '/v1/events', { body: Array.from({ length: 6 }, (_, i) => ev(`m${i}`)) });
     expect(tooMany.status).toBe(413);
     expect(tooMany.body.error.code).toBe('too_many_events');
-    const tooBig = await t.json('POST', '/v1/events', { body: [ev('big', { dimensions: { blob: 'x'.repeat(1000) } }), ev('big2', { dimensions: { blob: 'y'.repeat(1000) } })] });
+    const tooBig = await t.json('POST', '/v1/events', {
+      body: [ev('big', { dimensions: { blob: 'x'.repeat(1000) } }), ev('big2', { dimensions: { blob: 'y'.repeat(1000) } })],
+    });
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.error.code).toBe('payload_too_large');
     expect((await t.json('POST', '/v1/events', { body: Array.from({ length: 5 }, (_, i) => ev(`m${i}`)) })).status).toBe(200);

@@ -15,7 +15,11 @@ describe('insertRows settings', () => {
     const { deps } = await engine();
     const db = deps.db;
     const table = `dedup_probe_${process.pid}`;
-    await execute(db, 'test.create', `CREATE TABLE ${db.database}.${table} (id UInt32) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`);
+    await execute(
+      db,
+      'test.create',
+      `CREATE TABLE ${db.database}.${table} (id UInt32) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`,
+    );
     await insertRows(db, 'test.insert', table, [{ id: 1 }], {}, { insert_deduplication_token: 'probe-token' });
     // The same token again is a repeat: dropped, as intended.
     await insertRows(db, 'test.insert', table, [{ id: 2 }], {}, { insert_deduplication_token: 'probe-token' });

@@ -39,7 +39,12 @@ const inWindow = (events: OracleEvent[]) => events.filter((e) => e.timestamp >= 
 function summaryOracle(events: OracleEvent[]) {
   const groups = new Map<string, OracleEvent[]>();
   for (const e of events) groups.set(`${e.customerId}\u0000${e.metricName}`, [...(groups.get(`${e.customerId}\u0000${e.metricName}`) ?? []), e]);
-  return [...groups].map(([k, es]) => ({ customerId: k.split('\u0000')[0], metricName: k.split('\u0000')[1], quantity: aggregate('SUM', es), events: es.length }));
+  return [...groups].map(([k, es]) => ({
+    customerId: k.split('\u0000')[0],
+    metricName: k.split('\u0000')[1],
+    quantity: aggregate('SUM', es),
+    events: es.length,
+  }));
 }
 const byKey = (rows: any[]) => [...rows].sort((a, b) => (`${a.customerId} ${a.metricName}` < `${b.customerId} ${b.metricName}` ? -1 : 1));
 
@@ -52,11 +57,18 @@ async function expectOwnNumbers() {
     for (const m of METERS.filter((m) => ['SUM', 'COUNT'].includes(m.aggregation))) {
       const usage = await t.json('GET', `/v1/meters/${m.key}/usage?${window}&granularity=month`);
       expect(usage.status).toBe(200);
-      const expected = aggregate(m.aggregation, events.filter((e) => e.metricName === m.metricName));
+      const expected = aggregate(
+        m.aggregation,
+        events.filter((e) => e.metricName === m.metricName),
+      );
       expect(sumOf(usage.body.data.map((r: any) => r.value)), `${t.tenantId} ${m.key}`).toBe(fromUnits(toUnits(String(expected))));
     }
     const listed = await t.json('GET', `/v1/events?${window}&limit=1000`);
-    expect(listed.body.data.map((e: any) => [e.eventId, e.quantity]).sort()).toEqual(current(log).map((e) => [e.eventId, fromUnits(toUnits(e.quantity))]).sort());
+    expect(listed.body.data.map((e: any) => [e.eventId, e.quantity]).sort()).toEqual(
+      current(log)
+        .map((e) => [e.eventId, fromUnits(toUnits(e.quantity))])
+        .sort(),
+    );
   }
 }
 
@@ -69,7 +81,7 @@ describe('two tenants with the same ids', () => {
   });
 
   it('change only their own meters and customers', async () => {
-    const [{ t: a }, { t: b }] = tenants as [typeof tenants[0], typeof tenants[0]];
+    const [{ t: a }, { t: b }] = tenants as [(typeof tenants)[0], (typeof tenants)[0]];
     expect((await a.json('PATCH', '/v1/meters/internal', { body: { name: 'changed by a' } })).status).toBe(200);
     expect((await b.json('GET', '/v1/meters/internal')).body.name).toBeUndefined();
     expect((await a.request('DELETE', '/v1/meters/internal')).status).toBe(204);
@@ -81,7 +93,7 @@ describe('two tenants with the same ids', () => {
   });
 
   it('correct only their own events (void, amend, history)', async () => {
-    const [A, B] = tenants as [typeof tenants[0], typeof tenants[0]];
+    const [A, B] = tenants as [(typeof tenants)[0], (typeof tenants)[0]];
     expect((await A.t.json('POST', '/v1/events/iso-0/void', { body: {} })).status).toBe(200);
     A.log.push({ doneAt: Date.now(), void: 'iso-0' });
     expect((await A.t.json('POST', '/v1/events/iso-1/amend', { body: { quantity: '1234.5' } })).status).toBe(200);
@@ -94,7 +106,7 @@ describe('two tenants with the same ids', () => {
   });
 
   it('close and read only their own exports, each equal to its own oracle', async () => {
-    const [A, B] = tenants as [typeof tenants[0], typeof tenants[0]];
+    const [A, B] = tenants as [(typeof tenants)[0], (typeof tenants)[0]];
     await clockPast([...A.log, ...B.log]);
     const closedA = await A.t.json('POST', '/v1/billing/close');
     expect(closedA.status).toBe(200);
@@ -111,21 +123,32 @@ describe('two tenants with the same ids', () => {
   });
 
   it('see and replay only their own dead letters', async () => {
-    const [{ t: a }, { t: b }] = tenants as [typeof tenants[0], typeof tenants[0]];
+    const [{ t: a }, { t: b }] = tenants as [(typeof tenants)[0], (typeof tenants)[0]];
     const topic = `iso-${randomUUID().slice(0, 8)}`;
     const message = (tenantId: string) => JSON.stringify({ tenantId, eventId: 'dl-1', customerId: 'c-ny', metricName: 'api.calls', quantity: 'bad' });
-    const row = (t: TestTenant, offset: number) => ({ tenant_id: t.tenantId, topic, partition: 0, offset, raw_message: message(t.tenantId), error: 'quantity: not a decimal', received_at: Date.now() });
+    const row = (t: TestTenant, offset: number) => ({
+      tenant_id: t.tenantId,
+      topic,
+      partition: 0,
+      offset,
+      raw_message: message(t.tenantId),
+      error: 'quantity: not a decimal',
+      received_at: Date.now(),
+    });
     await insertRows((await engine()).deps.db, 'test.dead_letters', TABLES.usageDeadLetters, [row(a, 1), row(b, 2)]);
-    const listed = async (t: TestTenant) => (await t.json('GET', '/v1/dead-letters?limit=1000')).body.data.filter((d: any) => d.topic === topic).map((d: any) => d.offset);
+    const listed = async (t: TestTenant) =>
+      (await t.json('GET', '/v1/dead-letters?limit=1000')).body.data.filter((d: any) => d.topic === topic).map((d: any) => d.offset);
     expect(await listed(a)).toEqual([1]);
     expect(await listed(b)).toEqual([2]);
-    const stolen = await b.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ topic, partition: 0, offset: 1, event: { eventId: 'dl-1', customerId: 'c-ny', metricName: 'api.calls', timestamp: now() } }] } });
+    const stolen = await b.json('POST', '/v1/dead-letters/replay', {
+      body: { deadLetters: [{ topic, partition: 0, offset: 1, event: { eventId: 'dl-1', customerId: 'c-ny', metricName: 'api.calls', timestamp: now() } }] },
+    });
     expect(stolen.body.results[0].status).toBe('not_found');
     expect((await a.json('GET', '/v1/dead-letters?status=pending&limit=1000')).body.data.filter((d: any) => d.topic === topic)).toHaveLength(1);
   });
 
   it('list and revoke only their own keys', async () => {
-    const [{ t: a }, { t: b }] = tenants as [typeof tenants[0], typeof tenants[0]];
+    const [{ t: a }, { t: b }] = tenants as [(typeof tenants)[0], (typeof tenants)[0]];
     const made = (await b.json('POST', '/v1/api-keys', { body: { name: 'reader', scopes: ['usage:read'] } })).body;
     expect((await a.json('GET', '/v1/api-keys')).body.data.map((k: any) => k.id)).not.toContain(made.id);
     expect((await a.json('DELETE', `/v1/api-keys/${made.id}`)).status).toBe(404);

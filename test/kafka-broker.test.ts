@@ -144,7 +144,12 @@ describe('kafka test broker', () => {
 
     t = Date.now();
     const first = await startCollector(groupId);
-    await waitFor(`${FIRST} deliveries`, () => first.delivered >= FIRST, 30_000, () => ({ delivered: first.delivered }));
+    await waitFor(
+      `${FIRST} deliveries`,
+      () => first.delivered >= FIRST,
+      30_000,
+      () => ({ delivered: first.delivered }),
+    );
     const consumeMs = Date.now() - t;
     await waitFor('the group to commit everything', async () => (await commitLag(admin, groupId)) === 0, 15_000);
 
@@ -170,7 +175,12 @@ describe('kafka test broker', () => {
 
     const second = await startCollector(groupId);
     await produce(producer, FIRST, SECOND);
-    await waitFor(`${SECOND} deliveries to the new consumer`, () => second.delivered >= SECOND, 15_000, () => ({ delivered: second.delivered }));
+    await waitFor(
+      `${SECOND} deliveries to the new consumer`,
+      () => second.delivered >= SECOND,
+      15_000,
+      () => ({ delivered: second.delivered }),
+    );
     await waitFor('the group to commit everything', async () => (await commitLag(admin, groupId)) === 0, 15_000);
 
     expect(second.delivered).toBe(SECOND);
@@ -180,6 +190,8 @@ describe('kafka test broker', () => {
     // back for the old member's session timeout (KafkaJS default 30 s).
     expect(second.joinedAfterMs).toBeDefined();
     expect(second.joinedAfterMs).toBeLessThan(5_000);
-    console.log(`kafka-broker: old consumer left in ${disconnectMs} ms; new consumer joined in ${second.joinedAfterMs} ms and got exactly the ${SECOND} new messages`);
+    console.log(
+      `kafka-broker: old consumer left in ${disconnectMs} ms; new consumer joined in ${second.joinedAfterMs} ms and got exactly the ${SECOND} new messages`,
+    );
   }, 60_000);
 });

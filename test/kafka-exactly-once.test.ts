@@ -22,7 +22,10 @@ let producer: Producer;
 
 beforeAll(async () => {
   broker = await startKafkaBroker({ topics: [`${TOPIC}:4`] });
-  producer = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING, retry: { retries: 30, maxRetryTime: 2000 } }).producer({ idempotent: true, maxInFlightRequests: 1 });
+  producer = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING, retry: { retries: 30, maxRetryTime: 2000 } }).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
 }, 120_000);
 
@@ -51,8 +54,12 @@ const events: Event[] = Array.from({ length: EVENTS }, (_, i) => ({
 const malformed: string[] = [
   ...Array.from({ length: 50 }, (_, i) => `{"broken": ${i}`),
   ...Array.from({ length: 50 }, (_, i) => JSON.stringify({ tenantId: 'default', eventId: `m-nocustomer-${i}`, metricName: 'api.calls' })),
-  ...Array.from({ length: 50 }, (_, i) => JSON.stringify({ tenantId: 'default', eventId: `m-quantity-${i}`, customerId: 'c0', metricName: 'api.calls', quantity: 'NaN' })),
-  ...Array.from({ length: 50 }, (_, i) => JSON.stringify({ tenantId: 'default', eventId: `m-time-${i}`, customerId: 'c0', metricName: 'api.calls', timestamp: '2026-13-01' })),
+  ...Array.from({ length: 50 }, (_, i) =>
+    JSON.stringify({ tenantId: 'default', eventId: `m-quantity-${i}`, customerId: 'c0', metricName: 'api.calls', quantity: 'NaN' }),
+  ),
+  ...Array.from({ length: 50 }, (_, i) =>
+    JSON.stringify({ tenantId: 'default', eventId: `m-time-${i}`, customerId: 'c0', metricName: 'api.calls', timestamp: '2026-13-01' }),
+  ),
 ];
 
 /** The summary an exact system shows: per (customer, metric), the decimal sum and the count. */
@@ -84,7 +91,8 @@ async function produce(batch: { key: string; value: string }[], pauseMs = 0, chu
   }
 }
 
-const sorted = (rows: { customerId: string; metricName: string }[]) => [...rows].sort((a, b) => (a.customerId + a.metricName < b.customerId + b.metricName ? -1 : 1));
+const sorted = (rows: { customerId: string; metricName: string }[]) =>
+  [...rows].sort((a, b) => (a.customerId + a.metricName < b.customerId + b.metricName ? -1 : 1));
 
 async function countedEvents(s: Server): Promise<number> {
   const rows = (await total(s, KEY)) as { events: number }[] | undefined;
@@ -146,13 +154,27 @@ describe('Kafka path, exactly once at volume', () => {
       expect(res.status).toBe(200);
       if (i % 2000 === 0) expect((await post(b, KEY, batch)).status).toBe(200); // a retry after success: duplicates
     }
-    await produce([...direct.slice(18_000).map(asMessage), ...direct.slice(9_000, 12_000).map(asMessage), ...malformed.slice(100).map((value) => ({ key: 'x', value }))]);
+    await produce([
+      ...direct.slice(18_000).map(asMessage),
+      ...direct.slice(9_000, 12_000).map(asMessage),
+      ...malformed.slice(100).map((value) => ({ key: 'x', value })),
+    ]);
 
     const expected = oracle();
     let last: unknown;
-    await waitFor('every event counted once', async () => JSON.stringify(sorted((last = await total(b, KEY)) as never[])) === JSON.stringify(expected), 120_000, () => ({ counted: (last as { events: number }[]).reduce((n, r) => n + r.events, 0), expected: EVENTS }));
+    await waitFor(
+      'every event counted once',
+      async () => JSON.stringify(sorted((last = await total(b, KEY)) as never[])) === JSON.stringify(expected),
+      120_000,
+      () => ({ counted: (last as { events: number }[]).reduce((n, r) => n + r.events, 0), expected: EVENTS }),
+    );
     let letters = 0;
-    await waitFor('every malformed message as one dead letter', async () => (letters = await deadLetterCount(b)) >= malformed.length, 60_000, () => letters);
+    await waitFor(
+      'every malformed message as one dead letter',
+      async () => (letters = await deadLetterCount(b)) >= malformed.length,
+      60_000,
+      () => letters,
+    );
     expect(letters).toBe(malformed.length);
     expect(await stop(b)).toBe(0);
   }, 300_000);

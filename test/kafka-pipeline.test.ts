@@ -39,7 +39,13 @@ afterAll(async () => {
   await broker?.stop();
 }, 60_000);
 
-const ev = (eventId: string, extra: Record<string, unknown> = {}) => ({ eventId, customerId: 'c1', metricName: 'api.calls', timestamp: Date.now() - 60_000, ...extra });
+const ev = (eventId: string, extra: Record<string, unknown> = {}) => ({
+  eventId,
+  customerId: 'c1',
+  metricName: 'api.calls',
+  timestamp: Date.now() - 60_000,
+  ...extra,
+});
 
 async function summaryOf(t: TestTenant) {
   return (await t.json('GET', `/v1/usage/summary?${ALL_TIME}`)).body.data as { customerId: string; metricName: string; quantity: string; events: number }[];
@@ -47,11 +53,24 @@ async function summaryOf(t: TestTenant) {
 
 async function waitForSummary(t: TestTenant, expected: unknown) {
   let last: unknown;
-  await waitFor('the summary', async () => JSON.stringify((last = await summaryOf(t))) === JSON.stringify(expected), 30_000, () => last);
+  await waitFor(
+    'the summary',
+    async () => JSON.stringify((last = await summaryOf(t))) === JSON.stringify(expected),
+    30_000,
+    () => last,
+  );
 }
 
 async function deadLetters(t: TestTenant, key?: string) {
-  return (await t.json('GET', '/v1/dead-letters?limit=1000', key ? { key } : {})).body.data as { rawMessage: string; error: string; topic: string; partition: number; offset: number; receivedAt: string; replayedAt: string | null }[];
+  return (await t.json('GET', '/v1/dead-letters?limit=1000', key ? { key } : {})).body.data as {
+    rawMessage: string;
+    error: string;
+    topic: string;
+    partition: number;
+    offset: number;
+    receivedAt: string;
+    replayedAt: string | null;
+  }[];
 }
 
 async function metricsText(): Promise<string> {
@@ -80,8 +99,17 @@ describe('Kafka ingest', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // Each stored event keeps its place in the log; the message key is tenant:customer.
     const { db } = (await engine()).deps;
-    const rows = await runQuery(db, 'test.positions', `SELECT event_id, kafka_topic, kafka_partition, kafka_offset FROM ${db.database}.usage_events FINAL WHERE tenant_id = {t:String} ORDER BY event_id`, { t: t.tenantId }, z.object({ event_id: z.string(), kafka_topic: z.string(), kafka_partition: z.coerce.number(), kafka_offset: z.coerce.number() }));
-    expect(rows.map((r) => [r.event_id, r.kafka_topic])).toEqual([['k1', TOPIC], ['k2', TOPIC]]);
+    const rows = await runQuery(
+      db,
+      'test.positions',
+      `SELECT event_id, kafka_topic, kafka_partition, kafka_offset FROM ${db.database}.usage_events FINAL WHERE tenant_id = {t:String} ORDER BY event_id`,
+      { t: t.tenantId },
+      z.object({ event_id: z.string(), kafka_topic: z.string(), kafka_partition: z.coerce.number(), kafka_offset: z.coerce.number() }),
+    );
+    expect(rows.map((r) => [r.event_id, r.kafka_topic])).toEqual([
+      ['k1', TOPIC],
+      ['k2', TOPIC],
+    ]);
     for (const r of rows) expect(r.kafka_offset).toBeGreaterThanOrEqual(0);
     // Sent again once stored: a duplicate, not produced again.
     const again = await t.json('POST', '/v1/events', { body: ev('k1', { quantity: '99' }) });
@@ -90,7 +118,9 @@ describe('Kafka ingest', () => {
 
   it('takes events other services produce straight into the topic, dedupes them, and dead-letters every malformed message with its raw bytes', async () => {
     const t = await newTenant();
-    const valid = [ev('p1', { quantity: '1.25' }), ev('p2', { quantity: 3 }), ev('p1', { quantity: '1.25' })].map((e) => JSON.stringify({ tenantId: t.tenantId, ...e }));
+    const valid = [ev('p1', { quantity: '1.25' }), ev('p2', { quantity: 3 }), ev('p1', { quantity: '1.25' })].map((e) =>
+      JSON.stringify({ tenantId: t.tenantId, ...e }),
+    );
     const invalid = [
       JSON.stringify({ tenantId: t.tenantId, eventId: 'x1', metricName: 'api.calls' }), // no customerId
       JSON.stringify({ tenantId: t.tenantId, ...ev('x2', { quantity: 'lots' }) }),
@@ -99,7 +129,12 @@ describe('Kafka ingest', () => {
     await produceRaw([...valid, ...invalid, valid[1]!]);
     await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '4.25', events: 2 }]);
     let letters: Awaited<ReturnType<typeof deadLetters>> = [];
-    await waitFor('three dead letters', async () => (letters = await deadLetters(t)).length === 3, 20_000, () => letters);
+    await waitFor(
+      'three dead letters',
+      async () => (letters = await deadLetters(t)).length === 3,
+      20_000,
+      () => letters,
+    );
     expect(letters.map((l) => l.rawMessage).sort()).toEqual([...invalid].sort());
     const errorOf = (raw: string) => letters.find((l) => l.rawMessage === raw)?.error;
     expect(errorOf(invalid[0]!)).toBe('customerId: is required');
@@ -120,7 +155,11 @@ describe('Kafka ingest', () => {
     const H = Math.floor((now() - 2 * HOUR) / HOUR) * HOUR;
     const D = H - (H % (24 * HOUR));
     const big = (eventId: string, quantity: string, i: number) => ev(eventId, { quantity, timestamp: H + i * 1000 });
-    for (const [key, aggregation] of [['sum', 'SUM'], ['avg', 'AVG']]) expect((await t.json('POST', '/v1/meters', { body: { key, metricName: 'api.calls', aggregation } })).status).toBe(201);
+    for (const [key, aggregation] of [
+      ['sum', 'SUM'],
+      ['avg', 'AVG'],
+    ])
+      expect((await t.json('POST', '/v1/meters', { body: { key, metricName: 'api.calls', aggregation } })).status).toBe(201);
     const viaApi = await t.json('POST', '/v1/events', { body: [big('a1', NINES, 1), big('a2', NINES, 2), big('a3', MAX, 3)] });
     expect(viaApi.body.accepted).toBe(3);
     const tooBig = big('x', `1${'0'.repeat(29)}`, 9);
@@ -132,18 +171,35 @@ describe('Kafka ingest', () => {
     await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: fromUnits(sum), events: 6 }]);
     // One window each, served by the minute, hour and day rollups. Each view commits its own part after
     // usage_events' (the raw rows can be visible a moment before a rollup's), so each is awaited.
-    for (const [from, to, source] of [[H, H + HOUR - 60_000, 'usage_per_minute'], [H, H + HOUR, 'usage_per_hour'], [D, D + 24 * HOUR, 'usage_per_day']] as const) {
-      for (const [key, value] of [['sum', fromUnits(sum)], ['avg', fromUnits(sum / 6n)]]) {
+    for (const [from, to, source] of [
+      [H, H + HOUR - 60_000, 'usage_per_minute'],
+      [H, H + HOUR, 'usage_per_hour'],
+      [D, D + 24 * HOUR, 'usage_per_day'],
+    ] as const) {
+      for (const [key, value] of [
+        ['sum', fromUnits(sum)],
+        ['avg', fromUnits(sum / 6n)],
+      ]) {
         let seen: unknown;
-        await waitFor(`${key} from ${source}`, async () => {
-          const res = await t.json('GET', `/v1/meters/${key}/usage?from=${from}&to=${to}&granularity=total`);
-          seen = [res.body.meta.source, res.body.data[0].value];
-          return JSON.stringify(seen) === JSON.stringify([source, value]);
-        }, 20_000, () => seen);
+        await waitFor(
+          `${key} from ${source}`,
+          async () => {
+            const res = await t.json('GET', `/v1/meters/${key}/usage?from=${from}&to=${to}&granularity=total`);
+            seen = [res.body.meta.source, res.body.data[0].value];
+            return JSON.stringify(seen) === JSON.stringify([source, value]);
+          },
+          20_000,
+          () => seen,
+        );
       }
     }
     let letters: Awaited<ReturnType<typeof deadLetters>> = [];
-    await waitFor('the dead letter', async () => (letters = await deadLetters(t)).length === 1, 20_000, () => letters);
+    await waitFor(
+      'the dead letter',
+      async () => (letters = await deadLetters(t)).length === 1,
+      20_000,
+      () => letters,
+    );
     expect(letters[0]!.error).toBe('quantity: has more than 29 integer digits');
   });
 
@@ -152,7 +208,11 @@ describe('Kafka ingest', () => {
     const marker = `garbage-${t.tenantId}`;
     await produceRaw([`{not json ${marker}`, JSON.stringify({ tenantId: t.tenantId, ...ev('fix-me', { quantity: '-4' }) })]);
     let operatorView: Awaited<ReturnType<typeof deadLetters>> = [];
-    await waitFor('the unattributable dead letter', async () => (operatorView = await deadLetters(t, OPERATOR_KEY)).some((l) => l.rawMessage.includes(marker)), 20_000);
+    await waitFor(
+      'the unattributable dead letter',
+      async () => (operatorView = await deadLetters(t, OPERATOR_KEY)).some((l) => l.rawMessage.includes(marker)),
+      20_000,
+    );
     const garbage = operatorView.find((l) => l.rawMessage.includes(marker))!;
     expect(garbage.error).toBe('invalid JSON');
     let mine: Awaited<ReturnType<typeof deadLetters>> = [];
@@ -161,7 +221,9 @@ describe('Kafka ingest', () => {
     expect(mine.some((l) => l.rawMessage.includes(marker))).toBe(false);
 
     // A tenant cannot replay the operator's dead letter; a standard key cannot replay at all.
-    const foreign = await t.json('POST', '/v1/dead-letters/replay', { body: { deadLetters: [{ topic: garbage.topic, partition: garbage.partition, offset: garbage.offset }] } });
+    const foreign = await t.json('POST', '/v1/dead-letters/replay', {
+      body: { deadLetters: [{ topic: garbage.topic, partition: garbage.partition, offset: garbage.offset }] },
+    });
     expect(foreign.body.results[0].status).toBe('not_found');
     const standard = await t.json('POST', '/v1/api-keys', { body: { name: 'svc', role: 'standard' } });
     expect((await t.json('GET', '/v1/dead-letters', { key: standard.body.key })).status).toBe(403);
@@ -195,7 +257,12 @@ describe('Kafka ingest', () => {
     }
     // The client retries; the producer reconnects on its own.
     let status = 0;
-    await waitFor('a 200 after the broker is back', async () => (status = (await t.request('POST', '/v1/events', { body: ev('during-outage') })).status) === 200, 30_000, () => status);
+    await waitFor(
+      'a 200 after the broker is back',
+      async () => (status = (await t.request('POST', '/v1/events', { body: ev('during-outage') })).status) === 200,
+      30_000,
+      () => status,
+    );
     await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '1', events: 1 }]);
     expect(await metricValue('meterhouse_kafka_failed_total')).toBeGreaterThan(failedBefore);
   });

@@ -28,52 +28,52 @@ describe.each([
 ])('%s', (_, lookup) => {
   beforeAll(() => void (embedded = lookup));
 
-describe('unknown API keys', () => {
-  it('are refused from a bounded cache: a repeated unknown key reaches the engine once', async () => {
-    const { db, reads } = await countingDb();
-    const keys = new KeyStore(db, { hitSeconds: 5, missSeconds: 60, missEntries: 2 });
-    for (let i = 0; i < 20; i++) expect(await keys.authenticate('mh_unknown_key_a')).toBeUndefined();
-    expect(reads()).toBe(1);
-    await keys.authenticate('mh_unknown_key_b');
-    await keys.authenticate('mh_unknown_key_c');
-    expect(reads()).toBe(3);
-    // At most two misses are kept: the oldest (a) went first, b and c are still known.
-    await keys.authenticate('mh_unknown_key_c');
-    await keys.authenticate('mh_unknown_key_b');
-    expect(reads()).toBe(3);
-    await keys.authenticate('mh_unknown_key_a');
-    expect(reads()).toBe(4);
+  describe('unknown API keys', () => {
+    it('are refused from a bounded cache: a repeated unknown key reaches the engine once', async () => {
+      const { db, reads } = await countingDb();
+      const keys = new KeyStore(db, { hitSeconds: 5, missSeconds: 60, missEntries: 2 });
+      for (let i = 0; i < 20; i++) expect(await keys.authenticate('mh_unknown_key_a')).toBeUndefined();
+      expect(reads()).toBe(1);
+      await keys.authenticate('mh_unknown_key_b');
+      await keys.authenticate('mh_unknown_key_c');
+      expect(reads()).toBe(3);
+      // At most two misses are kept: the oldest (a) went first, b and c are still known.
+      await keys.authenticate('mh_unknown_key_c');
+      await keys.authenticate('mh_unknown_key_b');
+      expect(reads()).toBe(3);
+      await keys.authenticate('mh_unknown_key_a');
+      expect(reads()).toBe(4);
+    });
+
+    it('a key created after a miss works in the creating process at once', async () => {
+      const { db } = await countingDb();
+      const keys = new KeyStore(db, { hitSeconds: 5, missSeconds: 60, missEntries: 100 });
+      const secret = `mh_chosen_${Date.now()}_secret_value`;
+      expect(await keys.authenticate(secret)).toBeUndefined();
+      await keys.bootstrap(secret);
+      expect(await keys.authenticate(secret)).toMatchObject({ tenantId: 'default', scopes: ['admin'] });
+      const created = await keys.create('default', 'new', ['admin']);
+      expect(await keys.authenticate(created.secret)).toMatchObject({ keyId: created.record.keyId });
+    });
   });
 
-  it('a key created after a miss works in the creating process at once', async () => {
-    const { db } = await countingDb();
-    const keys = new KeyStore(db, { hitSeconds: 5, missSeconds: 60, missEntries: 100 });
-    const secret = `mh_chosen_${Date.now()}_secret_value`;
-    expect(await keys.authenticate(secret)).toBeUndefined();
-    await keys.bootstrap(secret);
-    expect(await keys.authenticate(secret)).toMatchObject({ tenantId: 'default', scopes: ['admin'] });
-    const created = await keys.create('default', 'new', ['admin']);
-    expect(await keys.authenticate(created.secret)).toMatchObject({ keyId: created.record.keyId });
+  describe('known API keys', () => {
+    it('are refreshed in the background past half their cache life: a steady caller never waits for a lookup, and a revocation still lands within the cache period', async () => {
+      const { db, reads } = await countingDb();
+      const keys = new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 });
+      const { secret, record } = await keys.create('default', 'steady', ['events:write']);
+      expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
+      const afterFirst = reads();
+      await new Promise((r) => setTimeout(r, 1200)); // past half of the 2 s life
+      expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId }); // answered from the cache...
+      await new Promise((r) => setTimeout(r, 300));
+      expect(reads()).toBe(afterFirst + 1); // ...while one lookup refreshed it
+      await new Promise((r) => setTimeout(r, 1000)); // past the first entry's expiry: the refreshed one still holds
+      expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
+      // Revoked by another process (its own store): this one stops accepting the key within the cache period.
+      await new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 }).revoke(record);
+      await new Promise((r) => setTimeout(r, 2100));
+      expect(await keys.authenticate(secret)).toBeUndefined();
+    });
   });
-});
-
-describe('known API keys', () => {
-  it('are refreshed in the background past half their cache life: a steady caller never waits for a lookup, and a revocation still lands within the cache period', async () => {
-    const { db, reads } = await countingDb();
-    const keys = new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 });
-    const { secret, record } = await keys.create('default', 'steady', ['events:write']);
-    expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
-    const afterFirst = reads();
-    await new Promise((r) => setTimeout(r, 1200)); // past half of the 2 s life
-    expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId }); // answered from the cache...
-    await new Promise((r) => setTimeout(r, 300));
-    expect(reads()).toBe(afterFirst + 1); // ...while one lookup refreshed it
-    await new Promise((r) => setTimeout(r, 1000)); // past the first entry's expiry: the refreshed one still holds
-    expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
-    // Revoked by another process (its own store): this one stops accepting the key within the cache period.
-    await new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 }).revoke(record);
-    await new Promise((r) => setTimeout(r, 2100));
-    expect(await keys.authenticate(secret)).toBeUndefined();
-  });
-});
 });

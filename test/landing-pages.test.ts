@@ -8,7 +8,10 @@ let browser: Browser;
 
 beforeAll(async () => {
   server = await start({ DATA_DIR: await tempDir(), METERHOUSE_OPERATOR_KEY: 'mho_reference-page-operator-0123456789' });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -24,9 +27,13 @@ describe('GET /docs/api', () => {
 
     const page = await browser.newPage();
     const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
     page.on('pageerror', (e) => problems.push(e.message));
-    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+    });
     const response = await page.goto(`${server.url}/docs/api`);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     await page.waitForSelector('.opblock', { timeout: 20_000 });
@@ -47,8 +54,12 @@ describe('GET /', () => {
   it('is the landing page: it links the API reference, which opens, and OpenAPI and metrics, which answer', async () => {
     const page = await browser.newPage();
     const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+    });
     const response = await page.goto(`${server.url}/`);
     expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
     await expect(page.locator('h1').textContent()).resolves.toBe('meterhouse');

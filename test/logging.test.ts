@@ -23,7 +23,11 @@ describe('logs at info', () => {
     expect((await app.request('/readyz')).status).toBe(200);
     expect((await app.request('/v1/usage/summary')).status).toBe(401);
     const requests = log.lines.filter((l) => l.msg === 'request').map((l) => [l.path, l.level]);
-    expect(requests).toEqual([['/healthz', LEVEL.debug], ['/readyz', LEVEL.debug], ['/v1/usage/summary', LEVEL.info]]);
+    expect(requests).toEqual([
+      ['/healthz', LEVEL.debug],
+      ['/readyz', LEVEL.debug],
+      ['/v1/usage/summary', LEVEL.info],
+    ]);
   });
 
   it('a reconciliation that rewrote windows, and nothing for one that found all exact', async () => {
@@ -35,7 +39,16 @@ describe('logs at info', () => {
     expect((await t.json('POST', '/v1/events', { body: [e] })).status).toBe(200);
     // a redelivery past the writer (as from Kafka): the rollup counts it twice until reconciled
     await insertRows(r.deps.db, 'test.redeliver', TABLES.usageEvents, [
-      { tenant_id: t.tenantId, event_id: e.eventId, customer_id: e.customerId, metric_name: e.metricName, timestamp: T, quantity: e.quantity, dimensions: {}, ingested_at: T },
+      {
+        tenant_id: t.tenantId,
+        event_id: e.eventId,
+        customer_id: e.customerId,
+        metric_name: e.metricName,
+        timestamp: T,
+        quantity: e.quantity,
+        dimensions: {},
+        ingested_at: T,
+      },
     ]);
     const log = capturedLogger();
     await runJob(job, log.logger);
@@ -88,12 +101,19 @@ describe('logs at info', () => {
     const dispatcher = new WebhookDispatcher(r.deps.db, { pollMs: 20, backoffMs: 50, backoffMaxMs: 100, timeoutMs: 2000 }, log.logger);
     dispatcher.start();
     try {
-      await waitFor('the delivery line', () => log.at(LEVEL.info).some((l) => l.tenantId === t.tenantId), 10_000, () => log.lines);
+      await waitFor(
+        'the delivery line',
+        () => log.at(LEVEL.info).some((l) => l.tenantId === t.tenantId),
+        10_000,
+        () => log.lines,
+      );
     } finally {
       await dispatcher.stop();
       server.close();
     }
-    expect(log.at(LEVEL.info).filter((l) => l.tenantId === t.tenantId)).toEqual([expect.objectContaining({ job: 'billing.webhooks', msg: 'webhook delivered', sequence: 1, attempts: 1 })]);
+    expect(log.at(LEVEL.info).filter((l) => l.tenantId === t.tenantId)).toEqual([
+      expect.objectContaining({ job: 'billing.webhooks', msg: 'webhook delivered', sequence: 1, attempts: 1 }),
+    ]);
     expect(received.length).toBeGreaterThan(0);
     expect(JSON.stringify(log.lines)).not.toContain(secret);
   });

@@ -13,7 +13,7 @@ const TO = Date.UTC(2026, 2, 13);
 const REGIONS = ['eu', 'us', 'ap'];
 
 function rng(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 function generate(count: number): OracleEvent[] {
@@ -34,7 +34,8 @@ function generate(count: number): OracleEvent[] {
 }
 
 const truth = generate(1500);
-const body = (events: OracleEvent[]) => events.map(({ eventId, customerId, metricName, timestamp, quantity, dimensions }) => ({ eventId, customerId, metricName, timestamp, quantity, dimensions }));
+const body = (events: OracleEvent[]) =>
+  events.map(({ eventId, customerId, metricName, timestamp, quantity, dimensions }) => ({ eventId, customerId, metricName, timestamp, quantity, dimensions }));
 
 let t: TestTenant;
 
@@ -52,13 +53,25 @@ beforeAll(async () => {
   // and below the API: the same rows written to usage_events again, as a Kafka redelivery or a second writer would
   const { db } = (await engine()).deps;
   const again = truth.slice(200, 260).map((e) => ({
-    tenant_id: t.tenantId, event_id: e.eventId, customer_id: e.customerId, metric_name: e.metricName, timestamp: e.timestamp,
-    quantity: e.quantity, dimensions: Object.fromEntries(Object.entries(e.dimensions).sort()), ingested_at: e.timestamp,
+    tenant_id: t.tenantId,
+    event_id: e.eventId,
+    customer_id: e.customerId,
+    metric_name: e.metricName,
+    timestamp: e.timestamp,
+    quantity: e.quantity,
+    dimensions: Object.fromEntries(Object.entries(e.dimensions).sort()),
+    ingested_at: e.timestamp,
   }));
   await insertRows(db, 'test.redeliver', TABLES.usageEvents, again);
   for (const aggregation of AGGREGATIONS) {
     const res = await t.json('POST', '/v1/meters', {
-      body: { key: aggregation.toLowerCase(), metricName: 'gpu.seconds', aggregation, groupBy: ['region'], ...(aggregation === 'UNIQUE_COUNT' ? { uniqueDimension: 'region' } : {}) },
+      body: {
+        key: aggregation.toLowerCase(),
+        metricName: 'gpu.seconds',
+        aggregation,
+        groupBy: ['region'],
+        ...(aggregation === 'UNIQUE_COUNT' ? { uniqueDimension: 'region' } : {}),
+      },
     });
     expect(res.status).toBe(201);
   }

@@ -80,9 +80,15 @@ describe('GET /v1/meters/{key}/usage', () => {
   it('groups by customerId or an allowed dimension, and filters by meter and query', async () => {
     const t = await seeded();
     const byCustomer = await t.json('GET', `/v1/meters/api-calls/usage?${range}&granularity=total&groupBy=customerId`);
-    expect(byCustomer.body.data.map((r: any) => [r.customerId, r.value])).toEqual([['a', '3.5'], ['b', '4']]);
+    expect(byCustomer.body.data.map((r: any) => [r.customerId, r.value])).toEqual([
+      ['a', '3.5'],
+      ['b', '4'],
+    ]);
     const byRegion = await t.json('GET', `/v1/meters/api-calls/usage?${range}&granularity=total&groupBy=region`);
-    expect(byRegion.body.data.map((r: any) => [r.groupBy.region, r.value])).toEqual([['eu', '5.5'], ['us', '2']]);
+    expect(byRegion.body.data.map((r: any) => [r.groupBy.region, r.value])).toEqual([
+      ['eu', '5.5'],
+      ['us', '2'],
+    ]);
     const filtered = await t.json('GET', `/v1/meters/api-calls/usage?${range}&granularity=total&filter[tier]=pro`);
     expect(filtered.body.data[0].value).toBe('3.5');
     const either = await t.json('GET', `/v1/meters/api-calls/usage?${range}&granularity=total&filter[tier]=pro&filter[tier]=free&customerId=b`);
@@ -95,7 +101,9 @@ describe('GET /v1/meters/{key}/usage', () => {
     // a filter on a dimension the meter does not name is refused the same way, never answered with zeros
     const unknownFilter = await t.json('GET', `/v1/meters/api-calls/usage?${range}&granularity=total&filter[plan]=gold`);
     expect(unknownFilter.status).toBe(400);
-    expect(unknownFilter.body.error.message).toBe('filter[plan]: "plan" is not a dimension of meter "api-calls" (its dimensions: region, tier; add it to the meter\'s groupBy to filter on it)');
+    expect(unknownFilter.body.error.message).toBe(
+      'filter[plan]: "plan" is not a dimension of meter "api-calls" (its dimensions: region, tier; add it to the meter\'s groupBy to filter on it)',
+    );
   });
 
   it('answers CSV on Accept: text/csv', async () => {
@@ -121,10 +129,11 @@ describe('GET /v1/meters/{key}/usage', () => {
 });
 
 describe('rollup tables', () => {
-  it('each MV SELECT yields its target table\'s columns in order (MVs write positionally)', async () => {
+  it("each MV SELECT yields its target table's columns in order (MVs write positionally)", async () => {
     const { db } = (await engine()).deps;
     for (const tier of ROLLUP_TIERS) {
-      const describe = async (query: string) => (await (await db.client.query({ query, format: 'JSONEachRow' })).json<{ name: string; type: string }>()).map((c) => `${c.name} ${c.type}`);
+      const describe = async (query: string) =>
+        (await (await db.client.query({ query, format: 'JSONEachRow' })).json<{ name: string; type: string }>()).map((c) => `${c.name} ${c.type}`);
       const target = await describe(`DESCRIBE TABLE ${db.database}.${tier.table}`);
       const produced = await describe(`DESCRIBE (${rollupSelect(tier, `${db.database}.${TABLES.usageEvents}`)})`);
       expect(produced.map((c) => c.split(' ')[0])).toEqual(target.map((c) => c.split(' ')[0]));
@@ -133,7 +142,16 @@ describe('rollup tables', () => {
 
   it('applies retention per tier as a TTL, and removes it for 0', async () => {
     const { db } = (await engine()).deps;
-    const ddl = async (table: string) => (await (await db.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = {d:String} AND name = {t:String}`, query_params: { d: db.database, t: table }, format: 'JSONEachRow' })).json<{ q: string }>())[0]!.q;
+    const ddl = async (table: string) =>
+      (
+        await (
+          await db.client.query({
+            query: `SELECT create_table_query AS q FROM system.tables WHERE database = {d:String} AND name = {t:String}`,
+            query_params: { d: db.database, t: table },
+            format: 'JSONEachRow',
+          })
+        ).json<{ q: string }>()
+      )[0]!.q;
     const offset = testClock.offsetMs;
     expect(await ddl(TABLES.usagePerMinute)).toContain(`TTL ${ttlAfter('window_start', 14, offset)}`);
     expect(await applyRollupRetention(db, { minute: 7, hour: 400, day: 0 }, undefined, offset)).toEqual([TABLES.usagePerMinute]);

@@ -33,7 +33,9 @@ beforeAll(async () => {
 /** Every `pattern` in the document, with where it is. */
 function patterns(node: unknown, at = '#'): [string, string][] {
   if (typeof node !== 'object' || node === null) return [];
-  return Object.entries(node).flatMap(([k, v]) => (k === 'pattern' && typeof v === 'string' ? [[`${at}/${k}`, v] as [string, string]] : patterns(v, `${at}/${k}`)));
+  return Object.entries(node).flatMap(([k, v]) =>
+    k === 'pattern' && typeof v === 'string' ? [[`${at}/${k}`, v] as [string, string]] : patterns(v, `${at}/${k}`),
+  );
 }
 
 describe('/openapi.json', () => {
@@ -86,7 +88,12 @@ describe('/openapi.json', () => {
       const declared = Object.keys(op.responses);
       const scope = op.security?.[0]?.bearer?.[0];
       // A console link's routes are reached by such a link only (the admin key gets 403 there).
-      const key = scope === 'operator' ? OPERATOR_KEY : scope === 'link:sql-console' ? (await admin.json('POST', '/v1/sql/console-links', { body: {} })).body.token : admin.adminKey;
+      const key =
+        scope === 'operator'
+          ? OPERATOR_KEY
+          : scope === 'link:sql-console'
+            ? (await admin.json('POST', '/v1/sql/console-links', { body: {} })).body.token
+            : admin.adminKey;
       const wrongType = await admin.request(method, concrete(path), { key, raw: 'x', headers: { 'content-type': 'text/plain' } });
       expect(wrongType.status, `${method} ${path}`).toBe(415);
       expect(declared, `${method} ${path}`).toEqual(expect.arrayContaining(['400', '415']));
@@ -107,13 +114,21 @@ describe('/openapi.json', () => {
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'api.d.ts'), astToString(await openapiTS(doc)));
       await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-      await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: true, types: [] } }));
+      await writeFile(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: true, types: [] },
+        }),
+      );
     });
     afterAll(() => rm(dir, { recursive: true, force: true }));
 
     const compile = async (source: string) => {
       await writeFile(join(dir, 'client.ts'), source);
-      return promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir]).then(() => '', (e: { stdout: string }) => e.stdout);
+      return promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir]).then(
+        () => '',
+        (e: { stdout: string }) => e.stdout,
+      );
     };
     const client = `import createClient from 'openapi-fetch';
 import type { paths } from './api.js';
@@ -139,7 +154,11 @@ export async function usage(): Promise<number> {
 
     it('talks to the app', async () => {
       const { app } = await engine();
-      const api = createClient<any>({ baseUrl: 'http://meterhouse.test', headers: { authorization: `Bearer ${admin.adminKey}` }, fetch: (request: Request) => Promise.resolve(app.request(request)) });
+      const api = createClient<any>({
+        baseUrl: 'http://meterhouse.test',
+        headers: { authorization: `Bearer ${admin.adminKey}` },
+        fetch: (request: Request) => Promise.resolve(app.request(request)),
+      });
       const now = Date.now();
       const sent = await api.POST('/v1/events', { body: [{ eventId: 'oc-1', customerId: 'typed', metricName: 'api.calls', quantity: '1.5', timestamp: now }] });
       expect(sent.data).toMatchObject({ accepted: 1 });

@@ -13,12 +13,20 @@ import { execute, type Db } from '../sql/query.js';
 /** The operator: tenants created, listed, renamed, disabled and enabled again, with the first admin key shown once. */
 const op = async (method: string, path: string, body?: unknown) => {
   const { app } = await engine();
-  const res = await app.request(path, { method, headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await app.request(path, {
+    method,
+    headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as any };
 };
 const as = async (key: string, method: string, path: string, body?: unknown) => {
   const { app } = await engine();
-  const res = await app.request(path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await app.request(path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as any };
 };
 const newId = () => `acme-${randomUUID().slice(0, 8)}`;
@@ -66,10 +74,16 @@ describe('operator: tenants', () => {
     expect((await op('PATCH', `/v1/operator/tenants/${t.tenantId}`, { disabled: true })).body.disabled).toBe(true);
     const { app } = await engine();
     // routes, not middleware (app.use / app.on on a wildcard path)
-    const tenantRoutes = app.routes.filter((r) => r.method !== 'ALL' && !r.path.endsWith('/*') && r.path.startsWith('/v1/') && !r.path.startsWith('/v1/operator/'));
+    const tenantRoutes = app.routes.filter(
+      (r) => r.method !== 'ALL' && !r.path.endsWith('/*') && r.path.startsWith('/v1/') && !r.path.startsWith('/v1/operator/'),
+    );
     expect(tenantRoutes.length).toBeGreaterThan(15);
     for (const r of tenantRoutes) {
-      const res = await t.json(r.method, r.path.replace(/:[^/]+/g, 'x'), r.method === 'GET' ? {} : { raw: '{}', headers: { 'content-type': 'application/json' } });
+      const res = await t.json(
+        r.method,
+        r.path.replace(/:[^/]+/g, 'x'),
+        r.method === 'GET' ? {} : { raw: '{}', headers: { 'content-type': 'application/json' } },
+      );
       expect(res.status, `${r.method} ${r.path}`).toBe(403);
       expect(res.body.error.code).toBe('tenant_disabled');
     }

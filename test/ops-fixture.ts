@@ -44,7 +44,14 @@ export interface OpsWork {
 
 export async function startOpsEngine(): Promise<Omit<OpsWork, 'tenant' | 'recentMs' | 'closedMs'> & { stop(): Promise<void> }> {
   const broker = await startKafkaBroker({ topics: [`${TOPIC}:2`] });
-  const runtime = await engine({ KAFKA_BROKERS: broker.bootstrap, KAFKA_TOPIC: TOPIC, KAFKA_FLUSH_INTERVAL_MS: '200', KAFKA_POLL_TIMEOUT_MS: '200', KAFKA_PRODUCE_TIMEOUT_MS: '2000', BILLING_CUTOFF_LAG_MS: '0' });
+  const runtime = await engine({
+    KAFKA_BROKERS: broker.bootstrap,
+    KAFKA_TOPIC: TOPIC,
+    KAFKA_FLUSH_INTERVAL_MS: '200',
+    KAFKA_POLL_TIMEOUT_MS: '200',
+    KAFKA_PRODUCE_TIMEOUT_MS: '2000',
+    BILLING_CUTOFF_LAG_MS: '0',
+  });
   const producer = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const writer = new DirectWriter(runtime.deps.db, { batchRows: 1000, flushIntervalMs: 10, maxQueuedEvents: 10_000 });
@@ -78,11 +85,23 @@ export async function doOpsWork(base: Awaited<ReturnType<typeof startOpsEngine>>
   const ev = (eventId: string, timestamp: number, quantity = '1') => ({ eventId, customerId: 'c1', metricName: 'api.calls', timestamp, quantity });
   const directPost = (body: unknown) => {
     const raw = JSON.stringify(body);
-    return Promise.resolve(direct.request('/v1/events', { method: 'POST', body: raw, headers: { authorization: `Bearer ${tenant.adminKey}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(raw)) } }));
+    return Promise.resolve(
+      direct.request('/v1/events', {
+        method: 'POST',
+        body: raw,
+        headers: { authorization: `Bearer ${tenant.adminKey}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(raw)) },
+      }),
+    );
   };
   const storedRows = async () => {
     // The append-only log: merges of usage_events may already have collapsed a redelivery.
-    const [r] = await runQuery(runtime.deps.db, 'test.ops.rows', `SELECT count() AS rows, uniqExact(event_id) AS final FROM ${runtime.deps.db.database}.usage_event_log WHERE tenant_id = {t:String}`, { t: tenant.tenantId }, z.object({ rows: z.coerce.number(), final: z.coerce.number() }));
+    const [r] = await runQuery(
+      runtime.deps.db,
+      'test.ops.rows',
+      `SELECT count() AS rows, uniqExact(event_id) AS final FROM ${runtime.deps.db.database}.usage_event_log WHERE tenant_id = {t:String}`,
+      { t: tenant.tenantId },
+      z.object({ rows: z.coerce.number(), final: z.coerce.number() }),
+    );
     return r!;
   };
 
@@ -101,10 +120,15 @@ export async function doOpsWork(base: Awaited<ReturnType<typeof startOpsEngine>>
     { tenantId: tenant.tenantId, ...ev('dl-1', recentMs, '-4') },
   ]);
   let seen: unknown;
-  await waitFor('21 stored rows of 19 events', async () => {
-    const r = (seen = await storedRows());
-    return r.rows === 21 && r.final === 19;
-  }, 30_000, () => seen);
+  await waitFor(
+    '21 stored rows of 19 events',
+    async () => {
+      const r = (seen = await storedRows());
+      return r.rows === 21 && r.final === 19;
+    },
+    30_000,
+    () => seen,
+  );
   await waitFor('the dead letter', async () => (await tenant.json('GET', '/v1/dead-letters')).body.data.length === 1, 30_000);
   return { ...base, tenant, recentMs, closedMs, directPost, storedRows };
 }

@@ -48,5 +48,7 @@ export function aggregate(aggregation: string, events: OracleEvent[], uniqueDime
 /** The local window start of an instant, by luxon, independent of the engine's own bucketing. */
 export function windowStart(ms: number, granularity: string, tz: string, fromMs: number): number {
   if (granularity === 'total') return fromMs;
-  return DateTime.fromMillis(ms, { zone: tz }).startOf(granularity as 'hour').toMillis();
+  return DateTime.fromMillis(ms, { zone: tz })
+    .startOf(granularity as 'hour')
+    .toMillis();
 }

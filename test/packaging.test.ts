@@ -23,7 +23,10 @@ async function instructions(): Promise<{ op: string; args: string }[]> {
     });
 }
 
-const hasCompose = await run('docker-compose', ['version']).then(() => true, () => false);
+const hasCompose = await run('docker-compose', ['version']).then(
+  () => true,
+  () => false,
+);
 
 describe('Docker image', () => {
   it('builds on the current Node LTS and runs node itself as PID 1', async () => {
@@ -44,7 +47,12 @@ describe('Docker image', () => {
   });
 
   it('copies every folder the server imports from', async () => {
-    const copied = new Set((await instructions()).filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1)).map((s) => s.replace(/^\.\/|\/$/g, '')));
+    const copied = new Set(
+      (await instructions())
+        .filter((i) => i.op === 'COPY')
+        .flatMap((i) => i.args.split(/\s+/).slice(0, -1))
+        .map((s) => s.replace(/^\.\/|\/$/g, '')),
+    );
     // Follow relative imports from api/main.ts through every module it loads.
     const seen = new Set<string>();
     const queue = ['api/main.ts'];
@@ -95,7 +103,11 @@ describe('docker-compose.yml', () => {
 describe('test projects', () => {
   const list = async (...args: string[]) => {
     const { stdout } = await run(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'list', '--filesOnly', ...args], { cwd: ROOT });
-    return stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\[[^\]]+\] /, '')).sort();
+    return stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/^\[[^\]]+\] /, ''))
+      .sort();
   };
 
   it('npm run test:unit runs exactly the tests next to the code; npm test runs those and test/', async () => {

@@ -27,11 +27,21 @@ beforeAll(async () => {
   await engine();
   t = await newTenant();
   nowMs = now();
-  for (const [key, metricName] of [['calls', 'api.calls'], ['tokens', 'llm.tokens']]) {
-    expect((await t.json('POST', '/v1/meters', { body: { key, name: key === 'calls' ? 'API calls' : 'Tokens', metricName, aggregation: 'SUM' } })).status).toBe(201);
+  for (const [key, metricName] of [
+    ['calls', 'api.calls'],
+    ['tokens', 'llm.tokens'],
+  ]) {
+    expect((await t.json('POST', '/v1/meters', { body: { key, name: key === 'calls' ? 'API calls' : 'Tokens', metricName, aggregation: 'SUM' } })).status).toBe(
+      201,
+    );
   }
-  expect((await t.json('PUT', '/v1/customers/c1', { body: { name: 'One', timezone: C1.timezone, billingCycle: { interval: 'day' }, allowances: { calls: '200' } } })).status).toBe(201);
-  expect((await t.json('PUT', '/v1/customers/c2', { body: { name: 'Two', timezone: C2.timezone, billingCycle: { interval: 'month', anchorDay: 1 } } })).status).toBe(201);
+  expect(
+    (await t.json('PUT', '/v1/customers/c1', { body: { name: 'One', timezone: C1.timezone, billingCycle: { interval: 'day' }, allowances: { calls: '200' } } }))
+      .status,
+  ).toBe(201);
+  expect(
+    (await t.json('PUT', '/v1/customers/c2', { body: { name: 'Two', timezone: C2.timezone, billingCycle: { interval: 'month', anchorDay: 1 } } })).status,
+  ).toBe(201);
   rules.A = await createRule(t, { meterKey: 'calls', thresholds: ['10', '50'], every: '100', window: 'period' }); // every customer
   rules.B = await createRule(t, { meterKey: 'calls', customerId: 'c1', unit: 'percent', thresholds: ['10', '33.333333333', '80'], window: 'period' });
   rules.C = await createRule(t, { meterKey: 'calls', customerId: 'c2', thresholds: ['1'], window: 'period' });
@@ -49,7 +59,10 @@ beforeAll(async () => {
     { eventId: 'c2-a', customerId: 'c2', timestamp: c2Start + Math.floor((nowMs - c2Start) / 2), quantity: '5' },
   ];
   oracle.send(calls);
-  await sendEvents(t, calls.map((e) => ({ ...e, metricName: 'api.calls' })));
+  await sendEvents(
+    t,
+    calls.map((e) => ({ ...e, metricName: 'api.calls' })),
+  );
   await sendEvents(t, [{ eventId: 'c2-t', customerId: 'c2', metricName: 'llm.tokens', timestamp: c2Start, quantity: '3' }]);
   expect((await t.json('POST', '/v1/alerts/evaluate')).status).toBe(200);
 });
@@ -59,7 +72,8 @@ const progressOf = async (token: string) => {
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as { data: { meterKey: string; rules: any[] }[]; refreshedAt: string };
 };
-const byRule = (body: { data: { meterKey: string; rules: any[] }[] }, meterKey: string) => new Map(body.data.find((m) => m.meterKey === meterKey)!.rules.map((r) => [r.ruleId, r]));
+const byRule = (body: { data: { meterKey: string; rules: any[] }[] }, meterKey: string) =>
+  new Map(body.data.find((m) => m.meterKey === meterKey)!.rules.map((r) => [r.ruleId, r]));
 const thresholdsCrossed = (r: { crossed: { threshold: string }[] }) => r.crossed.map((c) => c.threshold);
 
 describe('alert progress on the dashboard API', () => {
@@ -77,21 +91,46 @@ describe('alert progress on the dashboard API', () => {
     // The dashboard's own period value is the same number.
     expect((await t.json('GET', '/v1/portal/meters/calls/periods?previous=0', { key: token })).body.current.value).toBe(value);
 
-    expect(calls.get(rules.A)).toMatchObject({ unit: 'absolute', window: 'period', allowance: null, period, value, next: { threshold: '100', thresholdValue: '100', progress: '0.6' } });
+    expect(calls.get(rules.A)).toMatchObject({
+      unit: 'absolute',
+      window: 'period',
+      allowance: null,
+      period,
+      value,
+      next: { threshold: '100', thresholdValue: '100', progress: '0.6' },
+    });
     expect(thresholdsCrossed(calls.get(rules.A))).toEqual(['10', '50']);
     // Percentages of the allowance 200: 10% = 20 crossed; 33.333333333% = 66.666666666 next; 60.000000001 / 66.666666666 = 0.90000000001...
-    expect(calls.get(rules.B)).toMatchObject({ unit: 'percent', allowance: '200', value, next: { threshold: '33.333333333', thresholdValue: '66.666666666', progress: '0.9' } });
+    expect(calls.get(rules.B)).toMatchObject({
+      unit: 'percent',
+      allowance: '200',
+      value,
+      next: { threshold: '33.333333333', thresholdValue: '66.666666666', progress: '0.9' },
+    });
     expect(calls.get(rules.B).crossed).toEqual([expect.objectContaining({ threshold: '10', thresholdValue: '20', value })]);
-    expect(calls.get(rules.E)).toMatchObject({ unit: 'percent', allowance: '200', crossed: [], next: { threshold: '50', thresholdValue: '100', progress: '0.6' } });
+    expect(calls.get(rules.E)).toMatchObject({
+      unit: 'percent',
+      allowance: '200',
+      crossed: [],
+      next: { threshold: '50', thresholdValue: '100', progress: '0.6' },
+    });
     // Lifetime: yesterday's 500 counts; 560.000000001 / 1000.
     expect(oracle.value('c1')).toBe('560.000000001');
-    expect(calls.get(rules.D)).toMatchObject({ window: 'lifetime', period: null, value: '560.000000001', crossed: [], next: { threshold: '1000', progress: '0.56' } });
+    expect(calls.get(rules.D)).toMatchObject({
+      window: 'lifetime',
+      period: null,
+      value: '560.000000001',
+      crossed: [],
+      next: { threshold: '1000', progress: '0.56' },
+    });
 
     // Crossed = the crossings the evaluator fired in this window, as GET /v1/alerts/events lists them; yesterday's are left out.
     const fired = await crossings(t, `?customerId=c1&ruleId=${rules.A}`);
     expect(fired.some((c) => c.periodStart !== period.start)).toBe(true);
     const thisWindow = fired.filter((c) => c.periodStart === period.start).reverse();
-    expect(calls.get(rules.A).crossed).toEqual(thisWindow.map((c) => ({ threshold: c.threshold, thresholdValue: c.thresholdValue, value: c.value, crossedAt: c.crossedAt })));
+    expect(calls.get(rules.A).crossed).toEqual(
+      thisWindow.map((c) => ({ threshold: c.threshold, thresholdValue: c.thresholdValue, value: c.value, crossedAt: c.crossedAt })),
+    );
   });
 
   it('moves the value and the next threshold with new events; crossed changes only when the evaluator fires', async () => {
@@ -101,7 +140,10 @@ describe('alert progress on the dashboard API', () => {
     const c2Start = periodOf(nowMs, C2).startMs;
     const more = [{ eventId: 'c2-b', customerId: 'c2', timestamp: c2Start, quantity: '7.000000001' }];
     oracle.send(more);
-    await sendEvents(t, more.map((e) => ({ ...e, metricName: 'api.calls' })));
+    await sendEvents(
+      t,
+      more.map((e) => ({ ...e, metricName: 'api.calls' })),
+    );
     const value = oracle.value('c2', c2Start, periodOf(nowMs, C2).endMs);
     expect(value).toBe('12.000000001');
     const after = byRule(await progressOf(token), 'calls').get(rules.A);
@@ -111,7 +153,7 @@ describe('alert progress on the dashboard API', () => {
     expect(thresholdsCrossed(byRule(await progressOf(token), 'calls').get(rules.A))).toEqual(['10']);
   });
 
-  it('never shows another customer\'s rules, a percent rule without an allowance, or a meter the link does not show', async () => {
+  it("never shows another customer's rules, a percent rule without an allowance, or a meter the link does not show", async () => {
     const { token } = await issueLink(t, { customerId: 'c2' });
     const raw = await (await t.request('GET', '/v1/portal/alerts', { key: token })).text();
     for (const other of [rules.B, rules.D]) expect(raw).not.toContain(other);
@@ -161,7 +203,7 @@ describe('alert progress on the dashboard page', () => {
     return page;
   };
 
-  it('shows a progress bar per rule with the API\'s exact numbers, accessible, at phone width', async () => {
+  it("shows a progress bar per rule with the API's exact numbers, accessible, at phone width", async () => {
     const { token } = await issueLink(t, { customerId: 'c1' });
     const api = await progressOf(token);
     const page = await open(token, 375);
@@ -194,7 +236,7 @@ describe('alert progress on the dashboard page', () => {
     await page.close();
   });
 
-  it('never shows another customer\'s rules', async () => {
+  it("never shows another customer's rules", async () => {
     const { token } = await issueLink(t, { customerId: 'c2' });
     const page = await open(token);
     for (const other of [rules.B, rules.D, rules.E]) expect(await page.locator(`[data-rule="${other}"]`).count()).toBe(0);

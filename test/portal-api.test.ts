@@ -30,7 +30,12 @@ describe('dashboard links', () => {
     expect(JSON.stringify(listed.body)).not.toContain(link.token);
     const me = await t.json('GET', '/v1/portal/customer', bearer(link.token));
     expect(me.status).toBe(200);
-    expect(me.body.customer).toMatchObject({ customerId: 'acme', name: 'acme Inc.', timezone: 'Europe/Berlin', billingCycle: { interval: 'month', anchorDay: 1 } });
+    expect(me.body.customer).toMatchObject({
+      customerId: 'acme',
+      name: 'acme Inc.',
+      timezone: 'Europe/Berlin',
+      billingCycle: { interval: 'month', anchorDay: 1 },
+    });
     expect(me.body.meters.map((m: { key: string }) => m.key).sort()).toEqual(['api-calls', 'gpu-seconds']);
     expect(Date.parse(me.body.refreshedAt)).toBeGreaterThanOrEqual(fx.nowMs);
   });
@@ -54,8 +59,17 @@ describe('dashboard links', () => {
       for (const meter of ['gpu-seconds', 'api-calls']) {
         const res = await t.json('GET', `/v1/portal/meters/${meter}/periods?previous=2`, bearer(token));
         expect(res.status).toBe(200);
-        expect(res.body.current).toEqual({ start: new Date(current.startMs).toISOString(), end: new Date(current.endMs).toISOString(), value: fx.oracle(customerId, meter, current.startMs, current.endMs) });
-        expect(res.body.previous[0]).toEqual({ start: new Date(previous.startMs).toISOString(), end: new Date(previous.endMs).toISOString(), value: fx.oracle(customerId, meter, previous.startMs, previous.endMs), source: 'computed' });
+        expect(res.body.current).toEqual({
+          start: new Date(current.startMs).toISOString(),
+          end: new Date(current.endMs).toISOString(),
+          value: fx.oracle(customerId, meter, current.startMs, current.endMs),
+        });
+        expect(res.body.previous[0]).toEqual({
+          start: new Date(previous.startMs).toISOString(),
+          end: new Date(previous.endMs).toISOString(),
+          value: fx.oracle(customerId, meter, previous.startMs, previous.endMs),
+          source: 'computed',
+        });
         const api = await t.json('GET', `/v1/meters/${meter}/usage?from=${current.startMs}&to=${current.endMs}&granularity=total&customerId=${customerId}`);
         expect(api.body.data[0].value).toEqual(res.body.current.value);
       }
@@ -80,10 +94,13 @@ describe('dashboard links', () => {
     expect((await csv.text()).split('\n')[0]).toBe('windowStart,windowEnd,region,value');
   });
 
-  it('list the customer\'s events of the meter, as JSON and CSV, and nobody else\'s', async () => {
+  it("list the customer's events of the meter, as JSON and CSV, and nobody else's", async () => {
     const { token } = await issueLink(t, { customerId: 'acme' });
     const res = await t.json('GET', '/v1/portal/meters/api-calls/events?limit=1000', bearer(token));
-    const expected = fx.events.filter((e) => e.customerId === 'acme' && e.metricName === 'api.calls').map((e) => e.eventId).sort();
+    const expected = fx.events
+      .filter((e) => e.customerId === 'acme' && e.metricName === 'api.calls')
+      .map((e) => e.eventId)
+      .sort();
     expect(res.body.data.map((e: { eventId: string }) => e.eventId).sort()).toEqual(expected);
     const csv = await t.request('GET', '/v1/portal/meters/api-calls/events?limit=1000', { key: token, headers: { accept: 'text/csv' } });
     expect((await csv.text()).trim().split('\n')).toHaveLength(expected.length + 1);
@@ -93,7 +110,8 @@ describe('dashboard links', () => {
   it('show only the meters they name', async () => {
     const { token } = await issueLink(t, { customerId: 'acme', meters: ['api-calls'] });
     expect((await t.json('GET', '/v1/portal/customer', bearer(token))).body.meters.map((m: { key: string }) => m.key)).toEqual(['api-calls']);
-    for (const path of ['periods', 'usage?from=0&to=1000', 'events']) expect((await t.json('GET', `/v1/portal/meters/gpu-seconds/${path}`, bearer(token))).status, path).toBe(404);
+    for (const path of ['periods', 'usage?from=0&to=1000', 'events'])
+      expect((await t.json('GET', `/v1/portal/meters/gpu-seconds/${path}`, bearer(token))).status, path).toBe(404);
   });
 
   it('are refused once revoked, here at once and by another instance within its cache period, and once expired', async () => {
@@ -113,7 +131,14 @@ describe('dashboard links', () => {
     const expired = new LinkTokens(key).sign({ kind: 'portal', linkId: id, tenantId: t.tenantId, customerId: 'acme', meters: null, expiresAtMs: now() - 1000 });
     expect((await t.json('GET', '/v1/portal/customer', bearer(expired))).body.error.code).toBe('link_expired');
     // One signed with another key, or for another customer without a signature.
-    const forged = new LinkTokens('not-the-signing-key-0123456789').sign({ kind: 'portal', linkId: id, tenantId: t.tenantId, customerId: 'acme', meters: null, expiresAtMs: now() + 60_000 });
+    const forged = new LinkTokens('not-the-signing-key-0123456789').sign({
+      kind: 'portal',
+      linkId: id,
+      tenantId: t.tenantId,
+      customerId: 'acme',
+      meters: null,
+      expiresAtMs: now() + 60_000,
+    });
     expect((await t.json('GET', '/v1/portal/customer', bearer(forged))).body.error.code).toBe('unauthorized');
     expect((await t.json('DELETE', '/v1/portal/tokens/lnk_nope')).status).toBe(404);
   });

@@ -23,7 +23,7 @@ export const METERS = [
 ] as const;
 
 function rng(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 export interface PortalFixture {
@@ -39,12 +39,24 @@ export async function portalFixture(t: TestTenant, perCustomer = 60): Promise<Po
   const r = rng(11);
   const events: OracleEvent[] = [];
   for (const [customerId, cycle] of Object.entries(CUSTOMERS)) {
-    expect((await t.json('PUT', `/v1/customers/${customerId}`, { body: { name: `${customerId} Inc.`, timezone: cycle.timezone, billingCycle: { interval: cycle.interval, anchorDay: cycle.anchorDay } } })).status).toBe(201);
+    expect(
+      (
+        await t.json('PUT', `/v1/customers/${customerId}`, {
+          body: { name: `${customerId} Inc.`, timezone: cycle.timezone, billingCycle: { interval: cycle.interval, anchorDay: cycle.anchorDay } },
+        })
+      ).status,
+    ).toBe(201);
     const start = periodOf(nowMs, cycle).startMs;
     const previousStart = periodOf(start - 1, cycle).startMs;
     // Within the current period up to a minute ago (or half-way, in its first minutes), and across the previous period.
     const lastMs = Math.max(start, nowMs - 60_000);
-    const times = [start, start - 1, ...Array.from({ length: perCustomer }, (_, i) => (i % 3 === 0 ? previousStart + Math.floor(r() * (start - previousStart)) : start + Math.floor(r() * (lastMs - start))))];
+    const times = [
+      start,
+      start - 1,
+      ...Array.from({ length: perCustomer }, (_, i) =>
+        i % 3 === 0 ? previousStart + Math.floor(r() * (start - previousStart)) : start + Math.floor(r() * (lastMs - start)),
+      ),
+    ];
     times.forEach((timestamp, i) => {
       const gpu = i % 2 === 0;
       const cents = Math.floor(r() * 1_000_000);
@@ -59,7 +71,17 @@ export async function portalFixture(t: TestTenant, perCustomer = 60): Promise<Po
       });
     });
   }
-  const send = (list: OracleEvent[]) => t.json('POST', '/v1/events', { body: list.map(({ eventId, customerId, metricName, timestamp, quantity, dimensions }) => ({ eventId, customerId, metricName, timestamp, quantity, dimensions })) });
+  const send = (list: OracleEvent[]) =>
+    t.json('POST', '/v1/events', {
+      body: list.map(({ eventId, customerId, metricName, timestamp, quantity, dimensions }) => ({
+        eventId,
+        customerId,
+        metricName,
+        timestamp,
+        quantity,
+        dimensions,
+      })),
+    });
   expect((await send(events)).body.accepted).toBe(events.length);
   // Redeliveries with other payloads: acknowledged as duplicates, counted once, as first sent.
   const again = events.filter((_, i) => i % 5 === 0).map((e) => ({ ...e, quantity: '999' }));
@@ -76,7 +98,10 @@ export async function portalFixture(t: TestTenant, perCustomer = 60): Promise<Po
 }
 
 /** Issue a dashboard link through the API and return its token. */
-export async function issueLink(t: TestTenant, body: { customerId: string; meters?: string[]; expiresInSeconds?: number }): Promise<{ id: string; token: string; url: string; expiresAt: string }> {
+export async function issueLink(
+  t: TestTenant,
+  body: { customerId: string; meters?: string[]; expiresInSeconds?: number },
+): Promise<{ id: string; token: string; url: string; expiresAt: string }> {
   const res = await t.json('POST', '/v1/portal/tokens', { body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body;

@@ -26,7 +26,7 @@ async function everyRoute(): Promise<{ method: string; path: string; scope: stri
 }
 
 describe('a dashboard link', () => {
-  it('reaches no route but the portal\'s data routes, and no API key (admin included) reaches those', async () => {
+  it("reaches no route but the portal's data routes, and no API key (admin included) reaches those", async () => {
     const { token } = await issueLink(t, { customerId: 'acme' });
     const routes = await everyRoute();
     expect(routes.filter((r) => r.scope === 'link:portal').length).toBe(5);
@@ -47,9 +47,17 @@ describe('a dashboard link', () => {
     const { secret } = await (await engine()).deps.access.keys.create(t.tenantId, 'analyst', ['sql']);
     const minted = await t.json('POST', '/v1/sql/console-links', { key: secret, body: {} });
     const routes = await everyRoute();
-    expect(routes.filter((r) => r.scope === 'link:sql-console').map((r) => `${r.method} ${r.path}`).sort()).toEqual(['GET /v1/sql/console/schema', 'POST /v1/sql/console/query']);
+    expect(
+      routes
+        .filter((r) => r.scope === 'link:sql-console')
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual(['GET /v1/sql/console/schema', 'POST /v1/sql/console/query']);
     for (const route of routes) {
-      const withLink = await t.request(route.method, route.path, { key: minted.body.token, ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { body: {} }) });
+      const withLink = await t.request(route.method, route.path, {
+        key: minted.body.token,
+        ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { body: {} }),
+      });
       // The run with an empty body is refused for its body (400), so the link got past authorization.
       if (route.scope === 'link:sql-console') expect([200, 400], `${route.method} ${route.path}`).toContain(withLink.status);
       else expect(withLink.status, `${route.method} ${route.path} with a console link`).toBe(403);
@@ -98,8 +106,17 @@ describe('a dashboard link', () => {
     expect(close.status).toBe(200);
     const { token } = await issueLink(t, { customerId: 'globex' });
     const previous = periodOf(periodOf(fx.nowMs, CUSTOMERS.globex).startMs - 1, CUSTOMERS.globex);
-    await waitFor('the previous period to be exported', async () => (await t.json('GET', '/v1/portal/meters/gpu-seconds/periods?previous=1', { key: token })).body.previous[0].source === 'export', 5_000);
+    await waitFor(
+      'the previous period to be exported',
+      async () => (await t.json('GET', '/v1/portal/meters/gpu-seconds/periods?previous=1', { key: token })).body.previous[0].source === 'export',
+      5_000,
+    );
     const res = await t.json('GET', '/v1/portal/meters/gpu-seconds/periods?previous=1', { key: token });
-    expect(res.body.previous[0]).toEqual({ start: new Date(previous.startMs).toISOString(), end: new Date(previous.endMs).toISOString(), value: fx.oracle('globex', 'gpu-seconds', previous.startMs, previous.endMs), source: 'export' });
+    expect(res.body.previous[0]).toEqual({
+      start: new Date(previous.startMs).toISOString(),
+      end: new Date(previous.endMs).toISOString(),
+      value: fx.oracle('globex', 'gpu-seconds', previous.startMs, previous.endMs),
+      source: 'export',
+    });
   });
 });

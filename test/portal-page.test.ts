@@ -42,7 +42,7 @@ const ready = (page: Page) => page.waitForSelector('#app[data-state="ready"]', {
 const valueOf = (page: Page, meter: string) => page.getAttribute(`[data-meter="${meter}"]`, 'data-value');
 
 describe('the customer dashboard page', () => {
-  it('shows each customer the numbers of the API and of the oracle, its previous period, and nobody else\'s', async () => {
+  it("shows each customer the numbers of the API and of the oracle, its previous period, and nobody else's", async () => {
     for (const customerId of Object.keys(CUSTOMERS) as CustomerId[]) {
       const { token } = await issueLink(t, { customerId });
       const { page, violations } = await open(token);
@@ -54,7 +54,10 @@ describe('the customer dashboard page', () => {
         expect(await valueOf(page, meter), `${customerId} ${meter}`).toBe(String(expected));
         const api = await t.json('GET', `/v1/portal/meters/${meter}/periods?previous=1`, { key: token });
         expect(await valueOf(page, meter)).toBe(String(api.body.current.value));
-        const earlier = await page.getAttribute(`#m-${meter}-title ~ table.previous tr[data-start="${new Date(previous.startMs).toISOString()}"] td.num`, 'data-value');
+        const earlier = await page.getAttribute(
+          `#m-${meter}-title ~ table.previous tr[data-start="${new Date(previous.startMs).toISOString()}"] td.num`,
+          'data-value',
+        );
         expect(earlier).toBe(String(fx.oracle(customerId, meter, previous.startMs, previous.endMs)));
       }
       const other: CustomerId = customerId === 'acme' ? 'globex' : 'acme';
@@ -75,17 +78,40 @@ describe('the customer dashboard page', () => {
     const { page } = await open(token);
     await ready(page);
     const current = periodOf(fx.nowMs, CUSTOMERS.acme);
-    const points = () => page.$$eval('#m-gpu-seconds-title ~ details table.points tbody tr', (rows) => rows.map((r) => ({ start: r.getAttribute('data-start'), group: r.getAttribute('data-group'), value: r.querySelector('td.num')!.getAttribute('data-value') })));
-    const day = (await t.json('GET', `/v1/meters/gpu-seconds/usage?from=${current.startMs}&to=${current.endMs}&granularity=day&tz=Europe/Berlin&customerId=acme`)).body.data;
+    const points = () =>
+      page.$$eval('#m-gpu-seconds-title ~ details table.points tbody tr', (rows) =>
+        rows.map((r) => ({
+          start: r.getAttribute('data-start'),
+          group: r.getAttribute('data-group'),
+          value: r.querySelector('td.num')!.getAttribute('data-value'),
+        })),
+      );
+    const day = (
+      await t.json('GET', `/v1/meters/gpu-seconds/usage?from=${current.startMs}&to=${current.endMs}&granularity=day&tz=Europe/Berlin&customerId=acme`)
+    ).body.data;
     expect(await points()).toEqual(day.map((r: { windowStart: string; value: string }) => ({ start: r.windowStart, group: null, value: r.value })));
     // Each day's point against the oracle, day by local day.
-    for (const r of day as { windowStart: string; windowEnd: string; value: string }[]) expect(r.value).toBe(fx.oracle('acme', 'gpu-seconds', Date.parse(r.windowStart), Date.parse(r.windowEnd)));
+    for (const r of day as { windowStart: string; windowEnd: string; value: string }[])
+      expect(r.value).toBe(fx.oracle('acme', 'gpu-seconds', Date.parse(r.windowStart), Date.parse(r.windowEnd)));
     await page.selectOption('#m-gpu-seconds-by', 'region');
     await page.waitForSelector('#m-gpu-seconds-title ~ details table.points tbody tr[data-group]', { state: 'attached' });
-    const byRegion = (await t.json('GET', `/v1/meters/gpu-seconds/usage?from=${current.startMs}&to=${current.endMs}&granularity=day&tz=Europe/Berlin&customerId=acme&groupBy=region`)).body.data;
-    expect(await points()).toEqual(byRegion.map((r: { windowStart: string; value: string; groupBy: { region: string } }) => ({ start: r.windowStart, group: r.groupBy.region, value: r.value })));
+    const byRegion = (
+      await t.json(
+        'GET',
+        `/v1/meters/gpu-seconds/usage?from=${current.startMs}&to=${current.endMs}&granularity=day&tz=Europe/Berlin&customerId=acme&groupBy=region`,
+      )
+    ).body.data;
+    expect(await points()).toEqual(
+      byRegion.map((r: { windowStart: string; value: string; groupBy: { region: string } }) => ({
+        start: r.windowStart,
+        group: r.groupBy.region,
+        value: r.value,
+      })),
+    );
     // The chart drew one series per region.
-    expect(await page.$$eval('#m-gpu-seconds-title ~ .chart .u-legend .u-series', (s) => s.length)).toBe(1 + new Set(byRegion.map((r: { groupBy: { region: string } }) => r.groupBy.region)).size);
+    expect(await page.$$eval('#m-gpu-seconds-title ~ .chart .u-legend .u-series', (s) => s.length)).toBe(
+      1 + new Set(byRegion.map((r: { groupBy: { region: string } }) => r.groupBy.region)).size,
+    );
     // Hourly over the last days of the period, in the customer's zone.
     await page.selectOption('#m-gpu-seconds-by', '');
     await page.selectOption('#m-gpu-seconds-res', 'hour');
@@ -93,7 +119,12 @@ describe('the customer dashboard page', () => {
     const hourly = await points();
     expect(hourly.length).toBeGreaterThan(0);
     const to = Date.parse(hourly.at(-1)!.start!) + 3_600_000;
-    const hours = (await t.json('GET', `/v1/meters/gpu-seconds/usage?from=${hourly[0]!.start}&to=${new Date(to).toISOString()}&granularity=hour&tz=Europe/Berlin&customerId=acme`)).body.data;
+    const hours = (
+      await t.json(
+        'GET',
+        `/v1/meters/gpu-seconds/usage?from=${hourly[0]!.start}&to=${new Date(to).toISOString()}&granularity=hour&tz=Europe/Berlin&customerId=acme`,
+      )
+    ).body.data;
     expect(hourly).toEqual(hours.map((r: { windowStart: string; value: string }) => ({ start: r.windowStart, group: null, value: r.value })));
     expect(hourly.length).toBeLessThanOrEqual(72);
     await page.close();
@@ -108,8 +139,16 @@ describe('the customer dashboard page', () => {
     expect(csv.split('\n')[0]).toBe('eventId,timestamp,metricName,quantity,dimensions');
     // A new event shows without a reload.
     const before = Number(await valueOf(page, 'api-calls'));
-    expect((await t.json('POST', '/v1/events', { body: { eventId: 'late-1', customerId: 'globex', metricName: 'api.calls', timestamp: now() - 1000, dimensions: { endpoint: '/a' } } })).body.accepted).toBe(1);
-    await page.waitForFunction((v) => document.querySelector('[data-meter="api-calls"]')?.getAttribute('data-value') === v, String(before + 1), { timeout: 15_000 });
+    expect(
+      (
+        await t.json('POST', '/v1/events', {
+          body: { eventId: 'late-1', customerId: 'globex', metricName: 'api.calls', timestamp: now() - 1000, dimensions: { endpoint: '/a' } },
+        })
+      ).body.accepted,
+    ).toBe(1);
+    await page.waitForFunction((v) => document.querySelector('[data-meter="api-calls"]')?.getAttribute('data-value') === v, String(before + 1), {
+      timeout: 15_000,
+    });
     expect(await page.textContent('.updated')).toMatch(/^Updated \d+ s ago$/);
     expect((await t.json('DELETE', `/v1/portal/tokens/${id}`)).status).toBe(200);
     await page.waitForSelector('#app[data-state="link-revoked"]', { timeout: 15_000 });
@@ -160,17 +199,24 @@ describe('the customer dashboard page', () => {
     const { token } = await issueLink(t, { customerId: 'acme' });
     // The platform's own app, on another origin, embedding the dashboard.
     let dashboard = '';
-    const platform = await listen(new Hono().get('/', (c) => c.html(`<iframe id="usage" src="${dashboard}/dashboards/portal/#token=${token}" width="900" height="700"></iframe>`)));
+    const platform = await listen(
+      new Hono().get('/', (c) => c.html(`<iframe id="usage" src="${dashboard}/dashboards/portal/#token=${token}" width="900" height="700"></iframe>`)),
+    );
     const allowed = await listen(createApp({ ...r.deps, config: { ...r.deps.config, PORTAL_FRAME_ANCESTORS: [platform.url] } }));
     try {
-      for (const [origin, framed] of [[allowed.url, true], [server.url, false]] as const) {
+      for (const [origin, framed] of [
+        [allowed.url, true],
+        [server.url, false],
+      ] as const) {
         dashboard = origin;
         const page = await browser.newPage();
         await page.goto(platform.url);
         const frame = await (await page.waitForSelector('#usage')).contentFrame();
         if (framed) {
           await frame!.waitForSelector('#app[data-state="ready"]', { timeout: 15_000 });
-          expect(await frame!.getAttribute('[data-meter="api-calls"]', 'data-value')).toBe(String(fx.oracle('acme', 'api-calls', periodOf(fx.nowMs, CUSTOMERS.acme).startMs, periodOf(fx.nowMs, CUSTOMERS.acme).endMs)));
+          expect(await frame!.getAttribute('[data-meter="api-calls"]', 'data-value')).toBe(
+            String(fx.oracle('acme', 'api-calls', periodOf(fx.nowMs, CUSTOMERS.acme).startMs, periodOf(fx.nowMs, CUSTOMERS.acme).endMs)),
+          );
         } else {
           // Refused by the browser: the frame holds an error page, never the dashboard.
           await page.waitForLoadState('load');

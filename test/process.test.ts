@@ -52,13 +52,17 @@ describe('running meterhouse', () => {
     await stop(after);
   });
 
-  it('uses METERHOUSE_API_KEY as the default tenant\'s admin key and prints none', async () => {
+  it("uses METERHOUSE_API_KEY as the default tenant's admin key and prints none", async () => {
     const dataDir = await tempDir();
     const key = 'my-chosen-admin-key-abcdefghijkl';
     const s = await start({ DATA_DIR: dataDir, METERHOUSE_API_KEY: key });
     expect(s.output()).not.toContain('mh_');
     expect(s.output()).not.toContain(key);
-    const created = await fetch(`${s.url}/v1/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'svc' }) });
+    const created = await fetch(`${s.url}/v1/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'svc' }),
+    });
     expect(created.status).toBe(201);
     await stop(s);
   });

@@ -27,9 +27,17 @@ let target: string;
 let prometheus: PrometheusServer;
 let exposed: Set<string>;
 
-interface Panel { title: string; datasource: { uid: string }; targets: { expr: string; datasource: { uid: string } }[] }
+interface Panel {
+  title: string;
+  datasource: { uid: string };
+  targets: { expr: string; datasource: { uid: string } }[];
+}
 const dashboards = async () =>
-  Promise.all((await readdir(DASHBOARDS)).filter((f) => f.endsWith('.json')).map(async (file) => ({ file, ...(JSON.parse(await readFile(join(DASHBOARDS, file), 'utf8')) as { title: string; panels: Panel[] }) })));
+  Promise.all(
+    (await readdir(DASHBOARDS))
+      .filter((f) => f.endsWith('.json'))
+      .map(async (file) => ({ file, ...(JSON.parse(await readFile(join(DASHBOARDS, file), 'utf8')) as { title: string; panels: Panel[] }) })),
+  );
 
 /** Grafana's interval variables, as Grafana would fill them at a 1 s scrape interval. */
 const concrete = (expr: string) => expr.replaceAll('$__rate_interval', '1m');
@@ -40,7 +48,11 @@ const metricsIn = (expr: string) => [...new Set(expr.match(/\b(?:meterhouse|proc
 function panelProblems(d: { file: string; panels: Panel[] }, names: ReadonlySet<string>): string[] {
   return d.panels.flatMap((p) => {
     if (p.targets.length === 0) return [`${d.file} "${p.title}" has no query`];
-    return p.targets.flatMap((t) => metricsIn(t.expr).filter((m) => !names.has(m)).map((m) => `${d.file} "${p.title}" queries ${m}, which meterhouse does not expose`));
+    return p.targets.flatMap((t) =>
+      metricsIn(t.expr)
+        .filter((m) => !names.has(m))
+        .map((m) => `${d.file} "${p.title}" queries ${m}, which meterhouse does not expose`),
+    );
   });
 }
 
@@ -116,8 +128,14 @@ describe('Prometheus scraping meterhouse', () => {
   });
 
   it('fails a panel that queries a metric meterhouse does not expose', () => {
-    const panel: Panel = { title: 'typo', datasource: { uid: 'prometheus' }, targets: [{ expr: 'rate(meterhouse_ingest_event_total[5m])', datasource: { uid: 'prometheus' } }] };
-    expect(panelProblems({ file: 'x.json', panels: [panel] }, exposed)).toEqual(['x.json "typo" queries meterhouse_ingest_event_total, which meterhouse does not expose']);
+    const panel: Panel = {
+      title: 'typo',
+      datasource: { uid: 'prometheus' },
+      targets: [{ expr: 'rate(meterhouse_ingest_event_total[5m])', datasource: { uid: 'prometheus' } }],
+    };
+    expect(panelProblems({ file: 'x.json', panels: [panel] }, exposed)).toEqual([
+      'x.json "typo" queries meterhouse_ingest_event_total, which meterhouse does not expose',
+    ]);
   });
 
   it('loads every alert rule, evaluates each without error, and each query without its threshold returns data', async () => {
@@ -125,11 +143,24 @@ describe('Prometheus scraping meterhouse', () => {
     await run('promtool', ['test', 'rules', join(ROOT, 'deploy', 'prometheus', 'alerts.test.yml')]);
     type Rule = { name: string; query: string; health: string; lastError?: string };
     let rules: Rule[] = [];
-    await waitFor('every rule evaluated', async () => {
-      rules = (await prometheus.get('/api/v1/rules')).data.groups.flatMap((g: { rules: Rule[] }) => g.rules);
-      return rules.length > 0 && rules.every((r) => r.health === 'ok');
-    }, 15_000, () => rules);
-    expect(rules.map((r) => r.name).sort()).toEqual(['MeterhouseCloseFailed', 'MeterhouseIngestNotFresh', 'MeterhouseKafkaLag', 'MeterhouseKafkaLagUnknown', 'MeterhouseReconciliationDifferences', 'MeterhouseReconciliationStale', 'MeterhouseWebhookBacklog']);
+    await waitFor(
+      'every rule evaluated',
+      async () => {
+        rules = (await prometheus.get('/api/v1/rules')).data.groups.flatMap((g: { rules: Rule[] }) => g.rules);
+        return rules.length > 0 && rules.every((r) => r.health === 'ok');
+      },
+      15_000,
+      () => rules,
+    );
+    expect(rules.map((r) => r.name).sort()).toEqual([
+      'MeterhouseCloseFailed',
+      'MeterhouseIngestNotFresh',
+      'MeterhouseKafkaLag',
+      'MeterhouseKafkaLagUnknown',
+      'MeterhouseReconciliationDifferences',
+      'MeterhouseReconciliationStale',
+      'MeterhouseWebhookBacklog',
+    ]);
     for (const r of rules) {
       for (const m of metricsIn(r.query)) expect(exposed, `${r.name} queries ${m}`).toContain(m);
       const measured = r.query.replace(/\s*(>|<|==|!=|>=|<=)\s*[\d.e+]+\s*$/, '');
@@ -166,7 +197,9 @@ describe('Prometheus scraping meterhouse', () => {
     expect(into.get('/etc/grafana/provisioning')).toBe('deploy/grafana/provisioning');
     expect(into.get('/var/lib/grafana/dashboards/meterhouse')).toBe('dashboards/grafana');
     for (const [from] of mounts) await readdir(join(ROOT, from)).catch(() => readFile(join(ROOT, from)));
-    expect(await readFile(join(ROOT, 'deploy', 'grafana', 'provisioning', 'dashboards', 'meterhouse.yml'), 'utf8')).toContain('path: /var/lib/grafana/dashboards/meterhouse');
+    expect(await readFile(join(ROOT, 'deploy', 'grafana', 'provisioning', 'dashboards', 'meterhouse.yml'), 'utf8')).toContain(
+      'path: /var/lib/grafana/dashboards/meterhouse',
+    );
     expect(await readFile(join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8')).toContain('- /etc/prometheus/alerts.yml');
   });
 });

@@ -33,7 +33,11 @@ scrape_configs:
   await writeFile(join(dir, 'prometheus.yml'), config);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const stderr: string[] = [];
   child.stderr!.on('data', (b: Buffer) => stderr.push(b.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -41,10 +45,17 @@ scrape_configs:
   const orphanGuard = () => child.kill('SIGKILL');
   process.once('exit', orphanGuard);
   const get = async (path: string) => (await fetch(`${url}${path}`)).json();
-  await waitFor('Prometheus to be ready', async () => {
-    if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr.join('')}`);
-    return fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
-  }, 20_000);
+  await waitFor(
+    'Prometheus to be ready',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr.join('')}`);
+      return fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    20_000,
+  );
   return {
     url,
     get,

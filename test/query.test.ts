@@ -16,7 +16,9 @@ describe('GET /v1/usage/summary', () => {
       { customerId: 'a', metricName: 'storage.gb', quantity: '1.25', events: 1 },
       { customerId: 'b', metricName: 'api.calls', quantity: '5', events: 2 },
     ]);
-    expect((await t.json('GET', `/v1/usage/summary?${ALL_TIME}&customerId=b`)).body.data).toEqual([{ customerId: 'b', metricName: 'api.calls', quantity: '5', events: 2 }]);
+    expect((await t.json('GET', `/v1/usage/summary?${ALL_TIME}&customerId=b`)).body.data).toEqual([
+      { customerId: 'b', metricName: 'api.calls', quantity: '5', events: 2 },
+    ]);
     expect((await t.json('GET', `/v1/usage/summary?${ALL_TIME}&metricName=storage.gb`)).body.data).toEqual([
       { customerId: 'a', metricName: 'storage.gb', quantity: '1.25', events: 1 },
     ]);
@@ -52,7 +54,12 @@ describe('GET /v1/events', () => {
     const t = await newTenant();
     const T = Date.UTC(2026, 0, 1);
     // several events share a timestamp: the cursor must break ties by eventId
-    const events = Array.from({ length: 25 }, (_, i) => ({ eventId: `e${String(i).padStart(2, '0')}`, customerId: 'c', metricName: 'm', timestamp: T + Math.floor(i / 4) }));
+    const events = Array.from({ length: 25 }, (_, i) => ({
+      eventId: `e${String(i).padStart(2, '0')}`,
+      customerId: 'c',
+      metricName: 'm',
+      timestamp: T + Math.floor(i / 4),
+    }));
     await t.json('POST', '/v1/events', { body: events });
     await t.json('POST', '/v1/events', { body: events.slice(0, 5) }); // duplicates must not show up
     const ids: string[] = [];

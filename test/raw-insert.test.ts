@@ -4,7 +4,7 @@ import { TABLES } from '../sql/names.js';
 import { insertRows, StorageError, type Db, type RawInsert } from '../sql/query.js';
 import { existingEventIds } from '../sql/queries/events.js';
 
-it('on the embedded engine inserts hand JSONEachRow bytes to chdb\'s own insert, rows stored exactly, refusals keep their ClickHouse code', async () => {
+it("on the embedded engine inserts hand JSONEachRow bytes to chdb's own insert, rows stored exactly, refusals keep their ClickHouse code", async () => {
   const { db } = (await engine()).deps;
   // Set by sql/connect.ts for the embedded engine only (server mode keeps @clickhouse/client's insert).
   expect(db.rawInsert).toBeTypeOf('function');
@@ -16,8 +16,14 @@ it('on the embedded engine inserts hand JSONEachRow bytes to chdb\'s own insert,
   };
   const counted: Db = { ...db, rawInsert };
   const row = {
-    tenant_id: t.tenantId, event_id: 'raw-1', customer_id: 'c', metric_name: 'raw.test', timestamp: 1_700_000_000_123,
-    quantity: '12345678901234567890123456789.123456789', dimensions: { region: 'eu', 'ключ': 'значение' }, ingested_at: 1_700_000_000_123,
+    tenant_id: t.tenantId,
+    event_id: 'raw-1',
+    customer_id: 'c',
+    metric_name: 'raw.test',
+    timestamp: 1_700_000_000_123,
+    quantity: '12345678901234567890123456789.123456789',
+    dimensions: { region: 'eu', ключ: 'значение' },
+    ingested_at: 1_700_000_000_123,
   };
   await insertRows(counted, 'test.raw_insert', TABLES.usageEvents, [row]);
   expect(bodies).toEqual([JSON.stringify(row)]);

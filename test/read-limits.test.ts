@@ -14,7 +14,14 @@ const range = `from=${T}&to=${T + 3 * DAY}`;
 async function seed(t: TestTenant, customers: number, perCustomer = 3) {
   const events = [];
   for (let c = 0; c < customers; c++) {
-    for (let d = 0; d < perCustomer; d++) events.push({ eventId: `e-${c}-${d}`, customerId: `cust-${String(c).padStart(3, '0')}`, metricName: 'calls', quantity: 1, timestamp: T + d * DAY + 1000 });
+    for (let d = 0; d < perCustomer; d++)
+      events.push({
+        eventId: `e-${c}-${d}`,
+        customerId: `cust-${String(c).padStart(3, '0')}`,
+        metricName: 'calls',
+        quantity: 1,
+        timestamp: T + d * DAY + 1000,
+      });
   }
   expect((await t.json('POST', '/v1/events', { body: events })).status).toBe(200);
   expect((await t.json('POST', '/v1/meters', { body: { key: 'calls', metricName: 'calls', aggregation: 'SUM' } })).status).toBe(201);
@@ -41,7 +48,8 @@ async function limitedApp(t: TestTenant, limits: Partial<ReadLimits>) {
 }
 
 const setting = z.object({ v: z.coerce.number() });
-const settingOn = async (db: Db, name: string) => (await runQuery({ client: db.client, database: db.database }, 'test.setting', `SELECT getSetting({name:String}) AS v`, { name }, setting))[0]!.v;
+const settingOn = async (db: Db, name: string) =>
+  (await runQuery({ client: db.client, database: db.database }, 'test.setting', `SELECT getSetting({name:String}) AS v`, { name }, setting))[0]!.v;
 
 describe('read limits', () => {
   it('apply to each read through its own SETTINGS clause and never stick to a connection (ingest, other reads)', async () => {
@@ -51,7 +59,9 @@ describe('read limits', () => {
     const reader = await r.deps.readGate.acquire();
     try {
       // Through the limited reader, the engine sees the configured limit ...
-      expect((await runQuery(reader, 'test.setting', `SELECT getSetting('max_rows_to_read') AS v`, {}, setting))[0]!.v).toBe(r.deps.config.READ_MAX_ROWS_TO_READ);
+      expect((await runQuery(reader, 'test.setting', `SELECT getSetting('max_rows_to_read') AS v`, {}, setting))[0]!.v).toBe(
+        r.deps.config.READ_MAX_ROWS_TO_READ,
+      );
       // ... and a plain statement on the same connection right after it does not.
       expect(await settingOn(reader, 'max_rows_to_read')).toBe(0);
       expect(await settingOn(reader, 'max_result_rows')).toBe(0);
@@ -60,7 +70,8 @@ describe('read limits', () => {
     }
     expect((await t.json('GET', `/v1/usage/summary?${range}`)).status).toBe(200);
     // Ingest's connection never carries a read limit.
-    for (const name of ['max_rows_to_read', 'max_result_rows', 'max_result_bytes', 'max_memory_usage', 'max_execution_time']) expect(await settingOn(r.deps.db, name)).toBe(0);
+    for (const name of ['max_rows_to_read', 'max_result_rows', 'max_result_bytes', 'max_memory_usage', 'max_execution_time'])
+      expect(await settingOn(r.deps.db, name)).toBe(0);
   });
 
   it('a read past its rows-to-read limit is refused with read_limit_exceeded, naming the limit and how to narrow', async () => {
@@ -69,7 +80,10 @@ describe('read limits', () => {
     const get = await limitedApp(t, { max_rows_to_read: 100 });
     const res = await get(`/v1/usage/summary?${range}`);
     expect(res.status).toBe(422);
-    expect(res.body.error).toMatchObject({ code: 'read_limit_exceeded', details: { limit: 'READ_MAX_ROWS_TO_READ', value: 100, hint: expect.stringMatching(/from\/to/) } });
+    expect(res.body.error).toMatchObject({
+      code: 'read_limit_exceeded',
+      details: { limit: 'READ_MAX_ROWS_TO_READ', value: 100, hint: expect.stringMatching(/from\/to/) },
+    });
     const events = await get(`/v1/events?limit=1000`);
     expect(events.status).toBe(422);
   });
@@ -87,7 +101,10 @@ describe('read limits', () => {
 
   it('stops a read at its engine time limit', async () => {
     const r = await engine();
-    const reader = { ...r.connection.readClients.map((client) => ({ client, database: r.deps.db.database }))[0]!, readLimits: { ...readLimits(r.deps.config), max_execution_time: 1, max_threads: 1, max_rows_to_read: 1e12 } };
+    const reader = {
+      ...r.connection.readClients.map((client) => ({ client, database: r.deps.db.database }))[0]!,
+      readLimits: { ...readLimits(r.deps.config), max_execution_time: 1, max_threads: 1, max_rows_to_read: 1e12 },
+    };
     const started = Date.now();
     const error = await runQuery(reader, 'test.slow', 'SELECT sum(cityHash64(number)) AS v FROM numbers(100000000000)', {}, setting).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReadLimitError);
@@ -110,7 +127,9 @@ describe('grouped meter usage comes in pages of whole groups', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: { status: number; body: any } = await paged(`/v1/meters/calls/usage?${range}&granularity=day&groupBy=customerId${cursor ? `&cursor=${cursor}` : ''}`);
+      const res: { status: number; body: any } = await paged(
+        `/v1/meters/calls/usage?${range}&granularity=day&groupBy=customerId${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(res.status).toBe(200);
       expect(res.body.data.length).toBeLessThanOrEqual(6);
       rows.push(...res.body.data);
@@ -124,7 +143,10 @@ describe('grouped meter usage comes in pages of whole groups', () => {
   it('refuses a cursor that does not fit the grouping', async () => {
     const t = await newTenant();
     await seed(t, 1);
-    const bad = await t.json('GET', `/v1/meters/calls/usage?${range}&granularity=day&groupBy=customerId&cursor=${Buffer.from('["a","b"]').toString('base64url')}`);
+    const bad = await t.json(
+      'GET',
+      `/v1/meters/calls/usage?${range}&granularity=day&groupBy=customerId&cursor=${Buffer.from('["a","b"]').toString('base64url')}`,
+    );
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid_cursor');
   });
@@ -147,7 +169,13 @@ describe('reads and ingest use different engine connections', () => {
     try {
       let readDone = false;
       // Seconds of single-threaded work on the read connection.
-      const read = runQuery({ client: reader.client, database: reader.database }, 'test.heavy', 'SELECT sum(cityHash64(number)) AS v FROM numbers(3000000000) SETTINGS max_threads = 1', {}, setting)
+      const read = runQuery(
+        { client: reader.client, database: reader.database },
+        'test.heavy',
+        'SELECT sum(cityHash64(number)) AS v FROM numbers(3000000000) SETTINGS max_threads = 1',
+        {},
+        setting,
+      )
         .catch(() => undefined)
         .finally(() => (readDone = true));
       const res = await t.json('POST', '/v1/events', { body: { eventId: 'during-read', customerId: 'c', metricName: 'm', quantity: 1 } });
@@ -168,7 +196,13 @@ describe('reads and ingest use different engine connections', () => {
     try {
       let readDone = false;
       // An API read is parameterized: chdb would run a parameterized lookup only after it.
-      const read = runQuery({ client: reader.client, database: reader.database }, 'test.heavy_bound', 'SELECT sum(cityHash64(number)) AS v FROM numbers({n:UInt64}) SETTINGS max_threads = 1', { n: 3_000_000_000 }, setting)
+      const read = runQuery(
+        { client: reader.client, database: reader.database },
+        'test.heavy_bound',
+        'SELECT sum(cityHash64(number)) AS v FROM numbers({n:UInt64}) SETTINGS max_threads = 1',
+        { n: 3_000_000_000 },
+        setting,
+      )
         .catch(() => undefined)
         .finally(() => (readDone = true));
       const first = await t.json('POST', '/v1/events', { body: [{ eventId: 'during-bound-read', customerId: 'c', metricName: 'm', quantity: 1 }] });
@@ -181,13 +215,19 @@ describe('reads and ingest use different engine connections', () => {
     }
   }, 120_000);
 
-  it('but a parameterized statement on ingest\'s connection waits for a parameterized read (chdb runs them one at a time per process)', async () => {
+  it("but a parameterized statement on ingest's connection waits for a parameterized read (chdb runs them one at a time per process)", async () => {
     // The README's stated limit of embedded mode, and why READ_MAX_CONCURRENT defaults to 1: if chdb lifts it, this fails.
     const r = await engine();
     const reader = await r.deps.readGate.acquire();
     try {
       const order: string[] = [];
-      const read = runQuery({ client: reader.client, database: reader.database }, 'test.heavy_bound', 'SELECT sum(cityHash64(number)) AS v FROM numbers({n:UInt64}) SETTINGS max_threads = 1', { n: 1_000_000_000 }, setting).finally(() => order.push('read'));
+      const read = runQuery(
+        { client: reader.client, database: reader.database },
+        'test.heavy_bound',
+        'SELECT sum(cityHash64(number)) AS v FROM numbers({n:UInt64}) SETTINGS max_threads = 1',
+        { n: 1_000_000_000 },
+        setting,
+      ).finally(() => order.push('read'));
       const lookup = runQuery(r.deps.db, 'test.light_bound', 'SELECT {x:UInt8} AS v', { x: 1 }, setting).finally(() => order.push('lookup'));
       await Promise.all([read, lookup]);
       expect(order).toEqual(['read', 'lookup']);

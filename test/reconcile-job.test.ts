@@ -9,7 +9,13 @@ it('the scheduled reconciliation makes a rollup exact again on its own, well wit
   const r = await engine({ ROLLUP_RECONCILE_CRON: '* * * * * *' });
   const t = await newTenant();
   const T = now() - 3 * 3_600_000;
-  const events = Array.from({ length: 20 }, (_, i) => ({ eventId: `j${i}`, customerId: 'c', metricName: 'jobs.test', timestamp: T + i * 1000, quantity: '0.5' }));
+  const events = Array.from({ length: 20 }, (_, i) => ({
+    eventId: `j${i}`,
+    customerId: 'c',
+    metricName: 'jobs.test',
+    timestamp: T + i * 1000,
+    quantity: '0.5',
+  }));
   await t.json('POST', '/v1/events', { body: events });
   await t.json('POST', '/v1/meters', { body: { key: 'jobs', metricName: 'jobs.test', aggregation: 'SUM' } });
   const hour = T - (T % 3_600_000);
@@ -19,7 +25,16 @@ it('the scheduled reconciliation makes a rollup exact again on its own, well wit
   // a redelivery that bypasses the writer (as from Kafka): the MVs count it
   const e = events[0]!;
   await insertRows(r.deps.db, 'test.redeliver', TABLES.usageEvents, [
-    { tenant_id: t.tenantId, event_id: e.eventId, customer_id: e.customerId, metric_name: e.metricName, timestamp: e.timestamp, quantity: e.quantity, dimensions: {}, ingested_at: e.timestamp },
+    {
+      tenant_id: t.tenantId,
+      event_id: e.eventId,
+      customer_id: e.customerId,
+      metric_name: e.metricName,
+      timestamp: e.timestamp,
+      quantity: e.quantity,
+      dimensions: {},
+      ingested_at: e.timestamp,
+    },
   ]);
   expect((await t.json('GET', url)).body.data[0].value).toBe('10.5');
   r.startJobs();

@@ -39,16 +39,24 @@ describe('reconciliation report', () => {
     const r = await report();
     expect(r.ok).toBe(false);
     const recent = entry(r, w.recentMs);
-    expect(recent).toMatchObject({ received: { api: 10, kafka: 7, unknown: 0 }, duplicatesCollapsed: 2, corrections: 0, stored: 15, exports: { inClosedPeriods: 0, inExports: 0 } });
+    expect(recent).toMatchObject({
+      received: { api: 10, kafka: 7, unknown: 0 },
+      duplicatesCollapsed: 2,
+      corrections: 0,
+      stored: 15,
+      exports: { inClosedPeriods: 0, inExports: 0 },
+    });
     // The redeliveries reached the rollup views: 17 until the reconciler rewrites the window.
     expect(recent.inRollups).toBe(17);
     expect(checks(recent)).toContainEqual(['rollups', 15, 17]);
     const dead = r.days.filter((d) => d.deadLettered > 0);
-    expect(dead.map((d) => [d.metricName, d.deadLettered, checks(d).find((c: unknown[]) => c[0] === 'dead_letters')])).toEqual([['api.calls', 1, ['dead_letters', 0, 1]]]);
+    expect(dead.map((d) => [d.metricName, d.deadLettered, checks(d).find((c: unknown[]) => c[0] === 'dead_letters')])).toEqual([
+      ['api.calls', 1, ['dead_letters', 0, 1]],
+    ]);
     expect(entry(r, w.closedMs)).toMatchObject({ received: { api: 4, kafka: 0, unknown: 0 }, stored: 4, inRollups: 4, differences: [] });
   });
 
-  it('agrees once the jobs ran, flags an event stored after its period\'s export, and agrees again after the adjustment', async () => {
+  it("agrees once the jobs ran, flags an event stored after its period's export, and agrees again after the adjustment", async () => {
     await w.runJob('rollups.reconcile');
     await w.runJob('billing.close');
     let r = await report();
@@ -84,12 +92,31 @@ describe('migration 20 on a database with events logged before it', () => {
     const { client } = (await engine()).deps.db;
     const db: Db = { client, database: `path_${randomUUID().slice(0, 8)}` };
     await migrate(db, { upTo: 14 });
-    const row = (eventId: string) => ({ tenant_id: 't', event_id: eventId, customer_id: 'c', metric_name: 'm', timestamp: now(), quantity: '1', dimensions: {}, ingested_at: now() });
+    const row = (eventId: string) => ({
+      tenant_id: 't',
+      event_id: eventId,
+      customer_id: 'c',
+      metric_name: 'm',
+      timestamp: now(),
+      quantity: '1',
+      dimensions: {},
+      ingested_at: now(),
+    });
     await insertRows(db, 'test.before', TABLES.usageEvents, [row('before')]);
     expect(await migrate(db, { upTo: 20 })).toEqual([20]);
     await insertRows(db, 'test.after', TABLES.usageEvents, [row('after')]);
     await insertRows(db, 'test.after_kafka', TABLES.usageEvents, [{ ...row('from-kafka'), kafka_topic: 'usage_events', kafka_partition: 3, kafka_offset: 7 }]);
-    const paths = await runQuery(db, 'test.paths', `SELECT event_id AS id, kafka_partition AS p FROM ${db.database}.${TABLES.usageEventLog} ORDER BY id`, {}, z.object({ id: z.string(), p: z.coerce.number() }));
-    expect(paths).toEqual([{ id: 'after', p: -1 }, { id: 'before', p: -2 }, { id: 'from-kafka', p: 3 }]);
+    const paths = await runQuery(
+      db,
+      'test.paths',
+      `SELECT event_id AS id, kafka_partition AS p FROM ${db.database}.${TABLES.usageEventLog} ORDER BY id`,
+      {},
+      z.object({ id: z.string(), p: z.coerce.number() }),
+    );
+    expect(paths).toEqual([
+      { id: 'after', p: -1 },
+      { id: 'before', p: -2 },
+      { id: 'from-kafka', p: 3 },
+    ]);
   });
 });

@@ -59,7 +59,10 @@ const latestMonth = () => new Date(Math.max(...log.filter((o) => o.event).map((o
 async function moveOldPartitionsToS3(): Promise<string> {
   const d = await db();
   const current = latestMonth();
-  const partitions = await query<{ partition: string }>(`SELECT DISTINCT partition FROM system.parts WHERE database = {d:String} AND table = {t:String} AND active AND disk_name != 's3' AND partition < {p:String} ORDER BY partition`, { p: current });
+  const partitions = await query<{ partition: string }>(
+    `SELECT DISTINCT partition FROM system.parts WHERE database = {d:String} AND table = {t:String} AND active AND disk_name != 's3' AND partition < {p:String} ORDER BY partition`,
+    { p: current },
+  );
   for (const { partition } of partitions) {
     await d.client.command({ query: `ALTER TABLE ${d.database}.${TABLES.usageEvents} MOVE PARTITION {p:String} TO DISK 's3'`, query_params: { p: partition } });
   }
@@ -74,13 +77,16 @@ function expectedSummary() {
     const s = sums.get(k) ?? { units: 0n, events: 0 };
     sums.set(k, { units: s.units + toUnits(e.quantity), events: s.events + 1 });
   }
-  return [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, s]) => {
-    const [customerId, metricName] = JSON.parse(k) as [string, string];
-    return { customerId, metricName, quantity: fromUnits(s.units), events: s.events };
-  });
+  return [...sums.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, s]) => {
+      const [customerId, metricName] = JSON.parse(k) as [string, string];
+      return { customerId, metricName, quantity: fromUnits(s.units), events: s.events };
+    });
 }
 const summary = async () => (await t.json('GET', `/v1/usage/summary?from=0&to=${now() + 86_400_000}&limit=1000`)).body.data;
-const sorted = <T extends { customerId: string; metricName: string }>(rows: T[]) => [...rows].sort((a, b) => (JSON.stringify([a.customerId, a.metricName]) < JSON.stringify([b.customerId, b.metricName]) ? -1 : 1));
+const sorted = <T extends { customerId: string; metricName: string }>(rows: T[]) =>
+  [...rows].sort((a, b) => (JSON.stringify([a.customerId, a.metricName]) < JSON.stringify([b.customerId, b.metricName]) ? -1 : 1));
 
 const exportsPrefix = () => `${s3.prefix}exports/${t.tenantId}/`;
 async function objectsOf(sequence: number) {
@@ -114,7 +120,15 @@ describe('billing exports in the S3 bucket', () => {
       expect(Buffer.from(await res.arrayBuffer()).equals(objects[format]!), format).toBe(true);
     }
     const manifest = JSON.parse(objects.manifest!.toString('utf8'));
-    expect(manifest).toMatchObject({ tenantId: t.tenantId, id: m.id, sequence: 1, cutoff: m.cutoff, lineCount: m.lineCount, checksum: m.checksum, previousChecksum: '' });
+    expect(manifest).toMatchObject({
+      tenantId: t.tenantId,
+      id: m.id,
+      sequence: 1,
+      cutoff: m.cutoff,
+      lineCount: m.lineCount,
+      checksum: m.checksum,
+      previousChecksum: '',
+    });
     expect(manifest.files.jsonl).toEqual({ key: keys.jsonl, sha256: m.checksum, bytes: objects.jsonl!.length });
     const feed = (await t.json('GET', '/v1/billing/exports')).body.data;
     expect(feed).toEqual([m]);
@@ -141,7 +155,9 @@ describe('billing exports in the S3 bucket', () => {
 
   it('computes the same lines for an old period once its events live on S3', async () => {
     const current = await moveOldPartitionsToS3();
-    const old = log.filter((o) => o.event && o.event.timestamp < Date.parse(`${current.slice(0, 4)}-${current.slice(4)}-01T00:00:00Z`)).map((o) => o.event!.eventId);
+    const old = log
+      .filter((o) => o.event && o.event.timestamp < Date.parse(`${current.slice(0, 4)}-${current.slice(4)}-01T00:00:00Z`))
+      .map((o) => o.event!.eventId);
     expect(await disksOf(old)).toEqual(['s3']);
     expect(await computeLines(await db(), t.tenantId, billingSettings((await engine()).deps.config, testClock), cutoff1, undefined)).toEqual(firstLines);
     expect(sorted(await summary())).toEqual(expectedSummary());
@@ -157,8 +173,13 @@ describe('billing exports in the S3 bucket', () => {
     expect(await disksOf(cold.map((e) => e.eventId))).toEqual(['s3']);
     // Sent together, as several admins would (they share one rollup rewrite).
     const amend = { quantity: '7.125', dimensions: { region: 'us' } };
-    const ops: LoggedOp[] = [...cold.slice(0, 8).map((e) => ({ doneAt: 0, void: e.eventId })), ...[...cold.slice(8, 16), ...hot.slice(0, 4)].map((e) => ({ doneAt: 0, amend: { eventId: e.eventId, ...amend } }))];
-    const answers = await Promise.all(ops.map((op) => (op.void ? t.json('POST', `/v1/events/${op.void}/void`) : t.json('POST', `/v1/events/${op.amend!.eventId}/amend`, { body: amend }))));
+    const ops: LoggedOp[] = [
+      ...cold.slice(0, 8).map((e) => ({ doneAt: 0, void: e.eventId })),
+      ...[...cold.slice(8, 16), ...hot.slice(0, 4)].map((e) => ({ doneAt: 0, amend: { eventId: e.eventId, ...amend } })),
+    ];
+    const answers = await Promise.all(
+      ops.map((op) => (op.void ? t.json('POST', `/v1/events/${op.void}/void`) : t.json('POST', `/v1/events/${op.amend!.eventId}/amend`, { body: amend }))),
+    );
     for (const res of answers) expect(res.status, JSON.stringify(res.body)).toBe(200);
     const doneAt = Date.now();
     log.push(...ops.map((op) => ({ ...op, doneAt })));
@@ -187,7 +208,11 @@ describe('billing exports in the S3 bucket', () => {
     await send(other, otherLog, generateEvents('down', 40, 5, now()));
     await clockPast(otherLog);
     const failures: unknown[] = [];
-    const down = new BillingCloser(r.deps.db, { settings: billingSettings(r.deps.config, testClock), bucket: { ...s3.bucket, endpoint: 'http://127.0.0.1:9', prefix: s3.prefix, timeoutMs: 2000 }, onUploadError: (_, e) => failures.push(e) });
+    const down = new BillingCloser(r.deps.db, {
+      settings: billingSettings(r.deps.config, testClock),
+      bucket: { ...s3.bucket, endpoint: 'http://127.0.0.1:9', prefix: s3.prefix, timeoutMs: 2000 },
+      onUploadError: (_, e) => failures.push(e),
+    });
     const { exports } = await down.run(other.tenantId);
     expect(exports).toHaveLength(1);
     expect(String(failures[0])).toMatch(/cannot write s3:\/\//);
@@ -198,7 +223,9 @@ describe('billing exports in the S3 bucket', () => {
     const log = capturedLogger();
     const job = { name: 'billing.close', cron: '* * * * *', run: () => r.deps.closer.run(other.tenantId).then(closeWork) };
     await runJob(job, log.logger);
-    expect(log.at(LEVEL.info)).toEqual([expect.objectContaining({ job: 'billing.close', msg: 'job did work', uploadsRetried: [{ tenantId: other.tenantId, sequences: [1] }] })]);
+    expect(log.at(LEVEL.info)).toEqual([
+      expect.objectContaining({ job: 'billing.close', msg: 'job did work', uploadsRetried: [{ tenantId: other.tenantId, sequences: [1] }] }),
+    ]);
     expect(log.at(LEVEL.info)[0]).not.toHaveProperty('exportsWritten');
     const [after] = (await other.json('GET', '/v1/billing/exports')).body.data;
     expect(after.objectStoredAt).toEqual(expect.any(String));

@@ -53,7 +53,13 @@ async function tempDir(): Promise<string> {
 }
 
 const env = (dataDir: string, extra: Record<string, string>) => ({
-  DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ...s3.env, ...extra,
+  DATA_DIR: dataDir,
+  METERHOUSE_API_KEY: KEY,
+  LOG_LEVEL: 'silent',
+  ENGINE_FSYNC: 'false',
+  ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
+  ...s3.env,
+  ...extra,
 });
 
 const start = (e: Record<string, string>) => startRuntime(loadConfig(e), createLogger('silent'), { clock: testClock });
@@ -65,7 +71,13 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   return { status: res.status, body: await res.json(), ms: Date.now() - started };
 }
 
-const event = (id: string, ageDays: number, quantity: string) => ({ eventId: id, timestamp: nowMs - ageDays * DAY - 3_600_000, customerId: 'c', metricName: 'm', quantity });
+const event = (id: string, ageDays: number, quantity: string) => ({
+  eventId: id,
+  timestamp: nowMs - ageDays * DAY - 3_600_000,
+  customerId: 'c',
+  metricName: 'm',
+  quantity,
+});
 const summary = async () => (await call('GET', `/v1/usage/summary?from=${nowMs - 300 * DAY + 60_000}&to=${nowMs + DAY}`)).body.data;
 
 beforeAll(async () => {
@@ -89,16 +101,31 @@ describe('a data directory that starts with S3', () => {
     const sent = await call('POST', '/v1/events', [event('old', 400, '1000'), edge, event('cold', 100, '10.5'), event('hot', 0, '0.25')]);
     expect(sent.status).toBe(207);
     expect(sent.body).toMatchObject({ accepted: 3, rejected: 1 });
-    expect(sent.body.results[0]).toEqual({ index: 0, eventId: 'old', status: 'rejected', errors: [{ path: 'timestamp', message: tooOldMessage(maxAgeDays * DAY) }] });
+    expect(sent.body.results[0]).toEqual({
+      index: 0,
+      eventId: 'old',
+      status: 'rejected',
+      errors: [{ path: 'timestamp', message: tooOldMessage(maxAgeDays * DAY) }],
+    });
 
-    const parts = async (table: string = TABLES.usageEvents) => (await (await db.client.query({
-      query: `SELECT disk_name AS disk, toUInt32(sum(rows)) AS rows FROM system.parts WHERE database = {d:String} AND table = {t:String} AND active GROUP BY disk ORDER BY disk`,
-      query_params: { d: db.database, t: table }, format: 'JSONEachRow',
-    })).json<{ disk: string; rows: number }>());
+    const parts = async (table: string = TABLES.usageEvents) =>
+      await (
+        await db.client.query({
+          query: `SELECT disk_name AS disk, toUInt32(sum(rows)) AS rows FROM system.parts WHERE database = {d:String} AND table = {t:String} AND active GROUP BY disk ORDER BY disk`,
+          query_params: { d: db.database, t: table },
+          format: 'JSONEachRow',
+        })
+      ).json<{ disk: string; rows: number }>();
     // The 100- and 269-day-old events were past the move TTL when inserted: their parts went straight
     // to S3, in usage_events and in the billing log alike.
-    expect(await parts()).toEqual([{ disk: 'default', rows: 1 }, { disk: 's3', rows: 2 }]);
-    expect(await parts(TABLES.usageEventLog)).toEqual([{ disk: 'default', rows: 1 }, { disk: 's3', rows: 2 }]);
+    expect(await parts()).toEqual([
+      { disk: 'default', rows: 1 },
+      { disk: 's3', rows: 2 },
+    ]);
+    expect(await parts(TABLES.usageEventLog)).toEqual([
+      { disk: 'default', rows: 1 },
+      { disk: 's3', rows: 2 },
+    ]);
     expect(await summary()).toEqual([{ customerId: 'c', metricName: 'm', quantity: '17.75', events: 3 }]);
     // Billing exports the closed periods of the two old events (the current one is open).
     const first = await call('POST', '/v1/billing/close');
@@ -107,10 +134,20 @@ describe('a data directory that starts with S3', () => {
     // A shorter raw retention (restart with RAW_RETENTION_DAYS=50) deletes what is now past it, in both tables.
     await runtime.close();
     runtime = await start(env(dataDir, { RAW_RETENTION_DAYS: '50', BILLING_GRACE_SECONDS: '3600', BILLING_CUTOFF_LAG_MS: '0' }));
-    const rows = async (table: string) => (await (await runtime!.deps.db.client.query({
-      query: `SELECT event_id FROM ${runtime!.deps.db.database}.${table} ORDER BY event_id`, format: 'JSONEachRow',
-    })).json<{ event_id: string }>()).map((r) => r.event_id);
-    await pollUntil('retention to delete the old events from usage_events and the billing log', async () => [await rows(TABLES.usageEvents), await rows(TABLES.usageEventLog)], ([a, b]) => a!.length === 1 && b!.length === 1);
+    const rows = async (table: string) =>
+      (
+        await (
+          await runtime!.deps.db.client.query({
+            query: `SELECT event_id FROM ${runtime!.deps.db.database}.${table} ORDER BY event_id`,
+            format: 'JSONEachRow',
+          })
+        ).json<{ event_id: string }>()
+      ).map((r) => r.event_id);
+    await pollUntil(
+      'retention to delete the old events from usage_events and the billing log',
+      async () => [await rows(TABLES.usageEvents), await rows(TABLES.usageEventLog)],
+      ([a, b]) => a!.length === 1 && b!.length === 1,
+    );
     expect(await rows(TABLES.usageEventLog)).toEqual(['hot']);
 
     // Every window still retained agrees: summary, meter (day rollup, which retention does not delete), events.
@@ -130,10 +167,15 @@ describe('a data directory that starts with S3', () => {
     expect((await call('POST', '/v1/billing/close')).body.data).toEqual([]);
 
     // Only raw events, the billing log and rollups ever expire: no other table (exports among them) carries a TTL.
-    const withTtl = (await (await runtime.deps.db.client.query({
-      query: `SELECT name FROM system.tables WHERE database = {d:String} AND match(create_table_query, ' TTL ') ORDER BY name`,
-      query_params: { d: runtime.deps.db.database }, format: 'JSONEachRow',
-    })).json<{ name: string }>()).map((r) => r.name);
+    const withTtl = (
+      await (
+        await runtime.deps.db.client.query({
+          query: `SELECT name FROM system.tables WHERE database = {d:String} AND match(create_table_query, ' TTL ') ORDER BY name`,
+          query_params: { d: runtime.deps.db.database },
+          format: 'JSONEachRow',
+        })
+      ).json<{ name: string }>()
+    ).map((r) => r.name);
     expect(withTtl).toEqual([TABLES.usageEventLog, TABLES.usageEvents, TABLES.usagePerHour, TABLES.usagePerMinute].sort());
     // Applied only when the configuration changes.
     expect(await applyEventsRetention(runtime.deps.db, { hotDays: 30, rawDays: 50, clockOffsetMs: testClock.offsetMs })).toEqual([]);
@@ -162,7 +204,10 @@ describe('a data directory that starts with S3', () => {
 describe('an S3 endpoint that cannot be used stops the start at once, saying why', () => {
   const startFails = async (extra: Record<string, string>) => {
     const started = Date.now();
-    const error = await start(env(await tempDir(), extra)).then(() => undefined, (e: Error) => e);
+    const error = await start(env(await tempDir(), extra)).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(error, 'the start should have failed').toBeInstanceOf(Error);
     return { message: error!.message, ms: Date.now() - started };
   };
@@ -195,7 +240,14 @@ describe('an S3 endpoint that cannot be used stops the start at once, saying why
     const started = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
       cwd: join(import.meta.dirname, '..'),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env(await tempDir(), { S3_ENDPOINT: closed.endpoint }), LOG_LEVEL: 'fatal' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        ...env(await tempDir(), { S3_ENDPOINT: closed.endpoint }),
+        LOG_LEVEL: 'fatal',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -14,10 +14,24 @@ describe('npm run s3', () => {
     const first = await cli();
     const second = await cli();
     expect(second.stdout).toBe(first.stdout);
-    const settings = Object.fromEntries(first.stdout.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)));
+    const settings = Object.fromEntries(
+      first.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+    );
     expect(Object.keys(settings)).toEqual(['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_BUCKET', 'S3_REGION']);
     expect(settings.S3_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     // The printed settings work: a signed request to the bucket is accepted.
-    await probeBucket({ endpoint: settings.S3_ENDPOINT, bucket: settings.S3_BUCKET, accessKeyId: settings.S3_ACCESS_KEY_ID, secretAccessKey: settings.S3_SECRET_ACCESS_KEY, region: settings.S3_REGION }, 5000);
+    await probeBucket(
+      {
+        endpoint: settings.S3_ENDPOINT,
+        bucket: settings.S3_BUCKET,
+        accessKeyId: settings.S3_ACCESS_KEY_ID,
+        secretAccessKey: settings.S3_SECRET_ACCESS_KEY,
+        region: settings.S3_REGION,
+      },
+      5000,
+    );
   }, 180_000);
 });

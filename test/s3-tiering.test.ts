@@ -28,7 +28,14 @@ let dataDir: string;
 let runtime: Runtime | undefined;
 
 const OP_KEY = 'mho_s3_tiering_operator_key_0123456789ab';
-const baseEnv = () => ({ DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, METERHOUSE_OPERATOR_KEY: OP_KEY, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) });
+const baseEnv = () => ({
+  DATA_DIR: dataDir,
+  METERHOUSE_API_KEY: KEY,
+  METERHOUSE_OPERATOR_KEY: OP_KEY,
+  LOG_LEVEL: 'silent',
+  ENGINE_FSYNC: 'false',
+  ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
+});
 
 async function open(env: Record<string, string>): Promise<Runtime> {
   await runtime?.close();
@@ -129,10 +136,8 @@ describe('tiered storage on S3', () => {
 
   it('moves old partitions to the s3 disk once S3 is configured, with every number unchanged', async () => {
     await open({ ...baseEnv(), ...s3.env });
-    const { value: parts, ms } = await pollUntil(
-      'old partitions to move to the s3 disk',
-      partsOnDisks,
-      (ps) => ps.every((p) => (OLD.has(p.partition) ? p.disk === 's3' : p.disk === 'default')),
+    const { value: parts, ms } = await pollUntil('old partitions to move to the s3 disk', partsOnDisks, (ps) =>
+      ps.every((p) => (OLD.has(p.partition) ? p.disk === 's3' : p.disk === 'default')),
     );
     console.log(`old partitions moved to S3 in ${ms} ms after the start`);
     expect(parts.filter((p) => p.disk === 's3').reduce((n, p) => n + p.rows, 0)).toBe(150);
@@ -148,7 +153,10 @@ describe('tiered storage on S3', () => {
     const storage = await call('GET', '/v1/operator/storage', undefined, OP_KEY);
     expect(storage.status).toBe(200);
     const events = storage.body.tables.filter((t: any) => t.table === TABLES.usageEvents);
-    expect(events.map((t: any) => [t.disk, t.rows])).toEqual([['default', 50], ['s3', 150]]);
+    expect(events.map((t: any) => [t.disk, t.rows])).toEqual([
+      ['default', 50],
+      ['s3', 150],
+    ]);
     expect(events.every((t: any) => t.parts > 0 && t.bytes > 0)).toBe(true);
     expect(storage.body.usageEvents).toMatchObject({ storagePolicy: 'tiered', hotRetentionDays: 30, rawRetentionDays: null });
     const [oldestHot] = [...RECENT.keys()].sort();
@@ -163,12 +171,21 @@ describe('tiered storage on S3', () => {
     expect(await numbers()).toEqual(before);
     // A redelivery that bypasses the writer's lookup (as a Kafka redelivery can): a byte-identical row.
     const { db } = runtime!.deps;
-    const [row] = await (await db.client.query({ query: `SELECT * FROM ${db.database}.${TABLES.usageEvents} FINAL WHERE event_id = {id:String}`, query_params: { id: old.eventId }, format: 'JSONEachRow' })).json<object>();
+    const [row] = await (
+      await db.client.query({
+        query: `SELECT * FROM ${db.database}.${TABLES.usageEvents} FINAL WHERE event_id = {id:String}`,
+        query_params: { id: old.eventId },
+        format: 'JSONEachRow',
+      })
+    ).json<object>();
     await insertRows(db, 'test.redeliver', TABLES.usageEvents, [row!]);
     await reconcileRollups(db);
     expect(await numbers()).toEqual(before);
     // Merging the S3 parts of that month (old and redelivered copy) keeps it on S3 and changes nothing.
-    await db.client.command({ query: `OPTIMIZE TABLE ${db.database}.${TABLES.usageEvents} PARTITION {p:String} FINAL`, query_params: { p: yyyymm(old.timestamp) } });
+    await db.client.command({
+      query: `OPTIMIZE TABLE ${db.database}.${TABLES.usageEvents} PARTITION {p:String} FINAL`,
+      query_params: { p: yyyymm(old.timestamp) },
+    });
     const parts = await partsOnDisks();
     expect(parts.filter((p) => p.partition === yyyymm(old.timestamp))).toEqual([{ partition: yyyymm(old.timestamp), disk: 's3', rows: 50 }]);
     expect(await numbers()).toEqual(before);
@@ -177,7 +194,12 @@ describe('tiered storage on S3', () => {
   it('keeps everything across a restart with data on S3, and refuses to open without S3', async () => {
     await open({ ...baseEnv(), ...s3.env });
     expect(await numbers()).toEqual(before);
-    expect((await partsOnDisks()).filter((p) => p.disk === 's3').map((p) => p.partition).sort()).toEqual([...OLD].sort());
+    expect(
+      (await partsOnDisks())
+        .filter((p) => p.disk === 's3')
+        .map((p) => p.partition)
+        .sort(),
+    ).toEqual([...OLD].sort());
     await runtime!.close();
     runtime = undefined;
     await expect(open(baseEnv())).rejects.toThrow(/without S3: it keeps older usage_events parts in bucket "meterhouse" under prefix "test-/);

@@ -49,7 +49,13 @@ beforeAll(async () => {
   };
   for (const scope of SCOPES) {
     only.set(scope, await create(`only ${scope}`, [scope]));
-    allBut.set(scope, await create(`all but ${scope}`, SCOPES.filter((s) => s !== scope && s !== 'admin')));
+    allBut.set(
+      scope,
+      await create(
+        `all but ${scope}`,
+        SCOPES.filter((s) => s !== scope && s !== 'admin'),
+      ),
+    );
   }
 });
 
@@ -58,7 +64,22 @@ describe('scopes, for every route of the router', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20);
     for (const r of routes) expect([...SCOPES, OPERATOR_SCOPE, ...LINK_SCOPES], `${r.method} ${r.path}`).toContain(r.scope);
     // the scopes the product's routes use today
-    expect(new Set(routes.map((r) => r.scope))).toEqual(new Set(['events:write', 'usage:read', 'billing:read', 'billing:write', 'meters:write', 'customers:write', 'portal:issue', 'sql', 'admin', 'operator', 'link:portal', 'link:sql-console']));
+    expect(new Set(routes.map((r) => r.scope))).toEqual(
+      new Set([
+        'events:write',
+        'usage:read',
+        'billing:read',
+        'billing:write',
+        'meters:write',
+        'customers:write',
+        'portal:issue',
+        'sql',
+        'admin',
+        'operator',
+        'link:portal',
+        'link:sql-console',
+      ]),
+    );
   });
 
   it('a key without the scope gets 403; a key with only that scope does not', async () => {
@@ -80,7 +101,8 @@ describe('scopes, for every route of the router', () => {
       const operator = await call(r.method, r.path, OPERATOR_KEY);
       if (r.scope === OPERATOR_SCOPE) {
         expect([401, 403], `${r.method} ${r.path} as operator`).not.toContain(operator.status);
-        for (const key of [tenant.adminKey, ...only.values()]) expect((await call(r.method, r.path, key)).status, `${r.method} ${r.path} with a tenant key`).toBe(403);
+        for (const key of [tenant.adminKey, ...only.values()])
+          expect((await call(r.method, r.path, key)).status, `${r.method} ${r.path} with a tenant key`).toBe(403);
       } else {
         expect(operator.status, `${r.method} ${r.path} as operator`).toBe(403);
         expect(operator.body.error.code).toBe('operator_not_tenant');

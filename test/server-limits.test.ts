@@ -29,11 +29,23 @@ function dribble(c: { socket: Socket; closed: () => boolean }, chunks: string[],
 
 describe('the HTTP server cuts off slow and idle clients', () => {
   it('closes a connection that dribbles its body, one that dribbles its headers, and an idle keep-alive one', async () => {
-    const s = await start({ DATA_DIR: await tempDir(), METERHOUSE_API_KEY: KEY, HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1500', HTTP_KEEP_ALIVE_TIMEOUT_MS: '500' });
+    const s = await start({
+      DATA_DIR: await tempDir(),
+      METERHOUSE_API_KEY: KEY,
+      HTTP_HEADERS_TIMEOUT_MS: '500',
+      HTTP_REQUEST_TIMEOUT_MS: '1500',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '500',
+    });
     try {
       const body = await open(s);
-      body.socket.write(`POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[`);
-      const bodyTimer = dribble(body, Array.from({ length: 1000 }, () => ' '), 100);
+      body.socket.write(
+        `POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[`,
+      );
+      const bodyTimer = dribble(
+        body,
+        Array.from({ length: 1000 }, () => ' '),
+        100,
+      );
       const headers = await open(s);
       const headersTimer = dribble(headers, ['GET /healthz HTTP/1.1\r\n', ...Array.from({ length: 1000 }, (_, i) => `X-Slow-${i}: 1\r\n`)], 100);
       const idle = await open(s);

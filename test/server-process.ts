@@ -71,4 +71,3 @@ export const total = async (s: Server, key: string) => {
   const res = await fetch(`${s.url}/v1/usage/summary?from=0&to=${Date.now() + 86_400_000}`, { headers: { authorization: `Bearer ${key}` } });
   return ((await res.json()) as any).data;
 };
-

@@ -44,12 +44,16 @@ describe('SQL console links', () => {
 
     const history = (await t.json('GET', '/v1/sql/history?limit=3', { key: t.sqlKey })).body.data;
     const keyId = (await t.json('GET', '/v1/audit?kind=sql_console_link.issued')).body.data[0].actor;
-    expect(history.map((h: any) => [h.format, h.linkId, h.keyId])).toEqual([['csv', link.id, keyId], ['json', null, keyId], ['json', link.id, keyId]]);
+    expect(history.map((h: any) => [h.format, h.linkId, h.keyId])).toEqual([
+      ['csv', link.id, keyId],
+      ['json', null, keyId],
+      ['json', link.id, keyId],
+    ]);
     const audit = (await t.json('GET', '/v1/audit?kind=sql.query')).body.data;
     expect(audit.filter((e: any) => e.after.consoleLink === link.id)).toHaveLength(2);
   });
 
-  it('reach nothing once revoked or of another tenant, and a key cannot use the console\'s routes', async () => {
+  it("reach nothing once revoked or of another tenant, and a key cannot use the console's routes", async () => {
     const t = await analystTenant();
     const other = await analystTenant();
     const { body: link } = await mint(t);
@@ -58,7 +62,8 @@ describe('SQL console links', () => {
     // The other tenant's analyst sees only its own (empty) data through its link.
     const { body: theirs } = await mint(other);
     await t.json('POST', '/v1/events', { body: { eventId: 'e1', customerId: 'acme', metricName: 'api.calls' } });
-    const count = async (token: string) => (await t.json('POST', '/v1/sql/console/query', { key: token, body: { query: 'SELECT count() AS c FROM events' } })).body.data[0].c;
+    const count = async (token: string) =>
+      (await t.json('POST', '/v1/sql/console/query', { key: token, body: { query: 'SELECT count() AS c FROM events' } })).body.data[0].c;
     expect([await count(link.token), await count(theirs.token)]).toEqual(['1', '0']);
     expect((await t.json('DELETE', `/v1/sql/console-links/${link.id}`, { key: t.sqlKey })).body.revokedAt).not.toBeNull();
     const refused = await t.json('POST', '/v1/sql/console/query', { key: link.token, body: QUERY });

@@ -18,7 +18,13 @@ const QUERY = 'SELECT customer_id, count() AS n, sum(quantity) AS q FROM events 
 beforeAll(async () => {
   const r = await engine();
   t = await analystTenant();
-  const events = ['acme', 'acme', 'globex'].map((customerId, i) => ({ eventId: `e${i}`, customerId, metricName: 'api.calls', quantity: `${i}.25`, timestamp: now() - 60_000 }));
+  const events = ['acme', 'acme', 'globex'].map((customerId, i) => ({
+    eventId: `e${i}`,
+    customerId,
+    metricName: 'api.calls',
+    quantity: `${i}.25`,
+    timestamp: now() - 60_000,
+  }));
   expect((await t.json('POST', '/v1/events', { body: events })).body.accepted).toBe(3);
   server = await listen(r.app);
   browser = await launchChromium();
@@ -65,7 +71,7 @@ async function download(page: Page, format: 'csv' | 'parquet'): Promise<Buffer> 
 }
 
 describe('the SQL console page', () => {
-  it('opens with a minted link, completes the virtual schema, runs a query whose answer is POST /v1/sql\'s, and downloads CSV and Parquet', async () => {
+  it("opens with a minted link, completes the virtual schema, runs a query whose answer is POST /v1/sql's, and downloads CSV and Parquet", async () => {
     const { token } = await mint();
     const { page, violations } = await open(token);
     expect(await page.getAttribute('#app', 'data-state')).toBe('ready');
@@ -88,7 +94,10 @@ describe('the SQL console page', () => {
     const cells = await page.$$eval('#results tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
     expect(header).toEqual(api.body.columns.map((c: { name: string }) => c.name));
     expect(cells).toEqual(api.body.data.map((row: Record<string, unknown>) => header.map((h) => String(row[h!]))));
-    expect(cells).toEqual([['acme', '2', '1.5'], ['globex', '1', '2.25']]);
+    expect(cells).toEqual([
+      ['acme', '2', '1.5'],
+      ['globex', '1', '2.25'],
+    ]);
 
     const csv = await download(page, 'csv');
     const apiCsv = await t.request('POST', '/v1/sql', { key: t.sqlKey, body: { query: QUERY, format: 'csv' } });
@@ -128,7 +137,15 @@ describe('the SQL console page', () => {
     const r = await engine();
     const key = (await readFile(join(r.deps.config.DATA_DIR, SIGNING_KEY_FILE), 'utf8')).trim();
     const { id } = await mint();
-    const expired = new LinkTokens(key).sign({ kind: 'sql-console', linkId: id, tenantId: t.tenantId, customerId: '', meters: null, expiresAtMs: now() - 1, createdBy: 'key_x' });
+    const expired = new LinkTokens(key).sign({
+      kind: 'sql-console',
+      linkId: id,
+      tenantId: t.tenantId,
+      customerId: '',
+      meters: null,
+      expiresAtMs: now() - 1,
+      createdBy: 'key_x',
+    });
     const { page } = await open(expired);
     expect(await page.getAttribute('#app', 'data-state')).toBe('link-expired');
     expect(await page.textContent('#app')).toContain('This SQL console link has expired.');

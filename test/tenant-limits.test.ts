@@ -6,11 +6,16 @@ import { defaultTenantLimits } from '../api/config.js';
 /** Per-tenant limits: defaults from config, overridden by the operator, enforced (429) and visible. */
 const setLimits = async (tenantId: string, limits: Record<string, number | null>) => {
   const { app } = await engine();
-  const res = await app.request(`/v1/operator/tenants/${tenantId}`, { method: 'PATCH', headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ limits }) });
+  const res = await app.request(`/v1/operator/tenants/${tenantId}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${OPERATOR_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ limits }),
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as any;
 };
-const events = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ eventId: `${prefix}-${i}`, customerId: 'c', metricName: 'm', timestamp: now() }));
+const events = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ eventId: `${prefix}-${i}`, customerId: 'c', metricName: 'm', timestamp: now() }));
 
 describe('per-tenant limits', () => {
   it('shows each tenant its effective limits: the configured defaults, overridden by the operator, and back', async () => {
@@ -19,8 +24,17 @@ describe('per-tenant limits', () => {
     const defaults = defaultTenantLimits(r.deps.config);
     const changed = await setLimits(t.tenantId, { readMaxExecutionSeconds: 7, concurrentReads: 3 });
     expect(changed.limits).toEqual({
-      ingestEventsPerSecond: null, concurrentReads: 3, readMaxExecutionSeconds: 7, readMaxRowsToRead: null, readMaxMemoryBytes: null,
-      sqlMaxExecutionSeconds: null, sqlMaxRowsToRead: null, sqlMaxBytesToRead: null, sqlMaxMemoryBytes: null, sqlMaxResultRows: null, sqlConcurrentQueries: null,
+      ingestEventsPerSecond: null,
+      concurrentReads: 3,
+      readMaxExecutionSeconds: 7,
+      readMaxRowsToRead: null,
+      readMaxMemoryBytes: null,
+      sqlMaxExecutionSeconds: null,
+      sqlMaxRowsToRead: null,
+      sqlMaxBytesToRead: null,
+      sqlMaxMemoryBytes: null,
+      sqlMaxResultRows: null,
+      sqlConcurrentQueries: null,
     });
     expect(changed.effectiveLimits).toEqual({ ...defaults, concurrentReads: 3, readMaxExecutionSeconds: 7 });
     // what a read of this tenant is bounded by (the engine limits of its queries)
@@ -48,7 +62,7 @@ describe('per-tenant limits', () => {
     expect((await t.json('POST', '/v1/events', { body: events('b', 1) })).status).toBe(200);
   });
 
-  it('reads: past the tenant\'s concurrent reads a read gets 429; writes and other tenants are not held', async () => {
+  it("reads: past the tenant's concurrent reads a read gets 429; writes and other tenants are not held", async () => {
     const r = await engine();
     const t = await newTenant();
     const other = await newTenant();

@@ -7,10 +7,13 @@ import { TIME_ZONES } from '../api/usage/time-zones.js';
 import { loadConfig } from '../api/config.js';
 
 describe('time zones: exactly the names the engine knows', () => {
-  it('the accepted list is the engine\'s system.time_zones that luxon resolves', async () => {
+  it("the accepted list is the engine's system.time_zones that luxon resolves", async () => {
     const { db } = (await engine()).deps;
     const rows = await runQuery(db, 'test.time_zones', 'SELECT time_zone FROM system.time_zones', {}, z.object({ time_zone: z.string() }));
-    const known = rows.map((r) => r.time_zone).filter((tz) => IANAZone.isValidZone(tz)).sort();
+    const known = rows
+      .map((r) => r.time_zone)
+      .filter((tz) => IANAZone.isValidZone(tz))
+      .sort();
     expect([...TIME_ZONES].sort()).toEqual(known);
   });
 

@@ -11,7 +11,13 @@ it('the summary reads reconciled windows from the rollup and the rest from raw e
   const r = await engine();
   const t = await newTenant();
   const day = now() - 2 * DAY - ((now() - 2 * DAY) % DAY); // a whole UTC day, two days back
-  const events = Array.from({ length: 12 }, (_, i) => ({ eventId: `s${i}`, customerId: `c${i % 2}`, metricName: 'summary.test', timestamp: day + i * 3_600_000, quantity: '0.25' }));
+  const events = Array.from({ length: 12 }, (_, i) => ({
+    eventId: `s${i}`,
+    customerId: `c${i % 2}`,
+    metricName: 'summary.test',
+    timestamp: day + i * 3_600_000,
+    quantity: '0.25',
+  }));
   expect((await t.json('POST', '/v1/events', { body: events })).body.accepted).toBe(12);
   const summary = async (from: number, to: number) => (await t.json('GET', `/v1/usage/summary?from=${from}&to=${to}&metricName=summary.test`)).body;
   const expected = [
@@ -31,7 +37,16 @@ it('the summary reads reconciled windows from the rollup and the rest from raw e
   // A redelivery that bypasses the writer (as from Kafka): the rollup MVs count it twice, the summary does not.
   const e = events[0]!;
   await insertRows(r.deps.db, 'test.redeliver', TABLES.usageEvents, [
-    { tenant_id: t.tenantId, event_id: e.eventId, customer_id: e.customerId, metric_name: e.metricName, timestamp: e.timestamp, quantity: e.quantity, dimensions: {}, ingested_at: e.timestamp },
+    {
+      tenant_id: t.tenantId,
+      event_id: e.eventId,
+      customer_id: e.customerId,
+      metric_name: e.metricName,
+      timestamp: e.timestamp,
+      quantity: e.quantity,
+      dimensions: {},
+      ingested_at: e.timestamp,
+    },
   ]);
   expect((await summary(day, day + DAY)).data).toEqual(expected);
 
@@ -51,7 +66,17 @@ it('the summary reads reconciled windows from the rollup and the rest from raw e
 
   // Proof that a reconciled window is read from the rollup: a row written into the day rollup alone shows.
   await insertRows(r.deps.db, 'test.rollup_row', TABLES.usagePerDay, [
-    { tenant_id: t.tenantId, metric_name: 'summary.test', customer_id: 'c9', dimensions: {}, window_start: day / 1000, events: 1, quantity_sum: '7', quantity_min: '7', quantity_max: '7' },
+    {
+      tenant_id: t.tenantId,
+      metric_name: 'summary.test',
+      customer_id: 'c9',
+      dimensions: {},
+      window_start: day / 1000,
+      events: 1,
+      quantity_sum: '7',
+      quantity_min: '7',
+      quantity_max: '7',
+    },
   ]);
   expect((await summary(day, day + DAY)).data.at(-1)).toEqual({ customerId: 'c9', metricName: 'summary.test', quantity: '7', events: 1 });
 });

@@ -58,7 +58,12 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 async function defaultTenant(): Promise<TestTenant> {
   const any = await newTenant();
   const as = <I extends { key?: string | null }>(init: I = {} as I) => ({ ...init, key: init.key === undefined ? DEFAULT_ADMIN_KEY : init.key });
-  return { tenantId: 'default', adminKey: DEFAULT_ADMIN_KEY, request: (m, p, init) => any.request(m, p, as(init)), json: (m, p, init) => any.json(m, p, as(init)) };
+  return {
+    tenantId: 'default',
+    adminKey: DEFAULT_ADMIN_KEY,
+    request: (m, p, init) => any.request(m, p, as(init)),
+    json: (m, p, init) => any.json(m, p, as(init)),
+  };
 }
 
 it('announces each export of tenant default to BILLING_WEBHOOK_URL, signed, retried with exponential backoff until acknowledged, in sequence order', async () => {

@@ -23,11 +23,24 @@ describe('a row the engine refuses fails no other request', () => {
     await db.client.command({ query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} ADD CONSTRAINT ${constraint} CHECK event_id != '${poison}'` });
     try {
       const requests: { t: TestTenant; body: unknown }[] = [];
-      for (let i = 0; i < 10; i++) requests.push({ t: a, body: [{ eventId: `a${i}-1`, customerId: 'ca', metricName: 'm' }, { eventId: `a${i}-2`, customerId: 'ca', metricName: 'm' }] });
+      for (let i = 0; i < 10; i++)
+        requests.push({
+          t: a,
+          body: [
+            { eventId: `a${i}-1`, customerId: 'ca', metricName: 'm' },
+            { eventId: `a${i}-2`, customerId: 'ca', metricName: 'm' },
+          ],
+        });
       for (let i = 0; i < 10; i++) requests.push({ t: b, body: { eventId: `b${i}`, customerId: 'cb', metricName: 'm' } });
       // b's poison request, and one where the poison has a valid neighbour
       requests.push({ t: b, body: { eventId: poison, customerId: 'cb', metricName: 'm' } });
-      requests.push({ t: b, body: [{ eventId: 'b-neighbour', customerId: 'cb', metricName: 'm' }, { eventId: poison, customerId: 'cb', metricName: 'm' }] });
+      requests.push({
+        t: b,
+        body: [
+          { eventId: 'b-neighbour', customerId: 'cb', metricName: 'm' },
+          { eventId: poison, customerId: 'cb', metricName: 'm' },
+        ],
+      });
       const rows = 10 * 2 + 10 + 1 + 2;
       // Flushes only when every row of every request waits: all of them share one group-committed batch.
       const writer = new DirectWriter(db, { batchRows: rows, flushIntervalMs: 60_000, maxQueuedEvents: 1000 });
@@ -35,7 +48,11 @@ describe('a row the engine refuses fails no other request', () => {
       // With Content-Length, as HTTP clients send it (a body without one is charged MAX_BODY_BYTES of the in-flight budget).
       const send = ({ t, body }: { t: TestTenant; body: unknown }) => {
         const text = JSON.stringify(body);
-        return app.request('/v1/events', { method: 'POST', headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }, body: text });
+        return app.request('/v1/events', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) },
+          body: text,
+        });
       };
       const responses = await Promise.all(requests.map(send));
       const answers = await Promise.all(responses.map(async (res) => ({ status: res.status, body: (await res.json()) as any })));
@@ -44,7 +61,10 @@ describe('a row the engine refuses fails no other request', () => {
       const refused = { status: 'rejected', errors: [{ path: '', message: expect.stringMatching(/cannot store this event as sent/) }] };
       expect(answers[20]).toEqual({ status: 422, body: expect.objectContaining({ results: [{ index: 0, eventId: poison, ...refused }] }) });
       expect(answers[21]!.status).toBe(207);
-      expect(answers[21]!.body.results).toEqual([{ index: 0, eventId: 'b-neighbour', status: 'accepted' }, { index: 1, eventId: poison, ...refused }]);
+      expect(answers[21]!.body.results).toEqual([
+        { index: 0, eventId: 'b-neighbour', status: 'accepted' },
+        { index: 1, eventId: poison, ...refused },
+      ]);
 
       const aIds = Array.from({ length: 10 }, (_, i) => [`a${i}-1`, `a${i}-2`]).flat();
       const bIds = [...Array.from({ length: 10 }, (_, i) => `b${i}`), 'b-neighbour'];
@@ -54,7 +74,9 @@ describe('a row the engine refuses fails no other request', () => {
       // A retry of the poison is refused the same way, never a retryable 503.
       const retry = new DirectWriter(db, { batchRows: 1, flushIntervalMs: 1, maxQueuedEvents: 10 });
       const again = await createApp({ ...r.deps, writer: retry }).request('/v1/events', {
-        method: 'POST', headers: { authorization: `Bearer ${b.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ eventId: poison, customerId: 'cb', metricName: 'm' }),
+        method: 'POST',
+        headers: { authorization: `Bearer ${b.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ eventId: poison, customerId: 'cb', metricName: 'm' }),
       });
       expect(again.status).toBe(422);
       expect(again.headers.get('retry-after')).toBeNull();
@@ -68,8 +90,18 @@ describe('a row the engine refuses fails no other request', () => {
     const { db } = (await engine()).deps;
     const tenant = `w_${randomUUID().slice(0, 8)}`;
     const row = (id: string, customer = 'c') => ({
-      tenant_id: tenant, event_id: id, customer_id: customer, product_id: '', metric_name: 'm', timestamp: Date.now(), quantity: '1',
-      dimensions: {}, source: '', source_version: '', request_id: '', ingested_at: Date.now(),
+      tenant_id: tenant,
+      event_id: id,
+      customer_id: customer,
+      product_id: '',
+      metric_name: 'm',
+      timestamp: Date.now(),
+      quantity: '1',
+      dimensions: {},
+      source: '',
+      source_version: '',
+      request_id: '',
+      ingested_at: Date.now(),
     });
     const writer = new DirectWriter(db, { batchRows: 3, flushIntervalMs: 60_000, maxQueuedEvents: 10 });
     expect(await writer.write([row('x1'), row('x2', 'p\ud800'), row('x3')])).toEqual(['accepted', 'refused', 'accepted']);

@@ -6,8 +6,18 @@ import type { EventRow } from '../ingest/normalise.js';
 import { existingEventIds } from '../sql/queries/events.js';
 
 const row = (tenant: string, id: string): EventRow => ({
-  tenant_id: tenant, event_id: id, customer_id: 'c', product_id: '', metric_name: 'm', timestamp: Date.now(), quantity: '1',
-  dimensions: {}, source: '', source_version: '', request_id: '', ingested_at: Date.now(),
+  tenant_id: tenant,
+  event_id: id,
+  customer_id: 'c',
+  product_id: '',
+  metric_name: 'm',
+  timestamp: Date.now(),
+  quantity: '1',
+  dimensions: {},
+  source: '',
+  source_version: '',
+  request_id: '',
+  ingested_at: Date.now(),
 });
 
 describe('DirectWriter', () => {

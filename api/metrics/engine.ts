@@ -32,12 +32,12 @@ export async function registerEngineMetrics(registry: Registry, s: EngineMetricS
   const tags = { job: 'metrics' };
   const guarded = (what: string, read: (this: Gauge) => Promise<void>) =>
     async function collect(this: Gauge) {
-    try {
-      await read.call(this);
-    } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, `metrics: ${what} unavailable`);
-    }
-  };
+      try {
+        await read.call(this);
+      } catch (error) {
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, `metrics: ${what} unavailable`);
+      }
+    };
   const registers = [registry];
 
   // Counted from this process's start: a restart resets it, as it does every counter.
@@ -65,7 +65,12 @@ export async function registerEngineMetrics(registry: Registry, s: EngineMetricS
   });
 
   // Partitions are months of event time: at most RAW_RETENTION_DAYS / 28 + 1 label values.
-  const parts = new Gauge({ name: 'meterhouse_usage_events_parts', help: 'Active parts of usage_events per partition (month); many small parts mean merges lag behind inserts', labelNames: ['partition'] as const, registers });
+  const parts = new Gauge({
+    name: 'meterhouse_usage_events_parts',
+    help: 'Active parts of usage_events per partition (month); many small parts mean merges lag behind inserts',
+    labelNames: ['partition'] as const,
+    registers,
+  });
   const rows = new Gauge({ name: 'meterhouse_usage_events_rows', help: 'Rows in active parts of usage_events (before dedupe)', registers });
   const bytes = new Gauge({ name: 'meterhouse_usage_events_bytes', help: 'Bytes on disk of active parts of usage_events', registers });
   new Gauge({
@@ -81,7 +86,11 @@ export async function registerEngineMetrics(registry: Registry, s: EngineMetricS
       this.set(found.length);
     }),
   });
-  const mutations = new Gauge({ name: 'meterhouse_usage_events_mutations_pending', help: 'Mutations (lightweight deletes, TTL moves) of usage_events not done yet', registers });
+  const mutations = new Gauge({
+    name: 'meterhouse_usage_events_mutations_pending',
+    help: 'Mutations (lightweight deletes, TTL moves) of usage_events not done yet',
+    registers,
+  });
   new Gauge({
     name: 'meterhouse_usage_events_merges_running',
     help: 'Merges of usage_events in progress',
@@ -95,7 +104,7 @@ export async function registerEngineMetrics(registry: Registry, s: EngineMetricS
 
   new Gauge({
     name: 'meterhouse_webhook_backlog',
-    help: 'Exports not yet acknowledged by their tenant\'s webhook endpoint',
+    help: "Exports not yet acknowledged by their tenant's webhook endpoint",
     registers,
     collect: guarded('webhook backlog', async function (this: Gauge) {
       this.set((await webhookBacklog(db, { defaultTenant: s.webhookDefaultTenant }, tags))[0]?.pending ?? 0);

@@ -28,7 +28,10 @@ export function measureRequests(latency: HttpLatency) {
     try {
       await next();
     } finally {
-      const route = matchedRoutes(c).filter((r) => r.method !== 'ALL' && !r.path.endsWith('*')).at(-1)?.path ?? 'unmatched';
+      const route =
+        matchedRoutes(c)
+          .filter((r) => r.method !== 'ALL' && !r.path.endsWith('*'))
+          .at(-1)?.path ?? 'unmatched';
       end({ method: route === 'unmatched' ? 'other' : c.req.method, route, status: `${String(c.res.status)[0]}xx` });
     }
   });

@@ -22,17 +22,59 @@ export class JobMetrics {
   readonly uploadFailures: Counter;
   readonly webhookFailures: Counter;
 
-  constructor(registry: Registry, tenantRegistry: Registry, private readonly tenants: TenantLabels) {
+  constructor(
+    registry: Registry,
+    tenantRegistry: Registry,
+    private readonly tenants: TenantLabels,
+  ) {
     const registers = [registry];
-    this.runs = new Counter({ name: 'meterhouse_job_runs_total', help: 'Scheduled job runs by outcome (ok, failed)', labelNames: ['name', 'outcome'] as const, registers });
-    this.duration = new Histogram({ name: 'meterhouse_job_duration_seconds', help: 'Duration of scheduled job runs', labelNames: ['name'] as const, buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900], registers });
-    this.lastSuccess = new Gauge({ name: 'meterhouse_job_last_success_timestamp_seconds', help: 'When each job last finished without error', labelNames: ['name'] as const, registers });
-    this.windows = new Counter({ name: 'meterhouse_reconcile_windows_total', help: 'Rollup windows (hour x tenant x metric) the reconciliation checked, and those it rewrote because they differed from the raw events', labelNames: ['result'] as const, registers });
-    this.difference = new Counter({ name: 'meterhouse_reconcile_events_difference_total', help: 'Events the rewritten rollup windows counted differently from the deduplicated raw events (duplicates that reached a rollup, corrections)', registers });
+    this.runs = new Counter({
+      name: 'meterhouse_job_runs_total',
+      help: 'Scheduled job runs by outcome (ok, failed)',
+      labelNames: ['name', 'outcome'] as const,
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'meterhouse_job_duration_seconds',
+      help: 'Duration of scheduled job runs',
+      labelNames: ['name'] as const,
+      buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900],
+      registers,
+    });
+    this.lastSuccess = new Gauge({
+      name: 'meterhouse_job_last_success_timestamp_seconds',
+      help: 'When each job last finished without error',
+      labelNames: ['name'] as const,
+      registers,
+    });
+    this.windows = new Counter({
+      name: 'meterhouse_reconcile_windows_total',
+      help: 'Rollup windows (hour x tenant x metric) the reconciliation checked, and those it rewrote because they differed from the raw events',
+      labelNames: ['result'] as const,
+      registers,
+    });
+    this.difference = new Counter({
+      name: 'meterhouse_reconcile_events_difference_total',
+      help: 'Events the rewritten rollup windows counted differently from the deduplicated raw events (duplicates that reached a rollup, corrections)',
+      registers,
+    });
     this.exportsWritten = new Counter({ name: 'meterhouse_close_exports_written_total', help: 'Billing exports written by close runs', registers });
-    this.closedTenant = new Gauge({ name: 'meterhouse_close_last_success_timestamp_seconds', help: 'When a close run last finished for the tenant (bounded tenant label)', labelNames: ['tenant'] as const, registers: [tenantRegistry] });
-    this.uploadFailures = new Counter({ name: 'meterhouse_export_upload_failures_total', help: 'Export uploads to S3 that failed (retried by the next close run)', registers });
-    this.webhookFailures = new Counter({ name: 'meterhouse_webhook_failures_total', help: 'Webhook delivery attempts not acknowledged (retried with backoff)', registers });
+    this.closedTenant = new Gauge({
+      name: 'meterhouse_close_last_success_timestamp_seconds',
+      help: 'When a close run last finished for the tenant (bounded tenant label)',
+      labelNames: ['tenant'] as const,
+      registers: [tenantRegistry],
+    });
+    this.uploadFailures = new Counter({
+      name: 'meterhouse_export_upload_failures_total',
+      help: 'Export uploads to S3 that failed (retried by the next close run)',
+      registers,
+    });
+    this.webhookFailures = new Counter({
+      name: 'meterhouse_webhook_failures_total',
+      help: 'Webhook delivery attempts not acknowledged (retried with backoff)',
+      registers,
+    });
     for (const result of ['checked', 'rewritten']) this.windows.inc({ result }, 0);
     this.exportsWritten.inc(0);
     this.uploadFailures.inc(0);

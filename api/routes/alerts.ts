@@ -38,7 +38,7 @@ const eventSchema = z
     value: z.string().openapi({ description: 'The exact meter value that crossed it' }),
     periodStart: z.string().nullable().openapi({ description: 'null for a lifetime rule' }),
     crossedAt: z.string(),
-    deliveredAt: z.string().nullable().openapi({ description: 'When the tenant\'s webhook acknowledged it; null while in the outbox' }),
+    deliveredAt: z.string().nullable().openapi({ description: "When the tenant's webhook acknowledged it; null while in the outbox" }),
   })
   .openapi('AlertEvent');
 
@@ -47,32 +47,50 @@ const notFound = { 404: { description: 'No such rule', content: jsonOf(errorSche
 
 const routes = {
   create: createRoute({
-    method: 'post', path: '/v1/alerts/rules', summary: 'Create a usage alert rule (admin)', security: needs('admin'),
+    method: 'post',
+    path: '/v1/alerts/rules',
+    summary: 'Create a usage alert rule (admin)',
+    security: needs('admin'),
     request: { body: { required: true, content: jsonOf(ruleInput) } },
     responses: { 201: { description: 'Created', content: jsonOf(ruleSchema) } },
   }),
   list: createRoute({
-    method: 'get', path: '/v1/alerts/rules', summary: 'The tenant\'s alert rules, by id', security: needs('usage:read'),
+    method: 'get',
+    path: '/v1/alerts/rules',
+    summary: "The tenant's alert rules, by id",
+    security: needs('usage:read'),
     request: { query: z.object({ limit: limitParam(100, 1000), cursor: z.string().max(2048).optional() }) },
     responses: { 200: { description: 'A page of rules', content: jsonOf(z.object({ data: z.array(ruleSchema), nextCursor: z.string().nullable() })) } },
   }),
   get: createRoute({
-    method: 'get', path: '/v1/alerts/rules/{id}', summary: 'One alert rule', security: needs('usage:read'),
+    method: 'get',
+    path: '/v1/alerts/rules/{id}',
+    summary: 'One alert rule',
+    security: needs('usage:read'),
     request: { params: idParam },
     responses: { 200: { description: 'The rule', content: jsonOf(ruleSchema) }, ...notFound },
   }),
   patch: createRoute({
-    method: 'patch', path: '/v1/alerts/rules/{id}', summary: 'Change an alert rule\'s thresholds, window, step, direction or re-arming (admin)', security: needs('admin'),
+    method: 'patch',
+    path: '/v1/alerts/rules/{id}',
+    summary: "Change an alert rule's thresholds, window, step, direction or re-arming (admin)",
+    security: needs('admin'),
     request: { params: idParam, body: { required: true, content: jsonOf(rulePatch) } },
     responses: { 200: { description: 'Changed', content: jsonOf(ruleSchema) }, ...notFound },
   }),
   delete: createRoute({
-    method: 'delete', path: '/v1/alerts/rules/{id}', summary: 'Delete an alert rule (admin); its crossings stay listed', security: needs('admin'),
+    method: 'delete',
+    path: '/v1/alerts/rules/{id}',
+    summary: 'Delete an alert rule (admin); its crossings stay listed',
+    security: needs('admin'),
     request: { params: idParam },
     responses: { 204: { description: 'Deleted' }, ...notFound },
   }),
   events: createRoute({
-    method: 'get', path: '/v1/alerts/events', summary: 'Crossings (the alert outbox), newest first', security: needs('usage:read'),
+    method: 'get',
+    path: '/v1/alerts/events',
+    summary: 'Crossings (the alert outbox), newest first',
+    security: needs('usage:read'),
     request: {
       query: z.object({
         customerId: z.string().min(1).max(256).regex(NO_CONTROL_CHARS, 'must not contain control characters').optional(),
@@ -83,7 +101,10 @@ const routes = {
     responses: { 200: { description: 'Crossings', content: jsonOf(z.object({ data: z.array(eventSchema) })) } },
   }),
   evaluate: createRoute({
-    method: 'post', path: '/v1/alerts/evaluate', summary: 'Evaluate the tenant\'s rules now, as the every-minute sweep does (admin)', security: needs('admin'),
+    method: 'post',
+    path: '/v1/alerts/evaluate',
+    summary: "Evaluate the tenant's rules now, as the every-minute sweep does (admin)",
+    security: needs('admin'),
     responses: { 200: { description: 'Crossings written by this run', content: jsonOf(z.object({ crossings: z.number().int() })) } },
   }),
 };
@@ -114,7 +135,9 @@ export function alertRoutes({ db, audit, alerts }: AppDeps) {
     return c.json({ data: page.map(ruleView), nextCursor: rows.length > q.limit && last ? encodeCursor([last.id]) : null }, 200);
   });
 
-  app.openapi(routes.get, async (c) => c.json(ruleView(await refusing(() => changes.get(c.get('principal').tenantId, c.req.valid('param').id, c.get('reader')))), 200));
+  app.openapi(routes.get, async (c) =>
+    c.json(ruleView(await refusing(() => changes.get(c.get('principal').tenantId, c.req.valid('param').id, c.get('reader')))), 200),
+  );
 
   app.openapi(routes.patch, async (c) => c.json(ruleView(await refusing(() => changes.update(actorOf(c), c.req.valid('param').id, c.req.valid('json')))), 200));
 

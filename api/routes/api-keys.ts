@@ -13,7 +13,10 @@ const keyRecord = z
     id: z.string(),
     name: z.string(),
     scopes: z.array(z.enum(SCOPES)),
-    role: z.enum(ROLES as [string, ...string[]]).nullable().openapi({ description: 'The role these scopes amount to (admin, standard), or null' }),
+    role: z
+      .enum(ROLES as [string, ...string[]])
+      .nullable()
+      .openapi({ description: 'The role these scopes amount to (admin, standard), or null' }),
     createdAt: z.string(),
     revokedAt: z.string().nullable(),
   })
@@ -23,14 +26,17 @@ const newKey = z
   .strictObject({
     name: z.string().min(1).max(100).regex(NO_CONTROL_CHARS),
     scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length).optional().openapi({ description: 'What the key may do; `admin` is everything, keys included' }),
-    role: z.enum(ROLES as [string, ...string[]]).optional().openapi({ description: `Shorthand: admin = [admin], standard = [${ROLE_SCOPES.standard.join(', ')}]; the default when neither is given is standard` }),
+    role: z
+      .enum(ROLES as [string, ...string[]])
+      .optional()
+      .openapi({ description: `Shorthand: admin = [admin], standard = [${ROLE_SCOPES.standard.join(', ')}]; the default when neither is given is standard` }),
   })
   .refine((b) => b.scopes === undefined || b.role === undefined, { path: ['role'], message: 'give scopes or role, not both' });
 
 const createKeyRoute = createRoute({
   method: 'post',
   path: '/v1/api-keys',
-  summary: 'Create an API key for the caller\'s tenant with the scopes it needs (admin); the secret is shown once',
+  summary: "Create an API key for the caller's tenant with the scopes it needs (admin); the secret is shown once",
   security: needs('admin'),
   request: { body: { required: true, content: { 'application/json': { schema: newKey } } } },
   responses: {
@@ -41,7 +47,7 @@ const createKeyRoute = createRoute({
 const listKeysRoute = createRoute({
   method: 'get',
   path: '/v1/api-keys',
-  summary: 'List the tenant\'s API keys (admin); secrets are never returned',
+  summary: "List the tenant's API keys (admin); secrets are never returned",
   security: needs('admin'),
   responses: {
     200: { description: 'Keys', content: { 'application/json': { schema: z.object({ data: z.array(keyRecord) }) } } },

@@ -22,21 +22,26 @@ const auditEntry = z
     target: z.string(),
     before: z.unknown().nullable(),
     after: z.unknown().nullable(),
-    previousHash: z.string().openapi({ description: 'SHA-256 of the tenant\'s previous row; empty for the first' }),
+    previousHash: z.string().openapi({ description: "SHA-256 of the tenant's previous row; empty for the first" }),
     hash: z.string(),
   })
   .openapi('AuditEntry');
 
 const chainBreak = z.object({ id: z.string(), sequence: z.number().int(), reason: z.string() });
 export const verifySchema = z
-  .object({ ok: z.boolean(), rows: z.number().int(), head: z.object({ sequence: z.number().int(), hash: z.string() }).nullable(), firstBad: chainBreak.optional() })
+  .object({
+    ok: z.boolean(),
+    rows: z.number().int(),
+    head: z.object({ sequence: z.number().int(), hash: z.string() }).nullable(),
+    firstBad: chainBreak.optional(),
+  })
   .openapi('AuditVerification');
 
 const routes = {
   list: createRoute({
     method: 'get',
     path: '/v1/audit',
-    summary: 'The tenant\'s audit log in chain order (admin); filter by kind and a half-open time window [from, to)',
+    summary: "The tenant's audit log in chain order (admin); filter by kind and a half-open time window [from, to)",
     security: needs('admin'),
     request: {
       query: z.object({
@@ -52,7 +57,7 @@ const routes = {
   verify: createRoute({
     method: 'get',
     path: '/v1/audit/verify',
-    summary: 'Recompute the tenant\'s audit chain (admin); names the first row that does not fit',
+    summary: "Recompute the tenant's audit chain (admin); names the first row that does not fit",
     security: needs('admin'),
     responses: { 200: { description: 'The result (ok: false with firstBad when the chain is broken)', content: jsonOf(verifySchema) } },
   }),
@@ -60,8 +65,17 @@ const routes = {
 
 const parsed = (text: string): unknown => (text === '' ? null : JSON.parse(text));
 const view = (r: AuditRow) => ({
-  id: r.id, sequence: r.sequence, at: new Date(r.atMs).toISOString(), actor: r.actor, kind: r.kind, requestId: r.requestId,
-  target: r.target, before: parsed(r.before), after: parsed(r.after), previousHash: r.previousHash, hash: r.hash,
+  id: r.id,
+  sequence: r.sequence,
+  at: new Date(r.atMs).toISOString(),
+  actor: r.actor,
+  kind: r.kind,
+  requestId: r.requestId,
+  target: r.target,
+  before: parsed(r.before),
+  after: parsed(r.after),
+  previousHash: r.previousHash,
+  hash: r.hash,
 });
 
 export function auditRoutes({ audit }: AppDeps) {
@@ -74,7 +88,11 @@ export function auditRoutes({ audit }: AppDeps) {
     const fromMs = instantMs(q.from) ?? ANY_TIME.fromMs;
     const toMs = instantMs(q.to) ?? ANY_TIME.toMs;
     assertWindow(fromMs, toMs);
-    const rows = await auditPage(c.get('reader'), { tenantId, afterSequence, afterId, kind: q.kind ?? '', fromMs, toMs, limit: q.limit + 1 }, { tenantId, requestId: c.get('requestId') });
+    const rows = await auditPage(
+      c.get('reader'),
+      { tenantId, afterSequence, afterId, kind: q.kind ?? '', fromMs, toMs, limit: q.limit + 1 },
+      { tenantId, requestId: c.get('requestId') },
+    );
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return c.json({ data: page.map(view), nextCursor: rows.length > q.limit && last ? encodeCursor([last.sequence, last.id]) : null }, 200);

@@ -3,7 +3,18 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
 import { needs } from '../route-scopes.js';
 import { limitParam, jsonOf } from '../params.js';
-import { CONTENT_TYPES, FILE_FORMATS, exportById, exportFile, exportObjectsStored, listExports, manifestRow, sha256, type ExportManifest, type FileFormat } from '../../sql/queries/exports.js';
+import {
+  CONTENT_TYPES,
+  FILE_FORMATS,
+  exportById,
+  exportFile,
+  exportObjectsStored,
+  listExports,
+  manifestRow,
+  sha256,
+  type ExportManifest,
+  type FileFormat,
+} from '../../sql/queries/exports.js';
 import { exportObjectKeys } from '../../jobs/billing/objects.js';
 import { count } from '../../sql/count.js';
 import type { Db } from '../../sql/query.js';
@@ -12,8 +23,15 @@ import { actorOf } from './audit.js';
 
 const manifestSchema = manifestRow
   .extend({
-    objectKey: z.string().optional().openapi({ description: 'With S3 configured: key of the export\'s JSONL object in S3_BUCKET (lines.csv, lines.parquet and manifest.json sit beside it)' }),
-    objectStoredAt: z.string().nullable().optional().openapi({ description: 'With S3 configured: when the objects were written; null until then (S3 down at the close: a later run uploads them)' }),
+    objectKey: z
+      .string()
+      .optional()
+      .openapi({ description: "With S3 configured: key of the export's JSONL object in S3_BUCKET (lines.csv, lines.parquet and manifest.json sit beside it)" }),
+    objectStoredAt: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: 'With S3 configured: when the objects were written; null until then (S3 down at the close: a later run uploads them)' }),
   })
   .openapi('ExportManifest');
 const lineSchema = z
@@ -37,7 +55,9 @@ const routes = {
     path: '/v1/billing/close',
     summary: 'Run the period close now for this tenant (billing:write); returns the exports it wrote',
     security: needs('billing:write'),
-    responses: { 200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) } },
+    responses: {
+      200: { description: 'Exports written by this run (none when nothing closed or changed)', content: jsonOf(z.object({ data: z.array(manifestSchema) })) },
+    },
   }),
   list: createRoute({
     method: 'get',
@@ -50,12 +70,22 @@ const routes = {
   verify: createRoute({
     method: 'get',
     path: '/v1/billing/exports/verify',
-    summary: 'Recompute the export ledger: each checksum from its lines, each previousChecksum from the export before; names the first export that does not fit',
+    summary:
+      'Recompute the export ledger: each checksum from its lines, each previousChecksum from the export before; names the first export that does not fit',
     security: needs('billing:read'),
     responses: {
       200: {
         description: 'The result (ok: false with firstBad when the ledger is broken)',
-        content: jsonOf(z.object({ ok: z.boolean(), exports: z.number().int(), head: z.object({ sequence: z.number().int(), checksum: z.string() }).nullable(), firstBad: z.object({ id: z.string(), sequence: z.number().int(), reason: z.string() }).optional() }).openapi('ExportLedgerVerification')),
+        content: jsonOf(
+          z
+            .object({
+              ok: z.boolean(),
+              exports: z.number().int(),
+              head: z.object({ sequence: z.number().int(), checksum: z.string() }).nullable(),
+              firstBad: z.object({ id: z.string(), sequence: z.number().int(), reason: z.string() }).optional(),
+            })
+            .openapi('ExportLedgerVerification'),
+        ),
       },
     },
   }),
@@ -70,13 +100,17 @@ const routes = {
   lines: createRoute({
     method: 'get',
     path: '/v1/billing/exports/{id}/lines',
-    summary: 'An export\'s lines as a file written by the engine; X-Checksum-Sha256 is the SHA-256 of the bytes served',
+    summary: "An export's lines as a file written by the engine; X-Checksum-Sha256 is the SHA-256 of the bytes served",
     security: needs('billing:read'),
     request: { params: idParam, query: z.object({ format: z.enum(Object.keys(FILE_FORMATS) as [FileFormat, ...FileFormat[]]).default('jsonl') }) },
     responses: {
       200: {
         description: 'The file (JSONL bytes are exactly those the manifest checksum covers)',
-        content: { 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() }, 'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) } },
+        content: {
+          'application/x-ndjson': { schema: z.string() },
+          'text/csv': { schema: z.string() },
+          'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) },
+        },
       },
       404: notFound,
     },
@@ -85,10 +119,26 @@ const routes = {
 
 export function billingRoutes({ db, closer, exportBucket, audit }: AppDeps) {
   /** With S3 configured, say where each export's objects are and whether they are written yet. */
-  const withObjects = async <M extends ExportManifest>(db: Db, tenantId: string, ms: M[]): Promise<(M & { objectKey?: string; objectStoredAt?: string | null })[]> => {
+  const withObjects = async <M extends ExportManifest>(
+    db: Db,
+    tenantId: string,
+    ms: M[],
+  ): Promise<(M & { objectKey?: string; objectStoredAt?: string | null })[]> => {
     if (!exportBucket || ms.length === 0) return ms;
-    const stored = new Map((await exportObjectsStored(db, { tenantId, bucket: exportBucket.bucket, keyPrefix: exportBucket.prefix, sequences: ms.map((m) => m.sequence) }, { tenantId })).map((r) => [r.sequence, r.storedAt]));
-    return ms.map((m) => ({ ...m, objectKey: exportObjectKeys(exportBucket.prefix, tenantId, m.sequence).jsonl, objectStoredAt: stored.get(m.sequence) ?? null }));
+    const stored = new Map(
+      (
+        await exportObjectsStored(
+          db,
+          { tenantId, bucket: exportBucket.bucket, keyPrefix: exportBucket.prefix, sequences: ms.map((m) => m.sequence) },
+          { tenantId },
+        )
+      ).map((r) => [r.sequence, r.storedAt]),
+    );
+    return ms.map((m) => ({
+      ...m,
+      objectKey: exportObjectKeys(exportBucket.prefix, tenantId, m.sequence).jsonl,
+      objectStoredAt: stored.get(m.sequence) ?? null,
+    }));
   };
   const app = new OpenAPIHono<AppEnv>();
   const found = async (db: Db, tenantId: string, id: string) => {
@@ -100,14 +150,33 @@ export function billingRoutes({ db, closer, exportBucket, audit }: AppDeps) {
   app.openapi(routes.close, async (c) => {
     const { tenantId } = c.get('principal');
     const { exports } = await closer.run(tenantId);
-    if (exports.length > 0) await audit.record(actorOf(c), 'billing.closed', { after: exports.map((m) => ({ id: m.id, sequence: m.sequence, checksum: m.checksum })) });
-    return c.json({ data: await withObjects(db, tenantId, exports.map(({ tenantId: _, ...m }) => m)) }, 200);
+    if (exports.length > 0)
+      await audit.record(actorOf(c), 'billing.closed', { after: exports.map((m) => ({ id: m.id, sequence: m.sequence, checksum: m.checksum })) });
+    return c.json(
+      {
+        data: await withObjects(
+          db,
+          tenantId,
+          exports.map(({ tenantId: _, ...m }) => m),
+        ),
+      },
+      200,
+    );
   });
 
   app.openapi(routes.list, async (c) => {
     const { tenantId } = c.get('principal');
     const q = c.req.valid('query');
-    return c.json({ data: await withObjects(c.get('reader'), tenantId, await listExports(c.get('reader'), { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' })) }, 200);
+    return c.json(
+      {
+        data: await withObjects(
+          c.get('reader'),
+          tenantId,
+          await listExports(c.get('reader'), { tenantId, afterSequence: q.afterSequence, limit: q.limit }, { tenantId, route: 'GET /v1/billing/exports' }),
+        ),
+      },
+      200,
+    );
   });
 
   // Registered before /exports/{id}, which would otherwise take "verify" for an id.
@@ -118,7 +187,10 @@ export function billingRoutes({ db, closer, exportBucket, audit }: AppDeps) {
     const reader = c.get('reader');
     const m = await found(reader, tenantId, c.req.valid('param').id);
     const jsonl = (await exportFile(reader, tenantId, m.sequence, 'jsonl', { tenantId })).toString('utf8');
-    const lines = jsonl.split('\n').filter((l) => l !== '').map((l) => lineSchema.parse(JSON.parse(l)));
+    const lines = jsonl
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => lineSchema.parse(JSON.parse(l)));
     return c.json({ ...(await withObjects(reader, tenantId, [m]))[0]!, lines }, 200);
   });
 

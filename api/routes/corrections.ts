@@ -49,7 +49,8 @@ const routes = {
   amend: createRoute({
     method: 'post',
     path: '/v1/events/{eventId}/amend',
-    summary: 'Amend an event\'s quantity and/or dimensions (billing:write; dimensions replace the whole map); moving it in time or to another customer is a void plus a new event',
+    summary:
+      "Amend an event's quantity and/or dimensions (billing:write; dimensions replace the whole map); moving it in time or to another customer is a void plus a new event",
     security: needs('billing:write'),
     request: { params: idParam, body: { required: true, content: jsonOf(amendBody) } },
     responses: { 200: { description: 'The new version', content: jsonOf(versionSchema) }, ...failures },
@@ -95,10 +96,14 @@ export function correctionRoutes({ corrector, audit }: AppDeps) {
     try {
       const applied = view(await corrector.apply(tenantId, eventId, change, keyId, { tenantId, requestId: c.get('requestId') }));
       // Ids and versions only: the audit log holds no event payloads.
-      await audit.record(actorOf(c), change.void ? 'correction.voided' : 'correction.amended', { target: eventId, after: { eventId, version: applied.version } });
+      await audit.record(actorOf(c), change.void ? 'correction.voided' : 'correction.amended', {
+        target: eventId,
+        after: { eventId, version: applied.version },
+      });
       return applied;
     } catch (error) {
-      if (error instanceof CorrectionError) throw new ApiError(error.reason === 'not_found' ? 404 : 409, error.reason === 'not_found' ? 'not_found' : 'conflict', error.message);
+      if (error instanceof CorrectionError)
+        throw new ApiError(error.reason === 'not_found' ? 404 : 409, error.reason === 'not_found' ? 'not_found' : 'conflict', error.message);
       throw error;
     }
   };

@@ -12,18 +12,20 @@ import { canonicalDecimal } from '../../alerts/rules.js';
 
 const printable = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
-const cycleInput = z
-  .strictObject({ interval: z.enum(CYCLE_INTERVALS), anchorDay: z.number().int().min(1).max(28).optional() })
-  .superRefine((c, ctx) => {
-    if (c.interval === 'week' && c.anchorDay !== undefined && c.anchorDay > 7) ctx.addIssue({ code: 'custom', path: ['anchorDay'], message: 'is an ISO weekday 1-7 (1 = Monday) for weekly cycles' });
-    if (c.interval === 'day' && c.anchorDay !== undefined) ctx.addIssue({ code: 'custom', path: ['anchorDay'], message: 'does not apply to daily cycles' });
-  });
+const cycleInput = z.strictObject({ interval: z.enum(CYCLE_INTERVALS), anchorDay: z.number().int().min(1).max(28).optional() }).superRefine((c, ctx) => {
+  if (c.interval === 'week' && c.anchorDay !== undefined && c.anchorDay > 7)
+    ctx.addIssue({ code: 'custom', path: ['anchorDay'], message: 'is an ISO weekday 1-7 (1 = Monday) for weekly cycles' });
+  if (c.interval === 'day' && c.anchorDay !== undefined) ctx.addIssue({ code: 'custom', path: ['anchorDay'], message: 'does not apply to daily cycles' });
+});
 
 // meterKey -> allowance: what percentage alert thresholds are percentages of; replaced whole when given.
 const allowancesInput = z
   .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a meter key'), canonicalDecimal)
   .refine((a) => Object.keys(a).length <= 100, 'may hold at most 100 meters')
-  .openapi({ description: 'Per meter key, the customer\'s allowance (plan amount): the base of percentage alert thresholds. Replaces the whole map.', example: { 'api-calls': '10000' } });
+  .openapi({
+    description: "Per meter key, the customer's allowance (plan amount): the base of percentage alert thresholds. Replaces the whole map.",
+    example: { 'api-calls': '10000' },
+  });
 
 const customerInput = z.strictObject({
   name: z.string().max(200).regex(NO_CONTROL_CHARS, 'must not contain control characters').optional(),
@@ -50,7 +52,7 @@ const routes = {
   put: createRoute({
     method: 'put',
     path: '/v1/customers/{customerId}',
-    summary: 'Create or change a customer\'s name, time zone and billing cycle (customers:write); omitted fields keep their value (or the tenant default)',
+    summary: "Create or change a customer's name, time zone and billing cycle (customers:write); omitted fields keep their value (or the tenant default)",
     security: needs('customers:write'),
     request: { params: idParam, body: { required: true, content: jsonOf(customerInput) } },
     responses: {
@@ -70,10 +72,13 @@ const routes = {
   get: createRoute({
     method: 'get',
     path: '/v1/customers/{customerId}',
-    summary: 'A customer\'s record',
+    summary: "A customer's record",
     security: needs('usage:read'),
     request: { params: idParam },
-    responses: { 200: { description: 'The customer', content: jsonOf(customerSchema) }, 404: { description: 'No record: the tenant default applies', content: jsonOf(errorSchema) } },
+    responses: {
+      200: { description: 'The customer', content: jsonOf(customerSchema) },
+      404: { description: 'No record: the tenant default applies', content: jsonOf(errorSchema) },
+    },
   }),
 };
 
@@ -107,7 +112,11 @@ export function customerRoutes({ db, config, audit }: AppDeps) {
       anchorDay: input.billingCycle?.anchorDay ?? defaultAnchor,
       allowances: input.allowances ?? current?.allowances ?? {},
     };
-    const before = current ?? { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY };
+    const before = current ?? {
+      timezone: config.BILLING_DEFAULT_TIMEZONE,
+      interval: config.BILLING_DEFAULT_INTERVAL,
+      anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY,
+    };
     const moved = before.timezone !== next.timezone || before.interval !== next.interval || before.anchorDay !== next.anchorDay;
     // Periods already exported must keep their bounds: adjustments reference them.
     if (moved && ((await customerHasExports(db, { tenantId, customerId }, { tenantId }))[0]?.n ?? 0) > 0) {
@@ -122,7 +131,11 @@ export function customerRoutes({ db, config, audit }: AppDeps) {
     const { tenantId } = c.get('principal');
     const q = c.req.valid('query');
     const after = decodeCursor(q.cursor, z.tuple([z.string()]));
-    const rows = await customersOfTenant(c.get('reader'), { tenantId, afterId: after?.[0] ?? '', limit: q.limit + 1 }, { tenantId, route: 'GET /v1/customers' });
+    const rows = await customersOfTenant(
+      c.get('reader'),
+      { tenantId, afterId: after?.[0] ?? '', limit: q.limit + 1 },
+      { tenantId, route: 'GET /v1/customers' },
+    );
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return c.json({ data: page.map(view), nextCursor: rows.length > q.limit && last ? encodeCursor([last.customerId]) : null }, 200);
@@ -132,7 +145,12 @@ export function customerRoutes({ db, config, audit }: AppDeps) {
     const { tenantId } = c.get('principal');
     const { customerId } = c.req.valid('param');
     const [row] = await customerById(c.get('reader'), { tenantId, customerId }, { tenantId });
-    if (!row) throw new ApiError(404, 'not_found', `customer "${customerId}" has no record; it bills in the tenant default (${config.BILLING_DEFAULT_INTERVAL}, ${config.BILLING_DEFAULT_TIMEZONE})`);
+    if (!row)
+      throw new ApiError(
+        404,
+        'not_found',
+        `customer "${customerId}" has no record; it bills in the tenant default (${config.BILLING_DEFAULT_INTERVAL}, ${config.BILLING_DEFAULT_TIMEZONE})`,
+      );
     return c.json(view(row), 200);
   });
   return app;

@@ -26,7 +26,10 @@ const listRoute = createRoute({
     }),
   },
   responses: {
-    200: { description: 'A page of dead letters', content: { 'application/json': { schema: z.object({ data: z.array(deadLetter), nextCursor: z.string().nullable() }) } } },
+    200: {
+      description: 'A page of dead letters',
+      content: { 'application/json': { schema: z.object({ data: z.array(deadLetter), nextCursor: z.string().nullable() }) } },
+    },
   },
 });
 
@@ -36,7 +39,7 @@ const replayRoute = createRoute({
   summary: 'Re-submit dead letters, corrected or as they are (admin)',
   description:
     'Each item names a dead letter by (topic, partition, offset). With `event`, that corrected event is submitted instead of the raw message. ' +
-    'The event goes through the same validation and ingest path as POST /v1/events, for the caller\'s tenant; a replayed dead letter is marked and not replayed twice.',
+    "The event goes through the same validation and ingest path as POST /v1/events, for the caller's tenant; a replayed dead letter is marked and not replayed twice.",
   security: needs('admin'),
   request: {
     body: {
@@ -45,7 +48,14 @@ const replayRoute = createRoute({
         'application/json': {
           schema: z.strictObject({
             deadLetters: z
-              .array(z.strictObject({ topic: z.string().min(1).max(249), partition: z.number().int().min(0), offset: z.number().int().min(0), event: z.record(z.string(), z.unknown()).optional() }))
+              .array(
+                z.strictObject({
+                  topic: z.string().min(1).max(249),
+                  partition: z.number().int().min(0),
+                  offset: z.number().int().min(0),
+                  event: z.record(z.string(), z.unknown()).optional(),
+                }),
+              )
               .min(1)
               .max(MAX_REPLAY),
           }),
@@ -94,7 +104,8 @@ export function deadLetterRoutes(deps: AppDeps) {
     const { tenantId } = c.get('principal');
     const results = await replayDeadLetters(deps, { tenantId, visible: visibleTenants(tenantId), requestId: c.get('requestId') }, deadLetters);
     // Positions, event ids and outcomes only (errors can echo the payload); a request that replayed nothing changed nothing.
-    if (results.some((r) => r.status === 'replayed')) await deps.audit.record(actorOf(c), 'dead_letter.replayed', { after: results.map((r) => ({ ...r, errors: undefined })) });
+    if (results.some((r) => r.status === 'replayed'))
+      await deps.audit.record(actorOf(c), 'dead_letter.replayed', { after: results.map((r) => ({ ...r, errors: undefined })) });
     return c.json({ results }, 200);
   });
   return app;

@@ -59,8 +59,14 @@ const ingestRoute = createRoute({
     422: { description: 'Every event rejected', content: { 'application/json': { schema: ingestResponse } } },
     400: { description: 'Malformed JSON (duplicate keys included), invalid UTF-8, or body shape', content: { 'application/json': { schema: errorSchema } } },
     413: { description: 'Too many events or too large a body', content: { 'application/json': { schema: errorSchema } } },
-    429: { description: 'The tenant is over its events-per-second limit: nothing of this request was stored; retry after Retry-After seconds', content: { 'application/json': { schema: errorSchema } } },
-    503: { description: 'Not durable, or too many bodies in flight (ingest_busy): retry (Retry-After)', content: { 'application/json': { schema: errorSchema } } },
+    429: {
+      description: 'The tenant is over its events-per-second limit: nothing of this request was stored; retry after Retry-After seconds',
+      content: { 'application/json': { schema: errorSchema } },
+    },
+    503: {
+      description: 'Not durable, or too many bodies in flight (ingest_busy): retry (Retry-After)',
+      content: { 'application/json': { schema: errorSchema } },
+    },
   },
 });
 
@@ -91,7 +97,10 @@ const listRoute = createRoute({
 });
 
 /** The per-event error of a row the engine refused although it passed validation: permanent, so the client must not retry it unchanged. */
-const STORAGE_REFUSED = { path: '', message: 'the storage engine cannot store this event as sent; it was not stored (retrying it unchanged fails the same way)' };
+const STORAGE_REFUSED = {
+  path: '',
+  message: 'the storage engine cannot store this event as sent; it was not stored (retrying it unchanged fails the same way)',
+};
 
 function bodyShapeOf(contentType: string | undefined): BodyShape {
   const mediaType = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
@@ -134,7 +143,11 @@ export function eventRoutes(deps: AppDeps) {
       const { events } = found;
       if (events.length === 0) throw new ApiError(400, 'empty_batch', 'the request contains no events');
       if (events.length > config.MAX_EVENTS_PER_REQUEST) {
-        throw new ApiError(413, 'too_many_events', `a request may carry at most ${config.MAX_EVENTS_PER_REQUEST} events (MAX_EVENTS_PER_REQUEST); it had ${events.length}`);
+        throw new ApiError(
+          413,
+          'too_many_events',
+          `a request may carry at most ${config.MAX_EVENTS_PER_REQUEST} events (MAX_EVENTS_PER_REQUEST); it had ${events.length}`,
+        );
       }
 
       const { tenantId } = c.get('principal');
@@ -180,7 +193,11 @@ export function eventRoutes(deps: AppDeps) {
 export type EventsQuery = z.infer<typeof eventsQuery>;
 
 /** A page of stored events: the one implementation behind GET /v1/events and the portal's events. */
-export async function eventsPage(c: Context<AppEnv>, { config, clock }: Pick<AppDeps, 'config' | 'clock'>, q: EventsQuery): Promise<{ data: z.infer<typeof storedEventRow>[]; nextCursor: string | null }> {
+export async function eventsPage(
+  c: Context<AppEnv>,
+  { config, clock }: Pick<AppDeps, 'config' | 'clock'>,
+  q: EventsQuery,
+): Promise<{ data: z.infer<typeof storedEventRow>[]; nextCursor: string | null }> {
   const { tenantId } = c.get('principal');
   const fromMs = instantMs(q.from);
   const toMs = instantMs(q.to);

@@ -17,7 +17,9 @@ const usageRow = z
   .object({
     windowStart: z.string(),
     windowEnd: z.string(),
-    value: z.union([z.string(), z.number(), z.null()]).openapi({ description: 'Exact decimal string (SUM, MIN, MAX, AVG, LATEST, P*) or integer (COUNT, UNIQUE_COUNT); null for an empty window of MIN/MAX/AVG/LATEST/P*' }),
+    value: z.union([z.string(), z.number(), z.null()]).openapi({
+      description: 'Exact decimal string (SUM, MIN, MAX, AVG, LATEST, P*) or integer (COUNT, UNIQUE_COUNT); null for an empty window of MIN/MAX/AVG/LATEST/P*',
+    }),
     customerId: z.string().optional(),
     groupBy: z.record(z.string(), z.string()).optional(),
   })
@@ -29,14 +31,18 @@ export const meterUsageQuery = z.object({
   granularity: z.enum(GRANULARITIES).default('day'),
   tz: z.string().max(64).default('UTC').refine(isTimeZone, `tz ${TIME_ZONE_MESSAGE}`),
   customerId: z.string().min(1).max(256).optional(),
-  groupBy: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: 'customerId or one of the meter\'s groupBy dimensions; repeatable' }),
+  groupBy: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .openapi({ description: "customerId or one of the meter's groupBy dimensions; repeatable" }),
   cursor: z.string().max(8192).optional().openapi({ description: 'nextCursor of the previous page (grouped reads come in pages of whole groups)' }),
 });
 
 const route = createRoute({
   method: 'get',
   path: '/v1/meters/{key}/usage',
-  summary: 'A meter\'s values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts one of the dimensions the meter names (groupBy, filter, uniqueDimension)',
+  summary:
+    "A meter's values per window, in a time zone; filter[<dim>]=<value> (repeatable) restricts one of the dimensions the meter names (groupBy, filter, uniqueDimension)",
   security: needs('usage:read'),
   request: {
     params: z.object({ key: z.string().min(1).max(64) }),
@@ -46,13 +52,18 @@ const route = createRoute({
     200: {
       description: 'Windows in order (per group), gaps filled; Accept: text/csv gives the same as CSV',
       content: {
-        'application/json': { schema: z.object({ data: z.array(usageRow), meta: z.object({ source: z.string(), windows: z.number() }), nextCursor: z.string().nullable() }) },
+        'application/json': {
+          schema: z.object({ data: z.array(usageRow), meta: z.object({ source: z.string(), windows: z.number() }), nextCursor: z.string().nullable() }),
+        },
         'text/csv': { schema: z.string() },
       },
       headers: z.object({ 'x-next-cursor': z.string().optional().openapi({ description: 'CSV answers: the cursor of the next page, when there is one' }) }),
     },
     400: { description: 'Invalid parameters', content: { 'application/json': { schema: errorSchema } } },
-    422: { description: 'A read limit was passed (read_limit_exceeded): details say which and how to narrow the query', content: { 'application/json': { schema: errorSchema } } },
+    422: {
+      description: 'A read limit was passed (read_limit_exceeded): details say which and how to narrow the query',
+      content: { 'application/json': { schema: errorSchema } },
+    },
     404: { description: 'No such meter', content: { 'application/json': { schema: errorSchema } } },
   },
 });
@@ -117,7 +128,13 @@ export function meterUsageRoute(app: OpenAPIHono<AppEnv>, deps: AppDeps, found: 
 export type MeterUsageQuery = z.infer<typeof meterUsageQuery>;
 
 /** A meter's usage per window as JSON or CSV: the one implementation behind the meter usage API and the portal. */
-export async function answerMeterUsage(c: Context<AppEnv>, { config, clock }: AppDeps, meter: Meter, q: MeterUsageQuery, extra: Record<string, unknown> = {}): Promise<Response> {
+export async function answerMeterUsage(
+  c: Context<AppEnv>,
+  { config, clock }: AppDeps,
+  meter: Meter,
+  q: MeterUsageQuery,
+  extra: Record<string, unknown> = {},
+): Promise<Response> {
   const { tenantId } = c.get('principal');
   const fromMs = instantMs(q.from);
   const toMs = instantMs(q.to);
@@ -126,7 +143,11 @@ export async function answerMeterUsage(c: Context<AppEnv>, { config, clock }: Ap
   const requested = q.groupBy === undefined ? [] : Array.isArray(q.groupBy) ? q.groupBy : [q.groupBy];
   for (const g of requested) {
     if (g !== 'customerId' && !meter.groupBy.includes(g)) {
-      throw new ApiError(400, 'invalid_request', `groupBy "${g}" is not allowed by meter "${meter.key}" (allowed: customerId${meter.groupBy.map((d) => `, ${d}`).join('')})`);
+      throw new ApiError(
+        400,
+        'invalid_request',
+        `groupBy "${g}" is not allowed by meter "${meter.key}" (allowed: customerId${meter.groupBy.map((d) => `, ${d}`).join('')})`,
+      );
     }
   }
   // A filter on a dimension the meter does not name would answer zeros that look like data: refused, as an unknown groupBy is.
@@ -134,7 +155,11 @@ export async function answerMeterUsage(c: Context<AppEnv>, { config, clock }: Ap
   const named = dimensionsOf(meter);
   for (const { dimension } of queryFilterList) {
     if (!named.includes(dimension)) {
-      throw new ApiError(400, 'invalid_request', `filter[${dimension}]: "${dimension}" is not a dimension of meter "${meter.key}" (its dimensions: ${named.join(', ') || 'none'}; add it to the meter's groupBy to filter on it)`);
+      throw new ApiError(
+        400,
+        'invalid_request',
+        `filter[${dimension}]: "${dimension}" is not a dimension of meter "${meter.key}" (its dimensions: ${named.join(', ') || 'none'}; add it to the meter's groupBy to filter on it)`,
+      );
     }
   }
   const groupByCustomer = requested.includes('customerId');
@@ -142,7 +167,12 @@ export async function answerMeterUsage(c: Context<AppEnv>, { config, clock }: Ap
   const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
   if (!windows) throw new ApiError(400, 'too_many_windows', `the query spans more than ${MAX_WINDOWS} ${q.granularity} windows; use a coarser granularity`);
 
-  const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, clock.now());
+  const source = chooseSource(
+    windows,
+    meter.aggregation,
+    { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS },
+    clock.now(),
+  );
   const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
   const grouped = groupByCustomer || dimensions.length > 0;
   const keyLength = (groupByCustomer ? 1 : 0) + dimensions.length;
@@ -172,7 +202,9 @@ export async function answerMeterUsage(c: Context<AppEnv>, { config, clock }: Ap
     { route: 'GET /v1/meters/{key}/usage', tenantId, requestId: c.get('requestId') },
   );
 
-  const { page, nextAfter } = grouped ? pageOfGroups(fill(meter, windows, cells, true), cells.length, maxCells, groupsPerPage) : { page: fill(meter, windows, cells, false), nextAfter: undefined };
+  const { page, nextAfter } = grouped
+    ? pageOfGroups(fill(meter, windows, cells, true), cells.length, maxCells, groupsPerPage)
+    : { page: fill(meter, windows, cells, false), nextAfter: undefined };
   const nextCursor = nextAfter ? encodeCursor(nextAfter) : null;
   // Rows are made as the body is written (chunked, with event-loop turns between chunks).
   const pageWindows: UsageWindow[] = windows;
@@ -194,12 +226,22 @@ export async function answerMeterUsage(c: Context<AppEnv>, { config, clock }: Ap
     // Text cells (ids, dimension names and values) are neutralised against formula injection; values stay numbers.
     const header = ['windowStart', 'windowEnd', ...(groupByCustomer ? ['customerId'] : []), ...dimensions.map(csvText), 'value'];
     const csvRows = (function* () {
-      for (const r of rows()) yield [r.windowStart, r.windowEnd, ...(groupByCustomer ? [csvText(r.customerId!)] : []), ...dimensions.map((d) => csvText(r.groupBy![d]!)), r.value ?? ''];
+      for (const r of rows())
+        yield [
+          r.windowStart,
+          r.windowEnd,
+          ...(groupByCustomer ? [csvText(r.customerId!)] : []),
+          ...dimensions.map((d) => csvText(r.groupBy![d]!)),
+          r.value ?? '',
+        ];
     })();
     c.header('content-type', 'text/csv; charset=utf-8');
     if (nextCursor) c.header('x-next-cursor', nextCursor);
     return c.body(csvBody(header, csvRows), 200) as never;
   }
   c.header('content-type', 'application/json');
-  return c.body(jsonDataBody(rows(), { meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor, ...extra }), 200) as never;
+  return c.body(
+    jsonDataBody(rows(), { meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor, ...extra }),
+    200,
+  ) as never;
 }

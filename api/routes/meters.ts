@@ -70,7 +70,12 @@ const routes = {
 };
 
 function invalid(error: z.ZodError): ApiError {
-  return new ApiError(400, 'invalid_request', 'the meter definition is invalid', error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+  return new ApiError(
+    400,
+    'invalid_request',
+    'the meter definition is invalid',
+    error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  );
 }
 
 export function meterRoutes(deps: AppDeps) {

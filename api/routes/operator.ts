@@ -8,10 +8,12 @@ import { TenantExistsError, tenantIdSchema, tenantNameSchema, type Tenant } from
 import { createKey } from '../../access/key-changes.js';
 
 const LIMIT_NAMES = Object.keys(LIMIT_RANGES) as (keyof TenantLimits)[];
-const limitsOf = (value: (name: keyof TenantLimits) => z.ZodType) => z.object(Object.fromEntries(LIMIT_NAMES.map((n) => [n, value(n)])) as Record<keyof TenantLimits, z.ZodType>);
+const limitsOf = (value: (name: keyof TenantLimits) => z.ZodType) =>
+  z.object(Object.fromEntries(LIMIT_NAMES.map((n) => [n, value(n)])) as Record<keyof TenantLimits, z.ZodType>);
 
 const limitsSchema = limitsOf(() => z.number().int()).openapi('TenantLimits', {
-  description: 'ingestEventsPerSecond and concurrentReads are enforced by the API (429 past them); the read bounds are the engine limits of this tenant\'s reads',
+  description:
+    "ingestEventsPerSecond and concurrentReads are enforced by the API (429 past them); the read bounds are the engine limits of this tenant's reads",
 });
 const tenantSchema = z
   .object({
@@ -50,7 +52,8 @@ const routes = {
     method: 'patch',
     path: '/v1/operator/tenants/{id}',
     summary: 'Rename, disable or enable a tenant, or set its limits (operator); a limit set to null goes back to the default',
-    description: 'A disabled tenant gets 403 tenant_disabled on every route; its data is kept. The change holds at once in this process and within API_KEY_CACHE_SECONDS in others.',
+    description:
+      'A disabled tenant gets 403 tenant_disabled on every route; its data is kept. The change holds at once in this process and within API_KEY_CACHE_SECONDS in others.',
     security: needs('operator'),
     request: {
       params: tenantParam,
@@ -60,7 +63,14 @@ const routes = {
           z.strictObject({
             name: tenantNameSchema.optional(),
             disabled: z.boolean().optional(),
-            limits: z.strictObject(Object.fromEntries(LIMIT_NAMES.map((n) => [n, limitValue(n).nullable().optional()])) as Record<keyof TenantLimits, z.ZodOptional<z.ZodNullable<z.ZodNumber>>>).optional(),
+            limits: z
+              .strictObject(
+                Object.fromEntries(LIMIT_NAMES.map((n) => [n, limitValue(n).nullable().optional()])) as Record<
+                  keyof TenantLimits,
+                  z.ZodOptional<z.ZodNullable<z.ZodNumber>>
+                >,
+              )
+              .optional(),
           }),
         ),
       },
@@ -69,7 +79,14 @@ const routes = {
   }),
 };
 
-const view = (t: Tenant) => ({ tenantId: t.tenantId, name: t.name, createdAt: t.createdAt, disabled: t.disabled, limits: t.limits, effectiveLimits: t.effectiveLimits });
+const view = (t: Tenant) => ({
+  tenantId: t.tenantId,
+  name: t.name,
+  createdAt: t.createdAt,
+  disabled: t.disabled,
+  limits: t.limits,
+  effectiveLimits: t.effectiveLimits,
+});
 
 /** /v1/operator/...: tenants and their limits. The operator credential reaches only these (api/auth.ts). */
 export function operatorRoutes({ access, audit }: AppDeps) {
@@ -97,7 +114,11 @@ export function operatorRoutes({ access, audit }: AppDeps) {
     const before = await access.tenants.get(id);
     const tenant = await access.tenants.update(id, c.req.valid('json'));
     if (!tenant || !before) throw new ApiError(404, 'not_found', `no tenant "${id}"`);
-    await audit.record(as(id, c.get('requestId')), 'tenant.updated', { target: id, before: { name: before.name, disabled: before.disabled, limits: before.limits }, after: { name: tenant.name, disabled: tenant.disabled, limits: tenant.limits } });
+    await audit.record(as(id, c.get('requestId')), 'tenant.updated', {
+      target: id,
+      before: { name: before.name, disabled: before.disabled, limits: before.limits },
+      after: { name: tenant.name, disabled: tenant.disabled, limits: tenant.limits },
+    });
     return c.json(view(tenant), 200);
   });
   return app;

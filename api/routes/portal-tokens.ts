@@ -16,7 +16,12 @@ const customerId = z.string().min(1).max(256).regex(NO_CONTROL_CHARS, 'must not 
 
 const issueInput = z.strictObject({
   customerId,
-  meters: z.array(z.string().min(1).max(64)).min(1).max(16).optional().openapi({ description: 'Meter keys the link may show; omitted: every meter of the tenant' }),
+  meters: z
+    .array(z.string().min(1).max(64))
+    .min(1)
+    .max(16)
+    .optional()
+    .openapi({ description: 'Meter keys the link may show; omitted: every meter of the tenant' }),
   expiresInSeconds: z.number().int().min(60).max(MAX_LINK_SECONDS).default(DEFAULT_LINK_SECONDS),
 });
 
@@ -57,7 +62,10 @@ const routes = {
     summary: 'Revoke a dashboard link: refused on its next use here, and by every instance within API_KEY_CACHE_SECONDS',
     security: needs('portal:issue'),
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
-    responses: { 200: { description: 'Revoked (or already revoked)', content: jsonOf(linkSchema) }, 404: { description: 'No such link in this tenant', content: jsonOf(errorSchema) } },
+    responses: {
+      200: { description: 'Revoked (or already revoked)', content: jsonOf(linkSchema) },
+      404: { description: 'No such link in this tenant', content: jsonOf(errorSchema) },
+    },
   }),
 };
 
@@ -75,7 +83,14 @@ export function portalTokenRoutes({ db, config, links, audit }: AppDeps) {
       const unknown = meters.filter((m) => !known.has(m));
       if (unknown.length > 0) throw new ApiError(400, 'invalid_request', `no meter ${unknown.map((m) => `"${m}"`).join(', ')} in this tenant`, { unknown });
     }
-    const { record, token } = await links.issue({ tenantId, kind: 'portal', customerId: input.customerId, meters, expiresInSeconds: input.expiresInSeconds, createdBy: keyId });
+    const { record, token } = await links.issue({
+      tenantId,
+      kind: 'portal',
+      customerId: input.customerId,
+      meters,
+      expiresInSeconds: input.expiresInSeconds,
+      createdBy: keyId,
+    });
     await audit.record(actorOf(c), 'portal_link.issued', { target: record.id, after: view(record) });
     // The token rides in the fragment: browsers send neither it to the server (access logs) nor in a Referer.
     const origin = config.PUBLIC_URL ? new URL(config.PUBLIC_URL).origin : new URL(c.req.url).origin;

@@ -21,43 +21,59 @@ const keyParam = z.object({ key: z.string().min(1).max(64) });
 const refreshedAt = z.string().openapi({ description: 'Every event acknowledged before this instant is in these numbers (the read began then)' });
 const csvOr = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema }, 'text/csv': { schema: z.string() } });
 const period = z.object({ start: z.string(), end: z.string() });
-const value = z.union([z.string(), z.number(), z.null()]).openapi({ description: 'Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists' });
+const value = z
+  .union([z.string(), z.number(), z.null()])
+  .openapi({ description: 'Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists' });
 const noMeter = { description: 'No such meter, or not one this link shows', content: jsonOf(errorSchema) };
 
 const routes = {
   customer: createRoute({
     method: 'get',
     path: '/v1/portal/customer',
-    summary: 'The dashboard link\'s customer: name, time zone, billing cycle, the current period, and the meters the link shows',
+    summary: "The dashboard link's customer: name, time zone, billing cycle, the current period, and the meters the link shows",
     security: PORTAL,
     responses: {
       200: {
         description: 'The customer',
-        content: jsonOf(z.object({
-          customer: z.object({ customerId: z.string(), name: z.string(), timezone: z.string(), billingCycle: z.object({ interval: z.string(), anchorDay: z.number().int() }) }),
-          currentPeriod: period,
-          meters: z.array(z.object({ key: z.string(), name: z.string(), aggregation: z.string(), groupBy: z.array(z.string()) })),
-          expiresAt: z.string(),
-          refreshedAt,
-        }).openapi('PortalCustomer')),
+        content: jsonOf(
+          z
+            .object({
+              customer: z.object({
+                customerId: z.string(),
+                name: z.string(),
+                timezone: z.string(),
+                billingCycle: z.object({ interval: z.string(), anchorDay: z.number().int() }),
+              }),
+              currentPeriod: period,
+              meters: z.array(z.object({ key: z.string(), name: z.string(), aggregation: z.string(), groupBy: z.array(z.string()) })),
+              expiresAt: z.string(),
+              refreshedAt,
+            })
+            .openapi('PortalCustomer'),
+        ),
       },
     },
   }),
   periods: createRoute({
     method: 'get',
     path: '/v1/portal/meters/{key}/periods',
-    summary: 'A meter\'s value for the current period to date and for previous periods (from the exports once closed, computed otherwise, and saying which); Accept: text/csv for CSV',
+    summary:
+      "A meter's value for the current period to date and for previous periods (from the exports once closed, computed otherwise, and saying which); Accept: text/csv for CSV",
     security: PORTAL,
     request: { params: keyParam, query: z.object({ previous: z.coerce.number().int().min(0).max(24).default(6) }) },
     responses: {
       200: {
         description: 'Current period first, then earlier ones, newest first',
-        content: csvOr(z.object({
-          meter: z.string(),
-          current: period.extend({ value }),
-          previous: z.array(period.extend({ value, source: z.enum(['export', 'computed']) })),
-          refreshedAt,
-        }).openapi('PortalPeriods')),
+        content: csvOr(
+          z
+            .object({
+              meter: z.string(),
+              current: period.extend({ value }),
+              previous: z.array(period.extend({ value, source: z.enum(['export', 'computed']) })),
+              refreshedAt,
+            })
+            .openapi('PortalPeriods'),
+        ),
       },
       404: noMeter,
     },
@@ -68,15 +84,25 @@ const routes = {
     summary: 'The meter usage API (windows, granularity, time zone, groupBy, filter[...]) with the customer fixed by the link; Accept: text/csv for CSV',
     security: PORTAL,
     request: { params: keyParam, query: meterUsageQuery.omit({ customerId: true }) },
-    responses: { 200: { description: 'As GET /v1/meters/{key}/usage, plus refreshedAt', content: csvOr(z.object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable(), refreshedAt })) }, 400: { description: 'Invalid parameters', content: jsonOf(errorSchema) }, 404: noMeter },
+    responses: {
+      200: {
+        description: 'As GET /v1/meters/{key}/usage, plus refreshedAt',
+        content: csvOr(z.object({ data: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable(), refreshedAt })),
+      },
+      400: { description: 'Invalid parameters', content: jsonOf(errorSchema) },
+      404: noMeter,
+    },
   }),
   events: createRoute({
     method: 'get',
     path: '/v1/portal/meters/{key}/events',
-    summary: 'The customer\'s stored events of the meter\'s metric, oldest first, cursor-paginated; Accept: text/csv for CSV',
+    summary: "The customer's stored events of the meter's metric, oldest first, cursor-paginated; Accept: text/csv for CSV",
     security: PORTAL,
     request: { params: keyParam, query: eventsQuery.omit({ customerId: true, metricName: true }) },
-    responses: { 200: { description: 'A page of events', content: csvOr(z.object({ data: z.array(storedEventRow), nextCursor: z.string().nullable(), refreshedAt })) }, 404: noMeter },
+    responses: {
+      200: { description: 'A page of events', content: csvOr(z.object({ data: z.array(storedEventRow), nextCursor: z.string().nullable(), refreshedAt })) },
+      404: noMeter,
+    },
   }),
 };
 
@@ -98,7 +124,14 @@ export function portalRoutes(deps: AppDeps) {
   const cycleFor = async (c: Context<AppEnv>) => {
     const { tenantId, customerId } = c.get('link');
     const [record] = await customerById(c.get('reader'), { tenantId, customerId }, { tenantId });
-    return { record, cycle: cycleOf(record, { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY }) };
+    return {
+      record,
+      cycle: cycleOf(record, {
+        timezone: config.BILLING_DEFAULT_TIMEZONE,
+        interval: config.BILLING_DEFAULT_INTERVAL,
+        anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY,
+      }),
+    };
   };
 
   app.openapi(routes.customer, async (c) => {
@@ -108,13 +141,21 @@ export function portalRoutes(deps: AppDeps) {
     const all = await listMeters(c.get('reader'), link.tenantId);
     const shown = link.meters === null ? all : all.filter((m) => link.meters!.includes(m.key));
     const { current } = recentPeriods(readAt, cycle, 0);
-    return c.json({
-      customer: { customerId: link.customerId, name: record?.name ?? '', timezone: cycle.timezone, billingCycle: { interval: cycle.interval, anchorDay: cycle.anchorDay } },
-      currentPeriod: { start: iso(current.startMs), end: iso(current.endMs) },
-      meters: shown.map((m) => ({ key: m.key, name: m.name ?? m.key, aggregation: m.aggregation, groupBy: m.groupBy })),
-      expiresAt: iso(link.expiresAtMs),
-      refreshedAt: iso(readAt),
-    }, 200);
+    return c.json(
+      {
+        customer: {
+          customerId: link.customerId,
+          name: record?.name ?? '',
+          timezone: cycle.timezone,
+          billingCycle: { interval: cycle.interval, anchorDay: cycle.anchorDay },
+        },
+        currentPeriod: { start: iso(current.startMs), end: iso(current.endMs) },
+        meters: shown.map((m) => ({ key: m.key, name: m.name ?? m.key, aggregation: m.aggregation, groupBy: m.groupBy })),
+        expiresAt: iso(link.expiresAtMs),
+        refreshedAt: iso(readAt),
+      },
+      200,
+    );
   });
 
   app.openapi(routes.periods, async (c) => {
@@ -126,7 +167,11 @@ export function portalRoutes(deps: AppDeps) {
     const reader = c.get('reader');
     const t = tags(c, 'GET /v1/portal/meters/{key}/periods');
     // What the exports said per period (usage lines plus later adjustments): a closed period's billed value.
-    const exported = new Map((await exportedValues(reader, { tenantId, uptoSequence: Number.MAX_SAFE_INTEGER, customers: [customerId] }, t)).filter((r) => r.meterKey === meter.key).map((r) => [r.startMs, r.value]));
+    const exported = new Map(
+      (await exportedValues(reader, { tenantId, uptoSequence: Number.MAX_SAFE_INTEGER, customers: [customerId] }, t))
+        .filter((r) => r.meterKey === meter.key)
+        .map((r) => [r.startMs, r.value]),
+    );
     // Oldest first, as one run of consecutive periods; periods already exported are read from the exports instead.
     const periods = [...previous].reverse().concat(current);
     const computed = periods.filter((p) => p === current || !exported.has(p.startMs));
@@ -135,11 +180,24 @@ export function portalRoutes(deps: AppDeps) {
     const currentValue = valueOf.get(current.startMs)!;
     const earlier = previous.map((p) => {
       const billed = exported.get(p.startMs);
-      return { start: iso(p.startMs), end: iso(p.endMs), value: billed ?? valueOf.get(p.startMs)!, source: billed === undefined ? ('computed' as const) : ('export' as const) };
+      return {
+        start: iso(p.startMs),
+        end: iso(p.endMs),
+        value: billed ?? valueOf.get(p.startMs)!,
+        source: billed === undefined ? ('computed' as const) : ('export' as const),
+      };
     });
-    const answer = { meter: meter.key, current: { start: iso(current.startMs), end: iso(current.endMs), value: currentValue }, previous: earlier, refreshedAt: iso(readAt) };
+    const answer = {
+      meter: meter.key,
+      current: { start: iso(current.startMs), end: iso(current.endMs), value: currentValue },
+      previous: earlier,
+      refreshedAt: iso(readAt),
+    };
     if (!wantsCsv(c)) return c.json(answer, 200);
-    const rows = [[answer.current.start, answer.current.end, answer.current.value ?? '', 'current'], ...earlier.map((p) => [p.start, p.end, p.value ?? '', p.source])];
+    const rows = [
+      [answer.current.start, answer.current.end, answer.current.value ?? '', 'current'],
+      ...earlier.map((p) => [p.start, p.end, p.value ?? '', p.source]),
+    ];
     return csvAnswer(c, ['periodStart', 'periodEnd', 'value', 'source'], rows, answer.refreshedAt, `${meter.key}-periods.csv`);
   });
 

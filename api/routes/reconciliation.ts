@@ -21,8 +21,14 @@ const reconciliationDay = z
   .object({
     day: z.string().openapi({ example: '2026-11-02', description: 'UTC day of event time (dead letters: of arrival)' }),
     metricName: z.string(),
-    received: z.object({ api: z.number().int(), kafka: z.number().int(), unknown: z.number().int() }).openapi({ description: 'Deliveries stored by the direct API writer and consumed from Kafka (unknown: stored before the path was recorded), before duplicates collapse; a duplicate the API answered is not stored and not counted here' }),
-    duplicatesCollapsed: z.number().int().openapi({ description: 'Stored deliveries of an event already stored (Kafka redelivery, several writers), counted once everywhere' }),
+    received: z.object({ api: z.number().int(), kafka: z.number().int(), unknown: z.number().int() }).openapi({
+      description:
+        'Deliveries stored by the direct API writer and consumed from Kafka (unknown: stored before the path was recorded), before duplicates collapse; a duplicate the API answered is not stored and not counted here',
+    }),
+    duplicatesCollapsed: z
+      .number()
+      .int()
+      .openapi({ description: 'Stored deliveries of an event already stored (Kafka redelivery, several writers), counted once everywhere' }),
     corrections: z.number().int().openapi({ description: 'Amend and void versions written' }),
     stored: z.number().int().openapi({ description: 'Events as every number counts them (one per identity, voids left out)' }),
     deadLettered: z.number().int(),
@@ -35,7 +41,8 @@ const reconciliationDay = z
 const route = createRoute({
   method: 'get',
   path: '/v1/reconciliation',
-  summary: 'Per UTC day and metric: received (API, Kafka), stored, duplicates collapsed, dead-lettered, in rollups, in exports; differences flagged with where to look (admin)',
+  summary:
+    'Per UTC day and metric: received (API, Kafka), stored, duplicates collapsed, dead-lettered, in rollups, in exports; differences flagged with where to look (admin)',
   security: needs('admin'),
   request: {
     query: z.object({
@@ -44,7 +51,10 @@ const route = createRoute({
     }),
   },
   responses: {
-    200: { description: 'The report; `ok` is false when any day has a difference', content: jsonOf(z.object({ from: z.string(), to: z.string(), ok: z.boolean(), days: z.array(reconciliationDay) })) },
+    200: {
+      description: 'The report; `ok` is false when any day has a difference',
+      content: jsonOf(z.object({ from: z.string(), to: z.string(), ok: z.boolean(), days: z.array(reconciliationDay) })),
+    },
     400: { description: 'Invalid window', content: { 'application/json': { schema: errorSchema } } },
     422: { description: 'The window reaches past raw retention', content: { 'application/json': { schema: errorSchema } } },
   },
@@ -57,9 +67,11 @@ export function reconciliationRoutes({ config, clock }: AppDeps) {
     const fromMs = instantMs(q.from);
     const toMs = instantMs(q.to);
     // Whole days only: a partial day would compare a partial count with a whole day's rollup.
-    if (fromMs % DAY_MS !== 0 || toMs % DAY_MS !== 0) throw new ApiError(400, 'invalid_request', 'from and to must be starts of UTC days (00:00:00Z): the report compares whole days');
+    if (fromMs % DAY_MS !== 0 || toMs % DAY_MS !== 0)
+      throw new ApiError(400, 'invalid_request', 'from and to must be starts of UTC days (00:00:00Z): the report compares whole days');
     assertWindow(fromMs, toMs);
-    if (toMs - fromMs > RECONCILIATION_MAX_DAYS * DAY_MS) throw new ApiError(400, 'invalid_request', `the window may span at most ${RECONCILIATION_MAX_DAYS} days; ask for several windows`);
+    if (toMs - fromMs > RECONCILIATION_MAX_DAYS * DAY_MS)
+      throw new ApiError(400, 'invalid_request', `the window may span at most ${RECONCILIATION_MAX_DAYS} days; ask for several windows`);
     assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const { tenantId } = c.get('principal');
     const reader = c.get('reader');

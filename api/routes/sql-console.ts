@@ -13,9 +13,7 @@ export const MAX_CONSOLE_LINK_SECONDS = 3600;
 const DEFAULT_CONSOLE_LINK_SECONDS = 900;
 const CONSOLE = needs(linkScope('sql-console'));
 
-const consoleLink = z
-  .object({ id: z.string(), createdAt: z.string(), expiresAt: z.string(), revokedAt: z.string().nullable() })
-  .openapi('SqlConsoleLink');
+const consoleLink = z.object({ id: z.string(), createdAt: z.string(), expiresAt: z.string(), revokedAt: z.string().nullable() }).openapi('SqlConsoleLink');
 
 const routes = {
   issue: createRoute({
@@ -23,7 +21,12 @@ const routes = {
     path: '/v1/sql/console-links',
     summary: 'Mint a short-lived SQL console link (sql): the token is shown once, in `token` and in the fragment of `url`; the key never goes into the page',
     security: needs('sql'),
-    request: { body: { required: true, content: jsonOf(z.strictObject({ expiresInSeconds: z.number().int().min(60).max(MAX_CONSOLE_LINK_SECONDS).default(DEFAULT_CONSOLE_LINK_SECONDS) })) } },
+    request: {
+      body: {
+        required: true,
+        content: jsonOf(z.strictObject({ expiresInSeconds: z.number().int().min(60).max(MAX_CONSOLE_LINK_SECONDS).default(DEFAULT_CONSOLE_LINK_SECONDS) })),
+      },
+    },
     responses: { 201: { description: 'Minted', content: jsonOf(consoleLink.extend({ token: z.string(), url: z.string() }).openapi('IssuedSqlConsoleLink')) } },
   }),
   list: createRoute({
@@ -40,12 +43,15 @@ const routes = {
     summary: 'Revoke a SQL console link: refused on its next use here, and by every instance within API_KEY_CACHE_SECONDS',
     security: needs('sql'),
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
-    responses: { 200: { description: 'Revoked (or already revoked)', content: jsonOf(consoleLink) }, 404: { description: 'No such console link in this tenant', content: jsonOf(errorSchema) } },
+    responses: {
+      200: { description: 'Revoked (or already revoked)', content: jsonOf(consoleLink) },
+      404: { description: 'No such console link in this tenant', content: jsonOf(errorSchema) },
+    },
   }),
   run: createRoute({
     method: 'post',
     path: '/v1/sql/console/query',
-    summary: 'The SQL console\'s run (console link only): as POST /v1/sql, recorded in the history with the link and the key that minted it',
+    summary: "The SQL console's run (console link only): as POST /v1/sql, recorded in the history with the link and the key that minted it",
     security: CONSOLE,
     request: { body: { content: jsonOf(sqlRequest), required: true } },
     responses: runResponses,
@@ -53,7 +59,7 @@ const routes = {
   schema: createRoute({
     method: 'get',
     path: '/v1/sql/console/schema',
-    summary: 'The SQL console\'s schema (console link only): as GET /v1/sql/schema',
+    summary: "The SQL console's schema (console link only): as GET /v1/sql/schema",
     security: CONSOLE,
     responses: { 200: { description: 'The schema', content: jsonOf(schemaAnswer) } },
   }),
@@ -94,7 +100,12 @@ export function sqlConsoleRoutes({ sql, config, links, audit, db }: AppDeps) {
     const link = c.get('link');
     // A link minted before tokens carried their key is refused: history must name the key behind every query.
     if (!link.createdBy) throw new ApiError(401, 'unauthorized', 'this link is not valid: ask for a new link');
-    return answerSql(c, { sql, config }, c.req.valid('json'), { tenantId: link.tenantId, keyId: link.createdBy, linkId: link.linkId, requestId: c.get('requestId') });
+    return answerSql(c, { sql, config }, c.req.valid('json'), {
+      tenantId: link.tenantId,
+      keyId: link.createdBy,
+      linkId: link.linkId,
+      requestId: c.get('requestId'),
+    });
   });
 
   app.openapi(routes.schema, (c) => c.json(schemaBody(), 200));

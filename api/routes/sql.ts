@@ -21,13 +21,23 @@ const paramValue = z.union([scalar, z.array(scalar).max(10_000)]);
 
 export const sqlRequest = z
   .strictObject({
-    query: z.string().min(1).max(1024 * 1024).openapi({ example: "SELECT customer_id, sum(quantity) AS total FROM events WHERE timestamp >= {from:DateTime64(3)} GROUP BY customer_id ORDER BY total DESC LIMIT 10" }),
+    query: z
+      .string()
+      .min(1)
+      .max(1024 * 1024)
+      .openapi({
+        example:
+          'SELECT customer_id, sum(quantity) AS total FROM events WHERE timestamp >= {from:DateTime64(3)} GROUP BY customer_id ORDER BY total DESC LIMIT 10',
+      }),
     params: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a parameter name is a plain identifier (letters, digits, _)'), paramValue)
       .refine((p) => Object.keys(p).length <= MAX_PARAMS, `at most ${MAX_PARAMS} parameters`)
       .default({})
-      .openapi({ description: 'Values of the query\'s {name:Type} parameters, bound by the engine (never spliced into the text); send exact numbers as strings', example: { from: '2026-11-01 00:00:00' } }),
-    format: z.enum(SQL_FORMATS).default('json').openapi({ description: 'json: the answer below; jsonl, csv, parquet: the engine\'s own bytes' }),
+      .openapi({
+        description: "Values of the query's {name:Type} parameters, bound by the engine (never spliced into the text); send exact numbers as strings",
+        example: { from: '2026-11-01 00:00:00' },
+      }),
+    format: z.enum(SQL_FORMATS).default('json').openapi({ description: "json: the answer below; jsonl, csv, parquet: the engine's own bytes" }),
   })
   .openapi('SqlRequest');
 
@@ -37,7 +47,7 @@ const sqlAnswer = z
     columns: z.array(z.object({ name: z.string(), type: z.string() })),
     data: z.array(z.record(z.string(), z.unknown())).openapi({ description: '64-bit integers and decimals are strings (exact)' }),
     rows: z.number().int(),
-    truncated: z.boolean().openapi({ description: 'true: the answer had more than the tenant\'s sqlMaxResultRows rows; these are the first' }),
+    truncated: z.boolean().openapi({ description: "true: the answer had more than the tenant's sqlMaxResultRows rows; these are the first" }),
     statistics,
     queryId: z.string(),
   })
@@ -45,7 +55,9 @@ const sqlAnswer = z
 
 export const schemaAnswer = z
   .object({
-    tables: z.array(z.object({ name: z.string(), description: z.string(), columns: z.array(z.object({ name: z.string(), type: z.string(), description: z.string() })) })),
+    tables: z.array(
+      z.object({ name: z.string(), description: z.string(), columns: z.array(z.object({ name: z.string(), type: z.string(), description: z.string() })) }),
+    ),
     functions: z.array(z.string()).openapi({ description: 'Functions an analyst may call (aggregate functions also with combinators: sumIf, uniqMerge)' }),
     tableFunctions: z.array(z.string()),
   })
@@ -56,10 +68,18 @@ const historyEntry = analystHistoryRow.omit({ startedAtMs: true }).openapi('SqlH
 /** The answers of a query run, by POST /v1/sql and by the SQL console. */
 export const runResponses = {
   200: {
-    description: 'The answer (json), or the engine\'s bytes (jsonl, csv, parquet)',
-    content: { ...jsonOf(sqlAnswer), 'application/x-ndjson': { schema: z.string() }, 'text/csv': { schema: z.string() }, 'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) } },
+    description: "The answer (json), or the engine's bytes (jsonl, csv, parquet)",
+    content: {
+      ...jsonOf(sqlAnswer),
+      'application/x-ndjson': { schema: z.string() },
+      'text/csv': { schema: z.string() },
+      'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) },
+    },
   },
-  400: { description: 'The query was refused (sql_refused) or failed in the engine (sql_error): the message says why, details the position', content: jsonOf(errorSchema) },
+  400: {
+    description: 'The query was refused (sql_refused) or failed in the engine (sql_error): the message says why, details the position',
+    content: jsonOf(errorSchema),
+  },
   422: { description: 'A limit was passed (sql_limit_exceeded): details name it', content: jsonOf(errorSchema) },
   429: { description: 'Too many queries of this tenant at once, or no analyst connection free in time', content: jsonOf(errorSchema) },
 };
@@ -70,7 +90,7 @@ const routes = {
   run: createRoute({
     method: 'post',
     path: '/v1/sql',
-    summary: 'Run one SELECT over the tenant\'s virtual tables (analyst SQL; docs/sql.md)',
+    summary: "Run one SELECT over the tenant's virtual tables (analyst SQL; docs/sql.md)",
     security: needs('sql'),
     request: { body: { content: jsonOf(sqlRequest), required: true } },
     responses: runResponses,
@@ -85,7 +105,7 @@ const routes = {
   history: createRoute({
     method: 'get',
     path: '/v1/sql/history',
-    summary: 'The tenant\'s analyst queries, newest first (each is also in the audit log as sql.query)',
+    summary: "The tenant's analyst queries, newest first (each is also in the audit log as sql.query)",
     security: needs('sql'),
     request: { query: z.object({ cursor: z.string().max(2048).optional(), limit: limitParam(100, 1000) }) },
     responses: { 200: { description: 'A page of queries', content: jsonOf(z.object({ data: z.array(historyEntry), nextCursor: z.string().nullable() })) } },
@@ -122,18 +142,34 @@ export function sqlRoutes({ sql, config }: AppDeps) {
     const rows = await analystHistory(c.get('reader'), { tenantId, beforeMs, beforeId, limit: q.limit + 1 }, { tenantId, requestId: c.get('requestId') });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
-    return c.json({ data: page.map(({ startedAtMs: _, ...row }) => row), nextCursor: rows.length > q.limit && last ? encodeCursor([last.startedAtMs, last.queryId]) : null }, 200);
+    return c.json(
+      {
+        data: page.map(({ startedAtMs: _, ...row }) => row),
+        nextCursor: rows.length > q.limit && last ? encodeCursor([last.startedAtMs, last.queryId]) : null,
+      },
+      200,
+    );
   });
   return app;
 }
 
 /** The virtual tables, their columns and the allowed functions (GET /v1/sql/schema and the console's schema). */
-export const schemaBody = () => ({ tables: VIRTUAL_TABLES.map(({ name, description, columns }) => ({ name, description, columns })), functions: ALLOWED_FUNCTIONS, tableFunctions: ALLOWED_TABLE_FUNCTIONS });
+export const schemaBody = () => ({
+  tables: VIRTUAL_TABLES.map(({ name, description, columns }) => ({ name, description, columns })),
+  functions: ALLOWED_FUNCTIONS,
+  tableFunctions: ALLOWED_TABLE_FUNCTIONS,
+});
 
 /** Run one analyst query for `caller` and answer it (json, or the engine's bytes): POST /v1/sql and the console's run. */
-export async function answerSql(c: Context<AppEnv>, { sql, config }: Pick<AppDeps, 'sql' | 'config'>, body: z.infer<typeof sqlRequest>, caller: SqlCaller): Promise<Response> {
+export async function answerSql(
+  c: Context<AppEnv>,
+  { sql, config }: Pick<AppDeps, 'sql' | 'config'>,
+  body: z.infer<typeof sqlRequest>,
+  caller: SqlCaller,
+): Promise<Response> {
   const bytes = Buffer.byteLength(body.query);
-  if (bytes > config.SQL_MAX_QUERY_BYTES) throw new ApiError(400, 'invalid_request', `the query is ${bytes} bytes; at most SQL_MAX_QUERY_BYTES=${config.SQL_MAX_QUERY_BYTES}`);
+  if (bytes > config.SQL_MAX_QUERY_BYTES)
+    throw new ApiError(400, 'invalid_request', `the query is ${bytes} bytes; at most SQL_MAX_QUERY_BYTES=${config.SQL_MAX_QUERY_BYTES}`);
   let result;
   try {
     result = await sql.run(caller, { query: body.query, params: body.params as Record<string, SqlParamValue>, format: body.format });

@@ -61,7 +61,12 @@ export function usageRoutes({ config, clock }: AppDeps) {
     assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.string()]));
     // The coarsest hour or day rollup whose windows tile [from, to) and that still keeps `from`.
-    const source = chooseSource([{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }], 'SUM', { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, clock.now());
+    const source = chooseSource(
+      [{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }],
+      'SUM',
+      { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS },
+      clock.now(),
+    );
     const tier = source.kind === 'rollup' && source.tier.name !== 'minute' ? source.tier : undefined;
     const answer = await usageSummary(
       c.get('reader'),

@@ -7,19 +7,32 @@ import { actorOf } from './audit.js';
 import { DEFAULT_TENANT } from '../../access/keys.js';
 
 const webhookView = z
-  .object({ url: z.string().nullable(), updatedAt: z.string().nullable(), source: z.enum(['tenant', 'default', 'none']).openapi({ description: '`default`: BILLING_WEBHOOK_URL (tenant default only)' }) })
+  .object({
+    url: z.string().nullable(),
+    updatedAt: z.string().nullable(),
+    source: z.enum(['tenant', 'default', 'none']).openapi({ description: '`default`: BILLING_WEBHOOK_URL (tenant default only)' }),
+  })
   .openapi('Webhook');
 
 const routes = {
   put: createRoute({
     method: 'put',
     path: '/v1/webhooks',
-    summary: 'Set the tenant\'s export webhook: URL and HMAC secret (admin); the secret is never shown again',
+    summary: "Set the tenant's export webhook: URL and HMAC secret (admin); the secret is never shown again",
     security: needs('admin'),
     request: {
       body: {
         required: true,
-        content: jsonOf(z.strictObject({ url: z.url({ protocol: /^https?$/ }).max(2048), secret: z.string().min(16).max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces') })),
+        content: jsonOf(
+          z.strictObject({
+            url: z.url({ protocol: /^https?$/ }).max(2048),
+            secret: z
+              .string()
+              .min(16)
+              .max(512)
+              .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+          }),
+        ),
       },
     },
     responses: { 200: { description: 'Set', content: jsonOf(webhookView) } },
@@ -27,14 +40,14 @@ const routes = {
   get: createRoute({
     method: 'get',
     path: '/v1/webhooks',
-    summary: 'The tenant\'s export webhook (admin); never the secret',
+    summary: "The tenant's export webhook (admin); never the secret",
     security: needs('admin'),
     responses: { 200: { description: 'The webhook', content: jsonOf(webhookView) } },
   }),
   delete: createRoute({
     method: 'delete',
     path: '/v1/webhooks',
-    summary: 'Remove the tenant\'s export webhook (admin); exports wait in the outbox until one is set',
+    summary: "Remove the tenant's export webhook (admin); exports wait in the outbox until one is set",
     security: needs('admin'),
     responses: { 204: { description: 'Removed' } },
   }),

@@ -14,7 +14,8 @@ function sameWindows(periods: readonly Period[], tz: string): { granularity: Gra
   const last = periods.at(-1)!;
   for (const granularity of ['day', 'week', 'month'] as const) {
     const windows = windowsFor(first.startMs, last.endMs, granularity, tz);
-    if (windows?.length === periods.length && windows.every((w, i) => w.alignedStartMs === periods[i]!.startMs && w.endMs === periods[i]!.endMs)) return { granularity, windows };
+    if (windows?.length === periods.length && windows.every((w, i) => w.alignedStartMs === periods[i]!.startMs && w.endMs === periods[i]!.endMs))
+      return { granularity, windows };
   }
   return undefined;
 }
@@ -25,7 +26,11 @@ function sameWindows(periods: readonly Period[], tz: string): { granularity: Gra
  * each is the number that API gives for the same window. One read when the
  * periods are calendar windows in the customer's zone, else one per period.
  */
-export async function customerTotals(db: Db, p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter; tz: string; periods: readonly Period[] }, tags: QueryTags): Promise<Value[]> {
+export async function customerTotals(
+  db: Db,
+  p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter; tz: string; periods: readonly Period[] },
+  tags: QueryTags,
+): Promise<Value[]> {
   if (p.periods.length === 0) return [];
   const calendar = sameWindows(p.periods, p.tz);
   if (calendar) {
@@ -41,24 +46,40 @@ export async function customerTotals(db: Db, p: { config: Config; nowMs: number;
   return values;
 }
 
-function read(db: Db, p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter }, windows: UsageWindow[], granularity: Granularity, tz: string, tags: QueryTags) {
+function read(
+  db: Db,
+  p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter },
+  windows: UsageWindow[],
+  granularity: Granularity,
+  tz: string,
+  tags: QueryTags,
+) {
   const { config, meter } = p;
-  const source = chooseSource(windows, meter.aggregation, { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS }, p.nowMs);
-  return meterUsage(db, {
-    tenantId: p.tenantId,
-    metricName: meter.metricName,
-    aggregation: meter.aggregation,
-    uniqueDimension: meter.uniqueDimension,
-    source,
-    granularity,
-    tz,
-    fromMs: windows[0]!.startMs,
-    toMs: windows.at(-1)!.endMs,
-    customerId: p.customerId,
-    groupByCustomer: false,
-    groupBy: [],
-    filters: Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values })),
-  }, tags);
+  const source = chooseSource(
+    windows,
+    meter.aggregation,
+    { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS },
+    p.nowMs,
+  );
+  return meterUsage(
+    db,
+    {
+      tenantId: p.tenantId,
+      metricName: meter.metricName,
+      aggregation: meter.aggregation,
+      uniqueDimension: meter.uniqueDimension,
+      source,
+      granularity,
+      tz,
+      fromMs: windows[0]!.startMs,
+      toMs: windows.at(-1)!.endMs,
+      customerId: p.customerId,
+      groupByCustomer: false,
+      groupBy: [],
+      filters: Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values })),
+    },
+    tags,
+  );
 }
 
 /** The value of a window without events: 0 for counts, "0" for sums, null where no value exists (MIN, MAX, AVG, LATEST, P*). */

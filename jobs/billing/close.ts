@@ -1,6 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, QueryTags } from '../../sql/query.js';
-import { allTenants, claim, claimOf, engineNow, exportById, exportFile, exportId, lastExport, sha256, writeExport, writeLines, type Claim, type ExportManifest, type LineRow } from '../../sql/queries/exports.js';
+import {
+  allTenants,
+  claim,
+  claimOf,
+  engineNow,
+  exportById,
+  exportFile,
+  exportId,
+  lastExport,
+  sha256,
+  writeExport,
+  writeLines,
+  type Claim,
+  type ExportManifest,
+  type LineRow,
+} from '../../sql/queries/exports.js';
 import { computeLines, type BillingSettings } from './lines.js';
 import { uploadPendingExports, type ExportBucket } from './objects.js';
 
@@ -24,7 +39,15 @@ export interface CloseOptions {
 const JOB = 'billing.close';
 
 /** Write a claimed export: all its lines, then the manifest that makes it exist. Idempotent for one claim. */
-async function complete(db: Db, tenantId: string, held: Claim, previousChecksum: string, lines: LineRow[], o: CloseOptions, tags: QueryTags): Promise<ExportManifest> {
+async function complete(
+  db: Db,
+  tenantId: string,
+  held: Claim,
+  previousChecksum: string,
+  lines: LineRow[],
+  o: CloseOptions,
+  tags: QueryTags,
+): Promise<ExportManifest> {
   const chunk = o.linesPerInsert ?? 10_000;
   for (let i = 0; i < lines.length; i += chunk) {
     await writeLines(db, tenantId, held.sequence, lines.slice(i, i + chunk), tags);
@@ -34,7 +57,12 @@ async function complete(db: Db, tenantId: string, held: Claim, previousChecksum:
   // The checksum is over the JSONL the engine serves for this export, read back after every line is in.
   const jsonl = await exportFile(db, tenantId, held.sequence, 'jsonl', tags);
   const lineCount = jsonl.length === 0 ? 0 : jsonl.toString('utf8').trimEnd().split('\n').length;
-  await writeExport(db, tenantId, { sequence: held.sequence, createdAtMs: held.claimedAtMs, cutoffMs: held.cutoffMs, lineCount, checksum: sha256(jsonl), previousChecksum }, tags);
+  await writeExport(
+    db,
+    tenantId,
+    { sequence: held.sequence, createdAtMs: held.claimedAtMs, cutoffMs: held.cutoffMs, lineCount, checksum: sha256(jsonl), previousChecksum },
+    tags,
+  );
   const [manifest] = await exportById(db, { tenantId, id: exportId(tenantId, held.sequence) }, tags);
   if (!manifest) throw new Error(`export ${held.sequence} of tenant ${tenantId} is not readable after its write`);
   return manifest;

@@ -37,14 +37,29 @@ interface PeriodToBill extends PeriodRef {
 const keyOf = (customerId: string, meterKey: string, startMs: number) => JSON.stringify([customerId, meterKey, startMs]);
 
 /** The periods a run with this cutoff must bill: newly closed ones, and previously closed ones whose events changed. */
-async function periodsToBill(db: Db, tenantId: string, s: BillingSettings, cutoffMs: number, prev: PreviousExport | undefined, metrics: string[], tags: QueryTags): Promise<PeriodToBill[]> {
+async function periodsToBill(
+  db: Db,
+  tenantId: string,
+  s: BillingSettings,
+  cutoffMs: number,
+  prev: PreviousExport | undefined,
+  metrics: string[],
+  tags: QueryTags,
+): Promise<PeriodToBill[]> {
   const closedBeforeMs = cutoffMs + s.clockOffsetMs - s.graceMs;
   const prevClosedBeforeMs = prev ? prev.cutoffMs + s.clockOffsetMs - s.graceMs : -Infinity;
-  const days = await touchedDays(db, {
-    tenantId, metrics, cutoffMs, closedBeforeMs,
-    sinceMs: prev?.cutoffMs ?? 0,
-    newFromMs: prev ? Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) : 0,
-  }, tags);
+  const days = await touchedDays(
+    db,
+    {
+      tenantId,
+      metrics,
+      cutoffMs,
+      closedBeforeMs,
+      sinceMs: prev?.cutoffMs ?? 0,
+      newFromMs: prev ? Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) : 0,
+    },
+    tags,
+  );
   const ids = [...new Set(days.map((d) => d.customerId))];
   const cycles = new Map<string, BillingCycle>();
   for (let i = 0; i < ids.length; i += CUSTOMERS_PER_QUERY) {
@@ -76,7 +91,14 @@ async function periodsToBill(db: Db, tenantId: string, s: BillingSettings, cutof
  * with no events is worth 0 (and 0 events) whatever the aggregation. No line
  * has both value and events 0.
  */
-export async function computeLines(db: Db, tenantId: string, s: BillingSettings, cutoffMs: number, prev: PreviousExport | undefined, tags: QueryTags = {}): Promise<LineRow[]> {
+export async function computeLines(
+  db: Db,
+  tenantId: string,
+  s: BillingSettings,
+  cutoffMs: number,
+  prev: PreviousExport | undefined,
+  tags: QueryTags = {},
+): Promise<LineRow[]> {
   const meters = (await listMeters(db, tenantId)).filter((m) => m.billable);
   if (meters.length === 0) return [];
   const periods = await periodsToBill(db, tenantId, s, cutoffMs, prev, [...new Set(meters.map((m) => m.metricName))], tags);
@@ -89,7 +111,8 @@ export async function computeLines(db: Db, tenantId: string, s: BillingSettings,
     const chunk = new Set(customers.slice(i, i + CUSTOMERS_PER_QUERY));
     const chunkPeriods = periods.filter((p) => chunk.has(p.customerId));
     for (const meter of meters) {
-      for (const v of await meterValuesAsOf(db, { tenantId, cutoffMs, meter, periods: chunkPeriods }, tags)) current.set(keyOf(v.customerId, meter.key, v.startMs), v);
+      for (const v of await meterValuesAsOf(db, { tenantId, cutoffMs, meter, periods: chunkPeriods }, tags))
+        current.set(keyOf(v.customerId, meter.key, v.startMs), v);
     }
     const adjusted = chunkPeriods.filter((p) => p.closedBefore);
     if (prev && adjusted.length > 0) {
@@ -107,7 +130,15 @@ export async function computeLines(db: Db, tenantId: string, s: BillingSettings,
       const value = units(now.value) - units(before.value);
       const events = now.events - before.events;
       if (value === 0n && events === 0) continue;
-      lines.push({ customerId: p.customerId, meterKey: meter.key, periodStartMs: p.startMs, periodEndMs: p.endMs, kind: p.closedBefore ? 'adjustment' : 'usage', value: decimal(value), events });
+      lines.push({
+        customerId: p.customerId,
+        meterKey: meter.key,
+        periodStartMs: p.startMs,
+        periodEndMs: p.endMs,
+        kind: p.closedBefore ? 'adjustment' : 'usage',
+        value: decimal(value),
+        events,
+      });
     }
   }
   return lines;

@@ -1,5 +1,14 @@
 import type { Db, QueryTags } from '../../sql/query.js';
-import { CONTENT_TYPES, FILE_FORMATS, exportFile, exportsWithoutObject, recordExportObject, sha256, type ExportManifest, type FileFormat } from '../../sql/queries/exports.js';
+import {
+  CONTENT_TYPES,
+  FILE_FORMATS,
+  exportFile,
+  exportsWithoutObject,
+  recordExportObject,
+  sha256,
+  type ExportManifest,
+  type FileFormat,
+} from '../../sql/queries/exports.js';
 import { putObject, type S3Target } from '../../sql/s3/client.js';
 
 /**
@@ -38,7 +47,17 @@ export async function uploadExport(db: Db, bucket: ExportBucket, tenantId: strin
     await putObject(bucket, keys[format], bytes, CONTENT_TYPES[format], bucket.timeoutMs);
     files[format] = { key: keys[format], sha256: sha256(bytes), bytes: bytes.length };
   }
-  const manifest = { tenantId, id: m.id, sequence: m.sequence, createdAt: m.createdAt, cutoff: m.cutoff, lineCount: m.lineCount, checksum: m.checksum, previousChecksum: m.previousChecksum, files };
+  const manifest = {
+    tenantId,
+    id: m.id,
+    sequence: m.sequence,
+    createdAt: m.createdAt,
+    cutoff: m.cutoff,
+    lineCount: m.lineCount,
+    checksum: m.checksum,
+    previousChecksum: m.previousChecksum,
+    files,
+  };
   await putObject(bucket, keys.manifest, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), 'application/json', bucket.timeoutMs);
   await recordExportObject(db, tenantId, m.sequence, bucket.bucket, bucket.prefix, tags);
   return manifest;

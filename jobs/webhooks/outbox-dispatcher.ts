@@ -141,7 +141,10 @@ export class OutboxDispatcher<T> {
       if (res.ok) return true;
       this.logger.warn({ job: this.outbox.job, tenantId, delivery, attempt, status: res.status }, 'webhook not acknowledged; retrying with backoff');
     } catch (error) {
-      this.logger.warn({ job: this.outbox.job, tenantId, delivery, attempt, err: error instanceof Error ? error.name : 'error' }, 'webhook delivery failed; retrying with backoff');
+      this.logger.warn(
+        { job: this.outbox.job, tenantId, delivery, attempt, err: error instanceof Error ? error.name : 'error' },
+        'webhook delivery failed; retrying with backoff',
+      );
     }
     return false;
   }

@@ -65,7 +65,13 @@ export function demoSample(options: { endMs: number; days?: number; eventsPerDay
     const kind = next();
     const base = { eventId: `demo-${seed}-${i}`, customerId: customer, timestamp: new Date(at).toISOString() };
     if (kind < 0.6) events.push({ ...base, metricName: 'api.calls', dimensions: { region, endpoint: pick(ENDPOINTS) } });
-    else if (kind < 0.9) events.push({ ...base, metricName: 'compute.seconds', quantity: (Math.floor(next() * 360_000) / 1000).toFixed(3), dimensions: { region, model: pick(MODELS) } });
+    else if (kind < 0.9)
+      events.push({
+        ...base,
+        metricName: 'compute.seconds',
+        quantity: (Math.floor(next() * 360_000) / 1000).toFixed(3),
+        dimensions: { region, model: pick(MODELS) },
+      });
     else events.push({ ...base, metricName: 'storage.gb', quantity: (Math.floor(next() * 50_000) / 100).toFixed(2), dimensions: { region } });
   }
   // About 2% are sent twice, in a later batch, as a service that retried after a timeout would.

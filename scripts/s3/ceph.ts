@@ -35,7 +35,13 @@ export interface LocalS3 {
 
 /** The lines `npm run s3` prints, in the environment's own names. */
 export function envLines(s3: LocalS3): string[] {
-  return [`S3_ENDPOINT=${s3.endpoint}`, `S3_ACCESS_KEY_ID=${s3.accessKeyId}`, `S3_SECRET_ACCESS_KEY=${s3.secretAccessKey}`, `S3_BUCKET=${s3.bucket}`, `S3_REGION=${s3.region}`];
+  return [
+    `S3_ENDPOINT=${s3.endpoint}`,
+    `S3_ACCESS_KEY_ID=${s3.accessKeyId}`,
+    `S3_SECRET_ACCESS_KEY=${s3.secretAccessKey}`,
+    `S3_BUCKET=${s3.bucket}`,
+    `S3_REGION=${s3.region}`,
+  ];
 }
 
 interface Paths {
@@ -63,7 +69,11 @@ const pathsOf = (dir: string): Paths => ({
 const DAEMONS = { mon: 'mon.a', osd: 'osd.0', rgw: 'client.rgw.a' } as const;
 type Daemon = keyof typeof DAEMONS;
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 function cephConf(p: Paths, fsid: string): string {
   return `[global]
@@ -126,7 +136,8 @@ async function tool(command: string, args: string[], timeoutMs = 60_000): Promis
     return stdout;
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error(`${command} is not installed: apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw`, { cause: error });
+    if (e.code === 'ENOENT')
+      throw new Error(`${command} is not installed: apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw`, { cause: error });
     throw new Error(`${command} ${args[0] ?? ''} failed: ${e.stderr?.trim() || e.message}`, { cause: error });
   }
 }
@@ -190,7 +201,13 @@ async function createCluster(p: Paths): Promise<void> {
   const fsid = /fsid = (\S+)/.exec(await readFile(p.conf, 'utf8'))![1]!;
   await tool('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${MON_PORTS[0]},v1:127.0.0.1:${MON_PORTS[1]}]`, monmap]);
   await tool('ceph-mon', ['-c', p.conf, '--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', p.keyring]);
-  const s3: LocalS3 = { endpoint: '', accessKeyId: `MH${randomBytes(9).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url'), bucket: BUCKET, region: REGION };
+  const s3: LocalS3 = {
+    endpoint: '',
+    accessKeyId: `MH${randomBytes(9).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64url'),
+    bucket: BUCKET,
+    region: REGION,
+  };
   await writeFile(p.settings, JSON.stringify(s3), { mode: 0o600 });
 }
 
@@ -213,7 +230,12 @@ async function startOsd(p: Paths, first: boolean): Promise<void> {
     await tool('ceph-osd', ['-c', p.conf, '-i', '0', '--mkfs', '--osd-uuid', uuid], 120_000);
   }
   if (!(await daemonPid(p, 'osd'))) await tool('ceph-osd', ['-c', p.conf, '-i', '0']);
-  await waitFor('the OSD did not come up', 60_000, async () => /"num_up_osds":1/.test(await ceph(p, ['osd', 'stat', '-f', 'json'], 5000)), join(p.log, 'osd.0.log'));
+  await waitFor(
+    'the OSD did not come up',
+    60_000,
+    async () => /"num_up_osds":1/.test(await ceph(p, ['osd', 'stat', '-f', 'json'], 5000)),
+    join(p.log, 'osd.0.log'),
+  );
 }
 
 async function startRgw(p: Paths): Promise<string> {
@@ -243,7 +265,16 @@ export async function ensureLocalS3(dir = DEFAULT_S3_STATE_DIR): Promise<LocalS3
     const endpoint = await startRgw(p);
     const s3: LocalS3 = { ...(JSON.parse(await readFile(p.settings, 'utf8')) as LocalS3), endpoint };
     if (first) {
-      await tool('radosgw-admin', ['-c', p.conf, 'user', 'create', '--uid=meterhouse', '--display-name=meterhouse', `--access-key=${s3.accessKeyId}`, `--secret-key=${s3.secretAccessKey}`]);
+      await tool('radosgw-admin', [
+        '-c',
+        p.conf,
+        'user',
+        'create',
+        '--uid=meterhouse',
+        '--display-name=meterhouse',
+        `--access-key=${s3.accessKeyId}`,
+        `--secret-key=${s3.secretAccessKey}`,
+      ]);
       await createBucket(s3);
       await writeFile(p.initialized, new Date().toISOString());
     }
@@ -259,7 +290,11 @@ async function stopDaemons(p: Paths): Promise<Daemon[]> {
     if (!pid) continue;
     process.kill(pid, 'SIGTERM');
     // The pid file goes before the process does: wait for the process.
-    const gone = () => access(`/proc/${pid}`).then(() => false, () => true);
+    const gone = () =>
+      access(`/proc/${pid}`).then(
+        () => false,
+        () => true,
+      );
     await waitFor(`${DAEMONS[daemon]} (PID ${pid}) did not stop`, 30_000, gone).catch(() => {
       try {
         process.kill(pid, 'SIGKILL');

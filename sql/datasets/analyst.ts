@@ -30,7 +30,9 @@ export const SQL_LIMIT_COLUMNS = {
 export function analystSqlDdl(t: RenderTarget): string[] {
   return [
     `CREATE DATABASE IF NOT EXISTS ${analystDatabase(assertIdentifier('database', t.database))}${onCluster(t)}`,
-    `ALTER TABLE ${qualified(t, TABLES.tenants)}${onCluster(t)} ${Object.values(SQL_LIMIT_COLUMNS).map((c) => `ADD COLUMN IF NOT EXISTS ${c}`).join(', ')}`,
+    `ALTER TABLE ${qualified(t, TABLES.tenants)}${onCluster(t)} ${Object.values(SQL_LIMIT_COLUMNS)
+      .map((c) => `ADD COLUMN IF NOT EXISTS ${c}`)
+      .join(', ')}`,
     ...createTable(t, {
       table: TABLES.analystQueries,
       columns: `    tenant_id String,

@@ -27,7 +27,8 @@ import { usageEventsColumns } from './usage-events.js';
  * crash it adds identical copies, which no reader counts twice (readers take
  * one row per identity and version).
  */
-export const LOG_COLUMNS = 'tenant_id, event_id, customer_id, product_id, metric_name, timestamp, quantity, dimensions, source, source_version, request_id, ingested_at, stored_at, version, is_deleted, changed_by';
+export const LOG_COLUMNS =
+  'tenant_id, event_id, customer_id, product_id, metric_name, timestamp, quantity, dimensions, source, source_version, request_id, ingested_at, stored_at, version, is_deleted, changed_by';
 
 export function correctionsDdl(t: RenderTarget): string[] {
   // On a cluster both the sharded storage table and the Distributed table over it need the columns.
@@ -46,7 +47,12 @@ export function correctionsDdl(t: RenderTarget): string[] {
       dist: { kind: 'sharded', shardingKey: 'cityHash64(tenant_id, event_id)' },
       tail: 'PARTITION BY toYYYYMM(timestamp)\nORDER BY (tenant_id, event_id, version, stored_at)',
     }),
-    createMaterializedView(t, { name: mvName(TABLES.usageEventLog), to: TABLES.usageEventLog, from: TABLES.usageEvents, select: (source) => `SELECT ${LOG_COLUMNS} FROM ${source}` }),
+    createMaterializedView(t, {
+      name: mvName(TABLES.usageEventLog),
+      to: TABLES.usageEventLog,
+      from: TABLES.usageEvents,
+      select: (source) => `SELECT ${LOG_COLUMNS} FROM ${source}`,
+    }),
     // Through the plain (Distributed, on a cluster) tables: one statement copies every shard's rows to their shard.
     `INSERT INTO ${qualified(t, TABLES.usageEventLog)} (${LOG_COLUMNS}) SELECT ${LOG_COLUMNS} FROM ${qualified(t, TABLES.usageEvents)}`,
   ];

@@ -71,7 +71,12 @@ export function rollupsDdl(t: RenderTarget): string[] {
       dist: { kind: 'sharded', shardingKey: 'cityHash64(tenant_id, customer_id)' },
       tail: 'PARTITION BY toYYYYMM(window_start)\nORDER BY (tenant_id, metric_name, customer_id, window_start, dimensions)',
     }),
-    createMaterializedView(t, { name: mvName(tier.table), to: tier.table, from: TABLES.usageEvents, select: (source) => rollupSelect(tier, source, '', RELEASED_SUM) }),
+    createMaterializedView(t, {
+      name: mvName(tier.table),
+      to: tier.table,
+      from: TABLES.usageEvents,
+      select: (source) => rollupSelect(tier, source, '', RELEASED_SUM),
+    }),
   ]);
 }
 

@@ -52,11 +52,30 @@ export const tenantsWithRules = defineQuery({
 });
 
 export async function writeAlertRule(db: Db, tenantId: string, r: AlertRule, deleted = false, tags: QueryTags = {}): Promise<void> {
-  await insertRows(db, 'alerts.rules.write', TABLES.alertRules, [{
-    tenant_id: tenantId, rule_id: r.id, meter_key: r.meterKey, customer_id: r.customerId, thresholds: r.thresholds, unit: r.unit, every: r.every,
-    alert_window: r.window, direction: r.direction, rearm: r.rearm ? 1 : 0, created_at: Date.parse(r.createdAt), updated_at: Date.parse(r.updatedAt),
-    deleted: deleted ? 1 : 0, version: nextVersion(),
-  }], tags);
+  await insertRows(
+    db,
+    'alerts.rules.write',
+    TABLES.alertRules,
+    [
+      {
+        tenant_id: tenantId,
+        rule_id: r.id,
+        meter_key: r.meterKey,
+        customer_id: r.customerId,
+        thresholds: r.thresholds,
+        unit: r.unit,
+        every: r.every,
+        alert_window: r.window,
+        direction: r.direction,
+        rearm: r.rearm ? 1 : 0,
+        created_at: Date.parse(r.createdAt),
+        updated_at: Date.parse(r.updatedAt),
+        deleted: deleted ? 1 : 0,
+        version: nextVersion(),
+      },
+    ],
+    tags,
+  );
 }
 
 /** Customers with any stored row of these metrics at or after `fromMs` (event time): who an every-customer rule looks at. */
@@ -86,8 +105,17 @@ export interface AlertEventRow {
 
 const ms = z.coerce.number().int();
 const eventRow = z.object({
-  id: z.string(), ruleId: z.string(), customerId: z.string(), meterKey: z.string(), threshold: z.string(), thresholdValue: z.string(),
-  direction: z.enum(ALERT_DIRECTIONS), arm: ms, value: z.string(), periodStartMs: ms, crossedAtMs: ms,
+  id: z.string(),
+  ruleId: z.string(),
+  customerId: z.string(),
+  meterKey: z.string(),
+  threshold: z.string(),
+  thresholdValue: z.string(),
+  direction: z.enum(ALERT_DIRECTIONS),
+  arm: ms,
+  value: z.string(),
+  periodStartMs: ms,
+  crossedAtMs: ms,
 });
 
 // The earliest row per id: a crossing inserted twice (token out of its window) is still one crossing.
@@ -117,27 +145,75 @@ WHERE tenant_id = {tenantId:String} AND rule_id = {ruleId:String} AND customer_i
 
 /** Insert one crossing; the token makes a second insert of the same id (another instance, a re-run) a no-op. */
 export async function insertAlertEvent(db: Db, tenantId: string, e: AlertEventRow, tags: QueryTags = {}): Promise<void> {
-  await insertRows(db, 'alerts.events.insert', TABLES.alertEvents, [{
-    tenant_id: tenantId, event_id: e.id, rule_id: e.ruleId, customer_id: e.customerId, meter_key: e.meterKey, threshold: e.threshold,
-    threshold_value: e.thresholdValue, direction: e.direction, arm: e.arm, value: e.value, period_start: e.periodStartMs, crossed_at: e.crossedAtMs,
-  }], tags, { insert_deduplication_token: `alert/${tenantId}/${e.id}` });
+  await insertRows(
+    db,
+    'alerts.events.insert',
+    TABLES.alertEvents,
+    [
+      {
+        tenant_id: tenantId,
+        event_id: e.id,
+        rule_id: e.ruleId,
+        customer_id: e.customerId,
+        meter_key: e.meterKey,
+        threshold: e.threshold,
+        threshold_value: e.thresholdValue,
+        direction: e.direction,
+        arm: e.arm,
+        value: e.value,
+        period_start: e.periodStartMs,
+        crossed_at: e.crossedAtMs,
+      },
+    ],
+    tags,
+    { insert_deduplication_token: `alert/${tenantId}/${e.id}` },
+  );
 }
 
-export async function insertAlertMark(db: Db, tenantId: string, m: { ruleId: string; customerId: string; periodStartMs: number; threshold: string; arm: number; kind: 'primed' | 'rearmed' }, tags: QueryTags = {}): Promise<void> {
+export async function insertAlertMark(
+  db: Db,
+  tenantId: string,
+  m: { ruleId: string; customerId: string; periodStartMs: number; threshold: string; arm: number; kind: 'primed' | 'rearmed' },
+  tags: QueryTags = {},
+): Promise<void> {
   const token = `alert-mark/${JSON.stringify([tenantId, m.ruleId, m.customerId, m.periodStartMs, m.threshold, m.arm, m.kind])}`;
-  await insertRows(db, 'alerts.marks.insert', TABLES.alertMarks, [{
-    tenant_id: tenantId, rule_id: m.ruleId, customer_id: m.customerId, period_start: m.periodStartMs, threshold: m.threshold, arm: m.arm, kind: m.kind,
-  }], tags, { insert_deduplication_token: token });
+  await insertRows(
+    db,
+    'alerts.marks.insert',
+    TABLES.alertMarks,
+    [
+      {
+        tenant_id: tenantId,
+        rule_id: m.ruleId,
+        customer_id: m.customerId,
+        period_start: m.periodStartMs,
+        threshold: m.threshold,
+        arm: m.arm,
+        kind: m.kind,
+      },
+    ],
+    tags,
+    { insert_deduplication_token: token },
+  );
 }
 
 /** One customer's crossings of these (rule, period start) pairs, the newest `perRule` of each rule, newest first as listAlertEvents orders them: the dashboard's "crossed so far". */
 export const customerCrossings = defineQuery({
   name: 'alerts.events.customer',
-  params: z.object({ tenantId: z.string(), customerId: z.string(), ruleIds: z.array(z.string()), starts: z.array(z.number().int()), perRule: z.number().int().min(1) }),
+  params: z.object({
+    tenantId: z.string(),
+    customerId: z.string(),
+    ruleIds: z.array(z.string()),
+    starts: z.array(z.number().int()),
+    perRule: z.number().int().min(1),
+  }),
   row: eventRow,
   sql: (db) => `SELECT * EXCEPT tenantId FROM (
-  ${firstRowPerId(db, `tenant_id = {tenantId:String} AND customer_id = {customerId:String}
-    AND (rule_id, toUnixTimestamp64Milli(period_start)) IN (SELECT tupleElement(x, 1), tupleElement(x, 2) FROM (SELECT arrayJoin(arrayZip({ruleIds:Array(String)}, {starts:Array(Int64)})) AS x))`)}
+  ${firstRowPerId(
+    db,
+    `tenant_id = {tenantId:String} AND customer_id = {customerId:String}
+    AND (rule_id, toUnixTimestamp64Milli(period_start)) IN (SELECT tupleElement(x, 1), tupleElement(x, 2) FROM (SELECT arrayJoin(arrayZip({ruleIds:Array(String)}, {starts:Array(Int64)})) AS x))`,
+  )}
 ) ORDER BY ruleId, crossedAtMs DESC, periodStartMs DESC, arm DESC, if(direction = 'rising', -1, 1) * toDecimal256OrZero(thresholdValue, 9), id
 LIMIT {perRule:UInt32} BY ruleId`,
 });
@@ -169,5 +245,8 @@ ORDER BY tenantId, ${crossingOrder} LIMIT {limit:UInt32}`,
 });
 
 export async function recordAlertDelivery(db: Db, tenantId: string, eventId: string, attempts: number): Promise<void> {
-  await insertRows(db, 'alerts.outbox.delivered', TABLES.alertDeliveries, [{ tenant_id: tenantId, event_id: eventId, attempts, delivered_at: Date.now() }], { tenantId, job: 'alerts.webhooks' });
+  await insertRows(db, 'alerts.outbox.delivered', TABLES.alertDeliveries, [{ tenant_id: tenantId, event_id: eventId, attempts, delivered_at: Date.now() }], {
+    tenantId,
+    job: 'alerts.webhooks',
+  });
 }

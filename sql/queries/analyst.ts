@@ -24,21 +24,29 @@ export interface AnalystQueryRecord {
 
 /** One analyst query, whatever its outcome (append-only). */
 export async function recordAnalystQuery(db: Db, r: AnalystQueryRecord): Promise<void> {
-  await insertRows(db, 'sql.history.record', TABLES.analystQueries, [{
-    tenant_id: r.tenantId,
-    query_id: r.queryId,
-    key_id: r.keyId,
-    link_id: r.linkId,
-    started_at: r.startedAtMs,
-    duration_ms: r.durationMs,
-    rows_read: r.rowsRead,
-    bytes_read: r.bytesRead,
-    result_rows: r.resultRows,
-    format: r.format,
-    status: r.status,
-    error: r.error,
-    query: r.query,
-  }], { tenantId: r.tenantId });
+  await insertRows(
+    db,
+    'sql.history.record',
+    TABLES.analystQueries,
+    [
+      {
+        tenant_id: r.tenantId,
+        query_id: r.queryId,
+        key_id: r.keyId,
+        link_id: r.linkId,
+        started_at: r.startedAtMs,
+        duration_ms: r.durationMs,
+        rows_read: r.rowsRead,
+        bytes_read: r.bytesRead,
+        result_rows: r.resultRows,
+        format: r.format,
+        status: r.status,
+        error: r.error,
+        query: r.query,
+      },
+    ],
+    { tenantId: r.tenantId },
+  );
 }
 
 export const analystHistoryRow = z.object({
@@ -62,7 +70,9 @@ export const analystHistory = defineQuery({
   name: 'sql.history.list',
   params: z.object({ tenantId: z.string(), beforeMs: z.number().int(), beforeId: z.string(), limit: z.number().int().min(1).max(1001) }),
   row: analystHistoryRow,
-  sql: (db) => `SELECT query_id AS queryId, key_id AS keyId, nullIf(link_id, '') AS linkId, started_at AS startedAt, toUnixTimestamp64Milli(started_at) AS startedAtMs,
+  sql: (
+    db,
+  ) => `SELECT query_id AS queryId, key_id AS keyId, nullIf(link_id, '') AS linkId, started_at AS startedAt, toUnixTimestamp64Milli(started_at) AS startedAtMs,
   duration_ms AS durationMs, rows_read AS rowsRead, bytes_read AS bytesRead, result_rows AS resultRows, toString(format) AS format,
   toString(status) AS status, error, query
 FROM ${db}.${TABLES.analystQueries}

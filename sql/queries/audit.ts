@@ -42,10 +42,29 @@ export const auditRowStored = defineQuery({
 
 /** Append one row; the token makes a second insert for the same (tenant, sequence) a no-op. */
 export async function insertAuditRow(db: Db, r: AuditRow, tags: QueryTags = {}): Promise<void> {
-  await insertRows(db, 'audit.insert', TABLES.auditLog, [{
-    tenant_id: r.tenantId, sequence: r.sequence, id: r.id, at: r.atMs, actor: r.actor, kind: r.kind, request_id: r.requestId,
-    target: r.target, before: r.before, after: r.after, previous_hash: r.previousHash, hash: r.hash,
-  }], tags, { insert_deduplication_token: JSON.stringify(['audit', r.tenantId, r.sequence]) });
+  await insertRows(
+    db,
+    'audit.insert',
+    TABLES.auditLog,
+    [
+      {
+        tenant_id: r.tenantId,
+        sequence: r.sequence,
+        id: r.id,
+        at: r.atMs,
+        actor: r.actor,
+        kind: r.kind,
+        request_id: r.requestId,
+        target: r.target,
+        before: r.before,
+        after: r.after,
+        previous_hash: r.previousHash,
+        hash: r.hash,
+      },
+    ],
+    tags,
+    { insert_deduplication_token: JSON.stringify(['audit', r.tenantId, r.sequence]) },
+  );
 }
 
 /** A time window that holds every row. */

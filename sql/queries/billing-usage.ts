@@ -92,7 +92,11 @@ export interface PeriodValue {
  * (luxon, DST-safe) and joined in as arrays; a customer's periods never overlap,
  * so each event lands in at most one.
  */
-export async function meterValuesAsOf(db: Db, p: { tenantId: string; cutoffMs: number; meter: MeterSpec; periods: PeriodRef[] }, tags: QueryTags = {}): Promise<PeriodValue[]> {
+export async function meterValuesAsOf(
+  db: Db,
+  p: { tenantId: string; cutoffMs: number; meter: MeterSpec; periods: PeriodRef[] },
+  tags: QueryTags = {},
+): Promise<PeriodValue[]> {
   if (p.periods.length === 0) return [];
   const params: Record<string, unknown> = {
     tenantId: p.tenantId,

@@ -38,22 +38,36 @@ ORDER BY version, stored_at LIMIT 1 BY version`,
  * time or to another customer is a void plus a new event, so the event's
  * partition, rollup keys and billing period never move.
  */
-export async function writeVersion(db: Db, tenantId: string, current: StoredVersion, change: { quantity: string; dimensions: Record<string, string>; isDeleted: boolean; changedBy: string }, tags: QueryTags = {}): Promise<void> {
-  await insertRows(db, 'events.correct', TABLES.usageEvents, [{
-    tenant_id: tenantId,
-    event_id: current.eventId,
-    customer_id: current.customerId,
-    product_id: current.productId,
-    metric_name: current.metricName,
-    timestamp: Date.parse(current.timestamp),
-    quantity: change.quantity,
-    dimensions: change.dimensions,
-    source: current.source,
-    source_version: current.sourceVersion,
-    request_id: current.requestId,
-    ingested_at: Date.parse(current.ingestedAt),
-    version: nextVersion(),
-    is_deleted: change.isDeleted ? 1 : 0,
-    changed_by: change.changedBy,
-  }], tags);
+export async function writeVersion(
+  db: Db,
+  tenantId: string,
+  current: StoredVersion,
+  change: { quantity: string; dimensions: Record<string, string>; isDeleted: boolean; changedBy: string },
+  tags: QueryTags = {},
+): Promise<void> {
+  await insertRows(
+    db,
+    'events.correct',
+    TABLES.usageEvents,
+    [
+      {
+        tenant_id: tenantId,
+        event_id: current.eventId,
+        customer_id: current.customerId,
+        product_id: current.productId,
+        metric_name: current.metricName,
+        timestamp: Date.parse(current.timestamp),
+        quantity: change.quantity,
+        dimensions: change.dimensions,
+        source: current.source,
+        source_version: current.sourceVersion,
+        request_id: current.requestId,
+        ingested_at: Date.parse(current.ingestedAt),
+        version: nextVersion(),
+        is_deleted: change.isDeleted ? 1 : 0,
+        changed_by: change.changedBy,
+      },
+    ],
+    tags,
+  );
 }

@@ -46,9 +46,26 @@ WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String} LIMIT 
 
 export async function saveCustomer(db: Db, tenantId: string, c: Omit<CustomerRecord, 'createdAt' | 'updatedAt'>, createdAtMs: number): Promise<CustomerRecord> {
   const now = Date.now();
-  await insertRows(db, 'customers.save', TABLES.billingCustomers, [
-    { tenant_id: tenantId, customer_id: c.customerId, name: c.name, timezone: c.timezone, cycle_interval: c.interval, anchor_day: c.anchorDay, allowances: c.allowances, created_at: createdAtMs, updated_at: now, version: nextVersion() },
-  ], { tenantId });
+  await insertRows(
+    db,
+    'customers.save',
+    TABLES.billingCustomers,
+    [
+      {
+        tenant_id: tenantId,
+        customer_id: c.customerId,
+        name: c.name,
+        timezone: c.timezone,
+        cycle_interval: c.interval,
+        anchor_day: c.anchorDay,
+        allowances: c.allowances,
+        created_at: createdAtMs,
+        updated_at: now,
+        version: nextVersion(),
+      },
+    ],
+    { tenantId },
+  );
   return { ...c, createdAt: new Date(createdAtMs).toISOString(), updatedAt: new Date(now).toISOString() };
 }
 

@@ -3,7 +3,6 @@ import { TABLES } from '../names.js';
 import { count } from '../count.js';
 import { defineQuery, execute, type Db, type QueryTags } from '../query.js';
 
-
 /** Totals for /metrics. Exact by FINAL: a redelivered message is one dead letter. */
 export const deadLetterCounts = defineQuery({
   name: 'dead_letters.counts',
@@ -57,7 +56,16 @@ const AT_KEYS = `(topic, partition, offset) IN arrayZip({topics:Array(String)}, 
 export const deadLettersAt = defineQuery({
   name: 'dead_letters.at',
   params: z.object({ tenantIds: z.array(z.string()), topics: z.array(z.string()), partitions: z.array(z.number().int()), offsets: z.array(z.number().int()) }),
-  row: z.object({ tenant_id: z.string(), topic: z.string(), partition: z.coerce.number().int(), offset: z.coerce.number().int(), raw_message: z.string(), error: z.string(), received_at: z.string(), replayed_at: z.string().nullable() }),
+  row: z.object({
+    tenant_id: z.string(),
+    topic: z.string(),
+    partition: z.coerce.number().int(),
+    offset: z.coerce.number().int(),
+    raw_message: z.string(),
+    error: z.string(),
+    received_at: z.string(),
+    replayed_at: z.string().nullable(),
+  }),
   sql: (db) => `SELECT tenant_id, topic, partition, offset, raw_message, error, received_at, replayed_at
 FROM ${db}.${TABLES.usageDeadLetters} FINAL
 WHERE tenant_id IN {tenantIds:Array(String)} AND ${AT_KEYS}`,

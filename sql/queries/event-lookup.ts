@@ -30,7 +30,13 @@ export async function storedEventIds(db: Db, params: { tenantId: string; ids: st
       created.add(db);
     }
     await execute(db, 'events.lookup_truncate', `TRUNCATE TABLE ${db.database}.${SCRATCH}`);
-    await insertRows(db, 'events.lookup_ids', SCRATCH, params.ids.map((event_id) => ({ tenant_id: params.tenantId, event_id })), tags);
+    await insertRows(
+      db,
+      'events.lookup_ids',
+      SCRATCH,
+      params.ids.map((event_id) => ({ tenant_id: params.tenantId, event_id })),
+      tags,
+    );
     return runQuery(
       db,
       'events.existing_ids_embedded',

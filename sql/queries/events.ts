@@ -64,4 +64,3 @@ WHERE tenant_id = {tenantId:String} AND is_deleted = 0
 ORDER BY timestamp, event_id
 LIMIT {limit:UInt32}`,
 });
-

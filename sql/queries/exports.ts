@@ -23,7 +23,15 @@ export const engineNow = defineQuery({
   sql: () => `SELECT toUnixTimestamp64Milli(now64(3)) AS nowMs`,
 });
 
-export const manifestRow = z.object({ id: z.string(), sequence: ms, createdAt: z.string(), cutoff: z.string(), lineCount: ms, checksum: z.string(), previousChecksum: z.string() });
+export const manifestRow = z.object({
+  id: z.string(),
+  sequence: ms,
+  createdAt: z.string(),
+  cutoff: z.string(),
+  lineCount: ms,
+  checksum: z.string(),
+  previousChecksum: z.string(),
+});
 export type ExportManifest = z.infer<typeof manifestRow>;
 const manifestColumns = `export_id AS id, sequence, created_at AS createdAt, cutoff, line_count AS lineCount, checksum, previous_checksum AS previousChecksum`;
 
@@ -91,7 +99,9 @@ export async function claimOf(db: Db, tenantId: string, sequence: number, tags: 
 /** Claim (tenant, sequence) with a cutoff; returns the claim that holds it (ours, or the run's that got there first). */
 export async function claim(db: Db, tenantId: string, sequence: number, runId: string, cutoffMs: number, tags: QueryTags = {}): Promise<Claim> {
   const token = JSON.stringify([tenantId, sequence]);
-  await insertRows(db, 'billing.claims.insert', TABLES.billingClaims, [{ tenant_id: tenantId, sequence, run_id: runId, cutoff: cutoffMs }], tags, { insert_deduplication_token: token });
+  await insertRows(db, 'billing.claims.insert', TABLES.billingClaims, [{ tenant_id: tenantId, sequence, run_id: runId, cutoff: cutoffMs }], tags, {
+    insert_deduplication_token: token,
+  });
   const held = await claimOf(db, tenantId, sequence, tags);
   if (!held) throw new Error(`claim of export ${sequence} for tenant ${tenantId} is not readable after its insert`);
   return held;
@@ -108,9 +118,23 @@ export interface LineRow {
 }
 
 export async function writeLines(db: Db, tenantId: string, sequence: number, lines: readonly LineRow[], tags: QueryTags = {}): Promise<void> {
-  await insertRows(db, 'billing.lines.insert', TABLES.billingExportLines, lines.map((l) => ({
-    tenant_id: tenantId, sequence, customer_id: l.customerId, meter_key: l.meterKey, period_start: l.periodStartMs, period_end: l.periodEndMs, kind: l.kind, value: l.value, events: l.events,
-  })), tags);
+  await insertRows(
+    db,
+    'billing.lines.insert',
+    TABLES.billingExportLines,
+    lines.map((l) => ({
+      tenant_id: tenantId,
+      sequence,
+      customer_id: l.customerId,
+      meter_key: l.meterKey,
+      period_start: l.periodStartMs,
+      period_end: l.periodEndMs,
+      kind: l.kind,
+      value: l.value,
+      events: l.events,
+    })),
+    tags,
+  );
 }
 
 /** What the tenant's exports up to `sequence` said, per (customer, meter, period): the sum of its lines (deltas telescope). */
@@ -118,7 +142,9 @@ export const exportedValues = defineQuery({
   name: 'billing.lines.exported',
   params: z.object({ tenantId: z.string(), uptoSequence: z.number().int(), customers: z.array(z.string()) }),
   row: z.object({ customerId: z.string(), meterKey: z.string(), startMs: ms, value: z.string(), events: count }),
-  sql: (db) => `SELECT customer_id AS customerId, meter_key AS meterKey, toUnixTimestamp64Milli(period_start) AS startMs, toString(${wideSum('value')}) AS value, sum(events) AS events
+  sql: (
+    db,
+  ) => `SELECT customer_id AS customerId, meter_key AS meterKey, toUnixTimestamp64Milli(period_start) AS startMs, toString(${wideSum('value')}) AS value, sum(events) AS events
 FROM ${db}.${TABLES.billingExportLines} FINAL
 WHERE tenant_id = {tenantId:String} AND sequence <= {uptoSequence:UInt64} AND customer_id IN {customers:Array(String)}
 GROUP BY customerId, meterKey, startMs`,
@@ -126,7 +152,11 @@ GROUP BY customerId, meterKey, startMs`,
 
 export const FILE_FORMATS = { jsonl: 'JSONEachRow', csv: 'CSVWithNames', parquet: 'Parquet' } as const;
 export type FileFormat = keyof typeof FILE_FORMATS;
-export const CONTENT_TYPES: Record<FileFormat, string> = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=utf-8', parquet: 'application/vnd.apache.parquet' };
+export const CONTENT_TYPES: Record<FileFormat, string> = {
+  jsonl: 'application/x-ndjson',
+  csv: 'text/csv; charset=utf-8',
+  parquet: 'application/vnd.apache.parquet',
+};
 
 // Pinned here, not inherited from the connection, so a file's bytes (and the JSONL checksum) never depend on session state.
 const FILE_SETTINGS = {
@@ -158,10 +188,30 @@ export function exportId(tenantId: string, sequence: number): string {
   return `exp_${sha256(JSON.stringify([tenantId, sequence])).slice(0, 24)}`;
 }
 
-export async function writeExport(db: Db, tenantId: string, m: { sequence: number; createdAtMs: number; cutoffMs: number; lineCount: number; checksum: string; previousChecksum: string }, tags: QueryTags = {}): Promise<void> {
-  await insertRows(db, 'billing.exports.insert', TABLES.billingExports, [
-    { tenant_id: tenantId, sequence: m.sequence, export_id: exportId(tenantId, m.sequence), created_at: m.createdAtMs, cutoff: m.cutoffMs, line_count: m.lineCount, checksum: m.checksum, previous_checksum: m.previousChecksum },
-  ], tags);
+export async function writeExport(
+  db: Db,
+  tenantId: string,
+  m: { sequence: number; createdAtMs: number; cutoffMs: number; lineCount: number; checksum: string; previousChecksum: string },
+  tags: QueryTags = {},
+): Promise<void> {
+  await insertRows(
+    db,
+    'billing.exports.insert',
+    TABLES.billingExports,
+    [
+      {
+        tenant_id: tenantId,
+        sequence: m.sequence,
+        export_id: exportId(tenantId, m.sequence),
+        created_at: m.createdAtMs,
+        cutoff: m.cutoffMs,
+        line_count: m.lineCount,
+        checksum: m.checksum,
+        previous_checksum: m.previousChecksum,
+      },
+    ],
+    tags,
+  );
 }
 
 /**
@@ -179,7 +229,10 @@ ORDER BY tenant_id, sequence LIMIT {limit:UInt32}`,
 });
 
 export async function recordDelivery(db: Db, tenantId: string, sequence: number, attempts: number): Promise<void> {
-  await insertRows(db, 'billing.outbox.delivered', TABLES.billingDeliveries, [{ tenant_id: tenantId, sequence, attempts, delivered_at: Date.now() }], { tenantId, job: 'billing.webhooks' });
+  await insertRows(db, 'billing.outbox.delivered', TABLES.billingDeliveries, [{ tenant_id: tenantId, sequence, attempts, delivered_at: Date.now() }], {
+    tenantId,
+    job: 'billing.webhooks',
+  });
 }
 
 /** Exports of a tenant whose files are not yet in the bucket (no billing_export_objects row), oldest first. */

@@ -53,18 +53,24 @@ export interface LinkWrite {
 
 /** Write a link's whole current state as a new version. */
 export async function writeLink(db: Db, l: LinkWrite): Promise<void> {
-  await insertRows(db, 'links.write', TABLES.accessLinks, [
-    {
-      tenant_id: l.tenantId,
-      link_id: l.linkId,
-      kind: l.kind,
-      customer_id: l.customerId,
-      meters: l.meters,
-      created_at: l.createdAtMs,
-      expires_at: l.expiresAtMs,
-      revoked_at: l.revokedAtMs,
-      created_by: l.createdBy,
-      version: nextVersion(),
-    },
-  ], { tenantId: l.tenantId });
+  await insertRows(
+    db,
+    'links.write',
+    TABLES.accessLinks,
+    [
+      {
+        tenant_id: l.tenantId,
+        link_id: l.linkId,
+        kind: l.kind,
+        customer_id: l.customerId,
+        meters: l.meters,
+        created_at: l.createdAtMs,
+        expires_at: l.expiresAtMs,
+        revoked_at: l.revokedAtMs,
+        created_by: l.createdBy,
+        version: nextVersion(),
+      },
+    ],
+    { tenantId: l.tenantId },
+  );
 }

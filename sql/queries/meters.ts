@@ -13,7 +13,11 @@ export const meterDefinition = z
   .strictObject({
     key: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 of a-z 0-9 _ - (starting with a letter or digit)'),
     name: z.string().max(200).optional(),
-    metricName: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'is not a valid metric name'),
+    metricName: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'is not a valid metric name'),
     aggregation: z.enum(AGGREGATIONS),
     uniqueDimension: dimensionKey.optional(),
     groupBy: z.array(dimensionKey).max(10).default([]),
@@ -85,14 +89,42 @@ export async function getMeter(db: Db, tenantId: string, key: string): Promise<M
 export async function saveMeter(db: Db, tenantId: string, definition: MeterDefinition, createdAt?: string): Promise<Meter> {
   const now = Date.now();
   const created = createdAt ? Date.parse(createdAt) : now;
-  await insertRows(db, 'meters.save', TABLES.meters, [
-    { tenant_id: tenantId, meter_key: definition.key, definition: JSON.stringify(definition), created_at: created, updated_at: now, is_deleted: 0, version: nextVersion() },
-  ], { tenantId });
+  await insertRows(
+    db,
+    'meters.save',
+    TABLES.meters,
+    [
+      {
+        tenant_id: tenantId,
+        meter_key: definition.key,
+        definition: JSON.stringify(definition),
+        created_at: created,
+        updated_at: now,
+        is_deleted: 0,
+        version: nextVersion(),
+      },
+    ],
+    { tenantId },
+  );
   return { ...definition, createdAt: new Date(created).toISOString(), updatedAt: new Date(now).toISOString() };
 }
 
 export async function deleteMeter(db: Db, tenantId: string, meter: Meter): Promise<void> {
-  await insertRows(db, 'meters.delete', TABLES.meters, [
-    { tenant_id: tenantId, meter_key: meter.key, definition: JSON.stringify(definitionOf(meter)), created_at: Date.parse(meter.createdAt), updated_at: Date.now(), is_deleted: 1, version: nextVersion() },
-  ], { tenantId });
+  await insertRows(
+    db,
+    'meters.delete',
+    TABLES.meters,
+    [
+      {
+        tenant_id: tenantId,
+        meter_key: meter.key,
+        definition: JSON.stringify(definitionOf(meter)),
+        created_at: Date.parse(meter.createdAt),
+        updated_at: Date.now(),
+        is_deleted: 1,
+        version: nextVersion(),
+      },
+    ],
+    { tenantId },
+  );
 }

@@ -23,7 +23,9 @@ export async function readWatermark(db: Db): Promise<number> {
 }
 
 export async function writeWatermark(db: Db, watermarkMs: number): Promise<void> {
-  await insertRows(db, 'rollups.reconcile.save_watermark', TABLES.rollupReconcileState, [{ name: JOB, watermark_ms: watermarkMs, version: nextVersion() }], { job: JOB });
+  await insertRows(db, 'rollups.reconcile.save_watermark', TABLES.rollupReconcileState, [{ name: JOB, watermark_ms: watermarkMs, version: nextVersion() }], {
+    job: JOB,
+  });
 }
 
 export interface StaleWindow {

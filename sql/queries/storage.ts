@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineQuery } from '../query.js';
 import { count } from '../count.js';
 
-
 /**
  * Active parts of every table in meterhouse's database, per table and disk.
  * Aggregates over all tenants: no row data, only sizes.

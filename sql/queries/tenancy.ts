@@ -63,19 +63,25 @@ export interface KeyWrite {
 
 /** Write a key's current state as a new version (creation, re-activation or revocation). */
 export async function writeKey(db: Db, key: KeyWrite): Promise<void> {
-  await insertRows(db, 'api_keys.write', TABLES.apiKeys, [
-    {
-      tenant_id: key.tenantId,
-      key_id: key.keyId,
-      key_hash: key.keyHash,
-      name: key.name,
-      role: key.role,
-      scopes: key.scopes,
-      created_at: key.createdAtMs,
-      revoked_at: key.revokedAtMs,
-      version: nextVersion(),
-    },
-  ], { tenantId: key.tenantId });
+  await insertRows(
+    db,
+    'api_keys.write',
+    TABLES.apiKeys,
+    [
+      {
+        tenant_id: key.tenantId,
+        key_id: key.keyId,
+        key_hash: key.keyHash,
+        name: key.name,
+        role: key.role,
+        scopes: key.scopes,
+        created_at: key.createdAtMs,
+        revoked_at: key.revokedAtMs,
+        version: nextVersion(),
+      },
+    ],
+    { tenantId: key.tenantId },
+  );
 }
 
 /** Per-tenant limit overrides; null means the configured default applies. */
@@ -135,31 +141,46 @@ export interface TenantWrite {
 /** Write a tenant's whole current state as a new version. */
 export async function writeTenantState(db: Db, t: TenantWrite): Promise<void> {
   const { limits } = t;
-  await insertRows(db, 'tenants.write', TABLES.tenants, [
-    {
-      tenant_id: t.tenantId,
-      name: t.name,
-      created_at: t.createdAtMs,
-      disabled: t.disabled,
-      ingest_events_per_second: limits.ingestEventsPerSecond,
-      concurrent_reads: limits.concurrentReads,
-      read_max_execution_seconds: limits.readMaxExecutionSeconds,
-      read_max_rows_to_read: limits.readMaxRowsToRead,
-      read_max_memory_bytes: limits.readMaxMemoryBytes,
-      sql_max_execution_seconds: limits.sqlMaxExecutionSeconds,
-      sql_max_rows_to_read: limits.sqlMaxRowsToRead,
-      sql_max_bytes_to_read: limits.sqlMaxBytesToRead,
-      sql_max_memory_bytes: limits.sqlMaxMemoryBytes,
-      sql_max_result_rows: limits.sqlMaxResultRows,
-      sql_concurrent_queries: limits.sqlConcurrentQueries,
-      version: nextVersion(),
-    },
-  ], { tenantId: t.tenantId });
+  await insertRows(
+    db,
+    'tenants.write',
+    TABLES.tenants,
+    [
+      {
+        tenant_id: t.tenantId,
+        name: t.name,
+        created_at: t.createdAtMs,
+        disabled: t.disabled,
+        ingest_events_per_second: limits.ingestEventsPerSecond,
+        concurrent_reads: limits.concurrentReads,
+        read_max_execution_seconds: limits.readMaxExecutionSeconds,
+        read_max_rows_to_read: limits.readMaxRowsToRead,
+        read_max_memory_bytes: limits.readMaxMemoryBytes,
+        sql_max_execution_seconds: limits.sqlMaxExecutionSeconds,
+        sql_max_rows_to_read: limits.sqlMaxRowsToRead,
+        sql_max_bytes_to_read: limits.sqlMaxBytesToRead,
+        sql_max_memory_bytes: limits.sqlMaxMemoryBytes,
+        sql_max_result_rows: limits.sqlMaxResultRows,
+        sql_concurrent_queries: limits.sqlConcurrentQueries,
+        version: nextVersion(),
+      },
+    ],
+    { tenantId: t.tenantId },
+  );
 }
 
 export const NO_OVERRIDES: LimitOverrides = {
-  ingestEventsPerSecond: null, concurrentReads: null, readMaxExecutionSeconds: null, readMaxRowsToRead: null, readMaxMemoryBytes: null,
-  sqlMaxExecutionSeconds: null, sqlMaxRowsToRead: null, sqlMaxBytesToRead: null, sqlMaxMemoryBytes: null, sqlMaxResultRows: null, sqlConcurrentQueries: null,
+  ingestEventsPerSecond: null,
+  concurrentReads: null,
+  readMaxExecutionSeconds: null,
+  readMaxRowsToRead: null,
+  readMaxMemoryBytes: null,
+  sqlMaxExecutionSeconds: null,
+  sqlMaxRowsToRead: null,
+  sqlMaxBytesToRead: null,
+  sqlMaxMemoryBytes: null,
+  sqlMaxResultRows: null,
+  sqlConcurrentQueries: null,
 };
 
 /** A new, enabled tenant with the default limits. */
@@ -173,17 +194,22 @@ export const operatorKeyByHash = defineQuery({
   name: 'operator_keys.by_hash',
   params: z.object({ hash: z.string().length(64) }),
   row: operatorKeyRow,
-  sql: (db) => `SELECT key_id AS keyId, name, created_at AS createdAt, revoked_at AS revokedAt FROM ${db}.${TABLES.operatorKeys} FINAL WHERE key_hash = {hash:String} LIMIT 1`,
+  sql: (db) =>
+    `SELECT key_id AS keyId, name, created_at AS createdAt, revoked_at AS revokedAt FROM ${db}.${TABLES.operatorKeys} FINAL WHERE key_hash = {hash:String} LIMIT 1`,
 });
 
 export const activeOperatorKeys = defineQuery({
   name: 'operator_keys.active',
   params: z.object({}),
   row: operatorKeyRow,
-  sql: (db) => `SELECT key_id AS keyId, name, created_at AS createdAt, revoked_at AS revokedAt FROM ${db}.${TABLES.operatorKeys} FINAL WHERE revoked_at IS NULL ORDER BY created_at`,
+  sql: (db) =>
+    `SELECT key_id AS keyId, name, created_at AS createdAt, revoked_at AS revokedAt FROM ${db}.${TABLES.operatorKeys} FINAL WHERE revoked_at IS NULL ORDER BY created_at`,
 });
 
-export async function writeOperatorKey(db: Db, key: { keyId: string; keyHash: string; name: string; createdAtMs: number; revokedAtMs: number | null }): Promise<void> {
+export async function writeOperatorKey(
+  db: Db,
+  key: { keyId: string; keyHash: string; name: string; createdAtMs: number; revokedAtMs: number | null },
+): Promise<void> {
   await insertRows(db, 'operator_keys.write', TABLES.operatorKeys, [
     { key_id: key.keyId, key_hash: key.keyHash, name: key.name, created_at: key.createdAtMs, revoked_at: key.revokedAtMs, version: nextVersion() },
   ]);

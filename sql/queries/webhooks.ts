@@ -19,7 +19,11 @@ export const tenantWebhook = defineQuery({
 });
 
 export async function writeTenantWebhook(db: Db, tenantId: string, hook: { url: string; secret: string } | null, tags: QueryTags = {}): Promise<void> {
-  await insertRows(db, 'webhooks.write', TABLES.tenantWebhooks, [
-    { tenant_id: tenantId, url: hook?.url ?? '', secret: hook?.secret ?? '', updated_at: Date.now(), deleted: hook ? 0 : 1, version: nextVersion() },
-  ], tags);
+  await insertRows(
+    db,
+    'webhooks.write',
+    TABLES.tenantWebhooks,
+    [{ tenant_id: tenantId, url: hook?.url ?? '', secret: hook?.secret ?? '', updated_at: Date.now(), deleted: hook ? 0 : 1, version: nextVersion() }],
+    tags,
+  );
 }

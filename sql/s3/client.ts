@@ -36,7 +36,8 @@ async function send(target: S3Target, method: string, url: URL, timeoutMs: numbe
     return await fetch(signed.url, { method, headers: signed.headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-    const why = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : cause instanceof Error ? cause.message : String(cause);
+    const why =
+      error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : cause instanceof Error ? cause.message : String(cause);
     throw new S3Error(`S3 endpoint ${target.endpoint} is not reachable: ${why}`, undefined, { cause: error });
   }
 }
@@ -60,7 +61,11 @@ export async function probeBucket(target: S3Target, timeoutMs: number): Promise<
   const code = await errorCode(res);
   const where = `bucket "${target.bucket}" at ${target.endpoint}`;
   if (res.status === 404) throw new S3Error(`${where} does not exist (${code})`, res.status);
-  if (res.status === 403) throw new S3Error(`${where}: access denied for access key ${target.accessKeyId} (${code}): check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_REGION`, res.status);
+  if (res.status === 403)
+    throw new S3Error(
+      `${where}: access denied for access key ${target.accessKeyId} (${code}): check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_REGION`,
+      res.status,
+    );
   throw new S3Error(`${where} answered ${res.status} (${code})`, res.status);
 }
 
@@ -73,7 +78,13 @@ export async function createBucket(target: S3Target, timeoutMs = 10_000): Promis
   throw new S3Error(`cannot create bucket "${target.bucket}" at ${target.endpoint}: ${code}`, res.status);
 }
 
-const unescapeXml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const unescapeXml = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 
 /** Every object under a prefix (ListObjectsV2, following continuation tokens). */
 export async function listObjects(target: S3Target, prefix: string, timeoutMs = 10_000): Promise<S3Object[]> {
@@ -107,9 +118,16 @@ export async function putObject(target: S3Target, key: string, body: Uint8Array,
   const signed = signS3Request(target, 'PUT', url, body);
   let res: Response;
   try {
-    res = await fetch(signed.url, { method: 'PUT', headers: { ...signed.headers, 'content-type': contentType }, body: new Uint8Array(body), signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(signed.url, {
+      method: 'PUT',
+      headers: { ...signed.headers, 'content-type': contentType },
+      body: new Uint8Array(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (error) {
-    throw new S3Error(`cannot write s3://${target.bucket}/${key} at ${target.endpoint}: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
+    throw new S3Error(`cannot write s3://${target.bucket}/${key} at ${target.endpoint}: ${error instanceof Error ? error.message : String(error)}`, undefined, {
+      cause: error,
+    });
   }
   if (!res.ok) throw new S3Error(`cannot write s3://${target.bucket}/${key}: ${await errorCode(res)}`, res.status);
   await res.body?.cancel();

@@ -15,7 +15,9 @@ describe('SigV4 for S3', () => {
   it('never puts the secret key in the headers', () => {
     const headers = signS3Request(creds, 'GET', new URL('http://127.0.0.1:9000/b?list-type=2'), '', at).headers;
     expect(JSON.stringify(headers)).not.toContain(creds.secretAccessKey);
-    expect(headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/20130524\/us-east-1\/s3\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, /);
+    expect(headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/20130524\/us-east-1\/s3\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, /,
+    );
   });
 
   it('encodes as RFC 3986', () => {

@@ -137,14 +137,20 @@ describe('delivery', () => {
     const id = await h.client.record(ev(1));
     await h.client.flush();
     expect(h.requests).toHaveLength(1);
-    expect(h.rejected).toEqual([{ eventId: id, event: expect.objectContaining({ eventId: id }), status, code: 'nope', errors: [{ path: '', message: 'refused' }] }]);
+    expect(h.rejected).toEqual([
+      { eventId: id, event: expect.objectContaining({ eventId: id }), status, code: 'nope', errors: [{ path: '', message: 'refused' }] },
+    ]);
   });
 
   it('reports per-event rejections of a 207 and does not retry them; duplicates count as delivered', async () => {
     const errors = [{ path: 'quantity', message: 'must not be negative' }];
     const h = harness((sent) =>
       json(207, {
-        results: sent.events.map((e: any, index: number) => (index === 1 ? { index, eventId: e.eventId, status: 'rejected', errors } : { index, eventId: e.eventId, status: index === 2 ? 'duplicate' : 'accepted' })),
+        results: sent.events.map((e: any, index: number) =>
+          index === 1
+            ? { index, eventId: e.eventId, status: 'rejected', errors }
+            : { index, eventId: e.eventId, status: index === 2 ? 'duplicate' : 'accepted' },
+        ),
       }),
     );
     const ids = [await h.client.record(ev(1)), await h.client.record({ ...ev(1), quantity: '-1' }), await h.client.record(ev(3))];
@@ -204,7 +210,10 @@ describe('a bounded buffer', () => {
     await until('the second batch', () => h.requests.length === 2);
     server.release();
     await flushed;
-    expect(h.requests.map((r) => r.events.map((e: any) => e.eventId))).toEqual([['w1', 'w2'], ['w3', 'w4']]);
+    expect(h.requests.map((r) => r.events.map((e: any) => e.eventId))).toEqual([
+      ['w1', 'w2'],
+      ['w3', 'w4'],
+    ]);
     expect(h.dropped).toEqual([]);
   });
 
@@ -215,7 +224,10 @@ describe('a bounded buffer', () => {
     await h.client.record({ ...ev(1), dimensions: { pad: 'x'.repeat(300) } });
     await h.client.record({ ...ev(2), dimensions: { pad: 'x'.repeat(60) } });
     await h.client.record({ ...ev(3), dimensions: { pad: 'x'.repeat(60) } });
-    expect(h.dropped.map(([e, reason]) => [e[0]!.quantity, reason])).toEqual([['1', 'too_large'], ['3', 'buffer_full']]);
+    expect(h.dropped.map(([e, reason]) => [e[0]!.quantity, reason])).toEqual([
+      ['1', 'too_large'],
+      ['3', 'buffer_full'],
+    ]);
     expect(h.client.stats().bufferedBytes).toBeGreaterThan(150);
     expect(h.client.stats().bufferedBytes).toBeLessThanOrEqual(300);
     const flushed = h.client.flush();
@@ -233,7 +245,16 @@ describe('CloudEvents output', () => {
     await h.client.flush();
     expect(h.requests[0]!.contentType).toBe('application/cloudevents-batch+json');
     expect(h.requests[0]!.events).toEqual([
-      { specversion: '1.0', id: 'c1', source: 'svc/api', type: 'api.calls', subject: 'acme', time: '1970-01-01T00:00:00.000Z', datacontenttype: 'application/json', data: { region: 'eu', quantity: '2.50' } },
+      {
+        specversion: '1.0',
+        id: 'c1',
+        source: 'svc/api',
+        type: 'api.calls',
+        subject: 'acme',
+        time: '1970-01-01T00:00:00.000Z',
+        datacontenttype: 'application/json',
+        data: { region: 'eu', quantity: '2.50' },
+      },
     ]);
     expect(h.rejected.map((r) => [r.eventId, r.status, r.errors.map((e) => e.path)])).toEqual([['c2', 0, ['productId', 'dimensions.quantity']]]);
   });

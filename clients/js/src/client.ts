@@ -74,15 +74,15 @@ export class BufferedClient implements MeterhouseClient {
     // The id and the time are fixed here, so every retry sends the same event.
     const event: UsageEvent = { ...input, eventId: input.eventId ?? this.o.generateId(), timestamp: input.timestamp ?? this.o.now() };
     const done = Promise.resolve(event.eventId);
-    if (this.closing) return this.drop([event], 'closed'), done;
+    if (this.closing) return (this.drop([event], 'closed'), done);
     const body = this.serialize(event);
     if (body === null) return done;
     const bytes = byteLength(body);
-    if (bytes + batchOverhead(1) > this.o.maxBatchBytes || bytes > this.o.maxBufferBytes) return this.drop([event], 'too_large'), done;
+    if (bytes + batchOverhead(1) > this.o.maxBatchBytes || bytes > this.o.maxBufferBytes) return (this.drop([event], 'too_large'), done);
     const fits = this.waiting.length === 0 && this.hasRoom(bytes);
-    if (!fits && this.o.whenFull === 'drop') return this.drop([event], 'buffer_full'), done;
+    if (!fits && this.o.whenFull === 'drop') return (this.drop([event], 'buffer_full'), done);
     const item = { seq: ++this.lastSeq, event, body, bytes };
-    if (fits) return this.enqueue(item), done;
+    if (fits) return (this.enqueue(item), done);
     return new Promise((resolve) => this.waiting.push({ item, admitted: () => resolve(event.eventId) }));
   }
 
@@ -181,16 +181,21 @@ export class BufferedClient implements MeterhouseClient {
     return this.queue.splice(0, n);
   }
 
-
   private settle(batch: Item[], delivery: Delivery): void {
     this.totals.bufferedEvents -= batch.length;
     for (const item of batch) this.totals.bufferedBytes -= item.bytes;
     this.settledSeq = batch.at(-1)!.seq;
     this.depthChanged();
-    if (delivery.kind === 'exhausted') this.drop(batch.map((i) => i.event), 'retries_exhausted');
+    if (delivery.kind === 'exhausted')
+      this.drop(
+        batch.map((i) => i.event),
+        'retries_exhausted',
+      );
     else if (delivery.kind === 'refused') {
       const errors = [{ path: '', message: delivery.message }];
-      this.reject(batch.map((i) => ({ eventId: i.event.eventId, event: i.event, errors, status: delivery.status, ...(delivery.code ? { code: delivery.code } : {}) })));
+      this.reject(
+        batch.map((i) => ({ eventId: i.event.eventId, event: i.event, errors, status: delivery.status, ...(delivery.code ? { code: delivery.code } : {}) })),
+      );
     } else {
       const rejections: Rejection[] = [];
       let accepted = 0;

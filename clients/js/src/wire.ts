@@ -24,7 +24,8 @@ export function toCloudEvent(event: UsageEvent, defaultSource: string): { ok: tr
   const errors: EventError[] = [];
   if (event.productId !== undefined) errors.push({ path: 'productId', message: 'has no CloudEvents mapping: send this event with format "usage"' });
   for (const key of ['version', 'requestId'] as const) {
-    if (event.metadata?.[key] !== undefined) errors.push({ path: `metadata.${key}`, message: 'has no CloudEvents mapping: send this event with format "usage"' });
+    if (event.metadata?.[key] !== undefined)
+      errors.push({ path: `metadata.${key}`, message: 'has no CloudEvents mapping: send this event with format "usage"' });
   }
   if (event.dimensions && Object.hasOwn(event.dimensions, 'quantity')) {
     errors.push({ path: 'dimensions.quantity', message: 'would be read back as the quantity in CloudEvents data: rename it or send with format "usage"' });

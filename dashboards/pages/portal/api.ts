@@ -56,7 +56,11 @@ export interface UsageRow {
  * when it is 2xx; otherwise a LinkError for a link the server refused, or an
  * ApiFailure with the server's own message and request id.
  */
-export async function linkRequest(token: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+export async function linkRequest(
+  token: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(path, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` }, cache: 'no-store' });
@@ -65,7 +69,7 @@ export async function linkRequest(token: string, path: string, init: { method?: 
   }
   if (res.ok) return res;
   const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; requestId?: string } };
-  const state = res.status === 401 ? LINK_STATES[body.error?.code ?? ''] ?? 'link-invalid' : undefined;
+  const state = res.status === 401 ? (LINK_STATES[body.error?.code ?? ''] ?? 'link-invalid') : undefined;
   if (state) throw new LinkError(state);
   throw new ApiFailure(`${body.error?.message ?? `the server answered ${res.status}`}${body.error?.requestId ? ` (request ${body.error.requestId})` : ''}`);
 }
@@ -89,7 +93,10 @@ export class PortalApi {
     return (await this.get('/v1/portal/alerts')).json();
   }
 
-  async usage(meter: string, q: { from: string; to: string; granularity: 'hour' | 'day'; tz: string; groupBy?: string | undefined }): Promise<{ data: UsageRow[]; refreshedAt: string }> {
+  async usage(
+    meter: string,
+    q: { from: string; to: string; granularity: 'hour' | 'day'; tz: string; groupBy?: string | undefined },
+  ): Promise<{ data: UsageRow[]; refreshedAt: string }> {
     return (await this.get(`/v1/portal/meters/${encodeURIComponent(meter)}/usage?${usageQuery(q)}`)).json();
   }
 

@@ -28,7 +28,8 @@ export function toSeries(rows: UsageRow[], dimension: string | undefined): { xs:
   const series = sorted.slice(0, MAX_SERIES - 1).map(([label, values]) => ({ label, values }));
   const rest = sorted.slice(MAX_SERIES - 1);
   if (rest.length === 1) series.push({ label: rest[0]![0], values: rest[0]![1] });
-  if (rest.length > 1) series.push({ label: 'other', values: xs.map((_, i) => rest.reduce<number | null>((s, [, v]) => (v[i] === null ? s : (s ?? 0) + v[i]!), null)) });
+  if (rest.length > 1)
+    series.push({ label: 'other', values: xs.map((_, i) => rest.reduce<number | null>((s, [, v]) => (v[i] === null ? s : (s ?? 0) + v[i]!), null)) });
   return { xs, series };
 }
 
@@ -44,7 +45,15 @@ export function drawChart(target: HTMLElement, data: { xs: number[]; series: Cha
     scales: { x: { time: true } },
     axes: [{}, { size: 70 }],
     legend: { show: data.series.length > 1 },
-    series: [{ label: hourly ? 'Hour' : 'Day' }, ...data.series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], ...(paths ? { fill: `${COLORS[i % COLORS.length]}99`, paths } : { width: 2 }), points: { show: !paths } }))],
+    series: [
+      { label: hourly ? 'Hour' : 'Day' },
+      ...data.series.map((s, i) => ({
+        label: s.label,
+        stroke: COLORS[i % COLORS.length],
+        ...(paths ? { fill: `${COLORS[i % COLORS.length]}99`, paths } : { width: 2 }),
+        points: { show: !paths },
+      })),
+    ],
   };
   target.replaceChildren();
   return new uPlot(opts, [data.xs.map((x) => x / 1000), ...data.series.map((s) => s.values)], target);

@@ -36,7 +36,9 @@ function showState(state: keyof typeof LINK_MESSAGES | 'error', detail?: string)
   if (state === 'error') {
     const retry = el('button', { type: 'button' }, 'Try again');
     retry.addEventListener('click', () => location.reload());
-    app.replaceChildren(el('div', { class: 'state', role: 'alert', 'data-state': state }, el('h1', {}, 'Your usage could not be loaded.'), el('p', {}, detail ?? ''), retry));
+    app.replaceChildren(
+      el('div', { class: 'state', role: 'alert', 'data-state': state }, el('h1', {}, 'Your usage could not be loaded.'), el('p', {}, detail ?? ''), retry),
+    );
     return;
   }
   const [title, advice] = LINK_MESSAGES[state];
@@ -57,7 +59,14 @@ async function start(): Promise<void> {
   const problem = el('p', { class: 'problem', role: 'status', hidden: '' });
   const cards = customer.meters.map((m) => new MeterCard(api, m, fail));
   app.replaceChildren(
-    el('header', {}, el('h1', {}, customer.customer.name || customer.customer.customerId), el('p', { class: 'who' }, `Usage this billing period · ${customer.customer.timezone}`), updated, problem),
+    el(
+      'header',
+      {},
+      el('h1', {}, customer.customer.name || customer.customer.customerId),
+      el('p', { class: 'who' }, `Usage this billing period · ${customer.customer.timezone}`),
+      updated,
+      problem,
+    ),
     ...(cards.length > 0 ? cards.map((c) => c.root) : [el('p', { class: 'empty' }, 'No meters are shown on this dashboard.')]),
   );
   let refreshedAt = Date.parse(customer.refreshedAt);

@@ -27,10 +27,19 @@ export class MeterCard {
   private readonly resolution: HTMLSelectElement;
   private customer: Customer | undefined;
 
-  constructor(private readonly api: PortalApi, private readonly meter: Meter, private readonly onError: (e: unknown) => void) {
+  constructor(
+    private readonly api: PortalApi,
+    private readonly meter: Meter,
+    private readonly onError: (e: unknown) => void,
+  ) {
     const id = `m-${meter.key}`;
     this.breakdown = el('select', { id: `${id}-by` }, el('option', { value: '' }, 'Total'), ...meter.groupBy.map((d) => el('option', { value: d }, `By ${d}`)));
-    this.resolution = el('select', { id: `${id}-res` }, el('option', { value: 'day' }, 'Daily, whole period'), el('option', { value: 'hour' }, `Hourly, last ${HOURLY_DAYS} days`));
+    this.resolution = el(
+      'select',
+      { id: `${id}-res` },
+      el('option', { value: 'day' }, 'Daily, whole period'),
+      el('option', { value: 'hour' }, `Hourly, last ${HOURLY_DAYS} days`),
+    );
     this.value.dataset.meter = meter.key;
     for (const s of [this.breakdown, this.resolution]) s.addEventListener('change', () => void this.refresh().catch(onError));
     const csv = (label: string, what: 'usage' | 'events' | 'periods') => {
@@ -45,11 +54,22 @@ export class MeterCard {
       el('div', { class: 'headline' }, this.value, this.dates),
       this.empty,
       this.alerts,
-      el('div', { class: 'controls' }, el('label', { for: `${id}-res` }, 'Chart'), this.resolution, ...(meter.groupBy.length > 0 ? [el('label', { for: `${id}-by` }, 'Breakdown'), this.breakdown] : [])),
+      el(
+        'div',
+        { class: 'controls' },
+        el('label', { for: `${id}-res` }, 'Chart'),
+        this.resolution,
+        ...(meter.groupBy.length > 0 ? [el('label', { for: `${id}-by` }, 'Breakdown'), this.breakdown] : []),
+      ),
       this.chart,
       el('details', {}, el('summary', {}, 'Chart data'), this.table),
       el('h3', {}, 'Previous periods'),
-      el('table', { class: 'previous' }, el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Period'), el('th', { scope: 'col' }, 'Usage'), el('th', { scope: 'col' }, 'Source'))), this.previous),
+      el(
+        'table',
+        { class: 'previous' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Period'), el('th', { scope: 'col' }, 'Usage'), el('th', { scope: 'col' }, 'Source'))),
+        this.previous,
+      ),
       el('div', { class: 'downloads' }, csv('Download usage CSV', 'usage'), csv('Download events CSV', 'events'), csv('Download periods CSV', 'periods')),
     );
   }
@@ -74,7 +94,13 @@ export class MeterCard {
     // Hourly: the last days up to the current hour (whole hours, so the hour rollups serve it).
     const to = hourly ? Math.min(end, Math.ceil(Date.parse(c.refreshedAt) / HOUR_MS) * HOUR_MS) : end;
     const from = hourly ? Math.max(start, to - HOURLY_DAYS * 24 * HOUR_MS) : start;
-    return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), granularity: hourly ? ('hour' as const) : ('day' as const), tz: c.customer.timezone, groupBy: this.breakdown.value || undefined };
+    return {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      granularity: hourly ? ('hour' as const) : ('day' as const),
+      tz: c.customer.timezone,
+      groupBy: this.breakdown.value || undefined,
+    };
   }
 
   async refresh(): Promise<void> {
@@ -89,18 +115,54 @@ export class MeterCard {
     this.renderPoints(usage.data, q.groupBy, q.granularity === 'hour');
     this.previous.replaceChildren(
       ...periods.previous.map((p) =>
-        el('tr', { 'data-start': p.start }, el('td', {}, formatPeriod(p.start, p.end, c.customer.timezone)), el('td', { class: 'num', 'data-value': p.value === null ? '' : String(p.value) }, shown(p.value)), el('td', {}, p.source === 'export' ? 'billed' : 'computed')),
+        el(
+          'tr',
+          { 'data-start': p.start },
+          el('td', {}, formatPeriod(p.start, p.end, c.customer.timezone)),
+          el('td', { class: 'num', 'data-value': p.value === null ? '' : String(p.value) }, shown(p.value)),
+          el('td', {}, p.source === 'export' ? 'billed' : 'computed'),
+        ),
       ),
     );
   }
 
   private renderPoints(rows: UsageRow[], dimension: string | undefined, hourly: boolean): void {
     const tz = this.customer!.customer.timezone;
-    const when = new Intl.DateTimeFormat(undefined, { timeZone: tz, month: 'short', day: 'numeric', ...(hourly ? { hour: '2-digit', minute: '2-digit' } : {}) });
-    this.chart.setAttribute('aria-label', `${this.meter.name} per ${hourly ? 'hour' : 'day'}${dimension ? ` by ${dimension}` : ''}; the values are in the chart data table`);
+    const when = new Intl.DateTimeFormat(undefined, {
+      timeZone: tz,
+      month: 'short',
+      day: 'numeric',
+      ...(hourly ? { hour: '2-digit', minute: '2-digit' } : {}),
+    });
+    this.chart.setAttribute(
+      'aria-label',
+      `${this.meter.name} per ${hourly ? 'hour' : 'day'}${dimension ? ` by ${dimension}` : ''}; the values are in the chart data table`,
+    );
     this.table.replaceChildren(
-      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, hourly ? 'Hour' : 'Day'), ...(dimension ? [el('th', { scope: 'col' }, dimension)] : []), el('th', { scope: 'col' }, 'Usage'))),
-      el('tbody', {}, ...rows.map((r) => el('tr', { 'data-start': r.windowStart, ...(dimension ? { 'data-group': r.groupBy?.[dimension] ?? '' } : {}) }, el('td', {}, when.format(new Date(r.windowStart))), ...(dimension ? [el('td', {}, r.groupBy?.[dimension] ?? '')] : []), el('td', { class: 'num', 'data-value': r.value === null ? '' : String(r.value) }, shown(r.value))))),
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          el('th', { scope: 'col' }, hourly ? 'Hour' : 'Day'),
+          ...(dimension ? [el('th', { scope: 'col' }, dimension)] : []),
+          el('th', { scope: 'col' }, 'Usage'),
+        ),
+      ),
+      el(
+        'tbody',
+        {},
+        ...rows.map((r) =>
+          el(
+            'tr',
+            { 'data-start': r.windowStart, ...(dimension ? { 'data-group': r.groupBy?.[dimension] ?? '' } : {}) },
+            el('td', {}, when.format(new Date(r.windowStart))),
+            ...(dimension ? [el('td', {}, r.groupBy?.[dimension] ?? '')] : []),
+            el('td', { class: 'num', 'data-value': r.value === null ? '' : String(r.value) }, shown(r.value)),
+          ),
+        ),
+      ),
     );
     drawChart(this.chart, toSeries(rows, dimension), tz, hourly);
   }
@@ -108,7 +170,12 @@ export class MeterCard {
   private async download(what: 'usage' | 'events' | 'periods'): Promise<void> {
     const base = `/v1/portal/meters/${encodeURIComponent(this.meter.key)}`;
     const c = this.customer!;
-    const path = what === 'usage' ? `${base}/usage?${usageQuery(this.usageWindow())}` : what === 'events' ? `${base}/events?limit=1000&from=${encodeURIComponent(c.currentPeriod.start)}&to=${encodeURIComponent(c.currentPeriod.end)}` : `${base}/periods?previous=24`;
+    const path =
+      what === 'usage'
+        ? `${base}/usage?${usageQuery(this.usageWindow())}`
+        : what === 'events'
+          ? `${base}/events?limit=1000&from=${encodeURIComponent(c.currentPeriod.start)}&to=${encodeURIComponent(c.currentPeriod.end)}`
+          : `${base}/periods?previous=24`;
     saveFile(await this.api.csv(path), `${this.meter.key}-${what}.csv`);
   }
 }

@@ -15,7 +15,10 @@ function namespaceOf(schema: ConsoleSchema): SQLNamespace {
   return Object.fromEntries(
     schema.tables.map((t) => [
       t.name,
-      { self: { label: t.name, type: 'type', detail: 'table', info: t.description }, children: t.columns.map((c) => ({ label: c.name, type: 'property', detail: c.type, info: c.description })) },
+      {
+        self: { label: t.name, type: 'type', detail: 'table', info: t.description },
+        children: t.columns.map((c) => ({ label: c.name, type: 'property', detail: c.type, info: c.description })),
+      },
     ]),
   );
 }

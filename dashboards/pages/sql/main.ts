@@ -35,7 +35,11 @@ function showState(state: LinkError['state'] | 'error', detail = ''): void {
 
 /** The console's query route, as the page calls it: the editor's text, in one of the answer formats. */
 const query = (token: string, text: string, format: 'json' | keyof typeof DOWNLOADS) =>
-  linkRequest(token, '/v1/sql/console/query', { method: 'POST', headers: { 'content-type': 'application/json', accept: '*/*' }, body: JSON.stringify({ query: text, format }) });
+  linkRequest(token, '/v1/sql/console/query', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: '*/*' },
+    body: JSON.stringify({ query: text, format }),
+  });
 
 async function start(): Promise<void> {
   const token = readToken();

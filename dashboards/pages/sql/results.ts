@@ -19,6 +19,10 @@ export function resultsView(answer: SqlAnswer): HTMLElement[] {
     el('tr', {}, ...answer.columns.map((c) => (row[c.name] === null ? el('td', { class: 'null' }, 'NULL') : el('td', {}, cellText(row[c.name]))))),
   );
   const s = answer.statistics;
-  const stats = el('p', { class: 'stats', 'data-rows': String(answer.rows) }, `${answer.rows} row${answer.rows === 1 ? '' : 's'}${answer.truncated ? ' (truncated: the tenant\'s result row limit was reached)' : ''} in ${s.elapsedMs} ms; ${s.rowsRead} rows, ${s.bytesRead} bytes read`);
+  const stats = el(
+    'p',
+    { class: 'stats', 'data-rows': String(answer.rows) },
+    `${answer.rows} row${answer.rows === 1 ? '' : 's'}${answer.truncated ? " (truncated: the tenant's result row limit was reached)" : ''} in ${s.elapsedMs} ms; ${s.rowsRead} rows, ${s.bytesRead} bytes read`,
+  );
   return [stats, el('div', { class: 'results' }, el('table', { id: 'results' }, el('thead', {}, head), el('tbody', {}, ...body)))];
 }
