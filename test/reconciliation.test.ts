@@ -103,7 +103,8 @@ describe('migration 20 on a database with events logged before it', () => {
       ingested_at: now(),
     });
     await insertRows(db, 'test.before', TABLES.usageEvents, [row('before')]);
-    expect(await migrate(db, { upTo: 20 })).toEqual([20]);
+    // Migrations between 14 and 20 (other datasets) are applied on the way; 20 is the last.
+    expect((await migrate(db, { upTo: 20 })).at(-1)).toBe(20);
     await insertRows(db, 'test.after', TABLES.usageEvents, [row('after')]);
     await insertRows(db, 'test.after_kafka', TABLES.usageEvents, [{ ...row('from-kafka'), kafka_topic: 'usage_events', kafka_partition: 3, kafka_offset: 7 }]);
     const paths = await runQuery(
