@@ -10,7 +10,8 @@ const DAY = 86_400_000;
 it('the summary reads reconciled windows from the rollup and the rest from raw events, exact either way, and says which', async () => {
   const r = await engine();
   const t = await newTenant();
-  const day = now() - 2 * DAY - ((now() - 2 * DAY) % DAY); // a whole UTC day, two days back
+  const twoDaysAgo = now() - 2 * DAY; // one reading of the clock: two could fall in different milliseconds
+  const day = twoDaysAgo - (twoDaysAgo % DAY); // a whole UTC day, two days back
   const events = Array.from({ length: 12 }, (_, i) => ({
     eventId: `s${i}`,
     customerId: `c${i % 2}`,
