@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser.js';
 import { start, stop, tempDir, type Server } from './server-process.js';
 
 /** The landing page and the API reference in a real browser, under their CSPs. */
@@ -8,11 +9,21 @@ let browser: Browser;
 
 beforeAll(async () => {
   server = await start({ DATA_DIR: await tempDir(), METERHOUSE_OPERATOR_KEY: 'mho_reference-page-operator-0123456789' });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 60_000);
+
+/** Everything that went wrong on a page: console errors (CSP violations among them), script errors, failed requests. */
+function problemsOf(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+  });
+  return problems;
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -26,14 +37,7 @@ describe('GET /docs/api', () => {
     expect(operations.length).toBeGreaterThan(20);
 
     const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
+    const problems = problemsOf(page);
     const response = await page.goto(`${server.url}/docs/api`);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
     await page.waitForSelector('.opblock', { timeout: 20_000 });
@@ -53,13 +57,7 @@ describe('GET /docs/api', () => {
 describe('GET /', () => {
   it('is the landing page: it links the API reference, which opens, and OpenAPI and metrics, which answer', async () => {
     const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
+    const problems = problemsOf(page);
     const response = await page.goto(`${server.url}/`);
     expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
     await expect(page.locator('h1').textContent()).resolves.toBe('meterhouse');
