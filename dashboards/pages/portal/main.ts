@@ -1,3 +1,4 @@
+import '../base.css';
 import './style.css';
 import { ApiFailure, LinkError, PortalApi, type Customer } from './api.js';
 import { el } from './dom.js';

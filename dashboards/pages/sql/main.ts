@@ -1,3 +1,4 @@
+import '../base.css';
 import './style.css';
 import { ApiFailure, LinkError, linkRequest } from '../portal/api.js';
 import { el, saveFile } from '../portal/dom.js';
