@@ -18,7 +18,9 @@ export interface ServerProcess {
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
+  // BENCH_SERVER_NODE_ARGS: extra Node flags for the server (e.g. --cpu-prof --cpu-prof-dir=bench/results/profiles).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'api/main.ts'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -14,7 +14,8 @@ import { parseJsonBody } from '../ingest/json-body.js';
 import { eventsInBody, normaliseEvent, type EventRow, type NormaliseContext } from '../ingest/normalise.js';
 import { outcomesOf } from '../ingest/writer.js';
 import { TABLES } from '../sql/names.js';
-import { execute, insertRows, type Db } from '../sql/query.js';
+import { execute, insertRows, withSettings, type Db } from '../sql/query.js';
+import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
 import { eventBatches } from './events.js';
 
 export interface StageFigure {
@@ -88,7 +89,7 @@ export async function measureStages(events: number, adapter = false): Promise<St
       const rows = await watch.time(STAGE.parse, () => parseBodies(bodies, ctx));
       await watch.time(STAGE.lookup, () => inBatches(rows, async (b) => void (await outcomesOf(db, b, 'bench'))));
       await watch.time(STAGE.insertNoViews, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', 'bench_no_views', b)));
-      await watch.time(STAGE.insert, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', TABLES.usageEvents, b)));
+      await watch.time(STAGE.insert, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', TABLES.usageEvents, b, {}, EVENT_INSERT_SETTINGS)));
       if (adapter && done === 0) {
         adapterRows = rows.length;
         await watch.time(STAGE.adapterNoViews, () =>
@@ -102,7 +103,7 @@ export async function measureStages(events: number, adapter = false): Promise<St
     );
     for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog])
       await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(table)}`);
-    await watch.time(STAGE.ceiling, () => execute(db, 'bench.ceiling', `INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`));
+    await watch.time(STAGE.ceiling, () => execute(db, 'bench.ceiling', withSettings(`INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`, EVENT_INSERT_SETTINGS)));
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });

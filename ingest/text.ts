@@ -5,10 +5,12 @@
  * read back as something else. So every string is checked before it is
  * stored, and refused with a reason.
  */
-const LONE_SURROGATE = /\p{Cs}/u;
+// String.prototype.isWellFormed (ES2024, in Node 20): false exactly when the text holds a lone surrogate.
+// The project compiles against ES2022's library, hence the type.
+type WellFormedCheck = string & { isWellFormed(): boolean };
 
 export function isWellFormed(text: string): boolean {
-  return !LONE_SURROGATE.test(text);
+  return (text as WellFormedCheck).isWellFormed();
 }
 
 export const NOT_WELL_FORMED = 'must be valid Unicode text (it contains a lone UTF-16 surrogate)';
@@ -22,4 +24,19 @@ export function illFormedPaths(value: unknown, path = ''): string[] {
     return Object.entries(value).flatMap(([k, v]) => (isWellFormed(k) ? illFormedPaths(v, at(k)) : [at(k)]));
   }
   return [];
+}
+
+/** Whether any string or object key in a JSON-like value is not well-formed; allocates nothing (the writer's check of every row). */
+export function hasIllFormedText(value: unknown): boolean {
+  if (typeof value === 'string') return !isWellFormed(value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (hasIllFormedText(v)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (!isWellFormed(key) || hasIllFormedText((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }

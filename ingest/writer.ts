@@ -1,9 +1,10 @@
 import { TABLES } from '../sql/names.js';
+import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
 import { insertRows, type Db, type QueryTags } from '../sql/query.js';
 import { storedEventIds } from '../sql/queries/event-lookup.js';
 import type { EventRow } from './normalise.js';
 import { insertIsolating } from './isolating-insert.js';
-import { illFormedPaths } from './text.js';
+import { hasIllFormedText } from './text.js';
 
 /** 'refused': the engine can never store this row as it is (a permanent per-event error, not worth a retry). */
 export type WriteOutcome = 'accepted' | 'duplicate' | 'refused';
@@ -38,6 +39,20 @@ export class WriterFullError extends Error {
 export class WriterClosedError extends Error {
   override readonly name = 'WriterClosedError';
 }
+
+/** A batch after the writer's checks and lookup, before its insert. */
+interface Prepared {
+  storable: Pending[];
+  outcome: WriteOutcome[];
+}
+
+/** What a committed batch stored (identities as JSON [tenant, event id]); `unsure`: an insert failed, so the table may hold more. */
+interface Committed {
+  stored: ReadonlySet<string>;
+  unsure: boolean;
+}
+const NOTHING_STORED: Committed = { stored: new Set(), unsure: false };
+const NOTHING_STORED_UNSURE: Committed = { stored: new Set(), unsure: true };
 
 interface Pending {
   row: EventRow;
@@ -111,23 +126,49 @@ export class DirectWriter implements EventSink {
     this.timer = undefined;
   }
 
-  /** One drain loop at a time; it keeps writing batches while events wait (group commit). */
+  /**
+   * One drain loop at a time; it keeps writing batches while events wait (group commit).
+   * Pipelined: while the engine inserts batch N, batch N+1 is checked and its identities are looked
+   * up, so the engine never waits for the writer's own work. Inserts stay one at a time, and batch
+   * N+1 commits only after N settled, taking N's stored identities as already stored (its lookup may
+   * have run before N's rows were visible).
+   */
   private drain(): Promise<void> {
     this.draining ??= (async () => {
       // Yield once, so this promise is stored in `draining` before its `finally` can clear it.
       await Promise.resolve();
+      let previous: Promise<Committed> | undefined;
       try {
-        while (this.queue.length > 0) {
-          const batch = this.queue.splice(0, this.options.batchRows);
-          this.inFlight = batch.length;
-          try {
-            await this.writeBatch(batch);
-          } catch (error) {
-            this.onBatchError(error, batch.length);
-            for (const p of batch) p.reject(error);
-          } finally {
-            this.inFlight = 0;
+        for (;;) {
+          if (this.queue.length === 0) {
+            if (!previous) break;
+            // Rows may arrive while the last batch commits: they start a new batch once it has (their lookup then sees it).
+            await previous;
+            previous = undefined;
+            continue;
           }
+          const batch = this.queue.splice(0, this.options.batchRows);
+          this.inFlight += batch.length;
+          const prepared = this.prepare(batch).catch((error: unknown) => ({ error }));
+          const before = previous;
+          previous = (async (): Promise<Committed> => {
+            const earlier = before ? await before : NOTHING_STORED;
+            try {
+              const p = await prepared;
+              if ('error' in p) throw p.error;
+              return await this.commit(batch, p, earlier);
+            } catch (error) {
+              this.onBatchError(error, batch.length);
+              for (const pending of batch) pending.reject(error);
+              return NOTHING_STORED_UNSURE;
+            } finally {
+              this.inFlight -= batch.length;
+            }
+          })();
+          // Look ahead by one batch: wait for the batch before this one, so at most two are in flight.
+          if (before) await before;
+          // Give the requests that arrived meanwhile a turn to join the next batch.
+          if (this.queue.length < this.options.batchRows) await new Promise((r) => setImmediate(r));
         }
       } finally {
         this.draining = undefined;
@@ -136,31 +177,38 @@ export class DirectWriter implements EventSink {
     return this.draining;
   }
 
-  /**
-   * One batch, settled row by row: a row the engine refuses is answered
-   * 'refused' and its neighbours (other requests, other tenants) are stored.
-   * Only a storage failure (not the rows' fault) fails the rows it concerns.
-   */
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  /** The writer's own work on a batch before its insert: drop text the engine cannot keep, find repeats and stored identities. */
+  private async prepare(batch: Pending[]): Promise<Prepared> {
     // Validation already refuses text the engine cannot keep; a row that still holds some never reaches a query.
-    const storable = batch.filter((p) => {
-      if (illFormedPaths(p.row).length === 0) return true;
-      p.resolve('refused');
-      return false;
-    });
+    const storable = batch.filter((p) => !hasIllFormedText(p.row));
     const outcome = await outcomesOf(
       this.db,
       storable.map((p) => p.row),
       'ingest.writer',
       this.options.lookupChunk,
     );
+    return { storable, outcome };
+  }
+
+  /**
+   * One batch, settled row by row: a row the engine refuses is answered
+   * 'refused' and its neighbours (other requests, other tenants) are stored.
+   * Only a storage failure (not the rows' fault) fails the rows it concerns.
+   * `earlier`: what the batch before this one stored (its lookup may not have seen those rows).
+   */
+  private async commit(batch: Pending[], { storable, outcome }: Prepared, earlier: Committed): Promise<Committed> {
+    const storableSet = new Set(storable);
+    for (const p of batch) if (!storableSet.has(p)) p.resolve('refused');
+    // The batch before this one failed to store some rows: its lookup ran while they might have been written, so look again.
+    if (earlier.unsure) outcome = await outcomesOf(this.db, storable.map((p) => p.row), 'ingest.writer', this.options.lookupChunk);
+    const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
+    if (earlier.stored.size > 0) storable.forEach((p, i) => earlier.stored.has(identity(p.row)) && (outcome[i] = 'duplicate'));
     const fresh = storable.filter((_, i) => outcome[i] === 'accepted');
     const results = await insertIsolating(
       (rows) => this.insert(rows),
       fresh.map((p) => p.row),
     );
     // A repeat (in this batch) of a refused event is refused too: nothing of that identity was stored.
-    const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
     const refusedIds = new Set(fresh.filter((_, i) => results[i]!.status === 'refused').map((p) => identity(p.row)));
     storable.forEach((p, i) => {
       if (outcome[i] === 'duplicate') p.resolve(refusedIds.has(identity(p.row)) ? 'refused' : 'duplicate');
@@ -174,10 +222,11 @@ export class DirectWriter implements EventSink {
     });
     const stored = fresh.filter((_, i) => results[i]!.status === 'stored').map((p) => p.row);
     if (stored.length > 0) this.options.onStored?.(stored);
+    return { stored: new Set(stored.map(identity)), unsure: failed.length > 0 };
   }
 
   private insert(rows: readonly EventRow[]): Promise<void> {
-    return insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' });
+    return insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' }, EVENT_INSERT_SETTINGS);
   }
 }
 

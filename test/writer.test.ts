@@ -4,6 +4,7 @@ import { createApp } from '../api/app.js';
 import { DirectWriter, WriterFullError, WriterClosedError } from '../ingest/writer.js';
 import type { EventRow } from '../ingest/normalise.js';
 import { existingEventIds } from '../sql/queries/events.js';
+import { TABLES } from '../sql/names.js';
 
 const row = (tenant: string, id: string): EventRow => ({
   tenant_id: tenant,
@@ -77,5 +78,63 @@ describe('DirectWriter', () => {
     expect(body.error.message).not.toMatch(/no_such_database|lost\?/);
     expect(await existingEventIds(r.deps.db, { tenantId: t.tenantId, ids: ['lost?'] })).toEqual([]);
     await broken.close();
+  });
+
+  it('pipelined batches store each identity once: repeats in the next batch, across many small batches, under concurrent writes', async () => {
+    const { db } = (await engine()).deps;
+    // Each insert starts 50 ms late, so the next batch's lookup runs before the rows it repeats are in the table.
+    const slow = {
+      ...db,
+      rawInsert:
+        db.rawInsert &&
+        (async (...args: Parameters<NonNullable<typeof db.rawInsert>>) => {
+          await new Promise((r) => setTimeout(r, 50));
+          await db.rawInsert!(...args);
+        }),
+    };
+    expect(slow.rawInsert).toBeDefined();
+    const writer = new DirectWriter(slow, { batchRows: 5, flushIntervalMs: 1, maxQueuedEvents: 10_000 });
+    const tenant = `w_${Date.now()}_pipe`;
+    // 300 rows in writes of 6 (batches of 5 follow the order of the writes): rows 10k..10k+4 and 10k+5..10k+9 carry the same
+    // 5 ids, so every batch repeats the one before it (looked up while that one is inserted); the last 20 repeat the first ids.
+    const ids = Array.from({ length: 300 }, (_, i) => (i < 280 ? `e${Math.floor(i / 10) * 5 + (i % 5)}` : `e${i - 280}`));
+    const writes = Array.from({ length: 50 }, (_, w) => ids.slice(w * 6, w * 6 + 6).map((id) => row(tenant, id)));
+    const outcomes = (await Promise.all(writes.map((rows) => writer.write(rows)))).flat();
+    const acceptedIds = ids.filter((_, i) => outcomes[i] === 'accepted');
+    expect(new Set(ids).size).toBe(140);
+    expect(acceptedIds.sort()).toEqual([...new Set(ids)].sort());
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(160);
+    // Not FINAL: the table itself holds one row per identity, not merely a read that collapses repeats.
+    const [stored] = (await (
+      await db.client.query({
+        query: `SELECT count() AS n, uniqExact(event_id) AS ids FROM ${db.database}.${TABLES.usageEvents} WHERE tenant_id = {t:String}`,
+        query_params: { t: tenant },
+        format: 'JSONEachRow',
+      })
+    ).json()) as { n: string; ids: string }[];
+    expect(stored).toEqual({ n: '140', ids: '140' });
+    await writer.close();
+  });
+
+  it('a row the engine refused in one batch does not make its identity a duplicate in the next', async () => {
+    const { db } = (await engine()).deps;
+    const tenant = `w_${Date.now()}_refused`;
+    const constraint = `c_${tenant}`;
+    // Test-only DDL: the tenant id is ours.
+    await db.client.command({
+      query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} ADD CONSTRAINT ${constraint} CHECK NOT (tenant_id = '${tenant}' AND customer_id = 'poison')`,
+    });
+    try {
+      const writer = new DirectWriter(db, { batchRows: 2, flushIntervalMs: 60_000, maxQueuedEvents: 100 });
+      const poisoned = { ...row(tenant, 'x'), customer_id: 'poison' };
+      // Batch 1: [x (poison), y]; batch 2: [x (valid), y] is looked up while batch 1 is inserted.
+      const [first, second] = await Promise.all([writer.write([poisoned, row(tenant, 'y')]), writer.write([row(tenant, 'x'), row(tenant, 'y')])]);
+      expect(first).toEqual(['refused', 'accepted']);
+      expect(second).toEqual(['accepted', 'duplicate']);
+      expect((await existingEventIds(db, { tenantId: tenant, ids: ['x', 'y'] })).map((r) => r.event_id).sort()).toEqual(['x', 'y']);
+      await writer.close();
+    } finally {
+      await db.client.command({ query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} DROP CONSTRAINT ${constraint}` });
+    }
   });
 });
