@@ -103,7 +103,9 @@ export async function measureStages(events: number, adapter = false): Promise<St
     );
     for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog])
       await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(table)}`);
-    await watch.time(STAGE.ceiling, () => execute(db, 'bench.ceiling', withSettings(`INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`, EVENT_INSERT_SETTINGS)));
+    await watch.time(STAGE.ceiling, () =>
+      execute(db, 'bench.ceiling', withSettings(`INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`, EVENT_INSERT_SETTINGS)),
+    );
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });

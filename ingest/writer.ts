@@ -200,7 +200,13 @@ export class DirectWriter implements EventSink {
     const storableSet = new Set(storable);
     for (const p of batch) if (!storableSet.has(p)) p.resolve('refused');
     // The batch before this one failed to store some rows: its lookup ran while they might have been written, so look again.
-    if (earlier.unsure) outcome = await outcomesOf(this.db, storable.map((p) => p.row), 'ingest.writer', this.options.lookupChunk);
+    if (earlier.unsure)
+      outcome = await outcomesOf(
+        this.db,
+        storable.map((p) => p.row),
+        'ingest.writer',
+        this.options.lookupChunk,
+      );
     const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
     if (earlier.stored.size > 0) storable.forEach((p, i) => earlier.stored.has(identity(p.row)) && (outcome[i] = 'duplicate'));
     const fresh = storable.filter((_, i) => outcome[i] === 'accepted');
