@@ -77,9 +77,9 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
     title: 'Meters and rollups',
     settings: {
       METERS_FILE: 'JSON file of meter definitions loaded at start',
-      ROLLUP_MINUTE_RETENTION_DAYS: 'how long minute rollups are kept (0 = forever)',
-      ROLLUP_HOUR_RETENTION_DAYS: 'how long hour rollups are kept (0 = forever)',
-      ROLLUP_DAY_RETENTION_DAYS: 'how long day rollups are kept (0 = forever)',
+      ROLLUP_MINUTE_RETENTION_DAYS: 'how long minute rollups are kept (0 = forever); older events write no minute rows',
+      ROLLUP_HOUR_RETENTION_DAYS: 'how long hour rollups are kept (0 = forever); older events write no hour rows',
+      ROLLUP_DAY_RETENTION_DAYS: 'how long day rollups are kept (0 = forever); older events write no day rows',
       ROLLUP_RECONCILE_CRON: 'schedule of rollup reconciliation (croner, seconds field allowed; an invalid or never-firing pattern stops startup)',
     },
   },

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ROLLUP_TIERS, type RollupTier } from './datasets/rollups.js';
-import { onCluster, storageTable, type RenderTarget } from './engines.js';
+import { ROLLUP_TIERS, rollupSelect, type RollupTier } from './datasets/rollups.js';
+import { onCluster, qualified as qualifiedName, storageTable, type RenderTarget } from './engines.js';
 import { defineQuery, execute, type Db } from './query.js';
-import { TABLES } from './names.js';
+import { TABLES, mvName } from './names.js';
 import { COLD_VOLUME, STORAGE_POLICY } from './tiering.js';
 
 const tableDdl = defineQuery({
@@ -18,6 +18,25 @@ const policyVolumes = defineQuery({
   row: z.object({ volume: z.string() }),
   sql: () => `SELECT volume_name AS volume FROM system.storage_policies WHERE policy_name = {policy:String}`,
 });
+
+const viewQuery = defineQuery({
+  name: 'retention.view_query',
+  params: z.object({ database: z.string(), view: z.string(), desired: z.string() }),
+  row: z.object({ current: z.string(), desired: z.string() }),
+  // The engine prints a view's SELECT in its own format: compare that with the desired text in the same format.
+  sql: () =>
+    `SELECT as_select AS current, formatQuerySingleLine({desired:String}) AS desired FROM system.tables WHERE database = {database:String} AND name = {view:String}`,
+});
+
+/**
+ * A tier's view SELECT under a retention of `days` (0: forever): it writes no row of a window
+ * the tier's TTL would delete at once (the same expression, on the same clock), so events
+ * older than the retention (a backfill) cost the tier nothing.
+ */
+export function retainedRollupSelect(tier: RollupTier, source: string, days: number, clockOffsetMs = 0): string {
+  if (days === 0) return rollupSelect(tier, source);
+  return rollupSelect(tier, source, `${ttlAfter(`toDateTime(${tier.bucket('timestamp')}, 'UTC')`, days, clockOffsetMs)} > now()`);
+}
 
 async function currentDdl(db: Db, table: string) {
   const [row] = await tableDdl(db, { database: db.database, table });
@@ -42,8 +61,11 @@ export function ttlAfter(column: string, days: number, clockOffsetMs = 0): strin
 const currentTtl = (ddl: string) => / TTL (.+?)(?: SETTINGS |$)/.exec(ddl)?.[1];
 
 /**
- * Apply each rollup tier's retention (days; 0 keeps forever) as a table TTL.
+ * Apply each rollup tier's retention (days; 0 keeps forever) as a table TTL, and to the
+ * tier's view (retainedRollupSelect), so it never writes what the TTL would delete.
  * Only a change is applied: MODIFY TTL rewrites TTL information of every part.
+ * The reconciler's rewrites (sql/queries/reconcile.ts) do not filter: a stale hour older
+ * than the minute tier's retention gets minute rows back, which the TTL deletes again.
  */
 export async function applyRollupRetention(db: Db, days: Record<RollupTier['name'], number>, cluster?: string, clockOffsetMs = 0): Promise<string[]> {
   const t: RenderTarget = { database: db.database, cluster };
@@ -53,13 +75,29 @@ export async function applyRollupRetention(db: Db, days: Record<RollupTier['name
     const row = await currentDdl(db, table);
     const n = days[tier.name];
     const desired = n === 0 ? undefined : ttlAfter('window_start', n, clockOffsetMs);
-    if (currentTtl(row.ddl) === desired) continue;
-    const qualified = `${db.database}.${table}${onCluster(t)}`;
-    const statement = desired === undefined ? `ALTER TABLE ${qualified} REMOVE TTL` : `ALTER TABLE ${qualified} MODIFY TTL ${desired}`;
-    await execute(db, `retention.${tier.name}`, statement);
+    const view = await applyViewRetention(db, t, tier, n, clockOffsetMs);
+    if (currentTtl(row.ddl) !== desired) {
+      const qualified = `${db.database}.${table}${onCluster(t)}`;
+      const statement = desired === undefined ? `ALTER TABLE ${qualified} REMOVE TTL` : `ALTER TABLE ${qualified} MODIFY TTL ${desired}`;
+      await execute(db, `retention.${tier.name}`, statement);
+    } else if (!view) continue;
     changed.push(tier.table);
   }
   return changed;
+}
+
+/**
+ * Give a tier's view the SELECT of its retention (retainedRollupSelect), if it has another. ALTER
+ * ... MODIFY QUERY changes the view in place, so no insert is missed. Whether it changed.
+ */
+async function applyViewRetention(db: Db, t: RenderTarget, tier: RollupTier, days: number, clockOffsetMs: number): Promise<boolean> {
+  const select = retainedRollupSelect(tier, qualifiedName(t, storageTable(t, TABLES.usageEvents)), days, clockOffsetMs);
+  const view = mvName(tier.table);
+  const [row] = await viewQuery(db, { database: db.database, view, desired: select });
+  if (!row) throw new Error(`view ${db.database}.${view} does not exist: run migrations first`);
+  if (row.current === row.desired) return false;
+  await execute(db, `retention.${tier.name}_view`, `ALTER TABLE ${qualifiedName(t, view)}${onCluster(t)} MODIFY QUERY\n${select}`);
+  return true;
 }
 
 /** How long raw events stay where; every field absent means one local tier, kept forever. */

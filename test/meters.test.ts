@@ -3,6 +3,7 @@ import { engine, newTenant } from './harness.js';
 import { ROLLUP_TIERS, rollupSelect } from '../sql/datasets/rollups.js';
 import { TABLES } from '../sql/names.js';
 import { applyRollupRetention, ttlAfter } from '../sql/retention.js';
+import { insertRows } from '../sql/query.js';
 import { testClock } from './clock.js';
 
 const meter = { key: 'api-calls', metricName: 'api.calls', aggregation: 'SUM', groupBy: ['region', 'tier'] };
@@ -160,5 +161,46 @@ describe('rollup tables', () => {
     await applyRollupRetention(db, { minute: 0, hour: 400, day: 0 }, undefined, offset);
     expect(await ddl(TABLES.usagePerMinute)).not.toMatch(/TTL/);
     expect(await ddl(TABLES.usagePerDay)).not.toMatch(/TTL/);
+  });
+
+  it("a tier's view writes no window its retention would delete (a backfill costs it nothing), on the product's clock", async () => {
+    const { db } = (await engine()).deps;
+    const offset = testClock.offsetMs;
+    const HOUR = 3_600_000;
+    const at = testClock.now() - (testClock.now() % HOUR) - HOUR;
+    const tenant = `ret_${Date.now()}`;
+    const rowAt = (id: string, timestamp: number) => ({
+      tenant_id: tenant,
+      event_id: id,
+      customer_id: 'c',
+      metric_name: 'm',
+      timestamp,
+      quantity: '2',
+      ingested_at: timestamp,
+    });
+    const windows = async (table: string) =>
+      (
+        await (
+          await db.client.query({
+            query: `SELECT toUnixTimestamp(window_start) * 1000 AS w FROM ${db.database}.${table} WHERE tenant_id = {t:String} ORDER BY w`,
+            query_params: { t: tenant },
+            format: 'JSONEachRow',
+          })
+        ).json<{ w: string }>()
+      ).map((r) => Number(r.w));
+    try {
+      await applyRollupRetention(db, { minute: 7, hour: 400, day: 0 }, undefined, offset);
+      // 8 days old (beyond the minute tier's 7), 6 days old, an hour old: each its own minute.
+      const [old, recent, fresh] = [at - 8 * 24 * HOUR, at - 6 * 24 * HOUR, at];
+      await insertRows(db, 'test.insert', TABLES.usageEvents, [rowAt('old', old), rowAt('recent', recent), rowAt('fresh', fresh)]);
+      expect(await windows(TABLES.usagePerMinute)).toEqual([recent, fresh]);
+      expect(await windows(TABLES.usagePerHour)).toEqual([old, recent, fresh]);
+      // Retention 0 keeps every window again.
+      expect(await applyRollupRetention(db, { minute: 0, hour: 400, day: 0 }, undefined, offset)).toEqual([TABLES.usagePerMinute]);
+      await insertRows(db, 'test.insert', TABLES.usageEvents, [rowAt('old2', old + 60_000)]);
+      expect(await windows(TABLES.usagePerMinute)).toEqual([old + 60_000, recent, fresh]);
+    } finally {
+      await applyRollupRetention(db, { minute: 14, hour: 400, day: 0 }, undefined, offset);
+    }
   });
 });
