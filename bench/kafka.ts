@@ -1,18 +1,17 @@
 // npm run bench:kafka: the Kafka ingest path on the embedded engine and the project's
 // Kafka-protocol test broker. Measures (1) API ingest with the producer (acknowledged by the
 // broker), (2) ClickHouse's Kafka engine consuming until every event counts in the summary,
-// and (3) freshness: from one event's acknowledgement to its appearance in the summary.
+// and (3) freshness: from one event's acknowledgement to its appearance in the summary. The server
+// (api/main.ts) runs in its own process; the broker and the load generator share this one.
 // Size: BENCH_KAFKA_EVENTS (default 1,000,000), BENCH_BATCH, BENCH_CLIENTS, BENCH_KAFKA_PARTITIONS.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
 import { loadConfig } from '../api/config.js';
-import { createLogger } from '../api/logger.js';
-import { startRuntime } from '../api/runtime.js';
 import { startKafkaBroker } from '../test/kafka-broker.js';
 import { eventBatches } from './events.js';
 import { ingestOverHttp, percentile, prepareBodies, writeResults } from './common.js';
+import { startServer } from './server-process.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_KAFKA_EVENTS', 1_000_000);
@@ -25,21 +24,18 @@ const TOPIC = 'usage_events_bench';
 
 const broker = await startKafkaBroker({ topics: [`${TOPIC}:${PARTITIONS}`] });
 const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-kafka-'));
-const config = loadConfig({
-  ...process.env,
+const serverEnv = {
   DATA_DIR: dataDir,
   METERHOUSE_API_KEY: KEY,
-  LOG_LEVEL: 'warn',
   KAFKA_BROKERS: broker.bootstrap,
   KAFKA_TOPIC: TOPIC,
   KAFKA_CONSUMERS: String(Math.min(PARTITIONS, 2)),
   MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)),
-});
-const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
-const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: '127.0.0.1' });
-await new Promise((r) => server.once('listening', r));
-const address = server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+};
+// The settings as the server reads them (for the results), and the server in its own process.
+const config = loadConfig({ ...process.env, ...serverEnv });
+const server = await startServer(serverEnv);
+const base = server.base;
 const auth = { authorization: `Bearer ${KEY}` };
 
 /** Events the summary counts (following its pages), for all customers or one. */
@@ -58,8 +54,10 @@ async function counted(customerId?: string): Promise<number> {
 
 // ---- 1. produce through the API
 const batches = eventBatches({ events: EVENTS, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
+const bodies = prepareBodies(batches);
+const cpu0 = await server.cpuSeconds();
 const started = performance.now();
-const { sent, seconds: produceSeconds, requestMs } = await ingestOverHttp(base, KEY, prepareBodies(batches), CLIENTS, 250_000);
+const { sent, seconds: produceSeconds, requestMs } = await ingestOverHttp(base, KEY, bodies, CLIENTS, 250_000);
 
 // ---- 2. consumption: until the summary counts every event
 let seen: number;
@@ -68,6 +66,7 @@ while ((seen = await counted()) < sent) {
   await new Promise((r) => setTimeout(r, 250));
 }
 const endToEndSeconds = (performance.now() - started) / 1000;
+const serverCpuSecondsPer1M = +((((await server.cpuSeconds()) - cpu0) / sent) * 1e6).toFixed(1);
 
 // ---- 3. freshness: one event at a time, acknowledgement to visible
 const freshnessMs: number[] = [];
@@ -99,7 +98,7 @@ const results = {
     requestP50Ms: +percentile(requestMs, 50).toFixed(1),
     requestP99Ms: +percentile(requestMs, 99).toFixed(1),
   },
-  endToEnd: { seconds: +endToEndSeconds.toFixed(1), eventsPerSecond: Math.round(sent / endToEndSeconds) },
+  endToEnd: { seconds: +endToEndSeconds.toFixed(1), eventsPerSecond: Math.round(sent / endToEndSeconds), serverCpuSecondsPer1M },
   freshness: { runs: freshnessMs.length, p50Ms: Math.round(percentile(freshnessMs, 50)), p99Ms: Math.round(percentile(freshnessMs, 99)) },
 };
 console.log(`\nmeterhouse Kafka bench — ${results.machine.cpus} cores, ${results.machine.memoryGiB} GiB, ${results.machine.node}`);
@@ -107,11 +106,11 @@ console.table([
   { measure: 'API → broker, acknowledged (events/s)', value: results.produce.eventsPerSecond },
   { measure: `request p50 / p99 (ms, ${BATCH} events)`, value: `${results.produce.requestP50Ms} / ${results.produce.requestP99Ms}` },
   { measure: 'end to end, all counted in the summary (events/s)', value: results.endToEnd.eventsPerSecond },
+  { measure: 'server CPU seconds per 1M events (produce + consume)', value: serverCpuSecondsPer1M },
   { measure: 'freshness: ack → visible, p50 / p99 (ms)', value: `${results.freshness.p50Ms} / ${results.freshness.p99Ms}` },
 ]);
 await writeResults('kafka', results);
 
-server.close();
-await runtime.close();
+await server.stop();
 await broker.stop();
 await rm(dataDir, { recursive: true, force: true });
