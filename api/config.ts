@@ -119,6 +119,7 @@ export const configSchema = z
     ROLLUP_HOUR_RETENTION_DAYS: int(0, 100_000, 400),
     ROLLUP_DAY_RETENTION_DAYS: int(0, 100_000, 0),
     ROLLUP_RECONCILE_CRON: cronPattern('*/30 * * * * *'),
+    ROLLUP_RECONCILE_MAX_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
     METERS_FILE: z.string().min(1).optional(),
     KAFKA_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),
     KAFKA_ENGINE_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),

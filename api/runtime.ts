@@ -252,6 +252,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       {
         name: 'rollups.reconcile',
         cron: config.ROLLUP_RECONCILE_CRON,
+        maxShare: config.ROLLUP_RECONCILE_MAX_SHARE,
         run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then((r) => reconcileWork(jobMetrics.reconciled(r))),
       },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },

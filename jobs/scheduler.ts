@@ -9,6 +9,17 @@ export interface Job {
   /** croner pattern; six fields allow seconds. */
   cron: string;
   run(): Promise<JobWork>;
+  /**
+   * The most of the time this job may spend running (0 < share <= 1; absent: 1). After a run of
+   * d ms it skips its scheduled times for d x (1 / share - 1) ms, so a job whose work grows with
+   * the data (the reconciler during a large backfill) cannot take over the engine from ingest.
+   */
+  maxShare?: number;
+}
+
+/** How long a job rests after a run of `durationMs`, so it runs at most `maxShare` of the time. */
+export function restAfter(durationMs: number, maxShare = 1): number {
+  return durationMs * (1 / maxShare - 1);
 }
 
 /**
@@ -30,19 +41,27 @@ export async function runJob(job: Job, logger: Logger): Promise<void> {
 
 /**
  * Run jobs on their schedules; a run never overlaps the previous run of the
- * same job. `stop()` cancels the schedules and waits for runs in flight, so
+ * same job, and a job with a maxShare rests after each run in proportion to it. `stop()` cancels the schedules and waits for runs in flight, so
  * the engine is never closed under a running job.
  */
 export function startJobs(jobs: readonly Job[], logger: Logger): { stop(): Promise<void> } {
   const inFlight = new Set<Promise<void>>();
-  const crons = jobs.map(
-    (job) =>
-      new Cron(job.cron, { name: job.name, protect: true }, () => {
-        const run = runJob(job, logger);
-        inFlight.add(run);
-        return run.finally(() => inFlight.delete(run));
-      }),
-  );
+  const crons = jobs.map((job) => {
+    let restUntil = 0;
+    return new Cron(job.cron, { name: job.name, protect: true }, () => {
+      if (performance.now() < restUntil) {
+        logger.debug({ job: job.name, restingMs: Math.round(restUntil - performance.now()) }, 'job skipped: resting after a long run (maxShare)');
+        return;
+      }
+      const started = performance.now();
+      const run = runJob(job, logger).finally(() => {
+        const ended = performance.now();
+        restUntil = ended + restAfter(ended - started, job.maxShare);
+      });
+      inFlight.add(run);
+      return run.finally(() => inFlight.delete(run));
+    });
+  });
   return {
     async stop() {
       crons.forEach((c) => c.stop());
