@@ -45,7 +45,8 @@ export async function ingestOverHttp(base: string, key: string, bodies: Iterable
       run.sent += next.value.events;
       run.accepted += body.accepted;
       run.duplicates += body.duplicates;
-      if (Math.floor(run.sent / progressEvery) > Math.floor(before / progressEvery)) process.stderr.write(`  ingested ${run.sent.toLocaleString()} events\n`);
+      if (Math.floor(run.sent / progressEvery) > Math.floor(before / progressEvery))
+        process.stderr.write(`  ingested ${run.sent.toLocaleString()} events, ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     }
   }
   await Promise.all(Array.from({ length: clients }, client));
