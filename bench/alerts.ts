@@ -7,12 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { loadConfig } from '../api/config.js';
-import { createLogger } from '../api/logger.js';
-import { startRuntime } from '../api/runtime.js';
 import { eventBatches } from './events.js';
 import { ingestOverHttp, percentile, prepareBodies, writeResults, type PreparedBody } from './common.js';
+import { startServer } from './server-process.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const TRIALS = num('BENCH_ALERT_TRIALS', 200);
@@ -36,19 +33,15 @@ await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/alerts`;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-alerts-'));
-const config = loadConfig({
-  ...process.env,
+// meterhouse in its own process (api/main.ts, which starts the jobs and the alert evaluator); the
+// probes, the background load and the webhook receiver share this one.
+const server = await startServer({
   DATA_DIR: dataDir,
   METERHOUSE_API_KEY: KEY,
   METERHOUSE_OPERATOR_KEY: OPERATOR_KEY,
-  LOG_LEVEL: 'warn',
   MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)),
 });
-const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
-runtime.startJobs();
-const server = serve({ fetch: runtime.app.fetch, port: 0, hostname: '127.0.0.1' });
-await new Promise((r) => server.once('listening', r));
-const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+const base = server.base;
 async function call(method: string, path: string, body: unknown, key = KEY) {
   const res = await fetch(`${base}${path}`, {
     method,
@@ -114,7 +107,6 @@ console.table([
   { measure: 'background ingest meanwhile (events/s)', value: results.background.eventsPerSecond },
 ]);
 await writeResults('alerts', results);
-server.close();
-await runtime.close();
+await server.stop();
 receiver.close();
 await rm(dataDir, { recursive: true, force: true });
