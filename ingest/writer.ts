@@ -156,7 +156,7 @@ export class DirectWriter implements EventSink {
             try {
               const p = await prepared;
               if ('error' in p) throw p.error;
-              return await this.commit(batch, p, earlier);
+              return await this.commit(p, earlier);
             } catch (error) {
               this.onBatchError(error, batch.length);
               for (const pending of batch) pending.reject(error);
@@ -180,14 +180,21 @@ export class DirectWriter implements EventSink {
   /** The writer's own work on a batch before its insert: drop text the engine cannot keep, find repeats and stored identities. */
   private async prepare(batch: Pending[]): Promise<Prepared> {
     // Validation already refuses text the engine cannot keep; a row that still holds some never reaches a query.
-    const storable = batch.filter((p) => !hasIllFormedText(p.row));
-    const outcome = await outcomesOf(
+    const storable = batch.filter((p) => {
+      if (!hasIllFormedText(p.row)) return true;
+      p.resolve('refused');
+      return false;
+    });
+    return { storable, outcome: await this.lookup(storable) };
+  }
+
+  private lookup(storable: Pending[]): Promise<WriteOutcome[]> {
+    return outcomesOf(
       this.db,
       storable.map((p) => p.row),
       'ingest.writer',
       this.options.lookupChunk,
     );
-    return { storable, outcome };
   }
 
   /**
@@ -196,17 +203,9 @@ export class DirectWriter implements EventSink {
    * Only a storage failure (not the rows' fault) fails the rows it concerns.
    * `earlier`: what the batch before this one stored (its lookup may not have seen those rows).
    */
-  private async commit(batch: Pending[], { storable, outcome }: Prepared, earlier: Committed): Promise<Committed> {
-    const storableSet = new Set(storable);
-    for (const p of batch) if (!storableSet.has(p)) p.resolve('refused');
+  private async commit({ storable, outcome }: Prepared, earlier: Committed): Promise<Committed> {
     // The batch before this one failed to store some rows: its lookup ran while they might have been written, so look again.
-    if (earlier.unsure)
-      outcome = await outcomesOf(
-        this.db,
-        storable.map((p) => p.row),
-        'ingest.writer',
-        this.options.lookupChunk,
-      );
+    if (earlier.unsure) outcome = await this.lookup(storable);
     const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
     if (earlier.stored.size > 0) storable.forEach((p, i) => earlier.stored.has(identity(p.row)) && (outcome[i] = 'duplicate'));
     const fresh = storable.filter((_, i) => outcome[i] === 'accepted');

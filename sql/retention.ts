@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLLUP_TIERS, rollupSelect, type RollupTier } from './datasets/rollups.js';
+import { ROLLUP_TIERS, rollupSelect, windowStart, type RollupTier } from './datasets/rollups.js';
 import { onCluster, qualified as qualifiedName, storageTable, type RenderTarget } from './engines.js';
 import { defineQuery, execute, type Db } from './query.js';
 import { TABLES, mvName } from './names.js';
@@ -35,7 +35,7 @@ const viewQuery = defineQuery({
  */
 export function retainedRollupSelect(tier: RollupTier, source: string, days: number, clockOffsetMs = 0): string {
   if (days === 0) return rollupSelect(tier, source);
-  return rollupSelect(tier, source, `${ttlAfter(`toDateTime(${tier.bucket('timestamp')}, 'UTC')`, days, clockOffsetMs)} > now()`);
+  return rollupSelect(tier, source, `${ttlAfter(windowStart(tier, 'timestamp'), days, clockOffsetMs)} > now()`);
 }
 
 async function currentDdl(db: Db, table: string) {

@@ -46,13 +46,16 @@ const rollupColumns = `    tenant_id LowCardinality(String),
     quantity_max SimpleAggregateFunction(max, Decimal(38, 9)),
     latest AggregateFunction(argMax, Decimal(38, 9), Tuple(DateTime64(3, 'UTC'), String))`;
 
+/** A raw event time's window start in `tier`, as the rollup's `window_start` column holds it. */
+export const windowStart = (tier: RollupTier, column: string) => `toDateTime(${tier.bucket(column)}, 'UTC')`;
+
 /**
  * The one SELECT that turns raw events into rollup rows, in the target's column
  * order (MVs write positionally). Used by the MVs and by reconciliation rewrites.
  */
 export function rollupSelect(tier: RollupTier, source: string, where = '', sum = wideSum('quantity')): string {
   return `SELECT tenant_id, metric_name, customer_id, dimensions,
-    toDateTime(${tier.bucket('timestamp')}, 'UTC') AS window_start,
+    ${windowStart(tier, 'timestamp')} AS window_start,
     count() AS events, ${sum} AS quantity_sum, min(quantity) AS quantity_min, max(quantity) AS quantity_max,
     argMaxState(quantity, (timestamp, event_id)) AS latest
 FROM ${source}${where ? `\nWHERE ${where}` : ''}
