@@ -36,6 +36,7 @@ export const TIME_SENSITIVE = [
   'test/portal-isolation.test.ts',
   'test/portal-page.test.ts',
   'test/reconcile-job.test.ts',
+  'test/reconcile-settle.test.ts',
   'test/s3-exports.test.ts',
   'test/s3-fresh.test.ts',
   'test/s3-tiering.test.ts',

@@ -51,7 +51,8 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       MAX_EVENTS_PER_REQUEST: 'events per `POST /v1/events`',
       MAX_BODY_BYTES: 'request body size',
       MAX_FUTURE_SKEW_SECONDS: 'how far in the future an event time may be',
-      WRITER_BATCH_ROWS: 'events per insert',
+      WRITER_BATCH_ROWS:
+        'events per insert, at most: a batch takes what is queued when the previous one is under way, so larger batches form only under load (where they cost the engine less per event: fewer parts to write and merge)',
       WRITER_FLUSH_INTERVAL_MS: 'longest wait before a partial batch is written',
       WRITER_MAX_QUEUED_EVENTS: 'events buffered or in flight; beyond it ingest answers 503',
       INGEST_MAX_INFLIGHT_BYTES: 'ingest body bytes in flight, all requests together; beyond, 503 `ingest_busy`',
@@ -83,6 +84,8 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       ROLLUP_RECONCILE_CRON: 'schedule of rollup reconciliation (croner, seconds field allowed; an invalid or never-firing pattern stops startup)',
       ROLLUP_RECONCILE_MAX_SHARE:
         'the most of the time reconciliation may run: after a run of d seconds it skips its schedule for d x (1 / share - 1) seconds, so during a large backfill (each run re-reads every touched hour) it cannot take the engine from ingest; reads stay exact meanwhile (windows not yet reconciled are read from raw events)',
+      ROLLUP_RECONCILE_SETTLE_SECONDS:
+        'an hour is compared with the raw events only once no row has been stored into it for this long (an insert makes its raw rows visible before its rollup rows, so an hour still receiving rows would look stale and be rewritten for nothing); hours still receiving rows are left to a later run, except the last 2 hours of event time (live usage), compared on every run',
     },
   },
   {

@@ -71,7 +71,7 @@ export const configSchema = z
     MAX_EVENTS_PER_REQUEST: int(1, 1_000_000, 10_000),
     MAX_BODY_BYTES: int(1024, 1024 * MiB, 10 * MiB),
     MAX_FUTURE_SKEW_SECONDS: int(0, 7 * 86_400, 300),
-    WRITER_BATCH_ROWS: int(1, 1_000_000, 10_000),
+    WRITER_BATCH_ROWS: int(1, 1_000_000, 25_000),
     WRITER_FLUSH_INTERVAL_MS: int(0, 60_000, 20),
     WRITER_MAX_QUEUED_EVENTS: int(1, 10_000_000, 200_000),
     ENGINE_MAX_MEMORY_BYTES: int(256 * MiB, 1024 * GiB, 8 * GiB),
@@ -120,6 +120,8 @@ export const configSchema = z
     ROLLUP_DAY_RETENTION_DAYS: int(0, 100_000, 0),
     ROLLUP_RECONCILE_CRON: cronPattern('*/30 * * * * *'),
     ROLLUP_RECONCILE_MAX_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
+    // At most jobs/reconcile-rollups.ts RECONCILE_OVERLAP_MS (120 s): a window left for later must be newer than the next watermark.
+    ROLLUP_RECONCILE_SETTLE_SECONDS: int(0, 120, 60),
     METERS_FILE: z.string().min(1).optional(),
     KAFKA_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),
     KAFKA_ENGINE_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),

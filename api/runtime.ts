@@ -253,7 +253,12 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
         name: 'rollups.reconcile',
         cron: config.ROLLUP_RECONCILE_CRON,
         maxShare: config.ROLLUP_RECONCILE_MAX_SHARE,
-        run: () => reconcileRollups(db, { cluster: config.CLICKHOUSE_CLUSTER }).then((r) => reconcileWork(jobMetrics.reconciled(r))),
+        run: () =>
+          reconcileRollups(db, {
+            cluster: config.CLICKHOUSE_CLUSTER,
+            settleMs: config.ROLLUP_RECONCILE_SETTLE_SECONDS * 1000,
+            clockOffsetMs: clock.offsetMs,
+          }).then((r) => reconcileWork(jobMetrics.reconciled(r))),
       },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },
       { name: 'alerts.sweep', cron: config.ALERTS_SWEEP_CRON, run: () => alerts.sweep() },

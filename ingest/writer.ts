@@ -1,7 +1,7 @@
 import { TABLES } from '../sql/names.js';
 import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
-import { insertRows, type Db, type QueryTags } from '../sql/query.js';
-import { storedEventIds } from '../sql/queries/event-lookup.js';
+import { insertRows, type Db } from '../sql/query.js';
+import { storedIdentities } from '../sql/queries/event-lookup.js';
 import type { EventRow } from './normalise.js';
 import { insertIsolating } from './isolating-insert.js';
 import { hasIllFormedText } from './text.js';
@@ -24,7 +24,7 @@ export interface WriterOptions {
   flushIntervalMs: number;
   /** Events waiting or in flight, at most; beyond it writes are refused (back-pressure). */
   maxQueuedEvents: number;
-  /** Ids per existence lookup (bounds the size of one query's parameters). */
+  /** Ids per existence lookup on a server (bounds the size of one query's parameters); the embedded lookup takes the whole batch. */
   lookupChunk?: number;
   /** Called after each batch with the rows it stored (already acknowledged): usage alerts evaluate what they touched. */
   onStored?: (rows: readonly EventRow[]) => void;
@@ -249,14 +249,10 @@ export async function outcomesOf(db: Db, rows: readonly EventRow[], job: string,
     ids.set(row.event_id, i);
     return 'accepted';
   });
-  for (const [tenantId, ids] of firsts) {
-    const all = [...ids.keys()];
-    const tags: QueryTags = { tenantId, job };
-    for (let i = 0; i < all.length; i += lookupChunk) {
-      for (const { event_id } of await storedEventIds(db, { tenantId, ids: all.slice(i, i + lookupChunk) }, tags)) {
-        outcome[ids.get(event_id)!] = 'duplicate';
-      }
-    }
+  const identities = [...firsts].flatMap(([tenant_id, ids]) => [...ids.keys()].map((event_id) => ({ tenant_id, event_id })));
+  for (const { tenant_id, event_id } of await storedIdentities(db, identities, { job }, lookupChunk)) {
+    const i = firsts.get(tenant_id)?.get(event_id);
+    if (i !== undefined) outcome[i] = 'duplicate';
   }
   return outcome;
 }

@@ -4,33 +4,71 @@ import { readWatermark, rewriteWindows, staleWindows, touchedWindowCount, writeW
 /** Rows stored up to this long before a run started are looked at again by the next run (inserts in flight at the run). */
 export const RECONCILE_OVERLAP_MS = 120_000;
 
+/**
+ * A window is compared only once no row has been stored into it for this long. An insert's raw rows
+ * become visible before its rollup rows (the engine commits the table's part, then the views'), so
+ * a window compared while rows land looks stale: during a backfill, where every batch touches every
+ * hour, one run found 6,978 of 7,200 hours "stale" by the batch in flight and rewrote them all.
+ * Shorter than RECONCILE_OVERLAP_MS: a window left for later has rows newer than the next watermark.
+ */
+export const RECONCILE_SETTLE_MS = 60_000;
+
+/**
+ * Windows starting within this long of now (event time) are compared on every run, settled or not:
+ * live usage, which customers watch and where a Kafka redelivery lands, is exact within one run even
+ * under steady traffic (which never lets the current hour settle). A false alarm there rewrites a
+ * few hours, not a backfill's thousands.
+ */
+export const RECONCILE_LIVE_MS = 2 * 3_600_000;
+
 export interface ReconcileResult {
   sinceMs: number;
   rewritten: number;
-  /** Windows (hour, tenant, metric) that received rows since the watermark, exact or not. */
+  /** Windows (hour, tenant, metric) that received rows since the watermark and are settled: compared, exact or not. */
   checked: number;
+  /** Windows that received rows since the watermark but are still receiving them: left to a later run. */
+  deferred: number;
   /** Events the rewritten windows' rollups counted differently from the raw data. */
   eventsDifference: number;
 }
 
 /** For the job log: the windows a run rewrote, or nothing when every rollup was exact. */
 export function reconcileWork(r: ReconcileResult): Record<string, unknown> | undefined {
-  return r.rewritten > 0 ? { windowsRewritten: r.rewritten, windowsChecked: r.checked, eventsDifference: r.eventsDifference, sinceMs: r.sinceMs } : undefined;
+  return r.rewritten > 0
+    ? { windowsRewritten: r.rewritten, windowsChecked: r.checked, windowsDeferred: r.deferred, eventsDifference: r.eventsDifference, sinceMs: r.sinceMs }
+    : undefined;
 }
 
 /**
  * Makes rollups equal the deduplicated raw events: looks at every hour that
- * received rows since the last run, compares its rollup with the raw data, and
- * rewrites the hours (and their days) that differ. The watermark advances only
- * after a run succeeds, so a failed run is repeated in full.
+ * received rows since the last run and has settled (no row stored for
+ * `settleMs`) or is live (RECONCILE_LIVE_MS), compares its rollup with the raw data, and rewrites the hours
+ * (and their days) that differ. The watermark advances only after a run
+ * succeeds, so a failed run is repeated in full; an hour still receiving rows
+ * has rows newer than the new watermark, so a later run checks it.
  */
-export async function reconcileRollups(db: Db, options: { cluster?: string | undefined; nowMs?: number } = {}): Promise<ReconcileResult> {
+export async function reconcileRollups(
+  db: Db,
+  options: {
+    cluster?: string | undefined;
+    /** The engine's now (stored_at's clock). */
+    nowMs?: number;
+    settleMs?: number;
+    /** The product clock's offset from the engine's (domain/clock.ts): which windows are live is a matter of event time. */
+    clockOffsetMs?: number;
+  } = {},
+): Promise<ReconcileResult> {
   const startedMs = options.nowMs ?? Date.now();
   const sinceMs = await readWatermark(db);
-  const checked = await touchedWindowCount(db, sinceMs);
-  const stale = await staleWindows(db, sinceMs);
+  const settle = {
+    beforeMs: startedMs - Math.min(options.settleMs ?? RECONCILE_SETTLE_MS, RECONCILE_OVERLAP_MS),
+    liveFromMs: startedMs + (options.clockOffsetMs ?? 0) - RECONCILE_LIVE_MS,
+  };
+  const span = { sinceMs, settle };
+  const { checked, deferred } = await touchedWindowCount(db, span);
+  const stale = await staleWindows(db, span);
   if (stale.length > 0) await rewriteWindows(db, stale, options.cluster);
   await writeWatermark(db, Math.max(sinceMs, startedMs - RECONCILE_OVERLAP_MS));
   const eventsDifference = stale.reduce((n, w) => n + (w.eventsDifference ?? 0), 0);
-  return { sinceMs, rewritten: stale.length, checked, eventsDifference };
+  return { sinceMs, rewritten: stale.length, checked, deferred, eventsDifference };
 }

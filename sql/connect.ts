@@ -161,6 +161,8 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
   const open = (): ClickHouseClient =>
     createClient({ connection: createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'], clickhouse_settings: OUTPUT_SETTINGS });
   const client = open();
+  // Its own native connection on the same engine: identity lookups run beside inserts and reads.
+  const lookupSession = new Session(dataDir);
   const readClients = Array.from({ length: options.readers ?? 1 }, open);
   const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, open);
   return {
@@ -171,12 +173,18 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
       embedded: true,
       // The session's own connection: inserts never queue behind the client's statements.
       rawInsert: async (table, values, settings) => void (await session.insert({ table, values, format: 'JSONEachRow', settings })),
+      lookup: {
+        command: async (sql) => void (await lookupSession.queryAsync(sql)),
+        insert: async (table, values) => void (await lookupSession.insert({ table, values, format: 'JSONEachRow' })),
+        select: async (sql) => (await lookupSession.queryAsync(sql, { format: 'JSONEachRow' })).text(),
+      },
     },
     readClients,
     analystClients,
     async close() {
       for (const reader of [...readClients, ...analystClients]) await reader.close();
       await client.close();
+      lookupSession.close();
       session.close();
     },
   };

@@ -15,6 +15,22 @@ export interface Db {
    * them into one SQL string for the query parser (measured ~2x slower; bench/stages.ts).
    */
   rawInsert?: RawInsert | undefined;
+  /**
+   * Embedded only: a connection of its own for the writer's identity lookups
+   * (sql/queries/event-lookup.ts), so a lookup never queues behind an event
+   * insert or an API read on the other connections, and runs beside them.
+   */
+  lookup?: LookupConnection | undefined;
+}
+
+/** Statements without bound parameters on one engine connection (chdb's Session). */
+export interface LookupConnection {
+  /** A statement whose result is not read. */
+  command(sql: string): Promise<void>;
+  /** JSONEachRow bytes into `table` (database-qualified). */
+  insert(table: string, body: Buffer): Promise<void>;
+  /** A read's rows as JSONEachRow text. */
+  select(sql: string): Promise<string>;
 }
 
 /** Insert JSONEachRow bytes into `table` (database-qualified) with these insert settings. */

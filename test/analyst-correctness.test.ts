@@ -62,7 +62,7 @@ describe('analyst SQL agrees with the API', () => {
     await clockPast(log);
     expect((await t.json('POST', '/v1/billing/close')).status).toBe(200);
     // Meters read the rollups, which count a redelivery or a correction until the reconciler has rewritten the window (its schedule in production).
-    await reconcileRollups(db, {});
+    await reconcileRollups(db, { settleMs: 0 });
   }, 180_000);
 
   const sql = async (query: string) => {

@@ -57,7 +57,7 @@ describe('amend and void', () => {
     const u = await usage();
     expect(u.meta.source).toBe('usage_per_hour');
     expect(u.data.filter((r: any) => r.windowStart === new Date(H).toISOString()).map((r: any) => [r.groupBy.region, r.value])).toEqual([['eu', '9.75']]);
-    const stale = (await staleWindows((await engine()).deps.db, 0)).filter((w) => w.tenantId === t.tenantId);
+    const stale = (await staleWindows((await engine()).deps.db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId);
     expect(stale).toEqual([]);
   });
 

@@ -106,7 +106,7 @@ describe('quantities at the contract maximum never overflow a number the product
 
   it('reconciliation finds the rollups exact, and its rewrites are exact too', async () => {
     const { db } = (await engine()).deps;
-    expect((await staleWindows(db, 0)).filter((w) => w.tenantId === t.tenantId)).toEqual([]);
+    expect((await staleWindows(db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId)).toEqual([]);
     // a redelivery below the API (a second writer, Kafka): the rollups count it until reconciled
     const e = block[0]!;
     await insertRows(db, 'test.redeliver', TABLES.usageEvents, [
@@ -121,9 +121,9 @@ describe('quantities at the contract maximum never overflow a number the product
         ingested_at: e.timestamp,
       },
     ]);
-    expect((await staleWindows(db, 0)).filter((w) => w.tenantId === t.tenantId)).toHaveLength(1);
-    await reconcileRollups(db);
-    expect((await staleWindows(db, 0)).filter((w) => w.tenantId === t.tenantId)).toEqual([]);
+    expect((await staleWindows(db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId)).toHaveLength(1);
+    await reconcileRollups(db, { settleMs: 0 });
+    expect((await staleWindows(db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId)).toEqual([]);
     await expectEveryMeterExact();
   });
 

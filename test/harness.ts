@@ -30,6 +30,8 @@ export async function engine(overrides: Record<string, string> = {}): Promise<Ru
       ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
       ENGINE_FSYNC: 'false',
       METERHOUSE_OPERATOR_KEY: OPERATOR_KEY,
+      // Tests run the reconciliation right after writing; test/reconcile-job.test.ts keeps a settle time.
+      ROLLUP_RECONCILE_SETTLE_SECONDS: '0',
       ...overrides,
     });
     return startRuntime(config, createLogger(config.LOG_LEVEL), { clock: testClock });

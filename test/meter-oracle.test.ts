@@ -89,11 +89,11 @@ describe('rollups with duplicates below the API', () => {
     const before = await usage('count', `from=${FROM}&to=${TO}&granularity=total`);
     expect(before.meta.source).toBe('usage_per_day');
     expect(before.data[0]!.value).toBe(truth.length + 60); // the MVs counted the redelivered rows
-    expect((await staleWindows(db, 0)).length).toBeGreaterThan(0);
+    expect((await staleWindows(db, { sinceMs: 0 })).length).toBeGreaterThan(0);
 
-    const result = await reconcileRollups(db);
+    const result = await reconcileRollups(db, { settleMs: 0 });
     expect(result.rewritten).toBeGreaterThan(0);
-    expect(await staleWindows(db, 0)).toEqual([]);
+    expect(await staleWindows(db, { sinceMs: 0 })).toEqual([]);
     expect((await usage('count', `from=${FROM}&to=${TO}&granularity=total`)).data[0]!.value).toBe(truth.length);
   });
 });

@@ -5,8 +5,8 @@ import { TABLES } from '../sql/names.js';
 import { insertRows } from '../sql/query.js';
 
 it('the scheduled reconciliation makes a rollup exact again on its own, well within 60 s', async () => {
-  // every second here; the default is every 30 s
-  const r = await engine({ ROLLUP_RECONCILE_CRON: '* * * * * *' });
+  // every second here, each hour compared once it has had no new row for 2 s; the defaults are every 30 s and 60 s
+  const r = await engine({ ROLLUP_RECONCILE_CRON: '* * * * * *', ROLLUP_RECONCILE_SETTLE_SECONDS: '2' });
   const t = await newTenant();
   const T = now() - 3 * 3_600_000;
   const events = Array.from({ length: 20 }, (_, i) => ({

@@ -1,50 +1,80 @@
 import { z } from 'zod';
-import { execute, insertRows, runQuery, type Db, type QueryTags } from '../query.js';
+import { toStorageError, type Db, type LookupConnection, type QueryTags } from '../query.js';
 import { TABLES } from '../names.js';
 import { existingEventIds } from './events.js';
 
+/** One stored event's identity. */
+export interface Identity {
+  tenant_id: string;
+  event_id: string;
+}
+
 /**
- * Which of these event ids the tenant already has (the ingest writer's identity
- * lookup, on every batch).
+ * Which of these identities are already stored (the ingest writer's lookup, on
+ * every batch): one query for the whole batch, every tenant in it.
  *
  * On the embedded engine, chdb runs every statement that has bound parameters
  * one at a time per process (its `globalParamChain`: libchdb's parameter state
- * is not per connection), so a lookup with `{ids:Array(String)}` waits behind
- * whichever parameterized API read is running, up to READ_MAX_EXECUTION_SECONDS.
- * There the ids travel as insert data instead: into a Memory table of this
- * process, then a SELECT without parameters. Nothing is spliced into SQL text;
- * the values are data parsed by the JSONEachRow reader. One process owns an
- * embedded data directory (the engine's lock), so the table is private to it;
- * uses of it are serialized here. A server (possibly a cluster, shared by
- * several instances) keeps the bound-parameter query.
+ * is not per connection), so a lookup with `{ids:Array(String)}` would wait
+ * behind whichever parameterized API read is running, up to
+ * READ_MAX_EXECUTION_SECONDS. There the identities travel as insert data
+ * instead: into a Memory table of this process, then a SELECT without
+ * parameters, all on the lookup's own connection (`Db.lookup`), so a lookup
+ * neither waits for nor delays the event insert running beside it. Nothing is
+ * spliced into SQL text; the values are data parsed by the JSONEachRow reader.
+ * One process owns an embedded data directory (the engine's lock), so the table
+ * is private to it; uses of it are serialized here. A server (possibly a
+ * cluster, shared by several instances) keeps the bound-parameter query, per
+ * tenant, `chunk` ids at a time (the size of one query's parameters).
  */
-const SCRATCH = TABLES.writerIdLookup;
-let chain: Promise<unknown> = Promise.resolve();
-const created = new WeakSet<Db>();
-
-export async function storedEventIds(db: Db, params: { tenantId: string; ids: string[] }, tags: QueryTags = {}): Promise<{ event_id: string }[]> {
-  if (!db.embedded) return existingEventIds(db, params, tags);
-  const run = chain.then(async () => {
-    if (!created.has(db)) {
-      await execute(db, 'events.lookup_scratch', `CREATE TABLE IF NOT EXISTS ${db.database}.${SCRATCH} (tenant_id String, event_id String) ENGINE = Memory`);
-      created.add(db);
+export async function storedIdentities(db: Db, identities: readonly Identity[], tags: QueryTags = {}, chunk = 5000): Promise<Identity[]> {
+  if (identities.length === 0) return [];
+  if (db.lookup) return lookupEmbedded(db.lookup, db.database, identities);
+  const byTenant = new Map<string, string[]>();
+  for (const { tenant_id, event_id } of identities) {
+    let ids = byTenant.get(tenant_id);
+    if (!ids) byTenant.set(tenant_id, (ids = []));
+    ids.push(event_id);
+  }
+  const stored: Identity[] = [];
+  for (const [tenantId, ids] of byTenant) {
+    for (let i = 0; i < ids.length; i += chunk) {
+      for (const { event_id } of await existingEventIds(db, { tenantId, ids: ids.slice(i, i + chunk) }, { ...tags, tenantId })) {
+        stored.push({ tenant_id: tenantId, event_id });
+      }
     }
-    await execute(db, 'events.lookup_truncate', `TRUNCATE TABLE ${db.database}.${SCRATCH}`);
-    await insertRows(
-      db,
-      'events.lookup_ids',
-      SCRATCH,
-      params.ids.map((event_id) => ({ tenant_id: params.tenantId, event_id })),
-      tags,
-    );
-    return runQuery(
-      db,
-      'events.existing_ids_embedded',
-      `SELECT DISTINCT event_id FROM ${db.database}.${TABLES.usageEvents} WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM ${db.database}.${SCRATCH})`,
-      {},
-      z.object({ event_id: z.string() }),
-      tags,
-    );
+  }
+  return stored;
+}
+
+const SCRATCH = TABLES.writerIdLookup;
+const identityRow = z.object({ tenant_id: z.string(), event_id: z.string() });
+let chain: Promise<unknown> = Promise.resolve();
+const created = new WeakSet<LookupConnection>();
+
+function lookupEmbedded(conn: LookupConnection, database: string, identities: readonly Identity[]): Promise<Identity[]> {
+  const run = chain.then(async () => {
+    let step = 'events.lookup_scratch';
+    try {
+      if (!created.has(conn)) {
+        await conn.command(`CREATE TABLE IF NOT EXISTS ${database}.${SCRATCH} (tenant_id String, event_id String) ENGINE = Memory`);
+        created.add(conn);
+      }
+      step = 'events.lookup_truncate';
+      await conn.command(`TRUNCATE TABLE ${database}.${SCRATCH}`);
+      step = 'events.lookup_ids';
+      await conn.insert(`${database}.${SCRATCH}`, Buffer.from(identities.map(({ tenant_id, event_id }) => JSON.stringify({ tenant_id, event_id })).join('\n')));
+      step = 'events.existing_ids_embedded';
+      const text = await conn.select(
+        `SELECT DISTINCT tenant_id, event_id FROM ${database}.${TABLES.usageEvents} WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM ${database}.${SCRATCH})`,
+      );
+      return text
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => identityRow.parse(JSON.parse(line)));
+    } catch (error) {
+      throw toStorageError(step, error);
+    }
   });
   chain = run.catch(() => undefined);
   return run;

@@ -36,17 +36,49 @@ export interface StaleWindow {
   eventsDifference?: number;
 }
 
+/** The rows a run looks at: those stored since the watermark, in windows that have settled (see jobs/reconcile-rollups.ts). */
+export interface ReconcileSpan {
+  sinceMs: number;
+  /** Absent: every touched window is compared. */
+  settle?: {
+    /** A window with a row stored at or after this (engine time) is still receiving rows... */
+    beforeMs: number;
+    /** ...and is left to a later run, unless it starts at or after this (event time): a live window is always compared. */
+    liveFromMs: number;
+  };
+}
+
+const hourOf = "toDateTime(toStartOfHour(timestamp), 'UTC')";
+
 /**
- * Hours (per tenant and metric) touched by rows stored since `sinceMs` whose
- * hourly rollup differs from the deduplicated raw events (FINAL, voids left out), per customer,
- * in count, sum, min, max, latest quantity or the multiset of dimension maps.
+ * Hours (per tenant and metric) that received rows since the watermark, with
+ * the time their newest row was stored. An insert's raw rows become visible
+ * before its rollup rows (the engine commits the table's part, then the views'),
+ * so a window still receiving rows may look stale for a moment.
  */
-export async function staleWindows(db: Db, sinceMs: number): Promise<StaleWindow[]> {
-  const d = db.database;
-  const hourOf = "toDateTime(toStartOfHour(timestamp), 'UTC')";
-  const sql = `WITH touched AS (
-  SELECT DISTINCT tenant_id, metric_name, ${hourOf} AS hour FROM ${d}.${TABLES.usageEvents}
+const touchedSql = (d: string) => `SELECT tenant_id, metric_name, ${hourOf} AS hour, toUnixTimestamp64Milli(max(stored_at)) AS last_stored_ms
+  FROM ${d}.${TABLES.usageEvents}
   WHERE stored_at >= fromUnixTimestamp64Milli({sinceMs:Int64}, 'UTC')
+  GROUP BY tenant_id, metric_name, hour`;
+
+const spanParams = (span: ReconcileSpan) => ({
+  sinceMs: span.sinceMs,
+  settledBeforeMs: span.settle?.beforeMs ?? Number.MAX_SAFE_INTEGER,
+  liveFromMs: span.settle?.liveFromMs ?? 0,
+});
+/** A touched window this run compares: settled, or live. */
+const COMPARED = 'last_stored_ms < {settledBeforeMs:Int64} OR toUnixTimestamp(hour) * 1000 >= {liveFromMs:Int64}';
+
+/**
+ * Hours (per tenant and metric) touched by rows stored since the watermark,
+ * settled or live (ReconcileSpan), whose hourly rollup differs
+ * from the deduplicated raw events (FINAL, voids left out), per customer, in
+ * count, sum, min, max, latest quantity or the multiset of dimension maps.
+ */
+export async function staleWindows(db: Db, span: ReconcileSpan): Promise<StaleWindow[]> {
+  const d = db.database;
+  const sql = `WITH touched AS (
+  SELECT tenant_id, metric_name, hour FROM (${touchedSql(d)}) WHERE ${COMPARED}
 )
 SELECT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(hour) * 1000 AS hourMs, sum(abs(diff)) AS eventsDifference
 FROM (
@@ -72,14 +104,15 @@ FROM (
 GROUP BY tenant_id, metric_name, hour
 ORDER BY tenantId, metricName, hourMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number(), eventsDifference: z.coerce.number() });
-  return runQuery(db, 'rollups.reconcile.stale', sql, { sinceMs }, row, { job: JOB });
+  return runQuery(db, 'rollups.reconcile.stale', sql, spanParams(span), row, { job: JOB });
 }
 
-/** How many hours (per tenant and metric) received rows since `sinceMs`: the windows a run checks. */
-export async function touchedWindowCount(db: Db, sinceMs: number): Promise<number> {
-  const sql = `SELECT count() AS windows FROM (SELECT DISTINCT tenant_id, metric_name, toStartOfHour(timestamp) FROM ${db.database}.${TABLES.usageEvents}
-  WHERE stored_at >= fromUnixTimestamp64Milli({sinceMs:Int64}, 'UTC'))`;
-  return (await runQuery(db, 'rollups.reconcile.touched', sql, { sinceMs }, z.object({ windows: z.coerce.number() }), { job: JOB }))[0]?.windows ?? 0;
+/** Hours (per tenant and metric) that received rows since the watermark: those a run compares, and those still receiving rows, left to a later run. */
+export async function touchedWindowCount(db: Db, span: ReconcileSpan): Promise<{ checked: number; deferred: number }> {
+  const sql = `SELECT countIf(${COMPARED}) AS checked, countIf(NOT (${COMPARED})) AS deferred
+FROM (${touchedSql(db.database)})`;
+  const row = z.object({ checked: z.coerce.number(), deferred: z.coerce.number() });
+  return (await runQuery(db, 'rollups.reconcile.touched', sql, spanParams(span), row, { job: JOB }))[0] ?? { checked: 0, deferred: 0 };
 }
 
 /**
