@@ -23,7 +23,7 @@ const LIVE_EVENTS = num('BENCH_LIVE_EVENTS', Math.round(EVENTS / 5));
 const STAGE_EVENTS = num('BENCH_STAGE_EVENTS', EVENTS);
 const CUSTOMERS = num('BENCH_CUSTOMERS', 5_000);
 const BATCH = num('BENCH_BATCH', 5_000);
-const CLIENTS = num('BENCH_CLIENTS', 4);
+const CLIENTS = num('BENCH_CLIENTS', 16);
 const QUERY_RUNS = num('BENCH_QUERY_RUNS', 30);
 const FRESHNESS_RUNS = num('BENCH_FRESHNESS_RUNS', 50);
 const KEY = 'bench-admin-key-0123456789abcdef';
@@ -53,10 +53,29 @@ const server = await startServer({
 });
 const api = { base: server.base, key: KEY };
 
+/**
+ * Where the server's CPU went, per 1M events, by thread: the engine's query threads (inserts and
+ * their views, lookups, reads, reconciliation), its merges, and Node's threads (JS, GC, and the libuv
+ * threads that call into the engine, which run part of each query). Threads that ended are in the
+ * total only.
+ */
+function cpuByThread(before: Map<string, number>, after: Map<string, number>, events: number) {
+  const out = { cpuPer1MEngineQueries: 0, cpuPer1MEngineMerges: 0, cpuPer1MNodeThreads: 0 };
+  for (const [name, seconds] of after) {
+    const used = seconds - (before.get(name) ?? 0);
+    if (name === 'MergeMutate') out.cpuPer1MEngineMerges += used;
+    else if (name === 'node') out.cpuPer1MNodeThreads += used;
+    else out.cpuPer1MEngineQueries += used;
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, +((v / events) * 1e6).toFixed(1)]));
+}
+
 async function ingest(name: string, bodies: typeof backfill) {
   const cpu0 = await server.cpuSeconds();
+  const threads0 = await server.threadCpuSeconds();
   const run: IngestRun = await ingestOverHttp(server.base, KEY, bodies, CLIENTS, 1_000_000);
   const cpu = (await server.cpuSeconds()) - cpu0;
+  const threads = cpuByThread(threads0, await server.threadCpuSeconds(), run.sent);
   return {
     name,
     events: run.sent,
@@ -65,6 +84,7 @@ async function ingest(name: string, bodies: typeof backfill) {
     seconds: +run.seconds.toFixed(1),
     eventsPerSecond: Math.round(run.sent / run.seconds),
     serverCpuSecondsPer1M: +((cpu / run.sent) * 1e6).toFixed(1),
+    ...threads,
     requestP50Ms: +percentile(run.requestMs, 50).toFixed(1),
     requestP99Ms: +percentile(run.requestMs, 99).toFixed(1),
     loadAverage: load(),

@@ -8,6 +8,8 @@ export interface ServerProcess {
   proc: ChildProcess;
   /** User + system CPU seconds the server has used so far (engine threads included). */
   cpuSeconds(): Promise<number>;
+  /** CPU seconds so far per thread name (ClickHouse names its threads; Node's are all "node"), live threads only. */
+  threadCpuSeconds(): Promise<Map<string, number>>;
   /** Resident set size now, MiB. */
   rssMiB(): Promise<number>;
   /** The kernel's peak resident set size of the process (VmHWM), MiB. */
@@ -54,6 +56,17 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
       const stat = await readFile(`/proc/${proc.pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    },
+    async threadCpuSeconds() {
+      const byName = new Map<string, number>();
+      for (const tid of await readdir(`/proc/${proc.pid}/task`).catch(() => [])) {
+        const stat = await readFile(`/proc/${proc.pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+        if (!stat) continue; // the thread ended meanwhile
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+      }
+      return byName;
     },
     rssMiB: () => status('VmRSS'),
     peakRssMiB: () => status('VmHWM'),
