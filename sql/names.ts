@@ -16,6 +16,8 @@ export const TABLES = {
   usageEventLog: 'usage_event_log',
   /** Embedded engine only: a Memory table the ingest writer passes ids through (sql/queries/event-lookup.ts). */
   writerIdLookup: 'writer_id_lookup',
+  /** Embedded engine only: a Memory table the reconciler passes its span through (sql/queries/reconcile.ts). */
+  reconcileSpan: 'reconcile_span',
   billingCustomers: 'billing_customers',
   billingClaims: 'billing_claims',
   billingExports: 'billing_exports',

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { engine, newTenant } from './harness.js';
 import { waitFor } from './wait.js';
 import { now } from './clock.js';
+import { staleWindows, touchedWindowCount } from '../sql/queries/reconcile.js';
 
 /** The statements issued through `client.query`, `command` and `exec` until stop(): name, bound parameters or not, milliseconds. */
 function recordStatements(client: ClickHouseClient) {
@@ -35,34 +36,56 @@ const SLOW_SECONDS = 4;
  * long parameterized read (an API read, analyst SQL) holds every other
  * parameterized statement until it ends. Nothing on the ingest path may be one.
  */
+type TestRuntime = Awaited<ReturnType<typeof engine>>;
+
+/** A parameterized read of SLOW_SECONDS on a read client, once the engine runs it; `ended()` is when it did, if it has. */
+async function startSlowRead(r: TestRuntime) {
+  const reader = r.connection.readClients[0]!;
+  let slowEnded: number | undefined;
+  const started = performance.now();
+  const slow = reader
+    .query({
+      query: `SELECT '${SLOW_MARK}' AS mark, sum(sleepEachRow({pause:Float64})) AS s FROM numbers({rows:UInt32}) SETTINGS max_block_size = 1`,
+      query_params: { pause: 0.1, rows: SLOW_SECONDS * 10 },
+      format: 'JSONEachRow',
+    })
+    .then((res) => res.json())
+    .then(() => (slowEnded = performance.now()));
+  // Until the engine runs it (a query without parameters is not queued behind it).
+  await waitFor(
+    'the slow read to run',
+    async () => {
+      const res = await r.deps.db.client.query({
+        query: `SELECT count() AS n FROM system.processes WHERE query LIKE '%${SLOW_MARK}%' AND query NOT LIKE '%system.processes%'`,
+        format: 'JSONEachRow',
+      });
+      const [row] = (await res.json()) as { n: string | number }[];
+      return Number(row?.n) > 0;
+    },
+    10_000,
+  );
+  return {
+    ended: () => slowEnded,
+    /** Waits for the read, and checks it really was long. */
+    async finish() {
+      await slow;
+      expect(slowEnded! - started).toBeGreaterThan(SLOW_SECONDS * 1000 * 0.9);
+    },
+  };
+}
+
+/**
+ * chdb runs statements with bound parameters one at a time per
+ * process, so a long parameterized read (an API read, analyst SQL) holds every other
+ * parameterized statement until it ends, and a long parameterized statement holds every read.
+ * Nothing on the ingest path may be one, nor the reconciler's comparison (a FINAL read of every
+ * touched hour: the whole table after a backfill).
+ */
 describe('ingest beside a long parameterized read', () => {
   it('a request with a key and tenant this process has never seen is answered while the read still runs', async () => {
     const r = await engine();
     const t = await newTenant(); // written straight to the engine: neither its key nor its tenant is cached here
-    const reader = r.connection.readClients[0]!;
-    let slowEnded: number | undefined;
-    const started = performance.now();
-    const slow = reader
-      .query({
-        query: `SELECT '${SLOW_MARK}' AS mark, sum(sleepEachRow({pause:Float64})) AS s FROM numbers({rows:UInt32}) SETTINGS max_block_size = 1`,
-        query_params: { pause: 0.1, rows: SLOW_SECONDS * 10 },
-        format: 'JSONEachRow',
-      })
-      .then((res) => res.json())
-      .then(() => (slowEnded = performance.now()));
-    // Until the engine runs it (a query without parameters is not queued behind it).
-    await waitFor(
-      'the slow read to run',
-      async () => {
-        const res = await r.deps.db.client.query({
-          query: `SELECT count() AS n FROM system.processes WHERE query LIKE '%${SLOW_MARK}%' AND query NOT LIKE '%system.processes%'`,
-          format: 'JSONEachRow',
-        });
-        const [row] = (await res.json()) as { n: string | number }[];
-        return Number(row?.n) > 0;
-      },
-      10_000,
-    );
+    const slow = await startSlowRead(r);
     const statements = recordStatements(r.deps.db.client);
     const t0 = performance.now();
     const res = await t.request('POST', '/v1/events', { body: { eventId: 'beside-slow-1', customerId: 'c1', metricName: 'api.calls', timestamp: now() } });
@@ -72,9 +95,31 @@ describe('ingest beside a long parameterized read', () => {
     console.log(`ingest ${ingestMs.toFixed(0)} ms:`, JSON.stringify(statements.list));
     expect(res.status).toBe(200);
     expect(statements.list.filter((s) => s.bound)).toEqual([]); // nothing on the ingest path queues behind the read
-    expect(slowEnded).toBeUndefined(); // answered before the read ended...
+    expect(slow.ended()).toBeUndefined(); // answered before the read ended...
     expect(ingestMs).toBeLessThan((SLOW_SECONDS * 1000) / 2); // ...and well before it
-    await slow;
-    expect(slowEnded! - started).toBeGreaterThan(SLOW_SECONDS * 1000 * 0.9); // the read really was long
+    await slow.finish();
+  }, 30_000);
+
+  it("the reconciler's comparison runs while the read still runs, so reads never wait for it", async () => {
+    const r = await engine();
+    const t = await newTenant();
+    expect(
+      (await t.request('POST', '/v1/events', { body: { eventId: 'beside-slow-2', customerId: 'c1', metricName: 'api.calls', timestamp: now() } })).status,
+    ).toBe(200);
+    const slow = await startSlowRead(r);
+    const statements = recordStatements(r.deps.db.client);
+    const t0 = performance.now();
+    const span = { sinceMs: 0, settle: { beforeMs: Date.now() + 60_000, liveFromMs: 0 } };
+    const [counts, stale] = await Promise.all([touchedWindowCount(r.deps.db, span), staleWindows(r.deps.db, span)]);
+    const ms = performance.now() - t0;
+    statements.stop();
+    console.log(`reconcile comparison ${ms.toFixed(0)} ms:`, JSON.stringify(statements.list));
+    expect(counts.checked).toBeGreaterThanOrEqual(1); // it compared the hour just written
+    expect(stale).toEqual([]);
+    expect(statements.list.map((s) => s.name)).toEqual(expect.arrayContaining(['rollups.reconcile.touched', 'rollups.reconcile.stale']));
+    expect(statements.list.filter((s) => s.bound)).toEqual([]);
+    expect(slow.ended()).toBeUndefined();
+    expect(ms).toBeLessThan((SLOW_SECONDS * 1000) / 2);
+    await slow.finish();
   }, 30_000);
 });

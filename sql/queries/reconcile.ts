@@ -56,18 +56,51 @@ const hourOf = "toDateTime(toStartOfHour(timestamp), 'UTC')";
  * before its rollup rows (the engine commits the table's part, then the views'),
  * so a window still receiving rows may look stale for a moment.
  */
-const touchedSql = (d: string) => `SELECT tenant_id, metric_name, ${hourOf} AS hour, toUnixTimestamp64Milli(max(stored_at)) AS last_stored_ms
+const touchedSql = (d: string, v: SpanSql) => `SELECT tenant_id, metric_name, ${hourOf} AS hour, toUnixTimestamp64Milli(max(stored_at)) AS last_stored_ms
   FROM ${d}.${TABLES.usageEvents}
-  WHERE stored_at >= fromUnixTimestamp64Milli({sinceMs:Int64}, 'UTC')
+  WHERE stored_at >= fromUnixTimestamp64Milli(${v.since_ms}, 'UTC')
   GROUP BY tenant_id, metric_name, hour`;
 
-const spanParams = (span: ReconcileSpan) => ({
-  sinceMs: span.sinceMs,
-  settledBeforeMs: span.settle?.beforeMs ?? Number.MAX_SAFE_INTEGER,
-  liveFromMs: span.settle?.liveFromMs ?? 0,
+const spanValues = (span: ReconcileSpan) => ({
+  since_ms: span.sinceMs,
+  settled_before_ms: span.settle?.beforeMs ?? Number.MAX_SAFE_INTEGER,
+  live_from_ms: span.settle?.liveFromMs ?? 0,
 });
+type SpanSql = Record<keyof ReturnType<typeof spanValues>, string>;
+
+/**
+ * Run a read over the span. On a server its values are bound parameters. On the
+ * embedded engine, chdb runs statements with bound parameters one at a time per
+ * process, and the comparison reads every touched hour with FINAL (the whole
+ * table after a backfill: tens of seconds at 10M events), so every
+ * parameterized API read would wait for it: there the values travel as insert
+ * data into a Memory table of this process and the read takes them from it
+ * (nothing spliced into SQL text); uses of the table are serialized here.
+ */
+async function overSpan<T>(db: Db, span: ReconcileSpan, read: (v: SpanSql, params: Record<string, unknown>) => Promise<T>): Promise<T> {
+  const values = spanValues(span);
+  if (!db.embedded) {
+    return read({ since_ms: '{since_ms:Int64}', settled_before_ms: '{settled_before_ms:Int64}', live_from_ms: '{live_from_ms:Int64}' }, values);
+  }
+  const table = `${db.database}.${TABLES.reconcileSpan}`;
+  const run = spanChain.then(async () => {
+    await execute(
+      db,
+      'rollups.reconcile.span_table',
+      `CREATE TABLE IF NOT EXISTS ${table} (since_ms Int64, settled_before_ms Int64, live_from_ms Int64) ENGINE = Memory`,
+    );
+    await execute(db, 'rollups.reconcile.span_truncate', `TRUNCATE TABLE ${table}`);
+    await insertRows(db, 'rollups.reconcile.span', TABLES.reconcileSpan, [values], { job: JOB });
+    const from = (column: string) => `(SELECT ${column} FROM ${table})`;
+    return read({ since_ms: from('since_ms'), settled_before_ms: from('settled_before_ms'), live_from_ms: from('live_from_ms') }, {});
+  });
+  spanChain = run.catch(() => undefined);
+  return run;
+}
+let spanChain: Promise<unknown> = Promise.resolve();
+
 /** A touched window this run compares: settled, or live. */
-const COMPARED = 'last_stored_ms < {settledBeforeMs:Int64} OR toUnixTimestamp(hour) * 1000 >= {liveFromMs:Int64}';
+const compared = (v: SpanSql) => `last_stored_ms < ${v.settled_before_ms} OR toUnixTimestamp(hour) * 1000 >= ${v.live_from_ms}`;
 
 /**
  * Hours (per tenant and metric) touched by rows stored since the watermark,
@@ -77,8 +110,8 @@ const COMPARED = 'last_stored_ms < {settledBeforeMs:Int64} OR toUnixTimestamp(ho
  */
 export async function staleWindows(db: Db, span: ReconcileSpan): Promise<StaleWindow[]> {
   const d = db.database;
-  const sql = `WITH touched AS (
-  SELECT tenant_id, metric_name, hour FROM (${touchedSql(d)}) WHERE ${COMPARED}
+  const sql = (v: SpanSql) => `WITH touched AS (
+  SELECT tenant_id, metric_name, hour FROM (${touchedSql(d, v)}) WHERE ${compared(v)}
 )
 SELECT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(hour) * 1000 AS hourMs, sum(abs(diff)) AS eventsDifference
 FROM (
@@ -104,15 +137,16 @@ FROM (
 GROUP BY tenant_id, metric_name, hour
 ORDER BY tenantId, metricName, hourMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number(), eventsDifference: z.coerce.number() });
-  return runQuery(db, 'rollups.reconcile.stale', sql, spanParams(span), row, { job: JOB });
+  return overSpan(db, span, (v, params) => runQuery(db, 'rollups.reconcile.stale', sql(v), params, row, { job: JOB }));
 }
 
 /** Hours (per tenant and metric) that received rows since the watermark: those a run compares, and those still receiving rows, left to a later run. */
 export async function touchedWindowCount(db: Db, span: ReconcileSpan): Promise<{ checked: number; deferred: number }> {
-  const sql = `SELECT countIf(${COMPARED}) AS checked, countIf(NOT (${COMPARED})) AS deferred
-FROM (${touchedSql(db.database)})`;
+  const sql = (v: SpanSql) => `SELECT countIf(${compared(v)}) AS checked, countIf(NOT (${compared(v)})) AS deferred
+FROM (${touchedSql(db.database, v)})`;
   const row = z.object({ checked: z.coerce.number(), deferred: z.coerce.number() });
-  return (await runQuery(db, 'rollups.reconcile.touched', sql, spanParams(span), row, { job: JOB }))[0] ?? { checked: 0, deferred: 0 };
+  const [counts] = await overSpan(db, span, (v, params) => runQuery(db, 'rollups.reconcile.touched', sql(v), params, row, { job: JOB }));
+  return counts ?? { checked: 0, deferred: 0 };
 }
 
 /**
