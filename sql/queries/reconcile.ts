@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { onCluster, storageTable, type RenderTarget } from '../engines.js';
 import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../datasets/rollups.js';
-import { defineQuery, execute, insertRows, nextVersion, runQuery, type Db } from '../query.js';
+import { defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
 
 /** The reconciler's name in rollup_reconcile_state (its watermark row). */
@@ -49,6 +49,14 @@ export interface ReconcileSpan {
 }
 
 const hourOf = "toDateTime(toStartOfHour(timestamp), 'UTC')";
+
+/**
+ * The reconciler's reads of raw events are background work: one engine thread, at the niceness
+ * of API reads (READ_OS_THREAD_PRIORITY's default), so ingest (niceness 0) goes first and API reads
+ * share the CPU with it instead of starving behind it (its first run after a backfill reads the
+ * whole table with FINAL).
+ */
+const BACKGROUND = { max_threads: 1, os_thread_priority: 19 };
 
 /**
  * Hours (per tenant and metric) that received rows since the watermark, with
@@ -137,7 +145,7 @@ FROM (
 GROUP BY tenant_id, metric_name, hour
 ORDER BY tenantId, metricName, hourMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number(), eventsDifference: z.coerce.number() });
-  return overSpan(db, span, (v, params) => runQuery(db, 'rollups.reconcile.stale', sql(v), params, row, { job: JOB }));
+  return overSpan(db, span, (v, params) => runQuery(db, 'rollups.reconcile.stale', withSettings(sql(v), BACKGROUND), params, row, { job: JOB }));
 }
 
 /** Hours (per tenant and metric) that received rows since the watermark: those a run compares, and those still receiving rows, left to a later run. */
@@ -145,7 +153,9 @@ export async function touchedWindowCount(db: Db, span: ReconcileSpan): Promise<{
   const sql = (v: SpanSql) => `SELECT countIf(${compared(v)}) AS checked, countIf(NOT (${compared(v)})) AS deferred
 FROM (${touchedSql(db.database, v)})`;
   const row = z.object({ checked: z.coerce.number(), deferred: z.coerce.number() });
-  const [counts] = await overSpan(db, span, (v, params) => runQuery(db, 'rollups.reconcile.touched', sql(v), params, row, { job: JOB }));
+  const [counts] = await overSpan(db, span, (v, params) =>
+    runQuery(db, 'rollups.reconcile.touched', withSettings(sql(v), BACKGROUND), params, row, { job: JOB }),
+  );
   return counts ?? { checked: 0, deferred: 0 };
 }
 
@@ -173,7 +183,7 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   const tags = { job: JOB, tenantId };
   await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
   const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
-  await execute(db, `rollups.reconcile.insert_${tier.name}`, insert, params, tags);
+  await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND), params, tags);
 }
 
 /** Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one. */
