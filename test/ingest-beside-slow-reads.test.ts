@@ -31,11 +31,6 @@ function recordStatements(client: ClickHouseClient) {
 const SLOW_MARK = 'slow_parameterized_read_marker';
 const SLOW_SECONDS = 4;
 
-/**
- * chdb runs statements with bound parameters one at a time per process, so a
- * long parameterized read (an API read, analyst SQL) holds every other
- * parameterized statement until it ends. Nothing on the ingest path may be one.
- */
 type TestRuntime = Awaited<ReturnType<typeof engine>>;
 
 /** A parameterized read of SLOW_SECONDS on a read client, once the engine runs it; `ended()` is when it did, if it has. */
@@ -75,8 +70,8 @@ async function startSlowRead(r: TestRuntime) {
 }
 
 /**
- * chdb runs statements with bound parameters one at a time per
- * process, so a long parameterized read (an API read, analyst SQL) holds every other
+ * chdb runs statements with bound parameters one at a time per process, so a
+ * long parameterized read (an API read, analyst SQL) holds every other
  * parameterized statement until it ends, and a long parameterized statement holds every read.
  * Nothing on the ingest path may be one, nor the reconciler's comparison (a FINAL read of every
  * touched hour: the whole table after a backfill).
