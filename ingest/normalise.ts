@@ -4,6 +4,7 @@ import { parseDecimal, isNegativeDecimal } from './decimal.js';
 import { tooOldMessage } from '../domain/retention.js';
 import { JsonNumber, withPlainNumbers } from './json-body.js';
 import { parseInstant } from './time.js';
+import { plainUsageEvent } from './plain-event.js';
 
 /** A validated event in storage shape (columns of usage_events; stored_at and version are the engine's). */
 export interface EventRow {
@@ -42,8 +43,13 @@ export type ValidatedEvent =
 function claimedEventId(input: unknown, format: EventFormat): string | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
   const id = (input as Record<string, unknown>)[format === 'cloudevents' ? 'id' : 'eventId'];
-  // By code points, so the echo never ends in half of a surrogate pair.
-  return typeof id === 'string' ? Array.from(id).slice(0, 256).join('') : undefined;
+  if (typeof id !== 'string') return undefined;
+  // By code points, so the echo never ends in half of a surrogate pair (within 256 UTF-16 units it is whole).
+  return id.length <= 256 ? id : Array.from(id).slice(0, 256).join('');
+}
+
+function failed(index: number, eventId: string | undefined, format: EventFormat, errors: EventIssue[]): ValidatedEvent {
+  return { index, eventId, errors: format === 'cloudevents' ? errors.map((e) => ({ ...e, path: cloudEventPath(e.path) })) : errors };
 }
 
 // A JSON object (a JsonNumber is a number, not an object).
@@ -53,11 +59,6 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function normaliseEvent(sent: unknown, index: number, ctx: NormaliseContext): ValidatedEvent {
   const input = sent instanceof JsonNumber ? Number(sent.text) : sent;
   const eventId = claimedEventId(input, ctx.format);
-  const fail = (errors: EventIssue[]): ValidatedEvent => ({
-    index,
-    eventId,
-    errors: ctx.format === 'cloudevents' ? errors.map((e) => ({ ...e, path: cloudEventPath(e.path) })) : errors,
-  });
 
   let candidate: unknown = input;
   if (ctx.format === 'cloudevents') {
@@ -65,17 +66,21 @@ export function normaliseEvent(sent: unknown, index: number, ctx: NormaliseConte
     if (!mapped.ok) return { index, eventId, errors: mapped.issues };
     candidate = mapped.event;
   }
-  if (!isRecord(candidate)) return fail([{ path: '', message: 'an event must be a JSON object' }]);
+  if (!isRecord(candidate)) return failed(index, eventId, ctx.format, [{ path: '', message: 'an event must be a JSON object' }]);
   // A quantity sent as a JSON number is read from its source text, never through a float.
   const quantityNumber = candidate.quantity instanceof JsonNumber ? candidate.quantity.text : undefined;
-  // zod skips a "__proto__" key of a record silently: refuse it here, whatever its value.
-  const reserved: EventIssue[] =
-    isRecord(candidate.dimensions) && Object.hasOwn(candidate.dimensions, RESERVED_DIMENSION_KEY)
-      ? [{ path: `dimensions.${RESERVED_DIMENSION_KEY}`, message: 'is a reserved name, not allowed as a dimension key' }]
-      : [];
-  const parsed = usageEventSchema.safeParse(withPlainNumbers(candidate));
-  if (!parsed.success || reserved.length > 0) return fail([...reserved, ...(parsed.success ? [] : issuesOf(parsed.error))]);
-  const event = parsed.data;
+  // The common case in one pass (ingest/plain-event.ts); anything it does not vouch for is zod's to judge and explain.
+  let event = plainUsageEvent(candidate);
+  if (!event) {
+    // zod skips a "__proto__" key of a record silently: refuse it here, whatever its value.
+    const reserved: EventIssue[] =
+      isRecord(candidate.dimensions) && Object.hasOwn(candidate.dimensions, RESERVED_DIMENSION_KEY)
+        ? [{ path: `dimensions.${RESERVED_DIMENSION_KEY}`, message: 'is a reserved name, not allowed as a dimension key' }]
+        : [];
+    const parsed = usageEventSchema.safeParse(withPlainNumbers(candidate));
+    if (!parsed.success || reserved.length > 0) return failed(index, eventId, ctx.format, [...reserved, ...(parsed.success ? [] : issuesOf(parsed.error))]);
+    event = parsed.data;
+  }
   const errors: EventIssue[] = [];
 
   let timestamp = ctx.receivedAtMs;
@@ -96,7 +101,7 @@ export function normaliseEvent(sent: unknown, index: number, ctx: NormaliseConte
     else if (isNegativeDecimal(q.value)) errors.push({ path: 'quantity', message: 'must not be negative' });
     else quantity = q.value;
   }
-  if (errors.length > 0) return fail(errors);
+  if (errors.length > 0) return failed(index, eventId, ctx.format, errors);
 
   return {
     index,

@@ -206,7 +206,6 @@ export class DirectWriter implements EventSink {
   private async commit({ storable, outcome }: Prepared, earlier: Committed): Promise<Committed> {
     // The batch before this one failed to store some rows: its lookup ran while they might have been written, so look again.
     if (earlier.unsure) outcome = await this.lookup(storable);
-    const identity = (row: EventRow) => JSON.stringify([row.tenant_id, row.event_id]);
     if (earlier.stored.size > 0) storable.forEach((p, i) => earlier.stored.has(identity(p.row)) && (outcome[i] = 'duplicate'));
     const fresh = storable.filter((_, i) => outcome[i] === 'accepted');
     const results = await insertIsolating(
@@ -234,6 +233,9 @@ export class DirectWriter implements EventSink {
     return insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' }, EVENT_INSERT_SETTINGS);
   }
 }
+
+/** One string per (tenant, event id), and never the same for two: the tenant's length comes first. */
+const identity = (row: EventRow) => `${row.tenant_id.length}:${row.tenant_id}${row.event_id}`;
 
 /**
  * For each row: 'duplicate' when an earlier row here has its identity (the
