@@ -46,7 +46,7 @@ interface Prepared {
   outcome: WriteOutcome[];
 }
 
-/** What a committed batch stored (identities as JSON [tenant, event id]); `unsure`: an insert failed, so the table may hold more. */
+/** What a committed batch stored (identities as `identity` makes them); `unsure`: an insert failed, so the table may hold more. */
 interface Committed {
   stored: ReadonlySet<string>;
   unsure: boolean;
@@ -58,6 +58,68 @@ interface Pending {
   row: EventRow;
   resolve(outcome: WriteOutcome): void;
   reject(error: unknown): void;
+}
+
+/**
+ * The outcomes of one write() call, as Promise.all over one promise per row would give them (all
+ * rows' outcomes in order, or the first error), without a promise and two closures per row.
+ */
+class WriteCall {
+  readonly outcomes: WriteOutcome[];
+  private left: number;
+  private settled = false;
+  readonly done: Promise<WriteOutcome[]>;
+  private resolveAll!: (outcomes: WriteOutcome[]) => void;
+  private rejectAll!: (error: unknown) => void;
+
+  constructor(rows: number) {
+    this.outcomes = new Array<WriteOutcome>(rows);
+    this.left = rows;
+    this.done = new Promise((resolve, reject) => {
+      this.resolveAll = resolve;
+      this.rejectAll = reject;
+    });
+    if (rows === 0) this.settle();
+  }
+
+  rowSettled(index: number, outcome: WriteOutcome): void {
+    this.outcomes[index] = outcome;
+    if (--this.left === 0) this.settle();
+  }
+
+  rowFailed(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.rejectAll(error);
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolveAll(this.outcomes);
+  }
+}
+
+/** One queued row of a write() call; settles once, as a promise would. */
+class PendingRow implements Pending {
+  private open = true;
+  constructor(
+    readonly row: EventRow,
+    private readonly call: WriteCall,
+    private readonly index: number,
+  ) {}
+
+  resolve(outcome: WriteOutcome): void {
+    if (!this.open) return;
+    this.open = false;
+    this.call.rowSettled(this.index, outcome);
+  }
+
+  reject(error: unknown): void {
+    if (!this.open) return;
+    this.open = false;
+    this.call.rowFailed(error);
+  }
 }
 
 /**
@@ -92,9 +154,10 @@ export class DirectWriter implements EventSink {
   write(rows: readonly EventRow[]): Promise<WriteOutcome[]> {
     if (this.closed) return Promise.reject(new WriterClosedError('the writer is shutting down'));
     if (this.queued + rows.length > this.options.maxQueuedEvents) return Promise.reject(new WriterFullError('ingest buffer is full'));
-    const outcomes = rows.map((row) => new Promise<WriteOutcome>((resolve, reject) => this.queue.push({ row, resolve, reject })));
+    const call = new WriteCall(rows.length);
+    for (let i = 0; i < rows.length; i++) this.queue.push(new PendingRow(rows[i]!, call, i));
     this.schedule();
-    return Promise.all(outcomes);
+    return call.done;
   }
 
   /** Write everything buffered now and wait for it. */

@@ -34,6 +34,18 @@ describe('DirectWriter', () => {
     await expect(writer.write([row(tenant, 'c')])).rejects.toBeInstanceOf(WriterClosedError);
   });
 
+  it('answers one outcome per row in order, across batches, and an empty write at once', async () => {
+    const { db } = (await engine()).deps;
+    const writer = new DirectWriter(db, { batchRows: 2, flushIntervalMs: 1, maxQueuedEvents: 100 });
+    const tenant = `w_${Date.now()}_order`;
+    expect(await writer.write([])).toEqual([]);
+    // Five rows make three batches; the repeats of 'x' and 'y' are answered in the rows' own positions.
+    const outcomes = await writer.write(['x', 'y', 'x', 'z', 'y'].map((id) => row(tenant, id)));
+    expect(outcomes).toEqual(['accepted', 'accepted', 'duplicate', 'accepted', 'duplicate']);
+    expect(await writer.write([row(tenant, 'z'), row(tenant, 'w')])).toEqual(['duplicate', 'accepted']);
+    await writer.close();
+  });
+
   it('bounds its memory: a write beyond capacity is refused at once, earlier ones still land', async () => {
     const { db } = (await engine()).deps;
     const writer = new DirectWriter(db, { batchRows: 1000, flushIntervalMs: 60_000, maxQueuedEvents: 3 });
