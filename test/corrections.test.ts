@@ -27,6 +27,7 @@ describe('amend and void', () => {
     t = await newTenant();
     await t.json('POST', '/v1/events', { body: [ev('e1', '5'), ev('e2', '2'), ev('e3', '1.5'), ev('e4', '0.25', 'us')] });
     await t.json('POST', '/v1/meters', { body: { key: 'fix', metricName: 'fix.me', aggregation: 'SUM', groupBy: ['region'] } });
+    await t.json('POST', '/v1/meters', { body: { key: 'fix-p99', metricName: 'fix.me', aggregation: 'P99', groupBy: ['region'] } });
   });
 
   const usage = async () => (await t.json('GET', `/v1/meters/fix/usage?from=${H}&to=${H + 2 * HOUR}&granularity=hour&groupBy=region`)).body;
@@ -48,6 +49,11 @@ describe('amend and void', () => {
     expect(moved.body.dimensions).toEqual({ region: 'eu', tier: 'pro' });
 
     expect(await summary()).toEqual([{ customerId: 'c1', metricName: 'fix.me', quantity: '9.75', events: 3 }]);
+    // One customer over raw events only (a window not aligned to hours)
+    expect((await t.json('GET', `/v1/usage/summary?customerId=c1&from=${H}&to=${H + HOUR - 1}`)).body).toMatchObject({
+      data: [{ customerId: 'c1', metricName: 'fix.me', quantity: '9.75', events: 3 }],
+      meta: { source: 'usage_events' },
+    });
     const listed = (await t.json('GET', `/v1/events?customerId=c1`)).body.data;
     expect(listed.map((e: any) => [e.eventId, e.quantity])).toEqual([
       ['e1', '8'],
@@ -57,6 +63,13 @@ describe('amend and void', () => {
     const u = await usage();
     expect(u.meta.source).toBe('usage_per_hour');
     expect(u.data.filter((r: any) => r.windowStart === new Date(H).toISOString()).map((r: any) => [r.groupBy.region, r.value])).toEqual([['eu', '9.75']]);
+    // Raw reads of one customer (percentiles) take the latest version too: e2 voided, e1 amended, e4 moved out of region us.
+    const p99 = async (filter: string) =>
+      (await t.json('GET', `/v1/meters/fix-p99/usage?from=${H}&to=${H + HOUR}&granularity=total&customerId=c1${filter}`)).body;
+    expect((await p99('')).meta.source).toBe('usage_events');
+    expect((await p99('')).data.map((r: any) => r.value)).toEqual(['8']);
+    expect((await p99('&filter[region]=eu')).data.map((r: any) => r.value)).toEqual(['8']);
+    expect((await p99('&filter[region]=us')).data.map((r: any) => r.value)).toEqual([null]);
     const stale = (await staleWindows((await engine()).deps.db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId);
     expect(stale).toEqual([]);
   });

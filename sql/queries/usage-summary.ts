@@ -75,8 +75,13 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
     afterMetricName: q.after?.metricName ?? '',
     limit: q.limit,
   };
+  // One customer's raw windows: FINAL merges only the identities with a row of that customer there (exact: see oneCustomersEvents, sql/queries/meter-usage.ts).
+  const oneCustomer = (where: string) =>
+    q.customerId === null
+      ? ''
+      : `\n  PREWHERE event_id IN (SELECT event_id FROM ${d}.${TABLES.usageEvents} WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:Nullable(String)} AND ${where})`;
   const raw = (where: string) => `SELECT customer_id, metric_name, ${wideSum('quantity')} AS s, count() AS c
-  FROM ${d}.${TABLES.usageEvents} FINAL
+  FROM ${d}.${TABLES.usageEvents} FINAL${oneCustomer(where)}
   WHERE ${filters} AND is_deleted = 0 AND ${where}
   GROUP BY customer_id, metric_name`;
   let parts: string[];
