@@ -16,8 +16,9 @@ export const TABLES = {
   usageEventLog: 'usage_event_log',
   /** Embedded engine only: a Memory table the ingest writer passes ids through (sql/queries/event-lookup.ts). */
   writerIdLookup: 'writer_id_lookup',
-  /** Embedded engine only: a Memory table the reconciler passes its span through (sql/queries/reconcile.ts). */
+  /** Embedded engine only: Memory tables the reconciler passes its span and the windows it rewrites through (sql/queries/reconcile.ts). */
   reconcileSpan: 'reconcile_span',
+  reconcileRewrite: 'reconcile_rewrite',
   billingCustomers: 'billing_customers',
   billingClaims: 'billing_claims',
   billingExports: 'billing_exports',

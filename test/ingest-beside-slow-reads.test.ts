@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { engine, newTenant } from './harness.js';
 import { waitFor } from './wait.js';
 import { now } from './clock.js';
-import { staleWindows, touchedWindowCount } from '../sql/queries/reconcile.js';
+import { rewriteWindows, staleWindows, touchedWindowCount } from '../sql/queries/reconcile.js';
+import { TABLES } from '../sql/names.js';
 
 /** The statements issued through `client.query`, `command` and `exec` until stop(): name, bound parameters or not, milliseconds. */
 function recordStatements(client: ClickHouseClient) {
@@ -116,5 +117,41 @@ describe('ingest beside a long parameterized read', () => {
     expect(slow.ended()).toBeUndefined();
     expect(ms).toBeLessThan((SLOW_SECONDS * 1000) / 2);
     await slow.finish();
+  }, 30_000);
+
+  it("the reconciler's rewrite of a window runs while the read still runs, and leaves the window exact", async () => {
+    const r = await engine();
+    const t = await newTenant();
+    const hourMs = Math.floor(now() / 3_600_000) * 3_600_000;
+    const events = [1, 2].map((n) => ({
+      eventId: `beside-slow-rw-${n}`,
+      customerId: 'c1',
+      metricName: 'api.calls',
+      timestamp: hourMs + n,
+      quantity: `${n}.5`,
+    }));
+    expect((await t.request('POST', '/v1/events', { body: events })).status).toBe(200);
+    const slow = await startSlowRead(r);
+    const statements = recordStatements(r.deps.db.client);
+    const t0 = performance.now();
+    await rewriteWindows(r.deps.db, [{ tenantId: t.tenantId, metricName: 'api.calls', hourMs, eventsDifference: 0 }]);
+    const ms = performance.now() - t0;
+    statements.stop();
+    console.log(`reconcile rewrite ${ms.toFixed(0)} ms:`, JSON.stringify(statements.list));
+    expect(statements.list.map((s) => s.name)).toEqual(expect.arrayContaining(['rollups.reconcile.delete_hour', 'rollups.reconcile.insert_day']));
+    expect(statements.list.filter((s) => s.bound)).toEqual([]);
+    expect(slow.ended()).toBeUndefined();
+    expect(ms).toBeLessThan((SLOW_SECONDS * 1000) / 2);
+    await slow.finish();
+    // Every tier holds the window's two events again, once.
+    const { db } = r.deps;
+    for (const table of [TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay]) {
+      const res = await db.client.query({
+        query: `SELECT sum(events) AS n, toString(sum(quantity_sum)) AS q FROM ${db.database}.${table} WHERE tenant_id = {t:String}`,
+        query_params: { t: t.tenantId },
+        format: 'JSONEachRow',
+      });
+      expect(await res.json(), table).toEqual([{ n: '2', q: '4' }]);
+    }
   }, 30_000);
 });
