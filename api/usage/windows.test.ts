@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
 import { MAX_WINDOWS, windowsFor } from './windows.js';
 import { chooseSource } from './plan.js';
 
@@ -24,6 +25,38 @@ describe('windowsFor', () => {
     ]);
     const w = windowsFor(Date.parse('2026-11-18T00:00:00Z'), Date.parse('2026-11-24T00:00:00Z'), 'week', 'UTC')!;
     expect(w.map((x) => iso(x.alignedStartMs))).toEqual(['2026-11-16T00:00:00.000Z', '2026-11-23T00:00:00.000Z']);
+  });
+
+  it('steps hours and minutes as elapsed time from the first local start, in any zone and across DST changes', () => {
+    // The reference: one luxon DateTime per window, as windowsFor made them before.
+    const stepped = (fromMs: number, toMs: number, unit: 'hour' | 'minute', tz: string) => {
+      const out: { alignedStartMs: number; startMs: number; endMs: number }[] = [];
+      for (let start = DateTime.fromMillis(fromMs, { zone: tz }).startOf(unit); start.toMillis() < toMs;) {
+        const end = start.plus({ [`${unit}s`]: 1 });
+        out.push({ alignedStartMs: start.toMillis(), startMs: Math.max(start.toMillis(), fromMs), endMs: Math.min(end.toMillis(), toMs) });
+        start = end;
+      }
+      return out;
+    };
+    const cases: [string, string, string][] = [
+      ['UTC', '2026-10-01T00:17:00Z', '2026-11-01T00:00:00Z'],
+      ['America/New_York', '2026-03-07T22:10:00Z', '2026-03-09T03:05:00Z'],
+      ['Europe/Berlin', '2026-10-24T20:00:00Z', '2026-10-26T01:00:00Z'],
+      ['Asia/Kolkata', '2026-03-01T00:00:00Z', '2026-03-03T00:00:00.001Z'],
+      ['Asia/Kathmandu', '2026-03-01T00:00:00Z', '2026-03-02T00:00:00Z'],
+      // A DST change of 30 minutes: local hours are 30 minutes off UTC hours for half the year.
+      ['Australia/Lord_Howe', '2026-04-04T12:00:00Z', '2026-04-05T20:00:00Z'],
+    ];
+    for (const [tz, from, to] of cases) {
+      for (const unit of ['hour', 'minute'] as const) {
+        const fromMs = Date.parse(from);
+        const toMs = unit === 'minute' ? fromMs + 3 * 3_600_000 : Date.parse(to);
+        expect(windowsFor(fromMs, toMs, unit, tz), `${tz} ${unit}`).toEqual(stepped(fromMs, toMs, unit, tz));
+      }
+    }
+    expect(
+      windowsFor(Date.parse('2026-03-01T00:00:00Z'), Date.parse('2026-03-01T02:00:00Z'), 'hour', 'Asia/Kolkata')!.map((w) => iso(w.alignedStartMs)),
+    ).toEqual(['2026-02-28T23:30:00.000Z', '2026-03-01T00:30:00.000Z', '2026-03-01T01:30:00.000Z']);
   });
 
   it('refuses more than MAX_WINDOWS windows', () => {

@@ -11,6 +11,7 @@ export interface UsageWindow {
 export const MAX_WINDOWS = 10_000;
 
 const UNIT = { minute: 'minute', hour: 'hour', day: 'day', week: 'week', month: 'month' } as const;
+const ELAPSED: Partial<Record<Granularity, number>> = { minute: 60_000, hour: 3_600_000 };
 
 /**
  * The windows covering [fromMs, toMs) in a time zone, aligned to local time:
@@ -22,10 +23,20 @@ export function windowsFor(fromMs: number, toMs: number, granularity: Granularit
   if (granularity === 'total') return [{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }];
   const unit = UNIT[granularity];
   const windows: UsageWindow[] = [];
+  const elapsedMs = ELAPSED[granularity];
+  if (elapsedMs !== undefined) {
+    // Hours and minutes are elapsed time: after the first local start, each window starts one step later
+    // (what luxon's plus({ hours: 1 }) gives, without a DateTime per window: 720 hourly windows took ~5 ms).
+    for (let start = DateTime.fromMillis(fromMs, { zone: tz }).startOf(unit).toMillis(); start < toMs; start += elapsedMs) {
+      if (windows.length === MAX_WINDOWS) return undefined;
+      windows.push({ alignedStartMs: start, startMs: Math.max(start, fromMs), endMs: Math.min(start + elapsedMs, toMs) });
+    }
+    return windows;
+  }
   let start = DateTime.fromMillis(fromMs, { zone: tz }).startOf(unit);
   while (start.toMillis() < toMs) {
     if (windows.length === MAX_WINDOWS) return undefined;
-    // hours and minutes are elapsed time; days, weeks and months are calendar time in the zone
+    // days, weeks and months are calendar time in the zone
     const end = start.plus({ [`${unit}s`]: 1 });
     windows.push({ alignedStartMs: start.toMillis(), startMs: Math.max(start.toMillis(), fromMs), endMs: Math.min(end.toMillis(), toMs) });
     start = end;
