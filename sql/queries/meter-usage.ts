@@ -99,19 +99,21 @@ export interface UsageCell {
 const cellRow = z.looseObject({ bucket: z.coerce.number(), value: z.union([z.string(), z.number()]) });
 
 /**
- * A raw read of one customer: FINAL merges only the rows of the identities that have a row of this
- * customer and metric in the time range, instead of every row of those months (a P99 meter of one
- * heavy customer over a month of 5M rows: 1.5 s -> 0.66 s; of a light one: 1.6 s -> 0.16 s). Exact:
- * the filter is on event_id, a sorting key column, so every version and copy of a kept identity
- * stays and FINAL picks the same row; an identity none of whose rows matches cannot have a winner
- * that matches, and the WHERE after FINAL still decides. Customer, metric and time are the columns
- * a correction never changes (an amend changes quantity and dimensions), but the WHERE does not
- * rely on it. Dimensions are left to the WHERE: an amend may change them.
+ * A raw read of one customer (meter usage here, the summary's raw windows): FINAL merges only the
+ * rows of the identities that have a row matching `conditions` (tenant, customer, and the read's
+ * metric and time range), instead of every row of those months (a P99 meter of one heavy customer
+ * over a month of 5M rows: 1.5 s -> 0.66 s; of a light one: 1.6 s -> 0.16 s). Exact: the filter is
+ * on event_id, a sorting key column, so every version and copy of a kept identity stays and FINAL
+ * picks the same row; an identity none of whose rows matches cannot have a winner that matches,
+ * and the read's WHERE after FINAL still decides. Customer, metric and time are the columns a
+ * correction never changes (an amend changes quantity and dimensions), but the WHERE does not rely
+ * on it. Dimensions stay out of `conditions`, for the WHERE: an amend may change them.
  */
-const oneCustomersEvents = (database: string) => `PREWHERE event_id IN (
-  SELECT event_id FROM ${database}.${TABLES.usageEvents}
-  WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String} AND metric_name = {metricName:String}
-    AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC'))`;
+export const onlyIdentitiesMatching = (database: string, conditions: string) =>
+  `PREWHERE event_id IN (SELECT event_id FROM ${database}.${TABLES.usageEvents} WHERE ${conditions})`;
+
+const ONE_CUSTOMER = `tenant_id = {tenantId:String} AND customer_id = {customerId:String} AND metric_name = {metricName:String}
+    AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')`;
 
 /**
  * One meter's values per window (and group). Rollup reads are exact because
@@ -169,7 +171,7 @@ export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {
     order = `\nORDER BY ${groupKey.join(', ')}, bucket\nLIMIT {maxCells:UInt64}`;
   }
 
-  const sql = `SELECT ${select.join(', ')}\nFROM ${db.database}.${table}${raw && q.customerId !== undefined ? `\n${oneCustomersEvents(db.database)}` : ''}\nWHERE ${where.join('\n  AND ')}\nGROUP BY ${groupBy.join(', ')}${order}`;
+  const sql = `SELECT ${select.join(', ')}\nFROM ${db.database}.${table}${raw && q.customerId !== undefined ? `\n${onlyIdentitiesMatching(db.database, ONE_CUSTOMER)}` : ''}\nWHERE ${where.join('\n  AND ')}\nGROUP BY ${groupBy.join(', ')}${order}`;
   const rows = await runQuery(db, `meters.usage.${raw ? 'raw' : q.source.kind === 'rollup' ? q.source.tier.name : ''}`, sql, params, cellRow, tags);
   return rows.map((r) => ({
     bucketMs: r.bucket,

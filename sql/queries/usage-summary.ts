@@ -5,6 +5,7 @@ import { runQuery, type Db, type QueryTags } from '../query.js';
 import { wideSum } from '../decimals.js';
 import type { RollupTier } from '../datasets/rollups.js';
 import { RECONCILE_JOB } from './reconcile.js';
+import { onlyIdentitiesMatching } from './meter-usage.js';
 
 /**
  * Exact usage per (customer, metric) over [from, to): decimal sum and event count.
@@ -75,11 +76,11 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
     afterMetricName: q.after?.metricName ?? '',
     limit: q.limit,
   };
-  // One customer's raw windows: FINAL merges only the identities with a row of that customer there (exact: see oneCustomersEvents, sql/queries/meter-usage.ts).
+  // One customer's raw windows: FINAL merges only the identities with a row of that customer there.
   const oneCustomer = (where: string) =>
     q.customerId === null
       ? ''
-      : `\n  PREWHERE event_id IN (SELECT event_id FROM ${d}.${TABLES.usageEvents} WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:Nullable(String)} AND ${where})`;
+      : `\n  ${onlyIdentitiesMatching(d, `tenant_id = {tenantId:String} AND customer_id = {customerId:Nullable(String)} AND ${where}`)}`;
   const raw = (where: string) => `SELECT customer_id, metric_name, ${wideSum('quantity')} AS s, count() AS c
   FROM ${d}.${TABLES.usageEvents} FINAL${oneCustomer(where)}
   WHERE ${filters} AND is_deleted = 0 AND ${where}
