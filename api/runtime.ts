@@ -160,8 +160,9 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     let direct: DirectWriter | undefined;
     const metrics = new Metrics(db, logger, kafka?.admin, { maxTenantLabels: config.METRICS_TENANT_LABELS, queued: () => direct?.queued ?? 0 });
     const jobMetrics = new JobMetrics(metrics.registry, metrics.tenantRegistry, metrics.tenantLabels);
+    // Each job on an engine connection of its own (embedded): a long job statement never holds API requests' statements on `db`.
     const alerts = new AlertEvaluator(
-      db,
+      connection.jobDb(),
       { graceMs: config.BILLING_GRACE_SECONDS * 1000, defaultCycle: billingSettings(config, clock).defaultCycle },
       clock,
       logger,
@@ -197,8 +198,8 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       timeoutMs: config.BILLING_WEBHOOK_TIMEOUT_MS,
       onFailure: () => jobMetrics.webhookFailures.inc(),
     };
-    const webhooks = new WebhookDispatcher(db, webhookOptions, logger);
-    const alertWebhooks = new AlertDispatcher(db, webhookOptions, logger);
+    const webhooks = new WebhookDispatcher(connection.jobDb(), webhookOptions, logger);
+    const alertWebhooks = new AlertDispatcher(connection.jobDb(), webhookOptions, logger);
     const s3 = s3Storage(config);
     const exportBucket: ExportBucket | undefined = s3 && { ...s3, timeoutMs: EXPORT_UPLOAD_TIMEOUT_MS };
     const onUploadError = (tenantId: string, error: unknown) =>
@@ -209,7 +210,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       onUploadError(tenantId, error);
     };
     const closer = new BillingCloser(
-      db,
+      connection.jobDb(),
       { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError: countedUploadError, onTenantClosed, ...testHooks },
       () => webhooks.kick(),
     );
@@ -248,13 +249,14 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       sql,
       alerts,
     };
+    const reconcileDb = connection.jobDb();
     const jobs: Job[] = [
       {
         name: 'rollups.reconcile',
         cron: config.ROLLUP_RECONCILE_CRON,
         maxShare: config.ROLLUP_RECONCILE_MAX_SHARE,
         run: () =>
-          reconcileRollups(db, {
+          reconcileRollups(reconcileDb, {
             cluster: config.CLICKHOUSE_CLUSTER,
             settleMs: config.ROLLUP_RECONCILE_SETTLE_SECONDS * 1000,
             clockOffsetMs: clock.offsetMs,

@@ -7,6 +7,7 @@ import type { S3Storage } from './tiering.js';
 import { probeBucket } from './s3/client.js';
 import { checkStorageRecord } from './storage-marker.js';
 import { analystDatabase } from './datasets/analyst.js';
+import { sessionParameterConnection } from './session-parameters.js';
 
 /**
  * How 64-bit integers, decimals and times cross into JS, decided once:
@@ -46,6 +47,16 @@ export interface Connection {
    * empty analyst database, and per-query limits never meet another use.
    */
   analystClients: ClickHouseClient[];
+  /**
+   * A Db for one background job (reconciliation, the period close, alert
+   * sweeps, webhook delivery). The embedded engine runs one statement at a
+   * time per connection: on `db`, a job's long statement (a close run's
+   * meter values, the reconciler's first pass after a backfill) held every
+   * API request's own statements (a meter's definition, a key) behind it, for
+   * as long as the job ran. Embedded: a connection of its own, closed with the
+   * rest. Server: the shared client (every HTTP request is its own session).
+   */
+  jobDb(): Db;
   close(): Promise<void>;
 }
 
@@ -99,6 +110,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       db: { client, database: options.database },
       readClients,
       analystClients,
+      jobDb: () => ({ client, database: options.database }),
       close: async () => {
         await analyst.close();
         await client.close();
@@ -158,13 +170,24 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
   }
   // chdb's Connection implements @clickhouse/client-common's interface; the two
   // packages' type declarations differ slightly, so this is the one cast.
-  const open = (): ClickHouseClient =>
-    createClient({ connection: createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'], clickhouse_settings: OUTPUT_SETTINGS });
+  const clientOver = (connection: ReturnType<typeof createChdbConnection>): ClickHouseClient =>
+    createClient({ connection: connection as unknown as ClientOptions['connection'], clickhouse_settings: OUTPUT_SETTINGS });
+  // meterhouse's own statements (SQL assembled from allow-listed pieces) set their bound values on their own
+  // connection, so they never wait for a parameterized statement on another (sql/session-parameters.ts).
+  const openOwn = () => {
+    const connection = sessionParameterConnection(createChdbConnection({ path: dataDir }));
+    return { connection, client: clientOver(connection) };
+  };
+  const open = (): ClickHouseClient => openOwn().client;
+  // Analyst SQL is the caller's text: it keeps chdb's own binding, where a value is never left on the connection
+  // for a later query to read (one at a time across the analyst connections, beside nothing else of ours).
+  const openAnalyst = (): ClickHouseClient => clientOver(createChdbConnection({ path: dataDir }));
   const client = open();
   // Its own native connection on the same engine: identity lookups run beside inserts and reads.
   const lookupSession = new Session(dataDir);
   const readClients = Array.from({ length: options.readers ?? 1 }, open);
-  const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, open);
+  const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, openAnalyst);
+  const jobClients: ClickHouseClient[] = [];
   return {
     mode: 'embedded',
     db: {
@@ -181,8 +204,19 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
     },
     readClients,
     analystClients,
+    jobDb() {
+      const { connection, client: jobClient } = openOwn();
+      jobClients.push(jobClient);
+      return {
+        client: jobClient,
+        database: options.database,
+        embedded: true,
+        // The job's own session, like its statements: a job's inserts never queue behind ingest's.
+        rawInsert: async (table, values, settings) => void (await connection.chdb.rawInsert({ table, values, format: 'JSONEachRow', settings })),
+      };
+    },
     async close() {
-      for (const reader of [...readClients, ...analystClients]) await reader.close();
+      for (const other of [...readClients, ...analystClients, ...jobClients]) await other.close();
       await client.close();
       lookupSession.close();
       session.close();

@@ -16,9 +16,8 @@ export const TABLES = {
   usageEventLog: 'usage_event_log',
   /** Embedded engine only: a Memory table the ingest writer passes ids through (sql/queries/event-lookup.ts). */
   writerIdLookup: 'writer_id_lookup',
-  /** Embedded engine only: Memory tables the reconciler passes its span and the windows it rewrites through (sql/queries/reconcile.ts). */
-  reconcileSpan: 'reconcile_span',
-  reconcileRewrite: 'reconcile_rewrite',
+  // reconcile_span and reconcile_rewrite, Memory tables the embedded reconciler passed its values through
+  // before its statements bound them (sql/session-parameters.ts), may remain, empty, in older data directories.
   billingCustomers: 'billing_customers',
   billingClaims: 'billing_claims',
   billingExports: 'billing_exports',

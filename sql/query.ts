@@ -7,7 +7,10 @@ export interface Db {
   database: string;
   /** Limits every read through this Db runs under (written into the query's own SETTINGS clause). */
   readLimits?: ReadLimits | undefined;
-  /** The in-process engine (chdb), which runs parameterized statements one at a time per process. */
+  /**
+   * The in-process engine (chdb). chdb's own parameter binding runs one statement at a time per
+   * process; meterhouse's connections bind values per connection instead (sql/session-parameters.ts).
+   */
   embedded?: boolean | undefined;
   /**
    * Embedded only: hand JSONEachRow bytes straight to the engine's parallel input

@@ -47,7 +47,7 @@ async function startSlowRead(r: TestRuntime) {
     })
     .then((res) => res.json())
     .then(() => (slowEnded = performance.now()));
-  // Until the engine runs it (a query without parameters is not queued behind it).
+  // Until the engine runs it.
   await waitFor(
     'the slow read to run',
     async () => {
@@ -71,11 +71,12 @@ async function startSlowRead(r: TestRuntime) {
 }
 
 /**
- * chdb runs statements with bound parameters one at a time per process, so a
- * long parameterized read (an API read, analyst SQL) holds every other
- * parameterized statement until it ends, and a long parameterized statement holds every read.
- * Nothing on the ingest path may be one, nor the reconciler's comparison (a FINAL read of every
- * touched hour: the whole table after a backfill).
+ * chdb's own parameter binding runs statements with bound parameters one at a
+ * time per process, so a long parameterized read (an API read) held every other
+ * parameterized statement until it ended. meterhouse's connections bind values
+ * per connection (sql/session-parameters.ts): nothing on the ingest path, and
+ * none of the reconciler's statements (its comparison reads every touched hour
+ * with FINAL: the whole table after a backfill), waits for such a read.
  */
 describe('ingest beside a long parameterized read', () => {
   it('a request with a key and tenant this process has never seen is answered while the read still runs', async () => {
@@ -90,7 +91,6 @@ describe('ingest beside a long parameterized read', () => {
     // What the request waited on (printed so a failure says it): each statement, whether it had bound parameters, how long it took.
     console.log(`ingest ${ingestMs.toFixed(0)} ms:`, JSON.stringify(statements.list));
     expect(res.status).toBe(200);
-    expect(statements.list.filter((s) => s.bound)).toEqual([]); // nothing on the ingest path queues behind the read
     expect(slow.ended()).toBeUndefined(); // answered before the read ended...
     expect(ingestMs).toBeLessThan((SLOW_SECONDS * 1000) / 2); // ...and well before it
     await slow.finish();
@@ -113,7 +113,6 @@ describe('ingest beside a long parameterized read', () => {
     expect(counts.checked).toBeGreaterThanOrEqual(1); // it compared the hour just written
     expect(stale).toEqual([]);
     expect(statements.list.map((s) => s.name)).toEqual(expect.arrayContaining(['rollups.reconcile.touched', 'rollups.reconcile.stale']));
-    expect(statements.list.filter((s) => s.bound)).toEqual([]);
     expect(slow.ended()).toBeUndefined();
     expect(ms).toBeLessThan((SLOW_SECONDS * 1000) / 2);
     await slow.finish();
@@ -139,7 +138,6 @@ describe('ingest beside a long parameterized read', () => {
     statements.stop();
     console.log(`reconcile rewrite ${ms.toFixed(0)} ms:`, JSON.stringify(statements.list));
     expect(statements.list.map((s) => s.name)).toEqual(expect.arrayContaining(['rollups.reconcile.delete_hour', 'rollups.reconcile.insert_day']));
-    expect(statements.list.filter((s) => s.bound)).toEqual([]);
     expect(slow.ended()).toBeUndefined();
     expect(ms).toBeLessThan((SLOW_SECONDS * 1000) / 2);
     await slow.finish();

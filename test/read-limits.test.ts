@@ -215,8 +215,8 @@ describe('reads and ingest use different engine connections', () => {
     }
   }, 120_000);
 
-  it("but a parameterized statement on ingest's connection waits for a parameterized read (chdb runs them one at a time per process)", async () => {
-    // The README's stated limit of embedded mode, and why READ_MAX_CONCURRENT defaults to 1: if chdb lifts it, this fails.
+  it("and a parameterized statement on ingest's connection does not wait for a parameterized read (values bound per connection)", async () => {
+    // chdb's own binding ran them one at a time per process; our connections bind values per connection (sql/session-parameters.ts).
     const r = await engine();
     const reader = await r.deps.readGate.acquire();
     try {
@@ -228,9 +228,10 @@ describe('reads and ingest use different engine connections', () => {
         { n: 1_000_000_000 },
         setting,
       ).finally(() => order.push('read'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
       const lookup = runQuery(r.deps.db, 'test.light_bound', 'SELECT {x:UInt8} AS v', { x: 1 }, setting).finally(() => order.push('lookup'));
       await Promise.all([read, lookup]);
-      expect(order).toEqual(['read', 'lookup']);
+      expect(order).toEqual(['lookup', 'read']);
     } finally {
       r.deps.readGate.release(reader);
     }

@@ -13,12 +13,12 @@ export interface Identity {
  * Which of these identities are already stored (the ingest writer's lookup, on
  * every batch): one query for the whole batch, every tenant in it.
  *
- * On the embedded engine, chdb runs every statement that has bound parameters
- * one at a time per process (its `globalParamChain`: libchdb's parameter state
- * is not per connection), so a lookup with `{ids:Array(String)}` would wait
- * behind whichever parameterized API read is running, up to
- * READ_MAX_EXECUTION_SECONDS. There the identities travel as insert data
- * instead: into a Memory table of this process, then a SELECT without
+ * On the embedded engine the identities travel as insert data (chdb's
+ * parallel input parser, not a 10,000-element parameter through the SQL
+ * parser; and no parameter at all, from before meterhouse's connections bound
+ * values per connection: chdb's own binding ran one parameterized statement at
+ * a time per process, so a lookup waited behind any API read):
+ * into a Memory table of this process, then a SELECT without
  * parameters, all on the lookup's own connection (`Db.lookup`), so a lookup
  * neither waits for nor delays the event insert running beside it. Nothing is
  * spliced into SQL text; the values are data parsed by the JSONEachRow reader.

@@ -75,43 +75,8 @@ const spanValues = (span: ReconcileSpan) => ({
   live_from_ms: span.settle?.liveFromMs ?? 0,
 });
 type SpanSql = Record<keyof ReturnType<typeof spanValues>, string>;
-
-/**
- * On the embedded engine, chdb runs statements with bound parameters one at a time per process,
- * and the reconciler's statements are long (its comparison reads every touched hour with FINAL:
- * the whole table after a backfill, tens of seconds at 10M events; a rewrite reads its windows
- * with FINAL), so every parameterized API read would wait for them. There their values travel as
- * insert data: `rows` become the only content of the process-private Memory table `table`, and
- * `run`'s statements read them from it (nothing spliced into SQL text). Uses of one table are
- * serialized here.
- */
-async function overValues<T>(db: Db, table: string, columns: string, rows: readonly object[], run: (qualifiedTable: string) => Promise<T>): Promise<T> {
-  const name = `${db.database}.${table}`;
-  const result = (valueChains.get(name) ?? Promise.resolve()).then(async () => {
-    await execute(db, `rollups.reconcile.${table}_create`, `CREATE TABLE IF NOT EXISTS ${name} (${columns}) ENGINE = Memory`);
-    await execute(db, `rollups.reconcile.${table}_truncate`, `TRUNCATE TABLE ${name}`);
-    await insertRows(db, `rollups.reconcile.${table}`, table, rows, { job: JOB });
-    return run(name);
-  });
-  valueChains.set(
-    name,
-    result.catch(() => undefined),
-  );
-  return result;
-}
-const valueChains = new Map<string, Promise<unknown>>();
-
-/** Run a read over the span: its values are bound parameters on a server, Memory-table data on the embedded engine (overValues). */
-async function overSpan<T>(db: Db, span: ReconcileSpan, read: (v: SpanSql, params: Record<string, unknown>) => Promise<T>): Promise<T> {
-  const values = spanValues(span);
-  if (!db.embedded) {
-    return read({ since_ms: '{since_ms:Int64}', settled_before_ms: '{settled_before_ms:Int64}', live_from_ms: '{live_from_ms:Int64}' }, values);
-  }
-  return overValues(db, TABLES.reconcileSpan, 'since_ms Int64, settled_before_ms Int64, live_from_ms Int64', [values], (table) => {
-    const from = (column: string) => `(SELECT ${column} FROM ${table})`;
-    return read({ since_ms: from('since_ms'), settled_before_ms: from('settled_before_ms'), live_from_ms: from('live_from_ms') }, {});
-  });
-}
+// The span's values, bound ({name:Type}) in every statement of a run.
+const SPAN: SpanSql = { since_ms: '{since_ms:Int64}', settled_before_ms: '{settled_before_ms:Int64}', live_from_ms: '{live_from_ms:Int64}' };
 
 /** A touched window this run compares: settled, or live. */
 const compared = (v: SpanSql) => `last_stored_ms < ${v.settled_before_ms} OR toUnixTimestamp(hour) * 1000 >= ${v.live_from_ms}`;
@@ -151,7 +116,7 @@ FROM (
 GROUP BY tenant_id, metric_name, hour
 ORDER BY tenantId, metricName, hourMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number(), eventsDifference: z.coerce.number() });
-  return overSpan(db, span, (v, params) => runQuery(db, 'rollups.reconcile.stale', withSettings(sql(v), BACKGROUND), params, row, { job: JOB }));
+  return runQuery(db, 'rollups.reconcile.stale', withSettings(sql(SPAN), BACKGROUND), spanValues(span), row, { job: JOB });
 }
 
 /** Hours (per tenant and metric) that received rows since the watermark: those a run compares, and those still receiving rows, left to a later run. */
@@ -159,9 +124,7 @@ export async function touchedWindowCount(db: Db, span: ReconcileSpan): Promise<{
   const sql = (v: SpanSql) => `SELECT countIf(${compared(v)}) AS checked, countIf(NOT (${compared(v)})) AS deferred
 FROM (${touchedSql(db.database, v)})`;
   const row = z.object({ checked: z.coerce.number(), deferred: z.coerce.number() });
-  const [counts] = await overSpan(db, span, (v, params) =>
-    runQuery(db, 'rollups.reconcile.touched', withSettings(sql(v), BACKGROUND), params, row, { job: JOB }),
-  );
+  const [counts] = await runQuery(db, 'rollups.reconcile.touched', withSettings(sql(SPAN), BACKGROUND), spanValues(span), row, { job: JOB });
   return counts ?? { checked: 0, deferred: 0 };
 }
 
@@ -178,38 +141,15 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   const fromMs = Math.min(...startsMs);
   const toMs = Math.max(...startsMs) + span;
   const starts = startsMs.map((ms) => ms / 1000);
-  // The values as SQL: bound parameters on a server, reads of the rewrite's Memory table on the embedded engine (overValues).
-  const statements = async (v: { tenant: string; metric: string; fromMs: string; toMs: string; starts: string }, params: Record<string, unknown>) => {
-    const inWindows = (column: string) => `tenant_id = ${v.tenant} AND metric_name = ${v.metric}
-  AND ${column} >= fromUnixTimestamp64Milli(${v.fromMs}, 'UTC') AND ${column} < fromUnixTimestamp64Milli(${v.toMs}, 'UTC')
-  AND toUnixTimestamp(${unit}(${column})) IN ${v.starts}`;
-    const store = `${db.database}.${storageTable(t, tier.table)}`;
-    const tags = { job: JOB, tenantId };
-    await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
-    const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
-    await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND), params, tags);
-  };
-  if (!db.embedded) {
-    await statements(
-      { tenant: '{tenantId:String}', metric: '{metricName:String}', fromMs: '{fromMs:Int64}', toMs: '{toMs:Int64}', starts: '{starts:Array(UInt32)}' },
-      { tenantId, metricName, starts, fromMs, toMs },
-    );
-    return;
-  }
-  const rows = starts.map((start) => ({ tenant_id: tenantId, metric_name: metricName, start, from_ms: fromMs, to_ms: toMs }));
-  await overValues(db, TABLES.reconcileRewrite, 'tenant_id String, metric_name String, start UInt32, from_ms Int64, to_ms Int64', rows, (table) => {
-    const one = (expression: string) => `(SELECT ${expression} FROM ${table})`;
-    return statements(
-      {
-        tenant: one('any(tenant_id)'),
-        metric: one('any(metric_name)'),
-        fromMs: one('min(from_ms)'),
-        toMs: one('max(to_ms)'),
-        starts: `(SELECT start FROM ${table})`,
-      },
-      {},
-    );
-  });
+  const inWindows = (column: string) => `tenant_id = {tenantId:String} AND metric_name = {metricName:String}
+  AND ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
+  AND toUnixTimestamp(${unit}(${column})) IN {starts:Array(UInt32)}`;
+  const params = { tenantId, metricName, starts, fromMs, toMs };
+  const store = `${db.database}.${storageTable(t, tier.table)}`;
+  const tags = { job: JOB, tenantId };
+  await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
+  const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
+  await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND), params, tags);
 }
 
 /** Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one. */
