@@ -37,6 +37,24 @@ export function truthSums(truth: BenchTruth): Record<string, string> {
   return out;
 }
 
+/**
+ * BENCH_RANDOM_IDS=1: ids in random order, as UUIDv4 ids are (a deterministic hash of the index
+ * before it), instead of increasing with the index. The writer's identity lookup reads every
+ * granule whose id range holds an id of the batch: with increasing ids a batch's ids are in a
+ * few granules, with random ids in all of them (docs/benchmarks.md, "Identity lookup").
+ */
+const RANDOM_IDS = process.env.BENCH_RANDOM_IDS === '1';
+const idOf = (prefix: string, n: number): string => {
+  const tail = n.toString(36).padStart(8, '0');
+  if (!RANDOM_IDS) return `${prefix}-${tail}`;
+  const h = prng(n ^ 0x5bd1e995);
+  const hex8 = () =>
+    Math.floor(h() * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0');
+  return `${prefix}-${hex8()}${hex8()}-${tail}`;
+};
+
 /** Events as `prefix`-tagged ids; redeliveries (same id, same payload) at `duplicateRate`; counted into `truth` once per id. */
 export function* eventBatches(shape: BenchShape, batchSize: number, truth?: BenchTruth, prefix = 'evt'): Generator<object[]> {
   const rand = prng(42);
@@ -59,7 +77,7 @@ export function* eventBatches(shape: BenchShape, batchSize: number, truth?: Benc
       truth.thousandths.set(metric, (truth.thousandths.get(metric) ?? 0n) + BigInt(Math.round(Number(quantity) * 1000)));
     }
     batch.push({
-      eventId: `${prefix}-${n.toString(36).padStart(8, '0')}`,
+      eventId: idOf(prefix, n),
       customerId: `cust-${customer}`,
       metricName: metric,
       timestamp,

@@ -5,7 +5,8 @@
 // INSERT ... SELECT ceiling for the same rows through the same schema and views.
 // Size and shape: BENCH_EVENTS (default 10,000,000; 60 days, 1% redeliveries), BENCH_LIVE_EVENTS
 // (default a fifth of it, all in the last hour), BENCH_STAGE_EVENTS (default BENCH_EVENTS),
-// BENCH_CUSTOMERS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_RUNS, BENCH_FRESHNESS_RUNS.
+// BENCH_CUSTOMERS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_RUNS, BENCH_FRESHNESS_RUNS; BENCH_RANDOM_IDS=1 for
+// ids in random order (bench/events.ts).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
