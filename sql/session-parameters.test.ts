@@ -22,6 +22,14 @@ describe('session parameters', () => {
     expect(withSessionParameters('SELECT 1', {})).toBe('SELECT 1');
   });
 
+  it('raises max_query_size first, to what the longest SET needs, only when a value needs more than the default', () => {
+    const big = 'x'.repeat(300_000);
+    const sql = withSessionParameters('SELECT {b:String}, {s:String}', { b: big, s: 'small' });
+    const longest = `SET param_b = '${big}'`.length;
+    expect(sql.startsWith(`SET max_query_size = ${longest + 1024}; SET param_b = '`)).toBe(true);
+    expect(withSessionParameters('SELECT {s:String}', { s: 'x'.repeat(1000) })).not.toContain('max_query_size');
+  });
+
   it('refuses a statement with a placeholder that has no value here, and a name that is not an identifier', () => {
     expect(() => withSessionParameters('SELECT {a:String}, {b:String}', { a: 'x' })).toThrow('query parameter b has no value');
     expect(() => withSessionParameters('SELECT 1', { 'a = 1; DROP': 'x' })).toThrow('invalid query parameter name');

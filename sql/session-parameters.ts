@@ -55,8 +55,15 @@ export function withSessionParameters(sql: string, params: Record<string, unknow
     if (!NAME.test(name)) throw new Error(`invalid query parameter name ${JSON.stringify(name)}`);
     sets.push(`SET param_${name} = ${stringLiteral(formatQueryParams({ value }))}`);
   }
-  return sets.length === 0 ? sql : `${sets.join('; ')}; ${sql}`;
+  if (sets.length === 0) return sql;
+  // Each SET is parsed as a query, under max_query_size (256 KiB by default), which chdb's binding and a
+  // server's param_<name> are not: a value that needs more (10,000 ids) raises it first, to what it needs.
+  const longest = Math.max(...sets.map((set) => set.length));
+  if (longest > DEFAULT_MAX_QUERY_SIZE - 1024) sets.unshift(`SET max_query_size = ${longest + 1024}`);
+  return `${sets.join('; ')}; ${sql}`;
 }
+
+const DEFAULT_MAX_QUERY_SIZE = 262_144;
 
 type Statement = { query: string; query_params?: Record<string, unknown> | undefined };
 

@@ -57,6 +57,16 @@ describe('bound parameters on our own embedded connections', () => {
     expect(Number(n)).toBe(1);
   });
 
+  it('binds a value longer than the engine parses in one query by default (256 KiB): 50,000 ids', async () => {
+    const r = await engine();
+    const ids = Array.from({ length: 50_000 }, (_, i) => `event-id-${String(i).padStart(20, '0')}`);
+    const query = 'SELECT length({ids:Array(String)}) AS n, {ids:Array(String)}[50000] AS last, {t:String} AS t';
+    const [mine] = await json(r.deps.db.client, query, { ids, t: 'tenant-a' });
+    expect(mine).toEqual({ n: '50000', last: ids.at(-1), t: 'tenant-a' });
+    // The raised limit is only what that statement needed, and later statements on the connection still work.
+    expect(await json(r.deps.db.client, 'SELECT {x:UInt8} AS x', { x: 7 })).toEqual([{ x: 7 }]);
+  });
+
   it('each of many statements at once, on one connection and on several, sees its own values', async () => {
     const r = await engine();
     const clients = [r.deps.db.client, ...r.connection.readClients, r.connection.jobDb().client, r.connection.jobDb().client];
