@@ -64,22 +64,20 @@ const BACKGROUND = { max_threads: 1, os_thread_priority: 19 };
  * before its rollup rows (the engine commits the table's part, then the views'),
  * so a window still receiving rows may look stale for a moment.
  */
-const touchedSql = (d: string, v: SpanSql) => `SELECT tenant_id, metric_name, ${hourOf} AS hour, toUnixTimestamp64Milli(max(stored_at)) AS last_stored_ms
+const touchedSql = (d: string) => `SELECT tenant_id, metric_name, ${hourOf} AS hour, toUnixTimestamp64Milli(max(stored_at)) AS last_stored_ms
   FROM ${d}.${TABLES.usageEvents}
-  WHERE stored_at >= fromUnixTimestamp64Milli(${v.since_ms}, 'UTC')
+  WHERE stored_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')
   GROUP BY tenant_id, metric_name, hour`;
 
+/** The span's values, bound in the statements above and below ({since_ms:Int64}, ...). */
 const spanValues = (span: ReconcileSpan) => ({
   since_ms: span.sinceMs,
   settled_before_ms: span.settle?.beforeMs ?? Number.MAX_SAFE_INTEGER,
   live_from_ms: span.settle?.liveFromMs ?? 0,
 });
-type SpanSql = Record<keyof ReturnType<typeof spanValues>, string>;
-// The span's values, bound ({name:Type}) in every statement of a run.
-const SPAN: SpanSql = { since_ms: '{since_ms:Int64}', settled_before_ms: '{settled_before_ms:Int64}', live_from_ms: '{live_from_ms:Int64}' };
 
 /** A touched window this run compares: settled, or live. */
-const compared = (v: SpanSql) => `last_stored_ms < ${v.settled_before_ms} OR toUnixTimestamp(hour) * 1000 >= ${v.live_from_ms}`;
+const COMPARED = 'last_stored_ms < {settled_before_ms:Int64} OR toUnixTimestamp(hour) * 1000 >= {live_from_ms:Int64}';
 
 /**
  * Hours (per tenant and metric) touched by rows stored since the watermark,
@@ -89,8 +87,8 @@ const compared = (v: SpanSql) => `last_stored_ms < ${v.settled_before_ms} OR toU
  */
 export async function staleWindows(db: Db, span: ReconcileSpan): Promise<StaleWindow[]> {
   const d = db.database;
-  const sql = (v: SpanSql) => `WITH touched AS (
-  SELECT tenant_id, metric_name, hour FROM (${touchedSql(d, v)}) WHERE ${compared(v)}
+  const sql = `WITH touched AS (
+  SELECT tenant_id, metric_name, hour FROM (${touchedSql(d)}) WHERE ${COMPARED}
 )
 SELECT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(hour) * 1000 AS hourMs, sum(abs(diff)) AS eventsDifference
 FROM (
@@ -116,15 +114,15 @@ FROM (
 GROUP BY tenant_id, metric_name, hour
 ORDER BY tenantId, metricName, hourMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number(), eventsDifference: z.coerce.number() });
-  return runQuery(db, 'rollups.reconcile.stale', withSettings(sql(SPAN), BACKGROUND), spanValues(span), row, { job: JOB });
+  return runQuery(db, 'rollups.reconcile.stale', withSettings(sql, BACKGROUND), spanValues(span), row, { job: JOB });
 }
 
 /** Hours (per tenant and metric) that received rows since the watermark: those a run compares, and those still receiving rows, left to a later run. */
 export async function touchedWindowCount(db: Db, span: ReconcileSpan): Promise<{ checked: number; deferred: number }> {
-  const sql = (v: SpanSql) => `SELECT countIf(${compared(v)}) AS checked, countIf(NOT (${compared(v)})) AS deferred
-FROM (${touchedSql(db.database, v)})`;
+  const sql = `SELECT countIf(${COMPARED}) AS checked, countIf(NOT (${COMPARED})) AS deferred
+FROM (${touchedSql(db.database)})`;
   const row = z.object({ checked: z.coerce.number(), deferred: z.coerce.number() });
-  const [counts] = await runQuery(db, 'rollups.reconcile.touched', withSettings(sql(SPAN), BACKGROUND), spanValues(span), row, { job: JOB });
+  const [counts] = await runQuery(db, 'rollups.reconcile.touched', withSettings(sql, BACKGROUND), spanValues(span), row, { job: JOB });
   return counts ?? { checked: 0, deferred: 0 };
 }
 
