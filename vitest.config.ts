@@ -41,6 +41,7 @@ export const TIME_SENSITIVE = [
   'test/s3-fresh.test.ts',
   'test/s3-tiering.test.ts',
   'test/usage-summary-source.test.ts',
+  'test/usage-summary-month.test.ts',
   'test/webhooks.test.ts',
   'test/alerts.test.ts',
   'test/alerts-delivery.test.ts',

@@ -35,7 +35,11 @@ describe('DDL rendering from one source', () => {
       if (s.startsWith('ALTER TABLE')) {
         // Only additive column changes, each guarded; or a sum widened to Decimal(76, 9) and the view that
         // computes it (idempotent: a column modified to its own type, a view to its own query, stays as it is).
+        // A projection: added if missing, its parts built (a mutation that only adds projection parts), kept on merges and deletes.
         if (/ MODIFY QUERY\n/.test(s)) expect(s).toMatch(/^ALTER TABLE \S+_mv( ON CLUSTER \w+)? MODIFY QUERY\nSELECT /);
+        else if (/ PROJECTION /.test(s)) expect(s).toMatch(/ (ADD PROJECTION IF NOT EXISTS \w+ \(\nSELECT [^]*\)|MATERIALIZE PROJECTION \w+)$/);
+        else if (/ MODIFY SETTING /.test(s))
+          expect(s).toMatch(/ MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild', lightweight_mutation_projection_mode = 'rebuild'$/);
         else if (/ MODIFY COLUMN /.test(s)) expect(s).toMatch(/ MODIFY COLUMN \w+ (SimpleAggregateFunction\(sum, Decimal\(76, 9\)\)|Decimal\(76, 9\))$/);
         else expect(s).toMatch(/ ADD COLUMN IF NOT EXISTS /);
         expect(s).not.toMatch(/ADD COLUMN (?!IF NOT EXISTS)|DROP|RENAME/);

@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { now } from './clock.js';
 import { engine } from './harness.js';
-import { TABLES } from '../sql/names.js';
-import { insertRows } from '../sql/query.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { GRACE_MS, clockPast, generateEvents, send, setUpTenant } from './billing-fixture.js';
 import { analystTenant, type AnalystTenant } from './analyst-fixture.js';
+import { redeliver } from './redeliver.js';
 
 const DAY = 86_400_000;
 const NINES = '99999999999999999999999999999'; // 29 integer digits: the largest quantity the event contract accepts
@@ -40,21 +39,7 @@ describe('analyst SQL agrees with the API', () => {
       ).body.duplicates,
     ).toBe(20);
     const { db } = (await engine()).deps;
-    await insertRows(
-      db,
-      'test.redeliver',
-      TABLES.usageEvents,
-      events.slice(20, 40).map((e) => ({
-        tenant_id: t.tenantId,
-        event_id: e.eventId,
-        customer_id: e.customerId,
-        metric_name: e.metricName,
-        timestamp: e.timestamp,
-        quantity: e.quantity,
-        dimensions: e.dimensions,
-        ingested_at: e.timestamp,
-      })),
-    );
+    await redeliver(db, t.tenantId, events.slice(20, 40));
     for (const e of events.slice(40, 45)) expect((await t.json('POST', `/v1/events/${e.eventId}/amend`, { body: { quantity: '12.5' } })).status).toBe(200);
     for (const e of events.slice(45, 50)) expect((await t.json('POST', `/v1/events/${e.eventId}/void`)).status).toBe(200);
     const huge = [1, 2, 3].map((i) => ({ eventId: `huge-${i}`, customerId: 'c-huge', metricName: 'huge', timestamp: now() - i * 60_000, quantity: NINES }));

@@ -2,30 +2,14 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { now, testClock } from './clock.js';
 import { engine, newTenant, type TestTenant } from './harness.js';
-import { TABLES } from '../sql/names.js';
-import { insertRows } from '../sql/query.js';
+import { redeliver as storeAgain } from './redeliver.js';
 import type { LoggedOp } from './billing-oracle.js';
 import type { OracleEvent } from './oracle.js';
 import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
 
 /** Write events straight into usage_events, as a Kafka redelivery or a second writer would (no lookup first). */
 async function redeliver(t: TestTenant, events: OracleEvent[]) {
-  const { db } = (await engine()).deps;
-  await insertRows(
-    db,
-    'test.redeliver',
-    TABLES.usageEvents,
-    events.map((e) => ({
-      tenant_id: t.tenantId,
-      event_id: e.eventId,
-      customer_id: e.customerId,
-      metric_name: e.metricName,
-      timestamp: e.timestamp,
-      quantity: e.quantity,
-      dimensions: e.dimensions,
-      ingested_at: e.timestamp,
-    })),
-  );
+  await storeAgain((await engine()).deps.db, t.tenantId, events);
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');

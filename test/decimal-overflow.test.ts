@@ -5,11 +5,12 @@ import { aggregate, fromUnits, toUnits, windowStart, type OracleEvent } from './
 import { TABLES } from '../sql/names.js';
 import { ROLLUP_TIERS } from '../sql/datasets/rollups.js';
 import { SUM_TYPE, wideSum } from '../sql/decimals.js';
-import { execute, insertRows, runQuery } from '../sql/query.js';
+import { execute, runQuery } from '../sql/query.js';
 import { AGGREGATIONS } from '../sql/queries/meters.js';
 import { RAW_ONLY } from '../sql/queries/meter-usage.js';
 import { staleWindows } from '../sql/queries/reconcile.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
+import { redeliver } from './redeliver.js';
 
 /**
  * Quantities at the top of the event contract (29 integer digits) through
@@ -109,18 +110,7 @@ describe('quantities at the contract maximum never overflow a number the product
     expect((await staleWindows(db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId)).toEqual([]);
     // a redelivery below the API (a second writer, Kafka): the rollups count it until reconciled
     const e = block[0]!;
-    await insertRows(db, 'test.redeliver', TABLES.usageEvents, [
-      {
-        tenant_id: t.tenantId,
-        event_id: e.eventId,
-        customer_id: e.customerId,
-        metric_name: e.metricName,
-        timestamp: e.timestamp,
-        quantity: e.quantity,
-        dimensions: e.dimensions,
-        ingested_at: e.timestamp,
-      },
-    ]);
+    await redeliver(db, t.tenantId, [e]);
     expect((await staleWindows(db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId)).toHaveLength(1);
     await reconcileRollups(db, { settleMs: 0 });
     expect((await staleWindows(db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId)).toEqual([]);

@@ -1,8 +1,7 @@
 import { expect, it } from 'vitest';
 import { now } from './clock.js';
 import { engine, newTenant } from './harness.js';
-import { TABLES } from '../sql/names.js';
-import { insertRows } from '../sql/query.js';
+import { redeliver } from './redeliver.js';
 
 it('the scheduled reconciliation makes a rollup exact again on its own, well within 60 s', async () => {
   // every second here, each hour compared once it has had no new row for 2 s; the defaults are every 30 s and 60 s
@@ -24,18 +23,7 @@ it('the scheduled reconciliation makes a rollup exact again on its own, well wit
 
   // a redelivery that bypasses the writer (as from Kafka): the MVs count it
   const e = events[0]!;
-  await insertRows(r.deps.db, 'test.redeliver', TABLES.usageEvents, [
-    {
-      tenant_id: t.tenantId,
-      event_id: e.eventId,
-      customer_id: e.customerId,
-      metric_name: e.metricName,
-      timestamp: e.timestamp,
-      quantity: e.quantity,
-      dimensions: {},
-      ingested_at: e.timestamp,
-    },
-  ]);
+  await redeliver(r.deps.db, t.tenantId, [e]);
   expect((await t.json('GET', url)).body.data[0].value).toBe('10.5');
   r.startJobs();
   const started = Date.now();

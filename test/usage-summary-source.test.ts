@@ -4,6 +4,7 @@ import { engine, newTenant } from './harness.js';
 import { TABLES } from '../sql/names.js';
 import { insertRows } from '../sql/query.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
+import { redeliver } from './redeliver.js';
 
 const DAY = 86_400_000;
 
@@ -37,18 +38,7 @@ it('the summary reads reconciled windows from the rollup and the rest from raw e
 
   // A redelivery that bypasses the writer (as from Kafka): the rollup MVs count it twice, the summary does not.
   const e = events[0]!;
-  await insertRows(r.deps.db, 'test.redeliver', TABLES.usageEvents, [
-    {
-      tenant_id: t.tenantId,
-      event_id: e.eventId,
-      customer_id: e.customerId,
-      metric_name: e.metricName,
-      timestamp: e.timestamp,
-      quantity: e.quantity,
-      dimensions: {},
-      ingested_at: e.timestamp,
-    },
-  ]);
+  await redeliver(r.deps.db, t.tenantId, [e]);
   expect((await summary(day, day + DAY)).data).toEqual(expected);
 
   // Reconciled (a watermark past every stored row): the day and its hours come from the rollups, still exact.

@@ -113,3 +113,30 @@ export function reconcileStateDdl(t: RenderTarget): string[] {
     tail: 'ORDER BY name',
   });
 }
+
+/** The day tier's projection per customer, metric and UTC month (customerMonthDdl). */
+export const CUSTOMER_MONTH_PROJECTION = 'per_customer_month';
+
+/**
+ * A projection of the day tier per tenant, metric, customer and UTC month: its events and sums
+ * without the dimension map or the days. A month's summary of a whole tenant groups one row per
+ * customer, metric and part instead of one per day and dimension map (2.5M rows for 5,000
+ * customers at 10M events; 31 times fewer here). The engine keeps it with each part: built
+ * on insert, rebuilt when parts merge (the aggregating merge sums rows, so the projection of the
+ * merged part is computed again: `deduplicate_merge_projection_mode`) and when the reconciler's
+ * DELETE rewrites a window (`lightweight_mutation_projection_mode`), so it is exact whenever the
+ * tier is. Parts written before this migration read their rows until the MATERIALIZE mutation
+ * reaches them (the engine reads each part from the projection or from its rows). Additive: no
+ * column, key or view changes.
+ */
+export function customerMonthDdl(t: RenderTarget): string[] {
+  const day = ROLLUP_TIERS.find((tier) => tier.name === 'day')!;
+  const table = qualified(t, storageTable(t, day.table));
+  return [
+    `ALTER TABLE ${table}${onCluster(t)} MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild', lightweight_mutation_projection_mode = 'rebuild'`,
+    `ALTER TABLE ${table}${onCluster(t)} ADD PROJECTION IF NOT EXISTS ${CUSTOMER_MONTH_PROJECTION} (
+SELECT tenant_id, metric_name, customer_id, toStartOfMonth(window_start), sum(events), sum(quantity_sum)
+GROUP BY tenant_id, metric_name, customer_id, toStartOfMonth(window_start))`,
+    `ALTER TABLE ${table}${onCluster(t)} MATERIALIZE PROJECTION ${CUSTOMER_MONTH_PROJECTION}`,
+  ];
+}

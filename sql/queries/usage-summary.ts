@@ -17,6 +17,9 @@ import { onlyIdentitiesMatching } from './meter-usage.js';
  * the watermark is read from raw events with FINAL (deduplicated identities,
  * latest version, voids left out), so a fresh event counts at once.
  * Without a tier (the window is not aligned to hours) everything is raw.
+ * Whole UTC months of the day tier whose windows are all reconciled are read
+ * from the tier's projection per customer and month (one row per customer,
+ * metric and part instead of one per day and dimension map).
  * Sums are Decimal(76, 9) (sql/decimals.ts), returned as strings.
  */
 export interface SummaryQuery {
@@ -59,6 +62,25 @@ ORDER BY w`;
   return rows.map((r) => r.w);
 }
 
+const MONTH_ISO = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * The UTC months (their first days, YYYY-MM-DD) wholly inside [fromMs, toMs) that hold none of
+ * `unreconciled` (day window starts, epoch seconds).
+ */
+export function reconciledMonths(fromMs: number, toMs: number, unreconciled: readonly number[]): string[] {
+  const months: string[] = [];
+  const first = new Date(fromMs);
+  let start = Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + (first.getTime() === Date.UTC(first.getUTCFullYear(), first.getUTCMonth()) ? 0 : 1));
+  for (;;) {
+    const d = new Date(start);
+    const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1);
+    if (end > toMs) return months;
+    if (!unreconciled.some((w) => w * 1000 >= start && w * 1000 < end)) months.push(MONTH_ISO(start));
+    start = end;
+  }
+}
+
 export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}): Promise<SummaryAnswer> {
   const d = db.database;
   const filters = `tenant_id = {tenantId:String}
@@ -93,13 +115,30 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
     const windows = await unreconciledWindows(db, q.tier, filters, params, tags);
     rawWindows = windows.length;
     params.windows = windows;
+    // Whole UTC months of the day tier with every window reconciled: read from its projection per
+    // customer and month (sql/datasets/rollups.ts customerMonthDdl), the rest day by day.
+    const months = q.tier.name === 'day' ? reconciledMonths(q.fromMs, q.toMs, windows) : [];
+    if (months.length > 0) params.months = months;
     parts = [
       `SELECT customer_id, metric_name, ${wideSum('quantity_sum')} AS s, sum(events) AS c
   FROM ${d}.${q.tier.table}
   WHERE ${filters} AND window_start >= ${at('fromMs')} AND window_start < ${at('toMs')}
-    AND toUnixTimestamp(window_start) NOT IN {windows:Array(UInt32)}
+    AND toUnixTimestamp(window_start) NOT IN {windows:Array(UInt32)}${
+      months.length > 0
+        ? `
+    AND toStartOfMonth(window_start) NOT IN {months:Array(Date)}`
+        : ''
+    }
   GROUP BY customer_id, metric_name`,
     ];
+    if (months.length > 0) {
+      // Written as the projection's own expressions (sum(quantity_sum), toStartOfMonth(window_start)), so the
+      // engine reads the projection; quantity_sum is Decimal(76, 9) already, the type of the other parts' sums.
+      parts.push(`SELECT customer_id, metric_name, sum(quantity_sum) AS s, sum(events) AS c
+  FROM ${d}.${q.tier.table}
+  WHERE ${filters} AND toStartOfMonth(window_start) IN {months:Array(Date)}
+  GROUP BY customer_id, metric_name`);
+    }
     if (windows.length > 0) {
       // The bounds let the engine skip partitions and granules outside the unreconciled windows.
       params.rawFromMs = Math.max(q.fromMs, windows[0]! * 1000);
