@@ -103,14 +103,18 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
     q.customerId === null
       ? ''
       : `\n  ${onlyIdentitiesMatching(d, `tenant_id = {tenantId:String} AND customer_id = {customerId:Nullable(String)} AND ${where}`)}`;
-  const raw = (where: string) => `SELECT customer_id, metric_name, ${wideSum('quantity')} AS s, count() AS c
-  FROM ${d}.${TABLES.usageEvents} FINAL${oneCustomer(where)}
-  WHERE ${filters} AND is_deleted = 0 AND ${where}
-  GROUP BY customer_id, metric_name`;
-  let parts: string[];
+  /** One source of rows: its sum and count, each grouped per customer and metric. */
+  type Part = { from: string; where: string; sum: string; count: string };
+  const raw = (where: string): Part => ({
+    from: `${d}.${TABLES.usageEvents} FINAL${oneCustomer(where)}`,
+    where: `${filters} AND is_deleted = 0 AND ${where}`,
+    sum: wideSum('quantity'),
+    count: 'count()',
+  });
+  const parts: Part[] = [];
   let rawWindows = 0;
   if (!q.tier) {
-    parts = [raw(`timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}`)];
+    parts.push(raw(`timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}`));
   } else {
     const windows = await unreconciledWindows(db, q.tier, filters, params, tags);
     rawWindows = windows.length;
@@ -119,25 +123,26 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
     // customer and month (sql/datasets/rollups.ts customerMonthDdl), the rest day by day.
     const months = q.tier.name === 'day' ? reconciledMonths(q.fromMs, q.toMs, windows) : [];
     if (months.length > 0) params.months = months;
-    parts = [
-      `SELECT customer_id, metric_name, ${wideSum('quantity_sum')} AS s, sum(events) AS c
-  FROM ${d}.${q.tier.table}
-  WHERE ${filters} AND window_start >= ${at('fromMs')} AND window_start < ${at('toMs')}
-    AND toUnixTimestamp(window_start) NOT IN {windows:Array(UInt32)}${
-      months.length > 0
-        ? `
-    AND toStartOfMonth(window_start) NOT IN {months:Array(Date)}`
-        : ''
+    const monthsEndMs = months.length > 0 ? Date.UTC(Number(months.at(-1)!.slice(0, 4)), Number(months.at(-1)!.slice(5, 7))) : 0;
+    // Days outside those months, reconciled; none when the months are [from, to) whole.
+    if (!(months.length > 0 && Date.parse(months[0]!) === q.fromMs && monthsEndMs === q.toMs && windows.length === 0)) {
+      parts.push({
+        from: `${d}.${q.tier.table}`,
+        where: `${filters} AND window_start >= ${at('fromMs')} AND window_start < ${at('toMs')}
+    AND toUnixTimestamp(window_start) NOT IN {windows:Array(UInt32)}${months.length > 0 ? '\n    AND toStartOfMonth(window_start) NOT IN {months:Array(Date)}' : ''}`,
+        sum: wideSum('quantity_sum'),
+        count: 'sum(events)',
+      });
     }
-  GROUP BY customer_id, metric_name`,
-    ];
     if (months.length > 0) {
       // Written as the projection's own expressions (sum(quantity_sum), toStartOfMonth(window_start)), so the
       // engine reads the projection; quantity_sum is Decimal(76, 9) already, the type of the other parts' sums.
-      parts.push(`SELECT customer_id, metric_name, sum(quantity_sum) AS s, sum(events) AS c
-  FROM ${d}.${q.tier.table}
-  WHERE ${filters} AND toStartOfMonth(window_start) IN {months:Array(Date)}
-  GROUP BY customer_id, metric_name`);
+      parts.push({
+        from: `${d}.${q.tier.table}`,
+        where: `${filters} AND toStartOfMonth(window_start) IN {months:Array(Date)}`,
+        sum: 'sum(quantity_sum)',
+        count: 'sum(events)',
+      });
     }
     if (windows.length > 0) {
       // The bounds let the engine skip partitions and granules outside the unreconciled windows.
@@ -146,13 +151,20 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
       parts.push(raw(`timestamp >= ${at('rawFromMs')} AND timestamp < ${at('rawToMs')} AND ${windowOf(q.tier)} IN {windows:Array(UInt32)}`));
     }
   }
-  const sql = `SELECT customer_id AS customerId, toString(metric_name) AS metricName, toString(sum(s)) AS quantity, sum(c) AS events
+  const answer = 'customer_id AS customerId, toString(metric_name) AS metricName';
+  const tail = 'GROUP BY customer_id, metric_name\nORDER BY customer_id, metric_name\nLIMIT {limit:UInt32}';
+  // One part is answered as it is grouped; several are grouped again over their union.
+  const sql =
+    parts.length === 1
+      ? `SELECT ${answer}, toString(${parts[0]!.sum}) AS quantity, ${parts[0]!.count} AS events
+FROM ${parts[0]!.from}
+WHERE ${parts[0]!.where}
+${tail}`
+      : `SELECT ${answer}, toString(sum(s)) AS quantity, sum(c) AS events
 FROM (
-  ${parts.join('\n  UNION ALL\n  ')}
+  ${parts.map((p) => `SELECT customer_id, metric_name, ${p.sum} AS s, ${p.count} AS c\n  FROM ${p.from}\n  WHERE ${p.where}\n  GROUP BY customer_id, metric_name`).join('\n  UNION ALL\n  ')}
 )
-GROUP BY customer_id, metric_name
-ORDER BY customer_id, metric_name
-LIMIT {limit:UInt32}`;
+${tail}`;
   const rows = await runQuery(db, 'usage.summary', sql, params, summaryRow, tags);
   return { rows, rollup: q.tier?.table, rawWindows };
 }
