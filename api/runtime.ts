@@ -158,7 +158,9 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const { createdSecret: createdOperatorKey } = await access.operator.bootstrap(config.METERHOUSE_OPERATOR_KEY);
     const kafka = await startKafka(db, config, logger);
     let direct: DirectWriter | undefined;
-    const metrics = new Metrics(db, logger, kafka?.admin, { maxTenantLabels: config.METRICS_TENANT_LABELS, queued: () => direct?.queued ?? 0 });
+    // A scrape's statements (dead letters, a freshness histogram over every row stored since the last scrape) on a connection of their own.
+    const scrapeDb = connection.jobDb();
+    const metrics = new Metrics(scrapeDb, logger, kafka?.admin, { maxTenantLabels: config.METRICS_TENANT_LABELS, queued: () => direct?.queued ?? 0 });
     const jobMetrics = new JobMetrics(metrics.registry, metrics.tenantRegistry, metrics.tenantLabels);
     // Each job on an engine connection of its own (embedded): a long job statement never holds API requests' statements on `db`.
     const alerts = new AlertEvaluator(
@@ -215,7 +217,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       () => webhooks.kick(),
     );
     await registerEngineMetrics(metrics.registry, {
-      db,
+      db: scrapeDb,
       logger,
       clockOffsetMs: clock.offsetMs,
       usageTables: [...new Set([TABLES.usageEvents, storageTable({ database: db.database, cluster: config.CLICKHOUSE_CLUSTER }, TABLES.usageEvents)])],

@@ -48,7 +48,11 @@ describe('scheduled jobs beside API requests', () => {
     for (const job of r.jobs) await job.run();
     // A request's own statement, recorded the same way: the recorder sees the requests' connection.
     expect((await t.request('GET', '/v1/meters/calls')).status).toBe(200);
+    const beforeScrape = recorded.list.length;
+    // A Prometheus scrape reads the engine too (freshness, parts, backlogs).
+    expect((await r.app.request('/metrics')).status).toBe(200);
     recorded.stop();
+    const scrape = recorded.list.splice(beforeScrape);
 
     const byJob = new Map(r.jobs.map((job) => [job.name, new Set<ClickHouseClient>()]));
     const prefixes: Record<string, string[]> = {
@@ -67,6 +71,8 @@ describe('scheduled jobs beside API requests', () => {
       }
     }
     expect(named(['billing.meter_values']).length).toBeGreaterThan(0); // the close run computed lines
+    expect(scrape.filter((s) => s.name.startsWith('metrics.')).length).toBeGreaterThan(0);
+    for (const s of scrape) expect(requestConnections.has(s.client), `${s.name} of a scrape ran on a request connection`).toBe(false);
     // One connection per job: a long statement of one job does not hold another either.
     const clients = [...byJob.values()].flatMap((set) => [...set]);
     expect(new Set(clients).size).toBe(r.jobs.length);
