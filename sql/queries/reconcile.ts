@@ -4,6 +4,7 @@ import { onCluster, storageTable, type RenderTarget } from '../engines.js';
 import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../datasets/rollups.js';
 import { defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
+import { onlyIdentitiesMatching } from './meter-usage.js';
 
 /** The reconciler's name in rollup_reconcile_state (its watermark row). */
 export const RECONCILE_JOB = 'rollups.reconcile';
@@ -146,7 +147,10 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   const store = `${db.database}.${storageTable(t, tier.table)}`;
   const tags = { job: JOB, tenantId };
   await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
-  const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, `${db.database}.${TABLES.usageEvents} FINAL`, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
+  // FINAL merges only the identities with a row in these windows: usage_events is ordered by identity, so a
+  // window's rows lie in every granule of its month, and FINAL over them all merged the whole partition.
+  const source = `${db.database}.${TABLES.usageEvents} FINAL\n${onlyIdentitiesMatching(db.database, inWindows('timestamp'))}`;
+  const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, source, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
   await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND), params, tags);
 }
 
