@@ -2,24 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engine, newTenant } from './harness.js';
 import { now } from './clock.js';
-
-type Params = { query: string; query_params?: Record<string, unknown>; clickhouse_settings?: { log_comment?: string } };
-const METHODS = ['query', 'command', 'exec', 'insert'] as const;
-
-/** Every statement any client of this process issues until stop(): its name (log_comment) and the client that ran it. */
-function recordAllClients(anyClient: ClickHouseClient) {
-  const proto = Object.getPrototypeOf(anyClient) as Record<string, (p: Params) => Promise<unknown>>;
-  const originals = METHODS.map((m) => [m, proto[m]!] as const);
-  const list: { name: string; client: ClickHouseClient }[] = [];
-  for (const [method, original] of originals) {
-    proto[method] = function (this: ClickHouseClient, params: Params) {
-      const name = String(JSON.parse(params.clickhouse_settings?.log_comment ?? '{}').name ?? params.query?.slice(0, 40));
-      list.push({ name, client: this });
-      return original.call(this, params);
-    };
-  }
-  return { list, stop: () => originals.forEach(([m, original]) => (proto[m] = original)) };
-}
+import { recordStatements } from './record-statements.js';
 
 let stopRecording: (() => void) | undefined;
 afterEach(() => stopRecording?.());
@@ -43,7 +26,7 @@ describe('scheduled jobs beside API requests', () => {
     const stored = Date.now();
     while (Date.now() <= stored) await new Promise((resolve) => setTimeout(resolve, 1)); // the cutoff (engine time) passes the events
 
-    const recorded = recordAllClients(r.deps.db.client);
+    const recorded = recordStatements(r.deps.db.client);
     stopRecording = recorded.stop;
     for (const job of r.jobs) await job.run();
     // A request's own statement, recorded the same way: the recorder sees the requests' connection.

@@ -8,6 +8,7 @@ import { TABLES } from '../sql/names.js';
 import { execute, insertRows, runQuery, type Db } from '../sql/query.js';
 import { MIGRATIONS, migrate } from '../sql/migrations.js';
 import { waitFor } from './wait.js';
+import { recordStatements, type RecordedStatement } from './record-statements.js';
 import { RECONCILE_OVERLAP_MS, reconcileRollups } from '../jobs/reconcile-rollups.js';
 import { CUSTOMER_MONTH_PROJECTION } from '../sql/datasets/rollups.js';
 import { redeliver } from './redeliver.js';
@@ -45,23 +46,11 @@ function truth(events: readonly Event[], from: number, to: number, customerId?: 
     .map(([, r]) => ({ customerId: r.customerId, metricName: r.metricName, quantity: decimal(r.sum), events: r.events }));
 }
 
-/** The statements named `usage.summary` that any client of this process runs until stop(), with their values. */
-function recordSummaries(anyClient: ClickHouseClient) {
-  type Params = { query: string; query_params?: Record<string, unknown>; clickhouse_settings?: { log_comment?: string } };
-  const proto = Object.getPrototypeOf(anyClient) as { query: (p: Params) => Promise<unknown> };
-  const original = proto.query;
-  const list: { query: string; params: Record<string, unknown> }[] = [];
-  proto.query = function (this: ClickHouseClient, p: Params) {
-    if (JSON.parse(p.clickhouse_settings?.log_comment ?? '{}').name === 'usage.summary') list.push({ query: p.query, params: p.query_params ?? {} });
-    return original.call(this, p);
-  };
-  return { list, stop: () => (proto.query = original) };
-}
 let stopRecording: (() => void) | undefined;
 afterEach(() => stopRecording?.());
 
 /** Whether the engine reads the projection per customer and month for this statement. */
-async function readsProjection(client: ClickHouseClient, s: { query: string; params: Record<string, unknown> }): Promise<boolean> {
+async function readsProjection(client: ClickHouseClient, s: RecordedStatement): Promise<boolean> {
   const plan = (await (await client.query({ query: `EXPLAIN projections = 1 ${s.query}`, query_params: s.params, format: 'JSONEachRow' })).json()) as {
     explain: string;
   }[];
@@ -127,7 +116,7 @@ it("a whole month's summary reads the day tier's projection per customer and mon
   const reconciled = await reconcileNow();
   expect(reconciled.rewritten).toBeGreaterThan(0); // the DELETE and rewrite of a day in the projected tier
 
-  const recorded = recordSummaries(r.deps.db.client);
+  const recorded = recordStatements(r.deps.db.client);
   stopRecording = recorded.stop;
   const check = async (from: number, to: number, projection: boolean, customerId?: string) => {
     const q = `from=${from}&to=${to}&limit=10000${customerId ? `&customerId=${customerId}` : ''}`;
@@ -135,7 +124,7 @@ it("a whole month's summary reads the day tier's projection per customer and mon
     const s = await summary(t, q);
     expect(s.data).toEqual(truth(events, from, to, customerId));
     expect(s.meta.source).toBe('usage_per_day+usage_events');
-    const statement = recorded.list[before]!;
+    const statement = recorded.list.slice(before).find((st) => st.name === 'usage.summary')!;
     expect(await readsProjection(r.deps.db.client, statement)).toBe(projection);
     return s;
   };

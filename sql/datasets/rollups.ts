@@ -130,8 +130,7 @@ export const CUSTOMER_MONTH_PROJECTION = 'per_customer_month';
  * column, key or view changes.
  */
 export function customerMonthDdl(t: RenderTarget): string[] {
-  const day = ROLLUP_TIERS.find((tier) => tier.name === 'day')!;
-  const table = qualified(t, storageTable(t, day.table));
+  const table = qualified(t, storageTable(t, TABLES.usagePerDay));
   return [
     `ALTER TABLE ${table}${onCluster(t)} MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild', lightweight_mutation_projection_mode = 'rebuild'`,
     `ALTER TABLE ${table}${onCluster(t)} ADD PROJECTION IF NOT EXISTS ${CUSTOMER_MONTH_PROJECTION} (

@@ -62,23 +62,25 @@ ORDER BY w`;
   return rows.map((r) => r.w);
 }
 
-const MONTH_ISO = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+/** The first instant of the UTC month after the one holding `ms`. */
+const nextMonth = (ms: number) => {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1);
+};
 
 /**
- * The UTC months (their first days, YYYY-MM-DD) wholly inside [fromMs, toMs) that hold none of
+ * The UTC months (their first instants, epoch ms) wholly inside [fromMs, toMs) that hold none of
  * `unreconciled` (day window starts, epoch seconds).
  */
-export function reconciledMonths(fromMs: number, toMs: number, unreconciled: readonly number[]): string[] {
-  const months: string[] = [];
+export function reconciledMonths(fromMs: number, toMs: number, unreconciled: readonly number[]): number[] {
+  const months: number[] = [];
   const first = new Date(fromMs);
-  let start = Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + (first.getTime() === Date.UTC(first.getUTCFullYear(), first.getUTCMonth()) ? 0 : 1));
-  for (;;) {
-    const d = new Date(start);
-    const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1);
-    if (end > toMs) return months;
-    if (!unreconciled.some((w) => w * 1000 >= start && w * 1000 < end)) months.push(MONTH_ISO(start));
-    start = end;
+  let start = Date.UTC(first.getUTCFullYear(), first.getUTCMonth());
+  if (start < fromMs) start = nextMonth(start);
+  for (let end = nextMonth(start); end <= toMs; start = end, end = nextMonth(start)) {
+    if (!unreconciled.some((w) => w * 1000 >= start && w * 1000 < end)) months.push(start);
   }
+  return months;
 }
 
 export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}): Promise<SummaryAnswer> {
@@ -122,10 +124,9 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
     // Whole UTC months of the day tier with every window reconciled: read from its projection per
     // customer and month (sql/datasets/rollups.ts customerMonthDdl), the rest day by day.
     const months = q.tier.name === 'day' ? reconciledMonths(q.fromMs, q.toMs, windows) : [];
-    if (months.length > 0) params.months = months;
-    const monthsEndMs = months.length > 0 ? Date.UTC(Number(months.at(-1)!.slice(0, 4)), Number(months.at(-1)!.slice(5, 7))) : 0;
+    if (months.length > 0) params.months = months.map((ms) => new Date(ms).toISOString().slice(0, 10));
     // Days outside those months, reconciled; none when the months are [from, to) whole.
-    if (!(months.length > 0 && Date.parse(months[0]!) === q.fromMs && monthsEndMs === q.toMs && windows.length === 0)) {
+    if (!(months.length > 0 && months[0] === q.fromMs && nextMonth(months.at(-1)!) === q.toMs && windows.length === 0)) {
       parts.push({
         from: `${d}.${q.tier.table}`,
         where: `${filters} AND window_start >= ${at('fromMs')} AND window_start < ${at('toMs')}
