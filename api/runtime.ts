@@ -14,6 +14,7 @@ import { startJobs, type Job } from '../jobs/scheduler.js';
 import { KafkaSink } from '../ingest/kafka-sink.js';
 import { KafkaAdmin } from '../ingest/kafka-admin.js';
 import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
+import type { KafkaSourceOptions, ValidatedSelect } from '../sql/datasets/kafka-ingest.js';
 import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
@@ -297,6 +298,24 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
   }
 }
 
+/** What the engine's Kafka chain is made of under `config`: its source (none without KAFKA_BROKERS) and the contract's SQL. */
+export function kafkaChainOf(config: Config): { source: KafkaSourceOptions | undefined; validation: ValidatedSelect } {
+  const validation: ValidatedSelect = (from, tenantsTable) => validatedEventsSelect(from, { tenantsTable, ...eventTimeBounds(config) });
+  if (!config.KAFKA_BROKERS) return { source: undefined, validation };
+  return {
+    source: {
+      brokers: config.KAFKA_ENGINE_BROKERS ?? config.KAFKA_BROKERS,
+      topic: config.KAFKA_TOPIC,
+      group: config.KAFKA_CONSUMER_GROUP,
+      consumers: config.KAFKA_CONSUMERS,
+      maxBlockSize: config.KAFKA_POLL_MAX_MESSAGES,
+      flushIntervalMs: config.KAFKA_FLUSH_INTERVAL_MS,
+      pollTimeoutMs: config.KAFKA_POLL_TIMEOUT_MS,
+    },
+    validation,
+  };
+}
+
 /**
  * With KAFKA_BROKERS: make sure the topic exists (a broker that is down now is
  * not fatal: the API answers 503 until it is back), then make the ClickHouse
@@ -305,8 +324,8 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
  */
 async function startKafka(db: Connection['db'], config: Config, logger: Logger): Promise<{ brokers: string[]; admin: KafkaAdmin } | undefined> {
   const target = { database: db.database, cluster: config.CLICKHOUSE_CLUSTER };
-  const validation = (source: string, tenantsTable: string) => validatedEventsSelect(source, { tenantsTable, ...eventTimeBounds(config) });
-  if (!config.KAFKA_BROKERS) {
+  const { source, validation } = kafkaChainOf(config);
+  if (!source || !config.KAFKA_BROKERS) {
     const change = await ensureKafkaPipeline(db, target, undefined, validation);
     if (change === 'removed') logger.warn('KAFKA_BROKERS is not set: removed the Kafka consumer chain of an earlier configuration');
     return undefined;
@@ -328,20 +347,7 @@ async function startKafka(db: Connection['db'], config: Config, logger: Logger):
       'kafka topic not checked: the broker does not answer; continuing',
     );
   }
-  const change = await ensureKafkaPipeline(
-    db,
-    target,
-    {
-      brokers: config.KAFKA_ENGINE_BROKERS ?? config.KAFKA_BROKERS,
-      topic: config.KAFKA_TOPIC,
-      group: config.KAFKA_CONSUMER_GROUP,
-      consumers: config.KAFKA_CONSUMERS,
-      maxBlockSize: config.KAFKA_POLL_MAX_MESSAGES,
-      flushIntervalMs: config.KAFKA_FLUSH_INTERVAL_MS,
-      pollTimeoutMs: config.KAFKA_POLL_TIMEOUT_MS,
-    },
-    validation,
-  );
+  const change = await ensureKafkaPipeline(db, target, source, validation);
   logger.info({ change, topic: config.KAFKA_TOPIC, group: config.KAFKA_CONSUMER_GROUP, consumers: config.KAFKA_CONSUMERS }, 'kafka consumer chain');
   return { brokers, admin };
 }

@@ -15,7 +15,16 @@ import { kafkaSourceDdl, validationViewsDdl, type KafkaSourceOptions, type Valid
  */
 export type PipelineChange = 'unchanged' | 'created' | 'rebuilt' | 'removed' | 'absent';
 
-const CHAIN = [mvName(TABLES.usageEventsIncoming), TABLES.kafkaUsageEvents, mvName(TABLES.usageEvents), mvName(TABLES.usageDeadLetters)] as const;
+// In the order they are dropped: consumption first, the table the routing views read last.
+const CHAIN = [
+  mvName(TABLES.usageEventsIncoming),
+  TABLES.kafkaUsageEvents,
+  mvName(TABLES.usageEventsValidated),
+  mvName(TABLES.usageEvents),
+  mvName(TABLES.usageDeadLetters),
+  TABLES.usageEventsValidated,
+] as const;
+const CHAIN_TABLES: ReadonlySet<string> = new Set([TABLES.kafkaUsageEvents, TABLES.usageEventsValidated]);
 
 const chainState = defineQuery({
   name: 'kafka.chain_state',
@@ -32,7 +41,7 @@ function fingerprintOf(t: RenderTarget, source: KafkaSourceOptions, validation: 
 async function dropChain(db: Db, t: RenderTarget): Promise<void> {
   // Consumption stops first (the view that reads the Kafka table), then the rest.
   for (const name of CHAIN) {
-    const kind = name === TABLES.kafkaUsageEvents ? 'TABLE' : 'VIEW';
+    const kind = CHAIN_TABLES.has(name) ? 'TABLE' : 'VIEW';
     await execute(db, 'kafka.drop_chain', `DROP ${kind} IF EXISTS ${qualified(t, name)}${onCluster(t)} SYNC`);
   }
 }
@@ -54,7 +63,7 @@ export async function ensureKafkaPipeline(
   const kafkaTable = existing.find((r) => r.name === TABLES.kafkaUsageEvents);
   if (existing.length === CHAIN.length && kafkaTable?.comment === fingerprint) return 'unchanged';
   if (existing.length > 0) await dropChain(db, t);
-  // Validating views first, consumption last: see sql/datasets/kafka-ingest.ts.
+  // Validation and routing first, consumption last: see sql/datasets/kafka-ingest.ts.
   for (const statement of [...validationViewsDdl(t, validation), ...kafkaSourceDdl(t, source, fingerprint)]) {
     await execute(db, 'kafka.create_chain', statement);
   }

@@ -12,6 +12,8 @@ export const TABLES = {
   meters: 'meters',
   usageDeadLetters: 'usage_dead_letters',
   usageEventsIncoming: 'usage_events_incoming',
+  /** Kafka chain: each incoming message once checked against the event contract (sql/datasets/kafka-ingest.ts). */
+  usageEventsValidated: 'usage_events_validated',
   kafkaUsageEvents: 'kafka_usage_events',
   usageEventLog: 'usage_event_log',
   /** Embedded engine only: a Memory table the ingest writer passes ids through (sql/queries/event-lookup.ts). */

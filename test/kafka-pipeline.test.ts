@@ -5,9 +5,12 @@ import { z } from 'zod';
 import { ALL_TIME, closeEngine, engine, newTenant, type TestTenant } from './harness.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
 import { waitFor } from './wait.js';
-import { runQuery } from '../sql/query.js';
+import { execute, runQuery } from '../sql/query.js';
 import { createApp } from '../api/app.js';
 import { fromUnits, toUnits } from './oracle.js';
+import { kafkaChainOf } from '../api/runtime.js';
+import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
+import { kafkaSourceDdl } from '../sql/datasets/kafka-ingest.js';
 
 /**
  * The Kafka path against the real engine and the Kafka-protocol test broker:
@@ -265,6 +268,60 @@ describe('Kafka ingest', () => {
     );
     await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '1', events: 1 }]);
     expect(await metricValue('meterhouse_kafka_failed_total')).toBeGreaterThan(failedBefore);
+  });
+
+  it('rebuilds the chain of an earlier version in place: events consumed before and after count once, dead letters too', async () => {
+    const r = await engine();
+    const { db, config } = r.deps;
+    const t = await newTenant();
+    const target = { database: db.database };
+    const { source, validation } = kafkaChainOf(config);
+    expect(await ensureKafkaPipeline(db, target, source, validation)).toBe('unchanged');
+    // The chain as versions before usage_events_validated made it: each routing view checked every message itself.
+    expect(await ensureKafkaPipeline(db, target, undefined, validation)).toBe('removed');
+    const checked = validation(`${db.database}.usage_events_incoming`, `${db.database}.tenants`);
+    for (const sql of [
+      `CREATE MATERIALIZED VIEW ${db.database}.usage_events_mv TO ${db.database}.usage_events
+       AS SELECT tenant_id, event_id, customer_id, product_id, metric_name, timestamp, quantity, dimensions, source, source_version, request_id,
+         fromUnixTimestamp64Milli(received_ms, 'UTC') AS ingested_at, topic AS kafka_topic, partition AS kafka_partition, offset AS kafka_offset
+       FROM (${checked}) WHERE error = ''`,
+      `CREATE MATERIALIZED VIEW ${db.database}.usage_dead_letters_mv TO ${db.database}.usage_dead_letters
+       AS SELECT if(known_tenant, tenant_id, '') AS tenant_id, topic, partition, offset, message AS raw_message, error,
+         fromUnixTimestamp64Milli(received_ms, 'UTC') AS received_at
+       FROM (${checked}) WHERE error != ''`,
+      ...kafkaSourceDdl(target, source!, 'meterhouse chain 0123456789abcdef'),
+    ]) {
+      await execute(db, 'test.earlier_chain', sql);
+    }
+    const message = (e: Record<string, unknown>) => JSON.stringify({ tenantId: t.tenantId, ...e });
+    await produceRaw([message(ev('r1', { quantity: '2.5' })), message(ev('r2', { quantity: '1' })), message({ eventId: 'bad1' })]);
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '3.5', events: 2 }]);
+    await waitFor('the first dead letter', async () => (await deadLetters(t)).length === 1, 20_000);
+
+    expect(await ensureKafkaPipeline(db, target, source, validation)).toBe('rebuilt');
+    const objects = await runQuery(
+      db,
+      'test.chain_objects',
+      `SELECT name, engine FROM system.tables WHERE database = {database:String} AND (name LIKE 'usage_events%' OR name LIKE '%kafka%' OR name LIKE 'usage_dead_letters%') ORDER BY name`,
+      { database: db.database },
+      z.object({ name: z.string(), engine: z.string() }),
+    );
+    expect(objects.filter((o) => o.engine === 'MaterializedView' || o.engine === 'Null' || o.engine === 'Kafka')).toEqual([
+      { name: 'kafka_usage_events', engine: 'Kafka' },
+      { name: 'usage_dead_letters_mv', engine: 'MaterializedView' },
+      { name: 'usage_events_incoming', engine: 'Null' },
+      { name: 'usage_events_incoming_mv', engine: 'MaterializedView' },
+      { name: 'usage_events_mv', engine: 'MaterializedView' },
+      { name: 'usage_events_validated', engine: 'Null' },
+      { name: 'usage_events_validated_mv', engine: 'MaterializedView' },
+    ]);
+    // r1 again (a producer's retry), a new event and a second malformed message, through the rebuilt chain.
+    await produceRaw([message(ev('r1', { quantity: '2.5' })), message(ev('r3', { quantity: '0.25' })), message({ eventId: 'bad2', customerId: 'c1' })]);
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '3.75', events: 3 }]);
+    let letters: Awaited<ReturnType<typeof deadLetters>> = [];
+    await waitFor('the second dead letter', async () => (letters = await deadLetters(t)).length === 2, 20_000, () => letters);
+    expect(letters.map((l) => l.error).sort()).toEqual(['customerId: is required; metricName: is required', 'metricName: is required']);
+    expect(await ensureKafkaPipeline(db, target, source, validation)).toBe('unchanged');
   });
 
   it('exposes produced, acknowledged, failed, consumer lag and dead letters on /metrics', async () => {

@@ -4,6 +4,7 @@ import { engine, newTenant } from './harness.js';
 import { normaliseEvent } from '../ingest/normalise.js';
 import { parseJsonBody } from '../ingest/json-body.js';
 import { validatedEventsSelect } from '../ingest/kafka-validation.js';
+import { VALIDATED_COLUMNS } from '../sql/datasets/kafka-ingest.js';
 import { runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
 import { maxEventAgeMs, tooOldMessage } from '../domain/retention.js';
@@ -257,5 +258,17 @@ describe('Kafka message validation (SQL) agrees with the API (zod)', () => {
     expect(rows[tooOld]!.error).toBe(`timestamp: ${tooOldMessage(MAX_AGE_MS)}`);
     const tail = rows.slice(inputs.length).map((r) => r.error);
     expect(tail).toEqual(['invalid JSON', 'tenantId: is required', 'tenantId: is not a known tenant', 'tenantId: must be a string']);
+  });
+
+  it('yields the columns of usage_events_validated with their types, so the chain stores what it checked without a cast', async () => {
+    const r = await engine();
+    const { db } = r.deps;
+    const select = validatedEventsSelect(`${db.database}.${TABLES.usageEventsIncoming}`, {
+      tenantsTable: `${db.database}.${TABLES.tenants}`,
+      maxFutureSkewMs: SKEW_MS,
+      maxAgeMs: MAX_AGE_MS,
+    });
+    const described = await runQuery(db, 'test.validated_columns', `DESCRIBE (${select})`, {}, z.looseObject({ name: z.string(), type: z.string() }));
+    expect(described.map((c) => [c.name, c.type])).toEqual(VALIDATED_COLUMNS.map(([name, type]) => [name, type]));
   });
 });

@@ -6,14 +6,18 @@ import { createTable, onCluster, qualified, storageTable, type RenderTarget } fr
  *
  *   kafka_usage_events (Kafka engine, RawBLOB: every message as raw bytes)
  *     --usage_events_incoming_mv--> usage_events_incoming (Null engine)
- *         --usage_events_mv---------> usage_events        (valid events)
- *         --usage_dead_letters_mv---> usage_dead_letters  (everything else)
+ *         --usage_events_validated_mv--> usage_events_validated (Null engine: each message checked once)
+ *             --usage_events_mv---------> usage_events        (valid events)
+ *             --usage_dead_letters_mv---> usage_dead_letters  (everything else)
  *
- * Why the Null table in the middle: the Kafka engine starts consuming as soon
- * as one view depends on it. Creating the two validating views straight on
+ * Why the Null tables in the middle: the Kafka engine starts consuming as soon
+ * as one view depends on it. Creating the two routing views straight on
  * the Kafka table would leave a moment in which only one of them exists and
  * messages would be consumed (and committed) past the other. Here both exist
- * before the one view that starts consumption is created, last.
+ * before the one view that starts consumption is created, last. And the
+ * contract is checked once per message (usage_events_validated_mv), not once
+ * per routing view: the check is most of the engine's work on this path
+ * (docs/benchmarks.md, "Kafka path").
  *
  * Why RawBLOB: a message that is not valid JSON still arrives, byte for byte,
  * and becomes a dead letter; no format parser can drop or block anything.
@@ -82,24 +86,66 @@ export function usageEventsLogPositionDdl(t: RenderTarget): string[] {
 export type ValidatedSelect = (source: string, tenantsTable: string) => string;
 
 /**
- * The two validating views. They write into the plain (on a cluster:
- * Distributed) tables, so every event lands on the shard of its identity.
+ * The columns of usage_events_validated: every column the validating SELECT yields, in its order
+ * and with its types (test/kafka-validation.test.ts compares them with the engine's DESCRIBE), so
+ * the view inserts them as they are: nothing is cast on the way. The view is the SELECT itself: a
+ * projection of fewer columns around it made the engine check the messages ~35% slower
+ * (docs/benchmarks.md, "Kafka path").
+ */
+export const VALIDATED_COLUMNS = [
+  ['message', 'String'],
+  ['topic', 'LowCardinality(String)'],
+  ['partition', 'Int64'],
+  ['offset', 'Int64'],
+  ['received_ms', 'Int64'],
+  ['ts_ms', 'Nullable(Int64)'],
+  ['quantity_text', 'Nullable(String)'],
+  ['q_parts', 'Array(String)'],
+  ['q_int', 'String'],
+  ['q_frac', 'String'],
+  ['known_tenant', 'UInt8'],
+  ['error', 'String'],
+  ['tenant_id', 'String'],
+  ['event_id', 'String'],
+  ['customer_id', 'String'],
+  ['product_id', 'String'],
+  ['metric_name', 'String'],
+  ['timestamp', "DateTime64(3, 'UTC')"],
+  ['quantity', 'Decimal(38, 9)'],
+  ['dimensions', 'Map(LowCardinality(String), String)'],
+  ['source', 'String'],
+  ['source_version', 'String'],
+  ['request_id', 'String'],
+] as const;
+
+/**
+ * The validation and the two routing views, in the order they are created: the Null table of
+ * checked messages, the views reading it, then the one view that checks each incoming message
+ * (nothing flows before the Kafka chain's last view exists anyway). The routing views write into
+ * the plain (on a cluster: Distributed) tables, so every event lands on the shard of its identity.
  */
 export function validationViewsDdl(t: RenderTarget, validatedSelect: ValidatedSelect): string[] {
-  const validated = validatedSelect(qualified(t, TABLES.usageEventsIncoming), qualified(t, TABLES.tenants));
+  const validatedTable = qualified(t, TABLES.usageEventsValidated);
   return [
+    `CREATE TABLE IF NOT EXISTS ${validatedTable}${onCluster(t)}
+(
+${VALIDATED_COLUMNS.map(([name, type]) => `    ${name} ${type}`).join(',\n')}
+)
+ENGINE = Null`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(t, mvName(TABLES.usageEvents))}${onCluster(t)} TO ${qualified(t, TABLES.usageEvents)}
 AS SELECT tenant_id, event_id, customer_id, product_id, metric_name, timestamp, quantity, dimensions,
     source, source_version, request_id, fromUnixTimestamp64Milli(received_ms, 'UTC') AS ingested_at,
     topic AS kafka_topic, partition AS kafka_partition, offset AS kafka_offset
-FROM (${validated})
+FROM ${validatedTable}
 WHERE error = ''`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(t, mvName(TABLES.usageDeadLetters))}${onCluster(t)} TO ${qualified(t, TABLES.usageDeadLetters)}
 AS SELECT if(known_tenant, tenant_id, '') AS tenant_id,
     topic, partition, offset, message AS raw_message, error,
     fromUnixTimestamp64Milli(received_ms, 'UTC') AS received_at
-FROM (${validated})
+FROM ${validatedTable}
 WHERE error != ''`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(t, mvName(TABLES.usageEventsValidated))}${onCluster(t)} TO ${validatedTable}
+AS ${validatedSelect(qualified(t, TABLES.usageEventsIncoming), qualified(t, TABLES.tenants))}`,
   ];
 }
 
