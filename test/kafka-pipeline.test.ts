@@ -319,7 +319,12 @@ describe('Kafka ingest', () => {
     await produceRaw([message(ev('r1', { quantity: '2.5' })), message(ev('r3', { quantity: '0.25' })), message({ eventId: 'bad2', customerId: 'c1' })]);
     await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '3.75', events: 3 }]);
     let letters: Awaited<ReturnType<typeof deadLetters>> = [];
-    await waitFor('the second dead letter', async () => (letters = await deadLetters(t)).length === 2, 20_000, () => letters);
+    await waitFor(
+      'the second dead letter',
+      async () => (letters = await deadLetters(t)).length === 2,
+      20_000,
+      () => letters,
+    );
     expect(letters.map((l) => l.error).sort()).toEqual(['customerId: is required; metricName: is required', 'metricName: is required']);
     expect(await ensureKafkaPipeline(db, target, source, validation)).toBe('unchanged');
   });
