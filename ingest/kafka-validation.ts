@@ -36,8 +36,12 @@ const hasControl = (s: string) => `match(${s}, '\\\\p{Cc}')`;
 const notUnicode = (s: string) => `NOT isValidUTF8(${s})`;
 const NOT_UNICODE = 'must be valid Unicode text (it contains a lone UTF-16 surrogate)';
 // A key given twice with different values (JSON.parse would keep the last silently; the API refuses such a body,
-// and, as lossless-json does, takes a key repeated with the same value).
-const repeatedKeys = (pairs: string) => `length(arrayDistinct(arrayMap(kv -> kv.1, ${pairs}))) != length(arrayDistinct(${pairs}))`;
+// and, as lossless-json does, takes a key repeated with the same value): fewer distinct keys than distinct pairs.
+// Counted without building the distinct arrays, and the pairs only when some key repeats (rare; lazy after AND).
+const repeatedKeys = (pairs: string) => {
+  const keys = `arrayUniq(arrayMap(kv -> kv.1, ${pairs}))`;
+  return `(${keys} != length(${pairs}) AND ${keys} != arrayUniq(arrayMap(kv -> kv.1, ${pairs}), arrayMap(kv -> kv.2, ${pairs})))`;
+};
 const check = (failed: string, message: string) => `if(${failed}, ${literal(message)}, '')`;
 
 /** Checks of a printable text value `s` at `path` (ingest/schema.ts `printable`), as error strings ('' = fine). */
