@@ -54,12 +54,12 @@ async function summaryOf(t: TestTenant) {
   return (await t.json('GET', `/v1/usage/summary?${ALL_TIME}`)).body.data as { customerId: string; metricName: string; quantity: string; events: number }[];
 }
 
-async function waitForSummary(t: TestTenant, expected: unknown) {
+async function waitForSummary(t: TestTenant, expected: unknown, timeoutMs = 30_000) {
   let last: unknown;
   await waitFor(
     'the summary',
     async () => JSON.stringify((last = await summaryOf(t))) === JSON.stringify(expected),
-    30_000,
+    timeoutMs,
     () => last,
   );
 }
@@ -295,7 +295,7 @@ describe('Kafka ingest', () => {
     }
     const message = (e: Record<string, unknown>) => JSON.stringify({ tenantId: t.tenantId, ...e });
     await produceRaw([message(ev('r1', { quantity: '2.5' })), message(ev('r2', { quantity: '1' })), message({ eventId: 'bad1' })]);
-    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '3.5', events: 2 }]);
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '3.5', events: 2 }], 90_000);
     await waitFor('the first dead letter', async () => (await deadLetters(t)).length === 1, 20_000);
 
     expect(await ensureKafkaPipeline(db, target, source, validation)).toBe('rebuilt');
@@ -317,7 +317,8 @@ describe('Kafka ingest', () => {
     ]);
     // r1 again (a producer's retry), a new event and a second malformed message, through the rebuilt chain.
     await produceRaw([message(ev('r1', { quantity: '2.5' })), message(ev('r3', { quantity: '0.25' })), message({ eventId: 'bad2', customerId: 'c1' })]);
-    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '3.75', events: 3 }]);
+    // The rebuilt chain's consumer joins the group again first (10-20 s against the test broker).
+    await waitForSummary(t, [{ customerId: 'c1', metricName: 'api.calls', quantity: '3.75', events: 3 }], 90_000);
     let letters: Awaited<ReturnType<typeof deadLetters>> = [];
     await waitFor(
       'the second dead letter',
@@ -327,7 +328,7 @@ describe('Kafka ingest', () => {
     );
     expect(letters.map((l) => l.error).sort()).toEqual(['customerId: is required; metricName: is required', 'metricName: is required']);
     expect(await ensureKafkaPipeline(db, target, source, validation)).toBe('unchanged');
-  });
+  }, 180_000);
 
   it('exposes produced, acknowledged, failed, consumer lag and dead letters on /metrics', async () => {
     const t = await newTenant();
