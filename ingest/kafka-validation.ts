@@ -39,8 +39,8 @@ const NOT_UNICODE = 'must be valid Unicode text (it contains a lone UTF-16 surro
 // and, as lossless-json does, takes a key repeated with the same value): fewer distinct keys than distinct pairs.
 // Counted without building the distinct arrays, and the pairs only when some key repeats (rare; lazy after AND).
 const repeatedKeys = (pairs: string) => {
-  const keys = `arrayUniq(arrayMap(kv -> kv.1, ${pairs}))`;
-  return `(${keys} != length(${pairs}) AND ${keys} != arrayUniq(arrayMap(kv -> kv.1, ${pairs}), arrayMap(kv -> kv.2, ${pairs})))`;
+  const keys = `arrayMap(kv -> kv.1, ${pairs})`;
+  return `(arrayUniq(${keys}) != length(${pairs}) AND arrayUniq(${keys}) != arrayUniq(${keys}, arrayMap(kv -> kv.2, ${pairs})))`;
 };
 const check = (failed: string, message: string) => `if(${failed}, ${literal(message)}, '')`;
 
