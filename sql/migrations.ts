@@ -4,7 +4,7 @@ import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
 import { apiKeysDdl, migrationsDdl, scopedKeysDdl, tenantStateDdl, tenantsDdl } from './datasets/tenancy.js';
 import { usageEventsDdl } from './datasets/usage-events.js';
-import { customerMonthDdl, reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
+import { customerMonthDdl, quantitiesDdl, reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
@@ -46,6 +46,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 20, name: 'event_log_ingest_path', statements: eventLogPathDdl },
   { version: 21, name: 'analyst_console_link', statements: analystConsoleLinkDdl },
   { version: 22, name: 'usage_per_day_customer_month', statements: customerMonthDdl },
+  { version: 23, name: 'usage_per_day_quantities', statements: quantitiesDdl },
 ];
 
 const appliedVersions = defineQuery({

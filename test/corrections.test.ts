@@ -10,6 +10,7 @@ beforeAll(async () => {
 });
 
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 describe('amend and void', () => {
   const H = Math.floor((now() - 5 * HOUR) / HOUR) * HOUR;
@@ -70,6 +71,14 @@ describe('amend and void', () => {
     expect((await p99('')).data.map((r: any) => r.value)).toEqual(['8']);
     expect((await p99('&filter[region]=eu')).data.map((r: any) => r.value)).toEqual(['8']);
     expect((await p99('&filter[region]=us')).data.map((r: any) => r.value)).toEqual([null]);
+    // A UTC day's percentile reads the day tier's quantities, rewritten with the correction: the same answers.
+    const D = Math.floor(H / DAY) * DAY;
+    const dayP99 = async (filter: string) =>
+      (await t.json('GET', `/v1/meters/fix-p99/usage?from=${D}&to=${D + DAY}&granularity=day&customerId=c1${filter}`)).body;
+    expect((await dayP99('')).meta.source).toBe('usage_per_day');
+    expect((await dayP99('')).data.map((r: any) => r.value)).toEqual(['8']);
+    expect((await dayP99('&filter[region]=eu')).data.map((r: any) => r.value)).toEqual(['8']);
+    expect((await dayP99('&filter[region]=us')).data.map((r: any) => r.value)).toEqual([null]);
     const stale = (await staleWindows((await engine()).deps.db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId);
     expect(stale).toEqual([]);
   });

@@ -146,19 +146,31 @@ describe('every aggregation, granularity and time zone equals the oracle', () =>
     const kolkata = await usage('sum', `from=2026-03-01T00:30:00Z&to=2026-03-01T03:30:00Z&granularity=hour&tz=Asia/Kolkata`);
     expect(kolkata.data.map((r) => r.windowStart.slice(11, 16))).toEqual(['00:30', '01:30', '02:30']);
     expect(kolkata.meta.source).toBe('usage_per_minute');
-    expect((await usage('p99', `from=${FROM}&to=${TO}&granularity=day`)).meta.source).toBe('usage_events');
+    // Percentiles: UTC days read the day tier (it keeps every quantity), finer windows raw events.
+    expect((await usage('p99', `from=${FROM}&to=${TO}&granularity=day`)).meta.source).toBe('usage_per_day');
+    expect((await usage('p99', `from=${FROM}&to=${TO}&granularity=hour`)).meta.source).toBe('usage_events');
   });
 
-  it("for one customer, every aggregation equals the oracle (raw reads merge only that customer's identities)", async () => {
-    for (const customer of ['cust-0', 'cust-2']) {
-      const mine = truth.filter((e) => e.customerId === customer);
-      for (const aggregation of AGGREGATIONS) {
-        const got = await usage(aggregation.toLowerCase(), `from=${FROM}&to=${TO}&granularity=day&customerId=${customer}`);
-        const byDay = new Map<number, OracleEvent[]>();
-        for (const e of mine) byDay.set(windowStart(e.timestamp, 'day', 'UTC', FROM), [...(byDay.get(windowStart(e.timestamp, 'day', 'UTC', FROM)) ?? []), e]);
-        expect(got.data.length).toBe((TO - FROM) / 86_400_000);
-        for (const row of got.data) {
-          expect(row.value, `${aggregation} ${customer} ${row.windowStart}`).toEqual(aggregate(aggregation, byDay.get(Date.parse(row.windowStart)) ?? []));
+  it("for one customer, every aggregation equals the oracle (from the day tier, and from raw events merging only that customer's identities)", async () => {
+    // From FROM: UTC days, the day tier for every aggregation; from FROM + 1 ms: raw events for every one.
+    for (const [from, source] of [
+      [FROM, 'usage_per_day'],
+      [FROM + 1, 'usage_events'],
+    ] as const) {
+      for (const customer of ['cust-0', 'cust-2']) {
+        const mine = truth.filter((e) => e.customerId === customer && e.timestamp >= from);
+        for (const aggregation of AGGREGATIONS) {
+          const got = await usage(aggregation.toLowerCase(), `from=${from}&to=${TO}&granularity=day&customerId=${customer}`);
+          expect(got.meta.source, aggregation).toBe(source);
+          const byDay = new Map<number, OracleEvent[]>();
+          for (const e of mine) {
+            const w = Math.max(windowStart(e.timestamp, 'day', 'UTC', from), from);
+            byDay.set(w, [...(byDay.get(w) ?? []), e]);
+          }
+          expect(got.data.length).toBe((TO - FROM) / 86_400_000);
+          for (const row of got.data) {
+            expect(row.value, `${aggregation} ${customer} ${row.windowStart}`).toEqual(aggregate(aggregation, byDay.get(Date.parse(row.windowStart)) ?? []));
+          }
         }
       }
     }

@@ -181,7 +181,7 @@ export async function answerMeterUsage(
   // Whole groups per page, so that a page never builds more than READ_MAX_PAGE_ROWS rows in memory.
   const groupsPerPage = Math.max(1, Math.floor(config.READ_MAX_PAGE_ROWS / windows.length));
   const maxCells = groupsPerPage * windows.length + 1;
-  const cells = await meterUsage(
+  const { cells, source: answeredFrom } = await meterUsage(
     c.get('reader'),
     {
       tenantId,
@@ -241,7 +241,11 @@ export async function answerMeterUsage(
   }
   c.header('content-type', 'application/json');
   return c.body(
-    jsonDataBody(rows(), { meta: { source: source.kind === 'raw' ? 'usage_events' : source.tier.table, windows: windows.length }, nextCursor, ...extra }),
+    jsonDataBody(rows(), {
+      meta: { source: answeredFrom.kind === 'raw' ? 'usage_events' : answeredFrom.tier.table, windows: windows.length },
+      nextCursor,
+      ...extra,
+    }),
     200,
   ) as never;
 }

@@ -34,13 +34,15 @@ export async function customerTotals(
   if (p.periods.length === 0) return [];
   const calendar = sameWindows(p.periods, p.tz);
   if (calendar) {
-    const cells = await read(db, p, calendar.windows, calendar.granularity, p.tz, tags);
+    const { cells } = await read(db, p, calendar.windows, calendar.granularity, p.tz, tags);
     const byStart = new Map(cells.map((c) => [c.bucketMs, c.value]));
     return calendar.windows.map((w) => byStart.get(w.alignedStartMs) ?? emptyValue(p.meter));
   }
   const values: Value[] = [];
   for (const period of p.periods) {
-    const [cell] = await read(db, p, windowsFor(period.startMs, period.endMs, 'total', 'UTC')!, 'total', 'UTC', tags);
+    const {
+      cells: [cell],
+    } = await read(db, p, windowsFor(period.startMs, period.endMs, 'total', 'UTC')!, 'total', 'UTC', tags);
     values.push(cell ? cell.value : emptyValue(p.meter));
   }
   return values;

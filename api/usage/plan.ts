@@ -1,5 +1,5 @@
 import { ROLLUP_TIERS } from '../../sql/datasets/rollups.js';
-import { RAW_ONLY, type UsageSource } from '../../sql/queries/meter-usage.js';
+import { tierAnswers, type UsageSource } from '../../sql/queries/meter-usage.js';
 import type { Aggregation } from '../../sql/queries/meters.js';
 import type { UsageWindow } from './windows.js';
 
@@ -12,12 +12,13 @@ const DAY_MS = 86_400_000;
  * The coarsest rollup tier that serves a query: every window bound falls on the
  * tier's UTC window boundaries (so each tier row lies inside one query window,
  * whatever the time zone), and the tier still keeps data as old as `from`.
- * Raw events only when no tier does, or for aggregations no rollup state answers.
+ * Raw events only when no tier does; percentiles only from a tier that keeps every quantity (the day tier).
  */
 export function chooseSource(windows: readonly UsageWindow[], aggregation: Aggregation, retention: TierRetention, nowMs: number): UsageSource {
-  if (RAW_ONLY.has(aggregation) || windows.length === 0) return { kind: 'raw' };
+  if (windows.length === 0) return { kind: 'raw' };
   const fromMs = windows[0]!.startMs;
   for (const tier of [...ROLLUP_TIERS].reverse()) {
+    if (!tierAnswers(tier, aggregation)) continue;
     const aligned = windows.every((w) => w.startMs % tier.stepMs === 0 && w.endMs % tier.stepMs === 0);
     const days = retention[tier.name];
     const retained = days === 0 || fromMs >= nowMs - days * DAY_MS;

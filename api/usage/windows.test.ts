@@ -78,10 +78,13 @@ describe('chooseSource', () => {
     expect(plan('2026-11-18T00:30:00Z', '2026-11-20T00:30:00Z', 'hour', 'Asia/Kolkata')).toBe('minute');
     expect(plan('2026-11-01T00:00:17Z', '2026-11-20T00:00:00Z', 'day', 'UTC')).toBe('raw');
   });
-  it('falls back when a tier no longer keeps data that old, and for percentiles', () => {
+  it('falls back when a tier no longer keeps data that old, and for percentiles finer than days', () => {
     expect(plan('2026-01-01T00:30:00Z', '2026-01-02T00:30:00Z', 'hour', 'Asia/Kolkata')).toBe('raw');
     expect(plan('2024-01-01T05:00:00Z', '2024-02-01T05:00:00Z', 'month', 'America/New_York')).toBe('raw');
     expect(plan('2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z', 'month', 'UTC')).toBe('day');
-    expect(plan('2026-11-01T00:00:00Z', '2026-11-20T00:00:00Z', 'day', 'UTC', 'P99')).toBe('raw');
+    // Only the day tier keeps every quantity: a UTC day reads it, a New York day (hour bounds) reads raw events.
+    expect(plan('2026-11-01T00:00:00Z', '2026-11-20T00:00:00Z', 'day', 'UTC', 'P99')).toBe('day');
+    expect(plan('2026-11-01T05:00:00Z', '2026-11-20T05:00:00Z', 'day', 'America/New_York', 'P99')).toBe('raw');
+    expect(plan('2026-11-18T00:00:00Z', '2026-11-20T00:00:00Z', 'hour', 'UTC', 'P99')).toBe('raw');
   });
 });

@@ -8,8 +8,10 @@ import { SUM_TYPE, wideSum } from '../decimals.js';
  * what every meter aggregation needs: event count, decimal sum, min, max and
  * the quantity of the newest event (argMax over (timestamp, event_id)).
  * Because rows keep the whole dimension map, a distinct count of any one
- * dimension is exact from the rollup too. Percentiles are not decomposable:
- * they are read from raw events (see sql/queries/meter-usage.ts).
+ * dimension is exact from the rollup too. Percentiles are not decomposable: the
+ * day tier also keeps every quantity of its rows (`quantities`, a quantileExact
+ * state, since migration 23), and the other tiers' percentiles read raw events
+ * (see sql/queries/meter-usage.ts).
  *
  * Exactness: each tier's MV sees every inserted block, so a duplicate that
  * reaches usage_events (Kafka redelivery, a second writer) or a correction is
@@ -26,12 +28,19 @@ export interface RollupTier {
   stepMs: number;
   /** The window start of a raw event time in this tier (UTC). */
   bucket: (column: string) => string;
+  /**
+   * Whether its rows keep every quantity (`quantities`, with `quantities_events` counting them), so that
+   * percentiles read the tier (migration 23, quantitiesDdl). Only the day tier: a month's percentile of
+   * one customer merges ~30 of its rows per dimension map instead of merging its events of every
+   * granule of the month with FINAL.
+   */
+  quantities?: true;
 }
 
 export const ROLLUP_TIERS: readonly RollupTier[] = [
   { name: 'minute', table: TABLES.usagePerMinute, stepMs: 60_000, bucket: (c) => `toStartOfMinute(${c})` },
   { name: 'hour', table: TABLES.usagePerHour, stepMs: 3_600_000, bucket: (c) => `toStartOfHour(${c})` },
-  { name: 'day', table: TABLES.usagePerDay, stepMs: 86_400_000, bucket: (c) => `toStartOfDay(${c})` },
+  { name: 'day', table: TABLES.usagePerDay, stepMs: 86_400_000, bucket: (c) => `toStartOfDay(${c})`, quantities: true },
 ];
 
 // As released in migration 3: quantity_sum is widened by migration 11 (widenRollupSumsDdl). Migrations never change.
@@ -50,20 +59,40 @@ const rollupColumns = `    tenant_id LowCardinality(String),
 export const windowStart = (tier: RollupTier, column: string) => `toDateTime(${tier.bucket(column)}, 'UTC')`;
 
 /**
+ * The columns a tier's rows have had: the sum's expression (migration 3 summed in Decimal(38, 9),
+ * migration 11 widened it) and whether the tier keeps its quantities (migration 23). Released
+ * migrations render the shape they released; everything else renders the current one.
+ */
+export interface RollupShape {
+  sum: string;
+  quantities: boolean;
+}
+
+const currentShape = (tier: RollupTier): RollupShape => ({ sum: wideSum('quantity'), quantities: tier.quantities === true });
+
+// Each state, as released: migration 3 (Decimal(38, 9) sums, which wrap), migration 11 (wide sums).
+const RELEASED_3: RollupShape = { sum: 'sum(quantity)', quantities: false };
+const RELEASED_11: RollupShape = { sum: wideSum('quantity'), quantities: false };
+
+// The quantity of every event (as quantileExact keeps them: every percentile of any level merges the same
+// state) and how many events that state holds. Rows written before migration 23 hold none (0 events in
+// `quantities_events`, while `events` counts them): a read sees that and answers from raw events.
+const QUANTITIES_COLUMNS = `    quantities AggregateFunction(quantileExact, Decimal(38, 9)),
+    quantities_events SimpleAggregateFunction(sum, UInt64)`;
+
+/**
  * The one SELECT that turns raw events into rollup rows, in the target's column
  * order (MVs write positionally). Used by the MVs and by reconciliation rewrites.
  */
-export function rollupSelect(tier: RollupTier, source: string, where = '', sum = wideSum('quantity')): string {
+export function rollupSelect(tier: RollupTier, source: string, where = '', shape: RollupShape = currentShape(tier)): string {
+  const quantities = shape.quantities ? ',\n    quantileExactState(quantity) AS quantities, count() AS quantities_events' : '';
   return `SELECT tenant_id, metric_name, customer_id, dimensions,
     ${windowStart(tier, 'timestamp')} AS window_start,
-    count() AS events, ${sum} AS quantity_sum, min(quantity) AS quantity_min, max(quantity) AS quantity_max,
-    argMaxState(quantity, (timestamp, event_id)) AS latest
+    count() AS events, ${shape.sum} AS quantity_sum, min(quantity) AS quantity_min, max(quantity) AS quantity_max,
+    argMaxState(quantity, (timestamp, event_id)) AS latest${quantities}
 FROM ${source}${where ? `\nWHERE ${where}` : ''}
 GROUP BY tenant_id, metric_name, customer_id, dimensions, window_start`;
 }
-
-// The MV's sum as released in migration 3 (Decimal(38, 9), which wraps); migration 11 replaces it.
-const RELEASED_SUM = 'sum(quantity)';
 
 export function rollupsDdl(t: RenderTarget): string[] {
   return ROLLUP_TIERS.flatMap((tier) => [
@@ -78,7 +107,7 @@ export function rollupsDdl(t: RenderTarget): string[] {
       name: mvName(tier.table),
       to: tier.table,
       from: TABLES.usageEvents,
-      select: (source) => rollupSelect(tier, source, '', RELEASED_SUM),
+      select: (source) => rollupSelect(tier, source, '', RELEASED_3),
     }),
   ]);
 }
@@ -96,7 +125,26 @@ export function widenRollupSumsDdl(t: RenderTarget): string[] {
     return [
       ...tables.map((table) => `ALTER TABLE ${qualified(t, table)}${onCluster(t)} MODIFY COLUMN quantity_sum SimpleAggregateFunction(sum, ${SUM_TYPE})`),
       `ALTER TABLE ${qualified(t, mvName(tier.table))}${onCluster(t)} MODIFY QUERY
-${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)))}`,
+${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)), '', RELEASED_11)}`,
+    ];
+  });
+}
+
+/**
+ * Migration 23: the tiers that keep quantities (the day tier) get `quantities` and
+ * `quantities_events` (columns first, on a cluster the sharded storage and the Distributed table
+ * over it; then the view's SELECT, with ALTER ... MODIFY QUERY, so no insert is missed). Rows
+ * written before it hold no quantities and say so (`quantities_events` 0); the reconciler's
+ * rewrites and new inserts write both. Idempotent.
+ */
+export function quantitiesDdl(t: RenderTarget): string[] {
+  return ROLLUP_TIERS.filter((tier) => tier.quantities).flatMap((tier) => {
+    const tables = t.cluster ? [storageTable(t, tier.table), tier.table] : [tier.table];
+    const columns = QUANTITIES_COLUMNS.split(',\n').map((c) => `ADD COLUMN IF NOT EXISTS ${c.trim()}`);
+    return [
+      ...tables.map((table) => `ALTER TABLE ${qualified(t, table)}${onCluster(t)} ${columns.join(', ')}`),
+      `ALTER TABLE ${qualified(t, mvName(tier.table))}${onCluster(t)} MODIFY QUERY
+${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)), '', { sum: wideSum('quantity'), quantities: true })}`,
     ];
   });
 }

@@ -30,8 +30,11 @@ export interface MeterUsageQuery {
   page?: { afterGroup?: readonly string[] | undefined; maxCells: number } | undefined;
 }
 
-/** Aggregations that no rollup state answers exactly: they always read raw events. */
-export const RAW_ONLY: ReadonlySet<Aggregation> = new Set(['P50', 'P90', 'P95', 'P99']);
+/** Aggregations only a tier that keeps every quantity answers exactly (RollupTier.quantities); elsewhere they read raw events. */
+export const PERCENTILES: ReadonlySet<Aggregation> = new Set(['P50', 'P90', 'P95', 'P99']);
+
+/** Whether a rollup tier holds what `aggregation` needs. */
+export const tierAnswers = (tier: RollupTier, aggregation: Aggregation) => !PERCENTILES.has(aggregation) || tier.quantities === true;
 
 const PERCENTILE: Partial<Record<Aggregation, string>> = { P50: '0.5', P90: '0.9', P95: '0.95', P99: '0.99' };
 
@@ -66,6 +69,9 @@ export function valueExpression(aggregation: Aggregation, source: UsageSource): 
     AVG: `toString(${wideSum('quantity_sum')} / sum(events))`,
     LATEST: 'toString(argMaxMerge(latest))',
   };
+  const p = PERCENTILE[aggregation];
+  // The same quantileExact over the same multiset of quantities as the raw read: the state keeps every one.
+  if (p && source.tier.quantities) return `toString(quantileExactMerge(${p})(quantities))`;
   const expression = rollup[aggregation];
   if (!expression) throw new Error(`${aggregation} cannot be read from a rollup`);
   return expression;
@@ -115,12 +121,27 @@ export const onlyIdentitiesMatching = (database: string, conditions: string) =>
 const ONE_CUSTOMER = `tenant_id = {tenantId:String} AND customer_id = {customerId:String} AND metric_name = {metricName:String}
     AND timestamp >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')`;
 
+/** A read's cells and where they came from: `q.source`, or raw events when the tier could not answer (meterUsage). */
+export interface MeterUsageResult {
+  cells: UsageCell[];
+  source: UsageSource;
+}
+
 /**
  * One meter's values per window (and group). Rollup reads are exact because
  * reconciliation rewrites any window whose rollup differs from the deduplicated
- * raw data; raw reads are exact by FINAL.
+ * raw data; raw reads are exact by FINAL. A percentile over tier rows that hold
+ * fewer quantities than events (rows written before migration 23) is read again
+ * from raw events, and the result says so.
  */
-export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {}): Promise<UsageCell[]> {
+export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {}): Promise<MeterUsageResult> {
+  const cells = await readCells(db, q, tags);
+  if (cells.every((c) => c.complete)) return { cells, source: q.source };
+  const raw: UsageSource = { kind: 'raw' };
+  return { cells: await readCells(db, { ...q, source: raw }, tags), source: raw };
+}
+
+async function readCells(db: Db, q: MeterUsageQuery, tags: QueryTags): Promise<(UsageCell & { complete: boolean })[]> {
   const raw = q.source.kind === 'raw';
   const table = q.source.kind === 'raw' ? `${TABLES.usageEvents} FINAL` : q.source.tier.table;
   const time = raw ? 'timestamp' : 'window_start';
@@ -138,6 +159,8 @@ export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {
   });
   if (q.aggregation === 'UNIQUE_COUNT') params.uniqueDimension = q.uniqueDimension;
   select.push(`${valueExpression(q.aggregation, q.source)} AS value`);
+  const counted = q.source.kind === 'rollup' && q.source.tier.quantities === true && PERCENTILES.has(q.aggregation);
+  if (counted) select.push('sum(events) = sum(quantities_events) AS complete');
 
   const where = [
     'tenant_id = {tenantId:String}',
@@ -178,5 +201,6 @@ export async function meterUsage(db: Db, q: MeterUsageQuery, tags: QueryTags = {
     customerId: q.groupByCustomer ? String(r.customer_id) : undefined,
     groups: q.groupBy.map((_, i) => String(r[`g${i}`])),
     value: q.aggregation === 'COUNT' || q.aggregation === 'UNIQUE_COUNT' ? Number(r.value) : String(r.value),
+    complete: !counted || Number(r.complete) === 1,
   }));
 }
