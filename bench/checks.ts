@@ -83,20 +83,28 @@ export async function freshness(api: Api, runs: number, nowMs: number): Promise<
   return ms.sort((a, b) => a - b);
 }
 
-/** `runs` timed GETs of each query, p50 and p99. */
+/**
+ * `runs` timed GETs of each query, p50 and p99. A read the server refuses at one of its read limits
+ * (422 `read_limit_exceeded`: the engine stopped it) is timed like any answer and counted in
+ * `refused`; any other failure ends the run.
+ */
 export async function timeReads(api: Api, queries: { name: string; url: (i: number) => string }[], runs: number) {
-  const out: { name: string; source: string; p50Ms: number; p99Ms: number }[] = [];
+  const out: { name: string; source: string; p50Ms: number; p99Ms: number; refused: number }[] = [];
   for (const q of queries) {
     const ms: number[] = [];
     let source = '';
+    let refused = 0;
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      const body = await getJson<{ meta?: { source?: string } }>(api, q.url(i));
+      const res = await fetch(`${api.base}${q.url(i)}`, { headers: { authorization: `Bearer ${api.key}` } });
+      const text = await res.text();
       ms.push(performance.now() - t0);
-      source = body.meta?.source ?? source;
+      if (res.status === 422 && text.includes('"read_limit_exceeded"')) refused++;
+      else if (res.status !== 200) throw new Error(`GET ${q.url(i)} answered ${res.status}: ${text.slice(0, 300)}`);
+      else source = (JSON.parse(text) as { meta?: { source?: string } }).meta?.source ?? source;
     }
     ms.sort((a, b) => a - b);
-    out.push({ name: q.name, source, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1) });
+    out.push({ name: q.name, source, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1), refused });
   }
   return out;
 }
