@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { engine } from './harness.js';
 import { waitFor } from './wait.js';
 import { fromUnits, toUnits } from './oracle.js';
 import { MIGRATIONS, migrate } from '../sql/migrations.js';
+import { databaseBefore, runMigrationAgain } from './upgrade.js';
 import { TABLES, mvName } from '../sql/names.js';
 import { ROLLUP_TIERS } from '../sql/datasets/rollups.js';
 import { execute, insertRows, runQuery, type Db } from '../sql/query.js';
@@ -27,9 +26,7 @@ async function one(db: Db, sql: string, params: Record<string, unknown> = {}): P
 
 describe('migration 11 on an existing database', () => {
   it('widens rollup sums and export values, keeps what was stored, and is idempotent', async () => {
-    const { client } = (await engine()).deps.db;
-    const db: Db = { client, database: `upgrade_${randomUUID().slice(0, 8)}` };
-    expect(await migrate(db, { upTo: WIDE - 1 })).toEqual(MIGRATIONS.filter((m) => m.version < WIDE).map((m) => m.version));
+    const db = await databaseBefore(WIDE);
 
     // Data as the old schema stored it: two inserts (two rollup rows per tier), and export lines.
     const H = Math.floor((Date.now() - 7_200_000) / 3_600_000) * 3_600_000;
@@ -110,7 +107,7 @@ describe('migration 11 on an existing database', () => {
     expect((await lines()).map((r) => r.v)).toEqual([`${NINES}.999999999`, '0.000000001']);
 
     // Idempotent: its statements again change nothing; migrate has nothing left to do.
-    for (const statement of MIGRATIONS.find((m) => m.version === WIDE)!.statements({ database: db.database })) await execute(db, 'test.again', statement);
+    await runMigrationAgain(db, WIDE);
     expect(await sums()).toEqual(ROLLUP_TIERS.map(() => total));
     expect(await migrate(db)).toEqual([]);
     await execute(db, 'test.drop', `DROP DATABASE ${db.database}`);

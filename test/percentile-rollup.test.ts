@@ -3,9 +3,10 @@ import { expect, it } from 'vitest';
 import { now } from './clock.js';
 import { engine } from './harness.js';
 import { aggregate, type OracleEvent } from './oracle.js';
-import { execute, type Db } from '../sql/query.js';
+import type { Db } from '../sql/query.js';
 import { redeliver } from './redeliver.js';
-import { MIGRATIONS, migrate } from '../sql/migrations.js';
+import { migrate } from '../sql/migrations.js';
+import { databaseBefore, runMigrationAgain } from './upgrade.js';
 import { ROLLUP_TIERS } from '../sql/datasets/rollups.js';
 import { meterUsage, type MeterUsageQuery } from '../sql/queries/meter-usage.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
@@ -23,10 +24,8 @@ const dayTier = ROLLUP_TIERS.find((t) => t.name === 'day')!;
  * change nothing.
  */
 it('migration 23: percentiles read the day tier where every row holds its quantities, raw events elsewhere, equal either way', async () => {
-  const { client } = (await engine()).deps.db;
-  const db: Db = { client, database: `upgrade_${randomUUID().slice(0, 8)}` };
   const VERSION = 23;
-  expect(await migrate(db, { upTo: VERSION - 1 })).toEqual(MIGRATIONS.filter((m) => m.version < VERSION).map((m) => m.version));
+  const db = await databaseBefore(VERSION);
 
   const today = new Date(now());
   const month = Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1);
@@ -100,9 +99,7 @@ it('migration 23: percentiles read the day tier where every row holds its quanti
     expect(await read(aggregation, 0, 2, 'us')).toEqual({ source: 'day', values: [oracle(aggregation, 0, 2, 'us')] });
   }
 
-  for (const statement of MIGRATIONS.find((m) => m.version === VERSION)!.statements({ database: db.database })) {
-    await execute(db, 'test.migration_again', statement);
-  }
+  await runMigrationAgain(db, VERSION);
   await store(3, 20);
   expect(await read('P99', 0, 4)).toEqual({ source: 'day', values: [oracle('P99', 0, 4)] });
 });

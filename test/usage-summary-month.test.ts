@@ -1,12 +1,12 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { randomUUID } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { now } from './clock.js';
 import { engine, newTenant, type TestTenant } from './harness.js';
 import { TABLES } from '../sql/names.js';
-import { execute, insertRows, runQuery, type Db } from '../sql/query.js';
-import { MIGRATIONS, migrate } from '../sql/migrations.js';
+import { insertRows, runQuery } from '../sql/query.js';
+import { migrate } from '../sql/migrations.js';
+import { databaseBefore, runMigrationAgain } from './upgrade.js';
 import { waitFor } from './wait.js';
 import { recordStatements, type RecordedStatement } from './record-statements.js';
 import { RECONCILE_OVERLAP_MS, reconcileRollups } from '../jobs/reconcile-rollups.js';
@@ -168,10 +168,8 @@ it("a whole month's summary reads the day tier's projection per customer and mon
  * and running the migration's statements again changes nothing.
  */
 it('migration 22 builds the projection for parts stored before it, equal to their rows, and is idempotent', async () => {
-  const { client } = (await engine()).deps.db;
-  const db: Db = { client, database: `upgrade_${randomUUID().slice(0, 8)}` };
   const VERSION = 22;
-  expect(await migrate(db, { upTo: VERSION - 1 })).toEqual(MIGRATIONS.filter((m) => m.version < VERSION).map((m) => m.version));
+  const db = await databaseBefore(VERSION);
   const today = new Date(now());
   const month = Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1);
   // Three inserts (three parts), each customer's days and dimensions spread over the month.
@@ -218,8 +216,6 @@ GROUP BY customer_id, metric_name ORDER BY customerId, metricName SETTINGS ${set
   const fromRows = await totals('optimize_use_projections = 0');
   expect(fromRows).toHaveLength(10);
   expect(await totals(`force_optimize_projection_name = '${CUSTOMER_MONTH_PROJECTION}'`)).toEqual(fromRows);
-  for (const statement of MIGRATIONS.find((m) => m.version === VERSION)!.statements({ database: db.database })) {
-    await execute(db, 'test.migration_again', statement);
-  }
+  await runMigrationAgain(db, VERSION);
   expect(await totals(`force_optimize_projection_name = '${CUSTOMER_MONTH_PROJECTION}'`)).toEqual(fromRows);
 });
