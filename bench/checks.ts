@@ -6,10 +6,16 @@ export interface Api {
   key: string;
 }
 
-async function getJson<T>(api: Api, path: string, key = api.key): Promise<T> {
+async function get(api: Api, path: string, key = api.key): Promise<{ status: number; body: string }> {
   const res = await fetch(`${api.base}${path}`, { headers: { authorization: `Bearer ${key}` } });
-  const body = await res.text();
-  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${body.slice(0, 300)}`);
+  return { status: res.status, body: await res.text() };
+}
+
+const failed = (path: string, status: number, body: string) => new Error(`GET ${path} answered ${status}: ${body.slice(0, 300)}`);
+
+async function getJson<T>(api: Api, path: string, key = api.key): Promise<T> {
+  const { status, body } = await get(api, path, key);
+  if (status !== 200) throw failed(path, status, body);
   return JSON.parse(body) as T;
 }
 
@@ -96,12 +102,11 @@ export async function timeReads(api: Api, queries: { name: string; url: (i: numb
     let refused = 0;
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      const res = await fetch(`${api.base}${q.url(i)}`, { headers: { authorization: `Bearer ${api.key}` } });
-      const text = await res.text();
+      const { status, body } = await get(api, q.url(i));
       ms.push(performance.now() - t0);
-      if (res.status === 422 && text.includes('"read_limit_exceeded"')) refused++;
-      else if (res.status !== 200) throw new Error(`GET ${q.url(i)} answered ${res.status}: ${text.slice(0, 300)}`);
-      else source = (JSON.parse(text) as { meta?: { source?: string } }).meta?.source ?? source;
+      if (status === 422 && body.includes('"read_limit_exceeded"')) refused++;
+      else if (status !== 200) throw failed(q.url(i), status, body);
+      else source = (JSON.parse(body) as { meta?: { source?: string } }).meta?.source ?? source;
     }
     ms.sort((a, b) => a - b);
     out.push({ name: q.name, source, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1), refused });

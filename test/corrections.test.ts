@@ -64,21 +64,19 @@ describe('amend and void', () => {
     const u = await usage();
     expect(u.meta.source).toBe('usage_per_hour');
     expect(u.data.filter((r: any) => r.windowStart === new Date(H).toISOString()).map((r: any) => [r.groupBy.region, r.value])).toEqual([['eu', '9.75']]);
-    // Raw reads of one customer (percentiles) take the latest version too: e2 voided, e1 amended, e4 moved out of region us.
-    const p99 = async (filter: string) =>
-      (await t.json('GET', `/v1/meters/fix-p99/usage?from=${H}&to=${H + HOUR}&granularity=total&customerId=c1${filter}`)).body;
-    expect((await p99('')).meta.source).toBe('usage_events');
-    expect((await p99('')).data.map((r: any) => r.value)).toEqual(['8']);
-    expect((await p99('&filter[region]=eu')).data.map((r: any) => r.value)).toEqual(['8']);
-    expect((await p99('&filter[region]=us')).data.map((r: any) => r.value)).toEqual([null]);
-    // A UTC day's percentile reads the day tier's quantities, rewritten with the correction: the same answers.
+    // Percentiles of one customer take the latest version too (e2 voided, e1 amended, e4 moved out of region us):
+    // an hour from raw events, and a UTC day from the day tier's quantities, rewritten with the correction.
     const D = Math.floor(H / DAY) * DAY;
-    const dayP99 = async (filter: string) =>
-      (await t.json('GET', `/v1/meters/fix-p99/usage?from=${D}&to=${D + DAY}&granularity=day&customerId=c1${filter}`)).body;
-    expect((await dayP99('')).meta.source).toBe('usage_per_day');
-    expect((await dayP99('')).data.map((r: any) => r.value)).toEqual(['8']);
-    expect((await dayP99('&filter[region]=eu')).data.map((r: any) => r.value)).toEqual(['8']);
-    expect((await dayP99('&filter[region]=us')).data.map((r: any) => r.value)).toEqual([null]);
+    for (const [range, source] of [
+      [`from=${H}&to=${H + HOUR}&granularity=total`, 'usage_events'],
+      [`from=${D}&to=${D + DAY}&granularity=day`, 'usage_per_day'],
+    ]) {
+      const p99 = async (filter: string) => (await t.json('GET', `/v1/meters/fix-p99/usage?${range}&customerId=c1${filter}`)).body;
+      expect((await p99('')).meta.source).toBe(source);
+      expect((await p99('')).data.map((r: any) => r.value)).toEqual(['8']);
+      expect((await p99('&filter[region]=eu')).data.map((r: any) => r.value)).toEqual(['8']);
+      expect((await p99('&filter[region]=us')).data.map((r: any) => r.value)).toEqual([null]);
+    }
     const stale = (await staleWindows((await engine()).deps.db, { sinceMs: 0 })).filter((w) => w.tenantId === t.tenantId);
     expect(stale).toEqual([]);
   });

@@ -70,15 +70,15 @@ export interface RollupShape {
 
 const currentShape = (tier: RollupTier): RollupShape => ({ sum: wideSum('quantity'), quantities: tier.quantities === true });
 
-// Each state, as released: migration 3 (Decimal(38, 9) sums, which wrap), migration 11 (wide sums).
+// Each state, as released: migration 3 (Decimal(38, 9) sums, which wrap), migration 11 (wide sums), migration 23 (quantities).
 const RELEASED_3: RollupShape = { sum: 'sum(quantity)', quantities: false };
 const RELEASED_11: RollupShape = { sum: wideSum('quantity'), quantities: false };
+const RELEASED_23: RollupShape = { sum: wideSum('quantity'), quantities: true };
 
 // The quantity of every event (as quantileExact keeps them: every percentile of any level merges the same
 // state) and how many events that state holds. Rows written before migration 23 hold none (0 events in
 // `quantities_events`, while `events` counts them): a read sees that and answers from raw events.
-const QUANTITIES_COLUMNS = `    quantities AggregateFunction(quantileExact, Decimal(38, 9)),
-    quantities_events SimpleAggregateFunction(sum, UInt64)`;
+const QUANTITIES_COLUMNS = ['quantities AggregateFunction(quantileExact, Decimal(38, 9))', 'quantities_events SimpleAggregateFunction(sum, UInt64)'];
 
 /**
  * The one SELECT that turns raw events into rollup rows, in the target's column
@@ -140,11 +140,11 @@ ${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)), '', RELE
 export function quantitiesDdl(t: RenderTarget): string[] {
   return ROLLUP_TIERS.filter((tier) => tier.quantities).flatMap((tier) => {
     const tables = t.cluster ? [storageTable(t, tier.table), tier.table] : [tier.table];
-    const columns = QUANTITIES_COLUMNS.split(',\n').map((c) => `ADD COLUMN IF NOT EXISTS ${c.trim()}`);
+    const columns = QUANTITIES_COLUMNS.map((c) => `ADD COLUMN IF NOT EXISTS ${c}`).join(', ');
     return [
-      ...tables.map((table) => `ALTER TABLE ${qualified(t, table)}${onCluster(t)} ${columns.join(', ')}`),
+      ...tables.map((table) => `ALTER TABLE ${qualified(t, table)}${onCluster(t)} ${columns}`),
       `ALTER TABLE ${qualified(t, mvName(tier.table))}${onCluster(t)} MODIFY QUERY
-${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)), '', { sum: wideSum('quantity'), quantities: true })}`,
+${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)), '', RELEASED_23)}`,
     ];
   });
 }

@@ -30,13 +30,17 @@ export interface MeterUsageQuery {
   page?: { afterGroup?: readonly string[] | undefined; maxCells: number } | undefined;
 }
 
+const PERCENTILE: Partial<Record<Aggregation, string>> = { P50: '0.5', P90: '0.9', P95: '0.95', P99: '0.99' };
+
 /** Aggregations only a tier that keeps every quantity answers exactly (RollupTier.quantities); elsewhere they read raw events. */
-export const PERCENTILES: ReadonlySet<Aggregation> = new Set(['P50', 'P90', 'P95', 'P99']);
+export const PERCENTILES: ReadonlySet<Aggregation> = new Set(Object.keys(PERCENTILE) as Aggregation[]);
 
 /** Whether a rollup tier holds what `aggregation` needs. */
 export const tierAnswers = (tier: RollupTier, aggregation: Aggregation) => !PERCENTILES.has(aggregation) || tier.quantities === true;
 
-const PERCENTILE: Partial<Record<Aggregation, string>> = { P50: '0.5', P90: '0.9', P95: '0.95', P99: '0.99' };
+/** Whether a read of `aggregation` from `source` merges the tier's quantities (and so must check that its rows hold them all). */
+const readsQuantities = (aggregation: Aggregation, source: UsageSource) =>
+  source.kind === 'rollup' && source.tier.quantities === true && PERCENTILES.has(aggregation);
 
 // Distinct values of one dimension among events that carry it. Exact from a rollup too: its rows keep whole dimension maps.
 const UNIQUE = 'uniqExactIf(dimensions[{uniqueDimension:String}], mapContains(dimensions, {uniqueDimension:String}))';
@@ -69,9 +73,8 @@ export function valueExpression(aggregation: Aggregation, source: UsageSource): 
     AVG: `toString(${wideSum('quantity_sum')} / sum(events))`,
     LATEST: 'toString(argMaxMerge(latest))',
   };
-  const p = PERCENTILE[aggregation];
   // The same quantileExact over the same multiset of quantities as the raw read: the state keeps every one.
-  if (p && source.tier.quantities) return `toString(quantileExactMerge(${p})(quantities))`;
+  if (readsQuantities(aggregation, source)) return `toString(quantileExactMerge(${PERCENTILE[aggregation]!})(quantities))`;
   const expression = rollup[aggregation];
   if (!expression) throw new Error(`${aggregation} cannot be read from a rollup`);
   return expression;
@@ -159,7 +162,7 @@ async function readCells(db: Db, q: MeterUsageQuery, tags: QueryTags): Promise<(
   });
   if (q.aggregation === 'UNIQUE_COUNT') params.uniqueDimension = q.uniqueDimension;
   select.push(`${valueExpression(q.aggregation, q.source)} AS value`);
-  const counted = q.source.kind === 'rollup' && q.source.tier.quantities === true && PERCENTILES.has(q.aggregation);
+  const counted = readsQuantities(q.aggregation, q.source);
   if (counted) select.push('sum(events) = sum(quantities_events) AS complete');
 
   const where = [
