@@ -263,6 +263,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
             cluster: config.CLICKHOUSE_CLUSTER,
             settleMs: config.ROLLUP_RECONCILE_SETTLE_SECONDS * 1000,
             clockOffsetMs: clock.offsetMs,
+            retention,
           }).then((r) => reconcileWork(jobMetrics.reconciled(r))),
       },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },

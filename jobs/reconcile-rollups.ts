@@ -1,5 +1,15 @@
 import type { Db } from '../sql/query.js';
-import { readWatermark, rewriteWindows, staleWindows, touchedWindowCount, writeWatermark } from '../sql/queries/reconcile.js';
+import {
+  TIER_CHECKS,
+  driftedWindows,
+  readWatermark,
+  rewriteTierWindows,
+  rewriteWindows,
+  staleWindows,
+  touchedWindowCount,
+  writeWatermark,
+} from '../sql/queries/reconcile.js';
+import type { TierRetention } from '../sql/datasets/rollups.js';
 
 /** Rows stored up to this long before a run started are looked at again by the next run (inserts in flight at the run). */
 export const RECONCILE_OVERLAP_MS = 120_000;
@@ -30,22 +40,41 @@ export interface ReconcileResult {
   deferred: number;
   /** Events the rewritten windows' rollups counted differently from the raw data. */
   eventsDifference: number;
+  /** Hours whose minute rows differed from their (exact) hour row, rewritten. */
+  minuteHoursRewritten: number;
+  /** Days whose day rows differed from their (exact) hour rows, rewritten. */
+  daysRewritten: number;
 }
 
 /** For the job log: the windows a run rewrote, or nothing when every rollup was exact. */
 export function reconcileWork(r: ReconcileResult): Record<string, unknown> | undefined {
-  return r.rewritten > 0
-    ? { windowsRewritten: r.rewritten, windowsChecked: r.checked, windowsDeferred: r.deferred, eventsDifference: r.eventsDifference, sinceMs: r.sinceMs }
+  return r.rewritten + r.minuteHoursRewritten + r.daysRewritten > 0
+    ? {
+        windowsRewritten: r.rewritten,
+        windowsChecked: r.checked,
+        windowsDeferred: r.deferred,
+        eventsDifference: r.eventsDifference,
+        minuteHoursRewritten: r.minuteHoursRewritten,
+        daysRewritten: r.daysRewritten,
+        sinceMs: r.sinceMs,
+      }
     : undefined;
 }
+
+/** Every tier kept forever: what a database without applied retention (sql/retention.ts) holds. */
+const KEPT_FOREVER: TierRetention = { minute: 0, hour: 0, day: 0 };
 
 /**
  * Makes rollups equal the deduplicated raw events: looks at every hour that
  * received rows since the last run and has settled (no row stored for
- * `settleMs`) or is live (RECONCILE_LIVE_MS), compares its rollup with the raw data, and rewrites the hours
- * (and their days) that differ. The watermark advances only after a run
- * succeeds, so a failed run is repeated in full; an hour still receiving rows
- * has rows newer than the new watermark, so a later run checks it.
+ * `settleMs`) or is live (RECONCILE_LIVE_MS), compares its hour rollup with the raw data, and rewrites the hours
+ * (and their minutes and days) that differ. Then, with the hour tier exact, compares the minute
+ * tier with it in those hours and the day tier with it in their days (TIER_CHECKS), and rewrites
+ * what differs: a rewrite is a DELETE then an INSERT ... SELECT per tier, so an insert landing
+ * between the two in one tier is counted twice there while the tiers rewritten before it are exact.
+ * Such an insert's rows are newer than the new watermark, so the next run compares their windows in
+ * every tier again. The watermark advances only after a run succeeds, so a failed run is repeated
+ * in full; an hour still receiving rows has rows newer than the new watermark, so a later run checks it.
  */
 export async function reconcileRollups(
   db: Db,
@@ -56,6 +85,8 @@ export async function reconcileRollups(
     settleMs?: number;
     /** The product clock's offset from the engine's (domain/clock.ts): which windows are live is a matter of event time. */
     clockOffsetMs?: number;
+    /** Each tier's retention as applied (sql/retention.ts): a tier is compared only in windows it still keeps. */
+    retention?: TierRetention;
   } = {},
 ): Promise<ReconcileResult> {
   const startedMs = options.nowMs ?? Date.now();
@@ -68,7 +99,13 @@ export async function reconcileRollups(
   const { checked, deferred } = await touchedWindowCount(db, span);
   const stale = await staleWindows(db, span);
   if (stale.length > 0) await rewriteWindows(db, stale, options.cluster);
+  const drifted: Record<string, number> = {};
+  for (const check of TIER_CHECKS) {
+    const windows = await driftedWindows(db, span, check, options.retention ?? KEPT_FOREVER, options.clockOffsetMs);
+    if (windows.length > 0) await rewriteTierWindows(db, check.rewrites, windows, options.cluster);
+    drifted[check.name] = windows.length;
+  }
   await writeWatermark(db, Math.max(sinceMs, startedMs - RECONCILE_OVERLAP_MS));
   const eventsDifference = stale.reduce((n, w) => n + (w.eventsDifference ?? 0), 0);
-  return { sinceMs, rewritten: stale.length, checked, deferred, eventsDifference };
+  return { sinceMs, rewritten: stale.length, checked, deferred, eventsDifference, minuteHoursRewritten: drifted.minute ?? 0, daysRewritten: drifted.day ?? 0 };
 }

@@ -16,6 +16,7 @@ export class JobMetrics {
   private readonly duration: Histogram<'name'>;
   private readonly lastSuccess: Gauge<'name'>;
   private readonly windows: Counter<'result'>;
+  private readonly tierWindows: Counter<'tier'>;
   private readonly difference: Counter;
   private readonly exportsWritten: Counter;
   private readonly closedTenant: Gauge<'tenant'>;
@@ -53,6 +54,12 @@ export class JobMetrics {
       labelNames: ['result'] as const,
       registers,
     });
+    this.tierWindows = new Counter({
+      name: 'meterhouse_reconcile_tier_windows_rewritten_total',
+      help: 'Minute-tier hours and day-tier days the reconciliation rewrote because they differed from the exact hour tier (a rewrite that raced an insert)',
+      labelNames: ['tier'] as const,
+      registers,
+    });
     this.difference = new Counter({
       name: 'meterhouse_reconcile_events_difference_total',
       help: 'Events the rewritten rollup windows counted differently from the deduplicated raw events (duplicates that reached a rollup, corrections)',
@@ -76,6 +83,7 @@ export class JobMetrics {
       registers,
     });
     for (const result of ['checked', 'rewritten']) this.windows.inc({ result }, 0);
+    for (const tier of ['minute', 'day']) this.tierWindows.inc({ tier }, 0);
     this.exportsWritten.inc(0);
     this.uploadFailures.inc(0);
     this.webhookFailures.inc(0);
@@ -106,6 +114,8 @@ export class JobMetrics {
   reconciled(r: ReconcileResult): ReconcileResult {
     this.windows.inc({ result: 'checked' }, r.checked);
     this.windows.inc({ result: 'rewritten' }, r.rewritten);
+    this.tierWindows.inc({ tier: 'minute' }, r.minuteHoursRewritten);
+    this.tierWindows.inc({ tier: 'day' }, r.daysRewritten);
     this.difference.inc(r.eventsDifference);
     return r;
   }

@@ -1,10 +1,7 @@
-import { ROLLUP_TIERS } from '../../sql/datasets/rollups.js';
+import { ROLLUP_TIERS, type TierRetention } from '../../sql/datasets/rollups.js';
 import { tierAnswers, type UsageSource } from '../../sql/queries/meter-usage.js';
 import type { Aggregation } from '../../sql/queries/meters.js';
 import type { UsageWindow } from './windows.js';
-
-/** Days each rollup tier keeps (0 = forever). */
-export type TierRetention = Record<'minute' | 'hour' | 'day', number>;
 
 const DAY_MS = 86_400_000;
 

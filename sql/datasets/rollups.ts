@@ -37,6 +37,9 @@ export interface RollupTier {
   quantities?: true;
 }
 
+/** Days each rollup tier keeps (0: forever): its TTL and its view's filter (sql/retention.ts). */
+export type TierRetention = Record<RollupTier['name'], number>;
+
 export const ROLLUP_TIERS: readonly RollupTier[] = [
   { name: 'minute', table: TABLES.usagePerMinute, stepMs: 60_000, bucket: (c) => `toStartOfMinute(${c})` },
   { name: 'hour', table: TABLES.usagePerHour, stepMs: 3_600_000, bucket: (c) => `toStartOfHour(${c})` },

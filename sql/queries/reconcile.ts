@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { onCluster, storageTable, type RenderTarget } from '../engines.js';
-import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../datasets/rollups.js';
+import { ROLLUP_TIERS, rollupSelect, type RollupTier, type TierRetention } from '../datasets/rollups.js';
 import { defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
 import { onlyIdentitiesMatching } from './meter-usage.js';
+import { ttlAfter } from '../retention.js';
 
 /** The reconciler's name in rollup_reconcile_state (its watermark row). */
 export const RECONCILE_JOB = 'rollups.reconcile';
@@ -127,6 +128,93 @@ FROM (${touchedSql(db.database)})`;
   return counts ?? { checked: 0, deferred: 0 };
 }
 
+/** A window of one tier (its UTC hour or day) of one tenant and metric. */
+export interface TierWindow {
+  tenantId: string;
+  metricName: string;
+  startMs: number;
+}
+
+/** `window` (a DateTime) is still kept by a tier that keeps `days` (0: forever): its TTL has not deleted it, its view wrote it. */
+const keptBy = (window: string, days: number, clockOffsetMs: number) => (days === 0 ? '1' : `${ttlAfter(window, days, clockOffsetMs)} > now()`);
+
+/**
+ * The two checks between tiers, each over windows of the coarser tier:
+ * - `minute`: hours whose minute rows differ from their hour row, among the hours this run compared
+ *   with raw events (so their hour rows are exact now) that the minute tier still keeps;
+ * - `day`: days whose day rows differ from their hour rows, among the days that hold an hour this
+ *   run compared and no hour still receiving rows (an hour left for later makes its day wait too,
+ *   as it keeps receiving rows; hours of the day untouched since an earlier run were compared then),
+ *   and that the hour tier keeps whole.
+ */
+export interface TierCheck {
+  name: 'minute' | 'day';
+  fine: RollupTier;
+  coarse: RollupTier;
+  /** The tier whose windows are rewritten where the two differ. */
+  rewrites: RollupTier;
+  windows: (touched: string, retention: TierRetention, clockOffsetMs: number) => string;
+}
+
+const tierNamed = (name: RollupTier['name']) => ROLLUP_TIERS.find((t) => t.name === name)!;
+
+export const TIER_CHECKS: readonly TierCheck[] = [
+  {
+    name: 'minute',
+    fine: tierNamed('minute'),
+    coarse: tierNamed('hour'),
+    rewrites: tierNamed('minute'),
+    windows: (touched, retention, offset) => `SELECT tenant_id, metric_name, hour AS w FROM (${touched})
+  WHERE (${COMPARED}) AND ${keptBy('hour', retention.minute, offset)}`,
+  },
+  {
+    name: 'day',
+    fine: tierNamed('hour'),
+    coarse: tierNamed('day'),
+    rewrites: tierNamed('day'),
+    windows: (touched, retention, offset) => `SELECT tenant_id, metric_name, toDateTime(toStartOfDay(hour), 'UTC') AS w FROM (${touched})
+  GROUP BY tenant_id, metric_name, w
+  HAVING countIf(NOT (${COMPARED})) = 0 AND ${keptBy('w', retention.hour, offset)}`,
+  },
+];
+
+/**
+ * Windows of the check's coarse tier where its rows and the fine tier's rows over the same window
+ * differ, per customer, in count, sum, min, max, latest quantity or the multiset of dimension maps.
+ * Both tiers are written by the same views from the same inserts, so they differ only where a
+ * rewrite of one raced an insert (or by a fault); the reconciler rewrites `check.rewrites` there.
+ */
+export async function driftedWindows(db: Db, span: ReconcileSpan, check: TierCheck, retention: TierRetention, clockOffsetMs = 0): Promise<TierWindow[]> {
+  const d = db.database;
+  const side = (n: number, tier: RollupTier) => `SELECT tenant_id, metric_name, ${windowOf(check.coarse)} AS w, customer_id, ${n} AS side,
+      sum(events) AS c, ${wideSum('quantity_sum')} AS s, min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest) AS lt,
+      sum(cityHash64(dimensions) * events) AS dh
+    FROM ${d}.${tier.table}
+    WHERE (tenant_id, metric_name, ${windowOf(check.coarse)}) IN (SELECT tenant_id, metric_name, w FROM windows)
+      AND window_start >= (SELECT min(w) FROM windows) AND window_start < (SELECT max(w) FROM windows) + toIntervalSecond(${check.coarse.stepMs / 1000})
+    GROUP BY tenant_id, metric_name, w, customer_id`;
+  const sql = `WITH windows AS (
+  ${check.windows(touchedSql(d), retention, clockOffsetMs)}
+)
+SELECT DISTINCT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(w) * 1000 AS startMs
+FROM (
+  ${side(1, check.coarse)}
+  UNION ALL
+  ${side(2, check.fine)}
+)
+GROUP BY tenant_id, metric_name, w, customer_id
+HAVING countIf(side = 1) != 1 OR countIf(side = 2) != 1
+    OR anyIf(c, side = 1) != anyIf(c, side = 2) OR anyIf(s, side = 1) != anyIf(s, side = 2)
+    OR anyIf(mn, side = 1) != anyIf(mn, side = 2) OR anyIf(mx, side = 1) != anyIf(mx, side = 2)
+    OR anyIf(lt, side = 1) != anyIf(lt, side = 2) OR anyIf(dh, side = 1) != anyIf(dh, side = 2)
+ORDER BY tenantId, metricName, startMs`;
+  const row = z.object({ tenantId: z.string(), metricName: z.string(), startMs: z.coerce.number() });
+  return runQuery(db, `rollups.reconcile.drift_${check.name}`, withSettings(sql, BACKGROUND), spanValues(span), row, { job: JOB });
+}
+
+/** A rollup row's window in `tier` (its own window_start for the tier itself). */
+const windowOf = (tier: RollupTier) => `toDateTime(${tier.bucket('window_start')}, 'UTC')`;
+
 /**
  * Rewrite a tier's rows of one tenant and metric in the given UTC hours (days
  * for the day tier) from the deduplicated raw events, with the MV's own
@@ -152,6 +240,19 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   const source = `${db.database}.${TABLES.usageEvents} FINAL\n${onlyIdentitiesMatching(db.database, inWindows('timestamp'))}`;
   const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, source, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
   await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND), params, tags);
+}
+
+/** Rewrite one tier's rows in the given windows (its hours; days for the day tier). */
+export async function rewriteTierWindows(db: Db, tier: RollupTier, windows: readonly TierWindow[], cluster?: string): Promise<void> {
+  const t: RenderTarget = { database: db.database, cluster };
+  const byMetric = new Map<string, { tenantId: string; metricName: string; starts: number[] }>();
+  for (const w of windows) {
+    const key = JSON.stringify([w.tenantId, w.metricName]);
+    let entry = byMetric.get(key);
+    if (!entry) byMetric.set(key, (entry = { tenantId: w.tenantId, metricName: w.metricName, starts: [] }));
+    entry.starts.push(w.startMs);
+  }
+  for (const { tenantId, metricName, starts } of byMetric.values()) await rewrite(db, t, tier, tenantId, metricName, starts);
 }
 
 /** Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one. */
