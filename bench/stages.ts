@@ -34,7 +34,7 @@ async function inBatches(rows: EventRow[], insert: (batch: EventRow[]) => Promis
 }
 
 /** Parse and validate request bodies into rows, as POST /v1/events does. */
-function parseBodies(bodies: Buffer[], ctx: NormaliseContext): EventRow[] {
+export function parseBodies(bodies: Buffer[], ctx: NormaliseContext): EventRow[] {
   const rows: EventRow[] = [];
   for (const body of bodies) {
     const parsed = parseJsonBody(body);
