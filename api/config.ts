@@ -3,6 +3,7 @@ import { LONGEST_PERIOD_DAYS, RETENTION_MARGIN_DAYS, maxEventAgeMs, minimumRawRe
 import { isTimeZone, TIME_ZONE_MESSAGE } from './usage/time-zones.js';
 import { Cron } from 'croner';
 import { LIMIT_RANGES, type TenantLimits } from '../access/limits.js';
+import type { TierRetention } from '../sql/datasets/rollups.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const GiB = 1024 ** 3;
@@ -250,6 +251,11 @@ export type Config = z.infer<typeof configSchema>;
 /** How far from its receive time an event's timestamp may lie: the same bounds on the HTTP path, in replays and in the Kafka views. */
 export function eventTimeBounds(c: Config): { maxFutureSkewMs: number; maxAgeMs: number | undefined } {
   return { maxFutureSkewMs: c.MAX_FUTURE_SKEW_SECONDS * 1000, maxAgeMs: maxEventAgeMs(c.RAW_RETENTION_DAYS) };
+}
+
+/** Days each rollup tier keeps (0: forever): applied as TTLs at startup, read by the source choice and the reconciler. */
+export function rollupRetention(config: Config): TierRetention {
+  return { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS };
 }
 
 export function defaultTenantLimits(c: Config): TenantLimits {

@@ -1,7 +1,7 @@
 import { connect, type Connection, type ConnectOptions } from '../sql/connect.js';
 import { migrate } from '../sql/migrations.js';
 import { DirectWriter } from '../ingest/writer.js';
-import { defaultTenantLimits, eventTimeBounds, type Config } from './config.js';
+import { defaultTenantLimits, eventTimeBounds, rollupRetention, type Config } from './config.js';
 import type { AppDeps } from './context.js';
 import { createAccess } from '../access/access.js';
 import type { Logger } from './logger.js';
@@ -141,7 +141,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const { db } = connection;
     const applied = await migrate(db, { cluster: config.CLICKHOUSE_CLUSTER });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-    const retention = { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS };
+    const retention = rollupRetention(config);
     const retentionChanged = await applyRollupRetention(db, retention, config.CLICKHOUSE_CLUSTER, clock.offsetMs);
     if (retentionChanged.length > 0) logger.info({ tables: retentionChanged, retention }, 'rollup retention applied');
     const events = { hotDays: s3Storage(config) ? config.HOT_RETENTION_DAYS : undefined, rawDays: config.RAW_RETENTION_DAYS, clockOffsetMs: clock.offsetMs };

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../api/config.js';
+import { loadConfig, rollupRetention } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { TABLES } from '../sql/names.js';
@@ -35,7 +35,7 @@ const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-reconcile-'));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ROLLUP_RECONCILE_CRON: '0 0 1 1 *' });
 const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
 const db = runtime.connection.jobDb();
-const retention = { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS };
+const retention = rollupRetention(config);
 try {
   const ctx: NormaliseContext = { tenantId: 'bench', receivedAtMs: END, maxFutureSkewMs: 86_400_000, format: 'usage' };
   let stored = 0;

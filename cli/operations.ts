@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
 import type { Config } from '../api/config.js';
-import { defaultTenantLimits } from '../api/config.js';
+import { defaultTenantLimits, rollupRetention } from '../api/config.js';
 import { billingSettings, s3Storage } from '../api/runtime.js';
 import { createAccess, type Access } from '../access/access.js';
 import { TenantExistsError, tenantIdSchema } from '../access/tenants.js';
@@ -13,6 +13,8 @@ import { BillingCloser } from '../jobs/billing/close.js';
 import { systemClock } from '../domain/clock.js';
 import { auditTenants } from '../sql/queries/audit.js';
 import { lastExports, tableRows } from '../sql/queries/status.js';
+import { reconcileRollups } from '../jobs/reconcile-rollups.js';
+import { writeWatermark } from '../sql/queries/reconcile.js';
 
 /** A refusal the CLI prints as is (exit code 1). */
 export class CliError extends Error {
@@ -98,6 +100,21 @@ export class Operations {
       await this.audit.record(this.as(t), 'billing.closed', { after: written });
     }
     return exports;
+  }
+
+  /**
+   * The rollup reconciliation, now, as the job runs it. `full`: from the beginning, every window
+   * with rows compared again in every tier (after an upgrade that adds a check, or to audit the
+   * rollups): the watermark goes back to 0 first, so if this run fails the server's next run
+   * does the full pass. Until a full pass ends, summaries read every window from raw events.
+   */
+  async reconcile(full: boolean) {
+    if (full) await writeWatermark(this.db, 0);
+    return reconcileRollups(this.db, {
+      cluster: this.config.CLICKHOUSE_CLUSTER,
+      settleMs: this.config.ROLLUP_RECONCILE_SETTLE_SECONDS * 1000,
+      retention: rollupRetention(this.config),
+    });
   }
 
   async status() {

@@ -4,8 +4,10 @@ import { cli } from './cli-process.js';
 import { loadConfig } from '../api/config.js';
 import { connectOptions } from '../api/runtime.js';
 import { connect } from '../sql/connect.js';
-import { execute } from '../sql/query.js';
+import { execute, insertRows, runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
+import { ROLLUP_TIERS, rollupSelect } from '../sql/datasets/rollups.js';
+import { z } from 'zod';
 
 /** Run with --json and parse what it printed (one JSON document on stdout). */
 async function cliJson(dataDir: string, ...args: string[]): Promise<any> {
@@ -79,6 +81,56 @@ describe('meterhouse CLI', () => {
     const unknown = await cli(dataDir, 'keys', 'create', '--tenant', 'nobody', '--name', 'x');
     expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining('no tenant "nobody"')]);
   }, 60_000);
+
+  it('reconcile --full compares every window again: a day left high in the day tier, which a run from the watermark never sees, is rewritten', async () => {
+    const dataDir = await tempDir();
+    await cliJson(dataDir, 'migrate');
+    const open = () => connect(connectOptions(loadConfig({ DATA_DIR: dataDir, ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) })));
+    const dayTier = ROLLUP_TIERS.find((t) => t.name === 'day')!;
+    const d0 = Date.now() - 3 * 86_400_000;
+    const day = d0 - (d0 % 86_400_000);
+    // Events stored an hour ago (as the views count them), then reconciled: the watermark passes them.
+    let connection = await open();
+    const storedAt = Date.now() - 3_600_000;
+    const events = [1, 2, 3].map((i) => ({
+      tenant_id: 'rec',
+      event_id: `e${i}`,
+      customer_id: 'c',
+      metric_name: 'm',
+      timestamp: day + i * 3_600_000,
+      quantity: String(i),
+      dimensions: {},
+      ingested_at: storedAt,
+      stored_at: storedAt,
+    }));
+    await insertRows(connection.db, 'test.events', TABLES.usageEvents, events);
+    await connection.close();
+    expect(await cliJson(dataDir, 'reconcile')).toMatchObject({ checked: 3, rewritten: 0, daysRewritten: 0 });
+
+    // The day tier counts e1 a second time, as a rewrite that raced its insert leaves it.
+    connection = await open();
+    const d = connection.db.database;
+    const once = rollupSelect(dayTier, `${d}.${TABLES.usageEvents} FINAL`, "tenant_id = 'rec' AND event_id = 'e1'");
+    await execute(connection.db, 'test.count_twice', `INSERT INTO ${d}.${TABLES.usagePerDay}\n${once}`);
+    await connection.close();
+
+    expect(await cliJson(dataDir, 'reconcile')).toMatchObject({ checked: 0, daysRewritten: 0 });
+    expect(await cliJson(dataDir, 'reconcile', '--full')).toMatchObject({ sinceMs: 0, checked: 3, rewritten: 0, daysRewritten: 1 });
+    const text = await cli(dataDir, 'reconcile', '--full');
+    expect(text.stdout).toContain('rewritten from the hour tier: minute-tier hours 0, days 0');
+
+    connection = await open();
+    const row = z.object({ events: z.coerce.number(), quantity: z.string() });
+    const [dayRow] = await runQuery(
+      connection.db,
+      'test.day',
+      `SELECT sum(events) AS events, toString(sum(quantity_sum)) AS quantity FROM ${d}.${TABLES.usagePerDay} WHERE tenant_id = 'rec'`,
+      {},
+      row,
+    );
+    await connection.close();
+    expect(dayRow).toEqual({ events: 3, quantity: '6' });
+  }, 120_000);
 
   it('audit verify exits 1 and names the row when the chain was changed in the engine', async () => {
     const dataDir = await tempDir();

@@ -12,6 +12,7 @@ import { csvText } from '../../sql/csv-cells.js';
 import { csvBody, jsonDataBody } from '../usage/body-stream.js';
 import type { Context } from 'hono';
 import { emptyValue } from '../usage/period-total.js';
+import { rollupRetention } from '../config.js';
 
 const usageRow = z
   .object({
@@ -167,12 +168,7 @@ export async function answerMeterUsage(
   const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
   if (!windows) throw new ApiError(400, 'too_many_windows', `the query spans more than ${MAX_WINDOWS} ${q.granularity} windows; use a coarser granularity`);
 
-  const source = chooseSource(
-    windows,
-    meter.aggregation,
-    { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS },
-    clock.now(),
-  );
+  const source = chooseSource(windows, meter.aggregation, rollupRetention(config), clock.now());
   const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
   const grouped = groupByCustomer || dimensions.length > 0;
   const keyLength = (groupByCustomer ? 1 : 0) + dimensions.length;

@@ -4,6 +4,7 @@ import { needs } from '../route-scopes.js';
 import { errorSchema } from '../errors.js';
 import { usageSummary } from '../../sql/queries/usage-summary.js';
 import { chooseSource } from '../usage/plan.js';
+import { rollupRetention } from '../config.js';
 import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
 
 const summaryRow = z
@@ -61,12 +62,7 @@ export function usageRoutes({ config, clock }: AppDeps) {
     assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.string()]));
     // The coarsest hour or day rollup whose windows tile [from, to) and that still keeps `from`.
-    const source = chooseSource(
-      [{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }],
-      'SUM',
-      { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS },
-      clock.now(),
-    );
+    const source = chooseSource([{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }], 'SUM', rollupRetention(config), clock.now());
     const tier = source.kind === 'rollup' && source.tier.name !== 'minute' ? source.tier : undefined;
     const answer = await usageSummary(
       c.get('reader'),

@@ -1,7 +1,7 @@
 import type { Meter } from '../../sql/queries/meters.js';
 import { meterUsage, type Granularity } from '../../sql/queries/meter-usage.js';
 import type { Db, QueryTags } from '../../sql/query.js';
-import type { Config } from '../config.js';
+import { rollupRetention, type Config } from '../config.js';
 import type { Period } from '../../jobs/billing/periods.js';
 import { chooseSource } from './plan.js';
 import { windowsFor, type UsageWindow } from './windows.js';
@@ -57,12 +57,7 @@ function read(
   tags: QueryTags,
 ) {
   const { config, meter } = p;
-  const source = chooseSource(
-    windows,
-    meter.aggregation,
-    { minute: config.ROLLUP_MINUTE_RETENTION_DAYS, hour: config.ROLLUP_HOUR_RETENTION_DAYS, day: config.ROLLUP_DAY_RETENTION_DAYS },
-    p.nowMs,
-  );
+  const source = chooseSource(windows, meter.aggregation, rollupRetention(config), p.nowMs);
   return meterUsage(
     db,
     {
