@@ -37,6 +37,7 @@ export const TIME_SENSITIVE = [
   'test/portal-page.test.ts',
   'test/reconcile-job.test.ts',
   'test/reconcile-settle.test.ts',
+  'test/reconcile-tiers.test.ts',
   'test/s3-exports.test.ts',
   'test/s3-fresh.test.ts',
   'test/s3-tiering.test.ts',
