@@ -42,7 +42,7 @@ export interface ReconcileResult {
   eventsDifference: number;
   /** Hours whose minute rows differed from their (exact) hour row, rewritten. */
   minuteHoursRewritten: number;
-  /** Days whose day rows differed from their (exact) hour rows, rewritten. */
+  /** Days whose day rows differed from their (exact) hour rows, or kept no quantities (written before migration 23), rewritten. */
   daysRewritten: number;
 }
 

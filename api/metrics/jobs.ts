@@ -56,7 +56,7 @@ export class JobMetrics {
     });
     this.tierWindows = new Counter({
       name: 'meterhouse_reconcile_tier_windows_rewritten_total',
-      help: 'Minute-tier hours and day-tier days the reconciliation rewrote because they differed from the exact hour tier (a rewrite that raced an insert)',
+      help: 'Minute-tier hours and day-tier days the reconciliation rewrote because they differed from the exact hour tier (a rewrite that raced an insert), or, for days, kept no quantities (written before migration 23)',
       labelNames: ['tier'] as const,
       registers,
     });

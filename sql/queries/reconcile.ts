@@ -180,15 +180,19 @@ export const TIER_CHECKS: readonly TierCheck[] = [
 
 /**
  * Windows of the check's coarse tier where its rows and the fine tier's rows over the same window
- * differ, per customer, in count, sum, min, max, latest quantity or the multiset of dimension maps.
- * Both tiers are written by the same views from the same inserts, so they differ only where a
- * rewrite of one raced an insert (or by a fault); the reconciler rewrites `check.rewrites` there.
+ * differ, per customer, in count, sum, min, max, latest quantity or the multiset of dimension maps,
+ * or where the rows of the tier to rewrite keep fewer quantities than they count events (day rows
+ * written before migration 23, so that a day compared again gets its quantities). Both tiers are
+ * written by the same views from the same inserts, so they differ only where a rewrite of one
+ * raced an insert (or by a fault); the reconciler rewrites `check.rewrites` there.
  */
 export async function driftedWindows(db: Db, span: ReconcileSpan, check: TierCheck, retention: TierRetention, clockOffsetMs = 0): Promise<TierWindow[]> {
   const d = db.database;
+  // The quantities the rewritten tier's rows hold, where it keeps them (rows written before migration 23 hold none).
+  const quantities = (tier: RollupTier) => (tier.quantities && tier === check.rewrites ? 'sum(quantities_events)' : 'sum(events)');
   const side = (n: number, tier: RollupTier) => `SELECT tenant_id, metric_name, ${windowOf(check.coarse)} AS w, customer_id, ${n} AS side,
       sum(events) AS c, ${wideSum('quantity_sum')} AS s, min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest) AS lt,
-      sum(cityHash64(dimensions) * events) AS dh
+      sum(cityHash64(dimensions) * events) AS dh, ${quantities(tier)} AS q
     FROM ${d}.${tier.table}
     WHERE (tenant_id, metric_name, ${windowOf(check.coarse)}) IN (SELECT tenant_id, metric_name, w FROM windows)
       AND window_start >= (SELECT min(w) FROM windows) AND window_start < (SELECT max(w) FROM windows) + toIntervalSecond(${check.coarse.stepMs / 1000})
@@ -207,6 +211,7 @@ HAVING countIf(side = 1) != 1 OR countIf(side = 2) != 1
     OR anyIf(c, side = 1) != anyIf(c, side = 2) OR anyIf(s, side = 1) != anyIf(s, side = 2)
     OR anyIf(mn, side = 1) != anyIf(mn, side = 2) OR anyIf(mx, side = 1) != anyIf(mx, side = 2)
     OR anyIf(lt, side = 1) != anyIf(lt, side = 2) OR anyIf(dh, side = 1) != anyIf(dh, side = 2)
+    OR anyIf(q, side = 1) != anyIf(c, side = 1) OR anyIf(q, side = 2) != anyIf(c, side = 2)
 ORDER BY tenantId, metricName, startMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), startMs: z.coerce.number() });
   return runQuery(db, `rollups.reconcile.drift_${check.name}`, withSettings(sql, BACKGROUND), spanValues(span), row, { job: JOB });
