@@ -8,6 +8,7 @@ import {
   staleWindows,
   touchedWindowCount,
   writeWatermark,
+  type TierCheck,
 } from '../sql/queries/reconcile.js';
 import type { TierRetention } from '../sql/datasets/rollups.js';
 
@@ -99,7 +100,7 @@ export async function reconcileRollups(
   const { checked, deferred } = await touchedWindowCount(db, span);
   const stale = await staleWindows(db, span);
   if (stale.length > 0) await rewriteWindows(db, stale, options.cluster);
-  const drifted: Record<string, number> = {};
+  const drifted: Record<TierCheck['name'], number> = { minute: 0, day: 0 };
   for (const check of TIER_CHECKS) {
     const windows = await driftedWindows(db, span, check, options.retention ?? KEPT_FOREVER, options.clockOffsetMs);
     if (windows.length > 0) await rewriteTierWindows(db, check.rewrites, windows, options.cluster);
@@ -107,5 +108,5 @@ export async function reconcileRollups(
   }
   await writeWatermark(db, Math.max(sinceMs, startedMs - RECONCILE_OVERLAP_MS));
   const eventsDifference = stale.reduce((n, w) => n + (w.eventsDifference ?? 0), 0);
-  return { sinceMs, rewritten: stale.length, checked, deferred, eventsDifference, minuteHoursRewritten: drifted.minute ?? 0, daysRewritten: drifted.day ?? 0 };
+  return { sinceMs, rewritten: stale.length, checked, deferred, eventsDifference, minuteHoursRewritten: drifted.minute, daysRewritten: drifted.day };
 }

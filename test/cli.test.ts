@@ -6,7 +6,7 @@ import { connectOptions } from '../api/runtime.js';
 import { connect } from '../sql/connect.js';
 import { execute, insertRows, runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
-import { ROLLUP_TIERS, rollupSelect } from '../sql/datasets/rollups.js';
+import { rollupSelect, rollupTier } from '../sql/datasets/rollups.js';
 import { z } from 'zod';
 
 /** Run with --json and parse what it printed (one JSON document on stdout). */
@@ -86,7 +86,6 @@ describe('meterhouse CLI', () => {
     const dataDir = await tempDir();
     await cliJson(dataDir, 'migrate');
     const open = () => connect(connectOptions(loadConfig({ DATA_DIR: dataDir, ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) })));
-    const dayTier = ROLLUP_TIERS.find((t) => t.name === 'day')!;
     const d0 = Date.now() - 3 * 86_400_000;
     const day = d0 - (d0 % 86_400_000);
     // Events stored an hour ago (as the views count them), then reconciled: the watermark passes them.
@@ -110,7 +109,7 @@ describe('meterhouse CLI', () => {
     // The day tier counts e1 a second time, as a rewrite that raced its insert leaves it.
     connection = await open();
     const d = connection.db.database;
-    const once = rollupSelect(dayTier, `${d}.${TABLES.usageEvents} FINAL`, "tenant_id = 'rec' AND event_id = 'e1'");
+    const once = rollupSelect(rollupTier('day'), `${d}.${TABLES.usageEvents} FINAL`, "tenant_id = 'rec' AND event_id = 'e1'");
     await execute(connection.db, 'test.count_twice', `INSERT INTO ${d}.${TABLES.usagePerDay}\n${once}`);
     await connection.close();
 

@@ -7,12 +7,12 @@ import type { Db } from '../sql/query.js';
 import { redeliver } from './redeliver.js';
 import { migrate } from '../sql/migrations.js';
 import { databaseBefore, runMigrationAgain } from './upgrade.js';
-import { ROLLUP_TIERS } from '../sql/datasets/rollups.js';
+import { rollupTier } from '../sql/datasets/rollups.js';
 import { meterUsage, type MeterUsageQuery } from '../sql/queries/meter-usage.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 
 const DAY = 86_400_000;
-const dayTier = ROLLUP_TIERS.find((t) => t.name === 'day')!;
+const dayTier = rollupTier('day');
 
 /**
  * Migration 23 on a database created before it: day-tier rows written earlier hold no quantities,

@@ -4,7 +4,7 @@ import { now, testClock } from './clock.js';
 import { closeEngine, engine, newTenant, type TestTenant } from './harness.js';
 import { TABLES } from '../sql/names.js';
 import { execute, runQuery, type Db } from '../sql/query.js';
-import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../sql/datasets/rollups.js';
+import { ROLLUP_TIERS, rollupSelect, rollupTier, type RollupTier } from '../sql/datasets/rollups.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
 
 afterAll(closeEngine);
@@ -20,7 +20,6 @@ afterAll(closeEngine);
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const clockOffsetMs = testClock.offsetMs;
-const tier = (name: RollupTier['name']) => ROLLUP_TIERS.find((t) => t.name === name)!;
 
 /** A UTC day three days before the product's now: settled, not live, inside every default retention. */
 const dayStart = () => {
@@ -36,8 +35,8 @@ async function send(t: TestTenant, events: { eventId: string; timestamp: number;
 /** One event's rows in `tierName` written a second time, as a rewrite that raced its insert leaves them. */
 async function countTwiceIn(db: Db, tierName: RollupTier['name'], tenantId: string, eventId: string) {
   const source = `${db.database}.${TABLES.usageEvents} FINAL`;
-  const select = rollupSelect(tier(tierName), source, 'tenant_id = {tenantId:String} AND event_id = {eventId:String}');
-  await execute(db, 'test.count_twice', `INSERT INTO ${db.database}.${tier(tierName).table}\n${select}`, { tenantId, eventId });
+  const select = rollupSelect(rollupTier(tierName), source, 'tenant_id = {tenantId:String} AND event_id = {eventId:String}');
+  await execute(db, 'test.count_twice', `INSERT INTO ${db.database}.${rollupTier(tierName).table}\n${select}`, { tenantId, eventId });
 }
 
 /** Events and quantity of the tenant in each tier and in the deduplicated raw events. */

@@ -37,6 +37,9 @@ export interface RollupTier {
   quantities?: true;
 }
 
+/** The tier of that name. */
+export const rollupTier = (name: RollupTier['name']): RollupTier => ROLLUP_TIERS.find((t) => t.name === name)!;
+
 /** Days each rollup tier keeps (0: forever): its TTL and its view's filter (sql/retention.ts). */
 export type TierRetention = Record<RollupTier['name'], number>;
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { onCluster, storageTable, type RenderTarget } from '../engines.js';
-import { ROLLUP_TIERS, rollupSelect, type RollupTier, type TierRetention } from '../datasets/rollups.js';
+import { ROLLUP_TIERS, rollupSelect, rollupTier, type RollupTier, type TierRetention } from '../datasets/rollups.js';
 import { defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
 import { onlyIdentitiesMatching } from './meter-usage.js';
@@ -156,22 +156,20 @@ export interface TierCheck {
   windows: (touched: string, retention: TierRetention, clockOffsetMs: number) => string;
 }
 
-const tierNamed = (name: RollupTier['name']) => ROLLUP_TIERS.find((t) => t.name === name)!;
-
 export const TIER_CHECKS: readonly TierCheck[] = [
   {
     name: 'minute',
-    fine: tierNamed('minute'),
-    coarse: tierNamed('hour'),
-    rewrites: tierNamed('minute'),
+    fine: rollupTier('minute'),
+    coarse: rollupTier('hour'),
+    rewrites: rollupTier('minute'),
     windows: (touched, retention, offset) => `SELECT tenant_id, metric_name, hour AS w FROM (${touched})
   WHERE (${COMPARED}) AND ${keptBy('hour', retention.minute, offset)}`,
   },
   {
     name: 'day',
-    fine: tierNamed('hour'),
-    coarse: tierNamed('day'),
-    rewrites: tierNamed('day'),
+    fine: rollupTier('hour'),
+    coarse: rollupTier('day'),
+    rewrites: rollupTier('day'),
     windows: (touched, retention, offset) => `SELECT tenant_id, metric_name, toDateTime(toStartOfDay(hour), 'UTC') AS w FROM (${touched})
   GROUP BY tenant_id, metric_name, w
   HAVING countIf(NOT (${COMPARED})) = 0 AND ${keptBy('w', retention.hour, offset)}`,
@@ -247,31 +245,29 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND), params, tags);
 }
 
-/** Rewrite one tier's rows in the given windows (its hours; days for the day tier). */
-export async function rewriteTierWindows(db: Db, tier: RollupTier, windows: readonly TierWindow[], cluster?: string): Promise<void> {
-  const t: RenderTarget = { database: db.database, cluster };
-  const byMetric = new Map<string, { tenantId: string; metricName: string; starts: number[] }>();
+/** Windows per tenant and metric: the distinct starts `startOf` gives each. */
+function startsByMetric<W extends { tenantId: string; metricName: string }>(windows: readonly W[], startOf: (w: W) => number) {
+  const byMetric = new Map<string, { tenantId: string; metricName: string; starts: Set<number> }>();
   for (const w of windows) {
     const key = JSON.stringify([w.tenantId, w.metricName]);
     let entry = byMetric.get(key);
-    if (!entry) byMetric.set(key, (entry = { tenantId: w.tenantId, metricName: w.metricName, starts: [] }));
-    entry.starts.push(w.startMs);
+    if (!entry) byMetric.set(key, (entry = { tenantId: w.tenantId, metricName: w.metricName, starts: new Set() }));
+    entry.starts.add(startOf(w));
   }
-  for (const { tenantId, metricName, starts } of byMetric.values()) await rewrite(db, t, tier, tenantId, metricName, starts);
+  return [...byMetric.values()];
+}
+
+/** Rewrite one tier's rows in the given windows (its hours; days for the day tier). */
+export async function rewriteTierWindows(db: Db, tier: RollupTier, windows: readonly TierWindow[], cluster?: string): Promise<void> {
+  const t: RenderTarget = { database: db.database, cluster };
+  for (const { tenantId, metricName, starts } of startsByMetric(windows, (w) => w.startMs)) await rewrite(db, t, tier, tenantId, metricName, [...starts]);
 }
 
 /** Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one. */
 export async function rewriteWindows(db: Db, windows: readonly StaleWindow[], cluster?: string): Promise<void> {
   const t: RenderTarget = { database: db.database, cluster };
-  const byMetric = new Map<string, { tenantId: string; metricName: string; hours: Set<number>; days: Set<number> }>();
-  for (const w of windows) {
-    const key = JSON.stringify([w.tenantId, w.metricName]);
-    let entry = byMetric.get(key);
-    if (!entry) byMetric.set(key, (entry = { tenantId: w.tenantId, metricName: w.metricName, hours: new Set(), days: new Set() }));
-    entry.hours.add(w.hourMs);
-    entry.days.add(w.hourMs - (w.hourMs % DAY_MS));
-  }
-  for (const { tenantId, metricName, hours, days } of byMetric.values()) {
+  for (const { tenantId, metricName, starts: hours } of startsByMetric(windows, (w) => w.hourMs)) {
+    const days = new Set([...hours].map((h) => h - (h % DAY_MS)));
     for (const tier of ROLLUP_TIERS) await rewrite(db, t, tier, tenantId, metricName, [...(tier.name === 'day' ? days : hours)]);
   }
 }
