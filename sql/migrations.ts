@@ -3,7 +3,7 @@ import { TABLES, assertIdentifier } from './names.js';
 import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
 import { apiKeysDdl, migrationsDdl, scopedKeysDdl, tenantStateDdl, tenantsDdl } from './datasets/tenancy.js';
-import { usageEventsDdl } from './datasets/usage-events.js';
+import { rawCodecsDdl, usageEventsDdl } from './datasets/usage-events.js';
 import { customerMonthDdl, quantitiesDdl, reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
@@ -47,6 +47,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 21, name: 'analyst_console_link', statements: analystConsoleLinkDdl },
   { version: 22, name: 'usage_per_day_customer_month', statements: customerMonthDdl },
   { version: 23, name: 'usage_per_day_quantities', statements: quantitiesDdl },
+  { version: 24, name: 'raw_event_codecs', statements: rawCodecsDdl },
 ];
 
 const appliedVersions = defineQuery({
