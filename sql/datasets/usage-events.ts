@@ -61,9 +61,9 @@ export function usageEventsDdl(t: RenderTarget): string[] {
  * Migration 24: the columns of the raw tables (usage_events and its copy usage_event_log) compressed
  * with ZSTD instead of the engine's default LZ4, the event time with T64 before it. LZ4 does no
  * entropy coding: a random id's hex digits, customer ids and decimal quantities in rows sorted by
- * event id kept most of their bytes. 1M bench events, merged (docs/benchmarks.md, "Raw events
- * compressed with ZSTD"): 48.5 -> ~38 bytes per event with ids in random order, 26.3 -> 17.7 with
- * increasing ids, at the same insert time.
+ * event id kept most of their bytes. 1M bench events, merged (`npm run bench:codecs`,
+ * docs/benchmarks.md): 49.0 -> 37.5 bytes per event with ids in random order, 26.7 -> 17.9 with
+ * increasing ids, at the same insert time; a ZSTD column takes about twice as long to read.
  *
  * `event_id` keeps LZ4: the writer's identity lookup decompresses that column of every granule a
  * batch's ids fall in (all of them with random ids), and with ZSTD the same lookup took ~1.5x as
