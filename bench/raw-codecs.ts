@@ -25,6 +25,7 @@ const RUNS = 9;
 const END = Date.UTC(2026, 10, 1);
 const VARIANTS = { default: 'bench_codecs_default', migration24: 'bench_codecs_migration24' } as const;
 type Variant = keyof typeof VARIANTS;
+const VARIANT_TABLES = `'${Object.values(VARIANTS).join("', '")}'`;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-codecs-'));
 const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', ROLLUP_RECONCILE_CRON: '0 0 1 1 *' });
@@ -36,6 +37,15 @@ const ms = async (run: () => Promise<unknown>): Promise<number> => {
   const t0 = performance.now();
   await run();
   return performance.now() - t0;
+};
+/** The median of RUNS timings of `run`, in ms. */
+const medianMs = async (run: () => Promise<unknown>): Promise<number> => {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) times.push(await ms(run));
+  return +percentile(
+    times.sort((a, b) => a - b),
+    50,
+  ).toFixed(1);
 };
 
 try {
@@ -59,24 +69,17 @@ try {
   const perEvent = (bytes: string | number) => +(Number(bytes) / stored).toFixed(2);
   const onDisk = await select<{ table: string; bytes: string; parts: string }>(
     `SELECT table, toString(sum(bytes_on_disk)) AS bytes, toString(count()) AS parts FROM system.parts
-     WHERE database = '${db.database}' AND table IN ('${Object.values(VARIANTS).join("', '")}') AND active GROUP BY table`,
+     WHERE database = '${db.database}' AND table IN (${VARIANT_TABLES}) AND active GROUP BY table`,
   );
   const columns = await select<{ table: string; name: string; bytes: string }>(
     `SELECT table, name, toString(data_compressed_bytes) AS bytes FROM system.columns
-     WHERE database = '${db.database}' AND table IN ('${Object.values(VARIANTS).join("', '")}') AND data_compressed_bytes > 0`,
+     WHERE database = '${db.database}' AND table IN (${VARIANT_TABLES}) AND data_compressed_bytes > 0`,
   );
   const bytesOf = (variant: Variant, name: string) => perEvent(columns.find((c) => c.table === VARIANTS[variant] && c.name === name)?.bytes ?? 0);
 
   // Reading a column whole (NOT ignore() makes the engine read and decompress it), one thread, median of RUNS.
-  const readMs = async (table: string, column: string) => {
-    const times: number[] = [];
-    for (let i = 0; i < RUNS; i++)
-      times.push(await ms(() => execute(db, 'bench.read', `SELECT count() FROM ${t(table)} WHERE NOT ignore(${column}) SETTINGS max_threads = 1`)));
-    return +percentile(
-      times.sort((a, b) => a - b),
-      50,
-    ).toFixed(1);
-  };
+  const readMs = (table: string, column: string) =>
+    medianMs(() => execute(db, 'bench.read', `SELECT count() FROM ${t(table)} WHERE NOT ignore(${column}) SETTINGS max_threads = 1`));
   const changed = ['event_id', ...Object.keys(RAW_COLUMN_CODECS)].filter((c) => bytesOf('default', c) > 0);
   const perColumn = [];
   for (const column of changed) {
@@ -96,24 +99,11 @@ try {
     'bench.ids',
     `CREATE TABLE ${t('bench_codecs_ids')} ENGINE = Memory AS SELECT event_id FROM ${t(VARIANTS.default)} ORDER BY cityHash64(event_id) LIMIT 10000`,
   );
-  const lookupMs: Record<string, number> = {};
-  for (const [variant, table] of Object.entries(VARIANTS)) {
-    const times: number[] = [];
-    for (let i = 0; i < RUNS; i++)
-      times.push(
-        await ms(() =>
-          execute(
-            db,
-            'bench.lookup',
-            `SELECT event_id FROM ${t(table)} WHERE tenant_id = 'bench' AND event_id IN (SELECT event_id FROM ${t('bench_codecs_ids')})`,
-          ),
-        ),
-      );
-    lookupMs[variant] = +percentile(
-      times.sort((a, b) => a - b),
-      50,
-    ).toFixed(1);
-  }
+  const lookupMs: Record<Variant, number> = { default: 0, migration24: 0 };
+  for (const [variant, table] of Object.entries(VARIANTS) as [Variant, string][])
+    lookupMs[variant] = await medianMs(() =>
+      execute(db, 'bench.lookup', `SELECT event_id FROM ${t(table)} WHERE tenant_id = 'bench' AND event_id IN (SELECT event_id FROM ${t('bench_codecs_ids')})`),
+    );
 
   const totals = (Object.entries(VARIANTS) as [Variant, string][]).map(([variant, table]) => {
     const row = onDisk.find((r) => r.table === table)!;

@@ -11,6 +11,8 @@ import { execute, type Db } from '../sql/query.js';
 import { RAW_COLUMN_CODECS } from '../sql/datasets/usage-events.js';
 
 const RAW_TABLES = [TABLES.usageEvents, TABLES.usageEventLog] as const;
+/** The raw tables as an SQL list, for `table IN (...)` over the system tables. */
+const RAW_TABLE_LIST = `'${RAW_TABLES.join("', '")}'`;
 const DAY = 86_400_000;
 
 async function select<T>(db: Db, query: string): Promise<T[]> {
@@ -29,7 +31,7 @@ const columns = (db: Db) =>
   select<ColumnRow>(
     db,
     `SELECT table, name, compression_codec, default_expression
-     FROM system.columns WHERE database = '${db.database}' AND table IN ('${RAW_TABLES.join("', '")}')`,
+     FROM system.columns WHERE database = '${db.database}' AND table IN (${RAW_TABLE_LIST})`,
   );
 
 /** Compressed bytes of each raw table's active parts (parts this small are compact: the engine keeps no size per column). */
@@ -37,7 +39,7 @@ async function partBytes(db: Db): Promise<Record<string, number>> {
   const rows = await select<{ table: string; bytes: string }>(
     db,
     `SELECT table, toString(sum(data_compressed_bytes)) AS bytes FROM system.parts
-     WHERE database = '${db.database}' AND table IN ('${RAW_TABLES.join("', '")}') AND active GROUP BY table`,
+     WHERE database = '${db.database}' AND table IN (${RAW_TABLE_LIST}) AND active GROUP BY table`,
   );
   return Object.fromEntries(rows.map((r) => [r.table, Number(r.bytes)]));
 }
@@ -102,7 +104,7 @@ describe('migration 24: raw events compressed with ZSTD', () => {
     const mutations = () =>
       select<{ table: string; mutation_id: string }>(
         db,
-        `SELECT table, mutation_id FROM system.mutations WHERE database = '${db.database}' AND table IN ('${RAW_TABLES.join("', '")}') ORDER BY table, mutation_id`,
+        `SELECT table, mutation_id FROM system.mutations WHERE database = '${db.database}' AND table IN (${RAW_TABLE_LIST}) ORDER BY table, mutation_id`,
       );
     const mutationsBefore = await mutations();
 
