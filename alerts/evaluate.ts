@@ -5,7 +5,7 @@ import { listMeters, type Meter } from '../sql/queries/meters.js';
 import { customersByIds, type CustomerRecord } from '../sql/queries/customers.js';
 import { meterValuesAsOf, type PeriodRef } from '../sql/queries/billing-usage.js';
 import { alertRules, alertState, customersWithEvents, insertAlertEvent, insertAlertMark, type AlertRule } from '../sql/queries/alerts.js';
-import { periodsOverlapping, type BillingCycle } from '../jobs/billing/periods.js';
+import { overlappingPeriodsMemo, type BillingCycle } from '../jobs/billing/periods.js';
 import { MAX_RULES_PER_TENANT } from './rules.js';
 import { absoluteOf, step, stepsReached, threshold, type Threshold, type ThresholdState } from './thresholds.js';
 
@@ -93,10 +93,13 @@ async function evaluateRule(
   const fromMs = rule.window === 'lifetime' ? 0 : nowMs - s.graceMs - LONGEST_PERIOD_MS;
   const ids = await customersOf(db, tenantId, rule, meter, fromMs, only, tags);
   let fired = 0;
+  const overlapping = overlappingPeriodsMemo();
   for (let i = 0; i < ids.length; i += CUSTOMERS_PER_QUERY) {
     const chunk = ids.slice(i, i + CUSTOMERS_PER_QUERY);
     const records = new Map((await customersByIds(db, { tenantId, ids: chunk }, tags)).map((c) => [c.customerId, c]));
-    const periods: PeriodRef[] = chunk.flatMap((customerId) => openPeriods(rule, records.get(customerId), s, nowMs).map((p) => ({ customerId, ...p })));
+    const periods: PeriodRef[] = chunk.flatMap((customerId) =>
+      openPeriods(rule, records.get(customerId), s, nowMs, overlapping).map((p) => ({ customerId, ...p })),
+    );
     const values = new Map(
       (await meterValuesAsOf(db, { tenantId, cutoffMs: EVERY_STORED_ROW_MS, meter, periods }, tags)).map((v) => [`${v.customerId}/${v.startMs}`, v.value]),
     );
@@ -113,10 +116,16 @@ async function evaluateRule(
 }
 
 /** The periods a rule still watches: lifetime, or each billing period not yet closed (end + grace after now). */
-function openPeriods(rule: AlertRule, customer: CustomerRecord | undefined, s: EvaluationSettings, nowMs: number): Omit<PeriodRef, 'customerId'>[] {
+function openPeriods(
+  rule: AlertRule,
+  customer: CustomerRecord | undefined,
+  s: EvaluationSettings,
+  nowMs: number,
+  overlapping: ReturnType<typeof overlappingPeriodsMemo>,
+): readonly Omit<PeriodRef, 'customerId'>[] {
   if (rule.window === 'lifetime') return [LIFETIME];
   const cycle = customer ? { timezone: customer.timezone, interval: customer.interval, anchorDay: customer.anchorDay } : s.defaultCycle;
-  return periodsOverlapping(nowMs - s.graceMs, nowMs + 1, cycle);
+  return overlapping(nowMs - s.graceMs, nowMs + 1, cycle);
 }
 
 type RuleState = Map<string, { arm: number; fired: Set<number>; primed: Set<number> }>;

@@ -3,7 +3,7 @@ import { listMeters } from '../../sql/queries/meters.js';
 import { customersByIds } from '../../sql/queries/customers.js';
 import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
 import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
-import { periodsOverlapping, type BillingCycle } from './periods.js';
+import { overlappingPeriodsMemo, type BillingCycle } from './periods.js';
 import { decimal, units } from './decimal.js';
 
 export interface BillingSettings {
@@ -28,6 +28,7 @@ const DAY_MS = 86_400_000;
 // Longer than any period (31 days, plus a DST hour), so a period that may close now starts after it.
 const LONGEST_PERIOD_MS = 32 * DAY_MS;
 const CUSTOMERS_PER_QUERY = 500;
+const YIELD_EVERY_DAYS = 10_000;
 
 interface PeriodToBill extends PeriodRef {
   /** Closed by the previous export: only adjustments; otherwise it closes now: usage lines. */
@@ -68,9 +69,12 @@ async function periodsToBill(
     }
   }
   const periods = new Map<string, PeriodToBill>();
-  for (const day of days) {
+  const overlapping = overlappingPeriodsMemo();
+  for (const [i, day] of days.entries()) {
+    // A tenant's touched days can number in the hundreds of thousands: let requests in between.
+    if (i > 0 && i % YIELD_EVERY_DAYS === 0) await new Promise((resolve) => setImmediate(resolve));
     const cycle = cycles.get(day.customerId) ?? s.defaultCycle;
-    for (const p of periodsOverlapping(day.dayMs, day.dayMs + DAY_MS, cycle)) {
+    for (const p of overlapping(day.dayMs, day.dayMs + DAY_MS, cycle)) {
       // closes once periodEnd + grace has passed at the cutoff
       if (p.endMs > closedBeforeMs) continue;
       const closedBefore = p.endMs <= prevClosedBeforeMs;

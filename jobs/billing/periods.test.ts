@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { periodOf, periodsOverlapping, type BillingCycle } from './periods.js';
+import { overlappingPeriodsMemo, periodOf, periodsOverlapping, type BillingCycle } from './periods.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const cycle = (timezone: string, interval: BillingCycle['interval'], anchorDay = 1): BillingCycle => ({ timezone, interval, anchorDay });
@@ -30,5 +30,44 @@ describe('billing periods', () => {
     const santiago = periodsOverlapping(Date.UTC(2026, 8, 1), Date.UTC(2026, 10, 1), cycle('America/Santiago', 'day'));
     for (let i = 1; i < santiago.length; i++) expect(santiago[i]!.startMs).toBe(santiago[i - 1]!.endMs);
     for (const d of santiago) expect(periodOf(d.startMs, cycle('America/Santiago', 'day'))).toEqual(d);
+  });
+
+  it('remembers periods per cycle and span for one run, with the same answers as computing each', () => {
+    const overlapping = overlappingPeriodsMemo();
+    const cycles = [
+      cycle('UTC', 'month'),
+      cycle('UTC', 'month', 15),
+      cycle('America/New_York', 'month'),
+      cycle('America/New_York', 'week', 7),
+      cycle('Asia/Kolkata', 'week', 3),
+      cycle('America/Santiago', 'day'),
+      cycle('Australia/Lord_Howe', 'day'),
+    ];
+    const DAY = 86_400_000;
+    // UTC days across both 2026 DST changes in New York and Santiago, month ends and a leap day (2028-02-29)
+    const days = [
+      Date.UTC(2026, 2, 7),
+      Date.UTC(2026, 2, 8),
+      Date.UTC(2026, 3, 4),
+      Date.UTC(2026, 8, 5),
+      Date.UTC(2026, 10, 1),
+      Date.UTC(2028, 1, 29),
+      Date.UTC(2028, 2, 1),
+    ];
+    for (const c of cycles) {
+      for (const day of days) {
+        const first = overlapping(day, day + DAY, c);
+        expect(first).toEqual(periodsOverlapping(day, day + DAY, c));
+        // asked again, with an equal cycle object: the remembered answer
+        expect(overlapping(day, day + DAY, { ...c })).toBe(first);
+      }
+    }
+    // a cycle differing in one field, or another span, is computed on its own
+    const base = overlapping(days[0]!, days[0]! + DAY, cycle('UTC', 'month'));
+    expect(overlapping(days[0]!, days[0]! + DAY, cycle('UTC', 'month', 2))).not.toBe(base);
+    expect(overlapping(days[0]!, days[0]! + DAY, cycle('UTC', 'week'))).not.toBe(base);
+    expect(overlapping(days[0]!, days[0]! + DAY, cycle('Etc/GMT+1', 'month'))).not.toBe(base);
+    expect(overlapping(days[0]!, days[0]! + 2 * DAY, cycle('UTC', 'month'))).not.toBe(base);
+    expect(overlapping(days[0]! - 1, days[0]! + DAY, cycle('UTC', 'month'))).not.toBe(base);
   });
 });
