@@ -8,6 +8,11 @@ export interface Db {
   /** Limits every read through this Db runs under (written into the query's own SETTINGS clause). */
   readLimits?: ReadLimits | undefined;
   /**
+   * Settings every read through this Db states besides its limits: BACKGROUND_READS for a job
+   * whose reads must not take the CPU from ingest and API reads (backgroundDb).
+   */
+  readSettings?: Readonly<Record<string, number>> | undefined;
+  /**
    * The in-process engine (chdb). chdb's own parameter binding runs one statement at a time per
    * process; meterhouse's connections bind values per connection instead (sql/session-parameters.ts).
    */
@@ -49,6 +54,20 @@ export interface ReadLimits {
   max_threads: number;
   /** Niceness (0-19) of the read's engine threads: the OS runs ingest's threads first when CPU is short. */
   os_thread_priority: number;
+}
+
+/**
+ * A background job's reads: one engine thread, at the niceness of API reads
+ * (READ_OS_THREAD_PRIORITY's default), so ingest's threads (niceness 0) go
+ * first and an API read shares the CPU with the job instead of waiting behind
+ * it. The engine applies a niceness only with CAP_SYS_NICE (otherwise the
+ * setting is a no-op and one thread is the only bound).
+ */
+export const BACKGROUND_READS = { max_threads: 1, os_thread_priority: 19 } as const;
+
+/** `db` whose reads run as background work (BACKGROUND_READS); its writes are unchanged. */
+export function backgroundDb(db: Db): Db {
+  return { ...db, readSettings: BACKGROUND_READS };
 }
 
 /** Who asked: written into every query's log_comment so system.query_log can find it. */
@@ -168,7 +187,7 @@ export async function runQuery<R extends z.ZodType>(
 ): Promise<z.output<R>[]> {
   let raw: unknown;
   try {
-    const sql = withSettings(query, { ...db.readLimits });
+    const sql = withSettings(query, { ...db.readSettings, ...db.readLimits });
     const result = await db.client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: settingsFor(name, tags) });
     raw = await result.json();
   } catch (error) {
@@ -252,7 +271,7 @@ export async function queryBytes(
   tags: QueryTags = {},
 ): Promise<Buffer> {
   try {
-    const sql = withSettings(query, { ...settings, ...db.readLimits });
+    const sql = withSettings(query, { ...db.readSettings, ...settings, ...db.readLimits });
     const { stream } = await db.client.exec({ query: sql, query_params: params, clickhouse_settings: settingsFor(name, tags) });
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));

@@ -2,10 +2,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { now, testClock } from './clock.js';
 import { z } from 'zod';
 import { engine, newTenant, type TestTenant } from './harness.js';
-import { billingSettings } from '../api/runtime.js';
+import { billingSettings, readLimits } from '../api/runtime.js';
 import { BillingCloser, type FaultStage } from '../jobs/billing/close.js';
 import { TABLES } from '../sql/names.js';
-import { runQuery } from '../sql/query.js';
+import { backgroundDb, runQuery } from '../sql/query.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
 
@@ -89,5 +89,42 @@ describe('concurrent close runs', () => {
     expect(a.exports.map((e) => e.sequence)).toEqual([1]);
     expect(b.exports).toEqual([]);
     await expectExportsMatchOracle(t, log);
+  });
+});
+
+describe('a close run as background work', () => {
+  it('reads on one engine thread at the niceness of API reads, and still closes exactly', async () => {
+    const { t, log } = await seeded(11);
+    const r = await engine();
+    const reads: string[] = [];
+    // The engine's own client, recording the text of every read the run sends.
+    const client = new Proxy(r.deps.db.client, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop !== 'query' && prop !== 'exec') return value.bind(target);
+        return (args: { query: string }) => {
+          reads.push(args.query);
+          return (value as (a: unknown) => unknown).call(target, args);
+        };
+      },
+    });
+    const c = new BillingCloser({ ...r.deps.db, client }, { settings: billingSettings(r.deps.config, testClock) });
+    expect((await c.run(t.tenantId)).exports.map((e) => e.sequence)).toEqual([1]);
+    await expectExportsMatchOracle(t, log);
+    // touched days, customers, meter values, the claim, the previous export, the file: all of them background reads
+    expect(reads.length).toBeGreaterThan(5);
+    for (const sql of reads) expect(sql).toMatch(/\nSETTINGS (.*, )?max_threads = 1, os_thread_priority = 19(,|$|\s)/);
+  });
+
+  it('states its settings to the engine: one thread, niceness 19 (API readers keep their own limits over them)', async () => {
+    const { db } = (await engine()).deps;
+    const row = z.object({ threads: z.coerce.number(), niceness: z.coerce.number() });
+    const sql = "SELECT getSetting('max_threads') AS threads, getSetting('os_thread_priority') AS niceness";
+    expect(await runQuery(backgroundDb(db), 'test.settings', sql, {}, row)).toEqual([{ threads: 1, niceness: 19 }]);
+    const plain = await runQuery(db, 'test.settings', sql, {}, row);
+    expect(plain).toEqual([{ threads: expect.any(Number), niceness: 0 }]);
+    const reader = { ...backgroundDb(db), readLimits: { ...readLimits((await engine()).deps.config), max_threads: 2, os_thread_priority: 5 } };
+    expect(await runQuery(reader, 'test.settings', sql, {}, row)).toEqual([{ threads: 2, niceness: 5 }]);
   });
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { onCluster, storageTable, type RenderTarget } from '../engines.js';
 import { ROLLUP_TIERS, rollupSelect, rollupTier, type RollupTier, type TierRetention } from '../datasets/rollups.js';
-import { defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
+import { BACKGROUND_READS, defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
 import { onlyIdentitiesMatching } from './meter-usage.js';
 import { ttlAfter } from '../retention.js';
@@ -51,14 +51,6 @@ export interface ReconcileSpan {
 }
 
 const hourOf = "toDateTime(toStartOfHour(timestamp), 'UTC')";
-
-/**
- * The reconciler's reads of raw events are background work: one engine thread, at the niceness
- * of API reads (READ_OS_THREAD_PRIORITY's default), so ingest (niceness 0) goes first and API reads
- * share the CPU with it instead of starving behind it (its first run after a backfill reads the
- * whole table with FINAL).
- */
-const BACKGROUND = { max_threads: 1, os_thread_priority: 19 };
 
 /**
  * Hours (per tenant and metric) that received rows since the watermark, with
@@ -116,7 +108,7 @@ FROM (
 GROUP BY tenant_id, metric_name, hour
 ORDER BY tenantId, metricName, hourMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), hourMs: z.coerce.number(), eventsDifference: z.coerce.number() });
-  return runQuery(db, 'rollups.reconcile.stale', withSettings(sql, BACKGROUND), spanValues(span), row, { job: JOB });
+  return runQuery(db, 'rollups.reconcile.stale', withSettings(sql, BACKGROUND_READS), spanValues(span), row, { job: JOB });
 }
 
 /** Hours (per tenant and metric) that received rows since the watermark: those a run compares, and those still receiving rows, left to a later run. */
@@ -124,7 +116,7 @@ export async function touchedWindowCount(db: Db, span: ReconcileSpan): Promise<{
   const sql = `SELECT countIf(${COMPARED}) AS checked, countIf(NOT (${COMPARED})) AS deferred
 FROM (${touchedSql(db.database)})`;
   const row = z.object({ checked: z.coerce.number(), deferred: z.coerce.number() });
-  const [counts] = await runQuery(db, 'rollups.reconcile.touched', withSettings(sql, BACKGROUND), spanValues(span), row, { job: JOB });
+  const [counts] = await runQuery(db, 'rollups.reconcile.touched', withSettings(sql, BACKGROUND_READS), spanValues(span), row, { job: JOB });
   return counts ?? { checked: 0, deferred: 0 };
 }
 
@@ -212,7 +204,7 @@ HAVING countIf(side = 1) != 1 OR countIf(side = 2) != 1
     OR anyIf(q, side = 1) != anyIf(c, side = 1) OR anyIf(q, side = 2) != anyIf(c, side = 2)
 ORDER BY tenantId, metricName, startMs`;
   const row = z.object({ tenantId: z.string(), metricName: z.string(), startMs: z.coerce.number() });
-  return runQuery(db, `rollups.reconcile.drift_${check.name}`, withSettings(sql, BACKGROUND), spanValues(span), row, { job: JOB });
+  return runQuery(db, `rollups.reconcile.drift_${check.name}`, withSettings(sql, BACKGROUND_READS), spanValues(span), row, { job: JOB });
 }
 
 /** A rollup row's window in `tier` (its own window_start for the tier itself). */
@@ -242,7 +234,7 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
   // window's rows lie in every granule of its month, and FINAL over them all merged the whole partition.
   const source = `${db.database}.${TABLES.usageEvents} FINAL\n${onlyIdentitiesMatching(db.database, inWindows('timestamp'))}`;
   const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, source, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
-  await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND), params, tags);
+  await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND_READS), params, tags);
 }
 
 /** Windows per tenant and metric: the distinct starts `startOf` gives each. */
