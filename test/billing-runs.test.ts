@@ -7,7 +7,11 @@ import { BillingCloser, type FaultStage } from '../jobs/billing/close.js';
 import { TABLES } from '../sql/names.js';
 import { backgroundDb, runQuery } from '../sql/query.js';
 import type { LoggedOp } from './billing-oracle.js';
+import { touchedDays } from '../sql/queries/billing-usage.js';
+import { engineNow } from '../sql/queries/exports.js';
 import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
+
+const DAY = 86_400_000;
 
 beforeAll(async () => {
   await engine({ BILLING_CUTOFF_LAG_MS: '0', BILLING_GRACE_SECONDS: String(GRACE_MS / 1000) });
@@ -126,5 +130,72 @@ describe('a close run as background work', () => {
     expect(plain).toEqual([{ threads: expect.any(Number), niceness: 0 }]);
     const reader = { ...backgroundDb(db), readLimits: { ...readLimits((await engine()).deps.config), max_threads: 2, os_thread_priority: 5 } };
     expect(await runQuery(reader, 'test.settings', sql, {}, row)).toEqual([{ threads: 2, niceness: 5 }]);
+  });
+});
+
+describe('the days a close run looks at (touchedDays)', () => {
+  it('come one row per customer, each UTC day of its events once and in order, flagged when a row of that day was stored since the previous cutoff', async () => {
+    const t = await newTenant();
+    const log: LoggedOp[] = [];
+    await setUpTenant(t);
+    const { db } = (await engine()).deps;
+    const engineMs = async () => (await engineNow(db, {}))[0]!.nowMs;
+    const midnight = Math.floor(now() / DAY) * DAY - 10 * DAY;
+    const edges = [midnight, midnight - 1].map((timestamp, i) => ({
+      eventId: `td-edge-${i}`,
+      customerId: 'c-default',
+      metricName: 'gpu.seconds',
+      timestamp,
+      quantity: '1',
+      dimensions: {},
+    }));
+    const before = [...generateEvents('td-a', 150, 5, now()), ...edges];
+    await send(t, log, before);
+    await clockPast(log);
+    const sinceMs = await engineMs();
+    while ((await engineMs()) <= sinceMs) await new Promise((resolve) => setTimeout(resolve, 1));
+    const since = generateEvents('td-b', 40, 9, now());
+    await send(t, log, since);
+    await clockPast(log);
+    const cutoffMs = (await engineMs()) + 1;
+
+    const expected = (metrics: string[], closedBeforeMs: number, newFromMs: number) => {
+      const byCustomer = new Map<string, Map<number, boolean>>();
+      for (const [events, changed] of [
+        [before, false],
+        [since, true],
+      ] as const) {
+        for (const e of events) {
+          if (!metrics.includes(e.metricName) || e.timestamp >= closedBeforeMs || (e.timestamp < newFromMs && !changed)) continue;
+          const days = byCustomer.get(e.customerId) ?? new Map<number, boolean>();
+          const day = Math.floor(e.timestamp / DAY) * DAY;
+          days.set(day, (days.get(day) ?? false) || changed);
+          byCustomer.set(e.customerId, days);
+        }
+      }
+      return [...byCustomer.keys()].sort().map((customerId) => {
+        const days = [...byCustomer.get(customerId)!.entries()].sort((a, b) => a[0] - b[0]);
+        return { customerId, dayMs: days.map(([d]) => d), changed: days.map(([, c]) => c) };
+      });
+    };
+    const cases = [
+      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: 0 },
+      { metrics: ['gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: 0 },
+      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: midnight, newFromMs: midnight - 30 * DAY },
+      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: now() + DAY },
+    ];
+    for (const c of cases) {
+      const got = await touchedDays(db, { tenantId: t.tenantId, cutoffMs, sinceMs, ...c });
+      const want = expected(c.metrics, c.closedBeforeMs, c.newFromMs);
+      expect(want.length, JSON.stringify(c)).toBeGreaterThan(0);
+      expect(got, JSON.stringify(c)).toEqual(want);
+    }
+    // the edge events: the first millisecond of a UTC day and the last of the day before are two days
+    const gpu = (await touchedDays(db, { tenantId: t.tenantId, cutoffMs, sinceMs, ...cases[1]! })).find((c) => c.customerId === 'c-default')!;
+    expect(gpu.dayMs).toEqual(expect.arrayContaining([midnight, midnight - DAY]));
+    // a cutoff before the later rows: none of them is seen, so no day is flagged
+    const atSince = await touchedDays(db, { tenantId: t.tenantId, cutoffMs: sinceMs, sinceMs, ...cases[0]! });
+    expect(atSince.flatMap((c) => c.changed)).not.toContain(true);
+    expect(atSince.length).toBeGreaterThan(0);
   });
 });

@@ -37,33 +37,47 @@ function eventsAsOf(db: string, where: string): string {
 ) WHERE x_ = 0`;
 }
 
-export interface TouchedDay {
+export interface TouchedCustomer {
   customerId: string;
-  dayMs: number;
-  /** A row of this customer and UTC day was stored at or after `sinceMs` (a late event or a correction). */
-  changed: boolean;
+  /** The UTC days (start, epoch ms) holding this customer's events. */
+  dayMs: number[];
+  /** Per day: a row of this customer and day was stored at or after `sinceMs` (a late event or a correction). */
+  changed: boolean[];
 }
 
+const DAY_MS = 86_400_000;
+
 /**
- * The (customer, UTC day) pairs holding events of these metrics before
- * `closedBeforeMs` that a close run must look at: days from `newFromMs` on
- * (periods that may close now) and days with rows stored since `sinceMs`
- * (the previous cutoff: what changed in periods closed before).
+ * The customers, each with its UTC days, holding events of these metrics
+ * before `closedBeforeMs` that a close run must look at: days from
+ * `newFromMs` on (periods that may close now) and days with rows stored since
+ * `sinceMs` (the previous cutoff: what changed in periods closed before).
+ * One row per customer, its days as arrays of day numbers: a tenant has
+ * hundreds of thousands of (customer, day) pairs, and one row per pair cost
+ * the event loop half a second to parse at 1M events.
  */
 export async function touchedDays(
   db: Db,
   p: { tenantId: string; metrics: string[]; cutoffMs: number; sinceMs: number; closedBeforeMs: number; newFromMs: number },
   tags: QueryTags = {},
-): Promise<TouchedDay[]> {
+): Promise<TouchedCustomer[]> {
   const where = `metric_name IN {metrics:Array(String)} AND timestamp < ${at('closedBeforeMs')}
     AND (timestamp >= ${at('newFromMs')} OR stored_at >= ${at('sinceMs')})`;
-  const sql = `SELECT customer_id AS customerId, toUnixTimestamp(toStartOfDay(timestamp)) * 1000 AS dayMs, max(stored_at >= ${at('sinceMs')}) AS changed
-FROM (${storedBefore(db.database, where)})
-GROUP BY customerId, dayMs
-ORDER BY customerId, dayMs`;
-  const row = z.object({ customerId: z.string(), dayMs: z.coerce.number(), changed: z.coerce.number() });
+  const sql = `SELECT customerId, arrayMap(x -> x.1, pairs) AS days, arrayMap(x -> x.2, pairs) AS changed FROM (
+  SELECT customerId, arraySort(groupArray((day, changed))) AS pairs FROM (
+    SELECT customer_id AS customerId, toInt32(toDate32(timestamp)) AS day, toUInt8(max(stored_at >= ${at('sinceMs')})) AS changed
+    FROM (${storedBefore(db.database, where)})
+    GROUP BY customerId, day
+  )
+  GROUP BY customerId
+)
+ORDER BY customerId`;
+  // One check per array instead of one zod schema per element: 30-100 ms less of the event loop per run at 1M events.
+  const dayNumbers = z.custom<number[]>((v) => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d)), 'an array of day numbers');
+  const flags = z.custom<number[]>((v) => Array.isArray(v) && v.every((c) => c === 0 || c === 1), 'an array of 0 and 1');
+  const row = z.object({ customerId: z.string(), days: dayNumbers, changed: flags });
   const rows = await runQuery(db, 'billing.touched_days', sql, p, row, tags);
-  return rows.map((r) => ({ customerId: r.customerId, dayMs: r.dayMs, changed: r.changed === 1 }));
+  return rows.map((r) => ({ customerId: r.customerId, dayMs: r.days.map((d) => d * DAY_MS), changed: r.changed.map((c) => c === 1) }));
 }
 
 export interface MeterSpec {
