@@ -64,7 +64,19 @@ async function moveOldPartitionsToS3(): Promise<string> {
     { p: current },
   );
   for (const { partition } of partitions) {
-    await d.client.command({ query: `ALTER TABLE ${d.database}.${TABLES.usageEvents} MOVE PARTITION {p:String} TO DISK 's3'`, query_params: { p: partition } });
+    // A background merge of the partition locks its parts (PART_IS_TEMPORARILY_LOCKED, code 384): wait for it, then move.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await d.client.command({
+          query: `ALTER TABLE ${d.database}.${TABLES.usageEvents} MOVE PARTITION {p:String} TO DISK 's3'`,
+          query_params: { p: partition },
+        });
+        break;
+      } catch (error) {
+        if (String((error as { code?: unknown }).code) !== '384' || attempt >= 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
   return current;
 }
