@@ -51,7 +51,9 @@ afterEach(() => stopRecording?.());
 
 /** Whether the engine reads the projection per customer and month for this statement. */
 async function readsProjection(client: ClickHouseClient, s: RecordedStatement): Promise<boolean> {
-  const plan = (await (await client.query({ query: `EXPLAIN projections = 1 ${s.query}`, query_params: s.params, format: 'JSONEachRow' })).json()) as {
+  // The summary's statement names its own output format (the engine writes the answer's JSON); EXPLAIN's output is the plan.
+  const statement = s.query.replace(/\nFORMAT \w+\s*$/, '');
+  const plan = (await (await client.query({ query: `EXPLAIN projections = 1 ${statement}`, query_params: s.params, format: 'JSONEachRow' })).json()) as {
     explain: string;
   }[];
   return plan.some((line) => line.explain.includes(`ReadFromMergeTree (${CUSTOMER_MONTH_PROJECTION})`));

@@ -71,3 +71,40 @@ it('the summary reads reconciled windows from the rollup and the rest from raw e
   ]);
   expect((await summary(day, day + DAY)).data.at(-1)).toEqual({ customerId: 'c9', metricName: 'summary.test', quantity: '7', events: 1 });
 });
+
+it('writes the rows as the engine serialises them: any identifier reads back exactly, counts are JSON numbers, pages chain', async () => {
+  await engine();
+  const t = await newTenant();
+  const hourAgo = now() - 3_600_000;
+  const ids = ['a/b', 'quote"back\\slash', 'é-ünï', '😀 emoji', '<script>', 'line\u2028sep', 'zz'];
+  const events = ids.map((customerId, i) => ({ eventId: `odd${i}`, customerId, metricName: 'odd.ids', timestamp: hourAgo, quantity: '1.000000001' }));
+  const sent = await t.json('POST', '/v1/events', { body: events });
+  expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+  expect(sent.body.accepted).toBe(ids.length);
+  const window = `from=${hourAgo - DAY}&to=${hourAgo + 1}&metricName=odd.ids`;
+  const all = await t.json('GET', `/v1/usage/summary?${window}`);
+  expect(all.status).toBe(200);
+  const expected = [...ids]
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    .map((customerId) => ({ customerId, metricName: 'odd.ids', quantity: '1.000000001', events: 1 }));
+  expect(all.body.data).toEqual(expected);
+  expect(all.body.nextCursor).toBeNull();
+  // Pages of three: the same rows, each once, in order, the last page without a cursor.
+  const pages: unknown[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < 10; i++) {
+    const page: { status: number; body: { data: unknown[]; nextCursor: string | null } } = await t.json(
+      'GET',
+      `/v1/usage/summary?${window}&limit=3${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    expect(page.status).toBe(200);
+    expect(page.body.data.length).toBeLessThanOrEqual(3);
+    pages.push(...page.body.data);
+    cursor = page.body.nextCursor;
+    if (!cursor) break;
+  }
+  expect(pages).toEqual(expected);
+  // No rows: an empty page.
+  const none = await t.json('GET', `/v1/usage/summary?${window}&customerId=nobody`);
+  expect(none.body).toEqual({ data: [], meta: { source: 'usage_events', rawWindows: 0 }, nextCursor: null });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconciledMonths } from './usage-summary.js';
+import { pageOf, reconciledMonths } from './usage-summary.js';
 
 const DAY = 86_400_000;
 const utc = (y: number, m: number, d = 1) => Date.UTC(y, m - 1, d);
@@ -31,5 +31,35 @@ describe('reconciledMonths: the whole UTC months of [from, to) with no unreconci
     expect(months(from, to, [seconds(utc(2026, 9, 30)), seconds(utc(2026, 11))])).toEqual(['2026-10-01']);
     // A day outside the months changes nothing.
     expect(months(utc(2026, 8, 31), to, [seconds(utc(2026, 8, 31))])).toEqual(['2026-09-01', '2026-10-01', '2026-11-01']);
+  });
+});
+
+describe('pageOf (the engine JSONEachRow lines of a summary as one page)', () => {
+  const row = (i: number) => ({ customerId: `c-${i}/"\n\u00e9`, metricName: 'api.calls', quantity: `${i}.000000001`, events: i });
+  const lines = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => `${JSON.stringify(row(i))}\n`).join(''));
+
+  it('is a JSON array of the first `limit` rows, with the last of them and whether more follow', () => {
+    for (const [n, limit] of [
+      [0, 3],
+      [1, 3],
+      [3, 3],
+      [4, 3],
+      [1, 1],
+      [2, 1],
+    ] as const) {
+      const page = pageOf(lines(n), limit);
+      const expected = Array.from({ length: Math.min(n, limit) }, (_, i) => row(i));
+      expect(JSON.parse(page.json.toString('utf8')), `${n} rows, limit ${limit}`).toEqual(expected);
+      expect(page.rows).toBe(expected.length);
+      expect(page.last).toEqual(expected.at(-1));
+      expect(page.more).toBe(n > limit);
+    }
+  });
+
+  it('refuses a last row that is not a summary row (a count beyond 2^53 included)', () => {
+    expect(() => pageOf(Buffer.from('{"customerId":"c","metricName":"m","quantity":"1","events":9007199254740993}\n'), 5)).toThrow(/2\^53/);
+    expect(() => pageOf(Buffer.from('{"customerId":"c","metricName":"m","quantity":1,"events":1}\n'), 5)).toThrow();
+    // a row without its line end is refused, never dropped
+    expect(() => pageOf(Buffer.from('{"customerId":"c","metricName":"m","quantity":"1","events":1}'), 5)).toThrow(/line end/);
   });
 });
