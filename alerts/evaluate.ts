@@ -8,6 +8,7 @@ import { alertRules, alertState, customersWithEvents, insertAlertEvent, insertAl
 import { overlappingPeriodsMemo, type BillingCycle } from '../jobs/billing/periods.js';
 import { MAX_RULES_PER_TENANT } from './rules.js';
 import { absoluteOf, step, stepsReached, threshold, type Threshold, type ThresholdState } from './thresholds.js';
+import { DAY_MS } from '../domain/time.js';
 
 export interface EvaluationSettings {
   /** A period is evaluated until it closes (periodEnd + grace): late events within the grace still count. */
@@ -22,7 +23,6 @@ export interface TouchedSet {
   metrics: ReadonlySet<string>;
 }
 
-const DAY_MS = 86_400_000;
 // Every stored row: values are "as of now", from the append-only log (a cutoff past any stored_at).
 export const EVERY_STORED_ROW_MS = Date.UTC(2100, 0, 1);
 // Longer than any period, so the customers of every period still open are found.

@@ -1,3 +1,5 @@
+import { DAY_MS } from './time.js';
+
 /**
  * Raw retention as one rule the product states and keeps (docs/storage.md, "Retention").
  *
@@ -14,7 +16,6 @@
  * - a read whose window starts before now - RAW_RETENTION_DAYS is refused,
  *   naming the earliest instant still answered: never a silent partial number.
  */
-export const DAY_MS = 86_400_000;
 /** The longest billing period a customer can have (a 31-day month). */
 export const LONGEST_PERIOD_DAYS = 31;
 /** Days between a period's export (end + grace) and the earliest deletion of its events. */

@@ -5,8 +5,8 @@ import { assertRetained, assertWindow, instantMs, instantParam, jsonOf } from '.
 import { needs } from '../route-scopes.js';
 import { correctionsPerDay, deadLettersPerDay, exportedPerDay, receivedPerDay, rollupPerDay, storedPerDay } from '../../sql/queries/reconciliation.js';
 import { mergeCounts, reconcileDay } from '../../domain/reconciliation.js';
+import { DAY_MS } from '../../domain/time.js';
 
-const DAY_MS = 86_400_000;
 /** Days per report: each read scans the tenant's events of the window. */
 export const RECONCILIATION_MAX_DAYS = 93;
 

@@ -2,8 +2,7 @@ import { ROLLUP_TIERS, type TierRetention } from '../../sql/datasets/rollups.js'
 import { tierAnswers, type UsageSource } from '../../sql/queries/meter-usage.js';
 import type { Aggregation } from '../../sql/queries/meters.js';
 import type { UsageWindow } from './windows.js';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../../domain/time.js';
 
 /**
  * The coarsest rollup tier that serves a query: every window bound falls on the

@@ -5,6 +5,7 @@ import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/
 import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
 import { overlappingPeriodsMemo, type BillingCycle } from './periods.js';
 import { decimal, units } from './decimal.js';
+import { DAY_MS } from '../../domain/time.js';
 
 export interface BillingSettings {
   graceMs: number;
@@ -24,7 +25,6 @@ export interface PreviousExport {
   cutoffMs: number;
 }
 
-const DAY_MS = 86_400_000;
 // Longer than any period (31 days, plus a DST hour), so a period that may close now starts after it.
 const LONGEST_PERIOD_MS = 32 * DAY_MS;
 const CUSTOMERS_PER_QUERY = 500;

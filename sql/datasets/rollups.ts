@@ -1,6 +1,7 @@
 import { TABLES, mvName } from '../names.js';
 import { createMaterializedView, createTable, onCluster, qualified, storageTable, type RenderTarget } from '../engines.js';
 import { SUM_TYPE, wideSum } from '../decimals.js';
+import { DAY_MS, HOUR_MS } from '../time.js';
 
 /**
  * Rollups of usage_events per minute, hour and day (UTC windows), keyed by
@@ -45,8 +46,8 @@ export type TierRetention = Record<RollupTier['name'], number>;
 
 export const ROLLUP_TIERS: readonly RollupTier[] = [
   { name: 'minute', table: TABLES.usagePerMinute, stepMs: 60_000, bucket: (c) => `toStartOfMinute(${c})` },
-  { name: 'hour', table: TABLES.usagePerHour, stepMs: 3_600_000, bucket: (c) => `toStartOfHour(${c})` },
-  { name: 'day', table: TABLES.usagePerDay, stepMs: 86_400_000, bucket: (c) => `toStartOfDay(${c})`, quantities: true },
+  { name: 'hour', table: TABLES.usagePerHour, stepMs: HOUR_MS, bucket: (c) => `toStartOfHour(${c})` },
+  { name: 'day', table: TABLES.usagePerDay, stepMs: DAY_MS, bucket: (c) => `toStartOfDay(${c})`, quantities: true },
 ];
 
 // As released in migration 3: quantity_sum is widened by migration 11 (widenRollupSumsDdl). Migrations never change.

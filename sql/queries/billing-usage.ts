@@ -4,6 +4,7 @@ import { count } from '../count.js';
 import { runQuery, type Db, type QueryTags } from '../query.js';
 import { valueExpression } from './meter-usage.js';
 import type { Aggregation } from './meters.js';
+import { DAY_MS } from '../time.js';
 
 const at = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
 
@@ -44,8 +45,6 @@ export interface TouchedCustomer {
   /** Per day: a row of this customer and day was stored at or after `sinceMs` (a late event or a correction). */
   changed: boolean[];
 }
-
-const DAY_MS = 86_400_000;
 
 /**
  * The customers, each with its UTC days, holding events of these metrics

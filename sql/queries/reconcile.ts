@@ -6,12 +6,11 @@ import { BACKGROUND_READS, defineQuery, execute, insertRows, nextVersion, runQue
 import { wideSum } from '../decimals.js';
 import { onlyIdentitiesMatching } from './meter-usage.js';
 import { ttlAfter } from '../retention.js';
+import { DAY_MS, HOUR_MS } from '../time.js';
 
 /** The reconciler's name in rollup_reconcile_state (its watermark row). */
 export const RECONCILE_JOB = 'rollups.reconcile';
 const JOB = RECONCILE_JOB;
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 
 const watermark = defineQuery({
   name: 'rollups.reconcile.watermark',

@@ -50,7 +50,6 @@ describe('pageOf (the engine JSONEachRow lines of a summary as one page)', () =>
       const page = pageOf(lines(n), limit);
       const expected = Array.from({ length: Math.min(n, limit) }, (_, i) => row(i));
       expect(JSON.parse(page.json.toString('utf8')), `${n} rows, limit ${limit}`).toEqual(expected);
-      expect(page.rows).toBe(expected.length);
       expect(page.last).toEqual(expected.at(-1));
       expect(page.more).toBe(n > limit);
     }

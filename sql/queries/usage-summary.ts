@@ -48,8 +48,6 @@ export interface SummaryAnswer {
    * parsing them into objects and writing them out again cost the API more than the engine's grouping.
    */
   json: Buffer;
-  /** Rows in `json` (at most the page size). */
-  rows: number;
   /** The last row of the page (the next page's cursor), parsed and checked. */
   last: SummaryRow | undefined;
   /** More rows follow the page. */
@@ -203,14 +201,14 @@ const NEWLINE = 0x0a;
  * The first `limit` of the engine's JSONEachRow lines as one JSON array, and whether more follow.
  * A JSONEachRow line is one JSON object and holds no raw newline (the engine escapes them in strings).
  */
-export function pageOf(lines: Buffer, limit: number): Pick<SummaryAnswer, 'json' | 'rows' | 'last' | 'more'> {
+export function pageOf(lines: Buffer, limit: number): Pick<SummaryAnswer, 'json' | 'last' | 'more'> {
   // Every JSONEachRow line ends with a newline: bytes after the last one would be a row this page loses.
   if (lines.length > 0 && lines[lines.length - 1] !== NEWLINE) throw new Error('the engine answered a summary row without its line end');
   const ends: number[] = [];
   for (let at = lines.indexOf(NEWLINE); at !== -1 && ends.length <= limit; at = lines.indexOf(NEWLINE, at + 1)) ends.push(at);
   const more = ends.length > limit;
   const rows = Math.min(ends.length, limit);
-  if (rows === 0) return { json: Buffer.from('[]'), rows, last: undefined, more };
+  if (rows === 0) return { json: Buffer.from('[]'), last: undefined, more };
   const end = ends[rows - 1]!;
   const json = Buffer.allocUnsafe(end + 2);
   json[0] = 0x5b; // [
@@ -219,5 +217,5 @@ export function pageOf(lines: Buffer, limit: number): Pick<SummaryAnswer, 'json'
   json[end + 1] = 0x5d; // ]
   const lastStart = rows === 1 ? 0 : ends[rows - 2]! + 1;
   const last = summaryRow.parse(JSON.parse(lines.toString('utf8', lastStart, end)));
-  return { json, rows, last, more };
+  return { json, last, more };
 }
