@@ -124,3 +124,26 @@ export async function bytesPerEvent(api: Api, operatorKey: string, storedEvents:
     return { table, rows, parts: parts.reduce((s, t) => s + t.parts, 0), bytesPerEvent: +(bytes / storedEvents).toFixed(1) };
   });
 }
+
+/** What the server's scheduled jobs had done so far, from its /metrics (no key: process-wide totals only). */
+export async function jobActivity(base: string): Promise<Record<string, { ok: number; failed: number; seconds: number }>> {
+  const res = await fetch(`${base}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const jobs: Record<string, { ok: number; failed: number; seconds: number }> = {};
+  const job = (name: string) => (jobs[name] ??= { ok: 0, failed: 0, seconds: 0 });
+  for (const line of (await res.text()).split('\n')) {
+    const runs = /^meterhouse_job_runs_total\{name="([^"]+)",outcome="(ok|failed)"\} (\S+)$/.exec(line);
+    if (runs) job(runs[1]!)[runs[2] as 'ok' | 'failed'] = Number(runs[3]);
+    const sum = /^meterhouse_job_duration_seconds_sum\{name="([^"]+)"\} (\S+)$/.exec(line);
+    if (sum) job(sum[1]!).seconds = +Number(sum[2]).toFixed(1);
+  }
+  return jobs;
+}
+
+/** Job runs and seconds between two jobActivity snapshots. */
+export function jobsBetween(before: Awaited<ReturnType<typeof jobActivity>>, after: Awaited<ReturnType<typeof jobActivity>>) {
+  return Object.entries(after).map(([name, a]) => {
+    const b = before[name] ?? { ok: 0, failed: 0, seconds: 0 };
+    return { job: name, ok: a.ok - b.ok, failed: a.failed - b.failed, seconds: +(a.seconds - b.seconds).toFixed(1) };
+  });
+}

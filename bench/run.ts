@@ -14,7 +14,7 @@ import { TABLES } from '../sql/names.js';
 import { eventBatches, newTruth, truthSums } from './events.js';
 import { ingestOverHttp, percentile, prepareBodies, writeResults, type IngestRun } from './common.js';
 import { startServer } from './server-process.js';
-import { bytesPerEvent, freshness, sameDecimal, summaryTotals, timeReads } from './checks.js';
+import { bytesPerEvent, freshness, jobActivity, jobsBetween, sameDecimal, summaryTotals, timeReads } from './checks.js';
 import { measureStages, STAGE } from './stages.js';
 import { benchPortal } from './portal.js';
 
@@ -91,6 +91,7 @@ async function ingest(name: string, bodies: typeof backfill) {
     loadAverage: load(),
   };
 }
+const jobsAtStart = await jobActivity(server.base);
 const ingests = [await ingest('backfill: 60 days, 1% redeliveries', backfill), await ingest('live: last hour, 1% redeliveries', live)];
 
 // ---- exact: the summary of everything equals the generator's truth
@@ -117,6 +118,7 @@ for (const meter of [
 }
 const month = 'from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z';
 const customer = (i: number) => `cust-${i % 50}`;
+const jobsBeforeReads = await jobActivity(server.base);
 const reads = await timeReads(
   api,
   [
@@ -140,6 +142,7 @@ const reads = await timeReads(
 );
 
 // ---- the summary once the reconciler has caught up with the ingest (its watermark trails each run by 2 minutes)
+const jobsAfterReads = await jobActivity(server.base);
 const reconciledAfter = performance.now();
 const caughtUp = async () =>
   (
@@ -149,6 +152,13 @@ const caughtUp = async () =>
   ).meta.rawWindows === 0;
 while (!(await caughtUp()) && performance.now() - reconciledAfter < 600_000) await new Promise((r) => setTimeout(r, 2_000));
 const waitedSeconds = Math.round((performance.now() - reconciledAfter) / 1000);
+const jobsAfterWait = await jobActivity(server.base);
+// What the scheduled jobs did in each phase (runs and seconds): the reads share the engine with them.
+const jobs = {
+  ingestAndChecks: jobsBetween(jobsAtStart, jobsBeforeReads),
+  reads: jobsBetween(jobsBeforeReads, jobsAfterReads),
+  waitForReconciler: jobsBetween(jobsAfterReads, jobsAfterWait),
+};
 const readsReconciled = (await caughtUp())
   ? await timeReads(
       api,
@@ -200,6 +210,7 @@ const results = {
   freshness: { runs: FRESHNESS_RUNS, p50Ms: +percentile(fresh, 50).toFixed(1), p99Ms: +percentile(fresh, 99).toFixed(1) },
   reads,
   readsReconciled: { waitedSeconds, reads: readsReconciled },
+  jobs,
   portal,
   storage,
   serverPeakRssMiB: peakRssMiB,
@@ -215,6 +226,10 @@ console.table(results.ingest);
 console.log(`exact: ${exact} (summary ${totals.events.toLocaleString()} events, truth ${truth.events.toLocaleString()})`);
 console.log(`freshness, ack -> visible in the summary: p50 ${results.freshness.p50Ms} ms, p99 ${results.freshness.p99Ms} ms`);
 console.table(reads);
+for (const [phase, runs] of Object.entries(jobs)) {
+  console.log(`scheduled jobs during ${phase} (runs finished, seconds spent in them):`);
+  console.table(runs.filter((r) => r.ok + r.failed > 0));
+}
 console.log(`after the reconciler caught up (waited ${waitedSeconds} s):`);
 console.table(readsReconciled);
 console.log('customer dashboard (portal API and page):');
