@@ -5,10 +5,9 @@ import { listMeters, type Meter } from '../sql/queries/meters.js';
 import { customersByIds, type CustomerRecord } from '../sql/queries/customers.js';
 import { meterValuesAsOf, type PeriodRef } from '../sql/queries/billing-usage.js';
 import { alertRules, alertState, customersWithEvents, insertAlertEvent, insertAlertMark, type AlertRule } from '../sql/queries/alerts.js';
-import { overlappingPeriodsMemo, type BillingCycle } from '../jobs/billing/periods.js';
+import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, type BillingCycle } from '../jobs/billing/periods.js';
 import { MAX_RULES_PER_TENANT } from './rules.js';
 import { absoluteOf, step, stepsReached, threshold, type Threshold, type ThresholdState } from './thresholds.js';
-import { DAY_MS } from '../domain/time.js';
 
 export interface EvaluationSettings {
   /** A period is evaluated until it closes (periodEnd + grace): late events within the grace still count. */
@@ -25,8 +24,6 @@ export interface TouchedSet {
 
 // Every stored row: values are "as of now", from the append-only log (a cutoff past any stored_at).
 export const EVERY_STORED_ROW_MS = Date.UTC(2100, 0, 1);
-// Longer than any period, so the customers of every period still open are found.
-const LONGEST_PERIOD_MS = 32 * DAY_MS;
 const CUSTOMERS_PER_QUERY = 500;
 /** The period of a lifetime rule: all of event time. */
 export const LIFETIME: Omit<PeriodRef, 'customerId'> = { startMs: 0, endMs: EVERY_STORED_ROW_MS };

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
+import { countTooLarge } from './count.js';
 
 /** A ClickHouse client bound to meterhouse's database. */
 export interface Db {
@@ -169,8 +170,8 @@ export function withSettings(sql: string, settings: Record<string, string | numb
   return `${body}\nSETTINGS ${clause}${format ? format[0] : ''}`;
 }
 
-function readError(db: Db, name: string, error: unknown): StorageError {
-  return (db.readLimits && readLimitError(name, db.readLimits, error)) || toStorageError(name, error);
+function readError(db: Db, name: string, error: unknown): Error {
+  return (db.readLimits && readLimitError(name, db.readLimits, error)) || countTooLarge(name, error) || toStorageError(name, error);
 }
 
 /**

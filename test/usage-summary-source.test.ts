@@ -70,6 +70,30 @@ it('the summary reads reconciled windows from the rollup and the rest from raw e
     },
   ]);
   expect((await summary(day, day + DAY)).data.at(-1)).toEqual({ customerId: 'c9', metricName: 'summary.test', quantity: '7', events: 1 });
+
+  // The rows pass through unparsed, so the statement itself refuses a count a JSON number cannot carry (2^53):
+  // the read fails loudly instead of answering a rounded count.
+  const rollupRow = (customerId: string, events: string) => ({
+    tenant_id: t.tenantId,
+    metric_name: 'summary.test',
+    customer_id: customerId,
+    dimensions: {},
+    window_start: day / 1000,
+    events,
+    quantity_sum: '1',
+    quantity_min: '1',
+    quantity_max: '1',
+  });
+  await insertRows(r.deps.db, 'test.rollup_row', TABLES.usagePerDay, [rollupRow('c7', '9007199254740991'), rollupRow('c8', '9007199254740992')]);
+  const refused = await t.json('GET', `/v1/usage/summary?from=${day}&to=${day + DAY}&metricName=summary.test`);
+  expect(refused.status).toBe(500); // not 503: storage is fine, and a retry fails the same way
+  expect(refused.body.error.code).toBe('internal');
+  // One below the limit is carried exactly; other customers' reads are unaffected.
+  const fits = await t.json('GET', `/v1/usage/summary?from=${day}&to=${day + DAY}&metricName=summary.test&customerId=c7`);
+  expect(fits.body.data).toEqual([{ customerId: 'c7', metricName: 'summary.test', quantity: '1', events: 2 ** 53 - 1 }]);
+  expect((await t.json('GET', `/v1/usage/summary?from=${day}&to=${day + DAY}&metricName=summary.test&customerId=c9`)).body.data).toEqual([
+    { customerId: 'c9', metricName: 'summary.test', quantity: '7', events: 1 },
+  ]);
 });
 
 it('writes the rows as the engine serialises them: any identifier reads back exactly, counts are JSON numbers, pages chain', async () => {

@@ -3,7 +3,7 @@ import { listMeters } from '../../sql/queries/meters.js';
 import { customersByIds } from '../../sql/queries/customers.js';
 import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
 import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
-import { overlappingPeriodsMemo, type BillingCycle } from './periods.js';
+import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, type BillingCycle } from './periods.js';
 import { decimal, units } from './decimal.js';
 import { DAY_MS } from '../../domain/time.js';
 
@@ -25,8 +25,6 @@ export interface PreviousExport {
   cutoffMs: number;
 }
 
-// Longer than any period (31 days, plus a DST hour), so a period that may close now starts after it.
-const LONGEST_PERIOD_MS = 32 * DAY_MS;
 const CUSTOMERS_PER_QUERY = 500;
 // A tenant's touched days and periods can number in the hundreds of thousands: the loops over them
 // let requests in between blocks of this many (about 10-40 ms of the event loop each at 1M events).

@@ -1,10 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { overlappingPeriodsMemo, periodOf, periodsOverlapping, type BillingCycle } from './periods.js';
+import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, periodOf, periodsOverlapping, type BillingCycle } from './periods.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const cycle = (timezone: string, interval: BillingCycle['interval'], anchorDay = 1): BillingCycle => ({ timezone, interval, anchorDay });
 
 describe('billing periods', () => {
+  it('are all shorter than LONGEST_PERIOD_MS, which the close job and the alert sweep look back by', () => {
+    let longest = 0;
+    for (const zone of ['UTC', 'America/New_York', 'Europe/London', 'Australia/Lord_Howe', 'America/St_Johns', 'Pacific/Apia']) {
+      for (const anchorDay of [1, 15, 28]) {
+        const periods = periodsOverlapping(Date.UTC(2020, 0, 1), Date.UTC(2031, 0, 1), cycle(zone, 'month', anchorDay));
+        for (const p of periods) longest = Math.max(longest, p.endMs - p.startMs);
+      }
+    }
+    // a 31-day month that gains a DST hour is the longest: 31 days and 1 hour
+    expect(longest).toBe(31 * 86_400_000 + 3_600_000);
+    expect(longest).toBeLessThan(LONGEST_PERIOD_MS);
+  });
+
   it('starts a New York month at local midnight: 05:00 UTC in winter, 04:00 UTC in summer', () => {
     const p = periodOf(Date.UTC(2026, 2, 15), cycle('America/New_York', 'month'));
     expect([iso(p.startMs), iso(p.endMs)]).toEqual(['2026-03-01T05:00:00.000Z', '2026-04-01T04:00:00.000Z']);

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { DAY_MS } from '../../domain/time.js';
 
 export const CYCLE_INTERVALS = ['month', 'week', 'day'] as const;
 export type CycleInterval = (typeof CYCLE_INTERVALS)[number];
@@ -19,6 +20,9 @@ export interface Period {
   startMs: number;
   endMs: number;
 }
+
+/** Longer than any period (31 days, plus a DST hour): a period still open at `t` started after `t - LONGEST_PERIOD_MS`. */
+export const LONGEST_PERIOD_MS = 32 * DAY_MS;
 
 interface LocalDate {
   year: number;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
-import { count } from '../count.js';
+import { count, countFitsJson } from '../count.js';
 import { queryBytes, runQuery, type Db, type QueryTags } from '../query.js';
 import { wideSum } from '../decimals.js';
 import type { RollupTier } from '../datasets/rollups.js';
@@ -171,7 +171,7 @@ export async function usageSummary(db: Db, q: SummaryQuery, tags: QueryTags = {}
   const answer = 'customer_id AS customerId, toString(metric_name) AS metricName';
   // A count of 2^53 or more would reach a JSON client rounded: refused instead (sql/count.ts).
   const tail = `GROUP BY customer_id, metric_name
-HAVING throwIf(events >= 9007199254740992, 'an event count of 2^53 or more cannot be carried exactly by a JSON number') = 0
+HAVING ${countFitsJson('events')}
 ORDER BY customer_id, metric_name
 LIMIT {limit:UInt32}
 FORMAT JSONEachRow`;
