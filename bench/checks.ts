@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { percentile } from './common.js';
 
 /** Read-side measurements of a running server, for npm run bench. */
@@ -92,14 +93,28 @@ export async function freshness(api: Api, runs: number, nowMs: number): Promise<
 /**
  * `runs` timed GETs of each query, p50 and p99. A read the server refuses at one of its read limits
  * (422 `read_limit_exceeded`: the engine stopped it) is timed like any answer and counted in
- * `refused`; any other failure ends the run.
+ * `refused`; any other failure ends the run. With each query, what else the server did meanwhile
+ * (serverActivity before and after its reads): its event loop's longest delay, the job runs finished.
  */
 export async function timeReads(api: Api, queries: { name: string; url: (i: number) => string }[], runs: number) {
-  const out: { name: string; source: string; p50Ms: number; p99Ms: number; refused: number }[] = [];
+  const out: {
+    name: string;
+    source: string;
+    p50Ms: number;
+    p99Ms: number;
+    refused: number;
+    eventLoopMaxMs: number;
+    benchLoopMaxMs: number;
+    jobsFinished: string;
+  }[] = [];
   for (const q of queries) {
     const ms: number[] = [];
     let source = '';
     let refused = 0;
+    const before = await serverActivity(api.base);
+    // This process's own event loop (its GC, its parsing of answers): a stall here is timed as a slow read.
+    const benchLoop = monitorEventLoopDelay({ resolution: 10 });
+    benchLoop.enable();
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
       const { status, body } = await get(api, q.url(i));
@@ -108,8 +123,24 @@ export async function timeReads(api: Api, queries: { name: string; url: (i: numb
       else if (status !== 200) throw failed(q.url(i), status, body);
       else source = (JSON.parse(body) as { meta?: { source?: string } }).meta?.source ?? source;
     }
+    benchLoop.disable();
+    // What else the server did during these reads: its event loop's longest delay, and the job runs that finished.
+    const after = await serverActivity(api.base);
+    const jobsFinished = jobsBetween(before.jobs, after.jobs)
+      .filter((j) => j.ok + j.failed > 0)
+      .map((j) => `${j.job} ${j.ok + j.failed} (${j.seconds} s)`)
+      .join(', ');
     ms.sort((a, b) => a - b);
-    out.push({ name: q.name, source, p50Ms: +percentile(ms, 50).toFixed(1), p99Ms: +percentile(ms, 99).toFixed(1), refused });
+    out.push({
+      name: q.name,
+      source,
+      p50Ms: +percentile(ms, 50).toFixed(1),
+      p99Ms: +percentile(ms, 99).toFixed(1),
+      refused,
+      eventLoopMaxMs: after.eventLoopMaxMs,
+      benchLoopMaxMs: +(benchLoop.max / 1e6).toFixed(1),
+      jobsFinished,
+    });
   }
   return out;
 }
@@ -125,23 +156,36 @@ export async function bytesPerEvent(api: Api, operatorKey: string, storedEvents:
   });
 }
 
-/** What the server's scheduled jobs had done so far, from its /metrics (no key: process-wide totals only). */
-export async function jobActivity(base: string): Promise<Record<string, { ok: number; failed: number; seconds: number }>> {
+export type JobTotals = Record<string, { ok: number; failed: number; seconds: number }>;
+
+/**
+ * From the server's /metrics (no key: process-wide totals only): what its
+ * scheduled jobs had done so far, and the longest and p99 delay of its event
+ * loop since the previous scrape (prom-client resets that histogram on each
+ * scrape, so the bench's snapshots cut it into phases; nothing else scrapes
+ * the bench's server).
+ */
+export async function serverActivity(base: string): Promise<{ jobs: JobTotals; eventLoopMaxMs: number; eventLoopP99Ms: number }> {
   const res = await fetch(`${base}/metrics`);
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
-  const jobs: Record<string, { ok: number; failed: number; seconds: number }> = {};
+  const jobs: JobTotals = {};
   const job = (name: string) => (jobs[name] ??= { ok: 0, failed: 0, seconds: 0 });
+  let eventLoopMaxMs = NaN;
+  let eventLoopP99Ms = NaN;
   for (const line of (await res.text()).split('\n')) {
     const runs = /^meterhouse_job_runs_total\{name="([^"]+)",outcome="(ok|failed)"\} (\S+)$/.exec(line);
     if (runs) job(runs[1]!)[runs[2] as 'ok' | 'failed'] = Number(runs[3]);
     const sum = /^meterhouse_job_duration_seconds_sum\{name="([^"]+)"\} (\S+)$/.exec(line);
     if (sum) job(sum[1]!).seconds = +Number(sum[2]).toFixed(1);
+    const lag = /^nodejs_eventloop_lag_(max|p99)_seconds (\S+)$/.exec(line);
+    if (lag?.[1] === 'max') eventLoopMaxMs = +(Number(lag[2]) * 1000).toFixed(1);
+    if (lag?.[1] === 'p99') eventLoopP99Ms = +(Number(lag[2]) * 1000).toFixed(1);
   }
-  return jobs;
+  return { jobs, eventLoopMaxMs, eventLoopP99Ms };
 }
 
-/** Job runs and seconds between two jobActivity snapshots. */
-export function jobsBetween(before: Awaited<ReturnType<typeof jobActivity>>, after: Awaited<ReturnType<typeof jobActivity>>) {
+/** Job runs and seconds between two snapshots of serverActivity. */
+export function jobsBetween(before: JobTotals, after: JobTotals) {
   return Object.entries(after).map(([name, a]) => {
     const b = before[name] ?? { ok: 0, failed: 0, seconds: 0 };
     return { job: name, ok: a.ok - b.ok, failed: a.failed - b.failed, seconds: +(a.seconds - b.seconds).toFixed(1) };

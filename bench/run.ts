@@ -14,7 +14,7 @@ import { TABLES } from '../sql/names.js';
 import { eventBatches, newTruth, truthSums } from './events.js';
 import { ingestOverHttp, percentile, prepareBodies, writeResults, type IngestRun } from './common.js';
 import { startServer } from './server-process.js';
-import { bytesPerEvent, freshness, jobActivity, jobsBetween, sameDecimal, summaryTotals, timeReads } from './checks.js';
+import { bytesPerEvent, freshness, jobsBetween, sameDecimal, serverActivity, summaryTotals, timeReads } from './checks.js';
 import { measureStages, STAGE } from './stages.js';
 import { benchPortal } from './portal.js';
 
@@ -91,7 +91,7 @@ async function ingest(name: string, bodies: typeof backfill) {
     loadAverage: load(),
   };
 }
-const jobsAtStart = await jobActivity(server.base);
+const jobsAtStart = (await serverActivity(server.base)).jobs;
 const ingests = [await ingest('backfill: 60 days, 1% redeliveries', backfill), await ingest('live: last hour, 1% redeliveries', live)];
 
 // ---- exact: the summary of everything equals the generator's truth
@@ -118,7 +118,7 @@ for (const meter of [
 }
 const month = 'from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z';
 const customer = (i: number) => `cust-${i % 50}`;
-const jobsBeforeReads = await jobActivity(server.base);
+const jobsBeforeReads = (await serverActivity(server.base)).jobs;
 const reads = await timeReads(
   api,
   [
@@ -142,7 +142,7 @@ const reads = await timeReads(
 );
 
 // ---- the summary once the reconciler has caught up with the ingest (its watermark trails each run by 2 minutes)
-const jobsAfterReads = await jobActivity(server.base);
+const jobsAfterReads = (await serverActivity(server.base)).jobs;
 const reconciledAfter = performance.now();
 const caughtUp = async () =>
   (
@@ -152,7 +152,7 @@ const caughtUp = async () =>
   ).meta.rawWindows === 0;
 while (!(await caughtUp()) && performance.now() - reconciledAfter < 600_000) await new Promise((r) => setTimeout(r, 2_000));
 const waitedSeconds = Math.round((performance.now() - reconciledAfter) / 1000);
-const jobsAfterWait = await jobActivity(server.base);
+const jobsAfterWait = (await serverActivity(server.base)).jobs;
 // What the scheduled jobs did in each phase (runs and seconds): the reads share the engine with them.
 const jobs = {
   ingestAndChecks: jobsBetween(jobsAtStart, jobsBeforeReads),
