@@ -1,7 +1,8 @@
 import { connect, type Connection, type ConnectOptions } from '../sql/connect.js';
 import { migrate } from '../sql/migrations.js';
 import { DirectWriter } from '../ingest/writer.js';
-import { defaultTenantLimits, eventTimeBounds, rollupRetention, type Config } from './config.js';
+import { defaultTenantLimits, rollupRetention, type Config } from './config.js';
+import { kafkaSink, startKafka } from './kafka.js';
 import type { AppDeps } from './context.js';
 import { createAccess } from '../access/access.js';
 import type { Logger } from './logger.js';
@@ -11,11 +12,6 @@ import type { S3Storage } from '../sql/tiering.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups, reconcileWork } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
-import { KafkaSink } from '../ingest/kafka-sink.js';
-import { KafkaAdmin } from '../ingest/kafka-admin.js';
-import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
-import type { KafkaSourceOptions, ValidatedSelect } from '../sql/datasets/kafka-ingest.js';
-import { validatedEventsSelect } from '../ingest/kafka-validation.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
 import { BillingCloser, closeWork, type CloseOptions } from '../jobs/billing/close.js';
@@ -172,14 +168,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       () => alertWebhooks.kick(),
     );
     const writer: EventSink = kafka
-      ? new KafkaSink(db, {
-          brokers: kafka.brokers,
-          clientId: config.KAFKA_CLIENT_ID,
-          topic: config.KAFKA_TOPIC,
-          produceTimeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
-          counters: metrics.produceCounters,
-          log: (level, message, fields) => logger[level](fields, message),
-        })
+      ? kafkaSink(db, config, kafka, metrics, logger)
       : (direct = new DirectWriter(
           db,
           {
@@ -297,58 +286,4 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     await connection.close().catch(() => {});
     throw error;
   }
-}
-
-/** What the engine's Kafka chain is made of under `config`: its source (none without KAFKA_BROKERS) and the contract's SQL. */
-export function kafkaChainOf(config: Config): { source: KafkaSourceOptions | undefined; validation: ValidatedSelect } {
-  const validation: ValidatedSelect = (from, tenantsTable) => validatedEventsSelect(from, { tenantsTable, ...eventTimeBounds(config) });
-  if (!config.KAFKA_BROKERS) return { source: undefined, validation };
-  return {
-    source: {
-      brokers: config.KAFKA_ENGINE_BROKERS ?? config.KAFKA_BROKERS,
-      topic: config.KAFKA_TOPIC,
-      group: config.KAFKA_CONSUMER_GROUP,
-      consumers: config.KAFKA_CONSUMERS,
-      maxBlockSize: config.KAFKA_POLL_MAX_MESSAGES,
-      flushIntervalMs: config.KAFKA_FLUSH_INTERVAL_MS,
-      pollTimeoutMs: config.KAFKA_POLL_TIMEOUT_MS,
-    },
-    validation,
-  };
-}
-
-/**
- * With KAFKA_BROKERS: make sure the topic exists (a broker that is down now is
- * not fatal: the API answers 503 until it is back), then make the ClickHouse
- * Kafka chain match the configuration. Without it: remove any chain left from
- * an earlier configuration, so nothing consumes behind the operator's back.
- */
-async function startKafka(db: Connection['db'], config: Config, logger: Logger): Promise<{ brokers: string[]; admin: KafkaAdmin } | undefined> {
-  const target = { database: db.database, cluster: config.CLICKHOUSE_CLUSTER };
-  const { source, validation } = kafkaChainOf(config);
-  if (!source || !config.KAFKA_BROKERS) {
-    const change = await ensureKafkaPipeline(db, target, undefined, validation);
-    if (change === 'removed') logger.warn('KAFKA_BROKERS is not set: removed the Kafka consumer chain of an earlier configuration');
-    return undefined;
-  }
-  const brokers = config.KAFKA_BROKERS.split(',');
-  const admin = new KafkaAdmin({
-    brokers,
-    clientId: config.KAFKA_CLIENT_ID,
-    topic: config.KAFKA_TOPIC,
-    group: config.KAFKA_CONSUMER_GROUP,
-    timeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
-  });
-  try {
-    const topic = await admin.ensureTopic(config.KAFKA_TOPIC_PARTITIONS, config.KAFKA_TOPIC_REPLICATION);
-    logger.info({ topic: config.KAFKA_TOPIC, state: topic }, 'kafka topic');
-  } catch (error) {
-    logger.warn(
-      { topic: config.KAFKA_TOPIC, err: error instanceof Error ? error.message : String(error) },
-      'kafka topic not checked: the broker does not answer; continuing',
-    );
-  }
-  const change = await ensureKafkaPipeline(db, target, source, validation);
-  logger.info({ change, topic: config.KAFKA_TOPIC, group: config.KAFKA_CONSUMER_GROUP, consumers: config.KAFKA_CONSUMERS }, 'kafka consumer chain');
-  return { brokers, admin };
 }

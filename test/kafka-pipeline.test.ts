@@ -8,7 +8,7 @@ import { waitFor } from './wait.js';
 import { execute, runQuery } from '../sql/query.js';
 import { createApp } from '../api/app.js';
 import { fromUnits, toUnits } from './oracle.js';
-import { kafkaChainOf } from '../api/runtime.js';
+import { kafkaChainOf } from '../api/kafka.js';
 import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
 import { kafkaSourceDdl } from '../sql/datasets/kafka-ingest.js';
 
