@@ -119,19 +119,22 @@ for (const meter of [
 const month = 'from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z';
 const customer = (i: number) => `cust-${i % 50}`;
 const jobsBeforeReads = (await serverActivity(server.base)).jobs;
+const meterReads = [
+  {
+    name: 'meter: one customer, 30 days, hourly',
+    url: (i: number) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour`,
+  },
+  {
+    name: 'meter: one customer, 30 days, hourly, America/New_York',
+    url: (i: number) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour&tz=America/New_York`,
+  },
+  { name: 'meter: whole tenant, monthly total', url: () => `/v1/meters/api-calls/usage?${month}&granularity=month` },
+  { name: 'meter P99: one customer, one month', url: (i: number) => `/v1/meters/compute-p99/usage?customerId=${customer(i)}&${month}&granularity=month` },
+];
 const reads = await timeReads(
   api,
   [
-    {
-      name: 'meter: one customer, 30 days, hourly',
-      url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour`,
-    },
-    {
-      name: 'meter: one customer, 30 days, hourly, America/New_York',
-      url: (i) => `/v1/meters/compute/usage?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}&granularity=hour&tz=America/New_York`,
-    },
-    { name: 'meter: whole tenant, monthly total', url: () => `/v1/meters/api-calls/usage?${month}&granularity=month` },
-    { name: 'meter P99: one customer, one month', url: (i) => `/v1/meters/compute-p99/usage?customerId=${customer(i)}&${month}&granularity=month` },
+    ...meterReads,
     { name: 'summary: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
     { name: 'summary: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
     // The same reads over a window 1 ms short of whole hours: raw events only (FINAL), as before issue #14.
@@ -165,6 +168,8 @@ const readsReconciled = (await caughtUp())
       [
         { name: 'summary, reconciled: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
         { name: 'summary, reconciled: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
+        // The meter reads again, the reconciler's first pass over the ingest done: the same reads without it beside them.
+        ...meterReads.map((r) => ({ ...r, name: r.name.replace('meter', 'meter, reconciled') })),
       ],
       QUERY_RUNS,
     )
