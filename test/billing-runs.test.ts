@@ -10,6 +10,9 @@ import type { LoggedOp } from './billing-oracle.js';
 import { touchedDays } from '../sql/queries/billing-usage.js';
 import { engineNow } from '../sql/queries/exports.js';
 import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
+import { computeLines } from '../jobs/billing/lines.js';
+import { LONGEST_PERIOD_MS } from '../jobs/billing/periods.js';
+import { recordStatements } from './record-statements.js';
 
 const DAY = 86_400_000;
 
@@ -134,6 +137,51 @@ describe('a close run as background work', () => {
 });
 
 describe('the days a close run looks at (touchedDays)', () => {
+  // A UTC month start: the default cycle's period ends there. The tenant's other cycles (billing-fixture.ts: New
+  // York months, Kolkata weeks from Wednesday, UTC months from the 15th, Berlin days) end 04:00-23:00 UTC away.
+  const MONTH_START = Date.UTC(2020, 0, 1);
+  const MINUTE = 60_000;
+
+  /** One computeLines call whose previous and own closedBefore are the given instants; the touched-days statements it issued. */
+  async function touchedWindows(t: TestTenant, prevClosedBeforeMs: number, closedBeforeMs: number, before?: Parameters<typeof recordStatements>[1]) {
+    const r = await engine();
+    const { db } = r.deps;
+    const cutoffMs = (await engineNow(db, {}))[0]!.nowMs;
+    const base = billingSettings(r.deps.config, testClock);
+    // closedBefore = cutoff + clockOffset - grace: the offset puts it where the test wants it.
+    const s = { ...base, clockOffsetMs: closedBeforeMs + base.graceMs - cutoffMs };
+    const statements = recordStatements(db.client, before);
+    try {
+      await computeLines(db, t.tenantId, s, cutoffMs, { sequence: 0, cutoffMs: cutoffMs - (closedBeforeMs - prevClosedBeforeMs) });
+    } finally {
+      statements.stop();
+    }
+    return statements.list.filter((x) => x.name === 'billing.touched_days').map((x) => x.params.newFromMs);
+  }
+
+  it('are only the days stored since the previous cutoff when no period of a cycle in use ends in between, the last 32 days when one does', async () => {
+    const { t } = await seeded(43);
+    // Nothing ends in (00:50, 01:30] UTC: days from closedBefore on (none: the statement keeps only rows stored since).
+    expect(await touchedWindows(t, MONTH_START + 50 * MINUTE, MONTH_START + 90 * MINUTE)).toEqual([MONTH_START + 90 * MINUTE]);
+    // The default cycle's month ends in (-1 s, +1 s]: every day from 32 days before the previous closedBefore.
+    expect(await touchedWindows(t, MONTH_START - 1000, MONTH_START + 1000)).toEqual([MONTH_START - 1000 - LONGEST_PERIOD_MS]);
+  });
+
+  it('are read again in full when a customer record changes to a cycle with a period ending in between while the run reads', async () => {
+    const { t } = await seeded(47);
+    let changed = false;
+    // Cape Verde (UTC-1) days end at 01:00 UTC, inside (00:50, 01:30]: the record is saved after the run chose its days.
+    const windows = await touchedWindows(t, MONTH_START + 50 * MINUTE, MONTH_START + 90 * MINUTE, async (statement) => {
+      if (changed || statement.name !== 'billing.touched_days') return;
+      changed = true;
+      const res = await t.json('PUT', '/v1/customers/c-cape-verde', {
+        body: { name: 'c-cape-verde', timezone: 'Atlantic/Cape_Verde', billingCycle: { interval: 'day' } },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    });
+    expect(windows).toEqual([MONTH_START + 90 * MINUTE, MONTH_START + 50 * MINUTE - LONGEST_PERIOD_MS]);
+  });
+
   it('come one row per customer, each UTC day of its events once and in order, flagged when a row of that day was stored since the previous cutoff', async () => {
     const t = await newTenant();
     const log: LoggedOp[] = [];

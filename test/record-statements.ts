@@ -14,16 +14,22 @@ export interface RecordedStatement {
 /**
  * Every statement any client of this process issues until stop() (the clients share one class,
  * whose methods are wrapped). Call stop() in afterEach as well, so a failed test restores them.
+ * `before`, if given, runs before each statement is sent (the statement waits for it): a test's
+ * way to change something at a chosen point of a run.
  */
-export function recordStatements(anyClient: ClickHouseClient): { list: RecordedStatement[]; stop: () => void } {
+export function recordStatements(
+  anyClient: ClickHouseClient,
+  before?: (statement: RecordedStatement) => Promise<void>,
+): { list: RecordedStatement[]; stop: () => void } {
   const proto = Object.getPrototypeOf(anyClient) as Record<string, (p: Params) => Promise<unknown>>;
   const originals = METHODS.map((m) => [m, proto[m]!] as const);
   const list: RecordedStatement[] = [];
   for (const [method, original] of originals) {
     proto[method] = function (this: ClickHouseClient, params: Params) {
       const name = String(JSON.parse(params.clickhouse_settings?.log_comment ?? '{}').name ?? params.query?.slice(0, 40));
-      list.push({ name, client: this, query: params.query, params: params.query_params ?? {} });
-      return original.call(this, params);
+      const statement = { name, client: this, query: params.query, params: params.query_params ?? {} };
+      list.push(statement);
+      return before ? before(statement).then(() => original.call(this, params)) : original.call(this, params);
     };
   }
   return { list, stop: () => originals.forEach(([m, original]) => (proto[m] = original)) };

@@ -1,9 +1,9 @@
 import type { Db, QueryTags } from '../../sql/query.js';
 import { listMeters } from '../../sql/queries/meters.js';
-import { customersByIds } from '../../sql/queries/customers.js';
+import { customersByIds, cyclesOfTenant } from '../../sql/queries/customers.js';
 import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
 import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
-import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, type BillingCycle } from './periods.js';
+import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, periodOf, type BillingCycle } from './periods.js';
 import { decimal, units } from './decimal.js';
 import { DAY_MS } from '../../domain/time.js';
 
@@ -38,7 +38,23 @@ interface PeriodToBill extends PeriodRef {
 
 const keyOf = (customerId: string, meterKey: string, startMs: number) => JSON.stringify([customerId, meterKey, startMs]);
 
-/** The periods a run with this cutoff must bill: newly closed ones, and previously closed ones whose events changed. */
+/** Whether a period of any of these cycles ends in (afterMs, untilMs]: per cycle, the one holding afterMs is the first to end after it. */
+function anyPeriodEnds(cycles: readonly BillingCycle[], afterMs: number, untilMs: number): boolean {
+  return cycles.some((c) => periodOf(afterMs, c).endMs <= untilMs);
+}
+
+const sameCycles = (a: readonly BillingCycle[], b: readonly BillingCycle[]) => {
+  const keys = (cycles: readonly BillingCycle[]) => JSON.stringify(cycles.map((c) => [c.timezone, c.interval, c.anchorDay]).sort());
+  return keys(a) === keys(b);
+};
+
+/**
+ * The periods a run with this cutoff must bill: newly closed ones, and previously closed ones whose events changed.
+ * When no cycle in use (the default, every customer record's) has a period ending since the previous run's
+ * closedBefore (most runs: one a minute, periods of a day or more), nothing closes now: only days with rows
+ * stored since the previous cutoff can change a line, and the run reads those alone instead of every
+ * customer's last 32 days. A record whose cycle changes while the run reads makes it read everything again.
+ */
 async function periodsToBill(
   db: Db,
   tenantId: string,
@@ -47,9 +63,13 @@ async function periodsToBill(
   prev: PreviousExport | undefined,
   metrics: string[],
   tags: QueryTags,
+  readEverything = false,
 ): Promise<PeriodToBill[]> {
   const closedBeforeMs = cutoffMs + s.clockOffsetMs - s.graceMs;
   const prevClosedBeforeMs = prev ? prev.cutoffMs + s.clockOffsetMs - s.graceMs : -Infinity;
+  const cyclesInUse = async (): Promise<BillingCycle[]> => [s.defaultCycle, ...(await cyclesOfTenant(db, { tenantId }, tags))];
+  const inUse = prev && !readEverything ? await cyclesInUse() : undefined;
+  const closesNow = inUse === undefined || anyPeriodEnds(inUse, prevClosedBeforeMs, closedBeforeMs);
   const days = await touchedDays(
     db,
     {
@@ -58,7 +78,7 @@ async function periodsToBill(
       cutoffMs,
       closedBeforeMs,
       sinceMs: prev?.cutoffMs ?? 0,
-      newFromMs: prev ? Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) : 0,
+      newFromMs: !prev ? 0 : closesNow ? Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) : closedBeforeMs,
     },
     tags,
   );
@@ -91,6 +111,8 @@ async function periodsToBill(
       }
     }
   }
+  // The days read were chosen by the cycles in use before: if a record's cycle changed since, read everything.
+  if (inUse && !closesNow && !sameCycles(inUse, await cyclesInUse())) return periodsToBill(db, tenantId, s, cutoffMs, prev, metrics, tags, true);
   return periods;
 }
 

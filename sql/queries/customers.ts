@@ -69,6 +69,19 @@ export async function saveCustomer(db: Db, tenantId: string, c: Omit<CustomerRec
   return { ...c, createdAt: new Date(createdAtMs).toISOString(), updatedAt: new Date(now).toISOString() };
 }
 
+/**
+ * The billing cycles the tenant's customer records use, each once: with the
+ * default cycle, every cycle a close run of the tenant can meet.
+ */
+export const cyclesOfTenant = defineQuery({
+  name: 'customers.cycles',
+  params: z.object({ tenantId: z.string() }),
+  row: customerRow.pick({ timezone: true, interval: true, anchorDay: true }),
+  sql: (db) => `SELECT DISTINCT timezone, toString(cycle_interval) AS interval, anchor_day AS anchorDay
+FROM ${db}.${TABLES.billingCustomers} FINAL
+WHERE tenant_id = {tenantId:String}`,
+});
+
 export const customersByIds = defineQuery({
   name: 'customers.by_ids',
   params: z.object({ tenantId: z.string(), ids: z.array(z.string()) }),
