@@ -160,28 +160,26 @@ export type JobTotals = Record<string, { ok: number; failed: number; seconds: nu
 
 /**
  * From the server's /metrics (no key: process-wide totals only): what its
- * scheduled jobs had done so far, and the longest and p99 delay of its event
- * loop since the previous scrape (prom-client resets that histogram on each
+ * scheduled jobs had done so far, and the longest delay of its event loop
+ * since the previous scrape (prom-client resets that histogram on each
  * scrape, so the bench's snapshots cut it into phases; nothing else scrapes
  * the bench's server).
  */
-export async function serverActivity(base: string): Promise<{ jobs: JobTotals; eventLoopMaxMs: number; eventLoopP99Ms: number }> {
+export async function serverActivity(base: string): Promise<{ jobs: JobTotals; eventLoopMaxMs: number }> {
   const res = await fetch(`${base}/metrics`);
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
   const jobs: JobTotals = {};
   const job = (name: string) => (jobs[name] ??= { ok: 0, failed: 0, seconds: 0 });
   let eventLoopMaxMs = NaN;
-  let eventLoopP99Ms = NaN;
   for (const line of (await res.text()).split('\n')) {
     const runs = /^meterhouse_job_runs_total\{name="([^"]+)",outcome="(ok|failed)"\} (\S+)$/.exec(line);
     if (runs) job(runs[1]!)[runs[2] as 'ok' | 'failed'] = Number(runs[3]);
     const sum = /^meterhouse_job_duration_seconds_sum\{name="([^"]+)"\} (\S+)$/.exec(line);
     if (sum) job(sum[1]!).seconds = +Number(sum[2]).toFixed(1);
-    const lag = /^nodejs_eventloop_lag_(max|p99)_seconds (\S+)$/.exec(line);
-    if (lag?.[1] === 'max') eventLoopMaxMs = +(Number(lag[2]) * 1000).toFixed(1);
-    if (lag?.[1] === 'p99') eventLoopP99Ms = +(Number(lag[2]) * 1000).toFixed(1);
+    const lagMax = /^nodejs_eventloop_lag_max_seconds (\S+)$/.exec(line);
+    if (lagMax) eventLoopMaxMs = +(Number(lagMax[1]) * 1000).toFixed(1);
   }
-  return { jobs, eventLoopMaxMs, eventLoopP99Ms };
+  return { jobs, eventLoopMaxMs };
 }
 
 /** Job runs and seconds between two snapshots of serverActivity. */
