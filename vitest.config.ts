@@ -27,6 +27,7 @@ export const TIME_SENSITIVE = [
   'test/analyst-correctness.test.ts',
   'test/billing.test.ts',
   'test/billing-runs.test.ts',
+  'test/billing-cycle-change.test.ts',
   'test/corrections.test.ts',
   'test/exactness.test.ts',
   'test/meter-oracle.test.ts',

@@ -11,7 +11,7 @@ import { correctionsDdl } from './datasets/corrections.js';
 import { auditLogDdl, chainExportsDdl, tenantWebhooksDdl } from './datasets/audit.js';
 import { analystConsoleLinkDdl, analystSqlDdl } from './datasets/analyst.js';
 import { alertsDdl } from './datasets/alerts.js';
-import { customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
+import { customerCycleMovesDdl, customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 import { accessLinksDdl } from './datasets/links.js';
 import { eventLogPathDdl } from './datasets/event-log-path.js';
 
@@ -48,6 +48,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 22, name: 'usage_per_day_customer_month', statements: customerMonthDdl },
   { version: 23, name: 'usage_per_day_quantities', statements: quantitiesDdl },
   { version: 24, name: 'raw_event_codecs', statements: rawCodecsDdl },
+  { version: 25, name: 'billing_customer_cycle_moves', statements: customerCycleMovesDdl },
 ];
 
 const appliedVersions = defineQuery({

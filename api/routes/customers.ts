@@ -122,7 +122,9 @@ export function customerRoutes({ db, config, audit }: AppDeps) {
     if (moved && ((await customerHasExports(db, { tenantId, customerId }, { tenantId }))[0]?.n ?? 0) > 0) {
       throw new ApiError(409, 'conflict', `customer "${customerId}" has exported billing periods; its time zone and billing cycle can no longer change`);
     }
-    const saved = await saveCustomer(db, tenantId, next, current ? Date.parse(current.createdAt) : Date.now());
+    // A move is recorded for the close job: the periods of the new cycle that already ended are billed at its next run.
+    const cycleMovedAtMs = moved ? Date.now() : (current?.cycleMovedAtMs ?? 0);
+    const saved = await saveCustomer(db, tenantId, { ...next, cycleMovedAtMs }, current ? Date.parse(current.createdAt) : Date.now());
     await audit.record(actorOf(c), 'customer.put', { target: customerId, before: current && view(current), after: view(saved) });
     return c.json(view(saved), current ? 200 : 201);
   });

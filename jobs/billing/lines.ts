@@ -1,6 +1,6 @@
 import type { Db, QueryTags } from '../../sql/query.js';
 import { listMeters } from '../../sql/queries/meters.js';
-import { customersByIds, cyclesOfTenant } from '../../sql/queries/customers.js';
+import { customersByIds, cyclesOfTenant, movedCustomerCount } from '../../sql/queries/customers.js';
 import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
 import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
 import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, periodOf, type BillingCycle } from './periods.js';
@@ -26,6 +26,12 @@ export interface PreviousExport {
 }
 
 const CUSTOMERS_PER_QUERY = 500;
+/**
+ * A record's cycle_moved_at is the API's clock and a cutoff the engine's: a move is looked for from this long
+ * before the previous cutoff. Reading a customer as moved in more runs than needed bills nothing twice (a line is
+ * the new value minus what was exported), it only costs the read.
+ */
+const MOVE_CLOCK_SKEW_MS = 3_600_000;
 // A tenant's touched days and periods can number in the hundreds of thousands: the loops over them
 // let requests in between blocks of this many (about 10-40 ms of the event loop each at 1M events).
 const YIELD_EVERY = 2_000;
@@ -70,6 +76,13 @@ async function periodsToBill(
   const cyclesInUse = async (): Promise<BillingCycle[]> => [s.defaultCycle, ...(await cyclesOfTenant(db, { tenantId }, tags))];
   const inUse = prev && !readEverything ? await cyclesInUse() : undefined;
   const closesNow = inUse === undefined || anyPeriodEnds(inUse, prevClosedBeforeMs, closedBeforeMs);
+  // A customer moved to another cycle has no exports, so its events stored before the previous cutoff are in periods
+  // of its old cycle that were still open then, which began at most the longest period before the previous closedBefore.
+  const movedSinceMs = prev ? prev.cutoffMs - MOVE_CLOCK_SKEW_MS : 0;
+  const moved =
+    prev && (await movedCustomerCount(db, { tenantId, movedSinceMs, uptoSequence: prev.sequence }, tags)) > 0
+      ? { sinceMs: movedSinceMs, uptoSequence: prev.sequence, fromMs: Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) }
+      : undefined;
   const days = await touchedDays(
     db,
     {
@@ -79,6 +92,7 @@ async function periodsToBill(
       closedBeforeMs,
       sinceMs: prev?.cutoffMs ?? 0,
       newFromMs: !prev ? 0 : closesNow ? Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) : closedBeforeMs,
+      moved,
     },
     tags,
   );

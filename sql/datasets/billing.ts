@@ -101,6 +101,19 @@ export function widenExportValuesDdl(t: RenderTarget): string[] {
   return [`ALTER TABLE ${qualified(t, TABLES.billingExportLines)}${onCluster(t)} MODIFY COLUMN value ${SUM_TYPE}`];
 }
 
+/**
+ * cycle_moved_at: when the record's time zone or billing cycle last changed
+ * from what the customer was billed in (epoch: never; the API's clock, which
+ * is the engine's in embedded mode). The change is refused once the customer
+ * has exports, but periods of the new cycle can have ended already: a close run
+ * reads the days of every customer moved since its previous export's cutoff
+ * (less an hour, for the skew of two machines' clocks) as changed, so those
+ * periods are billed in the next export (jobs/billing/lines.ts).
+ */
+export function customerCycleMovesDdl(t: RenderTarget): string[] {
+  return [`ALTER TABLE ${qualified(t, TABLES.billingCustomers)}${onCluster(t)} ADD COLUMN IF NOT EXISTS cycle_moved_at DateTime64(3, 'UTC') DEFAULT 0`];
+}
+
 export function deliveriesDdl(t: RenderTarget): string[] {
   return createTable(t, {
     table: TABLES.billingDeliveries,

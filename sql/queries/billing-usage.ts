@@ -5,6 +5,7 @@ import { runQuery, type Db, type QueryTags } from '../query.js';
 import { valueExpression } from './meter-usage.js';
 import type { Aggregation } from './meters.js';
 import { DAY_MS } from '../time.js';
+import { movedCustomersSql } from './customers.js';
 
 const at = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
 
@@ -51,20 +52,36 @@ export interface TouchedCustomer {
  * before `closedBeforeMs` that a close run must look at: days from
  * `newFromMs` on (periods that may close now) and days with rows stored since
  * `sinceMs` (the previous cutoff: what changed in periods closed before).
+ * With `moved`, the days from `moved.fromMs` on of customers whose record
+ * moved to another time zone or cycle (movedCustomersSql) count as changed:
+ * the periods of their new cycle that already ended were never billed.
  * One row per customer, its days as arrays of day numbers: a tenant has
  * hundreds of thousands of (customer, day) pairs, and one row per pair cost
  * the event loop half a second to parse at 1M events.
  */
 export async function touchedDays(
   db: Db,
-  p: { tenantId: string; metrics: string[]; cutoffMs: number; sinceMs: number; closedBeforeMs: number; newFromMs: number },
+  p: {
+    tenantId: string;
+    metrics: string[];
+    cutoffMs: number;
+    sinceMs: number;
+    closedBeforeMs: number;
+    newFromMs: number;
+    /** Customers moved since the previous export: their days from `fromMs` on count as changed. */
+    moved?: { sinceMs: number; uptoSequence: number; fromMs: number } | undefined;
+  },
   tags: QueryTags = {},
 ): Promise<TouchedCustomer[]> {
+  const { moved, ...params } = p;
+  const changedDay = moved
+    ? `stored_at >= ${at('sinceMs')} OR (timestamp >= ${at('movedFromMs')} AND customer_id IN (${movedCustomersSql(db.database)}))`
+    : `stored_at >= ${at('sinceMs')}`;
   const where = `metric_name IN {metrics:Array(String)} AND timestamp < ${at('closedBeforeMs')}
-    AND (timestamp >= ${at('newFromMs')} OR stored_at >= ${at('sinceMs')})`;
+    AND (timestamp >= ${at('newFromMs')} OR ${changedDay})`;
   const sql = `SELECT customerId, arrayMap(x -> x.1, pairs) AS days, arrayMap(x -> x.2, pairs) AS changed FROM (
   SELECT customerId, arraySort(groupArray((day, changed))) AS pairs FROM (
-    SELECT customer_id AS customerId, toInt32(toDate32(timestamp)) AS day, toUInt8(max(stored_at >= ${at('sinceMs')})) AS changed
+    SELECT customer_id AS customerId, toInt32(toDate32(timestamp)) AS day, toUInt8(max(${changedDay})) AS changed
     FROM (${storedBefore(db.database, where)})
     GROUP BY customerId, day
   )
@@ -75,7 +92,8 @@ ORDER BY customerId`;
   const dayNumbers = z.custom<number[]>((v) => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d)), 'an array of day numbers');
   const flags = z.custom<number[]>((v) => Array.isArray(v) && v.every((c) => c === 0 || c === 1), 'an array of 0 and 1');
   const row = z.object({ customerId: z.string(), days: dayNumbers, changed: flags });
-  const rows = await runQuery(db, 'billing.touched_days', sql, p, row, tags);
+  const values = moved ? { ...params, movedSinceMs: moved.sinceMs, uptoSequence: moved.uptoSequence, movedFromMs: moved.fromMs } : params;
+  const rows = await runQuery(db, 'billing.touched_days', sql, values, row, tags);
   return rows.map((r) => ({ customerId: r.customerId, dayMs: r.days.map((d) => d * DAY_MS), changed: r.changed.map((c) => c === 1) }));
 }
 

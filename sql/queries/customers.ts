@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
-import { defineQuery, insertRows, nextVersion, type Db } from '../query.js';
+import { defineQuery, insertRows, nextVersion, runQuery, type Db, type QueryTags } from '../query.js';
 
 export const customerRow = z.object({
   customerId: z.string(),
@@ -10,12 +10,14 @@ export const customerRow = z.object({
   anchorDay: z.coerce.number().int(),
   /** meterKey -> allowance (decimal string): the base of percentage alert thresholds (alerts/). */
   allowances: z.record(z.string(), z.string()).default({}),
+  /** When the time zone or cycle last changed from what the customer was billed in (0: never); see customerCycleMovesDdl. */
+  cycleMovedAtMs: z.coerce.number().int(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type CustomerRecord = z.infer<typeof customerRow>;
 
-const columns = `customer_id AS customerId, name, timezone, toString(cycle_interval) AS interval, anchor_day AS anchorDay, allowances, created_at AS createdAt, updated_at AS updatedAt`;
+const columns = `customer_id AS customerId, name, timezone, toString(cycle_interval) AS interval, anchor_day AS anchorDay, allowances, toUnixTimestamp64Milli(cycle_moved_at) AS cycleMovedAtMs, created_at AS createdAt, updated_at AS updatedAt`;
 
 // FINAL: a change is a newer version of the customer's row.
 export const customersOfTenant = defineQuery({
@@ -59,6 +61,7 @@ export async function saveCustomer(db: Db, tenantId: string, c: Omit<CustomerRec
         cycle_interval: c.interval,
         anchor_day: c.anchorDay,
         allowances: c.allowances,
+        cycle_moved_at: c.cycleMovedAtMs,
         created_at: createdAtMs,
         updated_at: now,
         version: nextVersion(),
@@ -81,6 +84,29 @@ export const cyclesOfTenant = defineQuery({
 FROM ${db}.${TABLES.billingCustomers} FINAL
 WHERE tenant_id = {tenantId:String}`,
 });
+
+/**
+ * The tenant's customers whose record moved to another time zone or cycle at or
+ * after {movedSinceMs} and that have no export line up to {uptoSequence}. A
+ * move is refused once a customer has exports; one that raced a close run
+ * billing the customer in its old cycle is left out, so its periods are never
+ * billed in both cycles.
+ */
+const movedRecords = (db: string) => `SELECT customer_id FROM ${db}.${TABLES.billingCustomers} FINAL
+WHERE tenant_id = {tenantId:String} AND cycle_moved_at >= fromUnixTimestamp64Milli({movedSinceMs:Int64}, 'UTC')`;
+export const movedCustomersSql = (db: string) => `${movedRecords(db)}
+  AND customer_id NOT IN (SELECT customer_id FROM ${db}.${TABLES.billingExportLines}
+    WHERE tenant_id = {tenantId:String} AND sequence <= {uptoSequence:UInt64})`;
+
+/**
+ * How many customers movedCustomersSql holds: a close run reads their days only when there are some. Most runs
+ * find no record moved lately and skip reading the tenant's export lines.
+ */
+export async function movedCustomerCount(db: Db, p: { tenantId: string; movedSinceMs: number; uptoSequence: number }, tags: QueryTags): Promise<number> {
+  const n = async (name: string, sql: string) =>
+    (await runQuery(db, name, `SELECT count() AS n FROM (${sql})`, p, z.object({ n: z.coerce.number() }), tags))[0]?.n ?? 0;
+  return (await n('customers.moved_records', movedRecords(db.database))) === 0 ? 0 : n('customers.moved', movedCustomersSql(db.database));
+}
 
 export const customersByIds = defineQuery({
   name: 'customers.by_ids',
