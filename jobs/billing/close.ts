@@ -22,6 +22,14 @@ import { uploadPendingExports, type ExportBucket } from './objects.js';
 /** Where a test may stop a run, to show that the next run completes it. */
 export type FaultStage = 'claimed' | 'lines-partly-written' | 'lines-written';
 
+/** The lines of a JSONL file, counted on its bytes: decoding megabytes into strings held the event loop tens of ms. */
+export function lineCountOf(jsonl: Buffer): number {
+  let n = 0;
+  for (let at = jsonl.indexOf(10); at !== -1; at = jsonl.indexOf(10, at + 1)) n++;
+  // The engine ends every line with a newline; a last line without one still counts.
+  return jsonl.length > 0 && jsonl[jsonl.length - 1] !== 10 ? n + 1 : n;
+}
+
 export interface CloseOptions {
   settings: BillingSettings;
   /** Lines per insert (a crash can fall between two). */
@@ -56,7 +64,7 @@ async function complete(
   await o.fault?.('lines-written');
   // The checksum is over the JSONL the engine serves for this export, read back after every line is in.
   const jsonl = await exportFile(db, tenantId, held.sequence, 'jsonl', tags);
-  const lineCount = jsonl.length === 0 ? 0 : jsonl.toString('utf8').trimEnd().split('\n').length;
+  const lineCount = lineCountOf(jsonl);
   await writeExport(
     db,
     tenantId,

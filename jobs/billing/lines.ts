@@ -6,6 +6,7 @@ import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
 import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, periodOf, type BillingCycle } from './periods.js';
 import { decimal, units } from './decimal.js';
 import { DAY_MS } from '../../domain/time.js';
+import { timeSlices } from '../../sql/slices.js';
 
 export interface BillingSettings {
   graceMs: number;
@@ -32,10 +33,6 @@ const CUSTOMERS_PER_QUERY = 500;
  * the new value minus what was exported), it only costs the read.
  */
 const MOVE_CLOCK_SKEW_MS = 3_600_000;
-// A tenant's touched days and periods can number in the hundreds of thousands: the loops over them
-// let requests in between blocks of this many (about 10-40 ms of the event loop each at 1M events).
-const YIELD_EVERY = 2_000;
-const letRequestsIn = () => new Promise((resolve) => setImmediate(resolve));
 
 interface PeriodToBill extends PeriodRef {
   /** Closed by the previous export: only adjustments; otherwise it closes now: usage lines. */
@@ -105,13 +102,10 @@ async function periodsToBill(
   }
   const periods: PeriodToBill[] = [];
   const overlapping = overlappingPeriodsMemo();
-  let sinceYield = 0;
+  // A tenant's touched days and periods can number in the hundreds of thousands: the loops over them let requests in.
+  const slice = timeSlices();
   for (const touched of days) {
-    if (sinceYield >= YIELD_EVERY) {
-      sinceYield = 0;
-      await letRequestsIn();
-    }
-    sinceYield += touched.dayMs.length;
+    await slice();
     const cycle = cycles.get(touched.customerId) ?? s.defaultCycle;
     const seen = new Set<number>();
     for (const [j, dayMs] of touched.dayMs.entries()) {
@@ -171,8 +165,9 @@ export async function computeLines(
   }
 
   const lines: LineRow[] = [];
-  for (const [i, p] of periods.entries()) {
-    if (i > 0 && i % YIELD_EVERY === 0) await letRequestsIn();
+  const slice = timeSlices();
+  for (const p of periods) {
+    await slice();
     for (const meter of meters) {
       const key = keyOf(p.customerId, meter.key, p.startMs);
       const now = current.get(key) ?? { value: '0', events: 0 };

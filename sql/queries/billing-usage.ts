@@ -93,7 +93,7 @@ ORDER BY customerId`;
   const flags = z.custom<number[]>((v) => Array.isArray(v) && v.every((c) => c === 0 || c === 1), 'an array of 0 and 1');
   const row = z.object({ customerId: z.string(), days: dayNumbers, changed: flags });
   const values = moved ? { ...params, movedSinceMs: moved.sinceMs, uptoSequence: moved.uptoSequence, movedFromMs: moved.fromMs } : params;
-  const rows = await runQuery(db, 'billing.touched_days', sql, values, row, tags);
+  const rows = await runQuery(db, 'billing.touched_days', sql, values, row, tags, { inSlices: true });
   return rows.map((r) => ({ customerId: r.customerId, dayMs: r.days.map((d) => d * DAY_MS), changed: r.changed.map((c) => c === 1) }));
 }
 
@@ -157,5 +157,5 @@ INNER JOIN (
 WHERE toUnixTimestamp64Milli(e.timestamp) >= ps AND toUnixTimestamp64Milli(e.timestamp) < pe${filters.join('')}
 GROUP BY pc, ps`;
   const row = z.object({ customerId: z.string(), startMs: z.coerce.number(), value: z.string(), events: count });
-  return runQuery(db, 'billing.meter_values', sql, params, row, tags);
+  return runQuery(db, 'billing.meter_values', sql, params, row, tags, { inSlices: true });
 }
