@@ -127,7 +127,6 @@ export async function timeReads(api: Api, queries: { name: string; url: (i: numb
     // What else the server did during these reads: its event loop's longest delay, and the job runs that finished.
     const after = await serverActivity(api.base);
     const jobsFinished = jobsBetween(before.jobs, after.jobs)
-      .filter((j) => j.ok + j.failed > 0)
       .map((j) => `${j.job} ${j.ok + j.failed} (${j.seconds} s)`)
       .join(', ');
     ms.sort((a, b) => a - b);
@@ -182,10 +181,12 @@ export async function serverActivity(base: string): Promise<{ jobs: JobTotals; e
   return { jobs, eventLoopMaxMs };
 }
 
-/** Job runs and seconds between two snapshots of serverActivity. */
+/** The jobs that finished runs between two snapshots of serverActivity: runs and seconds of each. */
 export function jobsBetween(before: JobTotals, after: JobTotals) {
-  return Object.entries(after).map(([name, a]) => {
-    const b = before[name] ?? { ok: 0, failed: 0, seconds: 0 };
-    return { job: name, ok: a.ok - b.ok, failed: a.failed - b.failed, seconds: +(a.seconds - b.seconds).toFixed(1) };
-  });
+  return Object.entries(after)
+    .map(([name, a]) => {
+      const b = before[name] ?? { ok: 0, failed: 0, seconds: 0 };
+      return { job: name, ok: a.ok - b.ok, failed: a.failed - b.failed, seconds: +(a.seconds - b.seconds).toFixed(1) };
+    })
+    .filter((j) => j.ok + j.failed > 0);
 }

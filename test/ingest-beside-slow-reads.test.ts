@@ -1,33 +1,13 @@
-import type { ClickHouseClient } from '@clickhouse/client';
 import { describe, expect, it } from 'vitest';
 import { engine, newTenant } from './harness.js';
+import { recordStatements, type RecordedStatement } from './record-statements.js';
 import { waitFor } from './wait.js';
 import { now } from './clock.js';
 import { rewriteWindows, staleWindows, touchedWindowCount } from '../sql/queries/reconcile.js';
 import { TABLES } from '../sql/names.js';
 
-/** The statements issued through `client.query`, `command` and `exec` until stop(): name, bound parameters or not, milliseconds. */
-function recordStatements(client: ClickHouseClient) {
-  const list: { name: string; bound: boolean; ms: number }[] = [];
-  type Params = { query: string; query_params?: Record<string, unknown>; clickhouse_settings?: { log_comment?: string } };
-  const methods = ['query', 'command', 'exec'] as const;
-  for (const method of methods) {
-    const original = (client[method] as (p: Params) => Promise<unknown>).bind(client);
-    Object.defineProperty(client, method, {
-      configurable: true,
-      value: async (params: Params) => {
-        const t0 = performance.now();
-        try {
-          return await original(params);
-        } finally {
-          const name = String(JSON.parse(params.clickhouse_settings?.log_comment ?? '{}').name ?? params.query.slice(0, 40));
-          list.push({ name, bound: Object.keys(params.query_params ?? {}).length > 0, ms: Math.round(performance.now() - t0) });
-        }
-      },
-    });
-  }
-  return { list, stop: () => methods.forEach((m) => Reflect.deleteProperty(client, m)) };
-}
+/** What a step waited on (printed so a failure says it): each statement, whether it had bound parameters, how long it took. */
+const waitedOn = (list: RecordedStatement[]) => JSON.stringify(list.map(({ name, params, ms }) => ({ name, bound: Object.keys(params).length > 0, ms })));
 
 const SLOW_MARK = 'slow_parameterized_read_marker';
 const SLOW_SECONDS = 4;
@@ -88,8 +68,7 @@ describe('ingest beside a long parameterized read', () => {
     const res = await t.request('POST', '/v1/events', { body: { eventId: 'beside-slow-1', customerId: 'c1', metricName: 'api.calls', timestamp: now() } });
     const ingestMs = performance.now() - t0;
     statements.stop();
-    // What the request waited on (printed so a failure says it): each statement, whether it had bound parameters, how long it took.
-    console.log(`ingest ${ingestMs.toFixed(0)} ms:`, JSON.stringify(statements.list));
+    console.log(`ingest ${ingestMs.toFixed(0)} ms:`, waitedOn(statements.list));
     expect(res.status).toBe(200);
     expect(slow.ended()).toBeUndefined(); // answered before the read ended...
     expect(ingestMs).toBeLessThan((SLOW_SECONDS * 1000) / 2); // ...and well before it
@@ -109,7 +88,7 @@ describe('ingest beside a long parameterized read', () => {
     const [counts, stale] = await Promise.all([touchedWindowCount(r.deps.db, span), staleWindows(r.deps.db, span)]);
     const ms = performance.now() - t0;
     statements.stop();
-    console.log(`reconcile comparison ${ms.toFixed(0)} ms:`, JSON.stringify(statements.list));
+    console.log(`reconcile comparison ${ms.toFixed(0)} ms:`, waitedOn(statements.list));
     expect(counts.checked).toBeGreaterThanOrEqual(1); // it compared the hour just written
     expect(stale).toEqual([]);
     expect(statements.list.map((s) => s.name)).toEqual(expect.arrayContaining(['rollups.reconcile.touched', 'rollups.reconcile.stale']));
@@ -136,7 +115,7 @@ describe('ingest beside a long parameterized read', () => {
     await rewriteWindows(r.deps.db, [{ tenantId: t.tenantId, metricName: 'api.calls', hourMs, eventsDifference: 0 }]);
     const ms = performance.now() - t0;
     statements.stop();
-    console.log(`reconcile rewrite ${ms.toFixed(0)} ms:`, JSON.stringify(statements.list));
+    console.log(`reconcile rewrite ${ms.toFixed(0)} ms:`, waitedOn(statements.list));
     expect(statements.list.map((s) => s.name)).toEqual(expect.arrayContaining(['rollups.reconcile.delete_hour', 'rollups.reconcile.insert_day']));
     expect(slow.ended()).toBeUndefined();
     expect(ms).toBeLessThan((SLOW_SECONDS * 1000) / 2);

@@ -9,6 +9,8 @@ export interface RecordedStatement {
   client: ClickHouseClient;
   query: string;
   params: Record<string, unknown>;
+  /** Milliseconds from sending it to its answer (or error), once it has one. */
+  ms?: number;
 }
 
 /**
@@ -27,9 +29,13 @@ export function recordStatements(
   for (const [method, original] of originals) {
     proto[method] = function (this: ClickHouseClient, params: Params) {
       const name = String(JSON.parse(params.clickhouse_settings?.log_comment ?? '{}').name ?? params.query?.slice(0, 40));
-      const statement = { name, client: this, query: params.query, params: params.query_params ?? {} };
+      const statement: RecordedStatement = { name, client: this, query: params.query, params: params.query_params ?? {} };
       list.push(statement);
-      return before ? before(statement).then(() => original.call(this, params)) : original.call(this, params);
+      const send = () => {
+        const t0 = performance.now();
+        return original.call(this, params).finally(() => (statement.ms = Math.round(performance.now() - t0)));
+      };
+      return before ? before(statement).then(send) : send();
     };
   }
   return { list, stop: () => originals.forEach(([m, original]) => (proto[m] = original)) };
