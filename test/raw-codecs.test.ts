@@ -108,7 +108,7 @@ describe('migration 24: raw events compressed with ZSTD', () => {
       );
     const mutationsBefore = await mutations();
 
-    expect(await migrate(db)).toEqual([VERSION]);
+    expect(await migrate(db, { upTo: VERSION })).toEqual([VERSION]); // later migrations are not this test's subject
     await runMigrationAgain(db, VERSION);
     const altered = await columns(db);
     expectCodecs(altered);
