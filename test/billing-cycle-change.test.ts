@@ -54,8 +54,8 @@ async function linesOf(t: TestTenant, id: string): Promise<Line[]> {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('a customer whose billing cycle changes before it has exports', () => {
-  // The customer bills in the tenant default (UTC months) and has events on days 2, 3 and 5 of a month that has not
-  // closed. An export of another customer exists. Then its cycle becomes UTC days: the periods of its 2nd and 3rd
+  // The customer bills in the tenant default (UTC months) and has events on the 3rd, 4th and 6th of a month that has
+  // not closed. An export of another customer exists. Then its cycle becomes UTC days: the periods of its 3rd and 4th
   // had already ended and closed by the new cycle when the change was made, so no run would close them again.
   for (const variant of ['nothing else closes in the next run', 'a period of the new cycle also closes in the next run'] as const) {
     it(`has the periods its new cycle had already closed billed in the next export, once (${variant})`, async () => {
