@@ -4,6 +4,7 @@ import { isTimeZone, TIME_ZONE_MESSAGE } from './usage/time-zones.js';
 import { Cron } from 'croner';
 import { LIMIT_RANGES, type TenantLimits } from '../access/limits.js';
 import type { TierRetention } from '../sql/datasets/rollups.js';
+import type { BillingCycle } from '../jobs/billing/periods.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const GiB = 1024 ** 3;
@@ -249,6 +250,11 @@ export type Config = z.infer<typeof configSchema>;
 
 /** Every tenant's limits where the operator set none. */
 /** How far from its receive time an event's timestamp may lie: the same bounds on the HTTP path, in replays and in the Kafka views. */
+/** The billing cycle of a customer without a record. */
+export function defaultCycle(c: Config): BillingCycle {
+  return { timezone: c.BILLING_DEFAULT_TIMEZONE, interval: c.BILLING_DEFAULT_INTERVAL, anchorDay: c.BILLING_DEFAULT_ANCHOR_DAY };
+}
+
 export function eventTimeBounds(c: Config): { maxFutureSkewMs: number; maxAgeMs: number | undefined } {
   return { maxFutureSkewMs: c.MAX_FUTURE_SKEW_SECONDS * 1000, maxAgeMs: maxEventAgeMs(c.RAW_RETENTION_DAYS) };
 }

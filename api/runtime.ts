@@ -1,7 +1,7 @@
 import { connect, type Connection, type ConnectOptions } from '../sql/connect.js';
 import { migrate } from '../sql/migrations.js';
 import { DirectWriter } from '../ingest/writer.js';
-import { defaultTenantLimits, rollupRetention, type Config } from './config.js';
+import { defaultCycle, defaultTenantLimits, rollupRetention, type Config } from './config.js';
 import { kafkaSink, startKafka } from './kafka.js';
 import type { AppDeps } from './context.js';
 import { createAccess } from '../access/access.js';
@@ -120,7 +120,7 @@ export function billingSettings(config: Config, clock: Clock): BillingSettings {
     clockOffsetMs: clock.offsetMs,
     graceMs: config.BILLING_GRACE_SECONDS * 1000,
     cutoffLagMs: config.BILLING_CUTOFF_LAG_MS,
-    defaultCycle: { timezone: config.BILLING_DEFAULT_TIMEZONE, interval: config.BILLING_DEFAULT_INTERVAL, anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY },
+    defaultCycle: defaultCycle(config),
   };
 }
 

@@ -9,6 +9,7 @@ import { backgroundDb, runQuery } from '../sql/query.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { touchedDays } from '../sql/queries/billing-usage.js';
 import { engineNow } from '../sql/queries/exports.js';
+import { movedCustomers } from '../sql/queries/customers.js';
 import { CUSTOMERS, GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
 import { computeLines } from '../jobs/billing/lines.js';
 import { LONGEST_PERIOD_MS } from '../jobs/billing/periods.js';
@@ -209,14 +210,14 @@ describe('the days a close run looks at (touchedDays)', () => {
 
     // Every customer with a record moved from the tenant default when setUpTenant saved it, before sinceMs.
     const moved = Object.entries(CUSTOMERS).flatMap(([id, cycle]) => (cycle ? [id] : []));
-    const expected = (metrics: string[], closedBeforeMs: number, newFromMs: number, movedFromMs: number | undefined) => {
+    const expected = (metrics: string[], closedBeforeMs: number, newFromMs: number, movedIds: string[], movedFromMs: number | undefined) => {
       const byCustomer = new Map<string, Map<number, boolean>>();
       for (const [events, stored] of [
         [before, false],
         [since, true],
       ] as const) {
         for (const e of events) {
-          const changed = stored || (movedFromMs !== undefined && moved.includes(e.customerId) && e.timestamp >= movedFromMs);
+          const changed = stored || (movedFromMs !== undefined && movedIds.includes(e.customerId) && e.timestamp >= movedFromMs);
           if (!metrics.includes(e.metricName) || e.timestamp >= closedBeforeMs || (e.timestamp < newFromMs && !changed)) continue;
           const days = byCustomer.get(e.customerId) ?? new Map<number, boolean>();
           const day = Math.floor(e.timestamp / DAY) * DAY;
@@ -229,21 +230,26 @@ describe('the days a close run looks at (touchedDays)', () => {
         return { customerId, dayMs: days.map(([d]) => d), changed: days.map(([, c]) => c) };
       });
     };
-    // With `moved`: the records moved since sinceMs (none) or since 0 (all: the tenant has no exports), days from fromMs on.
-    const movedSince = (movedSinceMs: number, fromMs: number) => ({ moved: { sinceMs: movedSinceMs, uptoSequence: 0, fromMs } });
+    // The records moved since sinceMs (none) or since 0 (all: the tenant has no exports).
+    const { tenantId } = t;
+    expect(await movedCustomers(db, { tenantId, movedSinceMs: sinceMs, uptoSequence: 0 }, {})).toEqual([]);
+    const movedAll = await movedCustomers(db, { tenantId, movedSinceMs: 0, uptoSequence: 0 }, {});
+    expect(movedAll.map((m) => m.customerId)).toEqual([...moved].sort());
+    expect(movedAll.every((m) => m.movedAtMs > 0 && m.movedAtMs < sinceMs)).toBe(true);
+    // With `moved`: these customers' days from fromMs on count as changed.
+    const withMoved = (customerIds: string[], fromMs: number) => ({ moved: { customerIds, fromMs } });
     const cases = [
       { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: 0 },
       { metrics: ['gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: 0 },
       { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: midnight, newFromMs: midnight - 30 * DAY },
       { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: now() + DAY },
-      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: now() + DAY, ...movedSince(sinceMs, 0) },
-      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: now() + DAY, ...movedSince(0, midnight - 30 * DAY) },
-      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: midnight, newFromMs: midnight - 5 * DAY, ...movedSince(0, midnight - 60 * DAY) },
+      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: now() + DAY, ...withMoved(moved.slice(0, 1), 0) },
+      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: now() + DAY, newFromMs: now() + DAY, ...withMoved(moved, midnight - 30 * DAY) },
+      { metrics: ['api.calls', 'gpu.seconds'], closedBeforeMs: midnight, newFromMs: midnight - 5 * DAY, ...withMoved(moved, midnight - 60 * DAY) },
     ];
     for (const c of cases) {
-      const got = await touchedDays(db, { tenantId: t.tenantId, cutoffMs, sinceMs, ...c });
-      const movedFromMs = 'moved' in c && c.moved.sinceMs === 0 ? c.moved.fromMs : undefined;
-      const want = expected(c.metrics, c.closedBeforeMs, c.newFromMs, movedFromMs);
+      const got = await touchedDays(db, { tenantId, cutoffMs, sinceMs, ...c });
+      const want = expected(c.metrics, c.closedBeforeMs, c.newFromMs, 'moved' in c ? c.moved.customerIds : [], 'moved' in c ? c.moved.fromMs : undefined);
       expect(want.length, JSON.stringify(c)).toBeGreaterThan(0);
       expect(got, JSON.stringify(c)).toEqual(want);
     }

@@ -1,11 +1,13 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
+import { defaultCycle } from '../config.js';
 import { needs } from '../route-scopes.js';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../usage/time-zones.js';
 import { decodeCursor, encodeCursor, limitParam, jsonOf } from '../params.js';
 import { CYCLE_INTERVALS } from '../../jobs/billing/periods.js';
-import { customerById, customerHasExports, customersOfTenant, saveCustomer, type CustomerRecord } from '../../sql/queries/customers.js';
+import { customerById, customersOfTenant, type CustomerRecord } from '../../sql/queries/customers.js';
+import { saveCustomerRecord } from '../../jobs/billing/cycle-moves.js';
 import { NO_CONTROL_CHARS } from '../../sql/control-chars.js';
 import { actorOf } from './audit.js';
 import { canonicalDecimal } from '../../alerts/rules.js';
@@ -58,7 +60,11 @@ const routes = {
     responses: {
       200: { description: 'Changed', content: jsonOf(customerSchema) },
       201: { description: 'Created', content: jsonOf(customerSchema) },
-      409: { description: 'The cycle or time zone would move periods that were already exported', content: jsonOf(errorSchema) },
+      409: {
+        description:
+          'The cycle or time zone would move periods that were already exported (or that a close run exported while the change was saved: the change is undone)',
+        content: jsonOf(errorSchema),
+      },
     },
   }),
   list: createRoute({
@@ -112,19 +118,17 @@ export function customerRoutes({ db, config, audit }: AppDeps) {
       anchorDay: input.billingCycle?.anchorDay ?? defaultAnchor,
       allowances: input.allowances ?? current?.allowances ?? {},
     };
-    const before = current ?? {
-      timezone: config.BILLING_DEFAULT_TIMEZONE,
-      interval: config.BILLING_DEFAULT_INTERVAL,
-      anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY,
-    };
-    const moved = before.timezone !== next.timezone || before.interval !== next.interval || before.anchorDay !== next.anchorDay;
+    const outcome = await saveCustomerRecord(db, tenantId, next, current, defaultCycle(config), { tenantId });
     // Periods already exported must keep their bounds: adjustments reference them.
-    if (moved && ((await customerHasExports(db, { tenantId, customerId }, { tenantId }))[0]?.n ?? 0) > 0) {
-      throw new ApiError(409, 'conflict', `customer "${customerId}" has exported billing periods; its time zone and billing cycle can no longer change`);
-    }
-    // A move is recorded for the close job: the periods of the new cycle that already ended are billed at its next run.
-    const cycleMovedAtMs = moved ? Date.now() : (current?.cycleMovedAtMs ?? 0);
-    const saved = await saveCustomer(db, tenantId, { ...next, cycleMovedAtMs }, current ? Date.parse(current.createdAt) : Date.now());
+    if ('refused' in outcome)
+      throw new ApiError(
+        409,
+        'conflict',
+        outcome.refused === 'exported'
+          ? `customer "${customerId}" has exported billing periods; its time zone and billing cycle can no longer change`
+          : `customer "${customerId}" was billed in its current cycle while this change was saved; the change was undone, and its time zone and billing cycle can no longer change`,
+      );
+    const saved = outcome.saved;
     await audit.record(actorOf(c), 'customer.put', { target: customerId, before: current && view(current), after: view(saved) });
     return c.json(view(saved), current ? 200 : 201);
   });

@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppDeps, AppEnv } from '../context.js';
+import { defaultCycle } from '../config.js';
 import { needs } from '../route-scopes.js';
 import { jsonOf } from '../params.js';
 import { customerById } from '../../sql/queries/customers.js';
@@ -60,11 +61,7 @@ export function portalAlertRoutes(deps: AppDeps) {
     const reader = c.get('reader');
     const tags = { route: 'GET /v1/portal/alerts', tenantId, requestId: c.get('requestId') };
     const [record] = await customerById(reader, { tenantId, customerId }, tags);
-    const cycle = cycleOf(record, {
-      timezone: config.BILLING_DEFAULT_TIMEZONE,
-      interval: config.BILLING_DEFAULT_INTERVAL,
-      anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY,
-    });
+    const cycle = cycleOf(record, defaultCycle(config));
     const progress = await customerAlertProgress(
       reader,
       { tenantId, customerId, meterKeys: meters, cycle, allowances: record?.allowances ?? {}, nowMs: readAt },

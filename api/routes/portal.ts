@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
+import { defaultCycle } from '../config.js';
 import { needs } from '../route-scopes.js';
 import { jsonOf } from '../params.js';
 import { getMeter, listMeters, type Meter } from '../../sql/queries/meters.js';
@@ -126,11 +127,7 @@ export function portalRoutes(deps: AppDeps) {
     const [record] = await customerById(c.get('reader'), { tenantId, customerId }, { tenantId });
     return {
       record,
-      cycle: cycleOf(record, {
-        timezone: config.BILLING_DEFAULT_TIMEZONE,
-        interval: config.BILLING_DEFAULT_INTERVAL,
-        anchorDay: config.BILLING_DEFAULT_ANCHOR_DAY,
-      }),
+      cycle: cycleOf(record, defaultCycle(config)),
     };
   };
 

@@ -9,6 +9,7 @@ import {
   exportFile,
   exportId,
   lastExport,
+  removeLines,
   sha256,
   writeExport,
   writeLines,
@@ -16,7 +17,7 @@ import {
   type ExportManifest,
   type LineRow,
 } from '../../sql/queries/exports.js';
-import { computeLines, type BillingSettings } from './lines.js';
+import { computeLines, lateMovers, type BillingSettings, type PreviousExport } from './lines.js';
 import { uploadPendingExports, type ExportBucket } from './objects.js';
 
 /** Where a test may stop a run, to show that the next run completes it. */
@@ -51,7 +52,7 @@ async function complete(
   db: Db,
   tenantId: string,
   held: Claim,
-  previousChecksum: string,
+  prev: (PreviousExport & { checksum: string }) | undefined,
   lines: LineRow[],
   o: CloseOptions,
   tags: QueryTags,
@@ -62,13 +63,24 @@ async function complete(
     if (i + chunk < lines.length) await o.fault?.('lines-partly-written');
   }
   await o.fault?.('lines-written');
+  // A customer whose record moved while the lines were computed has none (lateMovers): the run may have read its old
+  // cycle. The API, which saved the move, looks for its lines afterwards and undoes the move if it finds them.
+  const late = await lateMovers(db, tenantId, held.cutoffMs, prev, tags);
+  if (late.length > 0) await removeLines(db, tenantId, held.sequence, late, tags);
   // The checksum is over the JSONL the engine serves for this export, read back after every line is in.
   const jsonl = await exportFile(db, tenantId, held.sequence, 'jsonl', tags);
   const lineCount = lineCountOf(jsonl);
   await writeExport(
     db,
     tenantId,
-    { sequence: held.sequence, createdAtMs: held.claimedAtMs, cutoffMs: held.cutoffMs, lineCount, checksum: sha256(jsonl), previousChecksum },
+    {
+      sequence: held.sequence,
+      createdAtMs: held.claimedAtMs,
+      cutoffMs: held.cutoffMs,
+      lineCount,
+      checksum: sha256(jsonl),
+      previousChecksum: prev?.checksum ?? '',
+    },
     tags,
   );
   const [manifest] = await exportById(db, { tenantId, id: exportId(tenantId, held.sequence) }, tags);
@@ -106,7 +118,7 @@ export async function closeTenant(db: Db, tenantId: string, o: CloseOptions): Pr
     lines ??= await computeLines(db, tenantId, o.settings, held.cutoffMs, prev, tags);
     await o.fault?.('claimed');
     // The ledger is a chain: each manifest carries the checksum of the tenant's previous one ('' for the first).
-    produced.push(await complete(db, tenantId, held, prev?.checksum ?? '', lines, o, tags));
+    produced.push(await complete(db, tenantId, held, prev, lines, o, tags));
     // After finishing someone else's claim, look again for what this run itself has to report.
     if (!pending) return produced;
   }

@@ -1,6 +1,6 @@
 import type { Db, QueryTags } from '../../sql/query.js';
 import { listMeters } from '../../sql/queries/meters.js';
-import { customersByIds, cyclesOfTenant, movedCustomerCount } from '../../sql/queries/customers.js';
+import { customersByIds, cyclesOfTenant, movedCustomers } from '../../sql/queries/customers.js';
 import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
 import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
 import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, periodOf, type BillingCycle } from './periods.js';
@@ -28,11 +28,24 @@ export interface PreviousExport {
 
 const CUSTOMERS_PER_QUERY = 500;
 /**
- * A record's cycle_moved_at is the API's clock and a cutoff the engine's: a move is looked for from this long
- * before the previous cutoff. Reading a customer as moved in more runs than needed bills nothing twice (a line is
- * the new value minus what was exported), it only costs the read.
+ * A move is looked for from this long before the previous cutoff. A record's cycle_moved_at is the engine's clock,
+ * like a cutoff, and a customer gets lines only from a run whose cutoff is after its move (lateMovers), so the
+ * previous cutoff would do; records moved before that rule carry the API's clock. Reading a customer as moved in
+ * more runs than needed bills nothing twice (a line is the new value minus what was exported), it only costs the read.
  */
 const MOVE_CLOCK_SKEW_MS = 3_600_000;
+
+/**
+ * The customers a close run with this cutoff leaves out of its export: each moved to another time zone or cycle at
+ * or after the cutoff, before it had an export line. The run may have read the record from before the move (lines of
+ * the old cycle, which the API's move would contradict); a later run bills it as moved. The run looks after its
+ * lines are written and removes theirs (jobs/billing/cycle-moves.ts has the API's half). A move is stored with the
+ * engine's clock (the cutoff's); one stored before the cutoff is visible by the time a run reads records, as an
+ * event's is (BILLING_CUTOFF_LAG_MS).
+ */
+export async function lateMovers(db: Db, tenantId: string, cutoffMs: number, prev: PreviousExport | undefined, tags: QueryTags): Promise<string[]> {
+  return (await movedCustomers(db, { tenantId, movedSinceMs: cutoffMs, uptoSequence: prev?.sequence ?? 0 }, tags)).map((m) => m.customerId);
+}
 
 interface PeriodToBill extends PeriodRef {
   /** Closed by the previous export: only adjustments; otherwise it closes now: usage lines. */
@@ -73,13 +86,10 @@ async function periodsToBill(
   const cyclesInUse = async (): Promise<BillingCycle[]> => [s.defaultCycle, ...(await cyclesOfTenant(db, { tenantId }, tags))];
   const inUse = prev && !readEverything ? await cyclesInUse() : undefined;
   const closesNow = inUse === undefined || anyPeriodEnds(inUse, prevClosedBeforeMs, closedBeforeMs);
+  const reReadFromMs = Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS);
   // A customer moved to another cycle has no exports, so its events stored before the previous cutoff are in periods
   // of its old cycle that were still open then, which began at most the longest period before the previous closedBefore.
-  const movedSinceMs = prev ? prev.cutoffMs - MOVE_CLOCK_SKEW_MS : 0;
-  const moved =
-    prev && (await movedCustomerCount(db, { tenantId, movedSinceMs, uptoSequence: prev.sequence }, tags)) > 0
-      ? { sinceMs: movedSinceMs, uptoSequence: prev.sequence, fromMs: Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) }
-      : undefined;
+  const moved = prev ? await movedCustomers(db, { tenantId, movedSinceMs: prev.cutoffMs - MOVE_CLOCK_SKEW_MS, uptoSequence: prev.sequence }, tags) : [];
   const days = await touchedDays(
     db,
     {
@@ -88,8 +98,8 @@ async function periodsToBill(
       cutoffMs,
       closedBeforeMs,
       sinceMs: prev?.cutoffMs ?? 0,
-      newFromMs: !prev ? 0 : closesNow ? Math.max(0, prevClosedBeforeMs - LONGEST_PERIOD_MS) : closedBeforeMs,
-      moved,
+      newFromMs: !prev ? 0 : closesNow ? reReadFromMs : closedBeforeMs,
+      moved: moved.length > 0 ? { customerIds: moved.map((m) => m.customerId), fromMs: reReadFromMs } : undefined,
     },
     tags,
   );

@@ -5,7 +5,6 @@ import { runQuery, type Db, type QueryTags } from '../query.js';
 import { valueExpression } from './meter-usage.js';
 import type { Aggregation } from './meters.js';
 import { DAY_MS } from '../time.js';
-import { movedCustomersSql } from './customers.js';
 
 const at = (param: string) => `fromUnixTimestamp64Milli({${param}:Int64}, 'UTC')`;
 
@@ -53,7 +52,7 @@ export interface TouchedCustomer {
  * `newFromMs` on (periods that may close now) and days with rows stored since
  * `sinceMs` (the previous cutoff: what changed in periods closed before).
  * With `moved`, the days from `moved.fromMs` on of customers whose record
- * moved to another time zone or cycle (movedCustomersSql) count as changed:
+ * moved to another time zone or cycle (customers.ts movedCustomers) count as changed:
  * the periods of their new cycle that already ended were never billed.
  * One row per customer, its days as arrays of day numbers: a tenant has
  * hundreds of thousands of (customer, day) pairs, and one row per pair cost
@@ -69,13 +68,13 @@ export async function touchedDays(
     closedBeforeMs: number;
     newFromMs: number;
     /** Customers moved since the previous export: their days from `fromMs` on count as changed. */
-    moved?: { sinceMs: number; uptoSequence: number; fromMs: number } | undefined;
+    moved?: { customerIds: string[]; fromMs: number } | undefined;
   },
   tags: QueryTags = {},
 ): Promise<TouchedCustomer[]> {
   const { moved, ...params } = p;
   const changedDay = moved
-    ? `stored_at >= ${at('sinceMs')} OR (timestamp >= ${at('movedFromMs')} AND customer_id IN (${movedCustomersSql(db.database)}))`
+    ? `stored_at >= ${at('sinceMs')} OR (timestamp >= ${at('movedFromMs')} AND customer_id IN {movedIds:Array(String)})`
     : `stored_at >= ${at('sinceMs')}`;
   const where = `metric_name IN {metrics:Array(String)} AND timestamp < ${at('closedBeforeMs')}
     AND (timestamp >= ${at('newFromMs')} OR ${changedDay})`;
@@ -92,7 +91,7 @@ ORDER BY customerId`;
   const dayNumbers = z.custom<number[]>((v) => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d)), 'an array of day numbers');
   const flags = z.custom<number[]>((v) => Array.isArray(v) && v.every((c) => c === 0 || c === 1), 'an array of 0 and 1');
   const row = z.object({ customerId: z.string(), days: dayNumbers, changed: flags });
-  const values = moved ? { ...params, movedSinceMs: moved.sinceMs, uptoSequence: moved.uptoSequence, movedFromMs: moved.fromMs } : params;
+  const values = moved ? { ...params, movedIds: moved.customerIds, movedFromMs: moved.fromMs } : params;
   const rows = await runQuery(db, 'billing.touched_days', sql, values, row, tags, { inSlices: true });
   return rows.map((r) => ({ customerId: r.customerId, dayMs: r.days.map((d) => d * DAY_MS), changed: r.changed.map((c) => c === 1) }));
 }

@@ -89,24 +89,57 @@ WHERE tenant_id = {tenantId:String}`,
  * The tenant's customers whose record moved to another time zone or cycle at or
  * after {movedSinceMs} and that have no export line up to {uptoSequence}. A
  * move is refused once a customer has exports; one that raced a close run
- * billing the customer in its old cycle is left out, so its periods are never
- * billed in both cycles.
+ * billing the customer in its old cycle is undone by the API (api/routes/customers.ts),
+ * so its periods are never billed in both cycles.
  */
-const movedRecords = (db: string) => `SELECT customer_id FROM ${db}.${TABLES.billingCustomers} FINAL
+const movedRecords = (db: string) => `SELECT customer_id, toUnixTimestamp64Milli(cycle_moved_at) AS movedAtMs FROM ${db}.${TABLES.billingCustomers} FINAL
 WHERE tenant_id = {tenantId:String} AND cycle_moved_at >= fromUnixTimestamp64Milli({movedSinceMs:Int64}, 'UTC')`;
-export const movedCustomersSql = (db: string) => `${movedRecords(db)}
+const movedWithoutLines = (db: string) => `${movedRecords(db)}
   AND customer_id NOT IN (SELECT customer_id FROM ${db}.${TABLES.billingExportLines}
-    WHERE tenant_id = {tenantId:String} AND sequence <= {uptoSequence:UInt64})`;
+    WHERE tenant_id = {tenantId:String} AND sequence <= {uptoSequence:UInt64})
+ORDER BY customer_id`;
 
 /**
- * How many customers movedCustomersSql holds: a close run reads their days only when there are some. Most runs
- * find no record moved lately and skip reading the tenant's export lines.
+ * The customers of movedWithoutLines, by id, with when each moved. Most calls find no record moved since then (a
+ * count of the customers table) and read no export line.
  */
-export async function movedCustomerCount(db: Db, p: { tenantId: string; movedSinceMs: number; uptoSequence: number }, tags: QueryTags): Promise<number> {
-  const n = async (name: string, sql: string) =>
-    (await runQuery(db, name, `SELECT count() AS n FROM (${sql})`, p, z.object({ n: z.coerce.number() }), tags))[0]?.n ?? 0;
-  return (await n('customers.moved_records', movedRecords(db.database))) === 0 ? 0 : n('customers.moved', movedCustomersSql(db.database));
+export async function movedCustomers(
+  db: Db,
+  p: { tenantId: string; movedSinceMs: number; uptoSequence: number },
+  tags: QueryTags,
+): Promise<{ customerId: string; movedAtMs: number }[]> {
+  const [records] = await runQuery(
+    db,
+    'customers.moved_records',
+    `SELECT count() AS n FROM (${movedRecords(db.database)})`,
+    p,
+    z.object({ n: z.coerce.number() }),
+    tags,
+  );
+  if (!records?.n) return [];
+  const row = z.object({ customer_id: z.string(), movedAtMs: z.coerce.number().int() });
+  return (await runQuery(db, 'customers.moved', movedWithoutLines(db.database), p, row, tags)).map((r) => ({
+    customerId: r.customer_id,
+    movedAtMs: r.movedAtMs,
+  }));
 }
+
+/**
+ * Whether this customer has a line in an export whose cutoff is before {movedAtMs}: a close run that may have read
+ * its record before a move stored at that time billed it (in its old cycle). The cutoff of the claim that holds a
+ * sequence decides (claimOf's rule: the earliest claim).
+ */
+export const linesBeforeMove = defineQuery({
+  name: 'customers.lines_before_move',
+  params: z.object({ tenantId: z.string(), customerId: z.string(), movedAtMs: z.number().int() }),
+  row: z.object({ n: z.coerce.number() }),
+  sql: (db) => `SELECT count() AS n FROM (SELECT 1 FROM ${db}.${TABLES.billingExportLines}
+WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String}
+  AND sequence IN (
+    SELECT sequence FROM ${db}.${TABLES.billingClaims} WHERE tenant_id = {tenantId:String}
+    GROUP BY sequence HAVING argMin(cutoff, (claimed_at, run_id)) < fromUnixTimestamp64Milli({movedAtMs:Int64}, 'UTC'))
+LIMIT 1)`,
+});
 
 export const customersByIds = defineQuery({
   name: 'customers.by_ids',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { count } from '../count.js';
-import { defineQuery, insertRows, queryBytes, type Db, type QueryTags } from '../query.js';
+import { defineQuery, execute, insertRows, queryBytes, runQuery, type Db, type QueryTags } from '../query.js';
 import { wideSum } from '../decimals.js';
 import { csvTextSql } from '../csv-cells.js';
 
@@ -135,6 +135,26 @@ export async function writeLines(db: Db, tenantId: string, sequence: number, lin
     })),
     tags,
   );
+}
+
+/**
+ * Remove these customers' lines from an export not yet written (no manifest): a customer whose cycle moved while the
+ * run computed them (jobs/billing/lines.ts lateMovers). Reads first: most calls find no line to remove and start no
+ * mutation. A lightweight DELETE: the rows are gone for every read (the export's file, exportedValues) at once.
+ */
+export async function removeLines(db: Db, tenantId: string, sequence: number, customerIds: string[], tags: QueryTags = {}): Promise<void> {
+  const where = `tenant_id = {tenantId:String} AND sequence = {sequence:UInt64} AND customer_id IN {customerIds:Array(String)}`;
+  const params = { tenantId, sequence, customerIds };
+  const table = `${db.database}.${TABLES.billingExportLines}`;
+  const [held] = await runQuery(
+    db,
+    'billing.lines.count_of',
+    `SELECT count() AS n FROM ${table} WHERE ${where}`,
+    params,
+    z.object({ n: z.coerce.number() }),
+    tags,
+  );
+  if (held?.n) await execute(db, 'billing.lines.remove', `DELETE FROM ${table} WHERE ${where}`, params, tags);
 }
 
 /** What the tenant's exports up to `sequence` said, per (customer, meter, period): the sum of its lines (deltas telescope). */

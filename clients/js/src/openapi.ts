@@ -1563,7 +1563,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description The cycle or time zone would move periods that were already exported */
+                /** @description The cycle or time zone would move periods that were already exported (or that a close run exported while the change was saved: the change is undone) */
                 409: {
                     headers: {
                         [name: string]: unknown;
