@@ -164,25 +164,28 @@ describe('a move saved while a close run bills the customer', () => {
   const daily = { customerId: 'c-move', name: '', timezone: 'UTC', interval: 'day' as const, anchorDay: 1, allowances: {} };
   const usageOf = (lines: Line[]) => lines.map((l) => [l.customerId, l.kind, l.periodStart, l.value]);
 
-  it('after the run read the record: its lines of the old cycle are removed, and the next run bills the new cycle', async () => {
-    const { t, monthStart, previousMonthStart } = await tenantWithEvents(events);
-    const closesBy = monthStart + 3 * DAY + 12 * HOUR;
-    // The API's move comes after the run computed its lines (in the old cycle) and claimed, before it writes them.
-    let put: { status: number; body: unknown } | undefined;
-    const fault = async (stage: FaultStage) => {
-      if (stage === 'claimed' && !put) put = await t.json('PUT', '/v1/customers/c-move', { body: { billingCycle: { interval: 'day' } } });
-    };
-    const first = await (await closerAt(closesBy, fault)).run(t.tenantId);
-    expect(put?.status, JSON.stringify(put?.body)).toBe(201);
-    expect(usageOf(await linesOf(t, first.exports[0]!.id))).toEqual([['c-other', 'usage', iso(previousMonthStart), '7']]);
-    await engineAfter((await engineMs()) + 2000);
-    const second = await (await closerAt(closesBy + 60_000)).run(t.tenantId);
-    expect(usageOf(await linesOf(t, second.exports[0]!.id))).toEqual([
-      ['c-move', 'adjustment', iso(monthStart - 2 * DAY), '2'],
-      ['c-move', 'adjustment', iso(monthStart - DAY), '3'],
-    ]);
-    expect((await (await closerAt(closesBy + 120_000)).run(t.tenantId)).exports).toEqual([]);
-  });
+  for (const alone of [false, true]) {
+    it(`after the run read the record: its lines of the old cycle are removed, and the next run bills the new cycle${alone ? ' (its export then has no line)' : ''}`, async () => {
+      const { t, monthStart, previousMonthStart } = await tenantWithEvents(alone ? events.filter((e) => e.customerId === 'c-move') : events);
+      const closesBy = monthStart + 3 * DAY + 12 * HOUR;
+      // The API's move comes after the run computed its lines (in the old cycle) and claimed, before it writes them.
+      let put: { status: number; body: unknown } | undefined;
+      const fault = async (stage: FaultStage) => {
+        if (stage === 'claimed' && !put) put = await t.json('PUT', '/v1/customers/c-move', { body: { billingCycle: { interval: 'day' } } });
+      };
+      const first = await (await closerAt(closesBy, fault)).run(t.tenantId);
+      expect(put?.status, JSON.stringify(put?.body)).toBe(201);
+      expect(usageOf(await linesOf(t, first.exports[0]!.id))).toEqual(alone ? [] : [['c-other', 'usage', iso(previousMonthStart), '7']]);
+      expect(first.exports[0]!.lineCount).toBe(alone ? 0 : 1);
+      await engineAfter((await engineMs()) + 2000);
+      const second = await (await closerAt(closesBy + 60_000)).run(t.tenantId);
+      expect(usageOf(await linesOf(t, second.exports[0]!.id))).toEqual([
+        ['c-move', 'adjustment', iso(monthStart - 2 * DAY), '2'],
+        ['c-move', 'adjustment', iso(monthStart - DAY), '3'],
+      ]);
+      expect((await (await closerAt(closesBy + 120_000)).run(t.tenantId)).exports).toEqual([]);
+    });
+  }
 
   it('before the API looked for its lines: the move is undone and refused, and the customer billed once in its old cycle', async () => {
     const { t, monthStart, previousMonthStart } = await tenantWithEvents(events);
