@@ -88,9 +88,10 @@ WHERE tenant_id = {tenantId:String}`,
 /**
  * The tenant's customers whose record moved to another time zone or cycle at or
  * after {movedSinceMs} and that have no export line up to {uptoSequence}. A
- * move is refused once a customer has exports; one that raced a close run
- * billing the customer in its old cycle is undone by the API (api/routes/customers.ts),
- * so its periods are never billed in both cycles.
+ * move is refused once a customer has exports. A close run reads these
+ * customers' days as changed (jobs/billing/lines.ts), and removes the lines of
+ * those that moved at or after its cutoff (lateMovers); a move that raced a run
+ * is undone by the API when the run billed first (jobs/billing/cycle-moves.ts).
  */
 const movedRecords = (db: string) => `SELECT customer_id, toUnixTimestamp64Milli(cycle_moved_at) AS movedAtMs FROM ${db}.${TABLES.billingCustomers} FINAL
 WHERE tenant_id = {tenantId:String} AND cycle_moved_at >= fromUnixTimestamp64Milli({movedSinceMs:Int64}, 'UTC')`;
