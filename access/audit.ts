@@ -100,8 +100,7 @@ export class AuditLog {
       };
       const row = { ...unhashed, hash: auditHash(unhashed) };
       await insertAuditRow(this.db, row, tags);
-      const [stored] = await auditRowStored(this.db, { tenantId: who.tenantId, sequence: row.sequence, id: row.id }, tags);
-      if ((stored?.n ?? 0) > 0) return row;
+      if ((await auditRowStored(this.db, { tenantId: who.tenantId, sequence: row.sequence, id: row.id }, tags)) > 0) return row;
     }
     throw new Error(`audit log of tenant ${who.tenantId}: ${CONFLICT_RETRIES} appends lost to concurrent writers`);
   }

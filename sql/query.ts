@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
-import { countTooLarge } from './count.js';
+import { count, countTooLarge } from './count.js';
 import { timeSlices } from './slices.js';
 
 /** A ClickHouse client bound to meterhouse's database. */
@@ -227,6 +227,21 @@ async function parseInSlices<R extends z.ZodType>(bytes: Buffer, row: R): Promis
 export function defineQuery<P extends z.ZodType, R extends z.ZodType>(def: { name: string; params: P; row: R; sql: (database: string) => string }) {
   return (db: Db, params: z.input<P>, tags: QueryTags = {}): Promise<z.output<R>[]> =>
     runQuery(db, def.name, def.sql(db.database), def.params.parse(params) as Record<string, unknown>, def.row, tags);
+}
+
+/**
+ * How many rows `rows` (a SELECT with bound parameters) gives, by `count`'s rule. With `LIMIT 1` inside, whether it
+ * gives any: the engine stops at the first. Callers that act only on rows ask this first, so most calls start nothing.
+ */
+export async function countRows(db: Db, name: string, rows: string, params: Record<string, unknown>, tags: QueryTags = {}): Promise<number> {
+  const [answer] = await runQuery(db, name, `SELECT count() AS n FROM (${rows})`, params, z.object({ n: count }), tags);
+  return answer?.n ?? 0;
+}
+
+/** A named count (countRows) with zod-validated parameters, as defineQuery for rows. */
+export function defineCount<P extends z.ZodType>(def: { name: string; params: P; rows: (database: string) => string }) {
+  return (db: Db, params: z.input<P>, tags: QueryTags = {}): Promise<number> =>
+    countRows(db, def.name, def.rows(db.database), def.params.parse(params) as Record<string, unknown>, tags);
 }
 
 let lastVersion = 0;

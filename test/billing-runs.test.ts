@@ -5,7 +5,7 @@ import { engine, newTenant, type TestTenant } from './harness.js';
 import { billingSettings, readLimits } from '../api/runtime.js';
 import { BillingCloser, type FaultStage } from '../jobs/billing/close.js';
 import { TABLES } from '../sql/names.js';
-import { backgroundDb, runQuery } from '../sql/query.js';
+import { backgroundDb, countRows, runQuery } from '../sql/query.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { touchedDays } from '../sql/queries/billing-usage.js';
 import { engineNow } from '../sql/queries/exports.js';
@@ -29,14 +29,7 @@ async function closer(fault?: (stage: FaultStage) => void) {
 
 async function count(t: TestTenant, table: string, where = '') {
   const { db } = (await engine()).deps;
-  const rows = await runQuery(
-    db,
-    'test.count',
-    `SELECT count() AS n FROM ${db.database}.${table} WHERE tenant_id = {tenantId:String}${where}`,
-    { tenantId: t.tenantId },
-    z.object({ n: z.coerce.number() }),
-  );
-  return rows[0]!.n;
+  return countRows(db, 'test.count', `SELECT 1 FROM ${db.database}.${table} WHERE tenant_id = {tenantId:String}${where}`, { tenantId: t.tenantId });
 }
 
 async function seeded(seed: number) {

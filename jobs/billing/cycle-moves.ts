@@ -38,13 +38,13 @@ export async function saveCustomerRecord(
   const before = cycleOf(current, defaultCycle);
   const moved = !sameCycle(before, next);
   const { customerId } = next;
-  if (moved && ((await customerHasExports(db, { tenantId, customerId }, tags))[0]?.n ?? 0) > 0) return { refused: 'exported' };
+  if (moved && (await customerHasExports(db, { tenantId, customerId }, tags)) > 0) return { refused: 'exported' };
   await beforeSave?.();
   const engineMs = async () => (await engineNow(db, {}, tags))[0]!.nowMs;
   const createdAtMs = current ? Date.parse(current.createdAt) : Date.now();
   const movedAtMs = moved ? await engineMs() : (current?.cycleMovedAtMs ?? 0);
   const saved = await saveCustomer(db, tenantId, { ...next, cycleMovedAtMs: movedAtMs }, createdAtMs);
-  if (!moved || ((await linesBeforeMove(db, { tenantId, customerId, movedAtMs }, tags))[0]?.n ?? 0) === 0) return { saved };
+  if (!moved || (await linesBeforeMove(db, { tenantId, customerId, movedAtMs }, tags)) === 0) return { saved };
   const undo = current ?? { customerId, name: '', allowances: {} };
   await saveCustomer(db, tenantId, { ...undo, ...before, customerId, cycleMovedAtMs: await engineMs() }, createdAtMs);
   return { refused: 'billed-meanwhile' };

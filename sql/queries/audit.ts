@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
-import { defineQuery, insertRows, type Db, type QueryTags } from '../query.js';
+import { defineCount, defineQuery, insertRows, type Db, type QueryTags } from '../query.js';
 
 const ms = z.coerce.number().int();
 
@@ -33,11 +33,10 @@ export const auditHead = defineQuery({
 });
 
 /** Whether this row (by id) holds its sequence: a concurrent writer's insert with the same token would have won instead. */
-export const auditRowStored = defineQuery({
+export const auditRowStored = defineCount({
   name: 'audit.stored',
   params: z.object({ tenantId: z.string(), sequence: z.number().int(), id: z.string() }),
-  row: z.object({ n: ms }),
-  sql: (db) => `SELECT count() AS n FROM ${db}.${TABLES.auditLog} WHERE tenant_id = {tenantId:String} AND sequence = {sequence:UInt64} AND id = {id:String}`,
+  rows: (db) => `SELECT 1 FROM ${db}.${TABLES.auditLog} WHERE tenant_id = {tenantId:String} AND sequence = {sequence:UInt64} AND id = {id:String}`,
 });
 
 /** Append one row; the token makes a second insert for the same (tenant, sequence) a no-op. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
-import { defineQuery, insertRows, nextVersion, runQuery, type Db, type QueryTags } from '../query.js';
+import { defineCount, defineQuery, insertRows, nextVersion, runQuery, countRows, type Db, type QueryTags } from '../query.js';
 
 export const customerRow = z.object({
   customerId: z.string(),
@@ -38,12 +38,11 @@ WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String}`,
 });
 
 /** Whether any export of the tenant has a line of this customer (its periods are then fixed). */
-export const customerHasExports = defineQuery({
+export const customerHasExports = defineCount({
   name: 'customers.has_exports',
   params: z.object({ tenantId: z.string(), customerId: z.string() }),
-  row: z.object({ n: z.coerce.number() }),
-  sql: (db) => `SELECT count() AS n FROM (SELECT 1 FROM ${db}.${TABLES.billingExportLines}
-WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String} LIMIT 1)`,
+  rows: (db) => `SELECT 1 FROM ${db}.${TABLES.billingExportLines}
+WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String} LIMIT 1`,
 });
 
 export async function saveCustomer(db: Db, tenantId: string, c: Omit<CustomerRecord, 'createdAt' | 'updatedAt'>, createdAtMs: number): Promise<CustomerRecord> {
@@ -109,15 +108,7 @@ export async function movedCustomers(
   p: { tenantId: string; movedSinceMs: number; uptoSequence: number },
   tags: QueryTags,
 ): Promise<{ customerId: string; movedAtMs: number }[]> {
-  const [records] = await runQuery(
-    db,
-    'customers.moved_records',
-    `SELECT count() AS n FROM (${movedRecords(db.database)})`,
-    p,
-    z.object({ n: z.coerce.number() }),
-    tags,
-  );
-  if (!records?.n) return [];
+  if ((await countRows(db, 'customers.moved_records', movedRecords(db.database), p, tags)) === 0) return [];
   const row = z.object({ customer_id: z.string(), movedAtMs: z.coerce.number().int() });
   return (await runQuery(db, 'customers.moved', movedWithoutLines(db.database), p, row, tags)).map((r) => ({
     customerId: r.customer_id,
@@ -130,16 +121,15 @@ export async function movedCustomers(
  * its record before a move stored at that time billed it (in its old cycle). The cutoff of the claim that holds a
  * sequence decides (claimOf's rule: the earliest claim).
  */
-export const linesBeforeMove = defineQuery({
+export const linesBeforeMove = defineCount({
   name: 'customers.lines_before_move',
   params: z.object({ tenantId: z.string(), customerId: z.string(), movedAtMs: z.number().int() }),
-  row: z.object({ n: z.coerce.number() }),
-  sql: (db) => `SELECT count() AS n FROM (SELECT 1 FROM ${db}.${TABLES.billingExportLines}
+  rows: (db) => `SELECT 1 FROM ${db}.${TABLES.billingExportLines}
 WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String}
   AND sequence IN (
     SELECT sequence FROM ${db}.${TABLES.billingClaims} WHERE tenant_id = {tenantId:String}
     GROUP BY sequence HAVING argMin(cutoff, (claimed_at, run_id)) < fromUnixTimestamp64Milli({movedAtMs:Int64}, 'UTC'))
-LIMIT 1)`,
+LIMIT 1`,
 });
 
 export const customersByIds = defineQuery({

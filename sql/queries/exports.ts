@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { count } from '../count.js';
-import { defineQuery, execute, insertRows, queryBytes, runQuery, type Db, type QueryTags } from '../query.js';
+import { countRows, defineQuery, execute, insertRows, queryBytes, type Db, type QueryTags } from '../query.js';
 import { wideSum } from '../decimals.js';
 import { csvTextSql } from '../csv-cells.js';
 
@@ -146,15 +146,8 @@ export async function removeLines(db: Db, tenantId: string, sequence: number, cu
   const where = `tenant_id = {tenantId:String} AND sequence = {sequence:UInt64} AND customer_id IN {customerIds:Array(String)}`;
   const params = { tenantId, sequence, customerIds };
   const table = `${db.database}.${TABLES.billingExportLines}`;
-  const [held] = await runQuery(
-    db,
-    'billing.lines.count_of',
-    `SELECT count() AS n FROM ${table} WHERE ${where}`,
-    params,
-    z.object({ n: z.coerce.number() }),
-    tags,
-  );
-  if (held?.n) await execute(db, 'billing.lines.remove', `DELETE FROM ${table} WHERE ${where}`, params, tags);
+  if ((await countRows(db, 'billing.lines.count_of', `SELECT 1 FROM ${table} WHERE ${where} LIMIT 1`, params, tags)) > 0)
+    await execute(db, 'billing.lines.remove', `DELETE FROM ${table} WHERE ${where}`, params, tags);
 }
 
 /** What the tenant's exports up to `sequence` said, per (customer, meter, period): the sum of its lines (deltas telescope). */
