@@ -16,6 +16,7 @@ import type { LinkStore } from '../access/links.js';
 import type { LinkClaims } from '../access/link-tokens.js';
 import type { SqlService } from '../analyst/service.js';
 import type { AlertEvaluator } from '../alerts/service.js';
+import type { MeterCache } from './meter-cache.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -61,4 +62,6 @@ export interface AppDeps {
   exportBucket?: ExportBucket | undefined;
   /** Usage alerts: rule changes tell it; POST /v1/alerts/evaluate runs it for the caller's tenant. */
   alerts: AlertEvaluator;
+  /** Meter definitions for usage reads, cached like tenants; the meter routes forget what they change. */
+  meters: MeterCache;
 }

@@ -30,6 +30,7 @@ import { DEFAULT_TENANT } from '../jobs/billing/webhooks.js';
 import { storageTable } from '../sql/engines.js';
 import { TABLES } from '../sql/names.js';
 import { LinkStore } from '../access/links.js';
+import { MeterCache } from './meter-cache.js';
 import { LinkTokens } from '../access/link-tokens.js';
 import { linkSigningKey } from '../access/link-key.js';
 import { sqlService } from './sql-service.js';
@@ -240,6 +241,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       links,
       sql,
       alerts,
+      meters: new MeterCache(db, config.API_KEY_CACHE_SECONDS),
     };
     const reconcileDb = connection.jobDb();
     const jobs: Job[] = [

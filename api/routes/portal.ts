@@ -5,7 +5,7 @@ import { ApiError, errorSchema } from '../errors.js';
 import { defaultCycle } from '../config.js';
 import { needs } from '../route-scopes.js';
 import { jsonOf } from '../params.js';
-import { getMeter, listMeters, type Meter } from '../../sql/queries/meters.js';
+import { listMeters, type Meter } from '../../sql/queries/meters.js';
 import { customerById } from '../../sql/queries/customers.js';
 import { exportedValues } from '../../sql/queries/exports.js';
 import { linkScope } from '../../access/scopes.js';
@@ -118,7 +118,7 @@ export function portalRoutes(deps: AppDeps) {
   /** A meter this link shows; one it does not is as absent as one that does not exist. */
   const allowedMeter = async (c: Context<AppEnv>, key: string): Promise<Meter> => {
     const { tenantId, meters } = c.get('link');
-    const meter = meters === null || meters.includes(key) ? await getMeter(c.get('reader'), tenantId, key) : undefined;
+    const meter = meters === null || meters.includes(key) ? await deps.meters.get(tenantId, key) : undefined;
     if (!meter) throw new ApiError(404, 'not_found', `no meter "${key}" on this dashboard`);
     return meter;
   };
