@@ -17,17 +17,20 @@ describe('session parameters', () => {
 
   it('sets every value before the statement, formatted as the client formats a server parameter', () => {
     expect(withSessionParameters('SELECT {s:String}, {n:Int64}, {xs:Array(String)}', { s: "o'k\t", n: -5, xs: ['a', "b'c"] })).toBe(
-      "SET param_s = 'o\\\\\\'k\\\\t'; SET param_n = '-5'; SET param_xs = '[\\'a\\',\\'b\\\\\\'c\\']'; SELECT {s:String}, {n:Int64}, {xs:Array(String)}",
+      "SET param_s = 'o\\\\\\'k\\\\t', param_n = '-5', param_xs = '[\\'a\\',\\'b\\\\\\'c\\']'; SELECT {s:String}, {n:Int64}, {xs:Array(String)}",
     );
     expect(withSessionParameters('SELECT 1', {})).toBe('SELECT 1');
   });
 
-  it('raises max_query_size first, to what the longest SET needs, only when a value needs more than the default', () => {
+  it('raises max_query_size first, to what the SET of every value needs, only when the values need more than the default', () => {
     const big = 'x'.repeat(300_000);
     const sql = withSessionParameters('SELECT {b:String}, {s:String}', { b: big, s: 'small' });
-    const longest = `SET param_b = '${big}'`.length;
-    expect(sql.startsWith(`SET max_query_size = ${longest + 1024}; SET param_b = '`)).toBe(true);
+    const set = `SET param_b = '${big}', param_s = 'small'`;
+    expect(sql).toBe(`SET max_query_size = ${set.length + 1024}; ${set}; SELECT {b:String}, {s:String}`);
     expect(withSessionParameters('SELECT {s:String}', { s: 'x'.repeat(1000) })).not.toContain('max_query_size');
+    // Values each under the default that together are over it.
+    const half = 'y'.repeat(200_000);
+    expect(withSessionParameters('SELECT {a:String}, {b:String}', { a: half, b: half })).toMatch(/^SET max_query_size = \d+; SET param_a = /);
   });
 
   it('refuses a statement with a placeholder that has no value here, and a name that is not an identifier', () => {

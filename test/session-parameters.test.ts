@@ -65,6 +65,14 @@ describe('bound parameters on our own embedded connections', () => {
     expect(mine).toEqual({ n: '50000', last: ids.at(-1), t: 'tenant-a' });
     // The raised limit is only what that statement needed, and later statements on the connection still work.
     expect(await json(r.deps.db.client, 'SELECT {x:UInt8} AS x', { x: 7 })).toEqual([{ x: 7 }]);
+    // Values each under the default but together over it (they are set in one statement).
+    const half = Array.from({ length: 10_000 }, (_, i) => `id-${String(i).padStart(12, '0')}`);
+    const other = half.map((id) => `${id}-b`);
+    const [both] = await json(r.deps.db.client, 'SELECT length({a:Array(String)}) + length({b:Array(String)}) AS n, {b:Array(String)}[10000] AS last', {
+      a: half,
+      b: other,
+    });
+    expect(both).toEqual({ n: '20000', last: other.at(-1) });
   });
 
   it('each of many statements at once, on one connection and on several, sees its own values', async () => {
