@@ -9,7 +9,7 @@ import type { Db } from '../sql/query.js';
 
 const HOUR = 3_600_000;
 
-/** A tenant with two events of `calls` (5 and 7) and a SUM meter over them; `read` gives the meter's total. */
+/** A tenant with two events of `calls` (5 and 7) and a SUM meter over them; `path` reads the meter's total over both. */
 async function tenantWithMeter() {
   const t = await newTenant();
   const at = now() - 2 * HOUR;
