@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
 import { allKeysWithHash, keyByHash, keyHashOf, keysOfTenant, tenantById, writeKey, writeTenant, type ApiKeyRow } from '../sql/queries/tenancy.js';
-import { BackgroundRefresh } from './refresh.js';
+import { RefreshingCache } from './refresh.js';
 import { FreshRead } from './fresh-read.js';
 import { SCOPES, normaliseScopes, roleOf, type Scope } from './scopes.js';
 
@@ -61,20 +61,26 @@ export const isAdminKey = (k: ApiKeyRecord) => k.revokedAt === null && k.scopes.
  * parameters, so it never waits behind a long parameterized read.
  */
 export class KeyStore {
-  private cache = new Map<string, { principal: Principal; expiresAt: number }>();
+  /** Resolved keys by hash; an unknown or revoked key is not kept here but in `misses`. */
+  private readonly cache: RefreshingCache<string, Principal | undefined>;
   /** Unknown keys, so that a caller repeating one costs no engine lookup each time (insertion order = age). */
   private misses = new Map<string, number>();
-  private readonly cacheSeconds: number;
 
   constructor(
     private readonly db: Db,
     private readonly options: KeyCacheOptions,
   ) {
-    this.cacheSeconds = options.hitSeconds;
-    this.refresh = new BackgroundRefresh((hash) => this.load(hash), this.cacheSeconds * 1000);
+    // A revocation in another process still takes effect within API_KEY_CACHE_SECONDS: the background refresh
+    // comes before the expiry.
+    this.cache = new RefreshingCache({
+      load: (hash) => this.resolve(hash),
+      idOf: (hash) => hash,
+      lifeSeconds: options.hitSeconds,
+      maxEntries: CACHE_LIMIT,
+      keep: (principal) => principal !== undefined,
+    });
   }
 
-  private readonly refresh: BackgroundRefresh<string>;
   /** Embedded engine: the whole key table by hash, read without bound parameters (see FreshRead). */
   private readonly byHash = new FreshRead(async () => new Map((await allKeysWithHash(this.db, {})).map(({ keyHash, ...row }) => [keyHash, row] as const)));
 
@@ -85,32 +91,22 @@ export class KeyStore {
 
   async authenticate(secret: string): Promise<Principal | undefined> {
     const hash = hashKey(secret);
-    const hit = this.cache.get(hash);
-    if (hit && hit.expiresAt > Date.now()) {
-      // A revocation still takes effect within API_KEY_CACHE_SECONDS: the refresh comes before the expiry.
-      this.refresh.touch(hash, hit.expiresAt);
-      return hit.principal;
-    }
+    const hit = this.cache.hit(hash);
+    if (hit) return hit.value;
     const missUntil = this.misses.get(hash);
     if (missUntil !== undefined && missUntil > Date.now()) return undefined;
-    return this.load(hash);
+    return this.cache.load(hash);
   }
 
-  private async load(hash: string): Promise<Principal | undefined> {
+  private async resolve(hash: string): Promise<Principal | undefined> {
     const row = await this.keyRow(hash);
     if (!row || row.revokedAt !== null) {
-      this.cache.delete(hash);
       this.rememberMiss(hash);
       return undefined;
     }
     this.misses.delete(hash);
     const key = recordOf(row);
-    const principal: Principal = { tenantId: key.tenantId, keyId: key.keyId, scopes: key.scopes };
-    if (this.cacheSeconds > 0) {
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(hash, { principal, expiresAt: Date.now() + this.cacheSeconds * 1000 });
-    }
-    return principal;
+    return { tenantId: key.tenantId, keyId: key.keyId, scopes: key.scopes };
   }
 
   private rememberMiss(hash: string): void {
@@ -153,7 +149,7 @@ export class KeyStore {
       createdAtMs: Date.parse(current.createdAt),
       revokedAtMs,
     });
-    this.cache.delete(stored.keyHash);
+    this.cache.forget(stored.keyHash);
     return { ...current, revokedAt: new Date(revokedAtMs).toISOString() };
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
 import { linkById, liveLinks, writeLink, type LinkRow } from '../sql/queries/links.js';
-import { BackgroundRefresh } from './refresh.js';
+import { RefreshingCache } from './refresh.js';
 import { LinkTokens, type LinkClaims, type LinkKind } from './link-tokens.js';
 
 export interface LinkRecord {
@@ -37,16 +37,22 @@ const recordOf = (r: LinkRow): LinkRecord => ({
  * instance is refused by every instance within `cacheSeconds`.
  */
 export class LinkStore {
-  private cache = new Map<string, { live: boolean; expiresAt: number }>();
-  private readonly refresh: BackgroundRefresh<string>;
+  /** Whether a link (by tenant and id) is issued and not revoked. */
+  private readonly live: RefreshingCache<{ tenantId: string; linkId: string }, boolean>;
 
   constructor(
     private readonly db: Db,
     private readonly tokens: LinkTokens,
     private readonly now: () => number,
-    private readonly cacheSeconds: number,
+    cacheSeconds: number,
   ) {
-    this.refresh = new BackgroundRefresh((k) => this.load(k), cacheSeconds * 1000);
+    this.live = new RefreshingCache({
+      load: (link) => this.isLive(link),
+      // A tenant id never holds '/' (access/tenants.ts TENANT_ID), so the id names one link.
+      idOf: ({ tenantId, linkId }) => `${tenantId}/${linkId}`,
+      lifeSeconds: cacheSeconds,
+      maxEntries: CACHE_LIMIT,
+    });
   }
 
   async issue(p: {
@@ -116,7 +122,7 @@ export class LinkStore {
     if (row.revokedAt !== null) return recordOf(row);
     const revokedAtMs = this.now();
     await writeLink(this.db, { ...row, createdAtMs: Date.parse(row.createdAt), expiresAtMs: Date.parse(row.expiresAt), revokedAtMs });
-    this.cache.set(`${tenantId}/${linkId}`, { live: false, expiresAt: Date.now() + this.cacheSeconds * 1000 });
+    this.live.set({ tenantId, linkId }, false);
     return { ...recordOf(row), revokedAt: new Date(revokedAtMs).toISOString() };
   }
 
@@ -125,29 +131,12 @@ export class LinkStore {
     const verified = this.tokens.verify(token, this.now());
     if (!verified.ok) return verified;
     const { tenantId, linkId } = verified.claims;
-    const key = `${tenantId}/${linkId}`;
-    const hit = this.cache.get(key);
-    let live: boolean;
-    if (hit && hit.expiresAt > Date.now()) {
-      this.refresh.touch(key, hit.expiresAt);
-      live = hit.live;
-    } else {
-      live = await this.load(key);
-    }
-    return live ? { ok: true, link: verified.claims } : { ok: false, reason: 'revoked' };
+    return (await this.live.get({ tenantId, linkId })) ? { ok: true, link: verified.claims } : { ok: false, reason: 'revoked' };
   }
 
-  private async load(key: string): Promise<boolean> {
-    const cut = key.lastIndexOf('/');
-    const tenantId = key.slice(0, cut);
-    const linkId = key.slice(cut + 1);
+  private async isLive({ tenantId, linkId }: { tenantId: string; linkId: string }): Promise<boolean> {
     const [row] = await linkById(this.db, { tenantId, linkId }, { tenantId });
     // A signed token without a row (its row lost, or signed elsewhere with a leaked key) is refused like a revoked one.
-    const live = row !== undefined && row.revokedAt === null;
-    if (this.cacheSeconds > 0) {
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(key, { live, expiresAt: Date.now() + this.cacheSeconds * 1000 });
-    }
-    return live;
+    return row !== undefined && row.revokedAt === null;
   }
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Db } from '../sql/query.js';
 import { NO_CONTROL_CHARS } from '../sql/control-chars.js';
 import { allTenants, tenantById, writeTenantState, NO_OVERRIDES, type LimitOverrides, type TenantRow } from '../sql/queries/tenancy.js';
-import { BackgroundRefresh } from './refresh.js';
+import { RefreshingCache } from './refresh.js';
 import { FreshRead } from './fresh-read.js';
 import type { TenantLimits } from './limits.js';
 
@@ -38,17 +38,16 @@ export class TenantExistsError extends Error {
  * the cache period.
  */
 export class TenantStore {
-  private cache = new Map<string, { tenant: Tenant | undefined; expiresAt: number }>();
+  private readonly cache: RefreshingCache<string, Tenant | undefined>;
 
   constructor(
     private readonly db: Db,
     readonly defaults: TenantLimits,
-    private readonly cacheSeconds: number,
+    cacheSeconds: number,
   ) {
-    this.refresh = new BackgroundRefresh((tenantId) => this.load(tenantId), cacheSeconds * 1000);
+    this.cache = new RefreshingCache({ load: (tenantId) => this.read(tenantId), idOf: (tenantId) => tenantId, lifeSeconds: cacheSeconds, maxEntries: 10_000 });
   }
 
-  private readonly refresh: BackgroundRefresh<string>;
   /** Embedded engine: every tenant, read without bound parameters, so a lookup never waits behind a long parameterized read (see FreshRead). */
   private readonly byId = new FreshRead(async () => new Map((await allTenants(this.db, {})).map((row) => [row.tenantId, row] as const)));
 
@@ -58,26 +57,13 @@ export class TenantStore {
     return { ...row, effectiveLimits };
   }
 
-  private remember(tenantId: string, tenant: Tenant | undefined): Tenant | undefined {
-    if (this.cacheSeconds > 0) {
-      if (this.cache.size >= 10_000) this.cache.clear();
-      this.cache.set(tenantId, { tenant, expiresAt: Date.now() + this.cacheSeconds * 1000 });
-    }
-    return tenant;
-  }
-
   async get(tenantId: string): Promise<Tenant | undefined> {
-    const hit = this.cache.get(tenantId);
-    if (hit && hit.expiresAt > Date.now()) {
-      this.refresh.touch(tenantId, hit.expiresAt);
-      return hit.tenant;
-    }
-    return this.load(tenantId);
+    return this.cache.get(tenantId);
   }
 
-  private async load(tenantId: string): Promise<Tenant | undefined> {
+  private async read(tenantId: string): Promise<Tenant | undefined> {
     const row = this.db.embedded ? (await this.byId.get()).get(tenantId) : (await tenantById(this.db, { tenantId }, { tenantId }))[0];
-    return this.remember(tenantId, row && this.withLimits(row));
+    return row && this.withLimits(row);
   }
 
   /** The limits in force for a tenant (the defaults for one not known). */
@@ -90,24 +76,25 @@ export class TenantStore {
   }
 
   async create(tenantId: string, name: string): Promise<Tenant> {
-    this.cache.delete(tenantId);
-    if (await this.get(tenantId)) throw new TenantExistsError(`tenant "${tenantId}" exists`);
+    if (await this.cache.load(tenantId)) throw new TenantExistsError(`tenant "${tenantId}" exists`);
     const state = { tenantId, name, createdAtMs: Date.now(), disabled: false, limits: { ...NO_OVERRIDES } };
     await writeTenantState(this.db, state);
     const tenant = this.withLimits({ tenantId, name, createdAt: new Date(state.createdAtMs).toISOString(), disabled: false, limits: state.limits });
-    return this.remember(tenantId, tenant)!;
+    this.cache.set(tenantId, tenant);
+    return tenant;
   }
 
   /** Apply a change; undefined when there is no such tenant. */
   async update(tenantId: string, change: TenantChange): Promise<Tenant | undefined> {
-    this.cache.delete(tenantId);
-    const current = await this.get(tenantId);
+    const current = await this.cache.load(tenantId);
     if (!current) return undefined;
     const limits = { ...current.limits };
     for (const [name, value] of Object.entries(change.limits ?? {}) as [keyof LimitOverrides, number | null | undefined][])
       if (value !== undefined) limits[name] = value;
     const next = { ...current, name: change.name ?? current.name, disabled: change.disabled ?? current.disabled, limits };
     await writeTenantState(this.db, { tenantId, name: next.name, createdAtMs: Date.parse(current.createdAt), disabled: next.disabled, limits });
-    return this.remember(tenantId, this.withLimits(next))!;
+    const tenant = this.withLimits(next);
+    this.cache.set(tenantId, tenant);
+    return tenant;
   }
 }

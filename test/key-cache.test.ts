@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { engine } from './harness.js';
+import { waitFor } from './wait.js';
 import { KeyStore } from '../access/keys.js';
 import type { Db } from '../sql/query.js';
 
@@ -10,16 +11,31 @@ import type { Db } from '../sql/query.js';
  * engine, the default here) or one key by a bound hash (a ClickHouse server).
  */
 let embedded = true;
-async function countingDb(): Promise<{ db: Db; reads: () => number }> {
+async function countingDb(): Promise<{ db: Db; reads: () => number; holdNextRead: () => () => void }> {
   const r = await engine();
   let reads = 0;
+  let held: Promise<void> | undefined;
   const client = new Proxy(r.deps.db.client, {
     get(target, prop, receiver) {
-      if (prop === 'query') return (...args: Parameters<ClickHouseClient['query']>) => (reads++, target.query(...args));
+      if (prop === 'query')
+        return async (...args: Parameters<ClickHouseClient['query']>) => {
+          reads++;
+          const gate = held;
+          held = undefined;
+          const answer = await target.query(...args);
+          if (gate) await gate;
+          return answer;
+        };
       return Reflect.get(target, prop, receiver);
     },
   });
-  return { db: { client, database: r.deps.db.database, embedded }, reads: () => reads };
+  /** The next read gets its answer from the engine, then waits until the returned function is called. */
+  const holdNextRead = () => {
+    let release!: () => void;
+    held = new Promise((resolve) => (release = resolve));
+    return release;
+  };
+  return { db: { client, database: r.deps.db.database, embedded }, reads: () => reads, holdNextRead };
 }
 
 describe.each([
@@ -73,6 +89,23 @@ describe.each([
       // Revoked by another process (its own store): this one stops accepting the key within the cache period.
       await new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 }).revoke(record);
       await new Promise((r) => setTimeout(r, 2100));
+      expect(await keys.authenticate(secret)).toBeUndefined();
+    });
+
+    it('a revocation made here is not undone by a background refresh that read the key before it', async () => {
+      const { db, reads, holdNextRead } = await countingDb();
+      const keys = new KeyStore(db, { hitSeconds: 2, missSeconds: 0, missEntries: 1 });
+      const { secret, record } = await keys.create('default', 'refreshed', ['events:write']);
+      expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
+      await new Promise((r) => setTimeout(r, 1200)); // past half of the 2 s life
+      const before = reads();
+      const release = holdNextRead();
+      // Answered from the cache; the background refresh reads the key (not yet revoked) and waits.
+      expect(await keys.authenticate(secret)).toMatchObject({ keyId: record.keyId });
+      await waitFor('the refresh to have read the key', () => reads() === before + 1, 10_000);
+      await keys.revoke(record);
+      release();
+      await new Promise((r) => setTimeout(r, 300)); // the refresh to finish (were it stored, the key would be accepted below)
       expect(await keys.authenticate(secret)).toBeUndefined();
     });
   });

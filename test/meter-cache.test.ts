@@ -90,18 +90,18 @@ describe('meter definitions of usage reads', () => {
     const cache = new MeterCache(db, 3600);
     let release!: () => void;
     hold = new Promise((resolve) => (release = resolve));
-    const underWay = cache.get(t.tenantId, 'calls');
+    const underWay = cache.get({ tenantId: t.tenantId, key: 'calls' });
     await waitFor('the lookup to have read', () => lookups === 1, 10_000);
     // The lookup read the SUM meter and waits; this instance changes the meter meanwhile.
     expect((await t.json('PATCH', '/v1/meters/calls', { body: { aggregation: 'COUNT' } })).status).toBe(200);
-    cache.forget(t.tenantId, 'calls');
+    cache.forget({ tenantId: t.tenantId, key: 'calls' });
     release();
     hold = undefined;
     expect((await underWay)?.aggregation).toBe('SUM');
-    expect((await cache.get(t.tenantId, 'calls'))?.aggregation).toBe('COUNT');
+    expect((await cache.get({ tenantId: t.tenantId, key: 'calls' }))?.aggregation).toBe('COUNT');
     expect(lookups).toBe(2);
     // Now cached: no third lookup.
-    expect((await cache.get(t.tenantId, 'calls'))?.aggregation).toBe('COUNT');
+    expect((await cache.get({ tenantId: t.tenantId, key: 'calls' }))?.aggregation).toBe('COUNT');
     expect(lookups).toBe(2);
   });
 });

@@ -88,14 +88,14 @@ export function meterRoutes(deps: AppDeps) {
   /** The stored definition, read now: what a change starts from. */
   const found = async (tenantId: string, key: string) => orNotFound(key, await getMeter(db, tenantId, key));
   /** For usage reads: cached, as of at most API_KEY_CACHE_SECONDS ago when another process changed it. */
-  const cached = async (tenantId: string, key: string) => orNotFound(key, await deps.meters.get(tenantId, key));
+  const cached = async (tenantId: string, key: string) => orNotFound(key, await deps.meters.get({ tenantId, key }));
 
   app.openapi(routes.create, async (c) => {
     const definition = c.req.valid('json');
     const { tenantId } = c.get('principal');
     if (await getMeter(db, tenantId, definition.key)) throw new ApiError(409, 'conflict', `meter "${definition.key}" exists; PATCH it instead`);
     const saved = await saveMeter(db, tenantId, definition);
-    deps.meters.forget(tenantId, saved.key);
+    deps.meters.forget({ tenantId, key: saved.key });
     await deps.audit.record(actorOf(c), 'meter.created', { target: saved.key, after: saved });
     return c.json(saved, 201);
   });
@@ -112,7 +112,7 @@ export function meterRoutes(deps: AppDeps) {
     const merged = meterDefinition.safeParse({ ...definitionOf(current), ...changes });
     if (!merged.success) throw invalid(merged.error);
     const saved = await saveMeter(db, tenantId, merged.data, current.createdAt);
-    deps.meters.forget(tenantId, saved.key);
+    deps.meters.forget({ tenantId, key: saved.key });
     await deps.audit.record(actorOf(c), 'meter.updated', { target: saved.key, before: current, after: saved });
     return c.json(saved, 200);
   });
@@ -121,7 +121,7 @@ export function meterRoutes(deps: AppDeps) {
     const { tenantId } = c.get('principal');
     const current = await found(tenantId, c.req.valid('param').key);
     await deleteMeter(db, tenantId, current);
-    deps.meters.forget(tenantId, current.key);
+    deps.meters.forget({ tenantId, key: current.key });
     await deps.audit.record(actorOf(c), 'meter.deleted', { target: current.key, before: current });
     return c.body(null, 204);
   });

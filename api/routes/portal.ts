@@ -118,7 +118,7 @@ export function portalRoutes(deps: AppDeps) {
   /** A meter this link shows; one it does not is as absent as one that does not exist. */
   const allowedMeter = async (c: Context<AppEnv>, key: string): Promise<Meter> => {
     const { tenantId, meters } = c.get('link');
-    const meter = meters === null || meters.includes(key) ? await deps.meters.get(tenantId, key) : undefined;
+    const meter = meters === null || meters.includes(key) ? await deps.meters.get({ tenantId, key }) : undefined;
     if (!meter) throw new ApiError(404, 'not_found', `no meter "${key}" on this dashboard`);
     return meter;
   };
