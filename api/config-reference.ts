@@ -35,7 +35,7 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
     settings: {
       METERHOUSE_API_KEY: 'admin key of tenant `default` (at least 24 printable characters)',
       METERHOUSE_OPERATOR_KEY: 'the operator credential (not the admin key); generated and printed once when unset',
-      API_KEY_CACHE_SECONDS: 'how long a resolved key, a tenant state and a meter definition (for usage reads) are cached',
+      API_KEY_CACHE_SECONDS: 'how long a resolved key, a tenant state, a meter definition (for usage reads) and a customer record (for dashboards) are cached',
       API_KEY_MISS_CACHE_SECONDS: 'how long an unknown key is refused without an engine lookup',
       API_KEY_MISS_CACHE_ENTRIES: 'how many unknown keys are remembered',
       TENANT_INGEST_EVENTS_PER_SECOND: "per-tenant ingest rate, unless the operator set the tenant's own",

@@ -17,6 +17,7 @@ import type { LinkClaims } from '../access/link-tokens.js';
 import type { SqlService } from '../analyst/service.js';
 import type { AlertEvaluator } from '../alerts/service.js';
 import type { MeterCache } from './meter-cache.js';
+import type { CustomerCache } from './customer-cache.js';
 
 /** Hono's environment for every route: who is calling, and which request this is. */
 export type AppEnv = {
@@ -64,4 +65,6 @@ export interface AppDeps {
   alerts: AlertEvaluator;
   /** Meter definitions for usage reads, cached like tenants; the meter routes forget what they change. */
   meters: MeterCache;
+  /** Customer records for the dashboards' calls, cached like meters; PUT /v1/customers/{id} forgets what it saves. */
+  customers: CustomerCache;
 }

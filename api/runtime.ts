@@ -31,6 +31,7 @@ import { storageTable } from '../sql/engines.js';
 import { TABLES } from '../sql/names.js';
 import { LinkStore } from '../access/links.js';
 import { MeterCache } from './meter-cache.js';
+import { CustomerCache } from './customer-cache.js';
 import { LinkTokens } from '../access/link-tokens.js';
 import { linkSigningKey } from '../access/link-key.js';
 import { sqlService } from './sql-service.js';
@@ -242,6 +243,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       sql,
       alerts,
       meters: new MeterCache(db, config.API_KEY_CACHE_SECONDS),
+      customers: new CustomerCache(db, config.API_KEY_CACHE_SECONDS),
     };
     const reconcileDb = connection.jobDb();
     const jobs: Job[] = [

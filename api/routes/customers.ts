@@ -98,7 +98,7 @@ const view = (c: CustomerRecord) => ({
   updatedAt: c.updatedAt,
 });
 
-export function customerRoutes({ db, config, audit }: AppDeps) {
+export function customerRoutes({ db, config, audit, customers }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(routes.put, async (c) => {
@@ -118,7 +118,10 @@ export function customerRoutes({ db, config, audit }: AppDeps) {
       anchorDay: input.billingCycle?.anchorDay ?? defaultAnchor,
       allowances: input.allowances ?? current?.allowances ?? {},
     };
-    const outcome = await saveCustomerRecord(db, tenantId, next, current, defaultCycle(config), { tenantId });
+    // Forgotten whatever the outcome: a refused change may still have written (and undone) the record.
+    const outcome = await saveCustomerRecord(db, tenantId, next, current, defaultCycle(config), { tenantId }).finally(() =>
+      customers.forget({ tenantId, customerId }),
+    );
     // Periods already exported must keep their bounds: adjustments reference them.
     if ('refused' in outcome)
       throw new ApiError(

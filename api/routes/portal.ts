@@ -6,7 +6,6 @@ import { defaultCycle } from '../config.js';
 import { needs } from '../route-scopes.js';
 import { jsonOf } from '../params.js';
 import { listMeters, type Meter } from '../../sql/queries/meters.js';
-import { customerById } from '../../sql/queries/customers.js';
 import { exportedValues } from '../../sql/queries/exports.js';
 import { linkScope } from '../../access/scopes.js';
 import { cycleOf, recentPeriods } from '../../jobs/billing/customer-periods.js';
@@ -124,7 +123,7 @@ export function portalRoutes(deps: AppDeps) {
   };
   const cycleFor = async (c: Context<AppEnv>) => {
     const { tenantId, customerId } = c.get('link');
-    const [record] = await customerById(c.get('reader'), { tenantId, customerId }, { tenantId });
+    const record = await deps.customers.get({ tenantId, customerId });
     return {
       record,
       cycle: cycleOf(record, defaultCycle(config)),
