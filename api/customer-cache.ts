@@ -8,8 +8,8 @@ export interface CustomerRef {
 }
 
 /**
- * Customer records (name, time zone, billing cycle) for the dashboards' calls (GET /v1/portal/customer and
- * /v1/portal/meters/{key}/periods), cached per process like meter definitions (API_KEY_CACHE_SECONDS,
+ * Customer records (name, time zone, billing cycle, allowances) for the dashboards' calls (GET /v1/portal/customer,
+ * /v1/portal/meters/{key}/periods and /v1/portal/alerts), cached per process like meter definitions (API_KEY_CACHE_SECONDS,
  * access/refresh.ts): a record saved through this process holds here at once (PUT /v1/customers/{id} calls
  * `forget`), in other processes within the cache period. Billing never reads it: the close job and the exports read
  * the stored record. A customer without a record is cached too (the default cycle applies).

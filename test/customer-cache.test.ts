@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { engine, newTenant, type TestTenant } from './harness.js';
 import { waitFor } from './wait.js';
 import { issueLink } from './portal-fixture.js';
+import { createRule } from './alerts-fixture.js';
 import { createApp } from '../api/app.js';
 import { CustomerCache } from '../api/customer-cache.js';
 
@@ -17,6 +18,12 @@ async function instance(t: TestTenant, cacheSeconds: number) {
   };
   return {
     put: async (body: unknown) => (await call('PUT', '/v1/customers/acme', t.adminKey, body)).status,
+    /** The allowance the dashboard's alert progress uses for the meter `calls` (GET /v1/portal/alerts). */
+    allowance: async (token: string) => {
+      const res = await call('GET', '/v1/portal/alerts', token);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body.data.find((m: { meterKey: string }) => m.meterKey === 'calls')?.rules[0]?.allowance as string | undefined;
+    },
     /** What the customer's dashboard shows of its record (GET /v1/portal/customer). */
     shown: async (token: string) => {
       const res = await call('GET', '/v1/portal/customer', token);
@@ -64,5 +71,17 @@ describe("customer records on the dashboards' calls", () => {
     expect(await reader.shown(token)).toEqual({ name: 'Acme', timezone: 'Europe/Berlin' });
     expect(await changer.put({ timezone: 'Asia/Tokyo' })).toBe(200);
     expect(await reader.shown(token)).toEqual({ name: 'Acme', timezone: 'Asia/Tokyo' });
+  });
+
+  it("an allowance saved through this instance holds at once in the dashboard's alert progress", async () => {
+    const t = await newTenant();
+    const api = await instance(t, 3600);
+    expect((await t.json('POST', '/v1/meters', { body: { key: 'calls', metricName: 'api.calls', aggregation: 'SUM' } })).status).toBe(201);
+    await createRule(t, { meterKey: 'calls', unit: 'percent', thresholds: ['50'], window: 'period' });
+    expect(await api.put({ ...BERLIN, allowances: { calls: '200' } })).toBe(201);
+    const { token } = await issueLink(t, { customerId: 'acme' });
+    expect(await api.allowance(token)).toBe('200');
+    expect(await api.put({ allowances: { calls: '400.5' } })).toBe(200);
+    expect(await api.allowance(token)).toBe('400.5');
   });
 });

@@ -3,7 +3,6 @@ import type { AppDeps, AppEnv } from '../context.js';
 import { defaultCycle } from '../config.js';
 import { needs } from '../route-scopes.js';
 import { jsonOf } from '../params.js';
-import { customerById } from '../../sql/queries/customers.js';
 import { linkScope } from '../../access/scopes.js';
 import { cycleOf } from '../../jobs/billing/customer-periods.js';
 import { customerAlertProgress, CROSSINGS_SHOWN_PER_RULE } from '../../alerts/progress.js';
@@ -60,7 +59,7 @@ export function portalAlertRoutes(deps: AppDeps) {
     const { tenantId, customerId, meters } = c.get('link');
     const reader = c.get('reader');
     const tags = { route: 'GET /v1/portal/alerts', tenantId, requestId: c.get('requestId') };
-    const [record] = await customerById(reader, { tenantId, customerId }, tags);
+    const record = await deps.customers.get({ tenantId, customerId });
     const cycle = cycleOf(record, defaultCycle(config));
     const progress = await customerAlertProgress(
       reader,
