@@ -24,7 +24,6 @@ export interface ApiKeyRecord {
 export const DEFAULT_TENANT = 'default';
 /** The key id under which METERHOUSE_API_KEY is recorded, so restarts do not add copies. */
 export const ENV_KEY_ID = 'env-admin';
-const CACHE_LIMIT = 10_000;
 
 export interface KeyCacheOptions {
   /** How long a resolved key is trusted without asking the engine. */
@@ -76,7 +75,6 @@ export class KeyStore {
       load: (hash) => this.resolve(hash),
       idOf: (hash) => hash,
       lifeSeconds: options.hitSeconds,
-      maxEntries: CACHE_LIMIT,
       keep: (principal) => principal !== undefined,
     });
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
 import { linkById, liveLinks, writeLink, type LinkRow } from '../sql/queries/links.js';
 import { RefreshingCache } from './refresh.js';
+import { tenantScopedId } from './tenants.js';
 import { LinkTokens, type LinkClaims, type LinkKind } from './link-tokens.js';
 
 export interface LinkRecord {
@@ -15,8 +16,6 @@ export interface LinkRecord {
 }
 
 export type LinkCheck = { ok: true; link: LinkClaims } | { ok: false; reason: 'invalid' | 'expired' | 'revoked' };
-
-const CACHE_LIMIT = 10_000;
 
 /** Stored as an empty array means every meter: a link to no meter at all is refused at issue. */
 const recordOf = (r: LinkRow): LinkRecord => ({
@@ -48,10 +47,8 @@ export class LinkStore {
   ) {
     this.live = new RefreshingCache({
       load: (link) => this.isLive(link),
-      // A tenant id never holds '/' (access/tenants.ts TENANT_ID), so the id names one link.
-      idOf: ({ tenantId, linkId }) => `${tenantId}/${linkId}`,
+      idOf: ({ tenantId, linkId }) => tenantScopedId(tenantId, linkId),
       lifeSeconds: cacheSeconds,
-      maxEntries: CACHE_LIMIT,
     });
   }
 

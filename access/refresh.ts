@@ -1,3 +1,6 @@
+/** The cap of every cache of lookups unless one sets its own. */
+export const CACHE_ENTRIES = 10_000;
+
 export interface RefreshingCacheOptions<K, V> {
   /** Looks the value up where it is stored (the engine). */
   load: (key: K) => Promise<V>;
@@ -5,8 +8,8 @@ export interface RefreshingCacheOptions<K, V> {
   idOf: (key: K) => string;
   /** How long a value is trusted without asking again; 0 stores nothing (every get loads). */
   lifeSeconds: number;
-  /** At most this many values are kept: when full, the map is cleared (a burst of new keys cannot grow it). */
-  maxEntries: number;
+  /** At most this many values are kept (default CACHE_ENTRIES): when full, the map is cleared (a burst of new keys cannot grow it). */
+  maxEntries?: number;
   /** Whether a loaded value is kept (default: always); a value not kept also drops what was there. */
   keep?: (value: V) => boolean;
 }
@@ -79,7 +82,7 @@ export class RefreshingCache<K, V> {
       this.entries.delete(id);
       return;
     }
-    if (this.entries.size >= this.options.maxEntries && !this.entries.has(id)) this.entries.clear();
+    if (this.entries.size >= (this.options.maxEntries ?? CACHE_ENTRIES) && !this.entries.has(id)) this.entries.clear();
     this.entries.set(id, { value, expiresAt: Date.now() + this.lifeMs });
   }
 }

@@ -12,6 +12,8 @@ import type { TenantLimits } from './limits.js';
  * digit, at most 63 characters.
  */
 export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** One map key for something of a tenant (a meter, a customer, a link): a tenant id never holds '/', so the first '/' ends it. */
+export const tenantScopedId = (tenantId: string, id: string) => `${tenantId}/${id}`;
 export const tenantIdSchema = z.string().regex(TENANT_ID, 'must be 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
 export const tenantNameSchema = z.string().min(1).max(200).regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
@@ -45,7 +47,7 @@ export class TenantStore {
     readonly defaults: TenantLimits,
     cacheSeconds: number,
   ) {
-    this.cache = new RefreshingCache({ load: (tenantId) => this.read(tenantId), idOf: (tenantId) => tenantId, lifeSeconds: cacheSeconds, maxEntries: 10_000 });
+    this.cache = new RefreshingCache({ load: (tenantId) => this.read(tenantId), idOf: (tenantId) => tenantId, lifeSeconds: cacheSeconds });
   }
 
   /** Embedded engine: every tenant, read without bound parameters, so a lookup never waits behind a long parameterized read (see FreshRead). */

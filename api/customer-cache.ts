@@ -1,4 +1,5 @@
 import { RefreshingCache } from '../access/refresh.js';
+import { tenantScopedId } from '../access/tenants.js';
 import { customerById, type CustomerRecord } from '../sql/queries/customers.js';
 import type { Db } from '../sql/query.js';
 
@@ -18,10 +19,8 @@ export class CustomerCache extends RefreshingCache<CustomerRef, CustomerRecord |
   constructor(db: Db, cacheSeconds: number) {
     super({
       load: async ({ tenantId, customerId }) => (await customerById(db, { tenantId, customerId }, { tenantId }))[0],
-      // A tenant id never holds '/' (access/tenants.ts TENANT_ID), so the id names one customer.
-      idOf: ({ tenantId, customerId }) => `${tenantId}/${customerId}`,
+      idOf: ({ tenantId, customerId }) => tenantScopedId(tenantId, customerId),
       lifeSeconds: cacheSeconds,
-      maxEntries: 10_000,
     });
   }
 }

@@ -1,4 +1,5 @@
 import { RefreshingCache } from '../access/refresh.js';
+import { tenantScopedId } from '../access/tenants.js';
 import { getMeter, type Meter } from '../sql/queries/meters.js';
 import type { Db } from '../sql/query.js';
 
@@ -18,10 +19,8 @@ export class MeterCache extends RefreshingCache<MeterRef, Meter | undefined> {
   constructor(db: Db, cacheSeconds: number) {
     super({
       load: ({ tenantId, key }) => getMeter(db, tenantId, key),
-      // A tenant id never holds '/' (access/tenants.ts TENANT_ID), so the id names one meter.
-      idOf: ({ tenantId, key }) => `${tenantId}/${key}`,
+      idOf: ({ tenantId, key }) => tenantScopedId(tenantId, key),
       lifeSeconds: cacheSeconds,
-      maxEntries: 10_000,
     });
   }
 }
