@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Unit tests sit next to the code and need no engine; integration tests under test/ use the real one. */
-const UNIT = '{api,access,analyst,alerts,ingest,sql,jobs,domain,dashboards,clients/js/src}/**/*.test.ts';
+const UNIT = '{api,access,analyst,alerts,ingest,sql,jobs,domain,dashboards,bench,clients/js/src}/**/*.test.ts';
 const INTEGRATION = 'test/**/*.test.ts';
 
 /**

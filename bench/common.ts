@@ -1,8 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 
-/** Shared by the benchmarks: an HTTP ingest driver, percentiles, the results file. */
+/**
+ * Shared by the benchmarks: an HTTP ingest driver, percentiles, the results file.
+ *
+ * The p-th percentile of ascending `sorted` by nearest rank: the smallest value that at least p% of
+ * the values are at or below (rank ceil(p/100 * n)). p99 of 30 values is their maximum; of 100, the
+ * 99th; of 200, the 198th.
+ */
 export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p * sorted.length) / 100) - 1))]!;
 }
 
 export interface IngestRun {
