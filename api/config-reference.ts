@@ -86,6 +86,10 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
         'the most of the time reconciliation may run: after a run of d seconds it skips its schedule for d x (1 / share - 1) seconds, so during a large backfill (each run re-reads every touched hour) it cannot take the engine from ingest; reads stay exact meanwhile (windows not yet reconciled are read from raw events)',
       ROLLUP_RECONCILE_SETTLE_SECONDS:
         'an hour is compared with the raw events only once no row has been stored into it for this long (an insert makes its raw rows visible before its rollup rows, so an hour still receiving rows would look stale and be rewritten for nothing); hours still receiving rows are left to a later run, except the last 2 hours of event time (live usage), compared on every run',
+      ROLLUP_COMPACT_CRON:
+        'schedule of rollup compaction: each run merges one past month of a rollup tier held in several parts into one (croner; not run with CLICKHOUSE_CLUSTER)',
+      ROLLUP_COMPACT_SETTLE_SECONDS:
+        'a past month is merged only once none of its parts has been written for this long (engine time): a month still receiving late events or rewrites is left until it settles',
     },
   },
   {

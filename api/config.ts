@@ -124,6 +124,8 @@ export const configSchema = z
     ROLLUP_RECONCILE_MAX_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
     // At most jobs/reconcile-rollups.ts RECONCILE_OVERLAP_MS (120 s): a window left for later must be newer than the next watermark.
     ROLLUP_RECONCILE_SETTLE_SECONDS: int(0, 120, 60),
+    ROLLUP_COMPACT_CRON: cronPattern('0 */5 * * * *'),
+    ROLLUP_COMPACT_SETTLE_SECONDS: int(0, 86_400, 600),
     METERS_FILE: z.string().min(1).optional(),
     KAFKA_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),
     KAFKA_ENGINE_BROKERS: z.string().regex(BROKER_LIST, 'must be host:port[,host:port...]').optional(),

@@ -12,6 +12,7 @@ import type { S3Storage } from '../sql/tiering.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups, reconcileWork } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
+import { COMPACT_MAX_SHARE, compactRollups, compactWork } from '../jobs/compact-rollups.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
 import { BillingCloser, closeWork, type CloseOptions } from '../jobs/billing/close.js';
@@ -20,7 +21,7 @@ import type { BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
 import { systemClock, type Clock } from '../domain/clock.js';
-import type { ReadLimits } from '../sql/query.js';
+import type { Db, ReadLimits } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { AuditLog } from '../access/audit.js';
@@ -114,6 +115,16 @@ export function readLimits(config: Config): ReadLimits {
     max_result_bytes: config.READ_MAX_RESULT_BYTES,
     max_threads: config.READ_MAX_THREADS,
     os_thread_priority: config.READ_OS_THREAD_PRIORITY,
+  };
+}
+
+/** The rollup compaction job (jobs/compact-rollups.ts) on its own engine connection. */
+function compactJob(db: Db, config: Config, clock: Clock): Job {
+  return {
+    name: 'rollups.compact',
+    cron: config.ROLLUP_COMPACT_CRON,
+    maxShare: COMPACT_MAX_SHARE,
+    run: () => compactRollups(db, { nowMs: clock.now(), settleSeconds: config.ROLLUP_COMPACT_SETTLE_SECONDS }).then(compactWork),
   };
 }
 
@@ -261,6 +272,8 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },
       { name: 'alerts.sweep', cron: config.ALERTS_SWEEP_CRON, run: () => alerts.sweep() },
+      // One node's parts only: on a cluster each shard's replicas keep their own (not run there).
+      ...(config.CLICKHOUSE_CLUSTER ? [] : [compactJob(connection.jobDb(), config, clock)]),
     ].map((job) => jobMetrics.instrument(job));
     let scheduler: { stop(): Promise<void> } | undefined;
     return {

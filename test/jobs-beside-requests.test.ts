@@ -42,6 +42,7 @@ describe('scheduled jobs beside API requests', () => {
       'rollups.reconcile': ['rollups.reconcile.'],
       'billing.close': ['billing.', 'exports.'],
       'alerts.sweep': ['alerts.'],
+      'rollups.compact': ['rollups.compact.'],
     };
     const requestConnections = new Set([r.deps.db.client, ...r.connection.readClients]);
     const named = (prefix: string[]) => recorded.list.filter((s) => prefix.some((p) => s.name.startsWith(p)));
