@@ -113,7 +113,7 @@ describe('test projects', () => {
   it('npm run test:unit runs exactly the tests next to the code; npm test runs those and test/', async () => {
     const [unit, everything] = await Promise.all([list('--project', 'unit'), list()]);
     expect(unit.length).toBeGreaterThan(0);
-    for (const file of unit) expect(file).toMatch(/^(api|access|analyst|alerts|ingest|sql|jobs|domain|dashboards|clients\/js\/src)\/.*\.test\.ts$/);
+    for (const file of unit) expect(file).toMatch(/^(api|access|analyst|alerts|ingest|sql|jobs|domain|dashboards|bench|clients\/js\/src)\/.*\.test\.ts$/);
     const integration = [...new Set(everything.filter((f) => f.startsWith('test/')))].sort();
     expect(integration).toContain('test/packaging.test.ts');
     // npm test also runs the time-sensitive files once more at each calendar instant
