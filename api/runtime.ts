@@ -13,6 +13,7 @@ import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups, reconcileWork } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
 import { COMPACT_MAX_SHARE, compactRollups, compactWork } from '../jobs/compact-rollups.js';
+import { ROLLUP_TIERS } from '../sql/datasets/rollups.js';
 import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
 import { BillingCloser, closeWork, type CloseOptions } from '../jobs/billing/close.js';
@@ -224,6 +225,8 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       logger,
       clockOffsetMs: clock.offsetMs,
       usageTables: [...new Set([TABLES.usageEvents, storageTable({ database: db.database, cluster: config.CLICKHOUSE_CLUSTER }, TABLES.usageEvents)])],
+      rollupTables: ROLLUP_TIERS.map((t) => ({ tier: t.name, table: storageTable({ database: db.database, cluster: config.CLICKHOUSE_CLUSTER }, t.table) })),
+      nowMs: () => clock.now(),
       webhookDefaultTenant: config.BILLING_WEBHOOK_URL && config.BILLING_WEBHOOK_SECRET ? DEFAULT_TENANT : '',
       bucket: exportBucket,
     });

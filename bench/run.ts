@@ -7,7 +7,9 @@
 // (default a fifth of it, all in the last hour), BENCH_STAGE_EVENTS (default BENCH_EVENTS),
 // BENCH_CUSTOMERS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_RUNS (timed calls of each read after its first,
 // default 100), BENCH_SLOW_QUERY_RUNS (the same for the summaries that read raw events, default 30),
-// BENCH_FRESHNESS_RUNS; BENCH_RANDOM_IDS=1 for ids in random order (bench/events.ts).
+// BENCH_FRESHNESS_RUNS; BENCH_RANDOM_IDS=1 for ids in random order (bench/events.ts); BENCH_COMPACT_CRON and
+// BENCH_COMPACT_SETTLE_SECONDS (the server's rollups.compact schedule, default every 15 s with 60 s to settle, against
+// the product's 5 minutes and 600 s, so that the bench sees the compacted months within minutes).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +31,8 @@ const CLIENTS = num('BENCH_CLIENTS', 16);
 const QUERY_RUNS = num('BENCH_QUERY_RUNS', 100);
 const SLOW_QUERY_RUNS = num('BENCH_SLOW_QUERY_RUNS', 30);
 const FRESHNESS_RUNS = num('BENCH_FRESHNESS_RUNS', 50);
+const COMPACT_CRON = process.env.BENCH_COMPACT_CRON ?? '*/15 * * * * *';
+const COMPACT_SETTLE_SECONDS = num('BENCH_COMPACT_SETTLE_SECONDS', 60);
 const KEY = 'bench-admin-key-0123456789abcdef';
 const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef';
 const END = Date.UTC(2026, 10, 1);
@@ -53,6 +57,8 @@ const server = await startServer({
   METERHOUSE_API_KEY: KEY,
   METERHOUSE_OPERATOR_KEY: OPERATOR_KEY,
   MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)),
+  ROLLUP_COMPACT_CRON: COMPACT_CRON,
+  ROLLUP_COMPACT_SETTLE_SECONDS: String(COMPACT_SETTLE_SECONDS),
 });
 const api = { base: server.base, key: KEY };
 
@@ -177,18 +183,24 @@ const jobs = {
   reads: jobsBetween(jobsBeforeReads, jobsAfterReads),
   waitForReconciler: jobsBetween(jobsAfterReads, jobsAfterWait),
 };
-const readsReconciled = (await caughtUp())
-  ? await timeReads(
-      api,
-      [
-        { name: 'summary, reconciled: one customer, 30 days', url: (i) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
-        { name: 'summary, reconciled: whole tenant, one month', url: () => `/v1/usage/summary?${month}&limit=10000` },
-        // The meter reads again, the reconciler's first pass over the ingest done: the same reads without it beside them.
-        ...meterReads.map((r) => ({ ...r, name: r.name.replace('meter', 'meter, reconciled') })),
-      ],
-      QUERY_RUNS,
-    )
-  : [];
+const reconciledReads = (phase: string) => [
+  { name: `summary, ${phase}: one customer, 30 days`, url: (i: number) => `/v1/usage/summary?customerId=${customer(i)}&from=${END - 30 * DAY}&to=${END}` },
+  { name: `summary, ${phase}: whole tenant, one month`, url: () => `/v1/usage/summary?${month}&limit=10000` },
+  // The meter reads again, the reconciler's first pass over the ingest done: the same reads without it beside them.
+  ...meterReads.map((r) => ({ ...r, name: r.name.replace('meter', `meter, ${phase}`) })),
+];
+const readsReconciled = (await caughtUp()) ? await timeReads(api, reconciledReads('reconciled'), QUERY_RUNS) : [];
+
+// ---- the same reads once rollups.compact has merged every past month of each tier into one part (its gauge on /metrics)
+const monthsSplit = async () => {
+  const text = await (await fetch(`${server.base}/metrics`)).text();
+  return [...text.matchAll(/^meterhouse_rollup_months_split\{tier="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+};
+const compactedAfter = performance.now();
+while ((await monthsSplit()) > 0 && performance.now() - compactedAfter < 900_000) await new Promise((r) => setTimeout(r, 5_000));
+const compactWaitedSeconds = Math.round((performance.now() - compactedAfter) / 1000);
+const jobsAfterCompaction = (await serverActivity(server.base)).jobs;
+const readsCompacted = (await monthsSplit()) === 0 && (await caughtUp()) ? await timeReads(api, reconciledReads('compacted'), QUERY_RUNS) : [];
 
 // ---- the customer dashboard: its API calls for one customer's current period (the live phase put events there), and the page
 const portal = await benchPortal({
@@ -231,7 +243,8 @@ const results = {
   freshness: { runs: FRESHNESS_RUNS, p50Ms: +percentile(fresh, 50).toFixed(1), p99Ms: +percentile(fresh, 99).toFixed(1) },
   reads,
   readsReconciled: { waitedSeconds, reads: readsReconciled },
-  jobs,
+  readsCompacted: { compactCron: COMPACT_CRON, compactSettleSeconds: COMPACT_SETTLE_SECONDS, waitedSeconds: compactWaitedSeconds, reads: readsCompacted },
+  jobs: { ...jobs, reconciledReadsAndWaitForCompaction: jobsBetween(jobsAfterWait, jobsAfterCompaction) },
   portal,
   storage,
   serverPeakRssMiB: peakRssMiB,
@@ -247,12 +260,16 @@ console.table(results.ingest);
 console.log(`exact: ${exact} (summary ${totals.events.toLocaleString()} events, truth ${truth.events.toLocaleString()})`);
 console.log(`freshness, ack -> visible in the summary: p50 ${results.freshness.p50Ms} ms, p99 ${results.freshness.p99Ms} ms`);
 console.table(reads);
-for (const [phase, runs] of Object.entries(jobs)) {
+for (const [phase, runs] of Object.entries(results.jobs)) {
   console.log(`scheduled jobs during ${phase} (runs finished, seconds spent in them):`);
   console.table(runs);
 }
 console.log(`after the reconciler caught up (waited ${waitedSeconds} s):`);
 console.table(readsReconciled);
+console.log(
+  `after rollups.compact merged every past month (every ${COMPACT_CRON}, ${COMPACT_SETTLE_SECONDS} s to settle; waited ${compactWaitedSeconds} s after the reads above):`,
+);
+console.table(readsCompacted);
 console.log('customer dashboard (portal API and page):');
 console.table([...portal.calls, portal.firstRender, ...portal.firstRenderParts]);
 console.table(storage);

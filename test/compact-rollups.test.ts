@@ -81,6 +81,14 @@ it('rollup compaction merges each settled past month of the hour and day tiers i
   expect(currentHourParts).toBeGreaterThanOrEqual(2);
   const withLate = await reads();
 
+  // The operators' gauge: the past month is split in the hour and day tiers; the current month is not counted. (The
+  // minute tier keeps only the last 14 days: at most the third insert reaches it, one part.)
+  const split = async () => {
+    const text = await (await r.app.request('/metrics')).text();
+    return Object.fromEntries([...text.matchAll(/^meterhouse_rollup_months_split\{tier="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  };
+  expect(await split()).toMatchObject({ hour: 1, day: 1 });
+
   // Parts written within the settle time are left alone.
   const job = r.connection.jobDb();
   expect((await compactRollups(job, { nowMs: now(), settleSeconds: 3600 })).merged).toEqual([]);
@@ -107,6 +115,7 @@ it('rollup compaction merges each settled past month of the hour and day tiers i
 
   const after = await reads();
   expect(after).toEqual(withLate);
+  expect(await split()).toEqual({ minute: 0, hour: 0, day: 0 });
   expect((after.summary as { data: { customerId: string; quantity: string }[] }).data.map((row) => [row.customerId, row.quantity])).toEqual([
     ['c0', '6.75'],
     ['c1', '6.75'],

@@ -3,6 +3,8 @@ import type { Db } from '../../sql/query.js';
 import type { Logger } from '../logger.js';
 import { engineNowMs, freshnessBuckets, uploadBacklog, usageEventsBacklog, usageEventsParts, webhookBacklog } from '../../sql/queries/observability.js';
 import { readWatermark } from '../../sql/queries/reconcile.js';
+import { splitPartitions } from '../../sql/queries/compaction.js';
+import { monthPartition } from '../../jobs/compact-rollups.js';
 import { BucketHistogram } from './bucket-histogram.js';
 
 /** Seconds from API receipt (ingested_at) to stored (stored_at): sub-second for the direct writer, Kafka adds its consumer's poll. */
@@ -15,6 +17,10 @@ export interface EngineMetricSources {
   clockOffsetMs: number;
   /** usage_events and, on a cluster, its shard table (system.parts names the local table). */
   usageTables: string[];
+  /** Each rollup tier's table as system.parts names it (on a cluster, this node's shard table). */
+  rollupTables: { tier: string; table: string }[];
+  /** The product clock (domain/clock.ts): which months are past. */
+  nowMs: () => number;
   /** The tenant BILLING_WEBHOOK_URL serves ('' when unset). */
   webhookDefaultTenant: string;
   /** Where exports are copied, when S3 is configured. */
@@ -99,6 +105,19 @@ export async function registerEngineMetrics(registry: Registry, s: EngineMetricS
       const [b] = await usageEventsBacklog(db, { database: db.database, tables: s.usageTables }, tags);
       this.set(b?.merges ?? 0);
       mutations.set(b?.mutations ?? 0);
+    }),
+  });
+
+  // One series per tier: how many past months the rollups.compact job (jobs/compact-rollups.ts) has still to merge.
+  new Gauge({
+    name: 'meterhouse_rollup_months_split',
+    help: 'Past months (before the current UTC month) of each rollup tier held in more than one part: the rollups.compact backlog, settled or not; each part of a month adds to every read of it',
+    labelNames: ['tier'] as const,
+    registers,
+    collect: guarded('rollup parts', async function (this: Gauge) {
+      const tables = s.rollupTables.map((t) => t.table);
+      const split = await splitPartitions(db, tables, monthPartition(s.nowMs()), 0, '', tags);
+      for (const { tier, table } of s.rollupTables) this.set({ tier }, split.filter((p) => p.table === table).length);
     }),
   });
 
