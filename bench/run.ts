@@ -9,7 +9,8 @@
 // default 100), BENCH_SLOW_QUERY_RUNS (the same for the summaries that read raw events, default 30),
 // BENCH_FRESHNESS_RUNS; BENCH_RANDOM_IDS=1 for ids in random order (bench/events.ts); BENCH_COMPACT_CRON and
 // BENCH_COMPACT_SETTLE_SECONDS (the server's rollups.compact schedule, default every 15 s with 60 s to settle, against
-// the product's 5 minutes and 600 s, so that the bench sees the compacted months within minutes).
+// the product's 5 minutes and 600 s, so that the bench sees the compacted months within minutes), BENCH_COMPACT_WAIT_SECONDS
+// (how long it waits for them, default 900; BENCH_COMPACT_SETTLE_SECONDS=86400 with a wait of 0: a run without compaction).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ const SLOW_QUERY_RUNS = num('BENCH_SLOW_QUERY_RUNS', 30);
 const FRESHNESS_RUNS = num('BENCH_FRESHNESS_RUNS', 50);
 const COMPACT_CRON = process.env.BENCH_COMPACT_CRON ?? '*/15 * * * * *';
 const COMPACT_SETTLE_SECONDS = num('BENCH_COMPACT_SETTLE_SECONDS', 60);
+const COMPACT_WAIT_SECONDS = num('BENCH_COMPACT_WAIT_SECONDS', 900);
 const KEY = 'bench-admin-key-0123456789abcdef';
 const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef';
 const END = Date.UTC(2026, 10, 1);
@@ -197,7 +199,7 @@ const monthsSplit = async () => {
   return [...text.matchAll(/^meterhouse_rollup_months_split\{tier="\w+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 };
 const compactedAfter = performance.now();
-while ((await monthsSplit()) > 0 && performance.now() - compactedAfter < 900_000) await new Promise((r) => setTimeout(r, 5_000));
+while ((await monthsSplit()) > 0 && performance.now() - compactedAfter < COMPACT_WAIT_SECONDS * 1000) await new Promise((r) => setTimeout(r, 5_000));
 const compactWaitedSeconds = Math.round((performance.now() - compactedAfter) / 1000);
 const jobsAfterCompaction = (await serverActivity(server.base)).jobs;
 const readsCompacted = (await monthsSplit()) === 0 && (await caughtUp()) ? await timeReads(api, reconciledReads('compacted'), QUERY_RUNS) : [];
