@@ -39,7 +39,7 @@ export interface OpsWork {
   produceRaw(values: unknown[]): Promise<void>;
   directPost(body: unknown): Promise<Response>;
   storedRows(): Promise<{ rows: number; final: number }>;
-  runJob(name: 'rollups.reconcile' | 'billing.close'): Promise<unknown>;
+  runJob(name: 'rollups.reconcile' | 'rollups.compact' | 'billing.close'): Promise<unknown>;
 }
 
 export async function startOpsEngine(): Promise<Omit<OpsWork, 'tenant' | 'recentMs' | 'closedMs'> & { stop(): Promise<void> }> {

@@ -72,6 +72,7 @@ beforeAll(async () => {
   base = await startOpsEngine();
   w = await doOpsWork(base);
   await w.runJob('rollups.reconcile');
+  await w.runJob('rollups.compact');
   await w.runJob('billing.close');
   await new Promise<void>((resolve) => {
     server = serve({ fetch: base.runtime.app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
@@ -159,6 +160,7 @@ describe('Prometheus scraping meterhouse', () => {
       'MeterhouseKafkaLagUnknown',
       'MeterhouseReconciliationDifferences',
       'MeterhouseReconciliationStale',
+      'MeterhouseRollupsNotCompacted',
       'MeterhouseWebhookBacklog',
     ]);
     for (const r of rules) {
