@@ -311,9 +311,13 @@ export async function queryBytes(
   try {
     const sql = withSettings(query, { ...db.readSettings, ...settings, ...db.readLimits });
     const { stream } = await db.client.exec({ query: sql, query_params: params, clickhouse_settings: settingsFor(name, tags) });
+    // No copy of the answer here (it may be megabytes, and each copy is external memory for the garbage collector):
+    // chunks are taken as they come, and one chunk (the embedded engine's whole answer) is the answer. Callers only
+    // read it.
     const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
-    return Buffer.concat(chunks);
+    for await (const chunk of stream as AsyncIterable<Uint8Array>)
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   } catch (error) {
     throw readError(db, name, error);
   }

@@ -84,7 +84,9 @@ export function usageRoutes({ config, clock }: AppDeps) {
     const head = Buffer.from('{"data":');
     const rest = Buffer.from(`,${JSON.stringify({ meta, nextCursor }).slice(1)}`);
     c.header('content-type', 'application/json');
-    return c.body(new Uint8Array(Buffer.concat([head, answer.json, rest])), 200) as never;
+    // One copy into the answer, and a view of it (not a second copy) for the response.
+    const body = Buffer.concat([head, answer.json, rest]);
+    return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200) as never;
   });
   return app;
 }
