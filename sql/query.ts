@@ -312,8 +312,8 @@ export async function queryBytes(
     const sql = withSettings(query, { ...db.readSettings, ...settings, ...db.readLimits });
     const { stream } = await db.client.exec({ query: sql, query_params: params, clickhouse_settings: settingsFor(name, tags) });
     // No copy of the answer here (it may be megabytes, and each copy is external memory for the garbage collector):
-    // chunks are taken as they come, and one chunk (the embedded engine's whole answer) is the answer. Callers only
-    // read it.
+    // chunks are taken as they come, and one chunk (the embedded engine's whole answer, a buffer of its own) is the
+    // answer. The caller owns it and may change it in place (a summary's page is joined in place: usage-summary.ts).
     const chunks: Buffer[] = [];
     for await (const chunk of stream as AsyncIterable<Uint8Array>)
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));

@@ -81,11 +81,11 @@ export function usageRoutes({ config, clock }: AppDeps) {
     const nextCursor = answer.more && answer.last ? encodeCursor([answer.last.customerId, answer.last.metricName]) : null;
     const meta = { source: answer.rollup ? `${answer.rollup}+usage_events` : 'usage_events', rawWindows: answer.rawWindows };
     // The rows are the engine's JSON as it wrote them (sql/queries/usage-summary.ts): spliced in, not parsed and written again.
-    const head = Buffer.from('{"data":');
-    const rest = Buffer.from(`,${JSON.stringify({ meta, nextCursor }).slice(1)}`);
+    const head = Buffer.from('{"data":[');
+    const rest = Buffer.from(`],${JSON.stringify({ meta, nextCursor }).slice(1)}`);
     c.header('content-type', 'application/json');
-    // One copy into the answer, and a view of it (not a second copy) for the response.
-    const body = Buffer.concat([head, answer.json, rest]);
+    // One copy of the engine's answer, into the response body, and a view of that (not a second copy) for the response.
+    const body = Buffer.concat([head, answer.elements, rest]);
     return c.body(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), 200) as never;
   });
   return app;

@@ -34,11 +34,11 @@ describe('reconciledMonths: the whole UTC months of [from, to) with no unreconci
   });
 });
 
-describe('pageOf (the engine JSONEachRow lines of a summary as one page)', () => {
+describe('pageOf (the engine JSONEachRow lines of a summary as one page, joined in place)', () => {
   const row = (i: number) => ({ customerId: `c-${i}/"\n\u00e9`, metricName: 'api.calls', quantity: `${i}.000000001`, events: i });
   const lines = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => `${JSON.stringify(row(i))}\n`).join(''));
 
-  it('is a JSON array of the first `limit` rows, with the last of them and whether more follow', () => {
+  it('is the elements of a JSON array of the first `limit` rows, a view of the lines, with the last of them and whether more follow', () => {
     for (const [n, limit] of [
       [0, 3],
       [1, 3],
@@ -47,9 +47,13 @@ describe('pageOf (the engine JSONEachRow lines of a summary as one page)', () =>
       [1, 1],
       [2, 1],
     ] as const) {
-      const page = pageOf(lines(n), limit);
+      const given = lines(n);
+      const page = pageOf(given, limit);
       const expected = Array.from({ length: Math.min(n, limit) }, (_, i) => row(i));
-      expect(JSON.parse(page.json.toString('utf8')), `${n} rows, limit ${limit}`).toEqual(expected);
+      expect(JSON.parse(`[${page.elements.toString('utf8')}]`), `${n} rows, limit ${limit}`).toEqual(expected);
+      // no copy: the elements are the given bytes, from their start
+      expect(page.elements.buffer).toBe(given.buffer);
+      expect(page.elements.byteOffset).toBe(given.byteOffset);
       expect(page.last).toEqual(expected.at(-1));
       expect(page.more).toBe(n > limit);
     }
