@@ -118,5 +118,21 @@ describe('a dashboard link', () => {
       value: fx.oracle('globex', 'gpu-seconds', previous.startMs, previous.endMs),
       source: 'export',
     });
+    // Periods computed on both sides of the exported one (one read of the months between them): each has its own value.
+    const earlier = [previous];
+    while (earlier.length < 3) earlier.push(periodOf(earlier.at(-1)!.startMs - 1, CUSTOMERS.globex));
+    const current = periodOf(fx.nowMs, CUSTOMERS.globex);
+    for (const meter of ['gpu-seconds', 'api-calls']) {
+      const three = await t.json('GET', `/v1/portal/meters/${meter}/periods?previous=3`, { key: token });
+      expect(three.body.current.value).toEqual(fx.oracle('globex', meter, current.startMs, current.endMs));
+      expect(three.body.previous).toEqual(
+        earlier.map((p, i) => ({
+          start: new Date(p.startMs).toISOString(),
+          end: new Date(p.endMs).toISOString(),
+          value: fx.oracle('globex', meter, p.startMs, p.endMs),
+          source: i === 0 ? 'export' : 'computed',
+        })),
+      );
+    }
   });
 });
