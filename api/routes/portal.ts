@@ -15,6 +15,7 @@ import { customerTotals } from '../usage/period-total.js';
 import { csvText } from '../../sql/csv-cells.js';
 import { csvBody } from '../usage/body-stream.js';
 import { storedEventRow } from '../../sql/queries/events.js';
+import { count } from '../../sql/count.js';
 
 const PORTAL = needs(linkScope('portal'));
 const keyParam = z.object({ key: z.string().min(1).max(64) });
@@ -25,6 +26,13 @@ const value = z
   .union([z.string(), z.number(), z.null()])
   .openapi({ description: 'Exact decimal string, or an integer for COUNT and UNIQUE_COUNT; null where no value exists' });
 const noMeter = { description: 'No such meter, or not one this link shows', content: jsonOf(errorSchema) };
+
+/**
+ * An export's value (an exact decimal string) as the periods answer gives a value of this meter: an integer for COUNT
+ * and UNIQUE_COUNT, as when the period is computed; a count of 2^53 or more is refused (sql/count.ts), never rounded.
+ */
+const exportedValue = (meter: Pick<Meter, 'aggregation'>, billed: string): string | number =>
+  meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT' ? count.parse(billed) : billed;
 
 const routes = {
   customer: createRoute({
@@ -179,7 +187,7 @@ export function portalRoutes(deps: AppDeps) {
       return {
         start: iso(p.startMs),
         end: iso(p.endMs),
-        value: billed ?? valueOf.get(p.startMs)!,
+        value: billed === undefined ? valueOf.get(p.startMs)! : exportedValue(meter, billed),
         source: billed === undefined ? ('computed' as const) : ('export' as const),
       };
     });
