@@ -10,7 +10,9 @@
 // BENCH_FRESHNESS_RUNS; BENCH_RANDOM_IDS=1 for ids in random order (bench/events.ts); BENCH_COMPACT_CRON and
 // BENCH_COMPACT_SETTLE_SECONDS (the server's rollups.compact schedule, default every 15 s with 60 s to settle, against
 // the product's 5 minutes and 600 s, so that the bench sees the compacted months within minutes), BENCH_COMPACT_WAIT_SECONDS
-// (how long it waits for them, default 900; BENCH_COMPACT_SETTLE_SECONDS=86400 with a wait of 0: a run without compaction).
+// (how long it waits for them, default 900; BENCH_COMPACT_SETTLE_SECONDS=86400 with a wait of 0: a run without compaction);
+// BENCH_RECONCILE_WAIT_SECONDS (how long it waits for the reconciler to catch up after the reads, default 1200: after a
+// run of d seconds the reconciler rests 3d, ROLLUP_RECONCILE_MAX_SHARE 0.25, and a run after a 10M backfill takes 200 s or more).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +37,7 @@ const FRESHNESS_RUNS = num('BENCH_FRESHNESS_RUNS', 50);
 const COMPACT_CRON = process.env.BENCH_COMPACT_CRON ?? '*/15 * * * * *';
 const COMPACT_SETTLE_SECONDS = num('BENCH_COMPACT_SETTLE_SECONDS', 60);
 const COMPACT_WAIT_SECONDS = num('BENCH_COMPACT_WAIT_SECONDS', 900);
+const RECONCILE_WAIT_SECONDS = num('BENCH_RECONCILE_WAIT_SECONDS', 1200);
 const KEY = 'bench-admin-key-0123456789abcdef';
 const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef';
 const END = Date.UTC(2026, 10, 1);
@@ -176,7 +179,7 @@ const caughtUp = async () =>
       meta: { rawWindows: number };
     }
   ).meta.rawWindows === 0;
-while (!(await caughtUp()) && performance.now() - reconciledAfter < 600_000) await new Promise((r) => setTimeout(r, 2_000));
+while (!(await caughtUp()) && performance.now() - reconciledAfter < RECONCILE_WAIT_SECONDS * 1000) await new Promise((r) => setTimeout(r, 2_000));
 const waitedSeconds = Math.round((performance.now() - reconciledAfter) / 1000);
 const jobsAfterWait = (await serverActivity(server.base)).jobs;
 // What the scheduled jobs did in each phase (runs and seconds): the reads share the engine with them.
@@ -191,7 +194,8 @@ const reconciledReads = (phase: string) => [
   // The meter reads again, the reconciler's first pass over the ingest done: the same reads without it beside them.
   ...meterReads.map((r) => ({ ...r, name: r.name.replace('meter', `meter, ${phase}`) })),
 ];
-const readsReconciled = (await caughtUp()) ? await timeReads(api, reconciledReads('reconciled'), QUERY_RUNS) : [];
+const reconciled = await caughtUp();
+const readsReconciled = reconciled ? await timeReads(api, reconciledReads('reconciled'), QUERY_RUNS) : [];
 
 // ---- the same reads once rollups.compact has merged every past month of each tier into one part (its gauge on /metrics)
 const monthsSplit = async () => {
@@ -244,7 +248,7 @@ const results = {
   exact: { exact, summaryEvents: totals.events, truthEvents: truth.events, sums: totals.sums, truthSums: expected },
   freshness: { runs: FRESHNESS_RUNS, p50Ms: +percentile(fresh, 50).toFixed(1), p99Ms: +percentile(fresh, 99).toFixed(1) },
   reads,
-  readsReconciled: { waitedSeconds, reads: readsReconciled },
+  readsReconciled: { caughtUp: reconciled, waitedSeconds, reads: readsReconciled },
   readsCompacted: { compactCron: COMPACT_CRON, compactSettleSeconds: COMPACT_SETTLE_SECONDS, waitedSeconds: compactWaitedSeconds, reads: readsCompacted },
   jobs: { ...jobs, reconciledReadsAndWaitForCompaction: jobsBetween(jobsAfterWait, jobsAfterCompaction) },
   portal,
@@ -266,7 +270,11 @@ for (const [phase, runs] of Object.entries(results.jobs)) {
   console.log(`scheduled jobs during ${phase} (runs finished, seconds spent in them):`);
   console.table(runs);
 }
-console.log(`after the reconciler caught up (waited ${waitedSeconds} s):`);
+console.log(
+  reconciled
+    ? `after the reconciler caught up (waited ${waitedSeconds} s):`
+    : `the reconciler did not catch up within ${RECONCILE_WAIT_SECONDS} s (BENCH_RECONCILE_WAIT_SECONDS): no reconciled or compacted reads`,
+);
 console.table(readsReconciled);
 console.log(
   `after rollups.compact merged every past month (every ${COMPACT_CRON}, ${COMPACT_SETTLE_SECONDS} s to settle; waited ${compactWaitedSeconds} s after the reads above):`,
