@@ -5,7 +5,7 @@ import { ApiError, errorSchema } from '../errors.js';
 import { defaultCycle } from '../config.js';
 import { needs } from '../route-scopes.js';
 import { jsonOf } from '../params.js';
-import { listMeters, type Meter } from '../../sql/queries/meters.js';
+import { countsAsInteger, listMeters, type Meter } from '../../sql/queries/meters.js';
 import { exportedValues } from '../../sql/queries/exports.js';
 import { linkScope } from '../../access/scopes.js';
 import { cycleOf, recentPeriods } from '../../jobs/billing/customer-periods.js';
@@ -32,7 +32,7 @@ const noMeter = { description: 'No such meter, or not one this link shows', cont
  * and UNIQUE_COUNT, as when the period is computed; a count of 2^53 or more is refused (sql/count.ts), never rounded.
  */
 const exportedValue = (meter: Pick<Meter, 'aggregation'>, billed: string): string | number =>
-  meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT' ? count.parse(billed) : billed;
+  countsAsInteger(meter.aggregation) ? count.parse(billed) : billed;
 
 const routes = {
   customer: createRoute({

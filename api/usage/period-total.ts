@@ -1,4 +1,4 @@
-import type { Meter } from '../../sql/queries/meters.js';
+import { countsAsInteger, type Meter } from '../../sql/queries/meters.js';
 import { meterUsage, type Granularity } from '../../sql/queries/meter-usage.js';
 import type { Db, QueryTags } from '../../sql/query.js';
 import { rollupRetention, type Config } from '../config.js';
@@ -88,6 +88,6 @@ function read(
 
 /** The value of a window without events: 0 for counts, "0" for sums, null where no value exists (MIN, MAX, AVG, LATEST, P*). */
 export function emptyValue(meter: Pick<Meter, 'aggregation'>): Value {
-  if (meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT') return 0;
+  if (countsAsInteger(meter.aggregation)) return 0;
   return meter.aggregation === 'SUM' ? '0' : null;
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { runQuery, type Db, type QueryTags } from '../query.js';
 import type { RollupTier } from '../datasets/rollups.js';
-import type { Aggregation } from './meters.js';
+import { countsAsInteger, type Aggregation } from './meters.js';
 import { wideSum } from '../decimals.js';
 
 export const GRANULARITIES = ['minute', 'hour', 'day', 'week', 'month', 'total'] as const;
@@ -203,7 +203,7 @@ async function readCells(db: Db, q: MeterUsageQuery, tags: QueryTags): Promise<(
     bucketMs: r.bucket,
     customerId: q.groupByCustomer ? String(r.customer_id) : undefined,
     groups: q.groupBy.map((_, i) => String(r[`g${i}`])),
-    value: q.aggregation === 'COUNT' || q.aggregation === 'UNIQUE_COUNT' ? Number(r.value) : String(r.value),
+    value: countsAsInteger(q.aggregation) ? Number(r.value) : String(r.value),
     complete: !counted || Number(r.complete) === 1,
   }));
 }

@@ -6,6 +6,9 @@ import { NO_CONTROL_CHARS } from '../control-chars.js';
 export const AGGREGATIONS = ['SUM', 'COUNT', 'UNIQUE_COUNT', 'MIN', 'MAX', 'AVG', 'LATEST', 'P50', 'P90', 'P95', 'P99'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
+/** Whether the API gives this aggregation's values as integers (counts); every other value is an exact decimal string or null. */
+export const countsAsInteger = (aggregation: Aggregation): boolean => aggregation === 'COUNT' || aggregation === 'UNIQUE_COUNT';
+
 const dimensionKey = z.string().min(1).max(128).regex(NO_CONTROL_CHARS, 'must not contain control characters');
 
 /** A meter: an aggregation over one metric's events, optionally filtered, groupable by dimensions. */
