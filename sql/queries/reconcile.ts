@@ -85,7 +85,7 @@ const CUSTOMER_FINGERPRINT =
  * fingerprints, which differs from the other side's where any customer's aggregates differ, or a
  * customer is on one side only (but for a 64-bit hash collision). Comparing windows this way instead
  * of pairing the two sides' rows per customer leaves out a second grouping of every (window, customer)
- * row of both sides (5.3M rows at 3M events: the hour check 33-36 s -> 20-21 s, docs/benchmarks.md).
+ * row of both sides (1.77M rows at 1M events; at 3M the hour check 33-36 s -> 20-21 s, docs/benchmarks.md).
  * `extra` adds columns aggregated per window.
  */
 const perWindow = (side: string, extra = '') => `SELECT tenant_id, metric_name, w, side, sum(c) AS events, sum(${CUSTOMER_FINGERPRINT}) AS fingerprint${extra}
@@ -141,7 +141,7 @@ ORDER BY tenantId, metricName, hourMs`;
  */
 async function eventsDifferences(db: Db, tenantId: string, metricName: string, hoursMs: number[]): Promise<Map<number, number>> {
   const d = db.database;
-  const { conditions, params } = inUtcWindows(tenantId, metricName, hoursMs, HOUR_MS, 'toStartOfHour');
+  const { conditions, params } = inUtcWindows(tenantId, metricName, hoursMs, 'hour');
   const sql = `SELECT toUnixTimestamp(hour) * 1000 AS hourMs, sum(abs(diff)) AS eventsDifference
 FROM (
   SELECT hour, customer_id, toInt64(sumIf(c, side = 1)) - toInt64(sumIf(c, side = 2)) AS diff FROM (
@@ -264,14 +264,17 @@ ORDER BY tenantId, metricName, startMs`;
 /** A rollup row's window in `tier` (its own window_start for the tier itself). */
 const windowOf = (tier: RollupTier) => `toDateTime(${tier.bucket('window_start')}, 'UTC')`;
 
+const UTC_WINDOWS = { hour: { startOf: 'toStartOfHour', ms: HOUR_MS }, day: { startOf: 'toStartOfDay', ms: DAY_MS } } as const;
+
 /**
  * Conditions on a time column (as a function of its name) selecting one tenant's and metric's rows in
- * the given UTC windows of `spanMs` (hours or days, by `unit`), and their bound values.
+ * the given UTC hours or days, and their bound values.
  */
-function inUtcWindows(tenantId: string, metricName: string, startsMs: number[], spanMs: number, unit: 'toStartOfHour' | 'toStartOfDay') {
+function inUtcWindows(tenantId: string, metricName: string, startsMs: number[], window: keyof typeof UTC_WINDOWS) {
+  const { startOf, ms: spanMs } = UTC_WINDOWS[window];
   const conditions = (column: string) => `tenant_id = {tenantId:String} AND metric_name = {metricName:String}
   AND ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
-  AND toUnixTimestamp(${unit}(${column})) IN {starts:Array(UInt32)}`;
+  AND toUnixTimestamp(${startOf}(${column})) IN {starts:Array(UInt32)}`;
   const params = { tenantId, metricName, starts: startsMs.map((ms) => ms / 1000), fromMs: Math.min(...startsMs), toMs: Math.max(...startsMs) + spanMs };
   return { conditions, params };
 }
@@ -284,10 +287,7 @@ function inUtcWindows(tenantId: string, metricName: string, startsMs: number[], 
  * (its rows are newer than the watermark), so the rollup converges to the raw data.
  */
 async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: string, metricName: string, startsMs: number[]): Promise<void> {
-  const { conditions: inWindows, params } =
-    tier.name === 'day'
-      ? inUtcWindows(tenantId, metricName, startsMs, DAY_MS, 'toStartOfDay')
-      : inUtcWindows(tenantId, metricName, startsMs, HOUR_MS, 'toStartOfHour');
+  const { conditions: inWindows, params } = inUtcWindows(tenantId, metricName, startsMs, tier.name === 'day' ? 'day' : 'hour');
   const store = `${db.database}.${storageTable(t, tier.table)}`;
   const tags = { job: JOB, tenantId };
   await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
