@@ -33,15 +33,20 @@ export const OVER_LIMIT_MARK = 'meterhouse: more rows than sqlMaxResultRows';
  *
  * Rows: json reads sqlMaxResultRows + 1 rows and reports `truncated`; the
  * streamed formats cannot be cut after the fact, so a result longer than the
- * limit fails (throwIf on the row number) instead of arriving cut short.
+ * limit fails (throwIf on the row number) instead of arriving cut short. They
+ * also read at most sqlMaxResultRows + 1 rows: of that many distinct row
+ * numbers one is at least the limit, so the check fails exactly when the
+ * answer is longer. The LIMIT also keeps the check where it is: without it the
+ * engine pushed the check down into the analyst's own WHERE, where it numbered
+ * the rows before they were filtered and refused short answers of long scans.
  */
 export function composeQuery(database: string, canonical: string, format: SqlFormat, limits: SqlQueryLimits): string {
   const ctes = VIRTUAL_TABLES.map((t) => `${t.name} AS (${t.body(database)})`).join(',\n');
   const body =
     format === 'json'
       ? `SELECT * FROM (${canonical}) LIMIT {${LIMIT_PARAM}:UInt64}`
-      : `SELECT * EXCEPT (${ROW_COLUMN}) FROM (SELECT *, rowNumberInAllBlocks() AS ${ROW_COLUMN} FROM (${canonical}))
-WHERE throwIf(${ROW_COLUMN} >= {${LIMIT_PARAM}:UInt64}, '${OVER_LIMIT_MARK}') = 0`;
+      : `SELECT * EXCEPT (${ROW_COLUMN}) FROM (SELECT *, rowNumberInAllBlocks() AS ${ROW_COLUMN} FROM (${canonical}) LIMIT {${LIMIT_PARAM}:UInt64})
+WHERE throwIf(${ROW_COLUMN} >= {${LIMIT_PARAM}:UInt64} - 1, '${OVER_LIMIT_MARK}') = 0`;
   const settings = withSettings(`WITH\n${ctes}\n${body}`, {
     readonly: 1,
     max_execution_time: limits.sqlMaxExecutionSeconds,
@@ -60,6 +65,6 @@ WHERE throwIf(${ROW_COLUMN} >= {${LIMIT_PARAM}:UInt64}, '${OVER_LIMIT_MARK}') = 
 }
 
 /** The bound parameters of the composed statement: the analyst's, the tenant, the row bound. */
-export function composedParams(params: Record<string, unknown>, tenantId: string, format: SqlFormat, limits: SqlQueryLimits): Record<string, unknown> {
-  return { ...params, [TENANT_PARAM]: tenantId, [LIMIT_PARAM]: format === 'json' ? limits.sqlMaxResultRows + 1 : limits.sqlMaxResultRows };
+export function composedParams(params: Record<string, unknown>, tenantId: string, limits: SqlQueryLimits): Record<string, unknown> {
+  return { ...params, [TENANT_PARAM]: tenantId, [LIMIT_PARAM]: limits.sqlMaxResultRows + 1 };
 }

@@ -61,7 +61,7 @@ export async function runAnalystQuery(client: ClickHouseClient, database: string
   try {
     const { stream, summary } = await client.exec({
       query: composeQuery(database, canonical, run.format, run.limits),
-      query_params: composedParams(run.params, run.tenantId, run.format, run.limits),
+      query_params: composedParams(run.params, run.tenantId, run.limits),
       clickhouse_settings: { log_comment: JSON.stringify({ name: 'sql.analyst', tenantId: run.tenantId, ...run.tags }) },
     });
     const bytes = await collect(stream, run.maxResultBytes);

@@ -96,6 +96,37 @@ describe('analyst SQL', () => {
     }
   });
 
+  it("counts a streamed answer's rows against the limit, not the rows its query scanned", async () => {
+    const r = await engine();
+    await r.deps.access.tenants.update(a.tenantId, { limits: { sqlMaxResultRows: 3 } });
+    try {
+      // Without ORDER BY (a sort kept the check above the filter): the engine had pushed the row check down into
+      // the query's WHERE, numbered the rows before the filter and refused these.
+      const lines = async (res: Response) => (await res.text()).split('\n').filter(Boolean).sort();
+      // 1,000 numbers scanned, 3 rows answered.
+      const filtered = await a.request('POST', '/v1/sql', {
+        body: { query: 'SELECT number FROM numbers(1000) WHERE number % 400 = 0', format: 'csv' },
+        key: a.sqlKey,
+      });
+      expect(filtered.status, await filtered.clone().text()).toBe(200);
+      expect(await lines(filtered)).toEqual(['"number"', '0', '400', '800']);
+      // The tenant's 3 events, read from storage that also holds the other tenant's rows and earlier versions.
+      const own = await a.request('POST', '/v1/sql', { body: { query: 'SELECT event_id FROM events', format: 'jsonl' }, key: a.sqlKey });
+      expect(own.status, await own.clone().text()).toBe(200);
+      expect(await lines(own)).toEqual(['{"event_id":"e1"}', '{"event_id":"e2"}', '{"event_id":"e4"}']);
+      const parquet = await a.request('POST', '/v1/sql', {
+        body: { query: 'SELECT number FROM numbers(1000) WHERE number % 400 = 0', format: 'parquet' },
+        key: a.sqlKey,
+      });
+      expect(parquet.status).toBe(200);
+      const over = await a.sql({ query: 'SELECT number FROM numbers(1000) WHERE number % 300 = 0', format: 'jsonl' });
+      expect(over.status).toBe(422);
+      expect(over.body.error).toMatchObject({ code: 'sql_limit_exceeded', details: { limit: 'sqlMaxResultRows', value: 3 } });
+    } finally {
+      await r.deps.access.tenants.update(a.tenantId, { limits: { sqlMaxResultRows: null } });
+    }
+  });
+
   it('streams csv, jsonl and parquet as the engine writes them', async () => {
     const csv = await a.request('POST', '/v1/sql', {
       body: { query: 'SELECT event_id, quantity FROM events ORDER BY event_id', format: 'csv' },
