@@ -8,6 +8,7 @@ import { probeBucket } from './s3/client.js';
 import { checkStorageRecord } from './storage-marker.js';
 import { analystDatabase } from './datasets/analyst.js';
 import { sessionParameterConnection } from './session-parameters.js';
+import { chainedConnection, StatementChain } from './statement-chain.js';
 
 /**
  * How 64-bit integers, decimals and times cross into JS, decided once:
@@ -174,17 +175,20 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
     createClient({ connection: connection as unknown as ClientOptions['connection'], clickhouse_settings: OUTPUT_SETTINGS });
   // meterhouse's own statements (SQL assembled from allow-listed pieces) set their bound values on their own
   // connection, so they never wait for a parameterized statement on another (sql/session-parameters.ts).
+  // Every connection runs its statements through a chain that drains what a failed one left behind
+  // (sql/statement-chain.ts): chdb would hand it to the next statement, another caller's.
   const openOwn = () => {
-    const connection = sessionParameterConnection(createChdbConnection({ path: dataDir }));
+    const connection = chainedConnection(sessionParameterConnection(createChdbConnection({ path: dataDir })));
     return { connection, client: clientOver(connection) };
   };
   const open = (): ClickHouseClient => openOwn().client;
   // Analyst SQL is the caller's text: it keeps chdb's own binding, where a value is never left on the connection
   // for a later query to read (one at a time across the analyst connections, beside nothing else of ours).
-  const openAnalyst = (): ClickHouseClient => clientOver(createChdbConnection({ path: dataDir }));
+  const openAnalyst = (): ClickHouseClient => clientOver(chainedConnection(createChdbConnection({ path: dataDir })));
   const client = open();
   // Its own native connection on the same engine: identity lookups run beside inserts and reads.
   const lookupSession = new Session(dataDir);
+  const lookupChain = new StatementChain(() => lookupSession.queryAsync('SELECT 1'));
   const readClients = Array.from({ length: options.readers ?? 1 }, open);
   const analystClients = Array.from({ length: options.analysts?.count ?? 1 }, openAnalyst);
   const jobClients: ClickHouseClient[] = [];
@@ -194,12 +198,13 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
       client,
       database: options.database,
       embedded: true,
-      // The session's own connection: inserts never queue behind the client's statements.
+      // The session's own connection: inserts never queue behind the client's statements. It runs nothing but
+      // inserts, which write no answer, so nothing is ever left there for another statement (sql/statement-chain.ts).
       rawInsert: async (table, values, settings) => void (await session.insert({ table, values, format: 'JSONEachRow', settings })),
       lookup: {
-        command: async (sql) => void (await lookupSession.queryAsync(sql)),
-        insert: async (table, values) => void (await lookupSession.insert({ table, values, format: 'JSONEachRow' })),
-        select: async (sql) => (await lookupSession.queryAsync(sql, { format: 'JSONEachRow' })).text(),
+        command: (sql) => lookupChain.run(async () => void (await lookupSession.queryAsync(sql))),
+        insert: (table, values) => lookupChain.run(async () => void (await lookupSession.insert({ table, values, format: 'JSONEachRow' }))),
+        select: (sql) => lookupChain.run(async () => (await lookupSession.queryAsync(sql, { format: 'JSONEachRow' })).text()),
       },
     },
     readClients,

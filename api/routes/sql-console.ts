@@ -68,7 +68,7 @@ const routes = {
 const view = ({ id, createdAt, expiresAt, revokedAt }: LinkRecord) => ({ id, createdAt, expiresAt, revokedAt });
 
 /** The SQL console (docs/sql.md "SQL console"): its links, minted by a key with scope sql, and the two routes such a link reaches. */
-export function sqlConsoleRoutes({ sql, config, links, audit, db }: AppDeps) {
+export function sqlConsoleRoutes({ sql, config, links, audit, db, logger }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(routes.issue, async (c) => {
@@ -100,7 +100,7 @@ export function sqlConsoleRoutes({ sql, config, links, audit, db }: AppDeps) {
     const link = c.get('link');
     // A link minted before tokens carried their key is refused: history must name the key behind every query.
     if (!link.createdBy) throw new ApiError(401, 'unauthorized', 'this link is not valid: ask for a new link');
-    return answerSql(c, { sql, config }, c.req.valid('json'), {
+    return answerSql(c, { sql, config, logger }, c.req.valid('json'), {
       tenantId: link.tenantId,
       keyId: link.createdBy,
       linkId: link.linkId,

@@ -2,10 +2,11 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../context.js';
 import { ApiError, errorSchema } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { decodeCursor, encodeCursor, jsonOf, limitParam } from '../params.js';
 import { needs } from '../route-scopes.js';
 import { SQL_FORMATS } from '../../analyst/compose.js';
-import { SqlError } from '../../analyst/errors.js';
+import { clickhouseCode, SqlError } from '../../analyst/errors.js';
 import { GuardUnavailableError, type SqlParamValue } from '../../analyst/guard.js';
 import type { SqlCaller } from '../../analyst/service.js';
 import { SqlEngineError } from '../../analyst/run.js';
@@ -114,23 +115,34 @@ const routes = {
 
 const STATUS = { refused: [400, 'sql_refused'], error: [400, 'sql_error'], limit: [422, 'sql_limit_exceeded'] } as const;
 
-function apiErrorOf(error: unknown): unknown {
+function apiErrorOf(error: unknown, logger: Logger, requestId: string): unknown {
   if (error instanceof SqlError) {
     const [status, code] = STATUS[error.status];
     return new ApiError(status, code, error.message, Object.keys(error.details).length > 0 ? error.details : undefined);
   }
   if (error instanceof SqlEngineError || error instanceof GuardUnavailableError) {
+    // What failed, for the operator: the kind and the engine's code, never its message (it can quote the query or rows).
+    const cause: unknown = error.cause;
+    logger.error(
+      {
+        requestId,
+        operation: error instanceof GuardUnavailableError ? 'sql.guard' : 'sql.analyst',
+        clickhouseCode: clickhouseCode(cause),
+        cause: cause instanceof Error ? cause.name : typeof cause,
+      },
+      'analyst query could not run',
+    );
     return new ApiError(503, 'storage_unavailable', 'the engine could not run the query; retry shortly', undefined, { 'Retry-After': '1' });
   }
   return error;
 }
 
-export function sqlRoutes({ sql, config }: AppDeps) {
+export function sqlRoutes({ sql, config, logger }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(routes.run, async (c) => {
     const { tenantId, keyId } = c.get('principal');
-    return answerSql(c, { sql, config }, c.req.valid('json'), { tenantId, keyId, requestId: c.get('requestId') });
+    return answerSql(c, { sql, config, logger }, c.req.valid('json'), { tenantId, keyId, requestId: c.get('requestId') });
   });
 
   app.openapi(routes.schema, (c) => c.json(schemaBody(), 200));
@@ -163,7 +175,7 @@ export const schemaBody = () => ({
 /** Run one analyst query for `caller` and answer it (json, or the engine's bytes): POST /v1/sql and the console's run. */
 export async function answerSql(
   c: Context<AppEnv>,
-  { sql, config }: Pick<AppDeps, 'sql' | 'config'>,
+  { sql, config, logger }: Pick<AppDeps, 'sql' | 'config' | 'logger'>,
   body: z.infer<typeof sqlRequest>,
   caller: SqlCaller,
 ): Promise<Response> {
@@ -174,7 +186,7 @@ export async function answerSql(
   try {
     result = await sql.run(caller, { query: body.query, params: body.params as Record<string, SqlParamValue>, format: body.format });
   } catch (error) {
-    throw apiErrorOf(error);
+    throw apiErrorOf(error, logger, caller.requestId);
   }
   c.header('X-Meterhouse-Query-Id', result.queryId);
   if (result.format === 'json') return c.json({ ...result.body, queryId: result.queryId }, 200);
