@@ -4,6 +4,7 @@ import { runQuery, type Db, type QueryTags } from '../query.js';
 import type { RollupTier } from '../datasets/rollups.js';
 import { countsAsInteger, type Aggregation } from './meters.js';
 import { wideSum } from '../decimals.js';
+import { count, CountTooLargeError } from '../count.js';
 
 export const GRANULARITIES = ['minute', 'hour', 'day', 'week', 'month', 'total'] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
@@ -108,6 +109,17 @@ export interface UsageCell {
 const cellRow = z.looseObject({ bucket: z.coerce.number(), value: z.union([z.string(), z.number()]) });
 
 /**
+ * A cell's value as the API gives it: a count (COUNT, UNIQUE_COUNT) as a JSON number, refused from 2^53
+ * (sql/count.ts: a double would round it), any other aggregation as the engine's exact decimal text.
+ */
+export function meterValue(aggregation: Aggregation, value: string | number): number | string {
+  if (!countsAsInteger(aggregation)) return String(value);
+  const parsed = count.safeParse(value);
+  if (!parsed.success) throw new CountTooLargeError('meters.usage');
+  return parsed.data;
+}
+
+/**
  * A raw read of one customer (meter usage here, the summary's raw windows): FINAL merges only the
  * rows of the identities that have a row matching `conditions` (tenant, customer, and the read's
  * metric and time range), instead of every row of those months (a P99 meter of one heavy customer
@@ -203,7 +215,7 @@ async function readCells(db: Db, q: MeterUsageQuery, tags: QueryTags): Promise<(
     bucketMs: r.bucket,
     customerId: q.groupByCustomer ? String(r.customer_id) : undefined,
     groups: q.groupBy.map((_, i) => String(r[`g${i}`])),
-    value: countsAsInteger(q.aggregation) ? Number(r.value) : String(r.value),
+    value: meterValue(q.aggregation, r.value),
     complete: !counted || Number(r.complete) === 1,
   }));
 }
