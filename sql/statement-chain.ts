@@ -54,10 +54,27 @@ export class StatementChain {
   }
 }
 
-const CHAINED = new Set(['query', 'exec', 'command', 'insert', 'ping', 'close']);
+type Method = (...args: unknown[]) => unknown;
 
-/** The calls of chdb's extension (`connection.chdb`) that run a statement to its end. */
+/** The statements of a chdb connection (chdb/connection) and of its extension (`connection.chdb`) that run to their end. */
+const CHAINED = new Set(['query', 'exec', 'command', 'insert', 'ping', 'close']);
 const CHAINED_EXTENSION = new Set(['queryAsync', 'rawInsert', 'streamInsert']);
+
+/** `target` with its methods named in `chained` run through `chain`, `refused` refused, and the rest its own. */
+function chainMethods<T extends object>(target: T, chain: StatementChain, chained: Set<string>, refused?: string, nested?: (value: object) => object): T {
+  return new Proxy(target, {
+    get(inner, prop) {
+      const value: unknown = Reflect.get(inner, prop, inner);
+      if (nested && prop === 'chdb' && typeof value === 'object' && value !== null) return nested(value);
+      if (typeof value !== 'function') return value;
+      if (typeof prop !== 'string') return (value as Method).bind(inner);
+      if (prop === refused) return () => Promise.reject(new Error(`${prop} is not available on a chained connection (sql/statement-chain.ts)`));
+      const method = value as Method;
+      if (!chained.has(prop)) return method.bind(inner);
+      return (...args: unknown[]) => chain.run(async () => method.apply(inner, args));
+    },
+  });
+}
 
 /**
  * A chdb connection (chdb/connection, possibly already wrapped) whose every
@@ -65,31 +82,13 @@ const CHAINED_EXTENSION = new Set(['queryAsync', 'rawInsert', 'streamInsert']);
  * `connection.chdb.queryStream` is refused: its answer is read after the call
  * returns, so the chain could not tell when it ends.
  */
-export function chainedConnection<C extends object>(connection: C): C & { statementChain: StatementChain } {
-  const call = (target: object, name: string) => Reflect.get(target, name, target) as (...args: unknown[]) => Promise<unknown>;
+export function chainedConnection<C extends object>(connection: C): C {
   const chain = new StatementChain(async () => {
-    const result = (await call(connection, 'query').call(connection, { query: 'SELECT 1' })) as { stream: AsyncIterable<unknown> };
-    // The leftover and the drain's own answer, read and dropped.
-    for await (const _ of result.stream);
-  });
-  const extension = (target: object) =>
-    new Proxy(target, {
-      get(inner, prop) {
-        const value: unknown = Reflect.get(inner, prop, inner);
-        if (typeof value !== 'function' || typeof prop !== 'string') return value;
-        if (prop === 'queryStream') return () => Promise.reject(new Error('queryStream is not available on a chained connection (sql/statement-chain.ts)'));
-        if (!CHAINED_EXTENSION.has(prop)) return (value as (...args: unknown[]) => unknown).bind(inner);
-        return (...args: unknown[]) => chain.run(() => call(inner, prop).apply(inner, args));
-      },
+    const { stream } = await (connection as unknown as { query(p: { query: string }): Promise<{ stream: AsyncIterable<unknown> }> }).query({
+      query: 'SELECT 1',
     });
-  return new Proxy(connection, {
-    get(target, prop) {
-      if (prop === 'statementChain') return chain;
-      const value: unknown = Reflect.get(target, prop, target);
-      if (prop === 'chdb' && typeof value === 'object' && value !== null) return extension(value);
-      if (typeof value !== 'function') return value;
-      if (typeof prop !== 'string' || !CHAINED.has(prop)) return (value as (...args: unknown[]) => unknown).bind(target);
-      return (...args: unknown[]) => chain.run(() => call(target, prop).apply(target, args));
-    },
-  }) as C & { statementChain: StatementChain };
+    // The leftover and the drain's own answer, read and dropped.
+    for await (const _ of stream);
+  });
+  return chainMethods(connection, chain, CHAINED, undefined, (extension) => chainMethods(extension, chain, CHAINED_EXTENSION, 'queryStream'));
 }
