@@ -167,7 +167,9 @@ describe('rollup tables', () => {
     const { db } = (await engine()).deps;
     const offset = testClock.offsetMs;
     const HOUR = 3_600_000;
-    const at = testClock.now() - (testClock.now() % HOUR) - HOUR;
+    // One reading of the clock: two could fall on either side of an hour boundary.
+    const now = testClock.now();
+    const at = now - (now % HOUR) - HOUR;
     const tenant = `ret_${Date.now()}`;
     const rowAt = (id: string, timestamp: number) => ({
       tenant_id: tenant,
