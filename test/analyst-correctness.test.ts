@@ -21,8 +21,9 @@ beforeAll(async () => {
  */
 describe('analyst SQL agrees with the API', () => {
   let t: AnalystTenant;
-  const from = Math.floor(now() / DAY) * DAY - 120 * DAY;
-  const to = Math.floor(now() / DAY) * DAY + DAY;
+  const today = Math.floor(now() / DAY) * DAY;
+  const from = today - 120 * DAY;
+  const to = today + DAY;
   const window = { from: String(from), to: String(to) };
 
   beforeAll(async () => {
