@@ -93,7 +93,7 @@ export class KeyStore {
     if (hit) return hit.value;
     const missUntil = this.misses.get(hash);
     if (missUntil !== undefined && missUntil > Date.now()) return undefined;
-    return this.cache.load(hash);
+    return this.cache.get(hash); // concurrent first uses of a key share one lookup
   }
 
   private async resolve(hash: string): Promise<Principal | undefined> {

@@ -120,6 +120,58 @@ describe('RefreshingCache', () => {
     expect(await cache.get('a')).toBe('revoked');
   });
 
+  it('concurrent misses of a key share one lookup; other keys, and a get after the lookup ended, do not', async () => {
+    const { cache, store, loads, hold, release } = cacheOver();
+    store.set('a', 'A');
+    store.set('b', 'B');
+    hold();
+    const gets = [...Array.from({ length: 10 }, () => cache.get('a')), cache.get('b')];
+    await settle();
+    expect(loads).toEqual(['a', 'b']);
+    release();
+    expect(await Promise.all(gets)).toEqual([...Array<string>(10).fill('A'), 'B']);
+    vi.advanceTimersByTime(10_000); // expired: the next miss looks up again
+    store.set('a', 'A2');
+    expect(await cache.get('a')).toBe('A2');
+    expect(loads).toEqual(['a', 'b', 'a']);
+  });
+
+  it('a get after a change does not share a lookup that began before it', async () => {
+    const { cache, store, loads, hold, release } = cacheOver();
+    store.set('a', 'old');
+    hold();
+    const before = cache.get('a');
+    await settle();
+    store.set('a', 'new');
+    cache.forget('a');
+    const after = [cache.get('a'), cache.get('a')]; // share the second lookup, not the first
+    await settle();
+    expect(loads).toEqual(['a', 'a']);
+    release();
+    expect(await before).toBe('old');
+    expect(await Promise.all(after)).toEqual(['new', 'new']);
+    expect(await cache.get('a')).toBe('new');
+    expect(loads).toEqual(['a', 'a']);
+  });
+
+  it('a failed shared lookup fails each of its callers, and the next get looks up again', async () => {
+    const { cache, store, loads, hold, release } = cacheOver();
+    store.set('a', 'fail');
+    hold();
+    const gets = [cache.get('a'), cache.get('a'), cache.get('a')].map((p) =>
+      p.then(
+        () => 'ok',
+        (e: Error) => e.message,
+      ),
+    );
+    await settle();
+    release();
+    expect(await Promise.all(gets)).toEqual(['lookup failed', 'lookup failed', 'lookup failed']);
+    store.set('a', 'back');
+    expect(await cache.get('a')).toBe('back');
+    expect(loads).toEqual(['a', 'a']);
+  });
+
   it('with a life of 0 stores nothing: every get looks up, and set holds nothing', async () => {
     const { cache, store, loads } = cacheOver({ lifeSeconds: 0 });
     store.set('a', 'one');
@@ -128,6 +180,8 @@ describe('RefreshingCache', () => {
     cache.set('a', 'two');
     expect(await cache.get('a')).toBe('one');
     expect(loads).toEqual(['a', 'a', 'a']);
+    await Promise.all([cache.get('a'), cache.get('a')]); // nor do concurrent gets share a lookup
+    expect(loads).toEqual(['a', 'a', 'a', 'a', 'a']);
   });
 
   it('a value refused by keep is not stored, and drops the one that was cached', async () => {

@@ -23,12 +23,19 @@ export interface RefreshingCacheOptions<K, V> {
  *   for a lookup, which on the embedded engine can queue behind a long read;
  * - what this process changes (`forget`, `set`) holds here at once: a lookup
  *   that was under way when any change was made returns its answer but does
- *   not store it, so an answer read before the change cannot come back after it.
+ *   not store it, so an answer read before the change cannot come back after it;
+ * - concurrent misses of one key share one lookup (a burst of requests for a
+ *   key not cached, as after a start or an expiry, sends one statement, not one
+ *   each), unless a change was made after that lookup began: a get after a
+ *   change never takes an answer read before it. With a life of 0, and in
+ *   `load`, every call looks up anew.
  * Other processes see a change within `lifeSeconds`.
  */
 export class RefreshingCache<K, V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
   private readonly refreshing = new Set<string>();
+  /** The lookup under way for a missed key, and the count of changes when it began (see `get`). */
+  private readonly pending = new Map<string, { value: Promise<V>; changes: number }>();
   /** Changes made through this cache so far (see the class comment). */
   private changes = 0;
   private readonly lifeMs: number;
@@ -40,7 +47,19 @@ export class RefreshingCache<K, V> {
   /** The cached value, or the stored one when none is cached or it expired. */
   async get(key: K): Promise<V> {
     const hit = this.hit(key);
-    return hit ? hit.value : this.load(key);
+    if (hit) return hit.value;
+    if (this.lifeMs <= 0) return this.load(key); // nothing is cached: no caller takes another's answer either
+    const id = this.options.idOf(key);
+    const shared = this.pending.get(id);
+    if (shared && shared.changes === this.changes) return shared.value;
+    const value = this.load(key);
+    const entry = { value, changes: this.changes };
+    this.pending.set(id, entry);
+    const done = () => {
+      if (this.pending.get(id) === entry) this.pending.delete(id);
+    };
+    value.then(done, done);
+    return value;
   }
 
   /** The cached value if there is one that has not expired (refreshed in the background past half its life). */

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { engine, newTenant, type TestTenant } from './harness.js';
@@ -112,6 +113,27 @@ describe('dashboard links', () => {
     expect((await t.json('GET', '/v1/portal/customer', bearer(token))).body.meters.map((m: { key: string }) => m.key)).toEqual(['api-calls']);
     for (const path of ['periods', 'usage?from=0&to=1000', 'events'])
       expect((await t.json('GET', `/v1/portal/meters/gpu-seconds/${path}`, bearer(token))).status, path).toBe(404);
+  });
+
+  it('are checked with one lookup for the burst of calls a dashboard makes as it opens (a new link, or one not cached)', async () => {
+    const { token } = await issueLink(t, { customerId: 'acme' });
+    const r = await engine();
+    const key = (await readFile(join(r.deps.config.DATA_DIR, SIGNING_KEY_FILE), 'utf8')).trim();
+    let lookups = 0;
+    const client = new Proxy(r.deps.db.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+        return (params: Parameters<ClickHouseClient['query']>[0]) => {
+          if (String(params.clickhouse_settings?.log_comment).includes('"links.by_id"')) lookups++;
+          return target.query(params);
+        };
+      },
+    });
+    // Another instance, as a process that has not seen the link yet.
+    const other = new LinkStore({ ...r.deps.db, client }, new LinkTokens(key), now, 60);
+    const checks = await Promise.all(Array.from({ length: 6 }, () => other.check(token)));
+    expect(checks.map((c) => c.ok)).toEqual(Array(6).fill(true));
+    expect(lookups).toBe(1);
   });
 
   it('are refused once revoked, here at once and by another instance within its cache period, and once expired', async () => {
