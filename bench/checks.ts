@@ -70,15 +70,32 @@ export async function summaryTotals(api: Api, fromMs: number, toMs: number): Pro
 /** Equal up to trailing zeros of the fraction. */
 export const sameDecimal = (a: string, b: string) => addDecimal(a, '0') === addDecimal(b, '0');
 
+/** One freshness probe: what its event's acknowledgement and the reads until it was visible took. */
+export interface FreshnessProbe {
+  /** From the acknowledgement until a summary read counted the event. */
+  ms: number;
+  /** The POST of the event, until its acknowledgement. */
+  ackMs: number;
+  /** Summary reads until one counted the event (1: the first read after the acknowledgement did). */
+  polls: number;
+  /** The slowest of those reads: a probe of one slow read is a slow read, not a late event. */
+  slowestPollMs: number;
+  /** When it was acknowledged, seconds after the first probe started. */
+  atS: number;
+}
+
 /**
  * Freshness: one event at a time, from its acknowledgement until the
- * summary of its (new) customer counts it. Polls without pause.
+ * summary of its (new) customer counts it. Polls without pause. Probes in the
+ * order they ran.
  */
-export async function freshness(api: Api, runs: number, nowMs: number): Promise<number[]> {
-  const ms: number[] = [];
+export async function freshness(api: Api, runs: number, nowMs: number): Promise<FreshnessProbe[]> {
+  const probes: FreshnessProbe[] = [];
+  const started = performance.now();
   for (let i = 0; i < runs; i++) {
     const customerId = `fresh-${nowMs}-${i}`;
     const event = { eventId: `fresh-${nowMs}-${i}`, customerId, metricName: 'api.calls', quantity: 1, timestamp: Date.now() };
+    const sent = performance.now();
     const res = await fetch(`${api.base}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/json' },
@@ -89,14 +106,26 @@ export async function freshness(api: Api, runs: number, nowMs: number): Promise<
     const acked = performance.now();
     const from = Date.now() - 3_600_000;
     const to = Date.now() + 3_600_000;
+    let polls = 0;
+    let slowestPollMs = 0;
     for (;;) {
+      const t0 = performance.now();
       const page: SummaryPage = await getJson(api, `/v1/usage/summary?from=${from}&to=${to}&customerId=${customerId}`);
+      polls++;
+      slowestPollMs = Math.max(slowestPollMs, performance.now() - t0);
       if (page.data[0]?.events === 1) break;
       if (performance.now() - acked > 30_000) throw new Error(`event ${event.eventId} not visible 30 s after its acknowledgement`);
     }
-    ms.push(performance.now() - acked);
+    const round = (x: number) => +x.toFixed(1);
+    probes.push({
+      ms: round(performance.now() - acked),
+      ackMs: round(acked - sent),
+      polls,
+      slowestPollMs: round(slowestPollMs),
+      atS: round((acked - started) / 1000),
+    });
   }
-  return ms.sort((a, b) => a - b);
+  return probes;
 }
 
 /**

@@ -114,7 +114,11 @@ const exact = totals.events === truth.events && Object.entries(expected).every((
 if (!exact) console.error('NOT EXACT', { summary: totals, truth: { events: truth.events, sums: expected } });
 
 // ---- freshness: ack -> visible in the summary, one event at a time
-const fresh = await freshness(api, FRESHNESS_RUNS, Date.now());
+const activityBeforeFreshness = await serverActivity(server.base);
+const probes = await freshness(api, FRESHNESS_RUNS, Date.now());
+const activityAfterFreshness = await serverActivity(server.base);
+const fresh = probes.map((p) => p.ms).sort((a, b) => a - b);
+const ackMs = probes.map((p) => p.ackMs).sort((a, b) => a - b);
 
 // ---- reads over the loaded data
 for (const meter of [
@@ -246,7 +250,18 @@ const results = {
   stages,
   ingest: ingests.map((r) => ({ ...r, ratioToCeiling: ceiling ? +(r.eventsPerSecond / ceiling).toFixed(2) : null })),
   exact: { exact, summaryEvents: totals.events, truthEvents: truth.events, sums: totals.sums, truthSums: expected },
-  freshness: { runs: FRESHNESS_RUNS, p50Ms: +percentile(fresh, 50).toFixed(1), p99Ms: +percentile(fresh, 99).toFixed(1) },
+  freshness: {
+    runs: FRESHNESS_RUNS,
+    p50Ms: +percentile(fresh, 50).toFixed(1),
+    p99Ms: +percentile(fresh, 99).toFixed(1),
+    // What a slow probe was: one slow read or several (polls), a slow acknowledgement, and what the server did meanwhile.
+    ackP50Ms: +percentile(ackMs, 50).toFixed(1),
+    ackP99Ms: +percentile(ackMs, 99).toFixed(1),
+    probesWithMoreThanOnePoll: probes.filter((p) => p.polls > 1).length,
+    slowest: [...probes].sort((a, b) => b.ms - a.ms).slice(0, 5),
+    eventLoopMaxMs: activityAfterFreshness.eventLoopMaxMs,
+    jobsFinished: jobsBetween(activityBeforeFreshness.jobs, activityAfterFreshness.jobs),
+  },
   reads,
   readsReconciled: { caughtUp: reconciled, waitedSeconds, reads: readsReconciled },
   readsCompacted: { compactCron: COMPACT_CRON, compactSettleSeconds: COMPACT_SETTLE_SECONDS, waitedSeconds: compactWaitedSeconds, reads: readsCompacted },
@@ -264,7 +279,13 @@ console.table(stages);
 console.log('direct ingest over HTTP (server in its own process):');
 console.table(results.ingest);
 console.log(`exact: ${exact} (summary ${totals.events.toLocaleString()} events, truth ${truth.events.toLocaleString()})`);
-console.log(`freshness, ack -> visible in the summary: p50 ${results.freshness.p50Ms} ms, p99 ${results.freshness.p99Ms} ms`);
+console.log(
+  `freshness, ack -> visible in the summary: p50 ${results.freshness.p50Ms} ms, p99 ${results.freshness.p99Ms} ms (ack p50 ${results.freshness.ackP50Ms} / p99 ${results.freshness.ackP99Ms} ms; ${results.freshness.probesWithMoreThanOnePoll} probes needed more than one read; server event loop max ${results.freshness.eventLoopMaxMs} ms)`,
+);
+console.log('slowest freshness probes (ms: ack -> visible; polls: summary reads; atS: seconds into the probes):');
+console.table(results.freshness.slowest);
+console.log('scheduled jobs during the freshness probes:');
+console.table(results.freshness.jobsFinished);
 console.table(reads);
 for (const [phase, runs] of Object.entries(results.jobs)) {
   console.log(`scheduled jobs during ${phase} (runs finished, seconds spent in them):`);
