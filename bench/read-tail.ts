@@ -1,0 +1,95 @@
+// npm run bench:read-tail: the hourly meter read's tail on a warm server over a loaded data directory, in rounds,
+// without the 25 minutes of a 10M bench/run.ts. The server runs as its own process (api/main.ts) with its scheduled
+// jobs, as in bench/run.ts; this process only reads.
+// BENCH_TAIL_DATA_DIR: the data directory (default a new temporary one, removed at the end). One without events is
+// loaded first: BENCH_TAIL_EVENTS (default 1,000,000) bench events (bench/events.ts, 60 days, 1% redeliveries), then
+// it waits until the reconciler has caught up (every window of the month reconciled). A directory loaded by an
+// earlier run is read as it is: load 10M once (BENCH_TAIL_EVENTS=10000000, about 20 minutes), then time as often
+// as needed. BENCH_TAIL_ROUNDS (3) rounds of BENCH_TAIL_READS (200) reads, after BENCH_TAIL_WARM_SECONDS (20)
+// of the server's first jobs. BENCH_TAIL_HOLD_MIB (0): Buffers this process holds while it reads, as bench/run.ts
+// held its request bodies before `497a734` (about 2,400 MiB at 10M events).
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { eventBatches } from './events.js';
+import { ingestOverHttp, percentile, prepareBodies, writeResults } from './common.js';
+import { startServer } from './server-process.js';
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const EVENTS = num('BENCH_TAIL_EVENTS', 1_000_000);
+const ROUNDS = num('BENCH_TAIL_ROUNDS', 3);
+const READS = num('BENCH_TAIL_READS', 200);
+const WARM_SECONDS = num('BENCH_TAIL_WARM_SECONDS', 20);
+const HOLD_MIB = num('BENCH_TAIL_HOLD_MIB', 0);
+const KEY = 'bench-admin-key-0123456789abcdef';
+const END = Date.UTC(2026, 10, 1);
+const DAY = 86_400_000;
+const given = process.env.BENCH_TAIL_DATA_DIR;
+const dataDir = given ?? (await mkdtemp(join(tmpdir(), 'meterhouse-bench-tail-')));
+const env = { DATA_DIR: dataDir, METERHOUSE_API_KEY: KEY, MAX_EVENTS_PER_REQUEST: '10000' };
+const auth = { authorization: `Bearer ${KEY}` };
+const loaded = await stat(join(dataDir, 'store')).then(
+  () => true,
+  () => false,
+);
+
+if (!loaded) {
+  const server = await startServer(env);
+  const bodies = prepareBodies(eventBatches({ events: EVENTS, customers: 5_000, days: 60, duplicateRate: 0.01, endMs: END }, 5_000));
+  await ingestOverHttp(server.base, KEY, bodies, 16, 1_000_000);
+  bodies.length = 0;
+  const res = await fetch(`${server.base}/v1/meters`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ key: 'compute', metricName: 'compute.seconds', aggregation: 'SUM' }),
+  });
+  if (res.status !== 201) throw new Error(`creating the meter answered ${res.status}`);
+  // Caught up: the month's summary reads no window from raw events.
+  for (const started = performance.now(); ; await new Promise((r) => setTimeout(r, 10_000))) {
+    const page = (await (
+      await fetch(`${server.base}/v1/usage/summary?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&limit=1`, { headers: auth })
+    ).json()) as {
+      meta: { rawWindows: number };
+    };
+    if (page.meta.rawWindows === 0) break;
+    if (performance.now() - started > 3_600_000) throw new Error('the reconciler did not catch up within an hour');
+  }
+  await server.stop();
+}
+
+const server = await startServer(env);
+await new Promise((r) => setTimeout(r, WARM_SECONDS * 1000));
+const held = Array.from({ length: HOLD_MIB }, () => Buffer.alloc(1024 * 1024, 1));
+const rounds: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const ms: number[] = [];
+  for (let i = 0; i < READS; i++) {
+    const url = `${server.base}/v1/meters/compute/usage?customerId=cust-${i % 50}&from=${END - 30 * DAY}&to=${END}&granularity=hour`;
+    const t0 = performance.now();
+    const res = await fetch(url, { headers: auth });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`the hourly read answered ${res.status}`);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  const r = { p50Ms: percentile(ms, 50), p90Ms: percentile(ms, 90), p99Ms: percentile(ms, 99), maxMs: ms.at(-1)! };
+  rounds.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(1)])) as typeof r);
+}
+await server.stop();
+if (!given) await rm(dataDir, { recursive: true, force: true });
+
+console.log(`hourly read, one customer, 30 days: ${READS} reads a round, this process holding ${held.length} MiB of Buffers`);
+console.table(rounds);
+await writeResults('read-tail', {
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage: loadavg() },
+  config: {
+    dataDir: given ?? 'temporary',
+    loadedNow: !loaded,
+    eventsLoaded: loaded ? 'earlier' : EVENTS,
+    rounds: ROUNDS,
+    reads: READS,
+    warmSeconds: WARM_SECONDS,
+    holdMiB: HOLD_MIB,
+  },
+  rounds,
+});
