@@ -1,8 +1,8 @@
 // npm run bench:read-tail: the hourly meter read's tail on a warm server over a loaded data directory, in rounds,
 // without the 25 minutes of a 10M bench/run.ts. The server runs as its own process (api/main.ts) with its scheduled
 // jobs, as in bench/run.ts; this process only reads.
-// BENCH_TAIL_DATA_DIR: the data directory (default a new temporary one, removed at the end). One without events is
-// loaded first: BENCH_TAIL_EVENTS (default 1,000,000) bench events (bench/events.ts, 60 days, 1% redeliveries), then
+// BENCH_TAIL_DATA_DIR: the data directory (default a new temporary one, removed at the end). One the engine has not
+// opened yet (no store/ in it) is loaded first: BENCH_TAIL_EVENTS (default 1,000,000) bench events (bench/events.ts, 60 days, 1% redeliveries), then
 // it waits until the reconciler has caught up (every window of the month reconciled). A directory loaded by an
 // earlier run is read as it is: load 10M once (BENCH_TAIL_EVENTS=10000000, about 20 minutes), then time as often
 // as needed. BENCH_TAIL_ROUNDS (3) rounds of BENCH_TAIL_READS (200) reads, after BENCH_TAIL_WARM_SECONDS (20)

@@ -107,8 +107,8 @@ async function ingest(name: string, bodies: typeof backfill) {
 const jobsAtStart = (await serverActivity(server.base)).jobs;
 const ingests = [await ingest('backfill: 60 days, 1% redeliveries', backfill), await ingest('live: last hour, 1% redeliveries', live)];
 // Sent: let the bodies go. Kept, they are this process's Buffers to the end (about 2.4 GB at 10M events), and the
-// reads below were timed with them held: with 2.4 GB of Buffers held by the load generator, 10M hourly reads had a p99
-// of 33.7-39.1 ms against 21.7-25.7 ms without (docs/benchmarks.md, "The load generator's own memory").
+// reads below were timed with them held: with 2,400 MiB of Buffers held by the load generator, 10M hourly reads had a
+// p99 of 35.9-45.5 ms against 21.9-24.6 ms without (npm run bench:read-tail; docs/benchmarks.md, "The hourly read's tail").
 backfill.length = 0;
 live.length = 0;
 
