@@ -11,7 +11,7 @@ export interface Api {
  * A GET, its answer kept as bytes: a timed read then makes no string of a 10,000-row answer (about 1 MB, 2 MB as a JS
  * string) whose garbage this process would collect during a later timed read. Every byte is still received.
  */
-async function getBytes(api: Api, path: string, key = api.key): Promise<{ status: number; bytes: Uint8Array }> {
+export async function getBytes(api: Api, path: string, key = api.key): Promise<{ status: number; bytes: Uint8Array }> {
   const res = await fetch(`${api.base}${path}`, { headers: { authorization: `Bearer ${key}` } });
   return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()) };
 }
@@ -33,6 +33,14 @@ interface SummaryPage {
   data: { customerId: string; metricName: string; quantity: string; events: number }[];
   nextCursor: string | null;
   meta?: { source?: string };
+}
+
+/**
+ * Whether the reconciler has caught up with `query`'s window (`from=...&to=...`): the summary reads none of its
+ * windows from raw events (its `meta.rawWindows`, one row asked for).
+ */
+export async function reconciledWindow(api: Api, query: string): Promise<boolean> {
+  return (await getJson<{ meta: { rawWindows: number } }>(api, `/v1/usage/summary?${query}&limit=1`)).meta.rawWindows === 0;
 }
 
 /** Exact addition of non-negative decimal strings with at most 9 fraction digits (the engine's scale). */

@@ -2,11 +2,11 @@
 // without the 25 minutes of a 10M bench/run.ts. The server runs as its own process (api/main.ts) with its scheduled
 // jobs, as in bench/run.ts; this process only reads.
 // BENCH_TAIL_DATA_DIR: the data directory (default a new temporary one, removed at the end). One the engine has not
-// opened yet (no store/ in it) is loaded first: BENCH_TAIL_EVENTS (default 1,000,000) bench events (bench/events.ts, 60 days, 1% redeliveries), then
-// it waits until the reconciler has caught up (every window of the month reconciled). A directory loaded by an
-// earlier run is read as it is: load 10M once (BENCH_TAIL_EVENTS=10000000, about 20 minutes), then time as often
-// as needed. BENCH_TAIL_ROUNDS (3) rounds of BENCH_TAIL_READS (200) reads, after BENCH_TAIL_WARM_SECONDS (20)
-// of the server's first jobs. BENCH_TAIL_HOLD_MIB (0): Buffers this process holds while it reads, as bench/run.ts
+// opened yet (no store/ in it) is loaded first: BENCH_TAIL_EVENTS (default 1,000,000) bench events (bench/events.ts,
+// 60 days, 1% redeliveries), then it waits until the reconciler has caught up (every window of the month reconciled).
+// A directory loaded by an earlier run is read as it is: load 10M once (BENCH_TAIL_EVENTS=10000000, about 20
+// minutes), then time as often as needed. BENCH_TAIL_ROUNDS (3) rounds of BENCH_TAIL_READS (200) reads, after
+// BENCH_TAIL_WARM_SECONDS (20) of the server's first jobs. BENCH_TAIL_HOLD_MIB (0): Buffers this process holds while it reads, as bench/run.ts
 // held its request bodies before `497a734` (about 2,400 MiB at 10M events).
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { eventBatches } from './events.js';
 import { ingestOverHttp, percentile, prepareBodies, writeResults } from './common.js';
 import { startServer } from './server-process.js';
+import { getBytes, reconciledWindow } from './checks.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const EVENTS = num('BENCH_TAIL_EVENTS', 1_000_000);
@@ -44,31 +45,24 @@ if (!loaded) {
     body: JSON.stringify({ key: 'compute', metricName: 'compute.seconds', aggregation: 'SUM' }),
   });
   if (res.status !== 201) throw new Error(`creating the meter answered ${res.status}`);
-  // Caught up: the month's summary reads no window from raw events.
   for (const started = performance.now(); ; await new Promise((r) => setTimeout(r, 10_000))) {
-    const page = (await (
-      await fetch(`${server.base}/v1/usage/summary?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&limit=1`, { headers: auth })
-    ).json()) as {
-      meta: { rawWindows: number };
-    };
-    if (page.meta.rawWindows === 0) break;
+    if (await reconciledWindow({ base: server.base, key: KEY }, 'from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z')) break;
     if (performance.now() - started > 3_600_000) throw new Error('the reconciler did not catch up within an hour');
   }
   await server.stop();
 }
 
 const server = await startServer(env);
+const api = { base: server.base, key: KEY };
 await new Promise((r) => setTimeout(r, WARM_SECONDS * 1000));
 const held = Array.from({ length: HOLD_MIB }, () => Buffer.alloc(1024 * 1024, 1));
 const rounds: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const ms: number[] = [];
   for (let i = 0; i < READS; i++) {
-    const url = `${server.base}/v1/meters/compute/usage?customerId=cust-${i % 50}&from=${END - 30 * DAY}&to=${END}&granularity=hour`;
     const t0 = performance.now();
-    const res = await fetch(url, { headers: auth });
-    await res.arrayBuffer();
-    if (res.status !== 200) throw new Error(`the hourly read answered ${res.status}`);
+    const { status } = await getBytes(api, `/v1/meters/compute/usage?customerId=cust-${i % 50}&from=${END - 30 * DAY}&to=${END}&granularity=hour`);
+    if (status !== 200) throw new Error(`the hourly read answered ${status}`);
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);

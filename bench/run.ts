@@ -20,7 +20,7 @@ import { TABLES } from '../sql/names.js';
 import { eventBatches, newTruth, truthSums } from './events.js';
 import { ingestOverHttp, percentile, prepareBodies, writeResults, type IngestRun } from './common.js';
 import { startServer } from './server-process.js';
-import { bytesPerEvent, freshness, jobsBetween, sameDecimal, serverActivity, summaryTotals, timeReads } from './checks.js';
+import { bytesPerEvent, freshness, jobsBetween, reconciledWindow, sameDecimal, serverActivity, summaryTotals, timeReads } from './checks.js';
 import { measureStages, STAGE } from './stages.js';
 import { benchPortal } from './portal.js';
 
@@ -182,12 +182,7 @@ const reads = await timeReads(
 // ---- the summary once the reconciler has caught up with the ingest (its watermark trails each run by 2 minutes)
 const jobsAfterReads = (await serverActivity(server.base)).jobs;
 const reconciledAfter = performance.now();
-const caughtUp = async () =>
-  (
-    (await (await fetch(`${server.base}/v1/usage/summary?${month}&limit=1`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as {
-      meta: { rawWindows: number };
-    }
-  ).meta.rawWindows === 0;
+const caughtUp = () => reconciledWindow(api, month);
 while (!(await caughtUp()) && performance.now() - reconciledAfter < RECONCILE_WAIT_SECONDS * 1000) await new Promise((r) => setTimeout(r, 2_000));
 const waitedSeconds = Math.round((performance.now() - reconciledAfter) / 1000);
 const jobsAfterWait = (await serverActivity(server.base)).jobs;
