@@ -39,6 +39,25 @@ describe('GET /v1/usage/summary', () => {
     expect((await t.json('GET', `/v1/usage/summary?${ALL_TIME}&cursor=garbage`)).body.error.code).toBe('invalid_cursor');
   });
 
+  it("says its length, and sends the engine's bytes whole: a page of rows, the last page, no rows", async () => {
+    const t = await newTenant();
+    // Multi-byte characters: a length counted in characters instead of bytes would cut the answer short.
+    await t.json('POST', '/v1/events', {
+      body: Array.from({ length: 5 }, (_, i) => ({ eventId: `l${i}`, customerId: `kund-ø-${i}`, metricName: 'm', quantity: '1.5' })),
+    });
+    for (const query of [`${ALL_TIME}&limit=3`, `${ALL_TIME}&limit=10`, `${ALL_TIME}&customerId=nobody`]) {
+      const res = await t.request('GET', `/v1/usage/summary?${query}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      expect(Number(res.headers.get('content-length'))).toBe(bytes.byteLength);
+      const page = JSON.parse(new TextDecoder().decode(bytes)) as { data: { customerId: string }[]; nextCursor: string | null };
+      const rows = query.includes('nobody') ? 0 : query.includes('limit=3') ? 3 : 5;
+      expect(page.data.map((r) => r.customerId)).toEqual(Array.from({ length: rows }, (_, i) => `kund-ø-${i}`));
+      expect(page.nextCursor === null).toBe(rows !== 3);
+    }
+  });
+
   it('never shows one tenant the data of another', async () => {
     const a = await newTenant();
     const b = await newTenant();

