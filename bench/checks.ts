@@ -1,10 +1,53 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { percentile } from './common.js';
+import type { TimerInput, TimerOutput } from './read-timer.js';
 
 /** Read-side measurements of a running server, for npm run bench. */
 export interface Api {
   base: string;
   key: string;
+}
+
+/**
+ * A timed GET: every byte of the answer is received and counted, and only the last `keep` bytes are kept (a summary's
+ * meta is there), the whole answer if it is not a 200. Not joined into one buffer: each 1 MB whole-tenant answer
+ * joined was external memory this process collected with full garbage collections, on the same two cores as the
+ * server, during later timed reads.
+ */
+export async function getTail(api: Api, path: string, keep = 4096): Promise<{ status: number; bytes: number; tail: Uint8Array }> {
+  const res = await fetch(`${api.base}${path}`, { headers: { authorization: `Bearer ${api.key}` } });
+  let bytes = 0;
+  const kept: Uint8Array[] = [];
+  let keptBytes = 0;
+  for await (const chunk of res.body ?? []) {
+    bytes += chunk.byteLength;
+    kept.push(chunk);
+    keptBytes += chunk.byteLength;
+    // Chunks no longer needed for the last `keep` bytes are let go as they come.
+    while (res.status === 200 && kept.length > 1 && keptBytes - kept[0]!.byteLength >= keep) keptBytes -= kept.shift()!.byteLength;
+  }
+  const joined = Buffer.concat(kept);
+  return { status: res.status, bytes, tail: res.status === 200 ? joined.subarray(Math.max(0, joined.length - keep)) : joined };
+}
+
+/** This process's full (major) garbage collections from now until `stop`: how many, and their milliseconds. */
+export function majorGcs(): { stop(): { count: number; ms: number } } {
+  const seen = { count: 0, ms: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      seen.count++;
+      seen.ms += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      observer.disconnect();
+      return { count: seen.count, ms: +seen.ms.toFixed(1) };
+    },
+  };
 }
 
 /**
@@ -140,7 +183,8 @@ export async function freshness(api: Api, runs: number, nowMs: number): Promise<
  * `runs` timed GETs of each query, p50 and p99. A read the server refuses at one of its read limits
  * (422 `read_limit_exceeded`: the engine stopped it) is timed like any answer and counted in
  * `refused`; any other failure ends the run. With each query, what else the server did meanwhile
- * (serverActivity before and after its reads): its event loop's longest delay, the job runs finished.
+ * (serverActivity before and after its reads): its event loop's longest delay, its full garbage collections, the job
+ * runs finished; and this process's own full collections (majorGcs).
  */
 /**
  * The answer's `meta.source`, parsed from the answer's tail (`"meta":{...},"nextCursor":...}`): parsing a whole
@@ -159,8 +203,11 @@ export function sourceOf(body: string): string | undefined {
   return (JSON.parse(body) as { meta?: { source?: string } }).meta?.source;
 }
 
-/** sourceOf over an answer's bytes: only its tail is decoded, unless the tail is not an answer's. */
-export function sourceOfBytes(bytes: Uint8Array): string | undefined {
+/**
+ * sourceOf over an answer's bytes: only its tail is decoded, unless the tail is not an answer's. `whole`: the bytes
+ * are the whole answer (false: only its last bytes, as getTail keeps them, and a meta not among them is an error).
+ */
+export function sourceOfBytes(bytes: Uint8Array, whole = true): string | undefined {
   const decoder = new TextDecoder();
   const tail = decoder.decode(bytes.subarray(Math.max(0, bytes.length - 4096)));
   const at = tail.lastIndexOf('"meta":');
@@ -171,7 +218,26 @@ export function sourceOfBytes(bytes: Uint8Array): string | undefined {
       // not the tail of an answer: read it whole
     }
   }
+  if (!whole) throw new Error(`the answer's meta is not in its last ${bytes.length} bytes`);
   return sourceOf(decoder.decode(bytes));
+}
+
+/** Times `input.urls` one after another in a worker thread of bench/read-timer.ts, and ends it. */
+async function inReadTimer(input: TimerInput): Promise<TimerOutput> {
+  // The bench runs under tsx, whose loader a worker thread does not inherit: the worker registers it, then loads the
+  // timer (TypeScript).
+  const timer = new URL('./read-timer.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(timer)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: input });
+  try {
+    return await new Promise<TimerOutput>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the read timer exited (${code}) before it answered`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
 }
 
 /**
@@ -190,32 +256,18 @@ export async function timeReads(api: Api, queries: { name: string; url: (i: numb
     refused: number;
     eventLoopMaxMs: number;
     benchLoopMaxMs: number;
+    serverMajorGcs: number;
+    serverMajorGcMs: number;
+    benchMajorGcs: number;
+    benchMajorGcMs: number;
     jobsFinished: string;
   }[] = [];
   for (const q of queries) {
-    const ms: number[] = [];
-    let firstMs = 0;
-    let source = '';
-    let refused = 0;
     const timed = q.runs ?? runs;
     const before = await serverActivity(api.base);
-    // This process's own event loop (its GC, its parsing of answers): a stall here is timed as a slow read.
-    const benchLoop = monitorEventLoopDelay({ resolution: 10 });
-    benchLoop.enable();
-    for (let i = 0; i <= timed; i++) {
-      const t0 = performance.now();
-      const { status, bytes } = await getBytes(api, q.url(i));
-      const took = performance.now() - t0;
-      if (i === 0) firstMs = took;
-      else ms.push(took);
-      if (status === 200) source = sourceOfBytes(bytes) ?? source;
-      else {
-        const body = new TextDecoder().decode(bytes);
-        if (status === 422 && body.includes('"read_limit_exceeded"')) refused++;
-        else throw failed(q.url(i), status, body);
-      }
-    }
-    benchLoop.disable();
+    const timer = await inReadTimer({ api, urls: Array.from({ length: timed + 1 }, (_, i) => q.url(i)) });
+    if (!timer.ok) throw failed(timer.url, timer.status, timer.body);
+    const [firstMs, ...ms] = timer.ms;
     // What else the server did during these reads: its event loop's longest delay, and the job runs that finished.
     const after = await serverActivity(api.base);
     const jobsFinished = jobsBetween(before.jobs, after.jobs)
@@ -224,14 +276,18 @@ export async function timeReads(api: Api, queries: { name: string; url: (i: numb
     ms.sort((a, b) => a - b);
     out.push({
       name: q.name,
-      source,
-      firstMs: +firstMs.toFixed(1),
+      source: timer.source,
+      firstMs: +firstMs!.toFixed(1),
       runs: timed,
       p50Ms: +percentile(ms, 50).toFixed(1),
       p99Ms: +percentile(ms, 99).toFixed(1),
-      refused,
+      refused: timer.refused,
       eventLoopMaxMs: after.eventLoopMaxMs,
-      benchLoopMaxMs: +(benchLoop.max / 1e6).toFixed(1),
+      benchLoopMaxMs: +timer.loopMaxMs.toFixed(1),
+      serverMajorGcs: after.majorGcs - before.majorGcs,
+      serverMajorGcMs: +(after.majorGcMs - before.majorGcMs).toFixed(1),
+      benchMajorGcs: timer.majorGcs,
+      benchMajorGcMs: timer.majorGcMs,
       jobsFinished,
     });
   }
@@ -258,12 +314,15 @@ export type JobTotals = Record<string, { ok: number; failed: number; seconds: nu
  * scrape, so the bench's snapshots cut it into phases; nothing else scrapes
  * the bench's server).
  */
-export async function serverActivity(base: string): Promise<{ jobs: JobTotals; eventLoopMaxMs: number }> {
+export async function serverActivity(base: string): Promise<{ jobs: JobTotals; eventLoopMaxMs: number; majorGcs: number; majorGcMs: number }> {
   const res = await fetch(`${base}/metrics`);
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
   const jobs: JobTotals = {};
   const job = (name: string) => (jobs[name] ??= { ok: 0, failed: 0, seconds: 0 });
   let eventLoopMaxMs = NaN;
+  // The server's full garbage collections so far (prom-client's GC histogram): each holds its event loop.
+  let majorGcs = 0;
+  let majorGcMs = 0;
   for (const line of (await res.text()).split('\n')) {
     const runs = /^meterhouse_job_runs_total\{name="([^"]+)",outcome="(ok|failed)"\} (\S+)$/.exec(line);
     if (runs) job(runs[1]!)[runs[2] as 'ok' | 'failed'] = Number(runs[3]);
@@ -271,8 +330,11 @@ export async function serverActivity(base: string): Promise<{ jobs: JobTotals; e
     if (sum) job(sum[1]!).seconds = +Number(sum[2]).toFixed(1);
     const lagMax = /^nodejs_eventloop_lag_max_seconds (\S+)$/.exec(line);
     if (lagMax) eventLoopMaxMs = +(Number(lagMax[1]) * 1000).toFixed(1);
+    const gc = /^nodejs_gc_duration_seconds_(count|sum)\{kind="major"\} (\S+)$/.exec(line);
+    if (gc?.[1] === 'count') majorGcs = Number(gc[2]);
+    else if (gc) majorGcMs = Number(gc[2]) * 1000;
   }
-  return { jobs, eventLoopMaxMs };
+  return { jobs, eventLoopMaxMs, majorGcs, majorGcMs };
 }
 
 /** The jobs that finished runs between two snapshots of serverActivity: runs and seconds of each. */
