@@ -180,13 +180,6 @@ export async function freshness(api: Api, runs: number, nowMs: number): Promise<
 }
 
 /**
- * `runs` timed GETs of each query, p50 and p99. A read the server refuses at one of its read limits
- * (422 `read_limit_exceeded`: the engine stopped it) is timed like any answer and counted in
- * `refused`; any other failure ends the run. With each query, what else the server did meanwhile
- * (serverActivity before and after its reads): its event loop's longest delay, its full garbage collections, the job
- * runs finished; and this process's own full collections (majorGcs).
- */
-/**
  * The answer's `meta.source`, parsed from the answer's tail (`"meta":{...},"nextCursor":...}`): parsing a whole
  * 10,000-row summary held this process's event loop and left garbage collected during the next timed read. Falls back
  * to parsing the whole answer when the tail is not that.
@@ -227,7 +220,8 @@ async function inReadTimer(input: TimerInput): Promise<TimerOutput> {
   // The bench runs under tsx, whose loader a worker thread does not inherit: the worker registers it, then loads the
   // timer (TypeScript).
   const timer = new URL('./read-timer.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(timer)}); })`;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(timer)}); })`;
   const worker = new Worker(boot, { eval: true, workerData: input });
   try {
     return await new Promise<TimerOutput>((resolve, reject) => {
@@ -241,9 +235,14 @@ async function inReadTimer(input: TimerInput): Promise<TimerOutput> {
 }
 
 /**
- * Each read's first call, timed alone (the first of its kind in this phase: the engine's caches and the
- * server's per-process caches may be cold), then `runs` more (a query's own `runs` if it has one), whose
- * p50 and p99 are by nearest rank (common.ts): p99 of 100 runs is the 99th slowest, of 30 the slowest.
+ * Timed GETs of each query, from a worker thread of their own (bench/read-timer.ts). Each read's first call, timed
+ * alone (the first of its kind in this phase: the engine's caches and the server's per-process caches may be cold),
+ * then `runs` more (a query's own `runs` if it has one), whose p50 and p99 are by nearest rank (common.ts): p99 of 100
+ * runs is the 99th slowest, of 30 the slowest. A read the server refuses at one of its read limits (422
+ * `read_limit_exceeded`: the engine stopped it) is timed like any answer and counted in `refused`; any other failure
+ * ends the run. With each query, what else the server did meanwhile (serverActivity before and after its reads): its
+ * event loop's longest delay, its full garbage collections, the job runs finished; and the timing thread's own event
+ * loop's longest delay and full collections.
  */
 export async function timeReads(api: Api, queries: { name: string; url: (i: number) => string; runs?: number }[], runs: number) {
   const out: {
