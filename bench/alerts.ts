@@ -8,13 +8,12 @@ import { createServer } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { eventBatches } from './events.js';
-import { ingestOverHttp, percentile, prepareBodies, writeResults, type PreparedBody } from './common.js';
+import { envNumber, ingestOverHttp, percentile, prepareBodies, type PreparedBody, writeResults } from './common.js';
 import { startServer } from './server-process.js';
 
-const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const TRIALS = num('BENCH_ALERT_TRIALS', 200);
-const BACKGROUND = num('BENCH_ALERT_BACKGROUND_CLIENTS', 2);
-const BATCH = num('BENCH_ALERT_BATCH', 2_000);
+const TRIALS = envNumber('BENCH_ALERT_TRIALS', 200);
+const BACKGROUND = envNumber('BENCH_ALERT_BACKGROUND_CLIENTS', 2);
+const BATCH = envNumber('BENCH_ALERT_BATCH', 2_000);
 const KEY = 'bench-admin-key-0123456789abcdef';
 const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef';
 

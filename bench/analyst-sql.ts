@@ -10,12 +10,11 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { execute } from '../sql/query.js';
 import { writeTenant } from '../sql/queries/tenancy.js';
-import { percentile, writeResults } from './common.js';
+import { envNumber, percentile, writeResults } from './common.js';
 
-const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const EVENTS = num('BENCH_SQL_EVENTS', 10_000_000);
-const CUSTOMERS = num('BENCH_SQL_CUSTOMERS', 500);
-const RUNS = num('BENCH_SQL_RUNS', 10);
+const EVENTS = envNumber('BENCH_SQL_EVENTS', 10_000_000);
+const CUSTOMERS = envNumber('BENCH_SQL_CUSTOMERS', 500);
+const RUNS = envNumber('BENCH_SQL_RUNS', 10);
 const CHUNK = 1_000_000;
 const DAY = 86_400_000;
 const END = Date.UTC(2026, 10, 1);

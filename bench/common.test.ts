@@ -1,5 +1,5 @@
-import { expect, it } from 'vitest';
-import { percentile } from './common.js';
+import { afterEach, expect, it } from 'vitest';
+import { envNumber, percentile } from './common.js';
 
 const ascending = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
@@ -15,4 +15,22 @@ it('percentiles by nearest rank: the smallest value at least p% of the values ar
   expect(percentile(ascending(1), 99)).toBe(1);
   expect(percentile(ascending(10), 0)).toBe(1);
   expect(percentile(ascending(10), 100)).toBe(10);
+});
+
+afterEach(() => {
+  delete process.env.BENCH_TEST_SETTING;
+});
+
+it('reads a numeric setting, its fallback when unset or empty, and refuses one that is not a number', () => {
+  expect(envNumber('BENCH_TEST_SETTING', 100)).toBe(100);
+  process.env.BENCH_TEST_SETTING = '';
+  expect(envNumber('BENCH_TEST_SETTING', 100)).toBe(100);
+  process.env.BENCH_TEST_SETTING = '10000000';
+  expect(envNumber('BENCH_TEST_SETTING', 100)).toBe(10_000_000);
+  process.env.BENCH_TEST_SETTING = '1e6';
+  expect(envNumber('BENCH_TEST_SETTING', 100)).toBe(1_000_000);
+  for (const bad of ['10M', 'abc', '1,000', 'Infinity']) {
+    process.env.BENCH_TEST_SETTING = bad;
+    expect(() => envNumber('BENCH_TEST_SETTING', 100)).toThrow(`BENCH_TEST_SETTING="${bad}" is not a number`);
+  }
 });

@@ -11,6 +11,18 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p * sorted.length) / 100) - 1))]!;
 }
 
+/**
+ * A benchmark's numeric setting from the environment (BENCH_...): `fallback` when it is unset or empty. A value that is
+ * not a finite number is refused with its name, instead of running the benchmark with NaN.
+ */
+export function envNumber(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${name}=${JSON.stringify(value)} is not a number`);
+  return n;
+}
+
 export interface IngestRun {
   sent: number;
   accepted: number;

@@ -17,9 +17,9 @@ import { RAW_COLUMN_CODECS } from '../sql/datasets/usage-events.js';
 import type { NormaliseContext } from '../ingest/normalise.js';
 import { eventBatches } from './events.js';
 import { parseBodies } from './stages.js';
-import { percentile, writeResults } from './common.js';
+import { envNumber, percentile, writeResults } from './common.js';
 
-const EVENTS = Number(process.env.BENCH_CODEC_EVENTS ?? 1_000_000);
+const EVENTS = envNumber('BENCH_CODEC_EVENTS', 1_000_000);
 const BATCH = 25_000;
 const RUNS = 9;
 const END = Date.UTC(2026, 10, 1);

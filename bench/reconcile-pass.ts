@@ -18,9 +18,9 @@ import { TIER_CHECKS, driftedWindows, staleWindows, touchedWindowCount, writeWat
 import type { NormaliseContext } from '../ingest/normalise.js';
 import { eventBatches } from './events.js';
 import { parseBodies } from './stages.js';
-import { writeResults } from './common.js';
+import { envNumber, writeResults } from './common.js';
 
-const EVENTS = Number(process.env.BENCH_RECONCILE_EVENTS ?? 1_000_000);
+const EVENTS = envNumber('BENCH_RECONCILE_EVENTS', 1_000_000);
 const BATCH = 10_000;
 const LIVE_EVENTS = 10_000;
 const END = Date.UTC(2026, 10, 1);

@@ -18,26 +18,25 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { TABLES } from '../sql/names.js';
 import { eventBatches, newTruth, truthSums } from './events.js';
-import { ingestOverHttp, percentile, prepareBodies, writeResults, type IngestRun } from './common.js';
+import { envNumber, ingestOverHttp, percentile, prepareBodies, type IngestRun, writeResults } from './common.js';
 import { startServer } from './server-process.js';
 import { bytesPerEvent, freshness, jobsBetween, reconciledWindow, sameDecimal, serverActivity, summaryTotals, timeReads } from './checks.js';
 import { measureStages, STAGE } from './stages.js';
 import { benchPortal } from './portal.js';
 
-const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const EVENTS = num('BENCH_EVENTS', 10_000_000);
-const LIVE_EVENTS = num('BENCH_LIVE_EVENTS', Math.round(EVENTS / 5));
-const STAGE_EVENTS = num('BENCH_STAGE_EVENTS', EVENTS);
-const CUSTOMERS = num('BENCH_CUSTOMERS', 5_000);
-const BATCH = num('BENCH_BATCH', 5_000);
-const CLIENTS = num('BENCH_CLIENTS', 16);
-const QUERY_RUNS = num('BENCH_QUERY_RUNS', 100);
-const SLOW_QUERY_RUNS = num('BENCH_SLOW_QUERY_RUNS', 30);
-const FRESHNESS_RUNS = num('BENCH_FRESHNESS_RUNS', 50);
+const EVENTS = envNumber('BENCH_EVENTS', 10_000_000);
+const LIVE_EVENTS = envNumber('BENCH_LIVE_EVENTS', Math.round(EVENTS / 5));
+const STAGE_EVENTS = envNumber('BENCH_STAGE_EVENTS', EVENTS);
+const CUSTOMERS = envNumber('BENCH_CUSTOMERS', 5_000);
+const BATCH = envNumber('BENCH_BATCH', 5_000);
+const CLIENTS = envNumber('BENCH_CLIENTS', 16);
+const QUERY_RUNS = envNumber('BENCH_QUERY_RUNS', 100);
+const SLOW_QUERY_RUNS = envNumber('BENCH_SLOW_QUERY_RUNS', 30);
+const FRESHNESS_RUNS = envNumber('BENCH_FRESHNESS_RUNS', 50);
 const COMPACT_CRON = process.env.BENCH_COMPACT_CRON ?? '*/15 * * * * *';
-const COMPACT_SETTLE_SECONDS = num('BENCH_COMPACT_SETTLE_SECONDS', 60);
-const COMPACT_WAIT_SECONDS = num('BENCH_COMPACT_WAIT_SECONDS', 900);
-const RECONCILE_WAIT_SECONDS = num('BENCH_RECONCILE_WAIT_SECONDS', 1200);
+const COMPACT_SETTLE_SECONDS = envNumber('BENCH_COMPACT_SETTLE_SECONDS', 60);
+const COMPACT_WAIT_SECONDS = envNumber('BENCH_COMPACT_WAIT_SECONDS', 900);
+const RECONCILE_WAIT_SECONDS = envNumber('BENCH_RECONCILE_WAIT_SECONDS', 1200);
 const KEY = 'bench-admin-key-0123456789abcdef';
 const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef';
 const END = Date.UTC(2026, 10, 1);
@@ -220,7 +219,7 @@ const portal = await benchPortal({
   customers: Array.from({ length: Math.min(QUERY_RUNS, CUSTOMERS) }, (_, n) => `cust-${n}`),
   meters: ['api-calls', 'compute'],
   runs: QUERY_RUNS,
-  pageRuns: Number(process.env.BENCH_PAGE_RUNS ?? 10),
+  pageRuns: envNumber('BENCH_PAGE_RUNS', 10),
 });
 
 // ---- storage and memory

@@ -17,6 +17,7 @@ import { TABLES } from '../sql/names.js';
 import { execute, insertRows, withSettings, type Db } from '../sql/query.js';
 import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
 import { eventBatches } from './events.js';
+import { envNumber } from './common.js';
 
 export interface StageFigure {
   stage: string;
@@ -24,7 +25,7 @@ export interface StageFigure {
   seconds: number;
 }
 
-const BATCH = Number(process.env.BENCH_STAGE_BATCH ?? 10_000);
+const BATCH = envNumber('BENCH_STAGE_BATCH', 10_000);
 const CHUNK = 250_000;
 const END = Date.UTC(2026, 10, 1);
 
@@ -127,7 +128,7 @@ export const STAGE = {
 } as const;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const events = Number(process.env.BENCH_STAGE_EVENTS ?? 1_000_000);
+  const events = envNumber('BENCH_STAGE_EVENTS', 1_000_000);
   console.log(`stages of direct ingest, ${events.toLocaleString()} events, ${BATCH.toLocaleString()}-row batches`);
   console.table(await measureStages(events, process.env.BENCH_STAGE_ADAPTER === '1'));
 }
