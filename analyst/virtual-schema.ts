@@ -80,7 +80,7 @@ function rollup(name: string, table: string, step: string): VirtualTable {
     // FINAL: one row per key (partial rows of the AggregatingMergeTree merged); plain types, not the storage's aggregate ones.
     body: (db) =>
       `SELECT metric_name, customer_id, dimensions, window_start, CAST(events, 'UInt64') AS events, CAST(quantity_sum, 'Decimal(76, 9)') AS quantity_sum,
-       CAST(quantity_min, 'Decimal(76, 9)') AS quantity_min, CAST(quantity_max, 'Decimal(76, 9)') AS quantity_max, toDecimal256(finalizeAggregation(latest), 9) AS latest_quantity
+       CAST(quantity_min, 'Decimal(76, 9)') AS quantity_min, CAST(quantity_max, 'Decimal(76, 9)') AS quantity_max, toDecimal256(finalizeAggregation(latest_key), 9) AS latest_quantity
        FROM ${db}.${table} FINAL WHERE ${TENANT}`,
   };
 }

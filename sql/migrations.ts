@@ -4,7 +4,7 @@ import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
 import { apiKeysDdl, migrationsDdl, scopedKeysDdl, tenantStateDdl, tenantsDdl } from './datasets/tenancy.js';
 import { rawCodecsDdl, usageEventsDdl } from './datasets/usage-events.js';
-import { customerMonthDdl, quantitiesDdl, reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
+import { customerMonthDdl, latestKeyDdl, quantitiesDdl, reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
 import { correctionsDdl } from './datasets/corrections.js';
@@ -49,6 +49,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 23, name: 'usage_per_day_quantities', statements: quantitiesDdl },
   { version: 24, name: 'raw_event_codecs', statements: rawCodecsDdl },
   { version: 25, name: 'billing_customer_cycle_moves', statements: customerCycleMovesDdl },
+  { version: 26, name: 'rollup_latest_key', statements: latestKeyDdl },
 ];
 
 const appliedVersions = defineQuery({

@@ -7,7 +7,8 @@ import { DAY_MS, HOUR_MS } from '../time.js';
  * Rollups of usage_events per minute, hour and day (UTC windows), keyed by
  * tenant, metric, customer, window and the full dimension map. Each row holds
  * what every meter aggregation needs: event count, decimal sum, min, max and
- * the quantity of the newest event (argMax over (timestamp, event_id)).
+ * the quantity of the newest event (argMax over (timestamp, event_id), keyed by one string since
+ * migration 26: latestKey).
  * Because rows keep the whole dimension map, a distinct count of any one
  * dimension is exact from the rollup too. Percentiles are not decomposable: the
  * day tier also keeps every quantity of its rows (`quantities`, a quantileExact
@@ -73,14 +74,46 @@ export const windowStart = (tier: RollupTier, column: string) => `toDateTime(${t
 export interface RollupShape {
   sum: string;
   quantities: boolean;
+  /**
+   * The newest event's state: `tuple`, argMax by (timestamp, event_id) in column `latest` (migration 3);
+   * `key`, argMax by latestKey in column `latest_key` (migration 26); `both`, while migration 26 converts.
+   */
+  latest: 'tuple' | 'key' | 'both';
 }
 
-const currentShape = (tier: RollupTier): RollupShape => ({ sum: wideSum('quantity'), quantities: tier.quantities === true });
+const currentShape = (tier: RollupTier): RollupShape => ({ sum: wideSum('quantity'), quantities: tier.quantities === true, latest: 'key' });
 
 // Each state, as released: migration 3 (Decimal(38, 9) sums, which wrap), migration 11 (wide sums), migration 23 (quantities).
-const RELEASED_3: RollupShape = { sum: 'sum(quantity)', quantities: false };
-const RELEASED_11: RollupShape = { sum: wideSum('quantity'), quantities: false };
-const RELEASED_23: RollupShape = { sum: wideSum('quantity'), quantities: true };
+const RELEASED_3: RollupShape = { sum: 'sum(quantity)', quantities: false, latest: 'tuple' };
+const RELEASED_11: RollupShape = { sum: wideSum('quantity'), quantities: false, latest: 'tuple' };
+const RELEASED_23: RollupShape = { sum: wideSum('quantity'), quantities: true, latest: 'tuple' };
+
+/** The state of the newest event's quantity since migration 26 (LATEST reads merge it: `argMaxMerge(latest_key)`). */
+export const LATEST_KEY_TYPE = 'AggregateFunction(argMax, Decimal(38, 9), String)';
+const LATEST_TUPLE_TYPE = "AggregateFunction(argMax, Decimal(38, 9), Tuple(DateTime64(3, 'UTC'), String))";
+
+/**
+ * One string that orders events as the tuple (timestamp, event_id) does: the event time in
+ * milliseconds as 8 bytes, big-endian, its sign bit flipped (so byte order is numeric order, times
+ * before 1970 included), then the event id's bytes. Strings compare byte by byte, then by length; the
+ * first 8 bytes always have that length, so two keys compare by time first and, at the same
+ * millisecond, as their event ids compare: the tuple's order, which raw LATEST reads use
+ * (`argMax(quantity, (timestamp, event_id))`, sql/queries/meter-usage.ts).
+ *
+ * Why: the engine keeps an argMax state by a tuple in a generic form (each value a boxed field, each
+ * comparison through it), by a string in a plain buffer. The engine's INSERT ... SELECT of 1M bench
+ * events through the four views took 13.0-15.7 s with the tuple and 8.8-11.3 s with this key, three
+ * rounds each (docs/benchmarks.md).
+ */
+export const latestKey = (timestampMs: string, eventId: string) =>
+  `concat(reverse(reinterpretAsFixedString(bitXor(reinterpretAsUInt64(${timestampMs}), toUInt64(9223372036854775808)))), ${eventId})`;
+
+function latestStates(shape: RollupShape): string {
+  const tuple = 'argMaxState(quantity, (timestamp, event_id)) AS latest';
+  const key = `argMaxState(quantity, ${latestKey('toUnixTimestamp64Milli(timestamp)', 'event_id')}) AS latest_key`;
+  if (shape.latest === 'tuple') return tuple;
+  return shape.latest === 'key' ? key : `${tuple}, ${key}`;
+}
 
 // The quantity of every event (as quantileExact keeps them: every percentile of any level merges the same
 // state) and how many events that state holds. Rows written before migration 23 hold none (0 events in
@@ -96,7 +129,7 @@ export function rollupSelect(tier: RollupTier, source: string, where = '', shape
   return `SELECT tenant_id, metric_name, customer_id, dimensions,
     ${windowStart(tier, 'timestamp')} AS window_start,
     count() AS events, ${shape.sum} AS quantity_sum, min(quantity) AS quantity_min, max(quantity) AS quantity_max,
-    argMaxState(quantity, (timestamp, event_id)) AS latest${quantities}
+    ${latestStates(shape)}${quantities}
 FROM ${source}${where ? `\nWHERE ${where}` : ''}
 GROUP BY tenant_id, metric_name, customer_id, dimensions, window_start`;
 }
@@ -192,5 +225,67 @@ export function customerMonthDdl(t: RenderTarget): string[] {
 SELECT tenant_id, metric_name, customer_id, toStartOfMonth(window_start), sum(events), sum(quantity_sum)
 GROUP BY tenant_id, metric_name, customer_id, toStartOfMonth(window_start))`,
     `ALTER TABLE ${table}${onCluster(t)} MATERIALIZE PROJECTION ${CUSTOMER_MONTH_PROJECTION}`,
+  ];
+}
+
+/**
+ * An old `latest` state (argMax by (timestamp, event_id)) as a `latest_key` state of the same event:
+ * its quantity (finalizeAggregation) by the latestKey of its time and id, read from the state's
+ * bytes. The engine writes the state as: 1 byte "has a value", the Decimal128 (16 bytes), 1 byte
+ * "has a key", the DateTime64 (8 bytes, little-endian), the event id (its length as a varint, then its
+ * bytes). Stored states must stay readable across engine versions, so this layout does not change
+ * under a release; should it, the conversion refuses (throwIf: a state that is not this layout stops
+ * the migration), it never writes a wrong key. test/latest-key.test.ts checks it on the engines.
+ */
+export function convertedLatest(column = 'latest'): string {
+  const bytes = `CAST(${column}, 'String')`;
+  const byte = (at: number) => `reinterpretAsUInt8(substring(${bytes}, ${at}, 1))`;
+  const varintBytes = `if(${byte(27)} < 128, 1, if(${byte(28)} < 128, 2, 3))`;
+  const idLength = `if(${byte(27)} < 128, ${byte(27)}, if(${byte(28)} < 128, ${byte(27)} - 128 + ${byte(28)} * 128, ${byte(27)} - 128 + (${byte(28)} - 128) * 128 + ${byte(29)} * 16384))`;
+  const id = `substring(${bytes}, 27 + ${varintBytes})`;
+  const layout = `${byte(1)} = 1 AND ${byte(18)} = 1 AND length(${bytes}) >= 27 AND length(${id}) = ${idLength} AND (${byte(27)} < 128 OR ${byte(28)} < 128 OR ${byte(29)} < 128)`;
+  const key = latestKey(`reinterpretAsInt64(substring(${bytes}, 19, 8))`, id);
+  return `arrayReduce('argMaxState', [finalizeAggregation(${column})], [if(throwIf(NOT (${layout}), 'a LATEST state is not in the layout migration 26 converts') = 0, ${key}, '')])`;
+}
+
+/** Whether an old `latest` state holds an event (an empty state is the two bytes 00 00). */
+const latestHoldsEvent = (column = 'latest') => `startsWith(CAST(${column}, 'String'), unhex('01'))`;
+
+/**
+ * Migration 26: each tier's newest-event state keyed by one string (latestKey) instead of a tuple, in
+ * column `latest_key`; `latest` is dropped. Every step is idempotent and no insert is missed, with
+ * inserts going on beside it (a cluster's Kafka tables):
+ * 1. both columns exist (`latest` again, empty, should a run have stopped after step 5);
+ * 2. the views write both states;
+ * 3. every row whose `latest` holds an event gets it converted into `latest_key` (a mutation, waited
+ *    for; rows the views wrote since step 2 get the state they already have); parts written after it
+ *    are written by the views of step 2;
+ * 4. the views write `latest_key` only;
+ * 5. `latest` is dropped.
+ * On a cluster: the sharded storage and the Distributed table over it (columns), the storage (the
+ * mutation). LATEST reads merge `latest_key` from here on.
+ */
+export function latestKeyDdl(t: RenderTarget): string[] {
+  const views = (latest: RollupShape['latest']) =>
+    ROLLUP_TIERS.map(
+      (tier) =>
+        `ALTER TABLE ${qualified(t, mvName(tier.table))}${onCluster(t)} MODIFY QUERY
+${rollupSelect(tier, qualified(t, storageTable(t, TABLES.usageEvents)), '', { sum: wideSum('quantity'), quantities: tier.quantities === true, latest })}`,
+    );
+  const tablesOf = (tier: RollupTier) => (t.cluster ? [storageTable(t, tier.table), tier.table] : [tier.table]);
+  return [
+    ...ROLLUP_TIERS.flatMap((tier) =>
+      tablesOf(tier).map(
+        (table) =>
+          `ALTER TABLE ${qualified(t, table)}${onCluster(t)} ADD COLUMN IF NOT EXISTS latest ${LATEST_TUPLE_TYPE} AFTER quantity_max, ADD COLUMN IF NOT EXISTS latest_key ${LATEST_KEY_TYPE} AFTER latest`,
+      ),
+    ),
+    ...views('both'),
+    ...ROLLUP_TIERS.map(
+      (tier) =>
+        `ALTER TABLE ${qualified(t, storageTable(t, tier.table))}${onCluster(t)} UPDATE latest_key = ${convertedLatest()} WHERE ${latestHoldsEvent()} SETTINGS mutations_sync = 2`,
+    ),
+    ...views('key'),
+    ...ROLLUP_TIERS.flatMap((tier) => tablesOf(tier).map((table) => `ALTER TABLE ${qualified(t, table)}${onCluster(t)} DROP COLUMN IF EXISTS latest`)),
   ];
 }

@@ -72,7 +72,7 @@ export function valueExpression(aggregation: Aggregation, source: UsageSource): 
     MIN: 'toString(min(quantity_min))',
     MAX: 'toString(max(quantity_max))',
     AVG: `toString(${wideSum('quantity_sum')} / sum(events))`,
-    LATEST: 'toString(argMaxMerge(latest))',
+    LATEST: 'toString(argMaxMerge(latest_key))',
   };
   // The same quantileExact over the same multiset of quantities as the raw read: the state keeps every one.
   if (readsQuantities(aggregation, source)) return `toString(quantileExactMerge(${PERCENTILE[aggregation]!})(quantities))`;

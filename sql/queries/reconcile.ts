@@ -117,7 +117,7 @@ FROM (
     GROUP BY tenant_id, metric_name, w, customer_id`)}
   UNION ALL
   ${perWindow(`SELECT tenant_id, metric_name, window_start AS w, customer_id, 2 AS side, sum(events) AS c, ${wideSum('quantity_sum')} AS s,
-      min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest) AS lt, sum(cityHash64(dimensions) * events) AS dh
+      min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest_key) AS lt, sum(cityHash64(dimensions) * events) AS dh
     FROM ${d}.${TABLES.usagePerHour}
     WHERE (tenant_id, metric_name, window_start) IN (SELECT tenant_id, metric_name, hour FROM touched)
     GROUP BY tenant_id, metric_name, w, customer_id`)}
@@ -237,7 +237,7 @@ export async function driftedWindows(db: Db, span: ReconcileSpan, check: TierChe
   const side = (n: number, tier: RollupTier) =>
     perWindow(
       `SELECT tenant_id, metric_name, ${windowOf(check.coarse)} AS w, customer_id, ${n} AS side,
-      sum(events) AS c, ${wideSum('quantity_sum')} AS s, min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest) AS lt,
+      sum(events) AS c, ${wideSum('quantity_sum')} AS s, min(quantity_min) AS mn, max(quantity_max) AS mx, argMaxMerge(latest_key) AS lt,
       sum(cityHash64(dimensions) * events) AS dh, ${quantities(tier)} != c AS few
     FROM ${d}.${tier.table}
     WHERE (tenant_id, metric_name, ${windowOf(check.coarse)}) IN (SELECT tenant_id, metric_name, w FROM windows)
