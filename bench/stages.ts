@@ -12,7 +12,7 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime } from '../api/runtime.js';
 import { parseJsonBody } from '../ingest/json-body.js';
 import { eventsInBody, normaliseEvent, type EventRow, type NormaliseContext } from '../ingest/normalise.js';
-import { outcomesOf } from '../ingest/writer.js';
+import { insertEvents, outcomesOf } from '../ingest/writer.js';
 import { TABLES } from '../sql/names.js';
 import { execute, insertRows, withSettings, type Db } from '../sql/query.js';
 import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
@@ -51,6 +51,11 @@ export function parseBodies(bodies: Buffer[], ctx: NormaliseContext): EventRow[]
   return rows;
 }
 
+async function truncateEvents(db: Db): Promise<void> {
+  for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog])
+    await execute(db, 'bench.truncate', `TRUNCATE TABLE ${db.database}.${table}`);
+}
+
 class Stopwatch {
   readonly seconds = new Map<string, number>();
   async time<T>(stage: string, run: () => Promise<T> | T): Promise<T> {
@@ -66,8 +71,10 @@ class Stopwatch {
  * CHUNK events at a time (so 10M events never sit in memory at once, and the
  * lookup and inserts run against a table that grows as in production).
  * `adapter`: also time the client adapter's insert (the path before chdb's raw insert).
+ * `json`: also time the insert as JSON (the path before CSV); each chunk then goes into emptied tables, as CSV
+ * and then as JSON, so the two inserts meet the same data.
  */
-export async function measureStages(events: number, adapter = false): Promise<StageFigure[]> {
+export async function measureStages(events: number, adapter = false, json = false): Promise<StageFigure[]> {
   const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-stages-'));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_FSYNC: 'false', METERHOUSE_API_KEY: 'bench-stages-key-0123456789abcdef' });
   const runtime = await startRuntime(config, createLogger(config.LOG_LEVEL));
@@ -90,7 +97,13 @@ export async function measureStages(events: number, adapter = false): Promise<St
       const rows = await watch.time(STAGE.parse, () => parseBodies(bodies, ctx));
       await watch.time(STAGE.lookup, () => inBatches(rows, async (b) => void (await outcomesOf(db, b, 'bench'))));
       await watch.time(STAGE.insertNoViews, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', 'bench_no_views', b)));
-      await watch.time(STAGE.insert, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', TABLES.usageEvents, b, {}, EVENT_INSERT_SETTINGS)));
+      if (json) await truncateEvents(db);
+      await watch.time(STAGE.insert, () => inBatches(rows, (b) => insertEvents(db, b, 'bench')));
+      if (json) {
+        // The same rows again as JSON (the writer's insert before CSV), into emptied tables as the CSV insert was.
+        await truncateEvents(db);
+        await watch.time(STAGE.insertJson, () => inBatches(rows, (b) => insertRows(db, 'bench.insert', TABLES.usageEvents, b, {}, EVENT_INSERT_SETTINGS)));
+      }
       if (adapter && done === 0) {
         adapterRows = rows.length;
         await watch.time(STAGE.adapterNoViews, () =>
@@ -102,8 +115,7 @@ export async function measureStages(events: number, adapter = false): Promise<St
     await watch.time(STAGE.ceilingNoViews, () =>
       execute(db, 'bench.ceiling', `INSERT INTO ${t('bench_ceiling_no_views')} SELECT * FROM ${t('bench_no_views')}`),
     );
-    for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog])
-      await execute(db, 'bench.truncate', `TRUNCATE TABLE ${t(table)}`);
+    await truncateEvents(db);
     await watch.time(STAGE.ceiling, () =>
       execute(db, 'bench.ceiling', withSettings(`INSERT INTO ${t(TABLES.usageEvents)} SELECT * FROM ${t('bench_no_views')}`, EVENT_INSERT_SETTINGS)),
     );
@@ -123,6 +135,7 @@ export const STAGE = {
   insertNoViews: 'insert, raw, usage_events without views',
   adapterNoViews: 'insert, client adapter, without views (first chunk)',
   insert: 'insert, raw, usage_events with its 4 views',
+  insertJson: 'insert, raw as JSON, with the 4 views',
   ceilingNoViews: 'ceiling: INSERT ... SELECT, without views',
   ceiling: 'ceiling: INSERT ... SELECT, with the 4 views',
 } as const;
@@ -130,5 +143,5 @@ export const STAGE = {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const events = envNumber('BENCH_STAGE_EVENTS', 1_000_000);
   console.log(`stages of direct ingest, ${events.toLocaleString()} events, ${BATCH.toLocaleString()}-row batches`);
-  console.table(await measureStages(events, process.env.BENCH_STAGE_ADAPTER === '1'));
+  console.table(await measureStages(events, process.env.BENCH_STAGE_ADAPTER === '1', process.env.BENCH_STAGE_JSON === '1'));
 }

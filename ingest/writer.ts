@@ -1,6 +1,7 @@
 import { TABLES } from '../sql/names.js';
 import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
-import { insertRows, type Db } from '../sql/query.js';
+import { insertCsv, insertRows, type Db } from '../sql/query.js';
+import { EVENT_CSV_COLUMNS, EVENT_CSV_SETTINGS, eventsCsv } from './event-csv.js';
 import { storedIdentities } from '../sql/queries/event-lookup.js';
 import type { EventRow } from './normalise.js';
 import { insertIsolating } from './isolating-insert.js';
@@ -293,8 +294,28 @@ export class DirectWriter implements EventSink {
   }
 
   private insert(rows: readonly EventRow[]): Promise<void> {
-    return insertRows(this.db, 'events.insert', TABLES.usageEvents, rows, { job: 'ingest.writer' }, EVENT_INSERT_SETTINGS);
+    return insertEvents(this.db, rows, 'ingest.writer');
   }
+}
+
+/**
+ * The writer's insert of event rows into usage_events (and its views). Embedded: as CSV, which costs the engine
+ * and Node less than JSON (ingest/event-csv.ts); a batch CSV cannot carry, and a server, take JSON.
+ */
+export function insertEvents(db: Db, rows: readonly EventRow[], job: string): Promise<void> {
+  const csv = db.rawInsert && eventsCsv(rows);
+  if (csv)
+    return insertCsv(
+      db.rawInsert!,
+      db.database,
+      'events.insert',
+      TABLES.usageEvents,
+      EVENT_CSV_COLUMNS,
+      csv,
+      { job },
+      { ...EVENT_INSERT_SETTINGS, ...EVENT_CSV_SETTINGS },
+    );
+  return insertRows(db, 'events.insert', TABLES.usageEvents, rows, { job }, EVENT_INSERT_SETTINGS);
 }
 
 /** One string per (tenant, event id), and never the same for two: the tenant's length comes first. */

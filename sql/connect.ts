@@ -200,7 +200,10 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
       embedded: true,
       // The session's own connection: inserts never queue behind the client's statements. It runs nothing but
       // inserts, which write no answer, so nothing is ever left there for another statement (sql/statement-chain.ts).
-      rawInsert: async (table, values, settings) => void (await session.insert({ table, values, format: 'JSONEachRow', settings })),
+      rawInsert: async (table, values, settings, csv) =>
+        void (await session.insert(
+          csv ? { table, values, format: 'CSV', columns: csv.columns, settings } : { table, values, format: 'JSONEachRow', settings },
+        )),
       lookup: {
         command: (sql) => lookupChain.run(async () => void (await lookupSession.queryAsync(sql))),
         insert: (table, values) => lookupChain.run(async () => void (await lookupSession.insert({ table, values, format: 'JSONEachRow' }))),
@@ -217,7 +220,10 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
         database: options.database,
         embedded: true,
         // The job's own session, like its statements: a job's inserts never queue behind ingest's.
-        rawInsert: async (table, values, settings) => void (await connection.chdb.rawInsert({ table, values, format: 'JSONEachRow', settings })),
+        rawInsert: async (table, values, settings, csv) =>
+          void (await connection.chdb.rawInsert(
+            csv ? { table, values, format: 'CSV', columns: csv.columns, settings } : { table, values, format: 'JSONEachRow', settings },
+          )),
       };
     },
     async close() {

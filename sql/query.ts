@@ -43,8 +43,13 @@ export interface LookupConnection {
   select(sql: string): Promise<string>;
 }
 
-/** Insert JSONEachRow bytes into `table` (database-qualified) with these insert settings. */
-export type RawInsert = (table: string, body: Buffer, settings: Record<string, string | number>) => Promise<void>;
+/** Insert JSONEachRow bytes (or, with `csv`, CSV of these columns) into `table` (database-qualified) with these insert settings. */
+export type RawInsert = (table: string, body: Buffer, settings: Record<string, string | number>, csv?: CsvColumns) => Promise<void>;
+
+/** A CSV body's columns, in order. */
+export interface CsvColumns {
+  columns: readonly string[];
+}
 
 /** Engine-side bounds (and CPU priority) of one read. Names match ClickHouse's settings. */
 export interface ReadLimits {
@@ -290,6 +295,27 @@ export async function insertRows(
       // (which would drop it silently as a repeat; test/insert-settings.test.ts).
       clickhouse_settings: { ...settingsFor(name, tags), distributed_foreground_insert: 1, insert_deduplication_token: '', ...settings },
     });
+  } catch (error) {
+    throw toStorageError(name, error);
+  }
+}
+
+/**
+ * A named batch insert of CSV bytes (one line per row, these columns in order) through the embedded engine's
+ * raw insert; `settings` must pin the CSV reading (ingest/event-csv.ts). Errors as insertRows gives them.
+ */
+export async function insertCsv(
+  rawInsert: RawInsert,
+  database: string,
+  name: string,
+  table: string,
+  columns: readonly string[],
+  body: Buffer,
+  tags: QueryTags = {},
+  settings: Record<string, string | number> = {},
+): Promise<void> {
+  try {
+    await rawInsert(`${database}.${table}`, body, { ...settingsFor(name, tags), ...settings }, { columns });
   } catch (error) {
     throw toStorageError(name, error);
   }
