@@ -11,7 +11,7 @@ const METRICS = ['api.calls', 'compute.seconds', 'storage.gb_hours', 'egress.byt
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-south-1'] as const;
 
 /** Mulberry32: small seeded PRNG so every run generates the same events. */
-function prng(seed: number) {
+export function prng(seed: number) {
   return () => {
     seed |= 0;
     seed = (seed + 0x6d2b79f5) | 0;

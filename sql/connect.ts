@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { Db } from './query.js';
+import type { CsvColumns, Db } from './query.js';
 import { renderEngineConfig, type EngineLimits } from './engine-config.js';
 import type { S3Storage } from './tiering.js';
 import { probeBucket } from './s3/client.js';
@@ -141,6 +141,10 @@ async function lockHolder(dataDir: string): Promise<number | undefined> {
   }
 }
 
+/** chdb's raw insert parameters for Db.rawInsert: JSONEachRow, or CSV of the given columns. */
+const rawInsertParams = (table: string, values: Buffer, settings: Record<string, string | number>, csv?: CsvColumns) =>
+  csv ? ({ table, values, format: 'CSV', columns: csv.columns, settings } as const) : ({ table, values, format: 'JSONEachRow', settings } as const);
+
 async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' }>): Promise<Connection> {
   const dataDir = resolve(options.dataDir);
   const configDir = join(dataDir, '.meterhouse');
@@ -200,10 +204,7 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
       embedded: true,
       // The session's own connection: inserts never queue behind the client's statements. It runs nothing but
       // inserts, which write no answer, so nothing is ever left there for another statement (sql/statement-chain.ts).
-      rawInsert: async (table, values, settings, csv) =>
-        void (await session.insert(
-          csv ? { table, values, format: 'CSV', columns: csv.columns, settings } : { table, values, format: 'JSONEachRow', settings },
-        )),
+      rawInsert: async (...args) => void (await session.insert(rawInsertParams(...args))),
       lookup: {
         command: (sql) => lookupChain.run(async () => void (await lookupSession.queryAsync(sql))),
         insert: (table, values) => lookupChain.run(async () => void (await lookupSession.insert({ table, values, format: 'JSONEachRow' }))),
@@ -220,10 +221,7 @@ async function openEmbedded(options: Extract<ConnectOptions, { mode: 'embedded' 
         database: options.database,
         embedded: true,
         // The job's own session, like its statements: a job's inserts never queue behind ingest's.
-        rawInsert: async (table, values, settings, csv) =>
-          void (await connection.chdb.rawInsert(
-            csv ? { table, values, format: 'CSV', columns: csv.columns, settings } : { table, values, format: 'JSONEachRow', settings },
-          )),
+        rawInsert: async (...args) => void (await connection.chdb.rawInsert(rawInsertParams(...args))),
       };
     },
     async close() {

@@ -6,6 +6,7 @@ import { DirectWriter } from '../ingest/writer.js';
 import { EVENT_CSV_COLUMNS, EVENT_CSV_SETTINGS, eventsCsv } from '../ingest/event-csv.js';
 import { MAX_EPOCH_MS } from '../ingest/time.js';
 import type { EventRow } from '../ingest/normalise.js';
+import { prng } from '../bench/events.js';
 
 // Text that CSV, the Map's text form or the engine's readers treat specially, and text that is only plain.
 const HOSTILE = [
@@ -66,15 +67,6 @@ function randomText(next: () => number): string {
     }
   }
   return s;
-}
-
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const QUANTITIES = ['0', '1', '0.000000001', '12345678901234567890123456789.123456789', '99999999999999999999999999999.999999999', '-5.5', '53.796'];
