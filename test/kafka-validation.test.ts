@@ -163,6 +163,29 @@ const rawCorpus: Buffer[] = [
   event(`,"dimensions":{"${astral.repeat(129)}":"v"}`),
   event(`,"dimensions":{"k":"${astral.repeat(1025)}"}`),
   event(`,"metadata":{"source":"${astral.repeat(257)}"}`),
+  // Spacing, nulls, every JSON type where a string, number or object belongs, escaped keys and values.
+  '{ "eventId" : "e1" , "customerId" : "c1" , "metricName" : "api.calls" , "quantity" : 12.5 , "timestamp" : 1.7e12 }',
+  '{"ev\\u0065ntId":"e1","customerId":"c1","metricName":"api.calls"}',
+  '{"eventId":"e1","customerId":"c1","metricName":"api.calls","metadata":{"sour\\u0063e":"x"}}',
+  '{"eventId":"\\u00e9\\u4e2d\\ud83d\\ude00","customerId":"c\\/1","metricName":"api.calls"}',
+  event(',"metadata":null'),
+  event(',"dimensions":null'),
+  event(',"metadata":{}'),
+  event(',"dimensions":{}'),
+  event(',"timestamp":true'),
+  event(',"timestamp":-5'),
+  event(',"timestamp":[1]'),
+  event(',"timestamp":"1790756914545"'),
+  event(',"timestamp":1790756914545.0'),
+  event(',"quantity":{"a":1}'),
+  event(',"quantity":false'),
+  event(',"productId":null'),
+  event(',"metadata":{"source":null,"version":5,"requestId":["x"]}'),
+  event(',"metadata":{"source":"a\\nb"}'),
+  event(',"dimensions":{"a":"b","c":{"d":"e"}}'),
+  event(',"dimensions":{"a\\"b":"c\\\\d"}'),
+  event(',"quantity":"1","quantity":"1"'),
+  event(',"quantity":"1","quantity":"2"'),
 ].map((text) => Buffer.from(text, 'utf8'));
 rawCorpus.push(Buffer.concat([Buffer.from('{"eventId":"u8-'), Buffer.from([0xff]), Buffer.from('","customerId":"c1","metricName":"api.calls"}')]));
 
@@ -258,6 +281,45 @@ describe('Kafka message validation (SQL) agrees with the API (zod)', () => {
     expect(rows[tooOld]!.error).toBe(`timestamp: ${tooOldMessage(MAX_AGE_MS)}`);
     const tail = rows.slice(inputs.length).map((r) => r.error);
     expect(tail).toEqual(['invalid JSON', 'tenantId: is required', 'tenantId: is not a known tenant', 'tenantId: must be a string']);
+  });
+
+  it("names each field's wrong JSON type, and every failed check, in the dead letter's error", async () => {
+    const r = await engine();
+    const t = await newTenant();
+    const { db } = r.deps;
+    const cases: [string, string][] = [
+      [',"timestamp":null', 'timestamp: must be a number or a string'],
+      [',"timestamp":true', 'timestamp: must be a number or a string'],
+      [',"timestamp":[1]', 'timestamp: must be a number or a string'],
+      [',"timestamp":{}', 'timestamp: must be a number or a string'],
+      [',"quantity":null', 'quantity: must be a number or a string'],
+      [',"quantity":false', 'quantity: must be a number or a string'],
+      [',"quantity":{"a":1}', 'quantity: must be a number or a string'],
+      [',"quantity":"1e3"', 'quantity: must be a decimal number such as "12" or "0.25" (no exponent, no spaces)'],
+      [',"productId":null', 'productId: must be a string'],
+      [',"productId":-5', 'productId: must be a string'],
+      [',"productId":""', 'productId: must not be empty'],
+      [',"dimensions":null', 'dimensions: must be an object'],
+      [',"dimensions":["a"]', 'dimensions: must be an object'],
+      [',"dimensions":{"a":{"b":"c"}}', 'dimensions.a: must be a string'],
+      [',"metadata":"x"', 'metadata: must be an object'],
+      [
+        ',"metadata":{"source":true,"version":1.5,"requestId":"r","x":"y"}',
+        'metadata.x: is not a field of the event contract; metadata.source: must be a string; metadata.version: must be a string',
+      ],
+      [',"other":1,"Quantity":"1"', 'other: is not a field of the event contract; Quantity: is not a field of the event contract'],
+      [',"timestamp":"soon"', 'timestamp: is not a valid instant (epoch milliseconds up to 2^53, or an RFC 3339 date-time with offset)'],
+      ['', ''],
+      [',"metadata":{},"dimensions":{},"productId":"p","timestamp":1.7e12,"quantity":12.5', ''],
+    ];
+    const messages = cases.map(([fields]) => `{"tenantId":${JSON.stringify(t.tenantId)},"eventId":"e1","customerId":"c1","metricName":"api.calls"${fields}}`);
+    const select = validatedEventsSelect(
+      `(SELECT message, 'types' AS topic, toInt64(n) AS partition, toInt64(0) AS offset, fromUnixTimestamp64Milli(toInt64(${RECEIVED}), 'UTC') AS message_time, '' AS kafka_error
+        FROM (SELECT arrayJoin(arrayEnumerate({messages:Array(String)})) AS n, {messages:Array(String)}[n] AS message))`,
+      { tenantsTable: `${db.database}.${TABLES.tenants}`, maxFutureSkewMs: SKEW_MS, maxAgeMs: MAX_AGE_MS },
+    );
+    const rows = await runQuery(db, 'test.validation_types', `SELECT error FROM (${select}) ORDER BY partition`, { messages }, z.object({ error: z.string() }));
+    expect(rows.map((row, i) => [messages[i], row.error])).toEqual(cases.map(([, error], i) => [messages[i], error]));
   });
 
   it('yields the columns of usage_events_validated with their types, so the chain stores what it checked without a cast', async () => {
