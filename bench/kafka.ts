@@ -3,7 +3,8 @@
 // broker), (2) ClickHouse's Kafka engine consuming until every event counts in the summary,
 // and (3) freshness: from one event's acknowledgement to its appearance in the summary. The server
 // (api/main.ts) runs in its own process; the broker and the load generator share this one.
-// Size: BENCH_KAFKA_EVENTS (default 1,000,000), BENCH_BATCH, BENCH_CLIENTS, BENCH_KAFKA_PARTITIONS.
+// Size: BENCH_KAFKA_EVENTS (default 1,000,000), BENCH_BATCH, BENCH_CLIENTS, BENCH_KAFKA_PARTITIONS, and the engine's
+// consumers BENCH_KAFKA_CONSUMERS (default: as many as partitions, at most 2).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ const EVENTS = envNumber('BENCH_KAFKA_EVENTS', 1_000_000);
 const BATCH = envNumber('BENCH_BATCH', 5_000);
 const CLIENTS = envNumber('BENCH_CLIENTS', 4);
 const PARTITIONS = envNumber('BENCH_KAFKA_PARTITIONS', 4);
+const CONSUMERS = envNumber('BENCH_KAFKA_CONSUMERS', Math.min(PARTITIONS, 2));
 const KEY = 'bench-admin-key-0123456789abcdef';
 const END = Date.UTC(2026, 10, 1);
 const TOPIC = 'usage_events_bench';
@@ -28,7 +30,7 @@ const serverEnv = {
   METERHOUSE_API_KEY: KEY,
   KAFKA_BROKERS: broker.bootstrap,
   KAFKA_TOPIC: TOPIC,
-  KAFKA_CONSUMERS: String(Math.min(PARTITIONS, 2)),
+  KAFKA_CONSUMERS: String(CONSUMERS),
   MAX_EVENTS_PER_REQUEST: String(Math.max(BATCH, 10_000)),
 };
 // The settings as the server reads them (for the results), and the server in its own process.
