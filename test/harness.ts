@@ -8,6 +8,8 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime, type Runtime } from '../api/runtime.js';
 import { createApp } from '../api/app.js';
 import { writeTenant } from '../sql/queries/tenancy.js';
+import { TABLES } from '../sql/names.js';
+import type { Db } from '../sql/query.js';
 import { now, testClock } from './clock.js';
 
 /**
@@ -49,6 +51,21 @@ export async function closeEngine(): Promise<void> {
 }
 
 afterAll(closeEngine);
+
+/**
+ * Runs `body` while usage_events refuses every row that `refused` (a condition over its columns) matches, by a
+ * table constraint: a row only the engine itself refuses, at insert, past every validation. Test-only DDL:
+ * `refused` is spelt from the test's own ids, never from input.
+ */
+export async function whileEngineRefuses<T>(db: Db, refused: string, body: () => Promise<T>): Promise<T> {
+  const constraint = `c_test_${randomUUID().replace(/-/g, '')}`;
+  await db.client.command({ query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} ADD CONSTRAINT ${constraint} CHECK NOT (${refused})` });
+  try {
+    return await body();
+  } finally {
+    await db.client.command({ query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} DROP CONSTRAINT ${constraint}` });
+  }
+}
 
 export interface TestTenant {
   tenantId: string;

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { engine, newTenant, type TestTenant } from './harness.js';
+import { engine, newTenant, whileEngineRefuses, type TestTenant } from './harness.js';
 import { createApp } from '../api/app.js';
 import { DirectWriter } from '../ingest/writer.js';
 import { existingEventIds } from '../sql/queries/events.js';
-import { TABLES } from '../sql/names.js';
 
 /**
  * One caller's event can never fail another caller's request. The poison here
@@ -18,10 +17,7 @@ describe('a row the engine refuses fails no other request', () => {
     const { db } = r.deps;
     const [a, b] = [await newTenant(), await newTenant()];
     const poison = `poison-${randomUUID().replace(/-/g, '')}`;
-    const constraint = `c_${poison.replace(/-/g, '_')}`;
-    // Test-only DDL: the id is ours (hex), not input.
-    await db.client.command({ query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} ADD CONSTRAINT ${constraint} CHECK event_id != '${poison}'` });
-    try {
+    await whileEngineRefuses(db, `event_id = '${poison}'`, async () => {
       const requests: { t: TestTenant; body: unknown }[] = [];
       for (let i = 0; i < 10; i++)
         requests.push({
@@ -81,9 +77,7 @@ describe('a row the engine refuses fails no other request', () => {
       expect(again.status).toBe(422);
       expect(again.headers.get('retry-after')).toBeNull();
       await Promise.all([writer.close(), retry.close()]);
-    } finally {
-      await db.client.command({ query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} DROP CONSTRAINT ${constraint}` });
-    }
+    });
   });
 
   it('refuses a row whose text the engine cannot keep even when it bypasses validation, storing its neighbours', async () => {

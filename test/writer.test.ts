@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engine, newTenant } from './harness.js';
+import { engine, newTenant, whileEngineRefuses } from './harness.js';
 import { createApp } from '../api/app.js';
 import { DirectWriter, WriterFullError, WriterClosedError } from '../ingest/writer.js';
 import type { EventRow } from '../ingest/normalise.js';
@@ -131,12 +131,7 @@ describe('DirectWriter', () => {
   it('a row the engine refused in one batch does not make its identity a duplicate in the next', async () => {
     const { db } = (await engine()).deps;
     const tenant = `w_${Date.now()}_refused`;
-    const constraint = `c_${tenant}`;
-    // Test-only DDL: the tenant id is ours.
-    await db.client.command({
-      query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} ADD CONSTRAINT ${constraint} CHECK NOT (tenant_id = '${tenant}' AND customer_id = 'poison')`,
-    });
-    try {
+    await whileEngineRefuses(db, `tenant_id = '${tenant}' AND customer_id = 'poison'`, async () => {
       const writer = new DirectWriter(db, { batchRows: 2, flushIntervalMs: 60_000, maxQueuedEvents: 100 });
       const poisoned = { ...row(tenant, 'x'), customer_id: 'poison' };
       // Batch 1: [x (poison), y]; batch 2: [x (valid), y] is looked up while batch 1 is inserted.
@@ -145,8 +140,6 @@ describe('DirectWriter', () => {
       expect(second).toEqual(['accepted', 'duplicate']);
       expect((await existingEventIds(db, { tenantId: tenant, ids: ['x', 'y'] })).map((r) => r.event_id).sort()).toEqual(['x', 'y']);
       await writer.close();
-    } finally {
-      await db.client.command({ query: `ALTER TABLE ${db.database}.${TABLES.usageEvents} DROP CONSTRAINT ${constraint}` });
-    }
+    });
   });
 });
