@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { engine, newTenant, whileEngineRefuses } from './harness.js';
+import { now } from './clock.js';
 import { TABLES } from '../sql/names.js';
 import { runQuery } from '../sql/query.js';
 import { insertEvents } from '../ingest/writer.js';
@@ -17,18 +18,17 @@ import type { EventRow } from '../ingest/normalise.js';
  * row the engine refuses by a table constraint: nothing of the first insert may remain, every other row is stored
  * once, and the rollups count each once.
  */
-const T0 = Date.UTC(2026, 5, 15, 12);
 const DIMENSIONS = 50;
 const VALUE = 1024;
 
-function bigRows(tenantId: string, n: number, poison: string, lineFeed: boolean): EventRow[] {
+function bigRows(tenantId: string, n: number, poison: string, lineFeed: boolean, t0: number): EventRow[] {
   return Array.from({ length: n }, (_, i) => ({
     tenant_id: tenantId,
     event_id: i === n - 1 ? poison : `big-${i}`,
     customer_id: `c${i % 7}`,
     product_id: '',
     metric_name: 'bytes',
-    timestamp: T0 + i * 1000,
+    timestamp: t0 + i * 1000,
     quantity: String(i + 1),
     dimensions: Object.fromEntries(
       Array.from({ length: DIMENSIONS }, (_, d) => [`k${d}`, `${String(i).padStart(6, '0')}${d === 0 && lineFeed ? '\n' : ''}`.padEnd(VALUE, 'v')]),
@@ -36,7 +36,7 @@ function bigRows(tenantId: string, n: number, poison: string, lineFeed: boolean)
     source: '',
     source_version: '',
     request_id: '',
-    ingested_at: T0,
+    ingested_at: t0,
   }));
 }
 
@@ -48,7 +48,9 @@ describe('a refused insert larger than the engine parses at once', () => {
       const t = await newTenant();
       const poison = `poison-${randomUUID().replace(/-/g, '')}`;
       const n = 280;
-      const rows = bigRows(t.tenantId, n, poison, lineFeed);
+      // An hour before the tests' now: inside every tier's retention (the hour tier's view writes no window older than
+      // ROLLUP_HOUR_RETENTION_DAYS), whatever day the test runs.
+      const rows = bigRows(t.tenantId, n, poison, lineFeed, now() - 3_600_000);
       const csv = eventsCsv(rows);
       if (lineFeed) expect(csv).toBeUndefined();
       else expect(csv!.length).toBeGreaterThan(12 * 1024 * 1024);
