@@ -230,6 +230,7 @@ const storage = await bytesPerEvent(api, OPERATOR_KEY, stored, [
   TABLES.usagePerMinute,
   TABLES.usagePerHour,
   TABLES.usagePerDay,
+  TABLES.usageEventIds,
 ]);
 const peakRssMiB = await server.peakRssMiB();
 await server.stop();

@@ -52,7 +52,7 @@ export function parseBodies(bodies: Buffer[], ctx: NormaliseContext): EventRow[]
 }
 
 async function truncateEvents(db: Db): Promise<void> {
-  for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog])
+  for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog, TABLES.usageEventIds])
     await execute(db, 'bench.truncate', `TRUNCATE TABLE ${db.database}.${table}`);
 }
 
@@ -134,10 +134,10 @@ export const STAGE = {
   lookup: 'identity lookup (10k ids a batch)',
   insertNoViews: 'insert, raw, usage_events without views',
   adapterNoViews: 'insert, client adapter, without views (first chunk)',
-  insert: 'insert, raw, usage_events with its 4 views',
-  insertJson: 'insert, raw as JSON, with the 4 views',
+  insert: 'insert, raw, usage_events with its 5 views',
+  insertJson: 'insert, raw as JSON, with the 5 views',
   ceilingNoViews: 'ceiling: INSERT ... SELECT, without views',
-  ceiling: 'ceiling: INSERT ... SELECT, with the 4 views',
+  ceiling: 'ceiling: INSERT ... SELECT, with the 5 views',
 } as const;
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -4,6 +4,7 @@ import { onCluster, type RenderTarget } from './engines.js';
 import { defineQuery, execute, insertRows, type Db } from './query.js';
 import { apiKeysDdl, migrationsDdl, scopedKeysDdl, tenantStateDdl, tenantsDdl } from './datasets/tenancy.js';
 import { rawCodecsDdl, usageEventsDdl } from './datasets/usage-events.js';
+import { eventIdsDdl } from './datasets/event-ids.js';
 import { customerMonthDdl, latestKeyDdl, quantitiesDdl, reconcileStateDdl, rollupsDdl, widenRollupSumsDdl } from './datasets/rollups.js';
 import { metersDdl } from './datasets/meters.js';
 import { incomingDdl, usageDeadLettersDdl, usageEventsLogPositionDdl } from './datasets/kafka-ingest.js';
@@ -50,6 +51,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 24, name: 'raw_event_codecs', statements: rawCodecsDdl },
   { version: 25, name: 'billing_customer_cycle_moves', statements: customerCycleMovesDdl },
   { version: 26, name: 'rollup_latest_key', statements: latestKeyDdl },
+  { version: 27, name: 'usage_event_ids', statements: eventIdsDdl },
 ];
 
 const appliedVersions = defineQuery({

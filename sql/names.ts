@@ -16,6 +16,8 @@ export const TABLES = {
   usageEventsValidated: 'usage_events_validated',
   kafkaUsageEvents: 'kafka_usage_events',
   usageEventLog: 'usage_event_log',
+  /** Every stored event's identity in small granules: the ingest writer's lookup reads it (sql/datasets/event-ids.ts). */
+  usageEventIds: 'usage_event_ids',
   /** Embedded engine only: a Memory table the ingest writer passes ids through (sql/queries/event-lookup.ts). */
   writerIdLookup: 'writer_id_lookup',
   // reconcile_span and reconcile_rewrite, Memory tables the embedded reconciler passed its values through

@@ -134,6 +134,10 @@ export async function applyEventsRetention(db: Db, r: EventsRetention, cluster?:
     const prefix = name === TABLES.usageEvents ? '' : `${name}.`;
     for (const c of await applyTableRetention(db, name, r, cluster)) changed.push(`${prefix}${c}`);
   }
+  // The identities of stored events (sql/datasets/event-ids.ts) are deleted with the events they name, at the same
+  // age; they stay on the local disk (a few bytes per event), so only the deletion applies to them.
+  const idsRetention = { rawDays: r.rawDays, clockOffsetMs: r.clockOffsetMs };
+  for (const c of await applyTableRetention(db, TABLES.usageEventIds, idsRetention, cluster)) changed.push(`${TABLES.usageEventIds}.${c}`);
   return changed;
 }
 

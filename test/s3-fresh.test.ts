@@ -144,11 +144,12 @@ describe('a data directory that starts with S3', () => {
         ).json<{ event_id: string }>()
       ).map((r) => r.event_id);
     await pollUntil(
-      'retention to delete the old events from usage_events and the billing log',
-      async () => [await rows(TABLES.usageEvents), await rows(TABLES.usageEventLog)],
-      ([a, b]) => a!.length === 1 && b!.length === 1,
+      'retention to delete the old events from usage_events, the billing log and the identities the writer looks up',
+      async () => [await rows(TABLES.usageEvents), await rows(TABLES.usageEventLog), await rows(TABLES.usageEventIds)],
+      ([a, b, c]) => a!.length === 1 && b!.length === 1 && c!.length === 1,
     );
     expect(await rows(TABLES.usageEventLog)).toEqual(['hot']);
+    expect(await rows(TABLES.usageEventIds)).toEqual(['hot']);
 
     // Every window still retained agrees: summary, meter (day rollup, which retention does not delete), events.
     const since = nowMs - 50 * DAY;
@@ -166,7 +167,7 @@ describe('a data directory that starts with S3', () => {
     // Deletion by retention is not a correction: the next close exports nothing.
     expect((await call('POST', '/v1/billing/close')).body.data).toEqual([]);
 
-    // Only raw events, the billing log and rollups ever expire: no other table (exports among them) carries a TTL.
+    // Only raw events, the billing log, the events' identities and rollups ever expire: no other table (exports among them) carries a TTL.
     const withTtl = (
       await (
         await runtime.deps.db.client.query({
@@ -176,7 +177,7 @@ describe('a data directory that starts with S3', () => {
         })
       ).json<{ name: string }>()
     ).map((r) => r.name);
-    expect(withTtl).toEqual([TABLES.usageEventLog, TABLES.usageEvents, TABLES.usagePerHour, TABLES.usagePerMinute].sort());
+    expect(withTtl).toEqual([TABLES.usageEventIds, TABLES.usageEventLog, TABLES.usageEvents, TABLES.usagePerHour, TABLES.usagePerMinute].sort());
     // Applied only when the configuration changes.
     expect(await applyEventsRetention(runtime.deps.db, { hotDays: 30, rawDays: 50, clockOffsetMs: testClock.offsetMs })).toEqual([]);
     await runtime.close();

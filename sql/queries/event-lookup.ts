@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { toStorageError, type Db, type LookupConnection, type QueryTags } from '../query.js';
 import { TABLES } from '../names.js';
-import { existingEventIds } from './events.js';
+import { indexedEventIds } from './events.js';
 
 /** One stored event's identity. */
 export interface Identity {
@@ -11,7 +11,9 @@ export interface Identity {
 
 /**
  * Which of these identities are already stored (the ingest writer's lookup, on
- * every batch): one query for the whole batch, every tenant in it.
+ * every batch): one query for the whole batch, every tenant in it. It reads
+ * usage_event_ids, every stored identity in small granules, not usage_events
+ * (sql/datasets/event-ids.ts).
  *
  * On the embedded engine the identities travel as insert data (chdb's
  * parallel input parser, not a 10,000-element parameter through the SQL
@@ -39,7 +41,7 @@ export async function storedIdentities(db: Db, identities: readonly Identity[], 
   const stored: Identity[] = [];
   for (const [tenantId, ids] of byTenant) {
     for (let i = 0; i < ids.length; i += chunk) {
-      for (const { event_id } of await existingEventIds(db, { tenantId, ids: ids.slice(i, i + chunk) }, { ...tags, tenantId })) {
+      for (const { event_id } of await indexedEventIds(db, { tenantId, ids: ids.slice(i, i + chunk) }, { ...tags, tenantId })) {
         stored.push({ tenant_id: tenantId, event_id });
       }
     }
@@ -66,7 +68,7 @@ function lookupEmbedded(conn: LookupConnection, database: string, identities: re
       await conn.insert(`${database}.${SCRATCH}`, Buffer.from(JSON.stringify(identities.map(({ tenant_id, event_id }) => ({ tenant_id, event_id })))));
       step = 'events.existing_ids_embedded';
       const text = await conn.select(
-        `SELECT DISTINCT tenant_id, event_id FROM ${database}.${TABLES.usageEvents} WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM ${database}.${SCRATCH})`,
+        `SELECT DISTINCT tenant_id, event_id FROM ${database}.${TABLES.usageEventIds} WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM ${database}.${SCRATCH})`,
       );
       return text
         .split('\n')

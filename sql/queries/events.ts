@@ -5,17 +5,24 @@ import { defineQuery } from '../query.js';
 const optionalText = z.string().nullable().default(null);
 const optionalMs = z.number().int().nullable().default(null);
 
-/**
- * Which of these event ids the tenant already has. Existence only: no FINAL
- * needed, any stored copy of an identity answers "yes".
- */
-export const existingEventIds = defineQuery({
-  name: 'events.existing_ids',
-  params: z.object({ tenantId: z.string(), ids: z.array(z.string()) }),
-  row: z.object({ event_id: z.string() }),
-  sql: (db) => `SELECT DISTINCT event_id FROM ${db}.${TABLES.usageEvents}
+/** Which of these event ids the tenant has in `table`. Existence only: no FINAL needed, any stored copy of an identity answers "yes". */
+const eventIdsIn = (name: string, table: string) =>
+  defineQuery({
+    name,
+    params: z.object({ tenantId: z.string(), ids: z.array(z.string()) }),
+    row: z.object({ event_id: z.string() }),
+    sql: (db) => `SELECT DISTINCT event_id FROM ${db}.${table}
 WHERE tenant_id = {tenantId:String} AND event_id IN {ids:Array(String)}`,
-});
+  });
+
+/** Which of these event ids the tenant already has in usage_events. */
+export const existingEventIds = eventIdsIn('events.existing_ids', TABLES.usageEvents);
+
+/**
+ * The same question answered from usage_event_ids, the identities in small granules (sql/datasets/event-ids.ts):
+ * the ingest writer's lookup on a server. An identity is written there only after usage_events has the row.
+ */
+export const indexedEventIds = eventIdsIn('events.indexed_ids', TABLES.usageEventIds);
 
 export const storedEventRow = z.object({
   eventId: z.string(),
