@@ -11,8 +11,8 @@ import { createMaterializedView, createTable, qualified, type RenderTarget } fro
  * granules; a batch of 25,000 ids with 250 redeliveries of old events then reads about 2M ids, 370 ms
  * of engine CPU on 10M events, about 15 µs per event of the batch. In 256-row granules the same lookup
  * reads 32 times fewer rows (61 ms; docs/benchmarks.md, "The identity lookup on its own table").
- * usage_events keeps its granules: the setting cannot change on an existing table, and its reads scan
- * customers' rows, which small granules would slow.
+ * usage_events keeps its granules: the setting cannot change on an existing table, so smaller ones would
+ * take a copy of every stored event, cold parts on S3 included.
  *
  * What makes it exact:
  * - a materialized view on usage_events writes every row's identity, whatever the path (the direct
