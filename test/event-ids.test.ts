@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { now } from './clock.js';
 import { engine, newTenant } from './harness.js';
-import { databaseBefore, runMigrationAgain } from './upgrade.js';
+import { databaseBefore, runMigrationAgain, select } from './upgrade.js';
 import { MIGRATIONS, migrate } from '../sql/migrations.js';
 import { TABLES } from '../sql/names.js';
 import type { Db } from '../sql/query.js';
@@ -15,10 +15,6 @@ import type { EventRow } from '../ingest/normalise.js';
  * granules, read by the writer's identity lookup instead of usage_events.
  */
 const DAY = 86_400_000;
-
-async function select<T>(db: Db, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  return (await db.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
-}
 
 /** Distinct event ids of a tenant in `table`, sorted. */
 const idsIn = async (db: Db, table: string, tenantId: string) =>

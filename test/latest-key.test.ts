@@ -1,20 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { now } from './clock.js';
 import { engine } from './harness.js';
-import { databaseBefore, runMigrationAgain } from './upgrade.js';
+import { databaseBefore, runMigrationAgain, select } from './upgrade.js';
 import { migrate } from '../sql/migrations.js';
 import { TABLES } from '../sql/names.js';
-import { execute, type Db } from '../sql/query.js';
+import { execute } from '../sql/query.js';
 import { ROLLUP_TIERS, convertedLatest, latestKey, windowStart } from '../sql/datasets/rollups.js';
 
 // Migration 26: the rollups' newest-event state keyed by one string (latestKey) instead of the tuple
 // (timestamp, event_id). The key must order events as the tuple does, the conversion of stored states
 // must keep each one's event, and an upgraded rollup must answer LATEST as before and as raw events do.
-
-async function select<T>(db: Db, query: string): Promise<T[]> {
-  const result = await db.client.query({ query, format: 'JSONEachRow' });
-  return (await result.json()) as T[];
-}
 
 const HOUR = 3_600_000;
 

@@ -4,7 +4,7 @@ import { now } from './clock.js';
 import { engine } from './harness.js';
 import { toUnits, type OracleEvent } from './oracle.js';
 import { redeliver } from './redeliver.js';
-import { databaseBefore, runMigrationAgain } from './upgrade.js';
+import { databaseBefore, runMigrationAgain, select } from './upgrade.js';
 import { migrate } from '../sql/migrations.js';
 import { TABLES } from '../sql/names.js';
 import { execute, type Db } from '../sql/query.js';
@@ -14,11 +14,6 @@ const RAW_TABLES = [TABLES.usageEvents, TABLES.usageEventLog] as const;
 /** The raw tables as an SQL list, for `table IN (...)` over the system tables. */
 const RAW_TABLE_LIST = `'${RAW_TABLES.join("', '")}'`;
 const DAY = 86_400_000;
-
-async function select<T>(db: Db, query: string): Promise<T[]> {
-  const result = await db.client.query({ query, format: 'JSONEachRow' });
-  return (await result.json()) as T[];
-}
 
 interface ColumnRow {
   table: string;

@@ -21,3 +21,8 @@ export async function runMigrationAgain(db: Db, version: number): Promise<void> 
     await execute(db, 'test.migration_again', statement);
   }
 }
+
+/** Rows of `query` on `db` as JSON objects (the migration tests read system tables and stored rows with it). */
+export async function select<T>(db: Db, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  return (await db.client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+}

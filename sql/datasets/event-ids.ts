@@ -26,7 +26,7 @@ import { createMaterializedView, createTable, qualified, type RenderTarget } fro
  *   age (sql/retention.ts). Ingest refuses events long before that age (domain/retention.ts), so an
  *   identity whose event retention has deleted never decides a new event's fate.
  */
-export const EVENT_IDS_GRANULE_ROWS = 256;
+const EVENT_IDS_GRANULE_ROWS = 256;
 
 export function eventIdsDdl(t: RenderTarget): string[] {
   return [

@@ -66,7 +66,7 @@ function lookupEmbedded(conn: LookupConnection, database: string, identities: re
       await conn.command(`TRUNCATE TABLE ${database}.${SCRATCH}`);
       step = 'events.lookup_ids';
       await conn.insert(`${database}.${SCRATCH}`, Buffer.from(JSON.stringify(identities.map(({ tenant_id, event_id }) => ({ tenant_id, event_id })))));
-      step = 'events.existing_ids_embedded';
+      step = 'events.indexed_ids_embedded';
       const text = await conn.select(
         `SELECT DISTINCT tenant_id, event_id FROM ${database}.${TABLES.usageEventIds} WHERE (tenant_id, event_id) IN (SELECT tenant_id, event_id FROM ${database}.${SCRATCH})`,
       );
