@@ -29,6 +29,7 @@ export const TIME_SENSITIVE = [
   'test/billing-runs.test.ts',
   'test/billing-cycle-change.test.ts',
   'test/corrections.test.ts',
+  'test/event-ids.test.ts',
   'test/exactness.test.ts',
   'test/meter-oracle.test.ts',
   'test/meters.test.ts',

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { now } from './clock.js';
+import { now, testClock } from './clock.js';
 import { engine, newTenant } from './harness.js';
 import { databaseBefore, runMigrationAgain, select } from './upgrade.js';
 import { MIGRATIONS, migrate } from '../sql/migrations.js';
 import { TABLES } from '../sql/names.js';
 import type { Db } from '../sql/query.js';
 import { storedIdentities } from '../sql/queries/event-lookup.js';
-import { applyEventsRetention } from '../sql/retention.js';
+import { applyEventsRetention, ttlAfter } from '../sql/retention.js';
 import { insertEvents } from '../ingest/writer.js';
 import type { EventRow } from '../ingest/normalise.js';
 
@@ -118,17 +118,19 @@ describe('usage_event_ids, the identities the writer looks up', () => {
     const t0 = now();
     await insertEvents(db, [row('r', 'kept', t0 - 50 * DAY), row('r', 'gone', t0 - 150 * DAY)], 'test');
     expect(await idsIn(db, TABLES.usageEventIds, 'r')).toEqual(['gone', 'kept']);
-    expect(await applyEventsRetention(db, { rawDays: 100 })).toEqual(['ttl', `${TABLES.usageEventLog}.ttl`, `${TABLES.usageEventIds}.ttl`]);
+    // TTLs run on the engine's clock: the offset of the tests' clock from it, as the product passes its own (api/runtime.ts).
+    const retention = { rawDays: 100, clockOffsetMs: testClock.offsetMs };
+    expect(await applyEventsRetention(db, retention)).toEqual(['ttl', `${TABLES.usageEventLog}.ttl`, `${TABLES.usageEventIds}.ttl`]);
     const ddl = await select<{ ddl: string }>(db, `SELECT create_table_query AS ddl FROM system.tables WHERE database = {d:String} AND name = {n:String}`, {
       d: db.database,
       n: TABLES.usageEventIds,
     });
-    expect(ddl[0]!.ddl).toContain('TTL timestamp + toIntervalDay(100) SETTINGS');
+    expect(ddl[0]!.ddl).toContain(`TTL ${ttlAfter('timestamp', 100, testClock.offsetMs)} SETTINGS`);
     for (const table of [TABLES.usageEvents, TABLES.usageEventIds]) {
       await db.client.command({ query: `OPTIMIZE TABLE ${db.database}.${table} FINAL` });
       expect(await idsIn(db, table, 'r'), table).toEqual(['kept']);
     }
     // Applied only when it changes.
-    expect(await applyEventsRetention(db, { rawDays: 100 })).toEqual([]);
+    expect(await applyEventsRetention(db, retention)).toEqual([]);
   });
 });
