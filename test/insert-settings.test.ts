@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { engine } from './harness.js';
+import { now } from './clock.js';
+import { engine, newTenant } from './harness.js';
 import { execute, insertRows, runQuery } from '../sql/query.js';
+import { TABLES } from '../sql/names.js';
+import { insertEvents } from '../ingest/writer.js';
+import type { EventRow } from '../ingest/normalise.js';
 
 /**
  * Per-insert settings must not outlive their insert. The embedded engine's
@@ -28,5 +32,69 @@ describe('insertRows settings', () => {
     await insertRows(db, 'test.insert', table, [{ id: 4 }]);
     const rows = await runQuery(db, 'test.read', `SELECT id FROM ${db.database}.${table} ORDER BY id`, {}, z.object({ id: z.coerce.number() }));
     expect(rows.map((r) => r.id)).toEqual([1, 3, 4]);
+  });
+});
+
+/**
+ * The writer's inserts set `optimize_on_insert = 0` (EVENT_INSERT_SETTINGS): the engine writes each new part of
+ * usage_events (and of its views' tables) as it came, without merging rows of equal key inside it, at level 0.
+ * The writer's batch holds each identity once, so nothing is lost by it; what the reads rely on is that `FINAL`
+ * still merges a level-0 part (the engine skips the merge only for parts written merged, at level 1 or more).
+ */
+describe("the writer's inserts as unmerged parts", () => {
+  it('a part written without the merge on insert is read exactly by FINAL, and the setting ends with its insert', async () => {
+    const t = await newTenant();
+    const { db } = (await engine()).deps;
+    const at = now() - 3_600_000;
+    const row = (id: string, quantity: string): EventRow => ({
+      tenant_id: t.tenantId,
+      event_id: id,
+      customer_id: 'c',
+      product_id: '',
+      metric_name: 'm',
+      timestamp: at,
+      quantity,
+      dimensions: {},
+      source: '',
+      source_version: '',
+      request_id: '',
+      ingested_at: at,
+    });
+    const events = `${db.database}.${TABLES.usageEvents}`;
+    const read = (sql: string) =>
+      runQuery(db, 'test.read', sql, { t: t.tenantId }, z.object({ id: z.string(), n: z.coerce.number(), q: z.string(), level: z.coerce.number() }));
+    // Each part's level is the last field of its name; merges stay stopped so the parts are seen as written.
+    const level = `toUInt32(splitByChar('_', _part)[-1])`;
+    await execute(db, 'test.stop_merges', `SYSTEM STOP MERGES ${events}`);
+    try {
+      // insertEvents does not drop repeats (the writer does, before it): one identity twice in one part.
+      await insertEvents(db, [row('twice', '1'), row('twice', '2'), row('once', '3')], 'test');
+      expect(
+        await read(
+          `SELECT event_id AS id, count() AS n, toString(max(quantity)) AS q, max(${level}) AS level FROM ${events} WHERE tenant_id = {t:String} GROUP BY id ORDER BY id`,
+        ),
+      ).toEqual([
+        { id: 'once', n: 1, q: '3', level: 0 },
+        { id: 'twice', n: 2, q: '2', level: 0 },
+      ]);
+      // FINAL merges the unmerged part: one row per identity, the last one written.
+      expect(
+        await read(
+          `SELECT event_id AS id, count() AS n, toString(any(quantity)) AS q, 0 AS level FROM ${events} FINAL WHERE tenant_id = {t:String} GROUP BY id ORDER BY id`,
+        ),
+      ).toEqual([
+        { id: 'once', n: 1, q: '3', level: 0 },
+        { id: 'twice', n: 1, q: '2', level: 0 },
+      ]);
+      // Another insert on the same connection, without the writer's settings: merged on insert again (level 1).
+      await insertRows(db, 'test.insert', TABLES.usageEvents, [row('again', '4'), row('again', '5')]);
+      expect(
+        await read(
+          `SELECT event_id AS id, count() AS n, toString(max(quantity)) AS q, max(${level}) AS level FROM ${events} WHERE tenant_id = {t:String} AND event_id = 'again' GROUP BY id`,
+        ),
+      ).toEqual([{ id: 'again', n: 1, q: '5', level: 1 }]);
+    } finally {
+      await execute(db, 'test.start_merges', `SYSTEM START MERGES ${events}`);
+    }
   });
 });

@@ -38,12 +38,18 @@ export const usageEventsColumns = `    tenant_id LowCardinality(String),
     INDEX idx_stored_at stored_at TYPE minmax GRANULARITY 1`;
 
 /**
- * Settings of the direct writer's inserts into usage_events: the table's views (three rollups and
- * the log) process each inserted block side by side instead of one after another. On 2 cores it
- * raised the engine's own INSERT ... SELECT of 1M bench events from 47k to 65k rows/s with all four
- * views (bench/stages.ts measures the ceiling with the same settings).
+ * Settings of the direct writer's inserts into usage_events (bench/stages.ts measures the ceiling with the same):
+ * - `parallel_view_processing`: the table's views (the rollups, the log, the identity index) process each
+ *   inserted block side by side instead of one after another. On 2 cores it raised the engine's own
+ *   INSERT ... SELECT of 1M bench events from 47k to 65k rows/s with four views.
+ * - `optimize_on_insert = 0`: the engine does not merge rows of equal key inside each new part of the
+ *   Replacing and Aggregating tables. The writer's batch holds each identity once, and the views group
+ *   the batch by their keys, so that merge found nothing to merge and cost 6.8 CPU s per 1M bench
+ *   events (docs/benchmarks.md). Nothing reads a part as merged for it: such parts are written at level 0,
+ *   which `FINAL` merges and background merges deduplicate, and every rollup read aggregates
+ *   (test/insert-settings.test.ts).
  */
-export const EVENT_INSERT_SETTINGS = { parallel_view_processing: 1 } as const;
+export const EVENT_INSERT_SETTINGS = { parallel_view_processing: 1, optimize_on_insert: 0 } as const;
 
 export function usageEventsDdl(t: RenderTarget): string[] {
   return createTable(t, {
