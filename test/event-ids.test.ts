@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { now, testClock } from './clock.js';
-import { engine, newTenant } from './harness.js';
+import { engine, eventRow as row, newTenant } from './harness.js';
 import { databaseBefore, runMigrationAgain, select } from './upgrade.js';
 import { MIGRATIONS, migrate } from '../sql/migrations.js';
 import { TABLES } from '../sql/names.js';
@@ -8,7 +8,6 @@ import type { Db } from '../sql/query.js';
 import { storedIdentities } from '../sql/queries/event-lookup.js';
 import { applyEventsRetention, ttlAfter } from '../sql/retention.js';
 import { insertEvents } from '../ingest/writer.js';
-import type { EventRow } from '../ingest/normalise.js';
 
 /**
  * usage_event_ids (migration 27, sql/datasets/event-ids.ts): every identity stored in usage_events, in small
@@ -23,21 +22,6 @@ const idsIn = async (db: Db, table: string, tenantId: string) =>
       t: tenantId,
     })
   ).map((r) => r.id);
-
-const row = (tenantId: string, id: string, timestamp: number): EventRow => ({
-  tenant_id: tenantId,
-  event_id: id,
-  customer_id: 'c',
-  product_id: '',
-  metric_name: 'm',
-  timestamp,
-  quantity: '1',
-  dimensions: {},
-  source: '',
-  source_version: '',
-  request_id: '',
-  ingested_at: timestamp,
-});
 
 describe('usage_event_ids, the identities the writer looks up', () => {
   it('holds every identity usage_events holds, whatever wrote it', async () => {

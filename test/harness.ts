@@ -8,6 +8,7 @@ import { createLogger } from '../api/logger.js';
 import { startRuntime, type Runtime } from '../api/runtime.js';
 import { createApp } from '../api/app.js';
 import { writeTenant } from '../sql/queries/tenancy.js';
+import type { EventRow } from '../ingest/normalise.js';
 import { TABLES } from '../sql/names.js';
 import type { Db } from '../sql/query.js';
 import { now, testClock } from './clock.js';
@@ -111,3 +112,20 @@ export async function newTenant(configOverrides: Partial<Config> = {}): Promise<
 
 /** Everything since the epoch up to a day from now: a window that holds every test event. */
 export const ALL_TIME = `from=0&to=${now() + 86_400_000}`;
+
+/** A usage_events row as the writer inserts it: customer `c`, metric `m`, quantity 1, received when it happened, unless `fields` say otherwise. */
+export const eventRow = (tenantId: string, eventId: string, timestamp: number, fields: Partial<EventRow> = {}): EventRow => ({
+  tenant_id: tenantId,
+  event_id: eventId,
+  customer_id: 'c',
+  product_id: '',
+  metric_name: 'm',
+  timestamp,
+  quantity: '1',
+  dimensions: {},
+  source: '',
+  source_version: '',
+  request_id: '',
+  ingested_at: timestamp,
+  ...fields,
+});

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { now } from './clock.js';
-import { engine, newTenant } from './harness.js';
+import { engine, eventRow, newTenant } from './harness.js';
 import { execute, insertRows, runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
 import { insertEvents } from '../ingest/writer.js';
-import type { EventRow } from '../ingest/normalise.js';
 
 /**
  * Per-insert settings must not outlive their insert. The embedded engine's
@@ -46,23 +45,10 @@ describe("the writer's inserts as unmerged parts", () => {
     const t = await newTenant();
     const { db } = (await engine()).deps;
     const at = now() - 3_600_000;
-    const row = (id: string, quantity: string): EventRow => ({
-      tenant_id: t.tenantId,
-      event_id: id,
-      customer_id: 'c',
-      product_id: '',
-      metric_name: 'm',
-      timestamp: at,
-      quantity,
-      dimensions: {},
-      source: '',
-      source_version: '',
-      request_id: '',
-      ingested_at: at,
-    });
+    const row = (id: string, quantity: string) => eventRow(t.tenantId, id, at, { quantity });
     const events = `${db.database}.${TABLES.usageEvents}`;
-    const read = (sql: string) =>
-      runQuery(db, 'test.read', sql, { t: t.tenantId }, z.object({ id: z.string(), n: z.coerce.number(), q: z.string(), level: z.coerce.number() }));
+    const counted = z.object({ id: z.string(), n: z.coerce.number(), q: z.string() });
+    const read = (sql: string) => runQuery(db, 'test.read', sql, { t: t.tenantId }, counted.extend({ level: z.coerce.number() }));
     // Each part's level is the last field of its name; merges stay stopped so the parts are seen as written.
     const level = `toUInt32(splitByChar('_', _part)[-1])`;
     await execute(db, 'test.stop_merges', `SYSTEM STOP MERGES ${events}`);
@@ -79,12 +65,16 @@ describe("the writer's inserts as unmerged parts", () => {
       ]);
       // FINAL merges the unmerged part: one row per identity, the last one written.
       expect(
-        await read(
-          `SELECT event_id AS id, count() AS n, toString(any(quantity)) AS q, 0 AS level FROM ${events} FINAL WHERE tenant_id = {t:String} GROUP BY id ORDER BY id`,
+        await runQuery(
+          db,
+          'test.read',
+          `SELECT event_id AS id, count() AS n, toString(any(quantity)) AS q FROM ${events} FINAL WHERE tenant_id = {t:String} GROUP BY id ORDER BY id`,
+          { t: t.tenantId },
+          counted,
         ),
       ).toEqual([
-        { id: 'once', n: 1, q: '3', level: 0 },
-        { id: 'twice', n: 1, q: '2', level: 0 },
+        { id: 'once', n: 1, q: '3' },
+        { id: 'twice', n: 1, q: '2' },
       ]);
       // Another insert on the same connection, without the writer's settings: merged on insert again (level 1).
       await insertRows(db, 'test.insert', TABLES.usageEvents, [row('again', '4'), row('again', '5')]);
