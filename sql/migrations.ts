@@ -15,6 +15,7 @@ import { alertsDdl } from './datasets/alerts.js';
 import { customerCycleMovesDdl, customersDdl, deliveriesDdl, exportObjectsDdl, exportsDdl, widenExportValuesDdl } from './datasets/billing.js';
 import { accessLinksDdl } from './datasets/links.js';
 import { eventLogPathDdl } from './datasets/event-log-path.js';
+import { mergeSelectorDdl } from './datasets/merge-selector.js';
 
 export interface Migration {
   version: number;
@@ -52,6 +53,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 25, name: 'billing_customer_cycle_moves', statements: customerCycleMovesDdl },
   { version: 26, name: 'rollup_latest_key', statements: latestKeyDdl },
   { version: 27, name: 'usage_event_ids', statements: eventIdsDdl },
+  { version: 28, name: 'event_tables_merge_selector', statements: mergeSelectorDdl },
 ];
 
 const appliedVersions = defineQuery({
