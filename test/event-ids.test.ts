@@ -81,7 +81,7 @@ describe('usage_event_ids, the identities the writer looks up', () => {
     await insertEvents(db, before, 'test');
     await insertEvents(db, [row('up', 'old-000', at)], 'test'); // a second copy, as a redelivery through Kafka leaves
     await insertEvents(db, [row('other', 'old-001', at)], 'test');
-    expect(await migrate(db)).toEqual([27]);
+    expect(await migrate(db, { upTo: 27 })).toEqual([27]); // later migrations are not this test's subject
     const ids = before.map((r) => r.event_id);
     expect(await idsIn(db, TABLES.usageEventIds, 'up')).toEqual(ids);
     expect(await idsIn(db, TABLES.usageEventIds, 'other')).toEqual(['old-001']);
