@@ -17,6 +17,8 @@ import { insertEvents, outcomesOf } from '../ingest/writer.js';
 import { TABLES } from '../sql/names.js';
 import { execute, insertRows, withSettings, type Db } from '../sql/query.js';
 import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
+import { EVENT_TABLES } from '../sql/datasets/merge-selector.js';
+import { usageEventsBacklog } from '../sql/queries/observability.js';
 import { eventBatches } from './events.js';
 import { envNumber } from './common.js';
 
@@ -57,25 +59,22 @@ export function parseBodies(bodies: Buffer[], ctx: NormaliseContext): EventRow[]
 }
 
 async function truncateEvents(db: Db): Promise<void> {
-  for (const table of [TABLES.usageEvents, TABLES.usagePerMinute, TABLES.usagePerHour, TABLES.usagePerDay, TABLES.usageEventLog, TABLES.usageEventIds])
-    await execute(db, 'bench.truncate', `TRUNCATE TABLE ${db.database}.${table}`);
+  for (const table of EVENT_TABLES) await execute(db, 'bench.truncate', `TRUNCATE TABLE ${db.database}.${table}`);
 }
 
+/** The copies of usage_events without views the stages write (and the ceiling reads or writes). */
+const COPIES = ['bench_no_views', 'bench_adapter_no_views', 'bench_ceiling_no_views'];
+
 /**
- * Wait until the engine runs no merge in `db`'s database (at most 5 minutes). The stages before a ceiling
- * leave merges behind them (hundreds of parts from their small inserts): without the wait they share the
- * two cores with the ceiling's statement, by chance more or less.
+ * Wait until the engine runs no merge (nor mutation) on the event tables and the copies (at most 5 minutes). The
+ * stages before a ceiling leave merges behind them (hundreds of parts from their small inserts): without the wait
+ * they share the two cores with the ceiling's statement, by chance more or less.
  */
 async function mergesSettled(db: Db): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const result = await db.client.query({
-      query: 'SELECT count() AS n FROM system.merges WHERE database = {database:String}',
-      query_params: { database: db.database },
-      format: 'JSONEachRow',
-    });
-    const [row] = await result.json<{ n: string | number }>();
-    if (Number(row?.n ?? 0) === 0 || Date.now() > deadline) return;
+    const [backlog] = await usageEventsBacklog(db, { database: db.database, tables: [...EVENT_TABLES, ...COPIES] });
+    if ((backlog?.merges ?? 0) + (backlog?.mutations ?? 0) === 0 || Date.now() > deadline) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -125,8 +124,7 @@ export async function measureStages(events: number, adapter = false, json = fals
   const watch = new Stopwatch();
   let adapterRows = 0;
   try {
-    for (const copy of ['bench_no_views', 'bench_adapter_no_views', 'bench_ceiling_no_views'])
-      await execute(db, 'bench.copy', `CREATE TABLE ${t(copy)} AS ${t(TABLES.usageEvents)}`);
+    for (const copy of COPIES) await execute(db, 'bench.copy', `CREATE TABLE ${t(copy)} AS ${t(TABLES.usageEvents)}`);
     const ctx: NormaliseContext = { tenantId: 'bench', receivedAtMs: END, maxFutureSkewMs: 86_400_000, format: 'usage' };
     const batches = eventBatches({ events, customers: 5_000, days: 60, duplicateRate: 0, endMs: END }, BATCH);
     for (let done = 0; done < events; done += CHUNK) {
