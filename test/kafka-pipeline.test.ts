@@ -11,6 +11,7 @@ import { createApp } from '../api/app.js';
 import { fromUnits, toUnits } from './oracle.js';
 import { kafkaChainOf } from '../api/kafka.js';
 import { ensureKafkaPipeline } from '../sql/kafka-pipeline.js';
+import { storedIdentities } from '../sql/queries/event-lookup.js';
 import { kafkaSourceDdl } from '../sql/datasets/kafka-ingest.js';
 
 /**
@@ -115,7 +116,11 @@ describe('Kafka ingest', () => {
       ['k2', TOPIC],
     ]);
     for (const r of rows) expect(r.kafka_offset).toBeGreaterThanOrEqual(0);
-    // Sent again once stored: a duplicate, not produced again.
+    // Sent again once stored: a duplicate, not produced again. "Stored" is what the API's lookup reads:
+    // usage_event_ids, written by a view of its own, whose part the consumer may commit a moment after
+    // usage_events' (no transaction spans the two tables), so wait for the lookup to see k1.
+    const k1 = [{ tenant_id: t.tenantId, event_id: 'k1' }];
+    await waitFor('the lookup to see k1', async () => (await storedIdentities(db, k1)).length === 1, 10_000);
     const again = await t.json('POST', '/v1/events', { body: ev('k1', { quantity: '99' }) });
     expect(again.body.results[0].status).toBe('duplicate');
   });
