@@ -57,6 +57,11 @@ describe("parseDecimal of a JSON number's source text", () => {
     // an integer literal beyond 64 bits makes the Kafka path's JSON parser refuse the message: refused here too, with the way out
     expect(exact('12345678901234567890123')).toMatchObject({ ok: false, message: expect.stringMatching(/beyond 64 bits.*string/) });
     expect(exact('18446744073709551616').ok).toBe(false);
+    // the 64-bit bound is exact at both ends, whatever the length of the text (a short integer skips the big-integer check)
+    expect(exact('-9223372036854775808')).toEqual({ ok: true, value: '-9223372036854775808' });
+    expect(exact('-9223372036854775809')).toMatchObject({ ok: false, message: expect.stringMatching(/beyond 64 bits/) });
+    expect(exact('-000000000000000000000000000001')).toEqual({ ok: true, value: '-1' });
+    expect(exact('999999999999999999')).toEqual({ ok: true, value: '999999999999999999' });
     expect(exact('1e-10')).toMatchObject({ ok: false, message: expect.stringMatching(/fraction digits/) });
     expect(exact('0.30000000000000004').ok).toBe(false);
     expect(exact('1'.repeat(30)).ok).toBe(false);

@@ -47,9 +47,13 @@ function jsonNumberToDecimalString(source: string): string | undefined {
  */
 function isBeyond64BitInteger(source: string): boolean {
   if (!/^-?\d+$/.test(source)) return false;
+  // Up to 18 digits (a sign aside) is always within [-2^63, 2^64): no BigInt for the common case.
+  if (source.length <= 18) return false;
   const n = BigInt(source);
-  return n >= 2n ** 64n || n < -(2n ** 63n);
+  return n >= TWO_TO_64 || n < MINUS_TWO_TO_63;
 }
+const TWO_TO_64 = 2n ** 64n;
+const MINUS_TWO_TO_63 = -(2n ** 63n);
 
 /**
  * Parse a quantity into a canonical decimal string. It is a decimal string, a

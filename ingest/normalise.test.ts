@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventsInBody, normaliseEvent, type NormaliseContext } from './normalise.js';
+import { canonicalDimensions, eventsInBody, normaliseEvent, type NormaliseContext } from './normalise.js';
 import { JsonNumber } from './json-body.js';
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
@@ -46,6 +46,36 @@ describe('normaliseEvent (usage contract)', () => {
     expect(normaliseEvent({ ...base, dimensions: dims }, 0, ctx).errors?.[0]?.path).toBe('dimensions');
     expect(normaliseEvent({ ...base, customerId: 'a\u0000b' }, 0, ctx).errors?.[0]?.path).toBe('customerId');
     expect(normaliseEvent('not an object', 0, ctx).errors?.[0]?.message).toMatch(/JSON object/);
+  });
+});
+
+describe('dimensions in one canonical order', () => {
+  const orderOf = (dimensions: Record<string, string>) => Object.keys(normaliseEvent({ ...base, dimensions }, 0, ctx).row!.dimensions);
+  it('stores every order of the same keys in the same order, integer-like keys included', () => {
+    const keys = ['region', 'b', '10', '9', 'a', 'Z', '\u00e9', 'é'.normalize('NFD')];
+    const expected = Object.keys(Object.fromEntries([...keys].sort().map((k) => [k, 'v'])));
+    for (let shift = 0; shift < keys.length; shift++) {
+      const rotated = [...keys.slice(shift), ...keys.slice(0, shift)];
+      expect(orderOf(Object.fromEntries(rotated.map((k) => [k, 'v'])))).toEqual(expected);
+      expect(orderOf(Object.fromEntries([...rotated].reverse().map((k) => [k, 'v'])))).toEqual(expected);
+    }
+  });
+
+  it('keeps keys already in order as they are, and copies only to reorder', () => {
+    const inOrder = { a: '1', b: '2' };
+    expect(canonicalDimensions(inOrder)).toBe(inOrder);
+    const reversed = { b: '2', a: '1' };
+    const sorted = canonicalDimensions(reversed);
+    expect(sorted).not.toBe(reversed);
+    expect(Object.entries(sorted)).toEqual([
+      ['a', '1'],
+      ['b', '2'],
+    ]);
+    expect(Object.entries(reversed)).toEqual([
+      ['b', '2'],
+      ['a', '1'],
+    ]);
+    expect(canonicalDimensions(undefined)).toEqual({});
   });
 });
 

@@ -114,14 +114,30 @@ export function normaliseEvent(sent: unknown, index: number, ctx: NormaliseConte
       metric_name: event.metricName,
       timestamp,
       quantity,
-      // Keys in one canonical order, so equal dimension maps are equal rollup keys.
-      dimensions: Object.fromEntries(Object.entries(event.dimensions ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      dimensions: canonicalDimensions(event.dimensions),
       source: event.metadata?.source ?? '',
       source_version: event.metadata?.version ?? '',
       request_id: event.metadata?.requestId ?? '',
       ingested_at: ctx.receivedAtMs,
     },
   };
+}
+
+/**
+ * Keys in one canonical order (by UTF-16 code units), so equal dimension maps are equal rollup keys. Keys
+ * already in that order (most events: none or one key, or a client that sorts) keep the validated object
+ * itself: a copy is made only to reorder.
+ */
+export function canonicalDimensions(dimensions: Record<string, string> | undefined): Record<string, string> {
+  if (dimensions === undefined) return {};
+  let previous: string | undefined;
+  for (const key in dimensions) {
+    if (previous !== undefined && !(previous < key)) {
+      return Object.fromEntries(Object.entries(dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    previous = key;
+  }
+  return dimensions;
 }
 
 export type BodyShape = 'usage' | 'cloudevent' | 'cloudevents-batch';

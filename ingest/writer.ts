@@ -2,7 +2,7 @@ import { TABLES } from '../sql/names.js';
 import { EVENT_INSERT_SETTINGS } from '../sql/datasets/usage-events.js';
 import { insertCsv, insertRows, type Db } from '../sql/query.js';
 import { EVENT_CSV_COLUMNS, EVENT_CSV_SETTINGS, eventsCsv } from './event-csv.js';
-import { storedIdentities } from '../sql/queries/event-lookup.js';
+import { storedIdentities, type Identity } from '../sql/queries/event-lookup.js';
 import type { EventRow } from './normalise.js';
 import { insertIsolating } from './isolating-insert.js';
 import { hasIllFormedText } from './text.js';
@@ -47,13 +47,34 @@ interface Prepared {
   outcome: WriteOutcome[];
 }
 
-/** What a committed batch stored (identities as `identity` makes them); `unsure`: an insert failed, so the table may hold more. */
+/**
+ * A set of (tenant, event id) identities: one set of ids per tenant. No string joins the two: an id's
+ * hash is computed once, when the parser made the string, and each look-up reuses it.
+ */
+export class IdentitySet {
+  private readonly byTenant = new Map<string, Set<string>>();
+  size = 0;
+
+  add(row: Pick<EventRow, 'tenant_id' | 'event_id'>): void {
+    let ids = this.byTenant.get(row.tenant_id);
+    if (!ids) this.byTenant.set(row.tenant_id, (ids = new Set()));
+    const before = ids.size;
+    ids.add(row.event_id);
+    this.size += ids.size - before;
+  }
+
+  has(row: Pick<EventRow, 'tenant_id' | 'event_id'>): boolean {
+    return this.byTenant.get(row.tenant_id)?.has(row.event_id) === true;
+  }
+}
+
+/** What a committed batch stored; `unsure`: an insert failed, so the table may hold more. */
 interface Committed {
-  stored: ReadonlySet<string>;
+  stored: IdentitySet;
   unsure: boolean;
 }
-const NOTHING_STORED: Committed = { stored: new Set(), unsure: false };
-const NOTHING_STORED_UNSURE: Committed = { stored: new Set(), unsure: true };
+const NOTHING_STORED: Committed = { stored: new IdentitySet(), unsure: false };
+const NOTHING_STORED_UNSURE: Committed = { stored: new IdentitySet(), unsure: true };
 
 interface Pending {
   row: EventRow;
@@ -270,27 +291,40 @@ export class DirectWriter implements EventSink {
   private async commit({ storable, outcome }: Prepared, earlier: Committed): Promise<Committed> {
     // The batch before this one failed to store some rows: its lookup ran while they might have been written, so look again.
     if (earlier.unsure) outcome = await this.lookup(storable);
-    if (earlier.stored.size > 0) storable.forEach((p, i) => earlier.stored.has(identity(p.row)) && (outcome[i] = 'duplicate'));
-    const fresh = storable.filter((_, i) => outcome[i] === 'accepted');
+    const fresh: Pending[] = [];
+    for (let i = 0; i < storable.length; i++) {
+      if (outcome[i] === 'accepted' && earlier.stored.size > 0 && earlier.stored.has(storable[i]!.row)) outcome[i] = 'duplicate';
+      if (outcome[i] === 'accepted') fresh.push(storable[i]!);
+    }
     const results = await insertIsolating(
       (rows) => this.insert(rows),
       fresh.map((p) => p.row),
     );
+    const stored = new IdentitySet();
+    const storedRows: EventRow[] = [];
     // A repeat (in this batch) of a refused event is refused too: nothing of that identity was stored.
-    const refusedIds = new Set(fresh.filter((_, i) => results[i]!.status === 'refused').map((p) => identity(p.row)));
-    storable.forEach((p, i) => {
-      if (outcome[i] === 'duplicate') p.resolve(refusedIds.has(identity(p.row)) ? 'refused' : 'duplicate');
-    });
-    const failed = results.filter((r) => r.status === 'failed');
-    if (failed[0]) this.onBatchError(failed[0].error, failed.length);
-    fresh.forEach((p, i) => {
+    const refused = new IdentitySet();
+    let failed = 0;
+    let firstFailure: unknown;
+    for (let i = 0; i < fresh.length; i++) {
       const r = results[i]!;
-      if (r.status === 'failed') p.reject(r.error);
-      else p.resolve(r.status === 'stored' ? 'accepted' : 'refused');
-    });
-    const stored = fresh.filter((_, i) => results[i]!.status === 'stored').map((p) => p.row);
-    if (stored.length > 0) this.options.onStored?.(stored);
-    return { stored: new Set(stored.map(identity)), unsure: failed.length > 0 };
+      if (r.status === 'stored') {
+        stored.add(fresh[i]!.row);
+        storedRows.push(fresh[i]!.row);
+      } else if (r.status === 'refused') refused.add(fresh[i]!.row);
+      else if (failed++ === 0) firstFailure = r.error;
+    }
+    for (let i = 0; i < storable.length; i++) {
+      if (outcome[i] === 'duplicate') storable[i]!.resolve(refused.size > 0 && refused.has(storable[i]!.row) ? 'refused' : 'duplicate');
+    }
+    if (failed > 0) this.onBatchError(firstFailure, failed);
+    for (let i = 0; i < fresh.length; i++) {
+      const r = results[i]!;
+      if (r.status === 'failed') fresh[i]!.reject(r.error);
+      else fresh[i]!.resolve(r.status === 'stored' ? 'accepted' : 'refused');
+    }
+    if (storedRows.length > 0) this.options.onStored?.(storedRows);
+    return { stored, unsure: failed > 0 };
   }
 
   private insert(rows: readonly EventRow[]): Promise<void> {
@@ -318,9 +352,6 @@ export function insertEvents(db: Db, rows: readonly EventRow[], job: string): Pr
   return insertRows(db, 'events.insert', TABLES.usageEvents, rows, { job }, EVENT_INSERT_SETTINGS);
 }
 
-/** One string per (tenant, event id), and never the same for two: the tenant's length comes first. */
-const identity = (row: EventRow) => `${row.tenant_id.length}:${row.tenant_id}${row.event_id}`;
-
 /**
  * For each row: 'duplicate' when an earlier row here has its identity (the
  * first one wins) or the table already holds it, else 'accepted'.
@@ -328,14 +359,20 @@ const identity = (row: EventRow) => `${row.tenant_id.length}:${row.tenant_id}${r
 export async function outcomesOf(db: Db, rows: readonly EventRow[], job: string, lookupChunk = 5000): Promise<WriteOutcome[]> {
   // tenant -> eventId -> index of the first occurrence
   const firsts = new Map<string, Map<string, number>>();
-  const outcome: WriteOutcome[] = rows.map((row, i) => {
-    let ids = firsts.get(row.tenant_id);
-    if (!ids) firsts.set(row.tenant_id, (ids = new Map()));
-    if (ids.has(row.event_id)) return 'duplicate';
-    ids.set(row.event_id, i);
-    return 'accepted';
-  });
-  const identities = [...firsts].flatMap(([tenant_id, ids]) => [...ids.keys()].map((event_id) => ({ tenant_id, event_id })));
+  const outcome = new Array<WriteOutcome>(rows.length);
+  const identities: Identity[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const { tenant_id, event_id } = rows[i]!;
+    let ids = firsts.get(tenant_id);
+    if (!ids) firsts.set(tenant_id, (ids = new Map()));
+    if (ids.has(event_id)) {
+      outcome[i] = 'duplicate';
+      continue;
+    }
+    ids.set(event_id, i);
+    outcome[i] = 'accepted';
+    identities.push({ tenant_id, event_id });
+  }
   for (const { tenant_id, event_id } of await storedIdentities(db, identities, { job }, lookupChunk)) {
     const i = firsts.get(tenant_id)?.get(event_id);
     if (i !== undefined) outcome[i] = 'duplicate';
