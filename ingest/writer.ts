@@ -48,8 +48,8 @@ interface Prepared {
 }
 
 /**
- * A set of (tenant, event id) identities: one set of ids per tenant. No string joins the two: an id's
- * hash is computed once, when the parser made the string, and each look-up reuses it.
+ * A set of (tenant, event id) identities: one set of ids per tenant. No string joins the two (a new
+ * string per row and per look-up): an id's hash is computed once, kept with the string, and reused.
  */
 export class IdentitySet {
   private readonly byTenant = new Map<string, Set<string>>();
