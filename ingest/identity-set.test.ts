@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IdentitySet } from './writer.js';
+import { IdentitySet } from './identity-set.js';
 
 describe('IdentitySet', () => {
   it('holds (tenant, event id) pairs: one id in two tenants is two identities, a repeat is one', () => {

@@ -6,6 +6,7 @@ import { storedIdentities, type Identity } from '../sql/queries/event-lookup.js'
 import type { EventRow } from './normalise.js';
 import { insertIsolating } from './isolating-insert.js';
 import { hasIllFormedText } from './text.js';
+import { IdentitySet } from './identity-set.js';
 
 /** 'refused': the engine can never store this row as it is (a permanent per-event error, not worth a retry). */
 export type WriteOutcome = 'accepted' | 'duplicate' | 'refused';
@@ -45,27 +46,6 @@ export class WriterClosedError extends Error {
 interface Prepared {
   storable: Pending[];
   outcome: WriteOutcome[];
-}
-
-/**
- * A set of (tenant, event id) identities: one set of ids per tenant. No string joins the two (a new
- * string per row and per look-up): an id's hash is computed once, kept with the string, and reused.
- */
-export class IdentitySet {
-  private readonly byTenant = new Map<string, Set<string>>();
-  size = 0;
-
-  add(row: Pick<EventRow, 'tenant_id' | 'event_id'>): void {
-    let ids = this.byTenant.get(row.tenant_id);
-    if (!ids) this.byTenant.set(row.tenant_id, (ids = new Set()));
-    const before = ids.size;
-    ids.add(row.event_id);
-    this.size += ids.size - before;
-  }
-
-  has(row: Pick<EventRow, 'tenant_id' | 'event_id'>): boolean {
-    return this.byTenant.get(row.tenant_id)?.has(row.event_id) === true;
-  }
 }
 
 /** What a committed batch stored; `unsure`: an insert failed, so the table may hold more. */

@@ -6,6 +6,7 @@ import { jsonOf } from '../params.js';
 import { EVENT_LIMITS, usageEventSchema } from '../../ingest/schema.js';
 import { isNegativeDecimal, parseDecimal } from '../../ingest/decimal.js';
 import { CorrectionError, type Correction } from '../../ingest/corrections.js';
+import { canonicalDimensions } from '../../ingest/normalise.js';
 import { eventHistory, type StoredVersion } from '../../sql/queries/corrections.js';
 import { actorOf } from './audit.js';
 
@@ -112,7 +113,8 @@ export function correctionRoutes({ corrector, audit }: AppDeps) {
 
   app.openapi(routes.amend, async (c) => {
     const body = c.req.valid('json');
-    const dimensions = body.dimensions && Object.fromEntries(Object.entries(body.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    // The same canonical order as ingest's, so an amended event's dimensions are the same rollup key.
+    const dimensions = body.dimensions && canonicalDimensions(body.dimensions);
     return c.json(await apply(c, c.req.valid('param').eventId, { quantity: quantityOf(body.quantity), dimensions }), 200);
   });
 
