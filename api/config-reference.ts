@@ -23,6 +23,8 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       ENGINE_MAX_MEMORY_BYTES: 'embedded engine memory limit',
       ENGINE_MARK_CACHE_BYTES: 'embedded engine mark cache',
       ENGINE_BACKGROUND_POOL_SIZE: 'embedded engine merge threads',
+      ENGINE_MERGE_NICE:
+        'Linux nice value of the embedded engine merge threads (0: as every other thread; higher: merges yield the CPU to inserts and reads when both want it, and use what is idle)',
       ENGINE_FSYNC: 'fsync each inserted part before acknowledging',
       LOG_LEVEL:
         'log level; logs are JSON lines. At `info`: every request except passing `/healthz` and `/readyz` probes (those are `debug`), and each job run that did work (exports written, rollup windows checked and rewritten, export uploads retried); runs with nothing to do are `debug`',

@@ -79,6 +79,7 @@ export const configSchema = z
     ENGINE_MAX_MEMORY_BYTES: int(256 * MiB, 1024 * GiB, 8 * GiB),
     ENGINE_MARK_CACHE_BYTES: int(16 * MiB, 64 * GiB, 512 * MiB),
     ENGINE_BACKGROUND_POOL_SIZE: int(1, 64, 4),
+    ENGINE_MERGE_NICE: int(0, 19, 10),
     ENGINE_FSYNC: z.stringbool().default(true),
     API_KEY_CACHE_SECONDS: int(0, 3600, 5),
     // Per-tenant limits (docs/access.md): these defaults, unless the operator set the tenant's own.

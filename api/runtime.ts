@@ -100,6 +100,7 @@ export function connectOptions(config: Config): ConnectOptions {
       maxServerMemoryBytes: config.ENGINE_MAX_MEMORY_BYTES,
       markCacheBytes: config.ENGINE_MARK_CACHE_BYTES,
       backgroundPoolSize: config.ENGINE_BACKGROUND_POOL_SIZE,
+      mergeThreadsNice: config.ENGINE_MERGE_NICE,
       fsyncAfterInsert: config.ENGINE_FSYNC,
       kafkaSessionTimeoutMs: config.KAFKA_BROKERS ? config.KAFKA_SESSION_TIMEOUT_MS : undefined,
     },

@@ -49,3 +49,10 @@ describe('TTLs follow the product clock', () => {
     );
   });
 });
+
+describe('merge threads priority', () => {
+  it('renders the nice value of the merge threads, 0 (the engine default) when none is given', () => {
+    expect(renderEngineConfig(limits)).toContain('<os_threads_nice_value_merge_mutate>0</os_threads_nice_value_merge_mutate>');
+    expect(renderEngineConfig({ ...limits, mergeThreadsNice: 10 })).toContain('<os_threads_nice_value_merge_mutate>10</os_threads_nice_value_merge_mutate>');
+  });
+});
