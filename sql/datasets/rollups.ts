@@ -97,8 +97,8 @@ const LATEST_TUPLE_TYPE = "AggregateFunction(argMax, Decimal(38, 9), Tuple(DateT
  * milliseconds as 8 bytes, big-endian, its sign bit flipped (so byte order is numeric order, times
  * before 1970 included), then the event id's bytes. Strings compare byte by byte, then by length; the
  * first 8 bytes always have that length, so two keys compare by time first and, at the same
- * millisecond, as their event ids compare: the tuple's order, which raw LATEST reads use
- * (`argMax(quantity, (timestamp, event_id))`, sql/queries/meter-usage.ts).
+ * millisecond, as their event ids compare: the tuple's order, which defines LATEST. Raw LATEST reads and the
+ * reconciler's raw side take argMax by this key too (`RAW_LATEST`, sql/queries/meter-usage.ts).
  *
  * Why: the engine keeps an argMax state by a tuple in a generic form (each value a boxed field, each
  * comparison through it), by a string in a plain buffer. The engine's INSERT ... SELECT of 1M bench

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
 import { runQuery, type Db, type QueryTags } from '../query.js';
-import type { RollupTier } from '../datasets/rollups.js';
+import { latestKey, type RollupTier } from '../datasets/rollups.js';
 import { countsAsInteger, type Aggregation } from './meters.js';
 import { wideSum } from '../decimals.js';
 import { count, CountTooLargeError } from '../count.js';
@@ -51,6 +51,13 @@ const UNIQUE = 'uniqExactIf(dimensions[{uniqueDimension:String}], mapContains(di
  * SUM and AVG sum in Decimal(76, 9) (sql/decimals.ts); MIN, MAX, LATEST and the percentiles are one
  * of the stored Decimal(38, 9) quantities (quantileExact picks a value, never interpolates), so none can overflow.
  */
+/**
+ * The quantity of the newest raw event, by (timestamp, event_id): argMax by latestKey, the one string that orders as
+ * that tuple (sql/datasets/rollups.ts), which the engine compares cheaply (an argMax by the tuple keeps it in a
+ * generic form). The rollup tiers' LATEST state is argMax by the same key, so raw and rollup reads pick alike.
+ */
+export const RAW_LATEST = `argMax(quantity, ${latestKey('toUnixTimestamp64Milli(timestamp)', 'event_id')})`;
+
 export function valueExpression(aggregation: Aggregation, source: UsageSource): string {
   if (aggregation === 'UNIQUE_COUNT') return UNIQUE;
   if (source.kind === 'raw') {
@@ -62,7 +69,7 @@ export function valueExpression(aggregation: Aggregation, source: UsageSource): 
       MIN: 'toString(min(quantity))',
       MAX: 'toString(max(quantity))',
       AVG: `toString(${wideSum('quantity')} / count())`,
-      LATEST: 'toString(argMax(quantity, (timestamp, event_id)))',
+      LATEST: `toString(${RAW_LATEST})`,
     };
     return raw[aggregation]!;
   }

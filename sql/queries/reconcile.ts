@@ -4,7 +4,7 @@ import { onCluster, storageTable, type RenderTarget } from '../engines.js';
 import { ROLLUP_TIERS, rollupSelect, rollupTier, type RollupTier, type TierRetention } from '../datasets/rollups.js';
 import { BACKGROUND_READS, defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
-import { onlyIdentitiesMatching } from './meter-usage.js';
+import { onlyIdentitiesMatching, RAW_LATEST } from './meter-usage.js';
 import { ttlAfter } from '../retention.js';
 import { DAY_MS, HOUR_MS } from '../time.js';
 
@@ -111,7 +111,7 @@ export async function staleWindows(db: Db, span: ReconcileSpan): Promise<StaleWi
 SELECT tenant_id AS tenantId, toString(metric_name) AS metricName, toUnixTimestamp(w) * 1000 AS hourMs
 FROM (
   ${perWindow(`SELECT tenant_id, metric_name, ${hourOf} AS w, customer_id, 1 AS side, count() AS c, ${wideSum('quantity')} AS s,
-      min(quantity) AS mn, max(quantity) AS mx, argMax(quantity, (timestamp, event_id)) AS lt, sum(cityHash64(dimensions)) AS dh
+      min(quantity) AS mn, max(quantity) AS mx, ${RAW_LATEST} AS lt, sum(cityHash64(dimensions)) AS dh
     FROM ${d}.${TABLES.usageEvents} FINAL
     WHERE (tenant_id, metric_name, ${hourOf}) IN (SELECT tenant_id, metric_name, hour FROM touched) AND is_deleted = 0
     GROUP BY tenant_id, metric_name, w, customer_id`)}
