@@ -47,17 +47,17 @@ const readsQuantities = (aggregation: Aggregation, source: UsageSource) =>
 const UNIQUE = 'uniqExactIf(dimensions[{uniqueDimension:String}], mapContains(dimensions, {uniqueDimension:String}))';
 
 /**
- * A meter's value over a group of rows; raw rows need columns quantity, timestamp, event_id, dimensions.
- * SUM and AVG sum in Decimal(76, 9) (sql/decimals.ts); MIN, MAX, LATEST and the percentiles are one
- * of the stored Decimal(38, 9) quantities (quantileExact picks a value, never interpolates), so none can overflow.
- */
-/**
  * The quantity of the newest raw event, by (timestamp, event_id): argMax by latestKey, the one string that orders as
  * that tuple (sql/datasets/rollups.ts), which the engine compares cheaply (an argMax by the tuple keeps it in a
  * generic form). The rollup tiers' LATEST state is argMax by the same key, so raw and rollup reads pick alike.
  */
 export const RAW_LATEST = `argMax(quantity, ${latestKey('toUnixTimestamp64Milli(timestamp)', 'event_id')})`;
 
+/**
+ * A meter's value over a group of rows; raw rows need columns quantity, timestamp, event_id, dimensions.
+ * SUM and AVG sum in Decimal(76, 9) (sql/decimals.ts); MIN, MAX, LATEST and the percentiles are one
+ * of the stored Decimal(38, 9) quantities (quantileExact picks a value, never interpolates), so none can overflow.
+ */
 export function valueExpression(aggregation: Aggregation, source: UsageSource): string {
   if (aggregation === 'UNIQUE_COUNT') return UNIQUE;
   if (source.kind === 'raw') {
