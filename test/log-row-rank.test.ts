@@ -32,7 +32,7 @@ describe('LOG_ROW_RANK', () => {
 
   it('picks as the tuple does at the ends of both columns', async () => {
     const { db } = (await engine()).deps;
-    // Every pair of edge rows: versions at 0, 2^63 - 1, 2^63 and 2^64 - 1; stored times at the ends of DateTime64(3)'s
+    // Every pair of edge rows: versions at 0, 1, 2^63 - 1, 2^63 and 2^64 - 1; stored times at the ends of DateTime64(3)'s
     // range, -1, 0 and 1 ms.
     const versions = ['0', '1', '9223372036854775807', '9223372036854775808', '18446744073709551615'];
     const stored = ['-2208988800000', '-1', '0', '1', '10413791999999'];

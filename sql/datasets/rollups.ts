@@ -93,6 +93,12 @@ export const LATEST_KEY_TYPE = 'AggregateFunction(argMax, Decimal(38, 9), String
 const LATEST_TUPLE_TYPE = "AggregateFunction(argMax, Decimal(38, 9), Tuple(DateTime64(3, 'UTC'), String))";
 
 /**
+ * An Int64 expression as a UInt64 in the same order: its bits with the sign bit flipped, so that unsigned comparison
+ * orders as the signed values do (negative values first). Used by latestKey and by the close's LOG_ROW_RANK.
+ */
+export const orderedUnsigned = (int64: string) => `bitXor(reinterpretAsUInt64(${int64}), toUInt64(9223372036854775808))`;
+
+/**
  * One string that orders events as the tuple (timestamp, event_id) does: the event time in
  * milliseconds as 8 bytes, big-endian, its sign bit flipped (so byte order is numeric order, times
  * before 1970 included), then the event id's bytes. Strings compare byte by byte, then by length; the
@@ -105,8 +111,7 @@ const LATEST_TUPLE_TYPE = "AggregateFunction(argMax, Decimal(38, 9), Tuple(DateT
  * events through the four views took 13.0-15.7 s with the tuple and 8.8-11.3 s with this key, three
  * rounds each (docs/benchmarks.md).
  */
-export const latestKey = (timestampMs: string, eventId: string) =>
-  `concat(reverse(reinterpretAsFixedString(bitXor(reinterpretAsUInt64(${timestampMs}), toUInt64(9223372036854775808)))), ${eventId})`;
+export const latestKey = (timestampMs: string, eventId: string) => `concat(reverse(reinterpretAsFixedString(${orderedUnsigned(timestampMs)})), ${eventId})`;
 
 function latestStates(shape: RollupShape): string {
   const tuple = 'argMaxState(quantity, (timestamp, event_id)) AS latest';
