@@ -159,6 +159,8 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       BILLING_CLOSE_CRON: 'schedule of the close job (checked by croner at startup)',
       BILLING_GRACE_SECONDS: 'a period closes once `periodEnd + grace` has passed',
       BILLING_CUTOFF_LAG_MS: "how far the cutoff trails the run's start (inserts in flight)",
+      BILLING_CLOSE_SPILL_BYTES:
+        "engine memory a close statement's grouping holds before it spills to disk (the data directory's `tmp`, or the server's); bounds a close run's memory whatever a tenant's size",
       BILLING_DEFAULT_TIMEZONE: 'billing time zone of customers without a record',
       BILLING_DEFAULT_INTERVAL: 'billing interval of customers without a record',
       BILLING_DEFAULT_ANCHOR_DAY: 'anchor day of customers without a record (1-28 for months, ISO weekday 1-7 for weeks)',

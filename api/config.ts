@@ -168,6 +168,7 @@ export const configSchema = z
     BILLING_CLOSE_CRON: cronPattern('0 * * * * *'),
     BILLING_GRACE_SECONDS: int(0, 366 * 86_400, 86_400),
     BILLING_CUTOFF_LAG_MS: int(0, 600_000, 5_000),
+    BILLING_CLOSE_SPILL_BYTES: int(16 * MiB, 1024 * GiB, 512 * MiB),
     BILLING_DEFAULT_TIMEZONE: z.string().min(1).max(64).refine(isTimeZone, TIME_ZONE_MESSAGE).default('UTC'),
     BILLING_DEFAULT_INTERVAL: z.enum(['month', 'week', 'day']).default('month'),
     BILLING_DEFAULT_ANCHOR_DAY: int(1, 28, 1),

@@ -18,7 +18,7 @@ import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
 import { BillingCloser, closeWork, type CloseOptions } from '../jobs/billing/close.js';
 import type { ExportBucket } from '../jobs/billing/objects.js';
-import type { BillingSettings } from '../jobs/billing/lines.js';
+import { DEFAULT_CLOSE_STATEMENT_BOUNDS, type BillingSettings } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -218,7 +218,14 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     };
     const closer = new BillingCloser(
       connection.jobDb(),
-      { settings: billingSettings(config, clock), bucket: exportBucket, onUploadError: countedUploadError, onTenantClosed, ...testHooks },
+      {
+        settings: billingSettings(config, clock),
+        statements: { ...DEFAULT_CLOSE_STATEMENT_BOUNDS, groupBySpillBytes: config.BILLING_CLOSE_SPILL_BYTES },
+        bucket: exportBucket,
+        onUploadError: countedUploadError,
+        onTenantClosed,
+        ...testHooks,
+      },
       () => webhooks.kick(),
     );
     await registerEngineMetrics(metrics.registry, {

@@ -17,7 +17,7 @@ import {
   type ExportManifest,
   type LineRow,
 } from '../../sql/queries/exports.js';
-import { computeLines, lateMovers, type BillingSettings, type PreviousExport } from './lines.js';
+import { computeLines, lateMovers, type BillingSettings, type CloseStatementBounds, type PreviousExport } from './lines.js';
 import { uploadPendingExports, type ExportBucket } from './objects.js';
 
 /** Where a test may stop a run, to show that the next run completes it. */
@@ -35,6 +35,8 @@ export interface CloseOptions {
   settings: BillingSettings;
   /** Lines per insert (a crash can fall between two). */
   linesPerInsert?: number;
+  /** How the meter statements are cut and bounded (jobs/billing/lines.ts; default DEFAULT_CLOSE_STATEMENT_BOUNDS). */
+  statements?: CloseStatementBounds | undefined;
   /** Tests only: called at each stage; a throw stops the run there, as a crash would. */
   fault?: (stage: FaultStage) => void | Promise<void>;
   /** When S3 is configured: where exports are copied (jobs/billing/objects.ts). */
@@ -110,12 +112,12 @@ export async function closeTenant(db: Db, tenantId: string, o: CloseOptions): Pr
     if (!held) {
       const cutoffMs = (await engineNow(db, {}, tags))[0]!.nowMs - o.settings.cutoffLagMs;
       if (prev && cutoffMs <= prev.cutoffMs) return produced;
-      lines = await computeLines(db, tenantId, o.settings, cutoffMs, prev, tags);
+      lines = await computeLines(db, tenantId, o.settings, cutoffMs, prev, tags, o.statements);
       if (lines.length === 0) return produced;
       held = await claim(db, tenantId, sequence, runId, cutoffMs, tags);
       if (held.runId !== runId) lines = undefined;
     }
-    lines ??= await computeLines(db, tenantId, o.settings, held.cutoffMs, prev, tags);
+    lines ??= await computeLines(db, tenantId, o.settings, held.cutoffMs, prev, tags, o.statements);
     await o.fault?.('claimed');
     // The ledger is a chain: each manifest carries the checksum of the tenant's previous one ('' for the first).
     produced.push(await complete(db, tenantId, held, prev, lines, o, tags));

@@ -1,7 +1,7 @@
 import type { Db, QueryTags } from '../../sql/query.js';
 import { listMeters } from '../../sql/queries/meters.js';
 import { customersByIds, cyclesOfTenant, movedCustomers } from '../../sql/queries/customers.js';
-import { meterValuesAsOf, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
+import { meterValuesAsOf, periodParamBytes, touchedDays, type PeriodRef } from '../../sql/queries/billing-usage.js';
 import { exportedValues, type LineRow } from '../../sql/queries/exports.js';
 import { LONGEST_PERIOD_MS, overlappingPeriodsMemo, periodOf, type BillingCycle } from './periods.js';
 import { decimal, units } from './decimal.js';
@@ -27,6 +27,46 @@ export interface PreviousExport {
 }
 
 const CUSTOMERS_PER_QUERY = 500;
+
+/** How a close run cuts and bounds its meter statements (CloseOptions.statements; tests shrink both). */
+export interface CloseStatementBounds {
+  /**
+   * About this many bytes of bound periods per meter statement (periodParamBytes). Each statement reads the
+   * tenant's whole log in its range, so fewer statements cost less: 30 statements of 500 customers each took
+   * 11.3-11.8 s where one per meter took 2.1-2.3 s, same events (docs/benchmarks.md, "The close's meter statements").
+   * The bound keeps a statement's values under a server's URL limit (http_max_uri_size, 1 MiB by default:
+   * @clickhouse/client sends them as URL parameters, where escaping can triple a byte).
+   */
+  periodBytes: number;
+  /**
+   * The engine memory a meter statement's grouping holds before it spills to disk
+   * (max_bytes_before_external_group_by; BILLING_CLOSE_SPILL_BYTES). Without chunks of
+   * customers, this is what bounds the statement's memory: its grouping is by event
+   * id over every event of the tenant in range.
+   */
+  groupBySpillBytes: number;
+}
+
+export const DEFAULT_CLOSE_STATEMENT_BOUNDS: CloseStatementBounds = { periodBytes: 256 * 1024, groupBySpillBytes: 512 * 1024 * 1024 };
+
+/** `periods` cut into consecutive runs, each of at most `bytes` of bound values (periodParamBytes), and at least one period. */
+export function periodChunks<P extends PeriodRef>(periods: readonly P[], bytes: number): P[][] {
+  const chunks: P[][] = [];
+  let chunk: P[] = [];
+  let size = 0;
+  for (const p of periods) {
+    const n = periodParamBytes(p);
+    if (chunk.length > 0 && size + n > bytes) {
+      chunks.push(chunk);
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(p);
+    size += n;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
 /**
  * A move is looked for from this long before the previous cutoff. A record's cycle_moved_at is the engine's clock,
  * like a cutoff, and a customer gets lines only from a run whose cutoff is after its move (lateMovers), so the
@@ -151,6 +191,7 @@ export async function computeLines(
   cutoffMs: number,
   prev: PreviousExport | undefined,
   tags: QueryTags = {},
+  bounds: CloseStatementBounds = DEFAULT_CLOSE_STATEMENT_BOUNDS,
 ): Promise<LineRow[]> {
   const meters = (await listMeters(db, tenantId)).filter((m) => m.billable);
   if (meters.length === 0) return [];
@@ -158,20 +199,19 @@ export async function computeLines(
   if (periods.length === 0) return [];
 
   const current = new Map<string, { value: string; events: number }>();
-  const exported = new Map<string, { value: string; events: number }>();
-  const customers = [...new Set(periods.map((p) => p.customerId))];
-  for (let i = 0; i < customers.length; i += CUSTOMERS_PER_QUERY) {
-    const chunk = new Set(customers.slice(i, i + CUSTOMERS_PER_QUERY));
-    const chunkPeriods = periods.filter((p) => chunk.has(p.customerId));
+  const spilling: Db = { ...db, readSettings: { ...db.readSettings, max_bytes_before_external_group_by: bounds.groupBySpillBytes } };
+  for (const chunk of periodChunks(periods, bounds.periodBytes)) {
     for (const meter of meters) {
-      for (const v of await meterValuesAsOf(db, { tenantId, cutoffMs, meter, periods: chunkPeriods }, tags))
+      for (const v of await meterValuesAsOf(spilling, { tenantId, cutoffMs, meter, periods: chunk }, tags))
         current.set(keyOf(v.customerId, meter.key, v.startMs), v);
     }
-    const adjusted = chunkPeriods.filter((p) => p.closedBefore);
-    if (prev && adjusted.length > 0) {
-      const rows = await exportedValues(db, { tenantId, uptoSequence: prev.sequence, customers: [...new Set(adjusted.map((p) => p.customerId))] }, tags);
-      for (const e of rows) exported.set(keyOf(e.customerId, e.meterKey, e.startMs), e);
-    }
+  }
+  const exported = new Map<string, { value: string; events: number }>();
+  const adjusted = prev ? [...new Set(periods.filter((p) => p.closedBefore).map((p) => p.customerId))] : [];
+  for (let i = 0; prev && i < adjusted.length; i += CUSTOMERS_PER_QUERY) {
+    const customers = adjusted.slice(i, i + CUSTOMERS_PER_QUERY);
+    for (const e of await exportedValues(db, { tenantId, uptoSequence: prev.sequence, customers }, tags))
+      exported.set(keyOf(e.customerId, e.meterKey, e.startMs), e);
   }
 
   const lines: LineRow[] = [];
