@@ -4,11 +4,11 @@ import { engine, newTenant } from './harness.js';
 import { billingSettings } from '../api/runtime.js';
 import { BillingCloser } from '../jobs/billing/close.js';
 import { DEFAULT_CLOSE_STATEMENT_BOUNDS, periodChunks, type CloseStatementBounds } from '../jobs/billing/lines.js';
-import { meterValuesAsOf, periodParamBytes, type PeriodRef } from '../sql/queries/billing-usage.js';
+import { meterGroups, meterValuesAsOf, periodParamBytes, type MeterSpec, type PeriodRef } from '../sql/queries/billing-usage.js';
 import { TABLES } from '../sql/names.js';
 import { ReadLimitError, StorageError } from '../sql/query.js';
 import type { LoggedOp } from './billing-oracle.js';
-import { GRACE_MS, METERS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
+import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
 import { recordStatements } from './record-statements.js';
 import { units } from '../jobs/billing/decimal.js';
 
@@ -39,9 +39,15 @@ async function closeWith(seed: number, statements: CloseStatementBounds | undefi
 }
 
 describe("a close run's meter statements", () => {
-  it('are one per meter by default, each over every customer to bill, and spill their grouping past BILLING_CLOSE_SPILL_BYTES', async () => {
+  it('are one per group of meters reading the same events by default, each over every customer to bill, and spill their grouping past BILLING_CLOSE_SPILL_BYTES', async () => {
     const statements = await closeWith(31, undefined);
-    expect(statements).toHaveLength(METERS.length);
+    // the fixture's eight meters: six of api.calls without a filter, one of api.calls in two regions, one of gpu.seconds
+    expect(statements.map((s) => [s.params.metricName, Object.keys(s.params).filter((k) => k.startsWith('fv')).length])).toEqual([
+      ['api.calls', 0],
+      ['api.calls', 1],
+      ['gpu.seconds', 0],
+    ]);
+    expect(statements[0]!.params.uniqueDimension).toBe('region');
     for (const s of statements) {
       expect(new Set(s.params.pc as string[])).toEqual(new Set(['c-ny', 'c-kolkata', 'c-mid', 'c-berlin', 'c-default']));
       expect(s.query).toMatch(new RegExp(`max_bytes_before_external_group_by = ${DEFAULT_CLOSE_STATEMENT_BOUNDS.groupBySpillBytes}(,|$|\\s)`));
@@ -51,8 +57,9 @@ describe("a close run's meter statements", () => {
   it('cut into many statements by the bytes of their periods, with every grouping spilled to disk, still export exactly the oracle', async () => {
     const statements = await closeWith(37, { periodBytes: 200, groupBySpillBytes: 1 });
     // 35-40 bytes a period here: five a statement, so a customer's periods fall in several statements
-    expect(statements.length % METERS.length).toBe(0);
-    const chunks = statements.filter((_, i) => i % METERS.length === 0);
+    const groups = 3; // the fixture's meters' groups (above)
+    expect(statements.length % groups).toBe(0);
+    const chunks = statements.filter((_, i) => i % groups === 0);
     expect(chunks.length).toBeGreaterThanOrEqual(6);
     const perCustomer = new Map<string, number>();
     for (const s of statements) expect(s.query).toMatch(/max_bytes_before_external_group_by = 1(,|$|\s)/);
@@ -92,6 +99,36 @@ describe('periodChunks', () => {
   it("counts a period's bytes as its bound values take them: the id in UTF-8, quoted, and both instants' digits", () => {
     expect(periodParamBytes({ customerId: 'ab', startMs: 0, endMs: 86_400_000 })).toBe(2 + 3 + 1 + 8 + 2);
     expect(periodParamBytes({ customerId: 'ü', startMs: 10, endMs: 20 })).toBe(2 + 3 + 2 + 2 + 2);
+  });
+});
+
+describe('meterGroups', () => {
+  const m = (metricName: string, aggregation: MeterSpec['aggregation'], filter: Record<string, string[]> = {}, uniqueDimension?: string) => ({
+    metricName,
+    aggregation,
+    filter,
+    uniqueDimension,
+  });
+
+  it('puts meters that read the same events (metric and filter, in any order) in one group, in their order, with at most one unique dimension', () => {
+    const sum = m('a', 'SUM');
+    const p99 = m('a', 'P99');
+    const other = m('b', 'SUM');
+    const eu = m('a', 'MAX', { region: ['eu', 'us'], tier: ['x'] });
+    const euAgain = m('a', 'COUNT', { tier: ['x'], region: ['us', 'eu'] });
+    const euOnly = m('a', 'COUNT', { region: ['eu'] });
+    const byRegion = m('a', 'UNIQUE_COUNT', {}, 'region');
+    const byRegionAgain = m('a', 'UNIQUE_COUNT', {}, 'region');
+    const byHost = m('a', 'UNIQUE_COUNT', {}, 'host');
+    const latest = m('a', 'LATEST');
+    expect(meterGroups([sum, other, eu, byRegion, p99, euAgain, byHost, euOnly, byRegionAgain, latest])).toEqual([
+      [sum, byRegion, p99, byRegionAgain, latest],
+      [other],
+      [eu, euAgain],
+      [byHost],
+      [euOnly],
+    ]);
+    expect(meterGroups([])).toEqual([]);
   });
 });
 

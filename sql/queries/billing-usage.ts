@@ -129,30 +129,71 @@ export interface PeriodValue {
 }
 
 /**
- * About the bytes a period takes among meterValuesAsOf's bound values: the customer id in `pc` (UTF-8, quoted, with
+ * About the bytes a period takes among metersValuesAsOf's bound values: the customer id in `pc` (UTF-8, quoted, with
  * a comma) and its start and end in `ps` and `pe` (digits and a comma each). A close run cuts its statements by this
  * (jobs/billing/lines.ts).
  */
 export const periodParamBytes = (p: PeriodRef): number => Buffer.byteLength(p.customerId) + 3 + String(p.startMs).length + String(p.endMs).length + 2;
 
+/** The events a meter reads: its metric and its filter, whatever the order of the filter's keys and values. */
+const readsOf = (m: MeterSpec) =>
+  JSON.stringify([
+    m.metricName,
+    Object.entries(m.filter)
+      .map(([dimension, values]) => [dimension, [...values].sort()] as const)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  ]);
+
 /**
- * A meter's exact value per (customer, period) over the events as of the
- * cutoff; periods without events are absent. Periods are computed in JS
+ * Meters that one statement can compute (metersValuesAsOf), in their order: those that read the same events (the
+ * same metric and filter), each one more expression over them. A UNIQUE_COUNT's dimension is a bound value, so a
+ * group holds at most one.
+ */
+export function meterGroups<M extends MeterSpec>(meters: readonly M[]): M[][] {
+  const groups: { reads: string; dimension: string | undefined; meters: M[] }[] = [];
+  for (const m of meters) {
+    const reads = readsOf(m);
+    const dimension = m.aggregation === 'UNIQUE_COUNT' ? m.uniqueDimension : undefined;
+    const group = groups.find((g) => g.reads === reads && (dimension === undefined || g.dimension === undefined || g.dimension === dimension));
+    if (!group) groups.push({ reads, dimension, meters: [m] });
+    else {
+      group.meters.push(m);
+      group.dimension ??= dimension;
+    }
+  }
+  return groups.map((g) => g.meters);
+}
+
+export interface PeriodValues {
+  customerId: string;
+  startMs: number;
+  /** One value per meter, in the meters' order. */
+  values: string[];
+  /** The events of the period the meters read (the same for all of them). */
+  events: number;
+}
+
+/**
+ * Meters' exact values per (customer, period) over the events as of the
+ * cutoff, in one statement: meters of one group (meterGroups), which read the
+ * same events. Periods without events are absent. Periods are computed in JS
  * (luxon, DST-safe) and joined in as arrays; a customer's periods never overlap,
  * so each event lands in at most one. The statement reads every log row of the
  * tenant and metric in the periods' range (the log is ordered by event id: a set
  * of customers prunes nothing), whatever the number of periods.
  */
-export async function meterValuesAsOf(
+export async function metersValuesAsOf(
   db: Db,
-  p: { tenantId: string; cutoffMs: number; meter: MeterSpec; periods: PeriodRef[] },
+  p: { tenantId: string; cutoffMs: number; meters: readonly MeterSpec[]; periods: PeriodRef[] },
   tags: QueryTags = {},
-): Promise<PeriodValue[]> {
-  if (p.periods.length === 0) return [];
+): Promise<PeriodValues[]> {
+  const [first] = p.meters;
+  if (p.periods.length === 0 || !first) return [];
+  if (meterGroups(p.meters).length !== 1) throw new Error('metersValuesAsOf: the meters must read the same events (meterGroups)');
   const params: Record<string, unknown> = {
     tenantId: p.tenantId,
     cutoffMs: p.cutoffMs,
-    metricName: p.meter.metricName,
+    metricName: first.metricName,
     // A reduce, not Math.min(...): a spread of a long array overflows the stack.
     fromMs: p.periods.reduce((m, x) => Math.min(m, x.startMs), Infinity),
     toMs: p.periods.reduce((m, x) => Math.max(m, x.endMs), -Infinity),
@@ -160,15 +201,17 @@ export async function meterValuesAsOf(
     ps: p.periods.map((x) => x.startMs),
     pe: p.periods.map((x) => x.endMs),
   };
-  if (p.meter.aggregation === 'UNIQUE_COUNT') params.uniqueDimension = p.meter.uniqueDimension;
-  const filters = Object.entries(p.meter.filter).map(([dimension, values], i) => {
+  const unique = p.meters.find((m) => m.aggregation === 'UNIQUE_COUNT');
+  if (unique) params.uniqueDimension = unique.uniqueDimension;
+  const filters = Object.entries(first.filter).map(([dimension, values], i) => {
     params[`fk${i}`] = dimension;
     params[`fv${i}`] = values;
     return ` AND dimensions[{fk${i}:String}] IN {fv${i}:Array(String)}`;
   });
+  const values = p.meters.map((m) => `toString(${valueExpression(m.aggregation, { kind: 'raw' })})`);
   const where = `metric_name = {metricName:String} AND customer_id IN {pc:Array(String)}
     AND timestamp >= ${at('fromMs')} AND timestamp < ${at('toMs')}`;
-  const sql = `SELECT pc AS customerId, ps AS startMs, toString(${valueExpression(p.meter.aggregation, { kind: 'raw' })}) AS value, count() AS events
+  const sql = `SELECT pc AS customerId, ps AS startMs, [${values.join(', ')}] AS values, count() AS events
 FROM (${eventsAsOf(db.database, where)}) AS e
 INNER JOIN (
   SELECT tupleElement(x, 1) AS pc, tupleElement(x, 2) AS ps, tupleElement(x, 3) AS pe
@@ -176,6 +219,16 @@ INNER JOIN (
 ) AS periods ON e.customer_id = periods.pc
 WHERE toUnixTimestamp64Milli(e.timestamp) >= ps AND toUnixTimestamp64Milli(e.timestamp) < pe${filters.join('')}
 GROUP BY pc, ps`;
-  const row = z.object({ customerId: z.string(), startMs: z.coerce.number(), value: z.string(), events: count });
+  const row = z.object({ customerId: z.string(), startMs: z.coerce.number(), values: z.array(z.string()).length(p.meters.length), events: count });
   return runQuery(db, 'billing.meter_values', sql, params, row, tags, { inSlices: true });
+}
+
+/** One meter's exact value per (customer, period) over the events as of the cutoff (metersValuesAsOf). */
+export async function meterValuesAsOf(
+  db: Db,
+  p: { tenantId: string; cutoffMs: number; meter: MeterSpec; periods: PeriodRef[] },
+  tags: QueryTags = {},
+): Promise<PeriodValue[]> {
+  const rows = await metersValuesAsOf(db, { tenantId: p.tenantId, cutoffMs: p.cutoffMs, meters: [p.meter], periods: p.periods }, tags);
+  return rows.map(({ values, ...v }) => ({ ...v, value: values[0]! }));
 }
