@@ -1,5 +1,6 @@
-import { Kafka, Partitioners, logLevel, type Producer, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Producer, type LogEntry } from 'kafkajs';
 import type { Db } from '../sql/query.js';
+import { memoizedDefaultPartitioner } from './kafka-partitioner.js';
 import type { EventRow } from './normalise.js';
 import { outcomesOf, WriterClosedError, type EventSink, type WriteOutcome } from './writer.js';
 
@@ -116,12 +117,13 @@ export class KafkaSink implements EventSink {
   private connect(): Promise<Producer> {
     if (this.producer) return Promise.resolve(this.producer);
     this.connecting ??= (async () => {
-      // The default (Java-compatible murmur2) partitioner: a key's partition is the one any Kafka client would pick.
+      // The default (Java-compatible murmur2) partitioner, each key's answer remembered: a key's partition is the
+      // one any Kafka client would pick.
       const producer = this.kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: true,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: memoizedDefaultPartitioner(),
         // Bounded retries: a request must be answered within KAFKA_PRODUCE_TIMEOUT_MS. A retry the
         // broker already stored is a duplicate that FINAL and the reconciler absorb.
         retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
