@@ -167,6 +167,40 @@ describe('parseJsonBody: the native parse where it is provably the same', () => 
     expect(native).toBeLessThan(18_000);
   });
 
+  it('decides integers without converting them exactly where the conversion would: 15 digits, leading zeros, minus signs', () => {
+    const native = ['0', '7', '-7', '10', '-120', '100000000000000', '999999999999999', '-999999999999999', '1764547200123'];
+    const converted = [
+      '-0',
+      '00',
+      '007',
+      '-007',
+      '-',
+      '--1',
+      '9999999999999999',
+      '9007199254740993',
+      '1000000000000000',
+      '-1000000000000000',
+      '12345678901234567890',
+      '1-2',
+      '1.0',
+      '1e3',
+    ];
+    for (const number of native) {
+      const text = `{"q":${number},"r":[${number}]}`;
+      expect({ text, native: parsedNatively(text) !== undefined }).toEqual({ text, native: true });
+      expectSameAsLossless(text);
+    }
+    for (const number of converted) {
+      const text = `{"q":${number}}`;
+      const canonical = String(Number(number)) === number;
+      expect({ text, native: parsedNatively(text) !== undefined }).toEqual({ text, native: canonical });
+      expectSameAsLossless(text);
+    }
+    // 16 digits below 2^53 are canonical too: taken by the conversion, not by the shortcut.
+    expect(parsedNatively('{"q":1000000000000000}')).toBeDefined();
+    expect(parsedNatively('{"q":9999999999999999}')).toBeUndefined();
+  });
+
   it('refuses nesting deeper than the stack as lossless-json does, without throwing', () => {
     const deep = `${'['.repeat(200_000)}1${']'.repeat(200_000)}`;
     expect(parseJsonBody(Buffer.from(deep)).ok).toBe(losslessOnly(deep).ok);
