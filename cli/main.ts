@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, type Config } from '../api/config.js';
 import { connectOptions } from '../api/runtime.js';
 import { connect } from '../sql/connect.js';
 import { MIGRATIONS, migrate, pendingMigrations } from '../sql/migrations.js';
-import { StorageError } from '../sql/query.js';
+import { StorageError } from '../sql/storage-error.js';
 import { ROLES, ROLE_SCOPES, SCOPES, type Role, type Scope } from '../access/scopes.js';
 import { CliError, Operations } from './operations.js';
 import { printChecks, printKey, printStatus, printTable } from './print.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { insertIsolating } from './isolating-insert.js';
-import { StorageError } from '../sql/query.js';
+import { StorageError } from '../sql/storage-error.js';
 
 /** An insert that stores rows unless one is poison (refused as the engine refuses data), or fails outright when `down`. */
 function table(poison: Set<number>, down = false) {

@@ -1,4 +1,4 @@
-import { StorageError } from '../sql/query.js';
+import { StorageError } from '../sql/storage-error.js';
 
 /**
  * ClickHouse error codes that mean "these rows cannot be stored as they are"

@@ -6,7 +6,7 @@ import { BillingCloser } from '../jobs/billing/close.js';
 import { DEFAULT_CLOSE_STATEMENT_BOUNDS, periodChunks, type CloseStatementBounds } from '../jobs/billing/lines.js';
 import { meterGroups, meterValuesAsOf, periodParamBytes, type MeterSpec, type PeriodRef } from '../sql/queries/billing-usage.js';
 import { TABLES } from '../sql/names.js';
-import { ReadLimitError, StorageError } from '../sql/query.js';
+import { ReadLimitError, StorageError } from '../sql/storage-error.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
 import { recordStatements } from './record-statements.js';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { engine } from './harness.js';
 import { readLimits } from '../api/runtime.js';
-import { countRows, defineCount, ReadLimitError } from '../sql/query.js';
+import { countRows, defineCount } from '../sql/query.js';
+import { ReadLimitError } from '../sql/storage-error.js';
 
 const numbers = defineCount({
   name: 'test.numbers',

@@ -1,7 +1,8 @@
 import { expect, it } from 'vitest';
 import { engine, newTenant } from './harness.js';
 import { TABLES } from '../sql/names.js';
-import { insertRows, StorageError, type Db, type RawInsert } from '../sql/query.js';
+import { insertRows, type Db, type RawInsert } from '../sql/query.js';
+import { StorageError } from '../sql/storage-error.js';
 import { existingEventIds } from '../sql/queries/events.js';
 
 it("on the embedded engine inserts hand JSONEachRow bytes (one JSON array of the rows) to chdb's own insert, rows stored exactly, refusals keep their ClickHouse code", async () => {

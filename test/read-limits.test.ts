@@ -3,7 +3,8 @@ import { engine, newTenant, type TestTenant } from './harness.js';
 import { createApp } from '../api/app.js';
 import { ReadGate } from '../api/read-gate.js';
 import { readLimits } from '../api/runtime.js';
-import { ReadLimitError, runQuery, type Db, type ReadLimits } from '../sql/query.js';
+import { runQuery, type Db, type ReadLimits } from '../sql/query.js';
+import { ReadLimitError } from '../sql/storage-error.js';
 import { z } from 'zod';
 
 const DAY = 86_400_000;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { toStorageError, type Db, type LookupConnection, type QueryTags } from '../query.js';
+import type { Db, LookupConnection, QueryTags } from '../query.js';
+import { toStorageError } from '../storage-error.js';
 import { TABLES } from '../names.js';
 import { indexedEventIds } from './events.js';
 
