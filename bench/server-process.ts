@@ -26,8 +26,10 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Never leave the server behind, whatever ends this process.
-  process.on('exit', () => proc.kill('SIGKILL'));
+  // Never leave the server behind, whatever ends this process (one listener per live server: a bench may start many).
+  const killServer = () => proc.kill('SIGKILL');
+  process.on('exit', killServer);
+  proc.once('exit', () => process.off('exit', killServer));
   let output = '';
   proc.stdout!.on('data', (b) => (output += b));
   proc.stderr!.on('data', (b) => (output += b));
