@@ -38,6 +38,7 @@ const LIMIT_BY_CODE: Record<string, keyof ReadLimits> = {
   '241': 'max_memory_usage', // MEMORY_LIMIT_EXCEEDED
 };
 
+/** The ReadLimitError of a failed read when one of `limits` stopped it (the engine's code says which), else undefined. */
 export function readLimitError(operation: string, limits: ReadLimits, error: unknown): ReadLimitError | undefined {
   const code = clickhouseCodeOf(error);
   let limit = code === undefined ? undefined : LIMIT_BY_CODE[code];
@@ -56,6 +57,7 @@ function clickhouseCodeOf(error: unknown): string | undefined {
   return typeof code === 'string' || typeof code === 'number' ? String(code) : undefined;
 }
 
+/** `error` as the sql layer's StorageError for `operation` (one already is stays as it is). */
 export function toStorageError(operation: string, error: unknown): StorageError {
   if (error instanceof StorageError) return error;
   return new StorageError(operation, clickhouseCodeOf(error), { cause: error });
