@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { TABLES } from '../sql/names.js';
 import { eventBatches, newTruth, truthSums } from './events.js';
 import { envNumber, ingestOverHttp, percentile, prepareBodies, type IngestRun, writeResults } from './common.js';
-import { startServer } from './server-process.js';
+import { cpuByThreadKind, startServer } from './server-process.js';
 import { bytesPerEvent, freshness, jobsBetween, reconciledWindow, sameDecimal, serverActivity, summaryTotals, timeReads } from './checks.js';
 import { measureStages, STAGE } from './stages.js';
 import { benchPortal } from './portal.js';
@@ -66,21 +66,11 @@ const server = await startServer({
 });
 const api = { base: server.base, key: KEY };
 
-/**
- * Where the server's CPU went, per 1M events, by thread: the engine's query threads (inserts and
- * their views, lookups, reads, reconciliation), its merges, and Node's threads (JS, GC, and the libuv
- * threads that call into the engine, which run part of each query). Threads that ended are in the
- * total only.
- */
+/** Where the server's CPU went, per 1M events, by kind of thread (cpuByThreadKind). */
 function cpuByThread(before: Map<string, number>, after: Map<string, number>, events: number) {
-  const out = { cpuPer1MEngineQueries: 0, cpuPer1MEngineMerges: 0, cpuPer1MNodeThreads: 0 };
-  for (const [name, seconds] of after) {
-    const used = seconds - (before.get(name) ?? 0);
-    if (name === 'MergeMutate') out.cpuPer1MEngineMerges += used;
-    else if (name === 'node') out.cpuPer1MNodeThreads += used;
-    else out.cpuPer1MEngineQueries += used;
-  }
-  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, +((v / events) * 1e6).toFixed(1)]));
+  const { queries, merges, node } = cpuByThreadKind(before, after);
+  const per1M = (seconds: number) => +((seconds / events) * 1e6).toFixed(1);
+  return { cpuPer1MEngineQueries: per1M(queries), cpuPer1MEngineMerges: per1M(merges), cpuPer1MNodeThreads: per1M(node) };
 }
 
 async function ingest(name: string, bodies: typeof backfill) {

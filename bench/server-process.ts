@@ -17,6 +17,18 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * CPU seconds each kind of the server's threads used between two `threadCpuSeconds()` snapshots: the engine's query
+ * threads (inserts and their views, lookups, reads, reconciliation), its merges (`MergeMutate`), and Node's threads
+ * (`node`: JS, GC, and the libuv threads that call into the engine, which run part of each query). Threads that ended
+ * between the snapshots are in the process's total only.
+ */
+export function cpuByThreadKind(before: Map<string, number>, after: Map<string, number>): { queries: number; merges: number; node: number } {
+  const out = { queries: 0, merges: 0, node: 0 };
+  for (const [name, seconds] of after) out[name === 'MergeMutate' ? 'merges' : name === 'node' ? 'node' : 'queries'] += seconds - (before.get(name) ?? 0);
+  return out;
+}
+
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {

@@ -21,7 +21,7 @@ import { mvName, TABLES } from '../sql/names.js';
 import { execute } from '../sql/query.js';
 import { envNumber, ingestOverHttp, prepareBodies, writeResults } from './common.js';
 import { eventBatches, newTruth } from './events.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { cpuByThreadKind, startServer, type ServerProcess } from './server-process.js';
 
 const EVENTS = envNumber('BENCH_TIER_EVENTS', 2_000_000);
 const ROUNDS = envNumber('BENCH_TIER_ROUNDS', 2);
@@ -47,12 +47,6 @@ const bodies = prepareBodies(
   eventBatches({ events: EVENTS, customers: 5_000, days: 60, duplicateRate: 0.01, endMs: Date.UTC(2026, 10, 1) }, 5_000, newTruth()),
 );
 
-type Split = { queries: number; merges: number; node: number };
-function split(byThread: Map<string, number>): Split {
-  const out = { queries: 0, merges: 0, node: 0 };
-  for (const [name, seconds] of byThread) out[name === 'MergeMutate' ? 'merges' : name === 'node' ? 'node' : 'queries'] += seconds;
-  return out;
-}
 const per1M = (seconds: number) => +((seconds / EVENTS) * 1e6).toFixed(1);
 
 /** Until the server has used under 0.05 CPU s a second for 5 seconds running (at most 10 minutes). */
@@ -76,19 +70,19 @@ async function measure(way: (typeof WAYS)[number], round: number) {
     await runtime.close();
     const server = await startServer(env);
     try {
-      const before = split(await server.threadCpuSeconds());
+      const before = await server.threadCpuSeconds();
       const cpu0 = await server.cpuSeconds();
       const run = await ingestOverHttp(server.base, KEY, bodies, 16, Number.MAX_SAFE_INTEGER);
       await quiet(server);
-      const after = split(await server.threadCpuSeconds());
+      const used = cpuByThreadKind(before, await server.threadCpuSeconds());
       return {
         way: way.name,
         round,
         eventsPerSecond: Math.round(run.sent / run.seconds),
         cpuPer1M: per1M((await server.cpuSeconds()) - cpu0),
-        queries: per1M(after.queries - before.queries),
-        merges: per1M(after.merges - before.merges),
-        node: per1M(after.node - before.node),
+        queries: per1M(used.queries),
+        merges: per1M(used.merges),
+        node: per1M(used.node),
       };
     } finally {
       await server.stop();
