@@ -31,6 +31,14 @@ export function cpuByThreadKind(before: Map<string, number>, after: Map<string, 
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
+/** User + system CPU seconds process `pid` has used so far, all its threads. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the ")" that ends the command name.
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server (e.g. --cpu-prof --cpu-prof-dir=bench/results/profiles).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -65,12 +73,7 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   return {
     base,
     proc,
-    async cpuSeconds() {
-      // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the ")" that ends the command name.
-      const stat = await readFile(`/proc/${proc.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    },
+    cpuSeconds: () => processCpuSeconds(proc.pid!),
     async threadCpuSeconds() {
       const byName = new Map<string, number>();
       for (const tid of await readdir(`/proc/${proc.pid}/task`).catch(() => [])) {
