@@ -171,6 +171,7 @@ while ((lag = await consumerLag()) !== 0) {
   overdue(`consumer lag ${lag ?? 'unknown'}`);
   await new Promise((r) => setTimeout(r, 250));
 }
+const committedSeconds = (performance.now() - started) / 1000;
 let seen: number;
 while ((seen = await counted()) < sent) {
   overdue(`only ${seen} of ${sent} events visible`);
@@ -229,6 +230,8 @@ const results = {
   },
   endToEnd: {
     seconds: +endToEndSeconds.toFixed(1),
+    /** When the consumer group had committed every message (before the summary counted them all). */
+    committedSeconds: +committedSeconds.toFixed(1),
     eventsPerSecond: Math.round(sent / endToEndSeconds),
     serverCpuSecondsPer1M,
     serverCpuByThreadPer1M,
@@ -254,6 +257,7 @@ console.table([
     measure: `end to end, all counted in the summary (events/s${PRODUCER === 'backlog' ? ', from the server spawning' : ''})`,
     value: results.endToEnd.eventsPerSecond,
   },
+  { measure: 'seconds to every message committed / every event counted', value: `${results.endToEnd.committedSeconds} / ${results.endToEnd.seconds}` },
   ...(PRODUCER === 'backlog' ? [{ measure: 'of which the server starting (s)', value: results.endToEnd.serverStartSeconds }] : []),
   { measure: `server CPU seconds per 1M events (${serverDoes})`, value: serverCpuSecondsPer1M },
   {
