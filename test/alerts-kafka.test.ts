@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { now } from './clock.js';
-import { closeEngine, engine, newTenant } from './harness.js';
+import { engine, newTenant } from './harness.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
+import { closeKafkaEngine, connectedProducer } from './kafka-fixture.js';
 import { waitFor } from './wait.js';
 import { TABLES } from '../sql/names.js';
 import { SumOracle, acknowledgedCount, createRule, crossings, reachedThresholds, startReceiver, useReceiver, type Receiver } from './alerts-fixture.js';
@@ -37,14 +38,11 @@ beforeAll(async () => {
     BILLING_WEBHOOK_POLL_MS: '20',
   });
   r.startJobs();
-  producer = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  producer = await connectedProducer(broker);
 }, 120_000);
 
 afterAll(async () => {
-  await producer?.disconnect();
-  await closeEngine(); // the consumers stop before their broker does
-  await broker?.stop();
+  await closeKafkaEngine(producer, broker);
   await receiver?.close();
 }, 60_000);
 

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { now } from './clock.js';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { z } from 'zod';
-import { ALL_TIME, closeEngine, engine, newTenant, type TestTenant } from './harness.js';
+import { ALL_TIME, engine, newTenant, type TestTenant } from './harness.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
+import { closeKafkaEngine, connectedProducer } from './kafka-fixture.js';
 import { waitFor } from './wait.js';
 import { execute, runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';
@@ -34,14 +35,11 @@ beforeAll(async () => {
     KAFKA_PRODUCE_TIMEOUT_MS: '2000',
     METERHOUSE_API_KEY: OPERATOR_KEY,
   });
-  producer = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  producer = await connectedProducer(broker);
 }, 120_000);
 
 afterAll(async () => {
-  await producer?.disconnect();
-  await closeEngine(); // the consumers stop before their broker does
-  await broker?.stop();
+  await closeKafkaEngine(producer, broker);
 }, 60_000);
 
 const ev = (eventId: string, extra: Record<string, unknown> = {}) => ({
