@@ -104,7 +104,7 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       KAFKA_CLIENT_ID: 'KafkaJS client id',
       KAFKA_TOPIC_PARTITIONS: 'partitions when meterhouse creates a missing topic',
       KAFKA_TOPIC_REPLICATION: 'replication factor when meterhouse creates a missing topic',
-      KAFKA_CONSUMERS: '`kafka_num_consumers` per ClickHouse server',
+      KAFKA_CONSUMERS: '`kafka_num_consumers` per ClickHouse server; more than one: each on a thread of its own (`kafka_thread_per_consumer`)',
       KAFKA_POLL_MAX_MESSAGES: '`kafka_max_block_size`: messages per block written',
       KAFKA_FLUSH_INTERVAL_MS: '`kafka_flush_interval_ms`: longest wait before a partial block is written',
       KAFKA_POLL_TIMEOUT_MS: '`kafka_poll_timeout_ms`',
