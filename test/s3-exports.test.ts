@@ -73,7 +73,12 @@ async function moveOldPartitionsToS3(): Promise<string> {
         });
         break;
       } catch (error) {
-        if (String((error as { code?: unknown }).code) !== '384' || attempt >= 100) throw error;
+        // The engine's code is `clickhouseCode` on chdb's errors, `code` on the server client's.
+        const code = String((error as { clickhouseCode?: unknown }).clickhouseCode ?? (error as { code?: unknown }).code);
+        // UNKNOWN_DISK (479) "already on disk 's3'": a background merge put the partition's last local part on S3
+        // between the listing above and this move, which is the state the move was for.
+        if (code === '479' && /already on disk 's3'/.test(String(error))) break;
+        if (code !== '384' || attempt >= 100) throw error;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
