@@ -50,7 +50,8 @@ export function readLimitError(operation: string, limits: ReadLimits, error: unk
   return new ReadLimitError(operation, code!, limit, limits[limit], { cause: error });
 }
 
-function clickhouseCodeOf(error: unknown): string | undefined {
+/** The engine's error code of `error`: `clickhouseCode` on chdb's errors, `code` on the server client's; else undefined. */
+export function clickhouseCodeOf(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as { code?: unknown; clickhouseCode?: unknown };
   const code = e.clickhouseCode ?? e.code;

@@ -12,6 +12,7 @@ import { capturedLogger, LEVEL } from './captured-logger.js';
 import { computeLines } from '../jobs/billing/lines.js';
 import { exportObjectKeys, uploadExport } from '../jobs/billing/objects.js';
 import { TABLES } from '../sql/names.js';
+import { clickhouseCodeOf } from '../sql/storage-error.js';
 import { exportById, sha256 } from '../sql/queries/exports.js';
 import { getObject, listObjects } from '../sql/s3/client.js';
 import { partsPrefix } from '../sql/tiering.js';
@@ -73,8 +74,7 @@ async function moveOldPartitionsToS3(): Promise<string> {
         });
         break;
       } catch (error) {
-        // The engine's code is `clickhouseCode` on chdb's errors, `code` on the server client's.
-        const code = String((error as { clickhouseCode?: unknown }).clickhouseCode ?? (error as { code?: unknown }).code);
+        const code = clickhouseCodeOf(error);
         // UNKNOWN_DISK (479) "already on disk 's3'": a background merge put the partition's last local part on S3
         // between the listing above and this move, which is the state the move was for.
         if (code === '479' && /already on disk 's3'/.test(String(error))) break;
