@@ -49,6 +49,16 @@ export function messageOf(row: EventRow): Record<string, unknown> {
   };
 }
 
+/**
+ * Messages per KafkaJS send. KafkaJS groups a send's messages by partition by copying each partition's array once per
+ * message (`producer/groupMessagesPerPartition.js`), so one send costs time quadratic in its size: with 10,000-event
+ * requests it was about a quarter of the sink's CPU, on the API's event loop. Sends of at most this many, one after
+ * another (each customer's events stay in order on their partition), keep the cost per message bounded whatever
+ * MAX_EVENTS_PER_REQUEST allows; each send is one more round trip to the broker (docs/benchmarks.md, "The API's Kafka sends in
+ * chunks").
+ */
+export const SEND_CHUNK = 1_000;
+
 const LEVELS: Partial<Record<number, 'warn' | 'error'>> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn' };
 
 /**
@@ -146,26 +156,30 @@ export class KafkaSink implements EventSink {
     const counters = this.options.counters;
     counters?.produced(rows.length);
     let timer: NodeJS.Timeout | undefined;
+    let abandoned = false;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no acknowledgement within ${this.options.produceTimeoutMs} ms`)), this.options.produceTimeoutMs);
     });
     try {
-      const send = this.connect().then((producer) =>
-        producer.send({
-          topic: this.options.topic,
-          acks: -1,
-          timeout: this.options.produceTimeoutMs,
-          messages: rows.map((row) => ({
-            key: `${row.tenant_id}:${row.customer_id}`,
-            value: JSON.stringify(messageOf(row)),
-            timestamp: String(row.ingested_at),
-          })),
-        }),
-      );
+      const send = this.connect().then(async (producer) => {
+        for (let from = 0; from < rows.length && !abandoned; from += SEND_CHUNK) {
+          await producer.send({
+            topic: this.options.topic,
+            acks: -1,
+            timeout: this.options.produceTimeoutMs,
+            messages: rows.slice(from, from + SEND_CHUNK).map((row) => ({
+              key: `${row.tenant_id}:${row.customer_id}`,
+              value: JSON.stringify(messageOf(row)),
+              timestamp: String(row.ingested_at),
+            })),
+          });
+        }
+      });
       send.catch(() => {}); // settled below or abandoned after the deadline
       await Promise.race([send, deadline]);
       counters?.acknowledged(rows.length);
     } catch (error) {
+      abandoned = true; // answered 503: no further send of this request starts
       counters?.failed(rows.length);
       this.options.log?.('warn', 'kafka produce failed; the request is answered 503', {
         events: rows.length,
