@@ -1,7 +1,7 @@
 import type { QueryTags } from '../sql/query.js';
 import type { Db } from '../sql/query.js';
 import { currentVersion, writeVersion, type StoredVersion } from '../sql/queries/corrections.js';
-import { rewriteWindows } from '../sql/queries/reconcile.js';
+import { rewriteWindows } from '../sql/queries/reconcile-rewrite.js';
 
 export class CorrectionError extends Error {
   override readonly name = 'CorrectionError';

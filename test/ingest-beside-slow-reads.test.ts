@@ -3,7 +3,8 @@ import { engine, newTenant } from './harness.js';
 import { recordStatements, type RecordedStatement } from './record-statements.js';
 import { waitFor } from './wait.js';
 import { now } from './clock.js';
-import { rewriteWindows, staleWindows, touchedWindowCount } from '../sql/queries/reconcile.js';
+import { staleWindows, touchedWindowCount } from '../sql/queries/reconcile.js';
+import { rewriteWindows } from '../sql/queries/reconcile-rewrite.js';
 import { TABLES } from '../sql/names.js';
 
 /** What a step waited on (printed so a failure says it): each statement, whether it had bound parameters, how long it took. */

@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { TABLES } from '../names.js';
-import { onCluster, storageTable, type RenderTarget } from '../engines.js';
-import { ROLLUP_TIERS, rollupSelect, rollupTier, type RollupTier, type TierRetention } from '../datasets/rollups.js';
-import { BACKGROUND_READS, defineQuery, execute, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
+import { rollupTier, type RollupTier, type TierRetention } from '../datasets/rollups.js';
+import { BACKGROUND_READS, defineQuery, insertRows, nextVersion, runQuery, withSettings, type Db } from '../query.js';
 import { wideSum } from '../decimals.js';
 import { onlyIdentitiesMatching, RAW_LATEST } from './meter-usage.js';
 import { ttlAfter } from '../retention.js';
-import { DAY_MS, HOUR_MS } from '../time.js';
+import { inUtcWindows, startsByMetric } from './reconcile-windows.js';
 
 /** The reconciler's name in rollup_reconcile_state (its watermark row). */
 export const RECONCILE_JOB = 'rollups.reconcile';
@@ -263,64 +262,3 @@ ORDER BY tenantId, metricName, startMs`;
 
 /** A rollup row's window in `tier` (its own window_start for the tier itself). */
 const windowOf = (tier: RollupTier) => `toDateTime(${tier.bucket('window_start')}, 'UTC')`;
-
-const UTC_WINDOWS = { hour: { startOf: 'toStartOfHour', ms: HOUR_MS }, day: { startOf: 'toStartOfDay', ms: DAY_MS } } as const;
-
-/**
- * Conditions on a time column (as a function of its name) selecting one tenant's and metric's rows in
- * the given UTC hours or days, and their bound values.
- */
-function inUtcWindows(tenantId: string, metricName: string, startsMs: number[], window: keyof typeof UTC_WINDOWS) {
-  const { startOf, ms: spanMs } = UTC_WINDOWS[window];
-  const conditions = (column: string) => `tenant_id = {tenantId:String} AND metric_name = {metricName:String}
-  AND ${column} >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
-  AND toUnixTimestamp(${startOf}(${column})) IN {starts:Array(UInt32)}`;
-  const params = { tenantId, metricName, starts: startsMs.map((ms) => ms / 1000), fromMs: Math.min(...startsMs), toMs: Math.max(...startsMs) + spanMs };
-  return { conditions, params };
-}
-
-/**
- * Rewrite a tier's rows of one tenant and metric in the given UTC hours (days
- * for the day tier) from the deduplicated raw events, with the MV's own
- * SELECT. A reader between the DELETE and the INSERT may see those windows low
- * for that moment; an insert that lands in between is caught by the next run
- * (its rows are newer than the watermark), so the rollup converges to the raw data.
- */
-async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: string, metricName: string, startsMs: number[]): Promise<void> {
-  const { conditions: inWindows, params } = inUtcWindows(tenantId, metricName, startsMs, tier.name === 'day' ? 'day' : 'hour');
-  const store = `${db.database}.${storageTable(t, tier.table)}`;
-  const tags = { job: JOB, tenantId };
-  await execute(db, `rollups.reconcile.delete_${tier.name}`, `DELETE FROM ${store}${onCluster(t)} WHERE ${inWindows('window_start')}`, params, tags);
-  // FINAL merges only the identities with a row in these windows: usage_events is ordered by identity, so a
-  // window's rows lie in every granule of its month, and FINAL over them all merged the whole partition.
-  const source = `${db.database}.${TABLES.usageEvents} FINAL\n${onlyIdentitiesMatching(db.database, inWindows('timestamp'))}`;
-  const insert = `INSERT INTO ${db.database}.${tier.table}\n${rollupSelect(tier, source, `${inWindows('timestamp')} AND is_deleted = 0`)}`;
-  await execute(db, `rollups.reconcile.insert_${tier.name}`, withSettings(insert, BACKGROUND_READS), params, tags);
-}
-
-/** Windows per tenant and metric: the distinct starts `startOf` gives each. */
-function startsByMetric<W extends { tenantId: string; metricName: string }>(windows: readonly W[], startOf: (w: W) => number) {
-  const byMetric = new Map<string, { tenantId: string; metricName: string; starts: Set<number> }>();
-  for (const w of windows) {
-    const key = JSON.stringify([w.tenantId, w.metricName]);
-    let entry = byMetric.get(key);
-    if (!entry) byMetric.set(key, (entry = { tenantId: w.tenantId, metricName: w.metricName, starts: new Set() }));
-    entry.starts.add(startOf(w));
-  }
-  return [...byMetric.values()];
-}
-
-/** Rewrite one tier's rows in the given windows (its hours; days for the day tier). */
-export async function rewriteTierWindows(db: Db, tier: RollupTier, windows: readonly TierWindow[], cluster?: string): Promise<void> {
-  const t: RenderTarget = { database: db.database, cluster };
-  for (const { tenantId, metricName, starts } of startsByMetric(windows, (w) => w.startMs)) await rewrite(db, t, tier, tenantId, metricName, [...starts]);
-}
-
-/** Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one. */
-export async function rewriteWindows(db: Db, windows: readonly StaleWindow[], cluster?: string): Promise<void> {
-  const t: RenderTarget = { database: db.database, cluster };
-  for (const { tenantId, metricName, starts: hours } of startsByMetric(windows, (w) => w.hourMs)) {
-    const days = new Set([...hours].map((h) => h - (h % DAY_MS)));
-    for (const tier of ROLLUP_TIERS) await rewrite(db, t, tier, tenantId, metricName, [...(tier.name === 'day' ? days : hours)]);
-  }
-}
