@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
-import { readLimits } from './runtime.js';
+import { readLimits } from './runtime-settings.js';
 import { httpServerOptions } from './http-server.js';
 
 describe('read, memory and connection limits in the configuration', () => {

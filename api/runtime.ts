@@ -1,14 +1,14 @@
-import { connect, type Connection, type ConnectOptions } from '../sql/connect.js';
+import { connect, type Connection } from '../sql/connect.js';
 import { migrate } from '../sql/migrations.js';
 import { DirectWriter } from '../ingest/writer.js';
-import { defaultCycle, defaultTenantLimits, rollupRetention, type Config } from './config.js';
+import { defaultTenantLimits, rollupRetention, type Config } from './config.js';
 import { kafkaSink, startKafka } from './kafka.js';
+import { billingSettings, connectOptions, readLimits, s3Storage } from './runtime-settings.js';
 import type { AppDeps } from './context.js';
 import { createAccess } from '../access/access.js';
 import type { Logger } from './logger.js';
 import { createApp } from './app.js';
 import { applyEventsRetention, applyRollupRetention } from '../sql/retention.js';
-import type { S3Storage } from '../sql/tiering.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups, reconcileWork } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
@@ -18,11 +18,11 @@ import { Metrics } from './metrics.js';
 import type { EventSink } from '../ingest/writer.js';
 import { BillingCloser, closeWork, type CloseOptions } from '../jobs/billing/close.js';
 import type { ExportBucket } from '../jobs/billing/objects.js';
-import { DEFAULT_CLOSE_STATEMENT_BOUNDS, type BillingSettings } from '../jobs/billing/lines.js';
+import { DEFAULT_CLOSE_STATEMENT_BOUNDS } from '../jobs/billing/lines.js';
 import { Corrector } from '../ingest/corrections.js';
 import { WebhookDispatcher } from '../jobs/billing/webhooks.js';
 import { systemClock, type Clock } from '../domain/clock.js';
-import type { Db, ReadLimits } from '../sql/query.js';
+import type { Db } from '../sql/query.js';
 import { ReadGate } from './read-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { AuditLog } from '../access/audit.js';
@@ -58,68 +58,6 @@ export interface Runtime {
 /** Per PUT of an export file to S3. */
 const EXPORT_UPLOAD_TIMEOUT_MS = 30_000;
 
-/** The cold tier's bucket, when S3 is configured (config.ts makes the five settings all-or-none). */
-export function s3Storage(config: Config): S3Storage | undefined {
-  const { S3_ENDPOINT: endpoint, S3_BUCKET: bucket, S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey, S3_REGION: region } = config;
-  if (!endpoint || !bucket || !accessKeyId || !secretAccessKey || !region) return undefined;
-  return {
-    endpoint,
-    bucket,
-    accessKeyId,
-    secretAccessKey,
-    region,
-    prefix: config.S3_PREFIX,
-    retryAttempts: config.S3_RETRY_ATTEMPTS,
-    connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
-  };
-}
-
-export function connectOptions(config: Config): ConnectOptions {
-  const database = config.CLICKHOUSE_DATABASE;
-  const s3 = s3Storage(config);
-  if (config.CLICKHOUSE_URL) {
-    return {
-      s3,
-      readers: config.READ_MAX_CONCURRENT,
-      mode: 'server',
-      database,
-      url: config.CLICKHOUSE_URL,
-      username: config.CLICKHOUSE_USER,
-      password: config.CLICKHOUSE_PASSWORD,
-      requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
-    };
-  }
-  return {
-    s3,
-    readers: config.READ_MAX_CONCURRENT,
-    analysts: { count: config.SQL_MAX_CONCURRENT },
-    mode: 'embedded',
-    database,
-    dataDir: config.DATA_DIR,
-    limits: {
-      maxServerMemoryBytes: config.ENGINE_MAX_MEMORY_BYTES,
-      markCacheBytes: config.ENGINE_MARK_CACHE_BYTES,
-      backgroundPoolSize: config.ENGINE_BACKGROUND_POOL_SIZE,
-      mergeThreadsNice: config.ENGINE_MERGE_NICE,
-      fsyncAfterInsert: config.ENGINE_FSYNC,
-      kafkaSessionTimeoutMs: config.KAFKA_BROKERS ? config.KAFKA_SESSION_TIMEOUT_MS : undefined,
-    },
-  };
-}
-
-/** The engine-side bounds of every API read (docs/api.md, "Limits"). */
-export function readLimits(config: Config): ReadLimits {
-  return {
-    max_execution_time: config.READ_MAX_EXECUTION_SECONDS,
-    max_rows_to_read: config.READ_MAX_ROWS_TO_READ,
-    max_memory_usage: config.READ_MAX_MEMORY_BYTES,
-    max_result_rows: config.READ_MAX_RESULT_ROWS,
-    max_result_bytes: config.READ_MAX_RESULT_BYTES,
-    max_threads: config.READ_MAX_THREADS,
-    os_thread_priority: config.READ_OS_THREAD_PRIORITY,
-  };
-}
-
 /** The rollup compaction job (jobs/compact-rollups.ts) on its own engine connection. */
 function compactJob(db: Db, config: Config, clock: Clock): Job {
   return {
@@ -127,15 +65,6 @@ function compactJob(db: Db, config: Config, clock: Clock): Job {
     cron: config.ROLLUP_COMPACT_CRON,
     maxShare: COMPACT_MAX_SHARE,
     run: () => compactRollups(db, { nowMs: clock.now(), settleSeconds: config.ROLLUP_COMPACT_SETTLE_SECONDS }).then(compactWork),
-  };
-}
-
-export function billingSettings(config: Config, clock: Clock): BillingSettings {
-  return {
-    clockOffsetMs: clock.offsetMs,
-    graceMs: config.BILLING_GRACE_SECONDS * 1000,
-    cutoffLagMs: config.BILLING_CUTOFF_LAG_MS,
-    defaultCycle: defaultCycle(config),
   };
 }
 

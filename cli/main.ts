@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../api/config.js';
-import { connectOptions } from '../api/runtime.js';
+import { connectOptions } from '../api/runtime-settings.js';
 import { connect } from '../sql/connect.js';
 import { MIGRATIONS, migrate, pendingMigrations } from '../sql/migrations.js';
 import { StorageError } from '../sql/storage-error.js';

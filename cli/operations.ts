@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../sql/query.js';
 import type { Config } from '../api/config.js';
 import { defaultTenantLimits, rollupRetention } from '../api/config.js';
-import { billingSettings, s3Storage } from '../api/runtime.js';
+import { billingSettings, s3Storage } from '../api/runtime-settings.js';
 import { createAccess, type Access } from '../access/access.js';
 import { TenantExistsError, tenantIdSchema } from '../access/tenants.js';
 import type { Scope } from '../access/scopes.js';

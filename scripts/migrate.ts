@@ -1,6 +1,6 @@
 // `npm run migrate`: apply pending migrations and exit (the server also applies them at start).
 import { ConfigError, loadConfig } from '../api/config.js';
-import { connectOptions } from '../api/runtime.js';
+import { connectOptions } from '../api/runtime-settings.js';
 import { connect } from '../sql/connect.js';
 import { migrate } from '../sql/migrations.js';
 

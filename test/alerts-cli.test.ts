@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { tempDir } from './server-process.js';
 import { cli } from './cli-process.js';
 import { loadConfig } from '../api/config.js';
-import { connectOptions } from '../api/runtime.js';
+import { connectOptions } from '../api/runtime-settings.js';
 import { connect } from '../sql/connect.js';
 import { saveMeter } from '../sql/queries/meters.js';
 import { ANY_TIME, auditPage } from '../sql/queries/audit.js';

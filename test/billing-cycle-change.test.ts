@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { now, testClock } from './clock.js';
 import { engine, newTenant, type TestTenant } from './harness.js';
-import { billingSettings } from '../api/runtime.js';
+import { billingSettings } from '../api/runtime-settings.js';
 import { BillingCloser, type FaultStage } from '../jobs/billing/close.js';
 import { saveCustomerRecord } from '../jobs/billing/cycle-moves.js';
 import { defaultCycle } from '../api/config.js';

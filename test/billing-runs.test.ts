@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { now, testClock } from './clock.js';
 import { z } from 'zod';
 import { engine, newTenant, type TestTenant } from './harness.js';
-import { billingSettings, readLimits } from '../api/runtime.js';
+import { billingSettings, readLimits } from '../api/runtime-settings.js';
 import { BillingCloser, type FaultStage } from '../jobs/billing/close.js';
 import { TABLES } from '../sql/names.js';
 import { backgroundDb, countRows, runQuery } from '../sql/query.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { post, start, stop, tempDir, total } from './server-process.js';
 import { cli } from './cli-process.js';
 import { loadConfig } from '../api/config.js';
-import { connectOptions } from '../api/runtime.js';
+import { connectOptions } from '../api/runtime-settings.js';
 import { connect } from '../sql/connect.js';
 import { execute, insertRows, runQuery } from '../sql/query.js';
 import { TABLES } from '../sql/names.js';

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { now, testClock } from './clock.js';
 import { engine, newTenant } from './harness.js';
-import { billingSettings } from '../api/runtime.js';
+import { billingSettings } from '../api/runtime-settings.js';
 import { BillingCloser } from '../jobs/billing/close.js';
 import { DEFAULT_CLOSE_STATEMENT_BOUNDS, periodChunks, type CloseStatementBounds } from '../jobs/billing/lines.js';
 import { meterGroups, meterValuesAsOf, periodParamBytes, type MeterSpec, type PeriodRef } from '../sql/queries/billing-usage.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { engine } from './harness.js';
-import { readLimits } from '../api/runtime.js';
+import { readLimits } from '../api/runtime-settings.js';
 import { countRows, defineCount } from '../sql/query.js';
 import { ReadLimitError } from '../sql/storage-error.js';
 

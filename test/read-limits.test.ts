@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { engine, newTenant, type TestTenant } from './harness.js';
 import { createApp } from '../api/app.js';
 import { ReadGate } from '../api/read-gate.js';
-import { readLimits } from '../api/runtime.js';
+import { readLimits } from '../api/runtime-settings.js';
 import { runQuery, type Db, type ReadLimits } from '../sql/query.js';
 import { ReadLimitError } from '../sql/storage-error.js';
 import { z } from 'zod';

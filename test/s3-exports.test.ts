@@ -5,7 +5,7 @@ import { stateAt, type LoggedOp } from './billing-oracle.js';
 import { clockPast, expectExportsMatchOracle, generateEvents, GRACE_MS, send, setUpTenant } from './billing-fixture.js';
 import { fromUnits, toUnits } from './oracle.js';
 import { testS3, type TestS3 } from './s3.js';
-import { billingSettings } from '../api/runtime.js';
+import { billingSettings } from '../api/runtime-settings.js';
 import { BillingCloser, closeWork } from '../jobs/billing/close.js';
 import { runJob } from '../jobs/scheduler.js';
 import { capturedLogger, LEVEL } from './captured-logger.js';
