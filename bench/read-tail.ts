@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { eventBatches } from './events.js';
 import { envNumber, ingestOverHttp, percentile, prepareBodies, writeResults } from './common.js';
 import { startServer } from './server-process.js';
-import { getTail, majorGcs, reconciledWindow, serverActivity } from './checks.js';
+import { getTail, majorGcs, reconciledWindow } from './checks.js';
+import { serverActivity } from './server-activity.js';
 
 const EVENTS = envNumber('BENCH_TAIL_EVENTS', 1_000_000);
 const ROUNDS = envNumber('BENCH_TAIL_ROUNDS', 3);

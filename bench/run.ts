@@ -20,7 +20,8 @@ import { TABLES } from '../sql/names.js';
 import { eventBatches, newTruth, truthSums } from './events.js';
 import { envNumber, ingestOverHttp, percentile, prepareBodies, type IngestRun, writeResults } from './common.js';
 import { cpuByThreadKind, startServer } from './server-process.js';
-import { bytesPerEvent, freshness, jobsBetween, reconciledWindow, sameDecimal, serverActivity, summaryTotals, timeReads } from './checks.js';
+import { bytesPerEvent, freshness, reconciledWindow, sameDecimal, summaryTotals, timeReads } from './checks.js';
+import { jobsBetween, serverActivity } from './server-activity.js';
 import { measureStages, STAGE } from './stages.js';
 import { benchPortal } from './portal.js';
 
