@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './wait.js';
-import { freePort } from '../scripts/s3/ceph.js';
+import { freePort } from '../scripts/s3/host.js';
 
 /**
  * A real Prometheus (Debian's `prometheus` package, installed by .ci/run)

@@ -8,17 +8,13 @@
  * machine: its state lives in one directory (default: <tmpdir>/meterhouse-s3)
  * that every checkout shares. Tests isolate themselves by key prefix.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createBucket } from '../../sql/s3/client.js';
 import { withLock } from './lock.js';
-
-const run = promisify(execFile);
+import { freePort, portFree, run, tool, waitFor } from './host.js';
 
 export const DEFAULT_S3_STATE_DIR = join(tmpdir(), 'meterhouse-s3');
 const MON_PORTS = [3300, 6789] as const;
@@ -130,54 +126,12 @@ async function ceph(p: Paths, args: string[], timeoutMs = 30_000): Promise<strin
   }
 }
 
-async function tool(command: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  try {
-    const { stdout } = await run(command, args, { timeout: timeoutMs });
-    return stdout;
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT')
-      throw new Error(`${command} is not installed: apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw`, { cause: error });
-    throw new Error(`${command} ${args[0] ?? ''} failed: ${e.stderr?.trim() || e.message}`, { cause: error });
-  }
-}
-
 /** The PID of a daemon of this cluster if it is alive (its pid file names a live process of ours). */
 async function daemonPid(p: Paths, daemon: Daemon): Promise<number | undefined> {
   const pid = Number((await readFile(join(p.run, `${DAEMONS[daemon]}.pid`), 'utf8').catch(() => '')).trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return cmdline.includes(p.conf) ? pid : undefined;
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A TCP port free on 127.0.0.1 now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what: string, deadlineMs: number, check: () => Promise<boolean>, logFile?: string): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const tail = logFile ? (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n') : '';
-  throw new Error(`${what} within ${deadlineMs / 1000} s${tail ? `; last lines of ${logFile}:\n${tail}` : ''}`);
 }
 
 /** Any HTTP answer from the gateway (an anonymous request gets an S3 error document) means it serves. */
