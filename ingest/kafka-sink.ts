@@ -54,8 +54,8 @@ export function messageOf(row: EventRow): Record<string, unknown> {
  * message (`producer/groupMessagesPerPartition.js`), so one send costs time quadratic in its size: with 10,000-event
  * requests it was about a quarter of the sink's CPU, on the API's event loop. Sends of at most this many, one after
  * another (each customer's events stay in order on their partition), keep the cost per message bounded whatever
- * MAX_EVENTS_PER_REQUEST allows; each send is one more round trip to the broker (docs/benchmarks.md, "The API's Kafka sends in
- * chunks").
+ * MAX_EVENTS_PER_REQUEST allows; each send is one more round trip to the broker (docs/benchmarks.md, "The API's Kafka
+ * sends in chunks").
  */
 export const SEND_CHUNK = 1_000;
 
