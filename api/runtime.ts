@@ -11,6 +11,7 @@ import { createApp } from './app.js';
 import { applyEventsRetention, applyRollupRetention } from '../sql/retention.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups, reconcileWork } from '../jobs/reconcile-rollups.js';
+import { tierKeptFrom } from '../sql/queries/reconcile-rewrite.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
 import { COMPACT_MAX_SHARE, compactRollups, compactWork } from '../jobs/compact-rollups.js';
 import { ROLLUP_TIERS } from '../sql/datasets/rollups.js';
@@ -188,7 +189,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       closer,
       exportBucket,
       clock,
-      corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER),
+      corrector: new Corrector(db, config.CLICKHOUSE_CLUSTER, () => tierKeptFrom(retention, clock.now())),
       audit,
       links,
       sql,

@@ -1,7 +1,7 @@
 import type { QueryTags } from '../sql/query.js';
 import type { Db } from '../sql/query.js';
 import { currentVersion, writeVersion, type StoredVersion } from '../sql/queries/corrections.js';
-import { rewriteWindows } from '../sql/queries/reconcile-rewrite.js';
+import { rewriteWindows, type TierKeptFrom } from '../sql/queries/reconcile-rewrite.js';
 
 export class CorrectionError extends Error {
   override readonly name = 'CorrectionError';
@@ -48,9 +48,11 @@ export class Corrector {
   private queue: Pending[] = [];
   private draining: Promise<void> | undefined;
 
+  /** `keptFrom`: each rollup tier's oldest kept window now (tierKeptFrom); a tier's older windows are not rewritten. */
   constructor(
     private readonly db: Db,
     private readonly cluster: string | undefined,
+    private readonly keptFrom: () => TierKeptFrom = () => ({}),
   ) {}
 
   apply(tenantId: string, eventId: string, change: Correction, changedBy: string, tags: QueryTags = {}): Promise<StoredVersion> {
@@ -80,6 +82,7 @@ export class Corrector {
               return { tenantId: p.tenantId, metricName: version.metricName, hourMs: ms - (ms % HOUR_MS) };
             }),
             this.cluster,
+            this.keptFrom(),
           );
           for (const { p, version } of written) p.resolve(version);
         } catch (error) {

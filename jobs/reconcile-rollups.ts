@@ -1,6 +1,6 @@
 import type { Db } from '../sql/query.js';
 import { TIER_CHECKS, driftedWindows, readWatermark, staleWindows, touchedWindowCount, writeWatermark, type TierCheck } from '../sql/queries/reconcile.js';
-import { rewriteTierWindows, rewriteWindows } from '../sql/queries/reconcile-rewrite.js';
+import { rewriteTierWindows, rewriteWindows, tierKeptFrom } from '../sql/queries/reconcile-rewrite.js';
 import type { TierRetention } from '../sql/datasets/rollups.js';
 
 /** Rows stored up to this long before a run started are looked at again by the next run (inserts in flight at the run). */
@@ -60,9 +60,9 @@ const KEPT_FOREVER: TierRetention = { minute: 0, hour: 0, day: 0 };
  * Makes rollups equal the deduplicated raw events: looks at every hour that
  * received rows since the last run and has settled (no row stored for
  * `settleMs`) or is live (RECONCILE_LIVE_MS), compares its hour rollup with the raw data, and rewrites the hours
- * (and their minutes and days) that differ. Then, with the hour tier exact, compares the minute
- * tier with it in those hours and the day tier with it in their days (TIER_CHECKS), and rewrites
- * what differs: a rewrite is a DELETE then an INSERT ... SELECT per tier, so an insert landing
+ * (and their minutes and days) that differ, in each tier only the windows its retention still keeps.
+ * Then, with the hour tier exact, compares the minute tier with it in those hours and the day tier
+ * with it in their days (TIER_CHECKS), and rewrites what differs: a rewrite is a DELETE then an INSERT ... SELECT per tier, so an insert landing
  * between the two in one tier is counted twice there while the tiers rewritten before it are exact.
  * Such an insert's rows are newer than the new watermark, so the next run compares their windows in
  * every tier again. The watermark advances only after a run succeeds, so a failed run is repeated
@@ -90,10 +90,11 @@ export async function reconcileRollups(
   const span = { sinceMs, settle };
   const { checked, deferred } = await touchedWindowCount(db, span);
   const stale = await staleWindows(db, span);
-  if (stale.length > 0) await rewriteWindows(db, stale, options.cluster);
+  const retention = options.retention ?? KEPT_FOREVER;
+  if (stale.length > 0) await rewriteWindows(db, stale, options.cluster, tierKeptFrom(retention, startedMs + (options.clockOffsetMs ?? 0)));
   const drifted: Record<TierCheck['name'], number> = { minute: 0, day: 0 };
   for (const check of TIER_CHECKS) {
-    const windows = await driftedWindows(db, span, check, options.retention ?? KEPT_FOREVER, options.clockOffsetMs);
+    const windows = await driftedWindows(db, span, check, retention, options.clockOffsetMs);
     if (windows.length > 0) await rewriteTierWindows(db, check.rewrites, windows, options.cluster);
     drifted[check.name] = windows.length;
   }

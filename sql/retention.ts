@@ -64,8 +64,8 @@ const currentTtl = (ddl: string) => / TTL (.+?)(?: SETTINGS |$)/.exec(ddl)?.[1];
  * Apply each rollup tier's retention (days; 0 keeps forever) as a table TTL, and to the
  * tier's view (retainedRollupSelect), so it never writes what the TTL would delete.
  * Only a change is applied: MODIFY TTL rewrites TTL information of every part.
- * The reconciler's rewrites (sql/queries/reconcile-rewrite.ts) do not filter: a stale hour older
- * than the minute tier's retention gets minute rows back, which the TTL deletes again.
+ * The rewrites of the reconciler and of corrections (sql/queries/reconcile-rewrite.ts, `tierKeptFrom`)
+ * skip a tier's windows older than its retention too.
  */
 export async function applyRollupRetention(db: Db, days: Record<RollupTier['name'], number>, cluster?: string, clockOffsetMs = 0): Promise<string[]> {
   const t: RenderTarget = { database: db.database, cluster };

@@ -1,7 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { now } from './clock.js';
 import { engine, newTenant, type TestTenant } from './harness.js';
+import { z } from 'zod';
 import { staleWindows } from '../sql/queries/reconcile.js';
+import { runQuery } from '../sql/query.js';
+import { TABLES } from '../sql/names.js';
 import type { LoggedOp } from './billing-oracle.js';
 import { GRACE_MS, clockPast, expectExportsMatchOracle, generateEvents, send, setUpTenant } from './billing-fixture.js';
 
@@ -111,6 +114,33 @@ describe('amend and void', () => {
     const again = await t.json('POST', '/v1/events', { body: [ev('e2', '2')] });
     expect(again.body.results[0].status).toBe('duplicate');
     expect((await summary())[0].quantity).toBe('9.75');
+  });
+
+  // The minute tier's TTL (14 days) drops such rows anyway; what the retention spares is computing them.
+  it("rewrites an old event's hour and day rows; the minute tier, past its retention, holds none", async () => {
+    const old = await newTenant();
+    const hour = Math.floor((now() - 20 * DAY) / HOUR) * HOUR;
+    expect((await old.json('POST', '/v1/events', { body: [{ ...ev('o1', '3'), timestamp: hour + 60_000 }] })).status).toBe(200);
+    await old.json('POST', '/v1/meters', { body: { key: 'fix', metricName: 'fix.me', aggregation: 'SUM' } });
+    expect((await old.json('POST', '/v1/events/o1/amend', { body: { quantity: '4' } })).status).toBe(200);
+    for (const [granularity, to, source] of [
+      ['hour', hour + HOUR, 'usage_per_hour'],
+      ['day', Math.floor(hour / DAY) * DAY + DAY, 'usage_per_day'],
+    ] as const) {
+      const from = granularity === 'day' ? to - DAY : hour;
+      const read = (await old.json('GET', `/v1/meters/fix/usage?from=${from}&to=${to}&granularity=${granularity}`)).body;
+      expect(read.meta.source).toBe(source);
+      expect(read.data.map((r: { value: string }) => r.value)).toEqual(['4']);
+    }
+    const { db } = (await engine()).deps;
+    const minuteRows = await runQuery(
+      db,
+      'test.minute_rows',
+      `SELECT count() AS n FROM ${db.database}.${TABLES.usagePerMinute} WHERE tenant_id = {tenantId:String}`,
+      { tenantId: old.tenantId },
+      z.object({ n: z.coerce.number() }),
+    );
+    expect(minuteRows).toEqual([{ n: 0 }]);
   });
 });
 

@@ -117,16 +117,24 @@ it('a day with an hour still receiving rows is compared by a later run, once tha
   expect(await totals(db, t.tenantId)).toEqual(exact(2, '5'));
 });
 
-it('minute rows past the minute retention are not compared (the tier keeps none there by design)', async () => {
+/**
+ * A new tenant whose event `a` (a minute into hour `hour` of dayStart()) is reconciled, then its minute rows
+ * deleted, as the minute tier's TTL leaves an hour three days old under a retention of 1 day.
+ */
+async function reconciledWithoutMinutes(hour: number, quantity: string) {
   const { deps } = await engine();
   const t = await newTenant();
-  const H = dayStart() + 15 * HOUR_MS;
-  await send(t, [{ eventId: 'a', timestamp: H + 60_000, quantity: '8' }]);
+  const H = dayStart() + hour * HOUR_MS;
+  await send(t, [{ eventId: 'a', timestamp: H + 60_000, quantity }]);
   await reconcileRollups(deps.db, { settleMs: 0, clockOffsetMs });
-  // As the minute tier's TTL leaves an hour three days old under a retention of 1 day.
   await execute(deps.db, 'test.expire_minutes', `DELETE FROM ${deps.db.database}.${TABLES.usagePerMinute} WHERE tenant_id = {tenantId:String}`, {
     tenantId: t.tenantId,
   });
+  return { deps, t, H };
+}
+
+it('minute rows past the minute retention are not compared (the tier keeps none there by design)', async () => {
+  const { deps, t, H } = await reconciledWithoutMinutes(15, '8');
   await send(t, [{ eventId: 'b', timestamp: H + 120_000, quantity: '1' }]);
   const retention = { minute: 1, hour: 400, day: 0 };
   const run = await reconcileRollups(deps.db, { settleMs: 0, clockOffsetMs, retention });
@@ -134,4 +142,18 @@ it('minute rows past the minute retention are not compared (the tier keeps none 
   const after = await totals(deps.db, t.tenantId);
   expect(after.minute).toEqual({ events: 1, quantity: '1' }); // only b's row, from its insert's view
   expect(after.day).toEqual({ events: 2, quantity: '9' });
+});
+
+it("a stale hour older than the minute tier's retention gets its hour and day rows rewritten and no minute rows back", async () => {
+  const { deps, t, H } = await reconciledWithoutMinutes(11, '6');
+  // The hour and day tiers count `a` twice, so the hour is stale against raw events; `b` lands in it.
+  await countTwiceIn(deps.db, 'hour', t.tenantId, 'a');
+  await countTwiceIn(deps.db, 'day', t.tenantId, 'a');
+  await send(t, [{ eventId: 'b', timestamp: H + 120_000, quantity: '1' }]);
+
+  const run = await reconcileRollups(deps.db, { settleMs: 0, clockOffsetMs, retention: { minute: 1, hour: 400, day: 0 } });
+  expect(run.rewritten).toBe(1);
+  const exactTotals = { events: 2, quantity: '7' };
+  // The minute tier keeps only b's row from its insert's view: the rewrite wrote no minute rows for the TTL to delete.
+  expect(await totals(deps.db, t.tenantId)).toEqual({ raw: exactTotals, hour: exactTotals, day: exactTotals, minute: { events: 1, quantity: '1' } });
 });

@@ -1,9 +1,9 @@
 import { TABLES } from '../names.js';
 import { onCluster, storageTable, type RenderTarget } from '../engines.js';
-import { ROLLUP_TIERS, rollupSelect, type RollupTier } from '../datasets/rollups.js';
+import { ROLLUP_TIERS, rollupSelect, type RollupTier, type TierRetention } from '../datasets/rollups.js';
 import { BACKGROUND_READS, execute, withSettings, type Db } from '../query.js';
 import { onlyIdentitiesMatching } from './meter-usage.js';
-import { DAY_MS } from '../time.js';
+import { DAY_MS, HOUR_MS } from '../time.js';
 import { RECONCILE_JOB as JOB, type StaleWindow, type TierWindow } from './reconcile.js';
 import { inUtcWindows, startsByMetric } from './reconcile-windows.js';
 
@@ -34,11 +34,34 @@ export async function rewriteTierWindows(db: Db, tier: RollupTier, windows: read
   for (const { tenantId, metricName, starts } of startsByMetric(windows, (w) => w.startMs)) await rewrite(db, t, tier, tenantId, metricName, [...starts]);
 }
 
-/** Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one. */
-export async function rewriteWindows(db: Db, windows: readonly StaleWindow[], cluster?: string): Promise<void> {
+/**
+ * Per tier, the earliest window start (ms, product time) it still keeps, or undefined for a tier kept
+ * forever. Older windows are deleted by the tier's TTL and never read: a read uses a tier only from
+ * `now - retention` on (api/usage/plan.ts), and `now` only grows.
+ */
+export type TierKeptFrom = Partial<Record<RollupTier['name'], number>>;
+
+export function tierKeptFrom(retention: TierRetention, productNowMs: number): TierKeptFrom {
+  const out: TierKeptFrom = {};
+  for (const tier of ROLLUP_TIERS) if (retention[tier.name] > 0) out[tier.name] = productNowMs - retention[tier.name] * DAY_MS;
+  return out;
+}
+
+/**
+ * Rewrite the minute and hour rows of each stale hour, and the day rows of each day that holds one.
+ * A tier's rows are rewritten only where it still keeps some of them (`keptFrom`): the minute rows of
+ * a backfill's stale hour older than the minute tier's retention are neither deleted nor computed
+ * again (until 2026-12-06 they were, and the tier's TTL dropped them; docs/benchmarks.md).
+ */
+export async function rewriteWindows(db: Db, windows: readonly StaleWindow[], cluster?: string, keptFrom: TierKeptFrom = {}): Promise<void> {
   const t: RenderTarget = { database: db.database, cluster };
   for (const { tenantId, metricName, starts: hours } of startsByMetric(windows, (w) => w.hourMs)) {
     const days = new Set([...hours].map((h) => h - (h % DAY_MS)));
-    for (const tier of ROLLUP_TIERS) await rewrite(db, t, tier, tenantId, metricName, [...(tier.name === 'day' ? days : hours)]);
+    for (const tier of ROLLUP_TIERS) {
+      const [starts, spanMs] = tier.name === 'day' ? [days, DAY_MS] : [hours, HOUR_MS];
+      const from = keptFrom[tier.name];
+      const kept = from === undefined ? [...starts] : [...starts].filter((start) => start + spanMs > from);
+      if (kept.length > 0) await rewrite(db, t, tier, tenantId, metricName, kept);
+    }
   }
 }
