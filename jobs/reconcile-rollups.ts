@@ -62,8 +62,9 @@ const KEPT_FOREVER: TierRetention = { minute: 0, hour: 0, day: 0 };
  * `settleMs`) or is live (RECONCILE_LIVE_MS), compares its hour rollup with the raw data, and rewrites the hours
  * (and their minutes and days) that differ, in each tier only the windows its retention still keeps.
  * Then, with the hour tier exact, compares the minute tier with it in those hours and the day tier
- * with it in their days (TIER_CHECKS), and rewrites what differs: a rewrite is a DELETE then an INSERT ... SELECT per tier, so an insert landing
- * between the two in one tier is counted twice there while the tiers rewritten before it are exact.
+ * with it in their days (TIER_CHECKS), and rewrites what differs: a rewrite is a DELETE then an
+ * INSERT ... SELECT per tier, so an insert landing between the two in one tier is counted twice
+ * there while the tiers rewritten before it are exact.
  * Such an insert's rows are newer than the new watermark, so the next run compares their windows in
  * every tier again. The watermark advances only after a run succeeds, so a failed run is repeated
  * in full; an hour still receiving rows has rows newer than the new watermark, so a later run checks it.
