@@ -6,6 +6,7 @@ import { TABLES } from '../sql/names.js';
 import { execute, runQuery, type Db } from '../sql/query.js';
 import { ROLLUP_TIERS, rollupSelect, rollupTier, type RollupTier } from '../sql/datasets/rollups.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
+import { writeWatermark } from '../sql/queries/reconcile.js';
 
 afterAll(closeEngine);
 
@@ -156,4 +157,15 @@ it("a stale hour older than the minute tier's retention gets its hour and day ro
   const exactTotals = { events: 2, quantity: '7' };
   // The minute tier keeps only b's row from its insert's view: the rewrite wrote no minute rows for the TTL to delete.
   expect(await totals(deps.db, t.tenantId)).toEqual({ raw: exactTotals, hour: exactTotals, day: exactTotals, minute: { events: 1, quantity: '1' } });
+});
+
+it("after a tier's retention grows, a full pass writes the windows its view and TTL left out", async () => {
+  const { deps, t } = await reconciledWithoutMinutes(13, '2');
+  // A run under the 1-day minute retention, late enough that its watermark passes `a`: later runs no longer look at it.
+  await reconcileRollups(deps.db, { settleMs: 0, clockOffsetMs, nowMs: Date.now() + 3 * 60_000, retention: { minute: 1, hour: 400, day: 0 } });
+  // The minute retention grows back to 14 days; `meterhouse reconcile --full` starts from watermark 0.
+  await writeWatermark(deps.db, 0);
+  const run = await reconcileRollups(deps.db, { settleMs: 0, clockOffsetMs, retention: { minute: 14, hour: 400, day: 0 } });
+  expect(run.minuteHoursRewritten).toBeGreaterThanOrEqual(1);
+  expect(await totals(deps.db, t.tenantId)).toEqual(exact(1, '2'));
 });
