@@ -1,7 +1,8 @@
 import type { QueryTags } from '../sql/query.js';
 import type { Db } from '../sql/query.js';
 import { currentVersion, writeVersion, type StoredVersion } from '../sql/queries/corrections.js';
-import { rewriteWindows, type TierKeptFrom } from '../sql/queries/reconcile-rewrite.js';
+import { rewriteWindows } from '../sql/queries/reconcile-rewrite.js';
+import type { TierKeptFrom } from '../sql/datasets/rollups.js';
 
 export class CorrectionError extends Error {
   override readonly name = 'CorrectionError';

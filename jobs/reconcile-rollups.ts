@@ -1,7 +1,7 @@
 import type { Db } from '../sql/query.js';
 import { TIER_CHECKS, driftedWindows, readWatermark, staleWindows, touchedWindowCount, writeWatermark, type TierCheck } from '../sql/queries/reconcile.js';
-import { rewriteTierWindows, rewriteWindows, tierKeptFrom } from '../sql/queries/reconcile-rewrite.js';
-import type { TierRetention } from '../sql/datasets/rollups.js';
+import { rewriteTierWindows, rewriteWindows } from '../sql/queries/reconcile-rewrite.js';
+import { tierKeptFrom, type TierRetention } from '../sql/datasets/rollups.js';
 
 /** Rows stored up to this long before a run started are looked at again by the next run (inserts in flight at the run). */
 export const RECONCILE_OVERLAP_MS = 120_000;

@@ -64,7 +64,7 @@ const currentTtl = (ddl: string) => / TTL (.+?)(?: SETTINGS |$)/.exec(ddl)?.[1];
  * Apply each rollup tier's retention (days; 0 keeps forever) as a table TTL, and to the
  * tier's view (retainedRollupSelect), so it never writes what the TTL would delete.
  * Only a change is applied: MODIFY TTL rewrites TTL information of every part.
- * The rewrites of the reconciler and of corrections (sql/queries/reconcile-rewrite.ts, `tierKeptFrom`)
+ * The rewrites of the reconciler and of corrections (`tierKeptFrom`, sql/datasets/rollups.ts)
  * skip a tier's windows older than its retention too.
  */
 export async function applyRollupRetention(db: Db, days: Record<RollupTier['name'], number>, cluster?: string, clockOffsetMs = 0): Promise<string[]> {

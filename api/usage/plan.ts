@@ -1,8 +1,7 @@
-import { ROLLUP_TIERS, type TierRetention } from '../../sql/datasets/rollups.js';
+import { ROLLUP_TIERS, tierKeptFrom, type TierRetention } from '../../sql/datasets/rollups.js';
 import { tierAnswers, type UsageSource } from '../../sql/queries/meter-usage.js';
 import type { Aggregation } from '../../sql/queries/meters.js';
 import type { UsageWindow } from './windows.js';
-import { DAY_MS } from '../../domain/time.js';
 
 /**
  * The coarsest rollup tier that serves a query: every window bound falls on the
@@ -13,11 +12,11 @@ import { DAY_MS } from '../../domain/time.js';
 export function chooseSource(windows: readonly UsageWindow[], aggregation: Aggregation, retention: TierRetention, nowMs: number): UsageSource {
   if (windows.length === 0) return { kind: 'raw' };
   const fromMs = windows[0]!.startMs;
+  const keptFrom = tierKeptFrom(retention, nowMs);
   for (const tier of [...ROLLUP_TIERS].reverse()) {
     if (!tierAnswers(tier, aggregation)) continue;
     const aligned = windows.every((w) => w.startMs % tier.stepMs === 0 && w.endMs % tier.stepMs === 0);
-    const days = retention[tier.name];
-    const retained = days === 0 || fromMs >= nowMs - days * DAY_MS;
+    const retained = fromMs >= (keptFrom[tier.name] ?? -Infinity);
     if (aligned && retained) return { kind: 'rollup', tier };
   }
   return { kind: 'raw' };

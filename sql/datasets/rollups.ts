@@ -45,6 +45,19 @@ export const rollupTier = (name: RollupTier['name']): RollupTier => ROLLUP_TIERS
 /** Days each rollup tier keeps (0: forever): its TTL and its view's filter (sql/retention.ts). */
 export type TierRetention = Record<RollupTier['name'], number>;
 
+/**
+ * Per tier, the earliest window start (ms, product time) it still keeps, or undefined for a tier kept
+ * forever. Older windows are deleted by the tier's TTL, and neither read (api/usage/plan.ts) nor
+ * rewritten (sql/queries/reconcile-rewrite.ts); `now` only grows, so a window past the cut stays past it.
+ */
+export type TierKeptFrom = Partial<Record<RollupTier['name'], number>>;
+
+export function tierKeptFrom(retention: TierRetention, productNowMs: number): TierKeptFrom {
+  const out: TierKeptFrom = {};
+  for (const { name } of ROLLUP_TIERS) if (retention[name] > 0) out[name] = productNowMs - retention[name] * DAY_MS;
+  return out;
+}
+
 export const ROLLUP_TIERS: readonly RollupTier[] = [
   { name: 'minute', table: TABLES.usagePerMinute, stepMs: 60_000, bucket: (c) => `toStartOfMinute(${c})` },
   { name: 'hour', table: TABLES.usagePerHour, stepMs: HOUR_MS, bucket: (c) => `toStartOfHour(${c})` },

@@ -1,6 +1,6 @@
 import { TABLES } from '../names.js';
 import { onCluster, storageTable, type RenderTarget } from '../engines.js';
-import { ROLLUP_TIERS, rollupSelect, type RollupTier, type TierRetention } from '../datasets/rollups.js';
+import { ROLLUP_TIERS, rollupSelect, type RollupTier, type TierKeptFrom } from '../datasets/rollups.js';
 import { BACKGROUND_READS, execute, withSettings, type Db } from '../query.js';
 import { onlyIdentitiesMatching } from './meter-usage.js';
 import { DAY_MS, HOUR_MS } from '../time.js';
@@ -32,19 +32,6 @@ async function rewrite(db: Db, t: RenderTarget, tier: RollupTier, tenantId: stri
 export async function rewriteTierWindows(db: Db, tier: RollupTier, windows: readonly TierWindow[], cluster?: string): Promise<void> {
   const t: RenderTarget = { database: db.database, cluster };
   for (const { tenantId, metricName, starts } of startsByMetric(windows, (w) => w.startMs)) await rewrite(db, t, tier, tenantId, metricName, [...starts]);
-}
-
-/**
- * Per tier, the earliest window start (ms, product time) it still keeps, or undefined for a tier kept
- * forever. Older windows are deleted by the tier's TTL and never read: a read uses a tier only from
- * `now - retention` on (api/usage/plan.ts), and `now` only grows.
- */
-export type TierKeptFrom = Partial<Record<RollupTier['name'], number>>;
-
-export function tierKeptFrom(retention: TierRetention, productNowMs: number): TierKeptFrom {
-  const out: TierKeptFrom = {};
-  for (const tier of ROLLUP_TIERS) if (retention[tier.name] > 0) out[tier.name] = productNowMs - retention[tier.name] * DAY_MS;
-  return out;
 }
 
 /**
