@@ -40,6 +40,7 @@ export const TIME_SENSITIVE = [
   'test/reconcile-job.test.ts',
   'test/reconcile-settle.test.ts',
   'test/reconcile-tiers.test.ts',
+  'test/retention-growth.test.ts',
   'test/s3-exports.test.ts',
   'test/s3-fresh.test.ts',
   'test/s3-tiering.test.ts',

@@ -80,9 +80,10 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
     title: 'Meters and rollups',
     settings: {
       METERS_FILE: 'JSON file of meter definitions loaded at start',
-      ROLLUP_MINUTE_RETENTION_DAYS: 'how long minute rollups are kept (0 = forever); older events write no minute rows',
-      ROLLUP_HOUR_RETENTION_DAYS: 'how long hour rollups are kept (0 = forever); older events write no hour rows',
-      ROLLUP_DAY_RETENTION_DAYS: 'how long day rollups are kept (0 = forever); older events write no day rows',
+      ROLLUP_MINUTE_RETENTION_DAYS:
+        'how long minute rollups are kept (0 = forever); older events write no minute rows; once raised, reads take the tier only where it holds every window until the full reconciliation the server starts fills it (docs/storage.md)',
+      ROLLUP_HOUR_RETENTION_DAYS: 'how long hour rollups are kept (0 = forever); older events write no hour rows; raised: as for minute rollups',
+      ROLLUP_DAY_RETENTION_DAYS: 'how long day rollups are kept (0 = forever); older events write no day rows; raised: as for minute rollups',
       ROLLUP_RECONCILE_CRON: 'schedule of rollup reconciliation (croner, seconds field allowed; an invalid or never-firing pattern stops startup)',
       ROLLUP_RECONCILE_MAX_SHARE:
         'the most of the time reconciliation may run: after a run of d seconds it skips its schedule for d x (1 / share - 1) seconds, so during a large backfill (each run re-reads every touched hour) it cannot take the engine from ingest; reads stay exact meanwhile (windows not yet reconciled are read from raw events)',

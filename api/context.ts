@@ -14,6 +14,7 @@ import type { ByteBudget } from './byte-budget.js';
 import type { AuditLog } from '../access/audit.js';
 import type { LinkStore } from '../access/links.js';
 import type { LinkClaims } from '../access/link-tokens.js';
+import type { TierCoverage } from './usage/tier-coverage.js';
 import type { SqlService } from '../analyst/service.js';
 import type { AlertEvaluator } from '../alerts/service.js';
 import type { MeterCache } from './meter-cache.js';
@@ -67,4 +68,6 @@ export interface AppDeps {
   meters: MeterCache;
   /** Customer records for the dashboards' calls, cached like meters; PUT /v1/customers/{id} forgets what it saves. */
   customers: CustomerCache;
+  /** Where each rollup tier may be read from (its retention, or later while a grown retention is filled). */
+  tiers: TierCoverage;
 }

@@ -8,7 +8,9 @@ import type { AppDeps } from './context.js';
 import { createAccess } from '../access/access.js';
 import type { Logger } from './logger.js';
 import { createApp } from './app.js';
-import { applyEventsRetention, applyRollupRetention } from '../sql/retention.js';
+import { applyEventsRetention, applyRollupRetention, grownRetention } from '../sql/retention.js';
+import { markRetentionGrown, readFilledFrom } from '../sql/queries/tier-filled.js';
+import { TierCoverage } from './usage/tier-coverage.js';
 import { loadMetersFile } from './meters-file.js';
 import { reconcileRollups, reconcileWork } from '../jobs/reconcile-rollups.js';
 import { startJobs, type Job } from '../jobs/scheduler.js';
@@ -82,8 +84,17 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     const applied = await migrate(db, { cluster: config.CLICKHOUSE_CLUSTER });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     const retention = rollupRetention(config);
+    // Before the longer TTL replaces the shorter: a crash in between leaves the marks for the next start to see.
+    const grown = await grownRetention(db, retention, config.CLICKHOUSE_CLUSTER, clock.offsetMs);
+    if (grown.length > 0) {
+      await markRetentionGrown(db, grown, clock.now());
+      logger.warn({ grown, retention }, 'rollup retention grew: reads take these tiers only where they were kept until a full reconciliation fills them');
+    }
     const retentionChanged = await applyRollupRetention(db, retention, config.CLICKHOUSE_CLUSTER, clock.offsetMs);
     if (retentionChanged.length > 0) logger.info({ tables: retentionChanged, retention }, 'rollup retention applied');
+    const tiers = new TierCoverage(db, retention, await readFilledFrom(db), (error) =>
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'rollup tiers being filled: could not read their marks again'),
+    );
     const events = { hotDays: s3Storage(config) ? config.HOT_RETENTION_DAYS : undefined, rawDays: config.RAW_RETENTION_DAYS, clockOffsetMs: clock.offsetMs };
     const eventsChanged = await applyEventsRetention(db, events, config.CLICKHOUSE_CLUSTER);
     if (eventsChanged.length > 0) logger.info({ changed: eventsChanged, ...events }, 'usage_events storage and retention applied');
@@ -195,6 +206,7 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
       alerts,
       meters: new MeterCache(db, config.API_KEY_CACHE_SECONDS),
       customers: new CustomerCache(db, config.API_KEY_CACHE_SECONDS),
+      tiers,
     };
     const reconcileDb = connection.jobDb();
     const jobs: Job[] = [
@@ -208,7 +220,13 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
             settleMs: config.ROLLUP_RECONCILE_SETTLE_SECONDS * 1000,
             clockOffsetMs: clock.offsetMs,
             retention,
-          }).then((r) => reconcileWork(jobMetrics.reconciled(r))),
+          })
+            .then(async (r) => {
+              // A full pass may have filled a tier whose retention grew: reads take it again at once.
+              if (tiers.pending) await tiers.refresh();
+              return r;
+            })
+            .then((r) => reconcileWork(jobMetrics.reconciled(r))),
       },
       { name: 'billing.close', cron: config.BILLING_CLOSE_CRON, run: () => closer.run().then((r) => closeWork(jobMetrics.closed(r))) },
       { name: 'alerts.sweep', cron: config.ALERTS_SWEEP_CRON, run: () => alerts.sweep() },

@@ -1,7 +1,8 @@
 import type { Db } from '../sql/query.js';
 import { TIER_CHECKS, driftedWindows, readWatermark, staleWindows, touchedWindowCount, writeWatermark, type TierCheck } from '../sql/queries/reconcile.js';
 import { rewriteTierWindows, rewriteWindows } from '../sql/queries/reconcile-rewrite.js';
-import { tierKeptFrom, type TierRetention } from '../sql/datasets/rollups.js';
+import { tierKeptFrom, type RollupTier, type TierRetention } from '../sql/datasets/rollups.js';
+import { clearFilledFrom, readFilledFrom, type FilledFromMark } from '../sql/queries/tier-filled.js';
 
 /** Rows stored up to this long before a run started are looked at again by the next run (inserts in flight at the run). */
 export const RECONCILE_OVERLAP_MS = 120_000;
@@ -36,6 +37,8 @@ export interface ReconcileResult {
   minuteHoursRewritten: number;
   /** Days whose day rows differed from their (exact) hour rows, or kept no quantities (written before migration 23), rewritten. */
   daysRewritten: number;
+  /** Tiers whose grown retention this full pass filled (sql/queries/tier-filled.ts): reads take them over their whole retention again. */
+  tiersFilled: RollupTier['name'][];
 }
 
 /** For the job log: the windows a run rewrote, or nothing when every rollup was exact. */
@@ -48,9 +51,12 @@ export function reconcileWork(r: ReconcileResult): Record<string, unknown> | und
         eventsDifference: r.eventsDifference,
         minuteHoursRewritten: r.minuteHoursRewritten,
         daysRewritten: r.daysRewritten,
+        tiersFilled: r.tiersFilled,
         sinceMs: r.sinceMs,
       }
-    : undefined;
+    : r.tiersFilled.length > 0
+      ? { tiersFilled: r.tiersFilled, sinceMs: r.sinceMs }
+      : undefined;
 }
 
 /** Every tier kept forever: what a database without applied retention (sql/retention.ts) holds. */
@@ -68,6 +74,7 @@ const KEPT_FOREVER: TierRetention = { minute: 0, hour: 0, day: 0 };
  * Such an insert's rows are newer than the new watermark, so the next run compares their windows in
  * every tier again. The watermark advances only after a run succeeds, so a failed run is repeated
  * in full; an hour still receiving rows has rows newer than the new watermark, so a later run checks it.
+ * A full pass (watermark 0) also fills a tier whose retention grew, and then clears its mark (sql/queries/tier-filled.ts).
  */
 export async function reconcileRollups(
   db: Db,
@@ -84,6 +91,8 @@ export async function reconcileRollups(
 ): Promise<ReconcileResult> {
   const startedMs = options.nowMs ?? Date.now();
   const sinceMs = await readWatermark(db);
+  // A full pass writes what a tier whose retention grew is missing: the marks it sees now are cleared if it ends.
+  const filling = sinceMs === 0 ? await readFilledFrom(db) : [];
   const settle = {
     beforeMs: startedMs - Math.min(options.settleMs ?? RECONCILE_SETTLE_MS, RECONCILE_OVERLAP_MS),
     liveFromMs: startedMs + (options.clockOffsetMs ?? 0) - RECONCILE_LIVE_MS,
@@ -99,7 +108,24 @@ export async function reconcileRollups(
     if (windows.length > 0) await rewriteTierWindows(db, check.rewrites, windows, options.cluster);
     drifted[check.name] = windows.length;
   }
-  await writeWatermark(db, Math.max(sinceMs, startedMs - RECONCILE_OVERLAP_MS));
+  // Windows still receiving rows (a backfill) were left for later: a tier being filled is not complete
+  // until they are compared, so while marks are pending the watermark stays at 0 and the next run is full again.
+  const filled = filling.length > 0 && deferred > 0 ? [] : await advance(db, sinceMs, startedMs, filling);
   const eventsDifference = stale.reduce((n, w) => n + (w.eventsDifference ?? 0), 0);
-  return { sinceMs, rewritten: stale.length, checked, deferred, eventsDifference, minuteHoursRewritten: drifted.minute, daysRewritten: drifted.day };
+  return {
+    sinceMs,
+    rewritten: stale.length,
+    checked,
+    deferred,
+    eventsDifference,
+    minuteHoursRewritten: drifted.minute,
+    daysRewritten: drifted.day,
+    tiersFilled: filled,
+  };
+}
+
+/** The watermark moved past this run; then the marks of tiers a full pass filled are cleared. */
+async function advance(db: Db, sinceMs: number, startedMs: number, filling: readonly FilledFromMark[]) {
+  await writeWatermark(db, Math.max(sinceMs, startedMs - RECONCILE_OVERLAP_MS));
+  return filling.length > 0 ? clearFilledFrom(db, filling) : [];
 }

@@ -61,6 +61,43 @@ export function ttlAfter(column: string, days: number, clockOffsetMs = 0): strin
 const currentTtl = (ddl: string) => / TTL (.+?)(?: SETTINGS |$)/.exec(ddl)?.[1];
 
 /**
+ * The days a TTL written by ttlAfter keeps (0: no TTL, kept forever), or undefined when it is not
+ * one ttlAfter writes. A TTL in seconds was shifted by the clock offset of the process that wrote
+ * it: read back with this process's offset, to the nearest day.
+ */
+export function ttlDays(ttl: string | undefined, clockOffsetMs = 0): number | undefined {
+  if (ttl === undefined) return 0;
+  const days = /^window_start \+ toIntervalDay\((\d+)\)$/.exec(ttl);
+  if (days) return Number(days[1]);
+  const seconds = /^window_start \+ toIntervalSecond\((-?\d+)\)$/.exec(ttl);
+  if (seconds) return Math.round((Number(seconds[1]) + Math.round(clockOffsetMs / 1000)) / 86_400);
+  return undefined;
+}
+
+/** A tier whose retention grows: what it kept before (days; undefined: a TTL not written by meterhouse). */
+export interface GrownRetention {
+  tier: RollupTier['name'];
+  fromDays: number | undefined;
+}
+
+/**
+ * The tiers whose retention `days` keeps longer than their table's TTL does now (read before
+ * applyRollupRetention changes it): the tier holds none of the windows the longer retention adds
+ * (api/runtime.ts marks them, sql/queries/tier-filled.ts). A TTL this code did not write counts as grown.
+ */
+export async function grownRetention(db: Db, days: Record<RollupTier['name'], number>, cluster?: string, clockOffsetMs = 0): Promise<GrownRetention[]> {
+  const t: RenderTarget = { database: db.database, cluster };
+  const grown: GrownRetention[] = [];
+  for (const tier of ROLLUP_TIERS) {
+    const before = ttlDays(currentTtl((await currentDdl(db, storageTable(t, tier.table))).ddl), clockOffsetMs);
+    const after = days[tier.name];
+    if (before === 0) continue;
+    if (before === undefined || after === 0 || after > before) grown.push({ tier: tier.name, fromDays: before });
+  }
+  return grown;
+}
+
+/**
  * Apply each rollup tier's retention (days; 0 keeps forever) as a table TTL, and to the
  * tier's view (retainedRollupSelect), so it never writes what the TTL would delete.
  * Only a change is applied: MODIFY TTL rewrites TTL information of every part.

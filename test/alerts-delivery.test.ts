@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadConfig } from '../api/config.js';
 import { createLogger } from '../api/logger.js';
 import { startRuntime, type Runtime } from '../api/runtime.js';
 import { billingSettings } from '../api/runtime-settings.js';
@@ -11,6 +10,7 @@ import { AlertDispatcher } from '../alerts/delivery.js';
 import { TABLES } from '../sql/names.js';
 import { now, testClock } from './clock.js';
 import { waitFor } from './wait.js';
+import { testConfig } from './harness.js';
 import {
   SumOracle,
   acknowledgedCount,
@@ -38,11 +38,7 @@ const ev = (eventId: string, quantity: string) => ({ eventId, customerId: 'c1', 
 
 async function open(): Promise<Runtime> {
   await runtime?.close();
-  const config = loadConfig({
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    ENGINE_FSYNC: 'false',
-    ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
+  const config = testConfig(dataDir, {
     ALERTS_SWEEP_CRON: '0 0 1 1 *',
     BILLING_CLOSE_CRON: '0 0 1 1 *',
     BILLING_WEBHOOK_POLL_MS: '20',

@@ -24,14 +24,15 @@ let runtime: Promise<Runtime> | undefined;
 export const OPERATOR_KEY = 'mho_test-operator-credential-0123456789';
 let dataDir: string | undefined;
 
+/** A test engine's configuration on `dataDir`: silent, no fsync, 2 GiB of engine memory, then `overrides`. */
+export function testConfig(dataDir: string, overrides: Record<string, string> = {}): Config {
+  return loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3), ENGINE_FSYNC: 'false', ...overrides });
+}
+
 export async function engine(overrides: Record<string, string> = {}): Promise<Runtime> {
   runtime ??= (async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-test-'));
-    const config = loadConfig({
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3),
-      ENGINE_FSYNC: 'false',
+    const config = testConfig(dataDir, {
       METERHOUSE_OPERATOR_KEY: OPERATOR_KEY,
       // Tests run the reconciliation right after writing; test/reconcile-job.test.ts keeps a settle time.
       ROLLUP_RECONCILE_SETTLE_SECONDS: '0',

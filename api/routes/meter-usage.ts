@@ -12,7 +12,6 @@ import { csvText } from '../../sql/csv-cells.js';
 import { csvBody, jsonDataBody } from '../usage/body-stream.js';
 import type { Context } from 'hono';
 import { emptyValue } from '../usage/period-total.js';
-import { rollupRetention } from '../config.js';
 
 const usageRow = z
   .object({
@@ -131,7 +130,7 @@ export type MeterUsageQuery = z.infer<typeof meterUsageQuery>;
 /** A meter's usage per window as JSON or CSV: the one implementation behind the meter usage API and the portal. */
 export async function answerMeterUsage(
   c: Context<AppEnv>,
-  { config, clock }: AppDeps,
+  { config, clock, tiers }: AppDeps,
   meter: Meter,
   q: MeterUsageQuery,
   extra: Record<string, unknown> = {},
@@ -168,7 +167,7 @@ export async function answerMeterUsage(
   const windows = windowsFor(fromMs, toMs, q.granularity, q.tz);
   if (!windows) throw new ApiError(400, 'too_many_windows', `the query spans more than ${MAX_WINDOWS} ${q.granularity} windows; use a coarser granularity`);
 
-  const source = chooseSource(windows, meter.aggregation, rollupRetention(config), clock.now());
+  const source = chooseSource(windows, meter.aggregation, tiers.readableFrom(clock.now()));
   const meterFilters = Object.entries(meter.filter).map(([dimension, values]) => ({ dimension, values }));
   const grouped = groupByCustomer || dimensions.length > 0;
   const keyLength = (groupByCustomer ? 1 : 0) + dimensions.length;

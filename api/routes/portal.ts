@@ -179,7 +179,11 @@ export function portalRoutes(deps: AppDeps) {
     // Oldest first, as one run of consecutive periods; periods already exported are read from the exports instead.
     const periods = [...previous].reverse().concat(current);
     const computed = periods.filter((p) => p === current || !exported.has(p.startMs));
-    const totals = await customerTotals(reader, { config, nowMs: readAt, tenantId, customerId, meter, tz: cycle.timezone, periods: computed }, t);
+    const totals = await customerTotals(
+      reader,
+      { readableFrom: deps.tiers.readableFrom(readAt), tenantId, customerId, meter, tz: cycle.timezone, periods: computed },
+      t,
+    );
     const valueOf = new Map(computed.map((p, i) => [p.startMs, totals[i]!]));
     const currentValue = valueOf.get(current.startMs)!;
     const earlier = previous.map((p) => {

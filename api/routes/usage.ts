@@ -5,7 +5,6 @@ import { errorSchema } from '../errors.js';
 import { usageSummary } from '../../sql/queries/usage-summary.js';
 import { chooseSource } from '../usage/plan.js';
 import { bytesBody } from '../usage/body-stream.js';
-import { rollupRetention } from '../config.js';
 import { assertRetained, assertWindow, decodeCursor, encodeCursor, instantMs, instantParam, limitParam } from '../params.js';
 
 const summaryRow = z
@@ -52,7 +51,7 @@ const summaryRoute = createRoute({
   },
 });
 
-export function usageRoutes({ config, clock }: AppDeps) {
+export function usageRoutes({ config, clock, tiers }: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(summaryRoute, async (c) => {
     const q = c.req.valid('query');
@@ -63,7 +62,7 @@ export function usageRoutes({ config, clock }: AppDeps) {
     assertRetained(fromMs, config.RAW_RETENTION_DAYS, clock.now());
     const after = decodeCursor(q.cursor, z.tuple([z.string(), z.string()]));
     // The coarsest hour or day rollup whose windows tile [from, to) and that still keeps `from`.
-    const source = chooseSource([{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }], 'SUM', rollupRetention(config), clock.now());
+    const source = chooseSource([{ alignedStartMs: fromMs, startMs: fromMs, endMs: toMs }], 'SUM', tiers.readableFrom(clock.now()));
     const tier = source.kind === 'rollup' && source.tier.name !== 'minute' ? source.tier : undefined;
     const answer = await usageSummary(
       c.get('reader'),

@@ -1,7 +1,7 @@
 import { countsAsInteger, type Meter } from '../../sql/queries/meters.js';
 import { meterUsage, type Granularity } from '../../sql/queries/meter-usage.js';
 import type { Db, QueryTags } from '../../sql/query.js';
-import { rollupRetention, type Config } from '../config.js';
+import type { TierKeptFrom } from '../../sql/datasets/rollups.js';
 import type { Period } from '../../jobs/billing/periods.js';
 import { chooseSource } from './plan.js';
 import { windowsFor, type UsageWindow } from './windows.js';
@@ -35,7 +35,7 @@ export function calendarWindows(periods: readonly Period[], tz: string): { granu
  */
 export async function customerTotals(
   db: Db,
-  p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter; tz: string; periods: readonly Period[] },
+  p: { readableFrom: TierKeptFrom; tenantId: string; customerId: string; meter: Meter; tz: string; periods: readonly Period[] },
   tags: QueryTags,
 ): Promise<Value[]> {
   if (p.periods.length === 0) return [];
@@ -57,14 +57,14 @@ export async function customerTotals(
 
 function read(
   db: Db,
-  p: { config: Config; nowMs: number; tenantId: string; customerId: string; meter: Meter },
+  p: { readableFrom: TierKeptFrom; tenantId: string; customerId: string; meter: Meter },
   windows: UsageWindow[],
   granularity: Granularity,
   tz: string,
   tags: QueryTags,
 ) {
-  const { config, meter } = p;
-  const source = chooseSource(windows, meter.aggregation, rollupRetention(config), p.nowMs);
+  const { meter } = p;
+  const source = chooseSource(windows, meter.aggregation, p.readableFrom);
   return meterUsage(
     db,
     {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import { MAX_WINDOWS, windowsFor } from './windows.js';
 import { chooseSource } from './plan.js';
+import { tierKeptFrom } from '../../sql/datasets/rollups.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const hours = (w: { startMs: number; endMs: number }) => (w.endMs - w.startMs) / 3_600_000;
@@ -69,7 +70,7 @@ describe('chooseSource', () => {
   const now = Date.parse('2026-11-21T00:00:00Z');
   const keep = { minute: 14, hour: 400, day: 0 };
   const plan = (from: string, to: string, granularity: 'hour' | 'day' | 'month', tz: string, aggregation: 'SUM' | 'P99' = 'SUM') => {
-    const s = chooseSource(windowsFor(Date.parse(from), Date.parse(to), granularity, tz)!, aggregation, keep, now);
+    const s = chooseSource(windowsFor(Date.parse(from), Date.parse(to), granularity, tz)!, aggregation, tierKeptFrom(keep, now));
     return s.kind === 'raw' ? 'raw' : s.tier.name;
   };
   it('reads the coarsest tier aligned with every window bound', () => {
@@ -86,5 +87,14 @@ describe('chooseSource', () => {
     expect(plan('2026-11-01T00:00:00Z', '2026-11-20T00:00:00Z', 'day', 'UTC', 'P99')).toBe('day');
     expect(plan('2026-11-01T05:00:00Z', '2026-11-20T05:00:00Z', 'day', 'America/New_York', 'P99')).toBe('raw');
     expect(plan('2026-11-18T00:00:00Z', '2026-11-20T00:00:00Z', 'hour', 'UTC', 'P99')).toBe('raw');
+  });
+  it('takes a tier whose grown retention is still being filled only from where it holds every window', () => {
+    const readable = { ...tierKeptFrom(keep, now), minute: Date.parse('2026-11-19T00:00:00Z') };
+    const kolkata = (from: string, to: string) => {
+      const s = chooseSource(windowsFor(Date.parse(from), Date.parse(to), 'hour', 'Asia/Kolkata')!, 'SUM', readable);
+      return s.kind === 'raw' ? 'raw' : s.tier.name;
+    };
+    expect(kolkata('2026-11-18T00:30:00Z', '2026-11-20T00:30:00Z')).toBe('raw');
+    expect(kolkata('2026-11-19T00:30:00Z', '2026-11-20T00:30:00Z')).toBe('minute');
   });
 });
