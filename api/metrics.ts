@@ -62,7 +62,7 @@ export class Metrics {
     }
   }
 
-  constructor(db: Db, logger: Logger, admin?: KafkaAdmin, options: { maxTenantLabels?: number; queued?: () => number } = {}) {
+  constructor(db: Db, logger: Logger, admin?: KafkaAdmin, options: { maxTenantLabels?: number; queued?: () => number; tiersFilling?: () => number } = {}) {
     const registers = [this.registry];
     this.tenantLabels = new TenantLabels(options.maxTenantLabels ?? 100);
     // process_cpu_seconds_total, process_resident_memory_bytes, nodejs_eventloop_lag_seconds, heap, GC.
@@ -74,6 +74,15 @@ export class Metrics {
       registers,
       collect() {
         this.set(queued?.() ?? 0);
+      },
+    });
+    const tiersFilling = options.tiersFilling;
+    new Gauge({
+      name: 'meterhouse_rollup_tiers_filling',
+      help: 'Rollup tiers whose grown retention a full reconciliation has not filled yet: reads take them only where they are complete',
+      registers,
+      collect() {
+        this.set(tiersFilling?.() ?? 0);
       },
     });
     new Gauge({

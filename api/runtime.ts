@@ -112,7 +112,11 @@ export async function startRuntime(config: Config, logger: Logger, options: Runt
     let direct: DirectWriter | undefined;
     // A scrape's statements (dead letters, a freshness histogram over every row stored since the last scrape) on a connection of their own.
     const scrapeDb = connection.jobDb();
-    const metrics = new Metrics(scrapeDb, logger, kafka?.admin, { maxTenantLabels: config.METRICS_TENANT_LABELS, queued: () => direct?.queued ?? 0 });
+    const metrics = new Metrics(scrapeDb, logger, kafka?.admin, {
+      maxTenantLabels: config.METRICS_TENANT_LABELS,
+      queued: () => direct?.queued ?? 0,
+      tiersFilling: () => tiers.filling,
+    });
     const jobMetrics = new JobMetrics(metrics.registry, metrics.tenantRegistry, metrics.tenantLabels);
     // Each job on an engine connection of its own (embedded): a long job statement never holds API requests' statements on `db`.
     const alerts = new AlertEvaluator(

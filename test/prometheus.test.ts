@@ -160,6 +160,7 @@ describe('Prometheus scraping meterhouse', () => {
       'MeterhouseKafkaLagUnknown',
       'MeterhouseReconciliationDifferences',
       'MeterhouseReconciliationStale',
+      'MeterhouseRollupTierNotFilled',
       'MeterhouseRollupsNotCompacted',
       'MeterhouseWebhookBacklog',
     ]);

@@ -53,6 +53,12 @@ async function minutes(t: TestTenant, fromMs: number) {
   return { source: res.body.meta.source as string, values };
 }
 
+/** The operators' gauge of tiers being filled, as /metrics shows it. */
+async function filling(): Promise<number> {
+  const text = await (await current().app.request('/metrics')).text();
+  return Number(/^meterhouse_rollup_tiers_filling (\d+)$/m.exec(text)?.[1]);
+}
+
 const reconcileJob = () => current().jobs.find((j) => j.name === 'rollups.reconcile')!;
 
 it('reads a tier whose retention grew only where it holds every window, until a full pass fills it', async () => {
@@ -87,6 +93,7 @@ it('reads a tier whose retention grew only where it holds every window, until a 
   expect(mark!.fromMs).toBeGreaterThanOrEqual(before - DAY_MS);
   expect(mark!.fromMs).toBeLessThanOrEqual(now() - DAY_MS);
   expect(tiers.pending).toBe(true);
+  expect(await filling()).toBe(1);
   expect(await readWatermark(db)).toBe(0);
   // The tier holds nothing in that hour: the read stays on raw events, exact.
   expect(await minutes(t, H)).toEqual({ source: 'usage_events', values: old });
@@ -100,6 +107,7 @@ it('reads a tier whose retention grew only where it holds every window, until a 
   await reconcileJob().run();
   expect(await readFilledFrom(db)).toEqual([]);
   expect(tiers.pending).toBe(false);
+  expect(await filling()).toBe(0);
   expect(await minutes(t, H)).toEqual({ source: 'usage_per_minute', values: old });
 
   // Started again with the same retention: nothing grew, nothing is marked.

@@ -26,9 +26,14 @@ export class TierCoverage {
     this.filled = filledFromOf(marks);
   }
 
+  /** How many tiers are still being filled. */
+  get filling(): number {
+    return Object.keys(this.filled).length;
+  }
+
   /** Whether some tier is still being filled. */
   get pending(): boolean {
-    return Object.keys(this.filled).length > 0;
+    return this.filling > 0;
   }
 
   readableFrom(productNowMs: number): TierKeptFrom {
