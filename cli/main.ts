@@ -163,7 +163,7 @@ program
 
 program
   .command('status')
-  .description('tables, row counts, last export per tenant')
+  .description('tables, row counts, last export per tenant, reconciliation and rollup tiers being filled')
   .action(() =>
     withEngine(async (ops) => {
       const status = await ops.status();

@@ -14,7 +14,8 @@ import { systemClock } from '../domain/clock.js';
 import { auditTenants } from '../sql/queries/audit.js';
 import { lastExports, tableRows } from '../sql/queries/status.js';
 import { reconcileRollups } from '../jobs/reconcile-rollups.js';
-import { writeWatermark } from '../sql/queries/reconcile.js';
+import { readWatermark, writeWatermark } from '../sql/queries/reconcile.js';
+import { readFilledFrom } from '../sql/queries/tier-filled.js';
 
 /** A refusal the CLI prints as is (exit code 1). */
 export class CliError extends Error {
@@ -118,15 +119,22 @@ export class Operations {
   }
 
   async status() {
-    const [tables, tenants, exports] = await Promise.all([
+    const [tables, tenants, exports, watermarkMs, filling] = await Promise.all([
       tableRows(this.db, { database: this.db.database }),
       this.access.tenants.list(),
       lastExports(this.db, {}),
+      readWatermark(this.db),
+      readFilledFrom(this.db),
     ]);
     const last = new Map(exports.map(({ tenantId, ...e }) => [tenantId, e]));
     return {
       database: this.db.database,
       tables,
+      // Rows stored before reconciledUntil are reconciled; null: the next run is a full pass. Tiers whose raised retention that pass has still to fill (docs/storage.md).
+      rollups: {
+        reconciledUntil: watermarkMs > 0 ? new Date(watermarkMs).toISOString() : null,
+        tiersFilling: filling.map((m) => ({ tier: m.tier, completeFrom: new Date(m.fromMs).toISOString() })),
+      },
       tenants: tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, disabled: t.disabled, lastExport: last.get(t.tenantId) ?? null })),
     };
   }

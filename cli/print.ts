@@ -21,13 +21,19 @@ export function printStatus(s: {
   database: string;
   tables: readonly object[];
   tenants: readonly { tenantId: string; name: string; lastExport: { sequence: number; createdAt: string } | null }[];
+  rollups: { reconciledUntil: string | null; tiersFilling: readonly { tier: string; completeFrom: string }[] };
 }): string {
   const tenants = s.tenants.map((t) => ({
     tenantId: t.tenantId,
     name: t.name,
     lastExport: t.lastExport ? `#${t.lastExport.sequence} at ${t.lastExport.createdAt}` : '-',
   }));
-  return `database ${s.database}\n\n${printTable(s.tables, ['table', 'engine', 'rows'])}\n\n${printTable(tenants, ['tenantId', 'name', 'lastExport'])}`;
+  const { reconciledUntil, tiersFilling } = s.rollups;
+  const rollups = [
+    reconciledUntil ? `rollups reconciled for rows stored before ${reconciledUntil}` : 'rollups: the next reconciliation is a full pass',
+    ...tiersFilling.map((t) => `${t.tier} rollups being filled: read only from ${t.completeFrom} until that pass ends`),
+  ].join('\n');
+  return `database ${s.database}\n${rollups}\n\n${printTable(s.tables, ['table', 'engine', 'rows'])}\n\n${printTable(tenants, ['tenantId', 'name', 'lastExport'])}`;
 }
 
 type Check = { ok: boolean; firstBad?: { id: string; sequence: number; reason: string } | undefined };

@@ -10,6 +10,7 @@ import { readFilledFrom } from '../sql/queries/tier-filled.js';
 import { grownRetention } from '../sql/retention.js';
 import { now, testClock } from './clock.js';
 import { tenantOn } from './alerts-fixture.js';
+import { cli, cliWith } from './cli-process.js';
 import { testConfig, type TestTenant } from './harness.js';
 
 /**
@@ -144,3 +145,41 @@ it('a full pass that leaves windows still receiving rows for later keeps the mar
   expect(current().deps.tiers.pending).toBe(false);
   expect(await minutes(t, H)).toEqual({ source: 'usage_per_minute', values: [[H + 60_000, '1']] });
 });
+
+it('the CLI shows a tier being filled, and its reconciliation (another process) fills it', async () => {
+  await open(1);
+  const t = await tenantOn(current, 'by-cli');
+  expect((await t.json('POST', '/v1/meters', { body: { key: 'grown', metricName: 'grown', aggregation: 'SUM' } })).status).toBe(201);
+  const d = now() - 4 * DAY_MS;
+  const H = d - (d % DAY_MS) + 20 * HOUR_MS;
+  expect(
+    (await t.json('POST', '/v1/events', { body: [{ eventId: 'y', customerId: 'c', metricName: 'grown', timestamp: H + 60_000, quantity: '4' }] })).status,
+  ).toBe(200);
+  await reconcileRollups(current().deps.db, { settleMs: 0, clockOffsetMs, nowMs: Date.now() + 3 * 60_000, retention: { minute: 1, hour: 400, day: 0 } });
+  await open(14);
+  const [mark] = await readFilledFrom(current().deps.db);
+  // The embedded engine is one process's: the server stops while the operator's commands run.
+  await runtime!.close();
+  runtime = undefined;
+
+  const before = await cliJson('status');
+  expect(before.rollups).toEqual({ reconciledUntil: null, tiersFilling: [{ tier: 'minute', completeFrom: new Date(mark!.fromMs).toISOString() }] });
+  const text = await cli(dataDir, 'status');
+  expect(text.stdout).toContain(`minute rollups being filled: read only from ${new Date(mark!.fromMs).toISOString()}`);
+  // The watermark is 0: the CLI's run is the full pass; it fills the tier and clears the mark.
+  expect(await cliJson('reconcile')).toMatchObject({ sinceMs: 0, tiersFilled: ['minute'] });
+  const after = await cliJson('status');
+  expect(after.rollups.tiersFilling).toEqual([]);
+  expect(after.rollups.reconciledUntil).not.toBeNull();
+
+  await open(14);
+  expect(current().deps.tiers.pending).toBe(false);
+  expect(await minutes(t, H)).toEqual({ source: 'usage_per_minute', values: [[H + 60_000, '4']] });
+}, 120_000);
+
+/** `meterhouse --json <args>` on this file's data directory, parsed; rows count as settled at once, as in this file's runtime. */
+async function cliJson(...args: string[]): Promise<any> {
+  const r = await cliWith({ ROLLUP_RECONCILE_SETTLE_SECONDS: '0' }, dataDir, '--json', ...args);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
