@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { tempDir } from './server-process.js';
-import { cli } from './cli-process.js';
+import { cli, cliJson } from './cli-process.js';
 import { loadConfig } from '../api/config.js';
 import { connectOptions } from '../api/runtime-settings.js';
 import { connect } from '../sql/connect.js';
@@ -9,11 +9,7 @@ import { ANY_TIME, auditPage } from '../sql/queries/audit.js';
 import { alertRules } from '../sql/queries/alerts.js';
 
 /** `meterhouse --json alerts ...` in its own process; resolves with what it printed. */
-async function ok(dataDir: string, ...args: string[]): Promise<any> {
-  const r = await cli(dataDir, '--json', ...args);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-}
+const ok = cliJson;
 
 it("creates, lists and deletes alert rules with the API's validation, audit-logged as the cli", async () => {
   const dataDir = await tempDir();

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 /** `meterhouse <args>` as an operator runs it: the package's bin, in its own process, on a data directory. */
 const ROOT = join(import.meta.dirname, '..');
@@ -20,3 +21,13 @@ export function cliWith(env: Record<string, string>, dataDir: string, ...args: s
   proc.stderr.on('data', (b) => (stderr += b));
   return new Promise((resolve) => proc.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
+
+/** `meterhouse --json <args>` (with `env`, as cliWith), expected to succeed, its output parsed. */
+export async function cliJsonWith(env: Record<string, string>, dataDir: string, ...args: string[]): Promise<any> {
+  const r = await cliWith(env, dataDir, '--json', ...args);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+/** `meterhouse --json <args>`, expected to succeed, its output parsed. */
+export const cliJson = (dataDir: string, ...args: string[]): Promise<any> => cliJsonWith({}, dataDir, ...args);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { post, start, stop, tempDir, total } from './server-process.js';
-import { cli } from './cli-process.js';
+import { cli, cliJson } from './cli-process.js';
 import { loadConfig } from '../api/config.js';
 import { connectOptions } from '../api/runtime-settings.js';
 import { connect } from '../sql/connect.js';
@@ -10,12 +10,6 @@ import { rollupSelect, rollupTier } from '../sql/datasets/rollups.js';
 import { z } from 'zod';
 
 /** Run with --json and parse what it printed (one JSON document on stdout). */
-async function cliJson(dataDir: string, ...args: string[]): Promise<any> {
-  const r = await cli(dataDir, '--json', ...args);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-}
-
 const api = (url: string, key: string, path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
 
 describe('meterhouse CLI', () => {

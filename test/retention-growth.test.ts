@@ -10,7 +10,7 @@ import { readFilledFrom } from '../sql/queries/tier-filled.js';
 import { grownRetention } from '../sql/retention.js';
 import { now, testClock } from './clock.js';
 import { tenantOn } from './alerts-fixture.js';
-import { cli, cliWith } from './cli-process.js';
+import { cli, cliJsonWith } from './cli-process.js';
 import { testConfig, type TestTenant } from './harness.js';
 
 /**
@@ -178,8 +178,4 @@ it('the CLI shows a tier being filled, and its reconciliation (another process) 
 }, 120_000);
 
 /** `meterhouse --json <args>` on this file's data directory, parsed; rows count as settled at once, as in this file's runtime. */
-async function cliJson(...args: string[]): Promise<any> {
-  const r = await cliWith({ ROLLUP_RECONCILE_SETTLE_SECONDS: '0' }, dataDir, '--json', ...args);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
-}
+const cliJson = (...args: string[]): Promise<any> => cliJsonWith({ ROLLUP_RECONCILE_SETTLE_SECONDS: '0' }, dataDir, ...args);
