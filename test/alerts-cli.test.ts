@@ -8,19 +8,16 @@ import { saveMeter } from '../sql/queries/meters.js';
 import { ANY_TIME, auditPage } from '../sql/queries/audit.js';
 import { alertRules } from '../sql/queries/alerts.js';
 
-/** `meterhouse --json alerts ...` in its own process; resolves with what it printed. */
-const ok = cliJson;
-
 it("creates, lists and deletes alert rules with the API's validation, audit-logged as the cli", async () => {
   const dataDir = await tempDir();
-  await ok(dataDir, 'migrate');
-  await ok(dataDir, 'tenants', 'create', 'acme');
+  await cliJson(dataDir, 'migrate');
+  await cliJson(dataDir, 'tenants', 'create', 'acme');
   const engine = () => connect(connectOptions(loadConfig({ DATA_DIR: dataDir, ENGINE_MAX_MEMORY_BYTES: String(2 * 1024 ** 3) })));
   let c = await engine();
   await saveMeter(c.db, 'acme', { key: 'calls', metricName: 'api.calls', aggregation: 'SUM', groupBy: [], filter: {}, billable: true });
   await c.close();
 
-  const created = await ok(dataDir, 'alerts', 'rules', 'create', '-t', 'acme', '-m', 'calls', '--thresholds', '100', '1000', '--every', '500');
+  const created = await cliJson(dataDir, 'alerts', 'rules', 'create', '-t', 'acme', '-m', 'calls', '--thresholds', '100', '1000', '--every', '500');
   expect(created).toMatchObject({
     meterKey: 'calls',
     customerId: null,
@@ -30,10 +27,10 @@ it("creates, lists and deletes alert rules with the API's validation, audit-logg
     direction: 'rising',
     rearm: false,
   });
-  expect((await ok(dataDir, 'alerts', 'rules', 'list', '-t', 'acme')).map((r: any) => r.id)).toEqual([created.id]);
+  expect((await cliJson(dataDir, 'alerts', 'rules', 'list', '-t', 'acme')).map((r: any) => r.id)).toEqual([created.id]);
   const refused = await cli(dataDir, '--json', 'alerts', 'rules', 'create', '-t', 'acme', '-m', 'calls', '--thresholds', '1e3');
   expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('thresholds.0 must be a decimal number')]);
-  expect(await ok(dataDir, 'alerts', 'rules', 'delete', created.id, '-t', 'acme')).toEqual({ deleted: created.id });
+  expect(await cliJson(dataDir, 'alerts', 'rules', 'delete', created.id, '-t', 'acme')).toEqual({ deleted: created.id });
 
   c = await engine();
   expect(await alertRules(c.db, { tenantId: 'acme', limit: 10 })).toEqual([]);

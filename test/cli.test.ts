@@ -9,7 +9,6 @@ import { TABLES } from '../sql/names.js';
 import { rollupSelect, rollupTier } from '../sql/datasets/rollups.js';
 import { z } from 'zod';
 
-/** Run with --json and parse what it printed (one JSON document on stdout). */
 const api = (url: string, key: string, path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
 
 describe('meterhouse CLI', () => {
