@@ -77,8 +77,8 @@ export async function benchPortal(o: {
       const page = await browser.newPage();
       // The page's own instant: the end of the first frame after it marks itself ready (every number in the DOM),
       // recorded inside the page: a task queued from that frame's animation callback runs once the frame is
-      // rendered. The harness's `waitForSelector` notices later, by a round trip over the devtools
-      // protocol that shares the two cores with the page and the server (its p50 70-390 ms later in two scratch runs of 20 page loads).
+      // rendered. The harness's `waitForSelector` notices later, by round trips over the devtools protocol on the
+      // two cores the page and the server use (its p50 70-390 ms later in two scratch runs of 20 page loads).
       await page.addInitScript(() => {
         const w = window as unknown as { readyFrameAt?: number };
         const seen = new MutationObserver(() => {
