@@ -39,6 +39,19 @@ export async function processCpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** Until a process has used under 0.05 CPU s a second for 5 seconds running (at most 10 minutes): its CPU seconds then. */
+export async function quietCpuSeconds(cpuSeconds: () => Promise<number>): Promise<number> {
+  let last = await cpuSeconds();
+  const started = performance.now();
+  for (let still = 0; still < 5 && performance.now() - started < 600_000;) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = await cpuSeconds();
+    still = now - last < 0.05 ? still + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server (e.g. --cpu-prof --cpu-prof-dir=bench/results/profiles).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -21,7 +21,7 @@ import { mvName, TABLES } from '../sql/names.js';
 import { execute } from '../sql/query.js';
 import { envNumber, ingestOverHttp, prepareBodies, writeResults } from './common.js';
 import { eventBatches, newTruth } from './events.js';
-import { cpuByThreadKind, startServer, type ServerProcess } from './server-process.js';
+import { cpuByThreadKind, quietCpuSeconds, startServer } from './server-process.js';
 
 const EVENTS = envNumber('BENCH_TIER_EVENTS', 2_000_000);
 const ROUNDS = envNumber('BENCH_TIER_ROUNDS', 2);
@@ -49,18 +49,6 @@ const bodies = prepareBodies(
 
 const per1M = (seconds: number) => +((seconds / EVENTS) * 1e6).toFixed(1);
 
-/** Until the server has used under 0.05 CPU s a second for 5 seconds running (at most 10 minutes). */
-async function quiet(server: ServerProcess): Promise<void> {
-  let last = await server.cpuSeconds();
-  const started = performance.now();
-  for (let still = 0; still < 5 && performance.now() - started < 600_000;) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    const now = await server.cpuSeconds();
-    still = now - last < 0.05 ? still + 1 : 0;
-    last = now;
-  }
-}
-
 async function measure(way: (typeof WAYS)[number], round: number) {
   const dataDir = await mkdtemp(join(tmpdir(), 'meterhouse-bench-tiers-'));
   try {
@@ -73,7 +61,7 @@ async function measure(way: (typeof WAYS)[number], round: number) {
       const before = await server.threadCpuSeconds();
       const cpu0 = await server.cpuSeconds();
       const run = await ingestOverHttp(server.base, KEY, bodies, 16, Number.MAX_SAFE_INTEGER);
-      await quiet(server);
+      await quietCpuSeconds(() => server.cpuSeconds());
       const used = cpuByThreadKind(before, await server.threadCpuSeconds());
       return {
         way: way.name,
