@@ -66,7 +66,8 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       READ_MAX_RESULT_ROWS: 'rows of one engine answer',
       READ_MAX_RESULT_BYTES: 'bytes of one engine answer',
       READ_MAX_THREADS: 'engine threads of one read',
-      READ_OS_THREAD_PRIORITY: "OS niceness of a read's engine threads",
+      READ_OS_THREAD_PRIORITY:
+        "OS niceness of an API read's engine threads: by default below ingest (0), above the embedded engine's merges (ENGINE_MERGE_NICE) and the background jobs' reads (19)",
       READ_MAX_PAGE_ROWS: 'rows (windows x groups) of one meter usage page',
       READ_MAX_CONCURRENT: 'reads at once (one read connection each; raise it in server mode)',
       READ_MAX_QUEUED: 'reads waiting for a connection; beyond, 429',
@@ -150,6 +151,7 @@ export const CONFIG_GROUPS: ReadonlyArray<{ title: string; settings: Record<stri
       SQL_MAX_QUERY_BYTES: 'length of the query text',
       SQL_MAX_CONCURRENT: "analyst connections (queries at once, all tenants), apart from ingest's and the API reads'",
       SQL_MAX_QUEUED: 'analyst queries waiting for a connection; beyond, 429',
+      SQL_OS_THREAD_PRIORITY: "OS niceness of an analyst query's engine threads: by default the lowest, below ingest, API reads and merges",
       CLICKHOUSE_ANALYST_USER: 'server mode: the readonly user analyst queries run as (docs/sql.md renders it); default: CLICKHOUSE_USER',
       CLICKHOUSE_ANALYST_PASSWORD: 'its password (never logged)',
     },

@@ -99,6 +99,7 @@ export const configSchema = z
     SQL_MAX_QUERY_BYTES: int(1024, 1 * MiB, 64 * 1024),
     SQL_MAX_CONCURRENT: int(1, 64, 1),
     SQL_MAX_QUEUED: int(0, 10_000, 16),
+    SQL_OS_THREAD_PRIORITY: int(0, 19, 19),
     CLICKHOUSE_ANALYST_USER: z.string().min(1).optional(),
     CLICKHOUSE_ANALYST_PASSWORD: z.string().default(''),
     API_KEY_MISS_CACHE_SECONDS: int(0, 3600, 5),
@@ -107,7 +108,7 @@ export const configSchema = z
     READ_MAX_RESULT_ROWS: int(10_001, 100_000_000, 100_000),
     READ_MAX_RESULT_BYTES: int(1 * MiB, 16 * GiB, 64 * MiB),
     READ_MAX_THREADS: int(1, 256, 1),
-    READ_OS_THREAD_PRIORITY: int(0, 19, 19),
+    READ_OS_THREAD_PRIORITY: int(0, 19, 5),
     READ_MAX_PAGE_ROWS: int(10_000, 10_000_000, 10_000),
     // Embedded: chdb runs parameterized statements one at a time per process, so more concurrent reads only queue there.
     READ_MAX_CONCURRENT: int(1, 64, 1),

@@ -27,7 +27,7 @@ export async function sqlService(connection: Connection, config: Config, access:
     audit: new AuditLog(recorder),
     limitsFor: (tenantId) => access.tenants.limitsFor(tenantId),
     maxThreads: config.READ_MAX_THREADS,
-    osThreadPriority: config.READ_OS_THREAD_PRIORITY,
+    osThreadPriority: config.SQL_OS_THREAD_PRIORITY,
     maxResultBytes: config.SQL_MAX_RESULT_BYTES,
     summaryReadsRows: connection.mode === 'server',
   });

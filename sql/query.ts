@@ -65,11 +65,11 @@ export interface ReadLimits {
 }
 
 /**
- * A background job's reads: one engine thread, at the niceness of API reads
- * (READ_OS_THREAD_PRIORITY's default), so ingest's threads (niceness 0) go
- * first and an API read shares the CPU with the job instead of waiting behind
- * it. The engine applies a niceness only with CAP_SYS_NICE (otherwise the
- * setting is a no-op and one thread is the only bound).
+ * A background job's reads: one engine thread at the lowest niceness, 19, so ingest's
+ * threads (0), API reads (READ_OS_THREAD_PRIORITY, 5 by default) and the embedded
+ * engine's merges (ENGINE_MERGE_NICE, 10) get the CPU first, and the job uses what they
+ * leave. The engine applies a niceness only with CAP_SYS_NICE (otherwise the setting is
+ * a no-op and one thread is the only bound).
  */
 export const BACKGROUND_READS = { max_threads: 1, os_thread_priority: 19 } as const;
 

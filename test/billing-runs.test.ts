@@ -94,7 +94,7 @@ describe('concurrent close runs', () => {
 });
 
 describe('a close run as background work', () => {
-  it('reads on one engine thread at the niceness of API reads, and still closes exactly', async () => {
+  it('reads on one engine thread at niceness 19, below API reads, and still closes exactly', async () => {
     const { t, log } = await seeded(11);
     const r = await engine();
     const reads: string[] = [];
