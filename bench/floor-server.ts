@@ -2,10 +2,12 @@
 // as its own process. Not meterhouse: no key, no check of the contract, no identity lookup, no rollup, no billing log.
 // POST /v1/events: the body is parsed with JSON.parse (to count its events) and, with FLOOR_MODE=store, its bytes go
 // as they are into one ReplacingMergeTree table through chdb's raw insert (the engine's own JSONEachRow parser);
-// FLOOR_MODE=parse stores nothing. FLOOR_MODE=kafka: the engine's Kafka table (JSONEachRow, FLOOR_KAFKA_BROKERS,
-// FLOOR_KAFKA_TOPIC, a consumer group of the topic's name; two consumers, a thread each, 500 ms flushes, as meterhouse's defaults) feeds the same table
-// through one materialized view, and POST stores nothing. GET /count: the rows stored so far. GET /stored: the distinct
-// events stored and their sum per metric (FINAL). Prints the port it listens on, then a newline.
+// FLOOR_MODE=parse stores nothing. FLOOR_MODE=kafka: the engine's Kafka table (JSONEachRow) feeds the same table
+// through one materialized view, and POST stores nothing. It reads topic FLOOR_KAFKA_TOPIC on FLOOR_KAFKA_BROKERS in a
+// consumer group of the topic's name, with two consumers on a thread each (as `npm run bench:kafka` runs meterhouse)
+// and meterhouse's default block size, flush interval and poll timeout. GET /count: the rows stored so far.
+// GET /stored: the distinct events stored and their sum per metric (FINAL). Prints the port it listens on, then a
+// newline.
 import { createServer } from 'node:http';
 import { Session } from 'chdb';
 

@@ -1,7 +1,7 @@
 // npm run bench:floor: the least any Node + chdb server could spend per event on this machine, beside which
 // meterhouse's own figures (npm run bench) are read. The bench's backfill (BENCH_FLOOR_EVENTS, default 1,000,000; 60
 // days, 1% redeliveries, 5,000 events a request, 16 clients, bodies built before the clock) goes over HTTP into
-// bench/floor-server.ts, a server that is not meterhouse, in its own process, two ways (BENCH_FLOOR_ROUNDS rounds,
+// bench/floor-server.ts, a server that is not meterhouse, in its own process, three ways (BENCH_FLOOR_ROUNDS rounds,
 // default 2, the ways alternated):
 // - parse: Node's HTTP server reads each body and JSON.parse counts its events; nothing is stored;
 // - store: the same, and the body's bytes go as they are into one ReplacingMergeTree table (chdb's raw insert, the
