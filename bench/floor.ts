@@ -22,7 +22,8 @@ import { DEFAULT_TENANT } from '../access/keys.js';
 import { memoizedDefaultPartitioner } from '../ingest/kafka-partitioner.js';
 import { startKafkaBroker, type KafkaBroker } from '../test/kafka-broker.js';
 import { envNumber, ingestOverHttp, prepareBodies, writeResults } from './common.js';
-import { eventBatches, newTruth, type BenchTruth } from './events.js';
+import { sameDecimal } from './checks.js';
+import { eventBatches, newTruth, truthSums, type BenchTruth } from './events.js';
 import { processCpuSeconds, quietCpuSeconds } from './server-process.js';
 
 const EVENTS = envNumber('BENCH_FLOOR_EVENTS', 1_000_000);
@@ -51,19 +52,12 @@ const broker: KafkaBroker | undefined = WAYS.includes('kafka')
   : undefined;
 const per1M = (seconds: number) => +((seconds / EVENTS) * 1e6).toFixed(1);
 
-/** A decimal string with at most 3 fraction digits as thousandths; undefined if it has more. */
-function thousandths(decimal: string): bigint | undefined {
-  const [whole, fraction = ''] = decimal.split('.');
-  const digits = fraction.replace(/0+$/, '');
-  if (digits.length > 3) return undefined;
-  return BigInt(whole!) * 1000n + BigInt(digits.padEnd(3, '0'));
-}
-
 /** Whether the floor server's table holds exactly the generator's truth; a reason if not. */
 function exactness(stored: { metricName: string; events: number; sum: string }[], truth: BenchTruth): string | undefined {
   const events = stored.reduce((n, row) => n + Number(row.events), 0);
   if (events !== truth.events) return `${events} events stored, ${truth.events} sent`;
-  for (const row of stored) if (thousandths(row.sum) !== truth.thousandths.get(row.metricName)) return `${row.metricName}: sum ${row.sum}`;
+  const sums = new Map(stored.map((row) => [row.metricName, row.sum]));
+  for (const [metric, sum] of Object.entries(truthSums(truth))) if (!sameDecimal(sums.get(metric) ?? '0', sum)) return `${metric}: sum ${sums.get(metric)}`;
   return stored.length === truth.thousandths.size ? undefined : `${stored.length} metrics stored, ${truth.thousandths.size} sent`;
 }
 
